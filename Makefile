@@ -1,0 +1,159 @@
+# capbroker - host-local capacity broker.
+#
+#   make                 build the library, programs and tests
+#   make run             install missing packages, build, run the broker
+#   make check           install missing packages, build, run every test
+#   make check SAN=address,undefined   the same under sanitizers
+#   make install PREFIX=/usr/local DESTDIR=   /  make uninstall
+#   make clean
+#
+# Objects go to build/ (build-SAN/ for sanitizer builds), so a sanitizer
+# build never mixes with a plain one.
+
+VERSION     = 0.1.0
+SOVERSION   = 0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PCDIR      ?= $(LIBDIR)/pkgconfig
+DESTDIR    ?=
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wpointer-arith -Wformat=2
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Iclient
+SAN     ?=
+comma   := ,
+ifeq ($(SAN),)
+O       ?= build
+else
+O       ?= build-$(subst $(comma),-,$(SAN))
+SANFLAGS = -fsanitize=$(SAN) -fno-omit-frame-pointer
+endif
+
+ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -pthread
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
+
+PKG_URCU    = $(shell pkg-config --cflags --libs liburcu-memb liburcu-cds 2>/dev/null)
+PKG_BSD     = $(shell pkg-config --cflags --libs libbsd 2>/dev/null)
+PKG_SYSTEMD = $(shell pkg-config --cflags --libs libsystemd 2>/dev/null)
+PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
+
+# lib/: the core every program links.  CORE is libc-only and also goes
+# into libcapbroker; TOOLCORE (control protocol, strtonum) uses libbsd
+# and is for the broker and the command-line tools only.
+CORE_SRC     = lib/segment.c lib/tier.c lib/futex.c lib/proc.c lib/rundir.c
+TOOLCORE_SRC = lib/proto.c
+CLIENT_SRC   = client/libcapbroker.c
+BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \
+               broker/control.c broker/config.c broker/segments.c \
+               broker/log.c
+
+CORE_OBJ     = $(CORE_SRC:%.c=$(O)/%.o)
+TOOLCORE_OBJ = $(TOOLCORE_SRC:%.c=$(O)/%.o)
+CLIENT_OBJ   = $(CLIENT_SRC:%.c=$(O)/%.o)
+BROKER_OBJ   = $(BROKER_SRC:%.c=$(O)/%.o)
+
+LIB_SO      = $(O)/libcapbroker.so.$(VERSION)
+LIB_SONAME  = libcapbroker.so.$(SOVERSION)
+LIB_A       = $(O)/libcapbroker.a
+LIB_PC      = $(O)/capbroker.pc
+PROGRAMS    = $(O)/capbrokerd $(O)/capctl $(O)/capdump
+
+UNIT_TESTS  = $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
+ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/integration/*.c))
+
+.PHONY: all deps run check unit-check integration-check install uninstall \
+        clean bench
+all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(UNIT_TESTS) $(ITEST_PROGS)
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(LIB_SO): $(CLIENT_OBJ) $(CORE_OBJ) client/libcapbroker.map
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
+	    -Wl,--version-script=client/libcapbroker.map -Wl,--no-undefined \
+	    -o $@ $(CLIENT_OBJ) $(CORE_OBJ) $(ALL_LDFLAGS)
+	ln -sf libcapbroker.so.$(VERSION) $(O)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(O)/libcapbroker.so
+
+$(LIB_A): $(CLIENT_OBJ) $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_PC): client/capbroker.pc.in Makefile
+	@mkdir -p $(O)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< > $@
+
+# Programs link the static library: no LD_LIBRARY_PATH needed to run
+# them from the build tree.
+$(O)/capbrokerd: $(BROKER_OBJ) $(TOOLCORE_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+
+$(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD)
+
+$(O)/capdump: $(O)/tools/capdump.o $(LIB_A)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+
+# Unit tests link whichever objects the module under test needs.
+$(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(BROKER_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< \
+	    $(filter-out $(O)/broker/main.o,$(BROKER_OBJ)) $(TOOLCORE_OBJ) \
+	    $(LIB_A) $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_URCU) $(PKG_BSD) \
+	    $(PKG_SYSTEMD)
+
+$(O)/tests/%: tests/integration/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run-broker.sh $(O)
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit-check integration-check
+
+unit-check: $(UNIT_TESTS)
+	@sh tests/run-unit.sh $(UNIT_TESTS)
+
+integration-check: all
+	@sh tests/integration/run.sh $(O)
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libcapbroker.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcapbroker.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 client/capbroker.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 $(LIB_PC) $(DESTDIR)$(PCDIR)/
+	install -m 0755 $(O)/capctl $(O)/capdump $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(O)/capbrokerd $(DESTDIR)$(SBINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libcapbroker.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libcapbroker.so \
+	    $(DESTDIR)$(LIBDIR)/libcapbroker.a \
+	    $(DESTDIR)$(INCLUDEDIR)/capbroker.h \
+	    $(DESTDIR)$(PCDIR)/capbroker.pc \
+	    $(DESTDIR)$(BINDIR)/capctl $(DESTDIR)$(BINDIR)/capdump \
+	    $(DESTDIR)$(SBINDIR)/capbrokerd
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,156 @@
+/*
+ * capbroker.h - the public interface of libcapbroker.
+ *
+ * capbroker shares one capacity limit between every process on a host.
+ * A broker daemon (capbrokerd) publishes the fleet's capacity and the
+ * tier that produced it in POSIX shared memory; this library maps that
+ * memory so a client reads the capacity with one atomic load and waits
+ * for changes on a shared futex word, with no syscall, lock or broker
+ * round trip on the read path.
+ *
+ * Conventions (the liburing ones):
+ *   - every function that can fail returns 0 (or a non-negative value
+ *     where stated) on success and a negative errno on failure;
+ *   - the handle keeps a readable message about the last failure,
+ *     cb_errmsg(); cb_strerror() names a code;
+ *   - nothing here calls exit() or abort(), and the library depends on
+ *     libc only, so it is easy to bind from Python, Go or Rust.
+ *
+ * Thread safety: a handle may be read (cb_current, cb_source,
+ * cb_state_word, cb_watch) from many threads at once; cb_close must not
+ * race with any other call on the same handle.  cb_errmsg reports the
+ * last failure of any thread.
+ */
+#ifndef CAPBROKER_H
+#define CAPBROKER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CB_VERSION_MAJOR 0
+#define CB_VERSION_MINOR 1
+
+typedef struct cb_client cb_client;                 /* opaque */
+typedef struct cb_ticket { uint64_t opaque[2]; } cb_ticket;
+
+/* Which tier produced the capacity (see capbrokerd(8)). */
+enum cb_source {
+	CB_SOURCE_OVERRIDE = 0, /* operator-pinned value */
+	CB_SOURCE_REPORTED = 1, /* every ready worker reports max_running */
+	CB_SOURCE_MIXED = 2,    /* some or no ready workers report */
+	CB_SOURCE_FALLBACK = 3, /* no ready worker: legacy maximum */
+};
+
+enum cb_kind { CB_HOLD = 1, CB_LAUNCH = 2 };
+
+struct cb_request {
+	int      pool;        /* cb_pool() index; 0 = default */
+	int      kind;        /* CB_HOLD or CB_LAUNCH */
+	uint32_t observed;    /* CB_LAUNCH: units the caller already sees */
+	int      timeout_ms;  /* 0 = fail fast, -1 = no limit */
+	int      priority;    /* higher first; FIFO within a priority */
+};
+
+/* cb_open() flags. */
+#define CB_OPEN_RDONLY 0x1u /* map everything read-only: observe, never
+                               reserve (capdump, monitoring) */
+
+/*
+ * The state word: one 64-bit value the broker stores with release
+ * ordering whenever capacity, source or flags change.  Capacity and
+ * source live in the same word, so they can never be seen torn.
+ *
+ *   bits  0..15  capacity (1..65535)
+ *   bits 16..23  source (enum cb_source)
+ *   bits 24..31  flags (CB_STATE_F_*)
+ *   bits 32..63  generation: +1 for every distinct published state
+ */
+#define CB_STATE_CAPACITY(w)   ((unsigned)((w) & 0xffffu))
+#define CB_STATE_SOURCE(w)     ((int)(((w) >> 16) & 0xffu))
+#define CB_STATE_FLAGS(w)      ((unsigned)(((w) >> 24) & 0xffu))
+#define CB_STATE_GENERATION(w) ((uint32_t)((w) >> 32))
+
+#define CB_STATE_F_STOPPING 0x01u /* the broker shut down cleanly */
+#define CB_STATE_F_RETIRED  0x02u /* segment replaced; re-open */
+
+/*
+ * One acquire load of the state word, for hot loops:
+ *
+ *	const uint64_t *w = cb_state_word(c);
+ *	for (;;) { unsigned cap = CB_STATE_CAPACITY(cb_state_load(w)); ... }
+ *
+ * The acquire pairs with the broker's release store of the word, so
+ * anything the broker published before the word is visible after it.
+ */
+static inline uint64_t cb_state_load(const uint64_t *word)
+{
+	return __atomic_load_n(word, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Attach to the broker instance NAME (NULL or "" = "default").
+ * Returns: 0 and a handle in *out; -ENOENT no such broker; -EPROTO an
+ * incompatible or corrupt segment; -EACCES no permission (try
+ * CB_OPEN_RDONLY); -EINVAL a bad name or flag; -ENOMEM.  On failure
+ * *out is NULL; cb_strerror() and the message in errno-less form are
+ * available through cb_open_errmsg().
+ */
+int cb_open(cb_client **out, const char *name, unsigned flags);
+
+/* The message of the last failed cb_open() in this thread. */
+const char *cb_open_errmsg(void);
+
+/* Detach and free the handle.  NULL is a no-op. */
+void cb_close(cb_client *c);
+
+/* The current capacity: one acquire load.  Never fails. */
+unsigned cb_current(const cb_client *c);
+
+/*
+ * The address of the state word, stable for the life of the handle.
+ * Read it with cb_state_load() and decode with the CB_STATE_*() macros.
+ */
+const uint64_t *cb_state_word(const cb_client *c);
+
+/* The source tier of the current capacity (enum cb_source). */
+int cb_source(const cb_client *c);
+
+/* "override", "reported", "mixed", "fallback", or "unknown". */
+const char *cb_source_name(int source);
+
+/*
+ * Wait until the published generation differs from *generation, then
+ * store the new generation in *generation.  A caller that has never
+ * seen a value passes 0 and returns at once with the latest one, so a
+ * late subscriber never misses the current state.
+ * timeout_ms: 0 = poll, -1 = no limit.
+ * Returns: 0 changed; -ETIMEDOUT; -EINVAL.
+ */
+int cb_watch(cb_client *c, uint32_t *generation, int timeout_ms);
+
+/*
+ * Is the broker alive?  Judged from the stopping flag, the broker's pid
+ * and process start time recorded in the segment, and the header
+ * heartbeat (stale after CB_STALE_MS).
+ * Returns: 0 alive; -ESRCH the broker stopped or its process is gone;
+ * -ETIMEDOUT its heartbeat is stale (hung or stopped); -EPROTO retired.
+ */
+#define CB_STALE_MS 2000
+int cb_broker_check(cb_client *c);
+
+/* The segment's instance name, as passed to cb_open(). */
+const char *cb_name(const cb_client *c);
+
+/* The message of the last failure on this handle ("" if none). */
+const char *cb_errmsg(const cb_client *c);
+
+/* A short description of a (negative or positive) errno code. */
+const char *cb_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CAPBROKER_H */

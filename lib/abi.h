@@ -1,0 +1,271 @@
+/*
+ * abi.h - the layout of capbroker's shared-memory segments.
+ *
+ * Every process that maps a segment (broker, libcapbroker, capdump)
+ * compiles against this file, so it is the ABI.  The rules:
+ *
+ *   - The header comes first and describes everything after it: magic,
+ *     ABI major/minor, header size, total size, endian marker, word
+ *     size, and a table of regions (offset, size, count, stride).
+ *     Readers locate regions through that table, never by sizeof(), so
+ *     a minor version may grow a region's stride or append regions.
+ *     A major mismatch is refused.
+ *   - Offsets and indexes only, never pointers.  Every index read from
+ *     shared memory is bounds-checked before use.
+ *   - Shared words are lock-free C11 atomics of at most 8 bytes
+ *     (static_assert'ed below); each hot word sits on its own 64-byte
+ *     line.
+ *   - Multi-field data is published under a seqlock (seqlock.h) and is
+ *     made of 8-byte words, so it can be copied with relaxed atomic
+ *     loads (no data race for the memory model or for TSan).
+ *
+ * Two segments per broker instance NAME:
+ *
+ *   /capbroker.NAME.state  written only by the broker, mapped PROT_READ
+ *                          by everyone else (mode 0644 or 0640);
+ *   /capbroker.NAME.slots  written by clients (futex waiter counts, and
+ *                          the reservation table), mode 0660.  The
+ *                          broker treats every byte of it as hostile.
+ *
+ * Who writes each field, and with which ordering, is written beside the
+ * field.  "broker" means the broker's publisher or main thread as noted;
+ * "creator" means written once before the magic is published.
+ */
+#ifndef CB_ABI_H
+#define CB_ABI_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CB_ABI_MAJOR 1
+#define CB_ABI_MINOR 0
+
+#define CB_MAGIC_STATE 0x4b52425041435354ull /* "TSCAPBRK" little-endian */
+#define CB_MAGIC_SLOTS 0x4b52425041434c53ull /* "SLCAPBRK" */
+#define CB_ENDIAN_MARK 0x0102u
+
+#define CB_CACHE_LINE 64
+#define CB_LINE_ALIGNED _Alignas(CB_CACHE_LINE)
+
+#define CB_NAME_MAX 31       /* instance name: [A-Za-z0-9._-], 1..31 */
+#define CB_WORKER_ID_MAX 63  /* worker id: [A-Za-z0-9._:@-], 1..63 */
+#define CB_MAX_WORKERS 1024  /* published worker table capacity */
+#define CB_EVENT_RING 256    /* events kept for capdump (power of 2) */
+
+#define CB_CAPACITY_MAX 65535u
+
+enum cb_seg_kind { CB_SEG_STATE = 1, CB_SEG_SLOTS = 2 };
+
+/* Regions of the state segment, by index in the header's table. */
+enum cb_state_region {
+	CB_RS_HOT = 0,     /* struct cb_state_hot */
+	CB_RS_INFO = 1,    /* struct cb_info_block */
+	CB_RS_WORKERS = 2, /* struct cb_worker_table + records */
+	CB_RS_EVENTS = 3,  /* struct cb_event_ring + records */
+	CB_RS_COUNT = 4,
+};
+
+/* Regions of the slots segment. */
+enum cb_slots_region {
+	CB_RL_HOT = 0,     /* struct cb_slots_hot */
+	CB_RL_COUNT = 1,
+};
+
+#define CB_REGION_MAX 16 /* room in the header's table */
+
+struct cb_region {
+	uint64_t offset; /* from the segment start; CB_CACHE_LINE aligned */
+	uint64_t size;   /* bytes, offset + size <= total_size */
+	uint32_t count;  /* array regions: entries; blocks: 1 */
+	uint32_t stride; /* array regions: bytes per entry */
+};
+
+/*
+ * The header, at offset 0 of both segments.
+ *
+ * Creator-written fields are plain: they are written before `magic` is
+ * stored with release, and a reader that acquire-loads a valid magic
+ * sees them.  The fields after `instance` are the broker's, and change
+ * while the segment is live.
+ */
+struct cb_seg_header {
+	_Atomic uint64_t magic;   /* creator, stored last (release) */
+	uint16_t abi_major;       /* creator */
+	uint16_t abi_minor;       /* creator */
+	uint16_t endian;          /* creator: CB_ENDIAN_MARK, native order */
+	uint8_t word_size;        /* creator: sizeof(long) */
+	uint8_t kind;             /* creator: enum cb_seg_kind */
+	uint32_t header_size;     /* creator: sizeof(struct cb_seg_header) */
+	uint32_t region_count;    /* creator: regions in use */
+	uint64_t total_size;      /* creator: bytes mapped */
+	uint64_t instance;        /* creator: random, equal in both segments */
+	char name[CB_NAME_MAX + 1];               /* creator, NUL-terminated */
+	struct cb_region region[CB_REGION_MAX];   /* creator */
+
+	/*
+	 * Broker identity.  Main thread writes under ident_seq (seqlock.h)
+	 * when it starts or adopts the segment; readers use the seqlock
+	 * read loop so they never pair one broker's pid with another's
+	 * start time.
+	 */
+	CB_LINE_ALIGNED _Atomic uint32_t ident_seq;
+	_Atomic uint32_t broker_pid;
+	_Atomic uint64_t broker_start;  /* /proc/PID/stat starttime, ticks */
+	_Atomic uint64_t epoch;         /* +1 per broker start or adoption */
+
+	/*
+	 * Heartbeat: CLOCK_MONOTONIC ns, stored relaxed by the broker's
+	 * main thread several times a second.  Readers compare it with
+	 * their own clock; no ordering with other fields is implied.
+	 */
+	CB_LINE_ALIGNED _Atomic uint64_t heartbeat_ns;
+	/* Set (release) when this segment was replaced by a new one. */
+	_Atomic uint32_t retired;
+	uint32_t reserved0;
+	uint64_t reserved[6];
+};
+
+/*
+ * State segment, region CB_RS_HOT: the words a hot path touches.
+ */
+struct cb_state_hot {
+	/*
+	 * The state word (capbroker.h: CB_STATE_*): written only by the
+	 * publisher thread with a release store; read with one acquire
+	 * load.  The release pairs with cb_state_load()'s acquire.
+	 */
+	CB_LINE_ALIGNED _Atomic uint64_t state_word;
+	/*
+	 * Watch futex word: the publisher increments it (seq_cst) after
+	 * every state-word store, then calls FUTEX_WAKE iff the waiter
+	 * count in the slots segment is non-zero.  See futex.h for the
+	 * eventcount protocol.
+	 */
+	CB_LINE_ALIGNED _Atomic uint32_t watch_seq;
+};
+
+/*
+ * Seqlock-protected settings and counters (region CB_RS_INFO).
+ * Only the publisher thread writes (it is the seqlock's only writer).
+ */
+struct cb_info {
+	uint32_t capacity;          /* as in the state word */
+	uint32_t source;
+	uint32_t generation;
+	uint32_t flags;
+	uint32_t override;          /* configured override, 0 = derive */
+	uint32_t slots_per_worker;  /* mixed tier: per non-reporter */
+	uint32_t legacy_max;        /* fallback tier */
+	uint32_t workers_total;
+	uint32_t workers_ready;
+	uint32_t workers_reporting; /* ready workers that report */
+	uint64_t publishes;         /* snapshots published */
+	uint64_t capacity_changes;
+	uint64_t source_changes;
+	uint64_t override_rejects;  /* out-of-range overrides refused */
+	uint64_t events;            /* registry events drained */
+	uint64_t published_ns;      /* CLOCK_REALTIME of the last publish */
+	uint64_t reserved[8];
+};
+
+struct cb_info_block {
+	_Atomic uint32_t seq;
+	uint32_t reserved0;
+	struct cb_info info;
+};
+
+enum cb_worker_state {
+	CB_WORKER_READY = 1,
+	CB_WORKER_NOT_READY = 2,
+	CB_WORKER_DRAINING = 3,
+};
+
+/* One published worker; 8-byte words only (seqlock copy). */
+struct cb_worker_rec {
+	char id[CB_WORKER_ID_MAX + 1]; /* NUL-padded */
+	uint32_t state;                /* enum cb_worker_state */
+	uint32_t max_running;          /* 0 = does not report */
+};
+
+/*
+ * Region CB_RS_WORKERS: the published worker table.  `seq` guards
+ * `count` and the records; region.count is the table's capacity and
+ * region.stride the record size.
+ */
+struct cb_worker_table {
+	_Atomic uint32_t seq;
+	uint32_t count;
+	uint64_t reserved[7];
+	/* followed by region.count records of region.stride bytes */
+};
+
+enum cb_event_type {
+	CB_EV_PUBLISH = 1,   /* capacity and/or source changed */
+	CB_EV_START = 2,     /* broker started or adopted the segment */
+	CB_EV_STOP = 3,      /* broker stopping */
+	CB_EV_OVERRIDE_REJECTED = 4,
+};
+
+/*
+ * Region CB_RS_EVENTS: the last CB_EVENT_RING events, for capdump.
+ * The publisher is the only writer.  Event number n (0-based) lives in
+ * rec[n % ring]; its `seq` is odd (2n+1) while being written and 2n+2
+ * once complete (release).  `head` counts events written (release
+ * after the record is complete).  A reader acquire-loads head, copies
+ * a record, and keeps it only if its seq read before and after the
+ * copy is 2n+2.
+ */
+struct cb_event_rec {
+	_Atomic uint64_t seq;
+	uint64_t time_ns;       /* CLOCK_REALTIME */
+	uint32_t type;          /* enum cb_event_type */
+	uint32_t generation;
+	uint32_t old_capacity;
+	uint32_t new_capacity;
+	uint32_t old_source;
+	uint32_t new_source;
+	uint64_t value;         /* type-specific (rejected override, pid) */
+	uint64_t reserved[2];
+};
+
+struct cb_event_ring {
+	_Atomic uint64_t head;
+	uint64_t reserved[7];
+	/* followed by region.count records of region.stride bytes */
+};
+
+/*
+ * Slots segment, region CB_RL_HOT.
+ */
+struct cb_slots_hot {
+	/*
+	 * Watchers blocked in cb_watch(): incremented (seq_cst) before a
+	 * watcher re-checks the state word and sleeps, decremented after.
+	 * Client-written, so the broker only uses it as a hint: a wrong
+	 * value costs a spurious FUTEX_WAKE, or (too low) a watcher that
+	 * wakes at its next time slice instead (cb_watch sleeps in slices).
+	 */
+	CB_LINE_ALIGNED _Atomic uint32_t watch_waiters;
+};
+
+/* The ABI admits only lock-free atomics of at most 8 bytes. */
+static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
+static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics lock-free");
+static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics lock-free");
+static_assert(sizeof(struct cb_seg_header) % CB_CACHE_LINE == 0,
+    "header is whole lines");
+static_assert(offsetof(struct cb_state_hot, watch_seq) == CB_CACHE_LINE,
+    "state word and watch word on their own lines");
+static_assert(sizeof(struct cb_info) % 8 == 0, "info is 8-byte words");
+static_assert(sizeof(struct cb_worker_rec) % 8 == 0, "records are words");
+static_assert(sizeof(struct cb_worker_table) == 64, "table header");
+static_assert(sizeof(struct cb_event_rec) == 64, "event records");
+static_assert((CB_EVENT_RING & (CB_EVENT_RING - 1)) == 0, "ring power of 2");
+
+/* Segment object names: "/capbroker.NAME.state" / ".slots". */
+#define CB_SHM_PREFIX "/capbroker."
+#define CB_SHM_NAME_MAX (sizeof(CB_SHM_PREFIX) + CB_NAME_MAX + 8)
+
+#endif /* CB_ABI_H */

@@ -1,0 +1,73 @@
+/*
+ * segment.h - naming, laying out, creating headers for and validating
+ * capbroker's shared-memory segments (layout in abi.h).
+ *
+ * Used by every process: the broker lays out and initialises segments;
+ * libcapbroker and the broker (on adoption) validate them.  libc only.
+ */
+#ifndef CB_SEGMENT_H
+#define CB_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi.h"
+
+#define CB_ERRMSG_MAX 256
+
+struct cb_layout {
+	uint64_t total_size;
+	uint32_t region_count;
+	struct cb_region region[CB_REGION_MAX];
+};
+
+/* 1 if name is a valid instance name ([A-Za-z0-9._-]{1,31}, not "." or
+ * ".."), else 0. */
+int cb_name_valid(const char *name);
+
+/* "/capbroker.NAME.state" or ".slots" into buf.  Returns 0 or -EINVAL. */
+int cb_shm_name(char *buf, size_t len, const char *name,
+    enum cb_seg_kind kind);
+
+/* The layout this build creates for a segment kind. */
+void cb_layout_init(struct cb_layout *l, enum cb_seg_kind kind);
+
+/*
+ * Fill in the creator fields of a zeroed header.  magic is left 0: the
+ * caller initialises the regions, then calls cb_seg_header_publish().
+ */
+void cb_seg_header_init(struct cb_seg_header *h, enum cb_seg_kind kind,
+    const char *name, uint64_t instance, const struct cb_layout *l);
+
+/* Store the magic with release: the segment is now valid to attach. */
+void cb_seg_header_publish(struct cb_seg_header *h, enum cb_seg_kind kind);
+
+/*
+ * Validate a mapped segment of mapped_size bytes: magic, ABI, endian
+ * marker, word size, kind, header size, total size, name (when name is
+ * not NULL), and every region's bounds, alignment and minimum size.
+ * Returns 0, or -EPROTO with what differs written to err.
+ */
+int cb_seg_validate(const void *base, size_t mapped_size,
+    enum cb_seg_kind kind, const char *name, char *err, size_t errlen);
+
+/* Address of region idx (call only after cb_seg_validate succeeded). */
+static inline void *cb_seg_region(const void *base, unsigned idx)
+{
+	const struct cb_seg_header *h = base;
+
+	return (char *)base + h->region[idx].offset;
+}
+
+/* Record i of an array region whose first record follows a table header
+ * of hdr_size bytes (bounds: i < region.count, checked by the caller). */
+static inline void *cb_seg_record(const void *base, unsigned idx,
+    size_t hdr_size, uint32_t i)
+{
+	const struct cb_seg_header *h = base;
+
+	return (char *)base + h->region[idx].offset + hdr_size +
+	    (uint64_t)i * h->region[idx].stride;
+}
+
+#endif /* CB_SEGMENT_H */
