@@ -45,7 +45,8 @@ PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
 # lib/: the core every program links.  CORE is libc-only and also goes
 # into libcapbroker; TOOLCORE (control protocol, strtonum) uses libbsd
 # and is for the broker and the command-line tools only.
-CORE_SRC     = lib/segment.c lib/tier.c lib/futex.c lib/proc.c lib/rundir.c
+CORE_SRC     = lib/segment.c lib/tier.c lib/futex.c lib/proc.c lib/rundir.c \
+               lib/snapshot.c
 TOOLCORE_SRC = lib/proto.c
 CLIENT_SRC   = client/libcapbroker.c
 BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "abi.h"
+#include "client_internal.h"
 #include "futex.h"
 #include "proc.h"
 #include "seqlock.h"
@@ -246,6 +247,16 @@ const char *cb_source_name(int source)
 	if (source < 0 || source > CB_SOURCE_FALLBACK)
 		return "unknown";
 	return names[source];
+}
+
+const void *cb_client_state(const cb_client *c)
+{
+	return c->state;
+}
+
+const void *cb_client_slots(const cb_client *c)
+{
+	return c->slots;
 }
 
 const char *cb_name(const cb_client *c)

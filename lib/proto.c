@@ -1,0 +1,220 @@
+/*
+ * proto.c - control protocol parsing (see proto.h).
+ */
+#include "proto.h"
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const state_names[] = {
+	[CB_WORKER_READY] = "ready",
+	[CB_WORKER_NOT_READY] = "not_ready",
+	[CB_WORKER_DRAINING] = "draining",
+};
+
+static const struct {
+	int err;
+	const char *name;
+} errno_names[] = {
+	{ EINVAL, "EINVAL" }, { ENOENT, "ENOENT" }, { ERANGE, "ERANGE" },
+	{ EACCES, "EACCES" }, { EPERM, "EPERM" }, { ENOSPC, "ENOSPC" },
+	{ E2BIG, "E2BIG" }, { EAGAIN, "EAGAIN" }, { ESTALE, "ESTALE" },
+	{ EPROTO, "EPROTO" }, { ENOMEM, "ENOMEM" }, { EBUSY, "EBUSY" },
+	{ ETIMEDOUT, "ETIMEDOUT" }, { EEXIST, "EEXIST" }, { EIO, "EIO" },
+	{ ENOSYS, "ENOSYS" },
+};
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int cb_worker_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	return len >= 1 && len <= CB_WORKER_ID_MAX &&
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._:@-") == len;
+}
+
+const char *cb_worker_state_name(uint32_t state)
+{
+	if (state < CB_WORKER_READY || state > CB_WORKER_DRAINING)
+		return NULL;
+	return state_names[state];
+}
+
+uint32_t cb_worker_state_parse(const char *name)
+{
+	for (uint32_t s = CB_WORKER_READY; s <= CB_WORKER_DRAINING; s++)
+		if (strcmp(name, state_names[s]) == 0)
+			return s;
+	return 0;
+}
+
+const char *cb_errno_name(int err)
+{
+	if (err < 0)
+		err = -err;
+	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]);
+	    i++)
+		if (errno_names[i].err == err)
+			return errno_names[i].name;
+	return "EIO";
+}
+
+int cb_errno_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]);
+	    i++)
+		if (strcmp(errno_names[i].name, name) == 0)
+			return errno_names[i].err;
+	return EIO;
+}
+
+/* Split a checked line into at most CB_PROTO_WORDS_MAX words. */
+static int split(char *buf, char **word, char *err, size_t errlen)
+{
+	char *save = NULL, *w;
+	int n = 0;
+
+	for (w = strtok_r(buf, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (n == CB_PROTO_WORDS_MAX)
+			return fail(err, errlen, -EINVAL, "too many words "
+			    "(at most %d)", CB_PROTO_WORDS_MAX);
+		word[n++] = w;
+	}
+	return n;
+}
+
+static int want_words(int n, int min, int max, const char *usage,
+    char *err, size_t errlen)
+{
+	if (n < min || n > max)
+		return fail(err, errlen, -EINVAL, "usage: %s", usage);
+	return 0;
+}
+
+static int parse_worker_id(const char *w, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	if (!cb_worker_id_valid(w))
+		return fail(err, errlen, -EINVAL, "bad worker id (1-%d of "
+		    "A-Z a-z 0-9 . _ : @ -)", CB_WORKER_ID_MAX);
+	strlcpy(req->id, w, sizeof(req->id));
+	return 0;
+}
+
+static int parse_worker_set(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	const char *errstr;
+	int r;
+
+	r = want_words(n, 4, 5, "WORKER SET ID ready|not_ready|draining "
+	    "[MAX_RUNNING]", err, errlen);
+	if (r == 0)
+		r = parse_worker_id(word[2], req, err, errlen);
+	if (r < 0)
+		return r;
+	req->worker_state = cb_worker_state_parse(word[3]);
+	if (req->worker_state == 0)
+		return fail(err, errlen, -EINVAL, "bad worker state '%.32s' "
+		    "(ready, not_ready or draining)", word[3]);
+	if (n == 5) {
+		req->max_running = (uint32_t)strtonum(word[4], 0,
+		    CB_CAPACITY_MAX, &errstr);
+		if (errstr != NULL)
+			return fail(err, errlen, -EINVAL, "max_running '%.32s' "
+			    "is %s (0..%u, 0 = does not report)", word[4],
+			    errstr, CB_CAPACITY_MAX);
+	}
+	req->verb = CB_CTL_WORKER_SET;
+	return 0;
+}
+
+static int parse_worker(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	int r;
+
+	if (n < 2)
+		return fail(err, errlen, -EINVAL, "usage: WORKER SET|DEL|LIST "
+		    "...");
+	if (strcmp(word[1], "SET") == 0)
+		return parse_worker_set(word, n, req, err, errlen);
+	if (strcmp(word[1], "DEL") == 0) {
+		r = want_words(n, 3, 3, "WORKER DEL ID", err, errlen);
+		if (r == 0)
+			r = parse_worker_id(word[2], req, err, errlen);
+		req->verb = CB_CTL_WORKER_DEL;
+		return r;
+	}
+	if (strcmp(word[1], "LIST") == 0) {
+		req->verb = CB_CTL_WORKER_LIST;
+		return want_words(n, 2, 2, "WORKER LIST", err, errlen);
+	}
+	return fail(err, errlen, -EINVAL, "unknown WORKER verb '%.32s'",
+	    word[1]);
+}
+
+static int parse_override(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	const char *errstr;
+	int r = want_words(n, 2, 2, "OVERRIDE N", err, errlen);
+
+	if (r < 0)
+		return r;
+	/* Wide range on purpose: the handler rejects, logs and counts. */
+	req->number = strtonum(word[1], -(1LL << 40), 1LL << 40, &errstr);
+	if (errstr != NULL)
+		return fail(err, errlen, -EINVAL, "override '%.32s' is %s",
+		    word[1], errstr);
+	req->verb = CB_CTL_OVERRIDE;
+	return 0;
+}
+
+int cb_ctl_parse(const char *line, struct cb_ctl_req *req, char *err,
+    size_t errlen)
+{
+	char buf[CB_PROTO_LINE_MAX], *word[CB_PROTO_WORDS_MAX];
+	size_t len = strlen(line);
+	int n;
+
+	memset(req, 0, sizeof(*req));
+	if (len >= CB_PROTO_LINE_MAX)
+		return fail(err, errlen, -E2BIG, "line longer than %d bytes",
+		    CB_PROTO_LINE_MAX - 1);
+	for (size_t i = 0; i < len; i++)
+		if ((line[i] < 0x20 && line[i] != '\t') || line[i] > 0x7e)
+			return fail(err, errlen, -EINVAL, "byte %#x at column "
+			    "%zu is not printable ASCII",
+			    (unsigned char)line[i], i + 1);
+	memcpy(buf, line, len + 1);
+	n = split(buf, word, err, errlen);
+	if (n < 0)
+		return n;
+	if (n == 0)
+		return fail(err, errlen, -EINVAL, "empty request");
+	if (strcmp(word[0], "PING") == 0 || strcmp(word[0], "STATUS") == 0) {
+		req->verb = word[0][0] == 'P' ? CB_CTL_PING : CB_CTL_STATUS;
+		return want_words(n, 1, 1, word[0], err, errlen);
+	}
+	if (strcmp(word[0], "WORKER") == 0)
+		return parse_worker(word, n, req, err, errlen);
+	if (strcmp(word[0], "OVERRIDE") == 0)
+		return parse_override(word, n, req, err, errlen);
+	return fail(err, errlen, -EINVAL, "unknown request '%.32s'", word[0]);
+}
