@@ -106,13 +106,21 @@ $(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
 $(O)/capdump: $(O)/tools/capdump.o $(LIB_A)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-# Unit tests link whichever objects the module under test needs.
-$(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(BROKER_OBJ) $(LIB_A)
+# Unit tests: tests/unit/test_MODULE.c links the core and protocol;
+# tests/unit/test_broker_MODULE.c also links the broker's modules.
+BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
+
+$(O)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB_OBJ) \
+    $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< \
-	    $(filter-out $(O)/broker/main.o,$(BROKER_OBJ)) $(TOOLCORE_OBJ) \
-	    $(LIB_A) $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_URCU) $(PKG_BSD) \
-	    $(PKG_SYSTEMD)
+	$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< $(BROKER_LIB_OBJ) \
+	    $(TOOLCORE_OBJ) $(LIB_A) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
+	    $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+
+$(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
+	    $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_BSD)
 
 $(O)/tests/%: tests/integration/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
