@@ -1,0 +1,53 @@
+/*
+ * broker.h - the broker's process-wide state.
+ *
+ * Threads:
+ *   main       control socket, signals, heartbeat, registry updates,
+ *              config (re)loads; the only writer of the registry, the
+ *              settings below and the header's identity.
+ *   publisher  drains registry events, recomputes the capacity from a
+ *              registry snapshot and publishes it: the only writer of
+ *              the state word, the info and worker blocks and the event
+ *              ring (publisher.h).
+ * Both are registered RCU threads.
+ */
+#ifndef CB_BROKER_H
+#define CB_BROKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "abi.h"
+#include "config.h"
+#include "publisher.h"
+#include "registry.h"
+#include "segments.h"
+
+/*
+ * Tier settings: stored by the main thread (relaxed) before it posts a
+ * settings event; the publisher loads them after draining the event
+ * queue, whose enqueue/dequeue orders the two.
+ */
+struct cb_settings {
+	_Atomic uint32_t override;
+	_Atomic uint32_t slots_per_worker;
+	_Atomic uint32_t legacy_max;
+	_Atomic uint64_t override_rejects;
+};
+
+struct cb_broker {
+	char name[CB_NAME_MAX + 1];
+	const char *config_path;     /* NULL: embedded defaults */
+	uid_t uid;                   /* admin verbs: this uid or root */
+	struct cb_segments seg;
+	struct cb_registry reg;
+	struct cb_settings set;
+	struct cb_publisher pub;
+	int control_fd;
+	char socket_path[108];
+	volatile bool stopping;
+};
+
+#endif /* CB_BROKER_H */

@@ -1,0 +1,198 @@
+/*
+ * config.c - configuration file parsing (see config.h).
+ */
+#include "config.h"
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+#include "tier.h"
+
+#define CONFIG_LINE_MAX 1024
+
+static int fail(char *err, size_t errlen, const char *path, unsigned line,
+    const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s:%u: %s", path, line, what);
+	return -EINVAL;
+}
+
+void cb_config_defaults(struct cb_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->slots_per_worker = CB_DEFAULT_SLOTS_PER_WORKER;
+	c->legacy_max = CB_DEFAULT_LEGACY_MAX;
+}
+
+void cb_config_free(struct cb_config *c)
+{
+	free(c->workers);
+	c->workers = NULL;
+	c->nworkers = 0;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int add_worker(struct cb_config *c, char *args, const char *path,
+    unsigned line, char *err, size_t errlen)
+{
+	char *save = NULL, *id, *state, *max, *extra;
+	struct cb_config_worker *w;
+	const char *errstr;
+
+	id = strtok_r(args, " \t", &save);
+	state = strtok_r(NULL, " \t", &save);
+	max = strtok_r(NULL, " \t", &save);
+	extra = strtok_r(NULL, " \t", &save);
+	if (id == NULL || state == NULL || extra != NULL)
+		return fail(err, errlen, path, line,
+		    "usage: worker ID STATE [MAX_RUNNING]");
+	if (!cb_worker_id_valid(id))
+		return fail(err, errlen, path, line, "bad worker id '%.64s'",
+		    id);
+	if (c->nworkers >= CB_MAX_WORKERS)
+		return fail(err, errlen, path, line, "more than %d workers",
+		    CB_MAX_WORKERS);
+	w = reallocarray(c->workers, c->nworkers + 1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	c->workers = w;
+	w = &c->workers[c->nworkers];
+	memset(w, 0, sizeof(*w));
+	strlcpy(w->id, id, sizeof(w->id));
+	w->state = cb_worker_state_parse(state);
+	if (w->state == 0)
+		return fail(err, errlen, path, line, "bad worker state '%.32s' "
+		    "(ready, not_ready or draining)", state);
+	if (max != NULL) {
+		w->max_running = (uint32_t)strtonum(max, 0, CB_CAPACITY_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			return fail(err, errlen, path, line, "max_running "
+			    "'%.32s' is %s (0..%u)", max, errstr,
+			    CB_CAPACITY_MAX);
+	}
+	c->nworkers++;
+	return 0;
+}
+
+static int set_number(struct cb_config *c, const char *key, const char *val,
+    const char *path, unsigned line, char *err, size_t errlen)
+{
+	const char *errstr;
+	long long v;
+
+	if (strcmp(key, "override") == 0) {
+		v = strtonum(val, -(1LL << 40), 1LL << 40, &errstr);
+		if (errstr != NULL)
+			return fail(err, errlen, path, line, "override '%.32s' "
+			    "is %s", val, errstr);
+		if (!cb_tier_override_valid(v)) {
+			/* Ignored, never clamped: the caller warns. */
+			c->override_rejected = v;
+			c->override_rejects++;
+			return 0;
+		}
+		c->override = (uint32_t)v;
+		c->override_set = true;
+		return 0;
+	}
+	v = strtonum(val, 1, CB_CAPACITY_MAX, &errstr);
+	if (errstr != NULL)
+		return fail(err, errlen, path, line, "%s '%.32s' is %s "
+		    "(1..%u)", key, val, errstr, CB_CAPACITY_MAX);
+	if (strcmp(key, "slots_per_worker") == 0)
+		c->slots_per_worker = (uint32_t)v;
+	else if (strcmp(key, "legacy_max_concurrent_requests") == 0)
+		c->legacy_max = (uint32_t)v;
+	else
+		return fail(err, errlen, path, line, "unknown setting "
+		    "'%.64s'", key);
+	return 0;
+}
+
+static int parse_line(struct cb_config *c, char *s, const char *path,
+    unsigned line, char *err, size_t errlen)
+{
+	char *eq, *hash = strchr(s, '#');
+
+	if (hash != NULL)
+		*hash = '\0';
+	s = trim(s);
+	if (*s == '\0')
+		return 0;
+	if (strncmp(s, "worker", 6) == 0 && (s[6] == ' ' || s[6] == '\t'))
+		return add_worker(c, s + 7, path, line, err, errlen);
+	eq = strchr(s, '=');
+	if (eq == NULL)
+		return fail(err, errlen, path, line, "expected 'key = value' "
+		    "or 'worker ...'");
+	*eq = '\0';
+	return set_number(c, trim(s), trim(eq + 1), path, line, err, errlen);
+}
+
+int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
+    char *err, size_t errlen)
+{
+	char buf[CONFIG_LINE_MAX];
+	unsigned line = 0;
+	int r;
+
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		line++;
+		if (strchr(buf, '\n') == NULL && !feof(f))
+			return fail(err, errlen, path, line, "line longer "
+			    "than %d bytes", CONFIG_LINE_MAX - 2);
+		buf[strcspn(buf, "\r\n")] = '\0';
+		r = parse_line(c, buf, path, line, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (ferror(f))
+		return fail(err, errlen, path, line, "read error");
+	return 0;
+}
+
+int cb_config_load(struct cb_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	FILE *f;
+	int r;
+
+	cb_config_defaults(c);
+	if (path == NULL)
+		return 0;
+	f = fopen(path, "re");
+	if (f == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	r = cb_config_parse(c, f, path, err, errlen);
+	fclose(f);
+	if (r < 0)
+		cb_config_free(c);
+	return r;
+}

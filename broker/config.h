@@ -1,0 +1,57 @@
+/*
+ * config.h - the broker's configuration file.
+ *
+ * Format: one setting per line, '#' starts a comment, blank lines are
+ * ignored.
+ *
+ *   slots_per_worker = 64                  # mixed tier, 1..65535
+ *   legacy_max_concurrent_requests = 1024  # fallback tier, 1..65535
+ *   override = 0                           # 0 derives; 1..65535 pins
+ *   worker ID STATE [MAX_RUNNING]          # STATE: ready|not_ready|draining
+ *
+ * Without -c the embedded defaults apply (the values above, no
+ * workers).  A bad line is an error naming FILE:LINE, except an
+ * out-of-range override, which is ignored with a warning and counted
+ * (an override is never clamped or silently dropped).
+ */
+#ifndef CB_CONFIG_H
+#define CB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "abi.h"
+
+struct cb_config_worker {
+	char id[CB_WORKER_ID_MAX + 1];
+	uint32_t state;
+	uint32_t max_running;
+};
+
+struct cb_config {
+	uint32_t slots_per_worker;
+	uint32_t legacy_max;
+	uint32_t override;
+	bool override_set;            /* the file has an override line */
+	long long override_rejected;  /* last out-of-range value seen */
+	unsigned override_rejects;    /* how many were ignored */
+	struct cb_config_worker *workers;
+	size_t nworkers;
+};
+
+void cb_config_defaults(struct cb_config *c);
+void cb_config_free(struct cb_config *c);
+
+/* Parse f (named path in messages) on top of c.  Returns 0, or -EINVAL
+ * / -ENOMEM with "path:line: what" in err. */
+int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
+    char *err, size_t errlen);
+
+/* Defaults, then the file at path.  Returns 0 or -errno (message in
+ * err). */
+int cb_config_load(struct cb_config *c, const char *path, char *err,
+    size_t errlen);
+
+#endif /* CB_CONFIG_H */

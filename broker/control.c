@@ -1,0 +1,444 @@
+/*
+ * control.c - control socket and request handlers (see control.h).
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include "broker.h"
+#include "capbroker.h"
+#include "log.h"
+#include "proto.h"
+#include "segment.h"
+#include "snapshot.h"
+#include "tier.h"
+
+#define CONN_MAX 4096
+#define OUT_MAX (1u << 20)      /* a reader this far behind is dropped */
+#define PUBLISH_WAIT_MS 2000
+
+struct conn {
+	struct cb_pollable poll;
+	int fd;
+	struct ucred cred;
+	size_t inlen;
+	char in[CB_PROTO_LINE_MAX];
+	char *out;
+	size_t outlen, outcap;
+	int epfd;
+	int closing;             /* flush what is queued, then close */
+	LIST_ENTRY(conn) link;
+};
+
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+static unsigned nconns;
+static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
+
+static void conn_free(struct conn *c)
+{
+	LIST_REMOVE(c, link);
+	nconns--;
+	close(c->fd);             /* also leaves the epoll set */
+	free(c->out);
+	free(c);
+}
+
+static int out_reserve(struct conn *c, size_t more)
+{
+	size_t cap = c->outcap ? c->outcap : 256;
+	char *p;
+
+	if (c->outlen + more > OUT_MAX)
+		return -1;
+	while (cap < c->outlen + more)
+		cap *= 2;
+	if (cap == c->outcap)
+		return 0;
+	p = realloc(c->out, cap);
+	if (p == NULL)
+		return -1;
+	c->out = p;
+	c->outcap = cap;
+	return 0;
+}
+
+static void out_vprintf(struct conn *c, const char *fmt, va_list ap)
+{
+	char line[CB_PROTO_LINE_MAX + 64];
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (out_reserve(c, (size_t)n) < 0) {
+		c->closing = 1;     /* not reading its replies: drop it */
+		c->outlen = 0;
+		return;
+	}
+	memcpy(c->out + c->outlen, line, (size_t)n);
+	c->outlen += (size_t)n;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+out_line(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	out_vprintf(c, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+reply_err(struct conn *c, int err, const char *fmt, ...)
+{
+	char msg[CB_PROTO_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	out_line(c, "ERR %s %s", cb_errno_name(err), msg);
+}
+
+/* Send what is queued; watch for writability while anything is left. */
+static void conn_flush(struct conn *c)
+{
+	struct epoll_event ev = { .data.ptr = &c->poll };
+	ssize_t n;
+
+	while (c->outlen > 0) {
+		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			c->outlen = 0;
+			c->closing = 1;
+			break;
+		}
+		memmove(c->out, c->out + n, c->outlen - (size_t)n);
+		c->outlen -= (size_t)n;
+	}
+	ev.events = EPOLLIN | (c->outlen > 0 ? EPOLLOUT : 0);
+	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static int is_admin(const struct cb_broker *b, const struct conn *c)
+{
+	return c->cred.uid == 0 || c->cred.uid == b->uid;
+}
+
+/* Reply with the state the change produced, once it is published. */
+static void reply_published(struct cb_broker *b, struct conn *c,
+    enum cb_pub_event type)
+{
+	const struct cb_state_hot *hot;
+	uint64_t w;
+
+	if (cb_publisher_wait(b, cb_publisher_post(b, type),
+	    PUBLISH_WAIT_MS) < 0)
+		log_warnx("publisher did not confirm a change within %d ms",
+		    PUBLISH_WAIT_MS);
+	hot = cb_seg_region(b->seg.state, CB_RS_HOT);
+	w = atomic_load_explicit(&hot->state_word, memory_order_acquire);
+	out_line(c, "OK 0 capacity=%u source=%s generation=%u",
+	    CB_STATE_CAPACITY(w), cb_source_name(CB_STATE_SOURCE(w)),
+	    CB_STATE_GENERATION(w));
+}
+
+static void do_worker_set(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	int r = cb_registry_set(&b->reg, req->id, req->worker_state,
+	    req->max_running);
+
+	if (r == -ENOSPC) {
+		reply_err(c, r, "registry full (%d workers)", CB_MAX_WORKERS);
+		return;
+	}
+	if (r < 0) {
+		reply_err(c, r, "cannot set worker: %s", strerror(-r));
+		return;
+	}
+	if (r > 0)
+		log_info("worker %s: %s, max_running %u (uid %u pid %d)",
+		    req->id, cb_worker_state_name(req->worker_state),
+		    req->max_running, c->cred.uid, c->cred.pid);
+	reply_published(b, c, CB_PUB_REGISTRY);
+}
+
+static void do_worker_del(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	if (cb_registry_del(&b->reg, req->id) < 0) {
+		reply_err(c, ENOENT, "no such worker '%s'", req->id);
+		return;
+	}
+	log_info("worker %s: deleted (uid %u pid %d)", req->id, c->cred.uid,
+	    c->cred.pid);
+	reply_published(b, c, CB_PUB_REGISTRY);
+}
+
+static void do_worker_list(struct cb_broker *b, struct conn *c)
+{
+	struct cb_worker_rec *w = calloc(CB_MAX_WORKERS, sizeof(*w));
+	size_t n;
+
+	if (w == NULL) {
+		reply_err(c, ENOMEM, "out of memory");
+		return;
+	}
+	n = cb_registry_snapshot(&b->reg, w, CB_MAX_WORKERS);
+	out_line(c, "OK %zu", n);
+	for (size_t i = 0; i < n; i++)
+		out_line(c, "%s %s %u", w[i].id,
+		    cb_worker_state_name(w[i].state), w[i].max_running);
+	free(w);
+}
+
+static void do_override(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	if (!cb_tier_override_valid(req->number)) {
+		atomic_fetch_add_explicit(&b->set.override_rejects, 1,
+		    memory_order_relaxed);
+		log_warnx("override %lld rejected: outside 0..%u (uid %u pid "
+		    "%d)", req->number, CB_CAPACITY_MAX, c->cred.uid,
+		    c->cred.pid);
+		/* Publish the rejection count; the capacity stays. */
+		cb_publisher_post(b, CB_PUB_SETTINGS);
+		reply_err(c, ERANGE, "override %lld outside 0..%u (0 clears)",
+		    req->number, CB_CAPACITY_MAX);
+		return;
+	}
+	uint32_t old = atomic_exchange_explicit(&b->set.override,
+	    (uint32_t)req->number, memory_order_relaxed);
+
+	if (req->number == 0)
+		log_info("override cleared, was %u (uid %u pid %d)", old,
+		    c->cred.uid, c->cred.pid);
+	else
+		log_info("override %lld, was %u (uid %u pid %d)", req->number,
+		    old, c->cred.uid, c->cred.pid);
+	reply_published(b, c, CB_PUB_SETTINGS);
+}
+
+static void do_status(struct cb_broker *b, struct conn *c)
+{
+	struct cb_info in;
+	struct cb_ident id;
+
+	if (cb_snapshot_info(b->seg.state, &in) < 0 ||
+	    cb_snapshot_ident(b->seg.state, &id) < 0) {
+		reply_err(c, EAGAIN, "snapshot busy, retry");
+		return;
+	}
+	out_line(c, "OK 16");
+	out_line(c, "name %s", b->name);
+	out_line(c, "pid %u", id.pid);
+	out_line(c, "epoch %llu", (unsigned long long)id.epoch);
+	out_line(c, "capacity %u", in.capacity);
+	out_line(c, "source %s", cb_source_name((int)in.source));
+	out_line(c, "generation %u", in.generation);
+	out_line(c, "override %u", in.override);
+	out_line(c, "slots_per_worker %u", in.slots_per_worker);
+	out_line(c, "legacy_max %u", in.legacy_max);
+	out_line(c, "workers %u", in.workers_total);
+	out_line(c, "ready %u", in.workers_ready);
+	out_line(c, "reporting %u", in.workers_reporting);
+	out_line(c, "publishes %llu", (unsigned long long)in.publishes);
+	out_line(c, "capacity_changes %llu",
+	    (unsigned long long)in.capacity_changes);
+	out_line(c, "source_changes %llu",
+	    (unsigned long long)in.source_changes);
+	out_line(c, "override_rejects %llu",
+	    (unsigned long long)in.override_rejects);
+}
+
+static void handle_line(struct cb_broker *b, struct conn *c, char *line,
+    size_t len)
+{
+	struct cb_ctl_req req;
+	char err[CB_PROTO_LINE_MAX];
+	int r;
+
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (memchr(line, '\0', len) != NULL) {
+		reply_err(c, EINVAL, "NUL byte in request");
+		return;
+	}
+	r = cb_ctl_parse(line, &req, err, sizeof(err));
+	if (r < 0) {
+		reply_err(c, -r, "%s", err);
+		return;
+	}
+	if ((req.verb == CB_CTL_WORKER_SET || req.verb == CB_CTL_WORKER_DEL ||
+	    req.verb == CB_CTL_OVERRIDE) && !is_admin(b, c)) {
+		reply_err(c, EPERM, "uid %u may not change the broker (needs "
+		    "uid %u or root)", c->cred.uid, b->uid);
+		return;
+	}
+	switch (req.verb) {
+	case CB_CTL_PING:
+		out_line(c, "OK 0 pong");
+		break;
+	case CB_CTL_STATUS:
+		do_status(b, c);
+		break;
+	case CB_CTL_WORKER_SET:
+		do_worker_set(b, c, &req);
+		break;
+	case CB_CTL_WORKER_DEL:
+		do_worker_del(b, c, &req);
+		break;
+	case CB_CTL_WORKER_LIST:
+		do_worker_list(b, c);
+		break;
+	case CB_CTL_OVERRIDE:
+		do_override(b, c, &req);
+		break;
+	}
+}
+
+/* Handle every complete line in the input buffer. */
+static void conn_lines(struct cb_broker *b, struct conn *c)
+{
+	char *nl;
+
+	while (!c->closing && (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
+		size_t len = (size_t)(nl - c->in);
+
+		*nl = '\0';
+		handle_line(b, c, c->in, len);
+		c->inlen -= len + 1;
+		memmove(c->in, nl + 1, c->inlen);
+	}
+	if (!c->closing && c->inlen == sizeof(c->in)) {
+		reply_err(c, E2BIG, "line longer than %d bytes",
+		    CB_PROTO_LINE_MAX - 1);
+		c->closing = 1;
+	}
+}
+
+static void conn_read(struct cb_broker *b, struct conn *c)
+{
+	ssize_t n;
+
+	while (!c->closing) {
+		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			c->closing = 1;
+			c->outlen = 0;   /* peer is gone: nothing to flush */
+			return;
+		}
+		c->inlen += (size_t)n;
+		conn_lines(b, c);
+	}
+}
+
+void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
+    uint32_t events)
+{
+	struct conn *c = (struct conn *)p;
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		conn_read(b, c);
+	conn_flush(c);
+	if (c->closing && c->outlen == 0)
+		conn_free(c);
+}
+
+void cb_control_accept(struct cb_broker *b, int epfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	socklen_t len;
+	struct conn *c;
+	int fd;
+
+	(void)b;
+	while ((fd = accept4(b->control_fd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		c = nconns < CONN_MAX ? calloc(1, sizeof(*c)) : NULL;
+		if (c == NULL) {
+			log_warnx("control: dropping a connection (%u open)",
+			    nconns);
+			close(fd);
+			continue;
+		}
+		c->poll.kind = CB_POLL_CONN;
+		c->fd = fd;
+		c->epfd = epfd;
+		len = sizeof(c->cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred,
+		    &len) < 0)
+			c->cred.uid = (uid_t)-1;   /* unknown: no admin */
+		ev.data.ptr = &c->poll;
+		LIST_INSERT_HEAD(&conns, c, link);
+		nconns++;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("control: epoll_ctl");
+			conn_free(c);
+		}
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_warn("control: accept");
+}
+
+int cb_control_open(struct cb_broker *b, int epfd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_poll };
+	int fd;
+
+	if (strlen(b->socket_path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, b->socket_path, strlen(b->socket_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from a dead broker: we hold the pidfile lock, so
+	 * no live broker owns it. */
+	unlink(b->socket_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(b->socket_path, 0660) < 0 || listen(fd, 128) < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	b->control_fd = fd;
+	return 0;
+}
+
+void cb_control_close(struct cb_broker *b)
+{
+	while (!LIST_EMPTY(&conns))
+		conn_free(LIST_FIRST(&conns));
+	if (b->control_fd >= 0) {
+		close(b->control_fd);
+		unlink(b->socket_path);
+		b->control_fd = -1;
+	}
+}

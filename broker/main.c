@@ -1,0 +1,470 @@
+/*
+ * main.c - capbrokerd: start-up, the main event loop, shutdown.
+ *
+ * Start-up order matters:
+ *   1. config (embedded defaults, or -c FILE) - errors are fatal here;
+ *   2. the pidfile lock: one broker per instance name;
+ *   3. segments: create, adopt or refuse (segments.h);
+ *   4. registry and settings, from the adopted segment and the config;
+ *   5. first publish, then the magic numbers (clients can attach);
+ *   6. control socket, signals, heartbeat, publisher thread, READY.
+ * The main loop multiplexes the control socket, a signalfd and a
+ * heartbeat timerfd with epoll.  SIGTERM/SIGINT stop cleanly (exit 0):
+ * the stopping flag is published and the segments are left for the
+ * next broker unless --remove.  SIGHUP reloads the config file.
+ */
+#include <bsd/libutil.h>
+#include <bsd/string.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <urcu.h>
+
+#include "broker.h"
+#include "capbroker.h"
+#include "control.h"
+#include "futex.h"
+#include "log.h"
+#include "proc.h"
+#include "proto.h"
+#include "rundir.h"
+#include "segment.h"
+#include "seqlock.h"
+#include "snapshot.h"
+#include "tier.h"
+
+#define HEARTBEAT_MS 250
+
+struct options {
+	const char *name;
+	const char *config;
+	int remove;
+	int replace;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: capbrokerd [-f] [-n NAME] [-c CONFIG] [--replace] [--remove]\n"
+"\n"
+"Publish a fleet's capacity in shared memory for libcapbroker clients.\n"
+"Runs in the foreground and logs to stderr (any supervisor will do).\n"
+"\n"
+"  -n, --name NAME    instance name (default \"default\"): segments\n"
+"                     /dev/shm/capbroker.NAME.{state,slots}, socket\n"
+"                     RUNDIR/NAME.sock, pidfile RUNDIR/NAME.pid\n"
+"  -c, --config FILE  configuration file (default: embedded defaults)\n"
+"  -f, --foreground   run in the foreground (the default; accepted for\n"
+"                     supervisors that pass it)\n"
+"      --replace      retire an incompatible or corrupt segment and\n"
+"                     create a new one instead of refusing to start\n"
+"      --remove       unlink the segments on exit (default: keep them\n"
+"                     so the next broker adopts them)\n"
+"  -h, --help         this text\n"
+"  -V, --version      print the version\n"
+"\n"
+"Configuration (one per line, # comments):\n"
+"  slots_per_worker = 64                  mixed tier, per non-reporter\n"
+"  legacy_max_concurrent_requests = 1024  fallback tier\n"
+"  override = 0                           0 derives, 1..65535 pins\n"
+"  worker ID ready|not_ready|draining [MAX_RUNNING]\n"
+"\n"
+"Signals: TERM/INT stop (exit 0), HUP reloads the configuration.\n"
+"Environment: CAPBROKER_RUNDIR (default " CB_RUNDIR_DEFAULT ").\n");
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "replace", no_argument, NULL, 'R' },
+		{ "remove", no_argument, NULL, 'X' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->name = "default";
+	while ((ch = getopt_long(argc, argv, "n:c:fhV", longopts, NULL)) != -1)
+		switch (ch) {
+		case 'n': o->name = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'f': break;
+		case 'R': o->replace = 1; break;
+		case 'X': o->remove = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V':
+			printf("capbrokerd %d.%d (ABI %d.%d)\n",
+			    CB_VERSION_MAJOR, CB_VERSION_MINOR, CB_ABI_MAJOR,
+			    CB_ABI_MINOR);
+			exit(0);
+		default: usage(stderr); exit(64);
+		}
+	if (optind != argc) {
+		fprintf(stderr, "capbrokerd: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(64);
+	}
+	if (!cb_name_valid(o->name)) {
+		fprintf(stderr, "capbrokerd: bad instance name '%s' (1-%d of "
+		    "A-Z a-z 0-9 . _ -)\n", o->name, CB_NAME_MAX);
+		exit(64);
+	}
+}
+
+static void note_override_rejects(struct cb_broker *b,
+    const struct cb_config *cfg, const char *path)
+{
+	if (cfg->override_rejects == 0)
+		return;
+	log_warnx("%s: override %lld ignored: outside 0..%u (%u such "
+	    "line%s)", path, cfg->override_rejected, CB_CAPACITY_MAX,
+	    cfg->override_rejects, cfg->override_rejects == 1 ? "" : "s");
+	atomic_fetch_add_explicit(&b->set.override_rejects,
+	    cfg->override_rejects, memory_order_relaxed);
+}
+
+/*
+ * Apply a configuration: settings always; the override only when the
+ * file names one (a runtime override survives restarts and reloads
+ * otherwise); workers are set (never deleted: runtime registrations
+ * are not the file's to remove).  Returns non-zero if anything changed.
+ */
+static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
+{
+	int changed = 0;
+
+	changed |= atomic_exchange(&b->set.slots_per_worker,
+	    cfg->slots_per_worker) != cfg->slots_per_worker;
+	changed |= atomic_exchange(&b->set.legacy_max, cfg->legacy_max) !=
+	    cfg->legacy_max;
+	if (cfg->override_set)
+		changed |= atomic_exchange(&b->set.override, cfg->override) !=
+		    cfg->override;
+	for (size_t i = 0; i < cfg->nworkers; i++) {
+		const struct cb_config_worker *w = &cfg->workers[i];
+		int r = cb_registry_set(&b->reg, w->id, w->state,
+		    w->max_running);
+
+		if (r < 0)
+			log_warnx("worker %s: %s", w->id, strerror(-r));
+		changed |= r > 0;
+	}
+	return changed;
+}
+
+/* On adoption: the registry and settings come back from the segment. */
+static void restore_from_segment(struct cb_broker *b)
+{
+	struct cb_worker_rec *w = calloc(CB_MAX_WORKERS, sizeof(*w));
+	struct cb_info in;
+	uint32_t n = 0;
+
+	if (w == NULL)
+		fatalx("out of memory");
+	if (cb_snapshot_workers(b->seg.state, w, CB_MAX_WORKERS, &n) < 0)
+		log_warnx("adopted worker table is unreadable; starting "
+		    "with no workers");
+	for (uint32_t i = 0; i < n; i++) {
+		w[i].id[CB_WORKER_ID_MAX] = '\0';
+		if (cb_worker_state_name(w[i].state) == NULL ||
+		    cb_registry_set(&b->reg, w[i].id, w[i].state,
+		    w[i].max_running) < 0)
+			log_warnx("adopted worker record %u is invalid; "
+			    "dropped", i);
+	}
+	free(w);
+	if (cb_snapshot_info(b->seg.state, &in) == 0 &&
+	    cb_tier_override_valid(in.override))
+		atomic_store(&b->set.override, in.override);
+}
+
+static void set_identity(struct cb_broker *b)
+{
+	struct cb_seg_header *h = b->seg.state;
+	uint64_t start = 0, epoch;
+
+	cb_proc_start_time(getpid(), &start);
+	cb_seqlock_repair(&h->ident_seq);
+	epoch = atomic_load_explicit(&h->epoch, memory_order_relaxed) + 1;
+	cb_seqlock_write_begin(&h->ident_seq);
+	atomic_store_explicit(&h->broker_pid, (uint32_t)getpid(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&h->broker_start, start, memory_order_relaxed);
+	atomic_store_explicit(&h->epoch, epoch, memory_order_relaxed);
+	cb_seqlock_write_end(&h->ident_seq);
+	atomic_store_explicit(&h->heartbeat_ns, cb_monotonic_ns(),
+	    memory_order_relaxed);
+}
+
+static void reload(struct cb_broker *b)
+{
+	struct cb_config cfg;
+	char err[512];
+
+	if (b->config_path == NULL) {
+		log_info("SIGHUP: no configuration file (-c); nothing to "
+		    "reload");
+		return;
+	}
+	if (cb_config_load(&cfg, b->config_path, err, sizeof(err)) < 0) {
+		log_warnx("SIGHUP: %s; keeping the running configuration",
+		    err);
+		return;
+	}
+	note_override_rejects(b, &cfg, b->config_path);
+	if (apply_config(b, &cfg) || cfg.override_rejects) {
+		log_info("SIGHUP: reloaded %s", b->config_path);
+		cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_SETTINGS),
+		    2000);
+	} else {
+		log_info("SIGHUP: %s unchanged", b->config_path);
+	}
+	cb_config_free(&cfg);
+}
+
+static void heartbeat(struct cb_broker *b, int tfd)
+{
+	struct cb_seg_header *h = b->seg.state;
+	const struct cb_state_hot *hot = cb_seg_region(h, CB_RS_HOT);
+	static uint64_t last_word;
+	uint64_t expirations, w;
+
+	if (read(tfd, &expirations, sizeof(expirations)) < 0)
+		return;
+	atomic_store_explicit(&h->heartbeat_ns, cb_monotonic_ns(),
+	    memory_order_relaxed);
+	sd_notify(0, "WATCHDOG=1");
+	w = atomic_load_explicit(&hot->state_word, memory_order_relaxed);
+	if (w != last_word) {
+		last_word = w;
+		sd_notifyf(0, "STATUS=capacity %u (source %s), generation %u",
+		    CB_STATE_CAPACITY(w), cb_source_name(CB_STATE_SOURCE(w)),
+		    CB_STATE_GENERATION(w));
+	}
+}
+
+/* Returns 1 to keep running, 0 to stop. */
+static int on_signal(struct cb_broker *b, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(b);
+			continue;
+		}
+		log_info("signal %d from pid %u: stopping", si.ssi_signo,
+		    si.ssi_pid);
+		return 0;
+	}
+	return 1;
+}
+
+static int make_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so every thread inherits it
+	 * and the signalfd sees them all. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int make_timerfd(void)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, HEARTBEAT_MS * 1000000L },
+		.it_value = { 0, HEARTBEAT_MS * 1000000L },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void loop(struct cb_broker *b, int epfd, int sfd, int tfd)
+{
+	struct epoll_event ev[64];
+	int n;
+
+	for (;;) {
+		n = epoll_wait(epfd, ev, 64, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fatal("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			struct cb_pollable *p = ev[i].data.ptr;
+
+			switch (p->kind) {
+			case CB_POLL_LISTEN:
+				cb_control_accept(b, epfd);
+				break;
+			case CB_POLL_CONN:
+				cb_control_io(b, p, ev[i].events);
+				break;
+			case CB_POLL_TIMER:
+				heartbeat(b, tfd);
+				break;
+			case CB_POLL_SIGNAL:
+				if (!on_signal(b, sfd))
+					return;
+				break;
+			}
+		}
+	}
+}
+
+static void make_rundir(void)
+{
+	const char *dir = cb_rundir();
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		fatal("cannot create run directory %s", dir);
+}
+
+static struct pidfh *lock_instance(const char *name)
+{
+	char path[256];
+	struct pidfh *pfh;
+	pid_t other;
+
+	if (cb_rundir_path(path, sizeof(path), name, "pid") < 0)
+		fatalx("run directory path too long");
+	pfh = pidfile_open(path, 0644, &other);
+	if (pfh == NULL && errno == EEXIST)
+		fatalx("instance '%s' is already running (pid %d, %s)", name,
+		    (int)other, path);
+	if (pfh == NULL)
+		fatal("pidfile %s", path);
+	return pfh;
+}
+
+static void open_segments(struct cb_broker *b, const struct options *o,
+    const struct cb_config *cfg)
+{
+	struct cb_seg_opts so = { 0644, 0660, (gid_t)-1, o->replace != 0 };
+	char err[512];
+
+	if (cb_segments_open(&b->seg, b->name, &so, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	if (b->seg.adopted)
+		restore_from_segment(b);
+	note_override_rejects(b, cfg, o->config);
+	apply_config(b, cfg);
+	set_identity(b);
+	if (cb_publisher_init(b) < 0)
+		fatalx("cannot set up the publisher");
+	if (!b->seg.adopted)
+		cb_segments_publish(&b->seg);
+}
+
+static void start(struct cb_broker *b, const struct options *o,
+    struct cb_config *cfg)
+{
+	char err[512];
+
+	if (cb_config_load(cfg, o->config, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	snprintf(b->name, sizeof(b->name), "%s", o->name);
+	b->config_path = o->config;
+	b->uid = geteuid();
+	b->control_fd = -1;
+	if (cb_rundir_path(b->socket_path, sizeof(b->socket_path), b->name,
+	    "sock") < 0)
+		fatalx("socket path %s/%s.sock is too long", cb_rundir(),
+		    b->name);
+	atomic_store(&b->set.slots_per_worker, cfg->slots_per_worker);
+	atomic_store(&b->set.legacy_max, cfg->legacy_max);
+	rcu_register_thread();
+	if (cb_registry_init(&b->reg) < 0)
+		fatalx("cannot create the worker registry");
+}
+
+int main(int argc, char **argv)
+{
+	static struct cb_broker broker;
+	struct cb_broker *b = &broker;
+	struct cb_pollable sig_poll = { CB_POLL_SIGNAL };
+	struct cb_pollable tim_poll = { CB_POLL_TIMER };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct options o;
+	struct cb_config cfg;
+	struct pidfh *pfh;
+	int epfd, sfd, tfd, r;
+
+	parse_args(argc, argv, &o);
+	log_init(o.name);
+	start(b, &o, &cfg);
+	make_rundir();
+	pfh = lock_instance(b->name);
+	open_segments(b, &o, &cfg);
+	cb_config_free(&cfg);
+
+	sfd = make_signalfd();
+	tfd = make_timerfd();
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || epfd < 0)
+		fatal("signalfd/timerfd/epoll");
+	ev.data.ptr = &sig_poll;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.ptr = &tim_poll;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev);
+	r = cb_control_open(b, epfd);
+	if (r < 0)
+		fatalx("control socket %s: %s", b->socket_path, strerror(-r));
+	if (cb_publisher_start(b) < 0)
+		fatalx("cannot start the publisher thread");
+	pidfile_write(pfh);
+
+	const struct cb_state_hot *hot = cb_seg_region(b->seg.state,
+	    CB_RS_HOT);
+	uint64_t w = atomic_load(&hot->state_word);
+	log_info("ready: %s %s, capacity %u (source %s), generation %u, "
+	    "socket %s", b->seg.adopted ? "adopted" : "created",
+	    b->seg.state_name, CB_STATE_CAPACITY(w),
+	    cb_source_name(CB_STATE_SOURCE(w)), CB_STATE_GENERATION(w),
+	    b->socket_path);
+	sd_notify(0, "READY=1");
+
+	loop(b, epfd, sfd, tfd);
+
+	sd_notify(0, "STOPPING=1");
+	cb_control_close(b);
+	cb_publisher_stop(b);
+	cb_registry_fini(&b->reg);
+	cb_segments_close(&b->seg, o.remove != 0);
+	rcu_unregister_thread();
+	pidfile_remove(pfh);
+	close(epfd);
+	close(sfd);
+	close(tfd);
+	log_info("stopped%s", o.remove ? "; segments removed" :
+	    "; segments kept for the next broker");
+	return 0;
+}

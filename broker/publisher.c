@@ -1,0 +1,328 @@
+/*
+ * publisher.c - the publisher thread (see publisher.h).
+ */
+#include "publisher.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include "broker.h"
+#include "capbroker.h"
+#include "futex.h"
+#include "log.h"
+#include "segment.h"
+#include "seqlock.h"
+#include "snapshot.h"
+#include "state_word.h"
+#include "tier.h"
+
+struct pub_node {
+	struct cds_wfcq_node node;
+	enum cb_pub_event type;
+};
+
+/* What one drain of the queue found. */
+struct drained {
+	uint64_t events;
+	bool stop;
+};
+
+static void event_append(struct cb_broker *b, struct cb_event_rec *ev)
+{
+	const struct cb_seg_header *h = b->seg.state;
+	struct cb_event_ring *ring = cb_seg_region(h, CB_RS_EVENTS);
+	uint32_t slots = h->region[CB_RS_EVENTS].count;
+	uint64_t n = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	struct cb_event_rec *rec = cb_seg_record(h, CB_RS_EVENTS,
+	    sizeof(*ring), (uint32_t)(n % slots));
+
+	ev->time_ns = cb_realtime_ns();
+	atomic_store_explicit(&rec->seq, 2 * n + 1, memory_order_relaxed);
+	/* Odd seq before the payload; pairs with the reader's acquire
+	 * fence in cb_snapshot_events(). */
+	atomic_thread_fence(memory_order_release);
+	cb_seq_copy_in((char *)rec + sizeof(rec->seq),
+	    (char *)ev + sizeof(ev->seq), sizeof(*ev) - sizeof(ev->seq));
+	/* Pairs with the reader's acquire load of rec->seq. */
+	atomic_store_explicit(&rec->seq, 2 * n + 2, memory_order_release);
+	/* Pairs with the reader's acquire load of head. */
+	atomic_store_explicit(&ring->head, n + 1, memory_order_release);
+}
+
+static void write_workers(struct cb_broker *b, size_t n)
+{
+	struct cb_worker_table *t = cb_seg_region(b->seg.state, CB_RS_WORKERS);
+
+	cb_seqlock_write_begin(&t->seq);
+	__atomic_store_n(&t->count, (uint32_t)n, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < n; i++)
+		cb_seq_copy_in(cb_seg_record(b->seg.state, CB_RS_WORKERS,
+		    sizeof(*t), (uint32_t)i), &b->pub.workers[i],
+		    sizeof(struct cb_worker_rec));
+	cb_seqlock_write_end(&t->seq);
+}
+
+static void compute(struct cb_broker *b, size_t n, struct cb_tier_result *res,
+    struct cb_tier_settings *set)
+{
+	static struct cb_tier_worker tw[CB_MAX_WORKERS];  /* publisher only */
+
+	for (size_t i = 0; i < n; i++) {
+		tw[i].state = b->pub.workers[i].state;
+		tw[i].max_running = b->pub.workers[i].max_running;
+	}
+	set->override = atomic_load_explicit(&b->set.override,
+	    memory_order_relaxed);
+	set->slots_per_worker = atomic_load_explicit(
+	    &b->set.slots_per_worker, memory_order_relaxed);
+	set->legacy_max = atomic_load_explicit(&b->set.legacy_max,
+	    memory_order_relaxed);
+	cb_tier_compute(set, tw, n, res);
+}
+
+static void update_info(struct cb_broker *b, size_t n,
+    const struct cb_tier_result *res, const struct cb_tier_settings *set,
+    uint64_t word, uint64_t events)
+{
+	struct cb_info *in = &b->pub.info;
+	struct cb_info_block *blk = cb_seg_region(b->seg.state, CB_RS_INFO);
+	uint64_t old = b->pub.word;
+
+	/* The very first publication (old == 0) is a start, not a change. */
+	if (old != 0) {
+		in->capacity_changes += CB_STATE_CAPACITY(old) != res->capacity;
+		in->source_changes += CB_STATE_SOURCE(old) != res->source;
+	}
+	in->capacity = res->capacity;
+	in->source = (uint32_t)res->source;
+	in->generation = CB_STATE_GENERATION(word);
+	in->flags = CB_STATE_FLAGS(word);
+	in->override = set->override;
+	in->slots_per_worker = set->slots_per_worker;
+	in->legacy_max = set->legacy_max;
+	in->workers_total = (uint32_t)n;
+	in->workers_ready = res->ready;
+	in->workers_reporting = res->reporting;
+	in->publishes++;
+	in->override_rejects = atomic_load_explicit(&b->set.override_rejects,
+	    memory_order_relaxed);
+	in->events += events;
+	in->published_ns = cb_realtime_ns();
+	cb_seqlock_write(&blk->seq, &blk->info, in, sizeof(*in));
+}
+
+static void announce(struct cb_broker *b, uint64_t old, uint64_t word,
+    int type)
+{
+	struct cb_event_rec ev = {
+		.type = (uint32_t)type,
+		.generation = CB_STATE_GENERATION(word),
+		.old_capacity = CB_STATE_CAPACITY(old),
+		.new_capacity = CB_STATE_CAPACITY(word),
+		.old_source = (uint32_t)CB_STATE_SOURCE(old),
+		.new_source = (uint32_t)CB_STATE_SOURCE(word),
+		.value = (uint64_t)getpid(),
+	};
+
+	event_append(b, &ev);
+	if (type == CB_EV_PUBLISH)
+		log_info("capacity %u -> %u, source %s -> %s (generation %u)",
+		    CB_STATE_CAPACITY(old), CB_STATE_CAPACITY(word),
+		    cb_source_name(CB_STATE_SOURCE(old)),
+		    cb_source_name(CB_STATE_SOURCE(word)),
+		    CB_STATE_GENERATION(word));
+}
+
+/*
+ * One publication.  type is CB_EV_START for the first one, CB_EV_STOP
+ * for the last, CB_EV_PUBLISH otherwise: the first two always bump the
+ * generation so watchers notice a new broker or a stopping one.
+ */
+static void publish(struct cb_broker *b, uint64_t events, int type)
+{
+	struct cb_publisher *p = &b->pub;
+	struct cb_state_hot *hot = cb_seg_region(b->seg.state, CB_RS_HOT);
+	struct cb_slots_hot *shot = cb_seg_region(b->seg.slots, CB_RL_HOT);
+	struct cb_tier_settings set;
+	struct cb_tier_result res;
+	unsigned flags = type == CB_EV_STOP ? CB_STATE_F_STOPPING : 0;
+	uint64_t old = p->word, word;
+	uint32_t gen = CB_STATE_GENERATION(old);
+	size_t n;
+
+	n = cb_registry_snapshot(&b->reg, p->workers, CB_MAX_WORKERS);
+	compute(b, n, &res, &set);
+	if (type != CB_EV_PUBLISH || res.capacity != CB_STATE_CAPACITY(old) ||
+	    res.source != CB_STATE_SOURCE(old) || flags != CB_STATE_FLAGS(old))
+		gen = gen + 1 == 0 ? 1 : gen + 1;
+	word = cb_state_pack(res.capacity, res.source, flags, gen);
+	write_workers(b, n);
+	update_info(b, n, &res, &set, word, events);
+	if (word == old)
+		return;
+	announce(b, old, word, type);
+	/* Pairs with the acquire load in cb_state_load()/cb_current(). */
+	atomic_store_explicit(&hot->state_word, word, memory_order_release);
+	p->word = word;
+	cb_eventcount_notify(&hot->watch_seq, &shot->watch_waiters);
+}
+
+static struct drained drain(struct cb_publisher *p)
+{
+	struct cds_wfcq_node *node;
+	struct drained d = { 0, false };
+
+	while ((node = cds_wfcq_dequeue_blocking(&p->head, &p->tail)) !=
+	    NULL) {
+		struct pub_node *ev = caa_container_of(node, struct pub_node,
+		    node);
+
+		d.events++;
+		d.stop |= ev->type == CB_PUB_STOP;
+		free(ev);
+	}
+	return d;
+}
+
+static void *publisher_main(void *arg)
+{
+	struct cb_broker *b = arg;
+	struct cb_publisher *p = &b->pub;
+	struct drained d = { 0, false };
+	uint64_t kicks, upto;
+
+	rcu_register_thread();
+	while (!d.stop) {
+		if (read(p->kick_fd, &kicks, sizeof(kicks)) < 0 &&
+		    errno != EINTR && errno != EAGAIN) {
+			log_warn("publisher: eventfd read");
+			continue;
+		}
+		/* Every event numbered up to here is in the registry or the
+		 * settings already: they were changed before being posted. */
+		upto = atomic_load_explicit(&p->posted, memory_order_acquire);
+		d = drain(p);
+		/* A post whose node could not be allocated has no event but
+		 * still moved `posted`: publish for it too. */
+		if (d.events == 0 && !d.stop && upto == p->applied)
+			continue;
+		publish(b, d.events, d.stop ? CB_EV_STOP : CB_EV_PUBLISH);
+		pthread_mutex_lock(&p->lock);
+		p->applied = upto;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* Take over counters and generation from an adopted segment. */
+static void adopt_state(struct cb_broker *b)
+{
+	struct cb_info_block *blk = cb_seg_region(b->seg.state, CB_RS_INFO);
+	struct cb_worker_table *t = cb_seg_region(b->seg.state, CB_RS_WORKERS);
+	struct cb_state_hot *hot = cb_seg_region(b->seg.state, CB_RS_HOT);
+
+	/* A broker killed mid-write left an odd sequence: both blocks are
+	 * rewritten by the first publish, inside write_begin/end. */
+	if (cb_seqlock_repair(&blk->seq) | cb_seqlock_repair(&t->seq))
+		log_warnx("repaired a half-written snapshot left by the "
+		    "previous broker");
+	if (cb_snapshot_info(b->seg.state, &b->pub.info) < 0)
+		memset(&b->pub.info, 0, sizeof(b->pub.info));
+	b->pub.word = atomic_load_explicit(&hot->state_word,
+	    memory_order_relaxed);
+}
+
+int cb_publisher_init(struct cb_broker *b)
+{
+	struct cb_publisher *p = &b->pub;
+	pthread_condattr_t ca;
+
+	p->workers = calloc(CB_MAX_WORKERS, sizeof(*p->workers));
+	p->kick_fd = eventfd(0, EFD_CLOEXEC);
+	if (p->workers == NULL || p->kick_fd < 0)
+		return -ENOMEM;
+	cds_wfcq_init(&p->head, &p->tail);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (b->seg.adopted)
+		adopt_state(b);
+	publish(b, 0, CB_EV_START);
+	return 0;
+}
+
+int cb_publisher_start(struct cb_broker *b)
+{
+	int r = pthread_create(&b->pub.thread, NULL, publisher_main, b);
+
+	b->pub.running = r == 0;
+	return -r;
+}
+
+uint64_t cb_publisher_post(struct cb_broker *b, enum cb_pub_event type)
+{
+	struct cb_publisher *p = &b->pub;
+	struct pub_node *ev = malloc(sizeof(*ev));
+	uint64_t one = 1, seq;
+
+	/* Release: orders the registry/settings change before the number
+	 * the publisher acquires in publisher_main(). */
+	seq = atomic_fetch_add_explicit(&p->posted, 1,
+	    memory_order_release) + 1;
+	if (ev != NULL) {
+		ev->type = type;
+		cds_wfcq_node_init(&ev->node);
+		cds_wfcq_enqueue(&p->head, &p->tail, &ev->node);
+	} else if (type == CB_PUB_STOP) {
+		fatalx("out of memory stopping the publisher");
+	}
+	/* Without a node the kick still makes the publisher recompute;
+	 * only the event count is off by one. */
+	if (write(p->kick_fd, &one, sizeof(one)) < 0)
+		log_warn("publisher: eventfd write");
+	return seq;
+}
+
+int cb_publisher_wait(struct cb_broker *b, uint64_t seq, int timeout_ms)
+{
+	struct cb_publisher *p = &b->pub;
+	struct timespec deadline = cb_deadline_after_ms(timeout_ms);
+	int r = 0;
+
+	pthread_mutex_lock(&p->lock);
+	while (p->applied < seq && r == 0)
+		r = pthread_cond_timedwait(&p->cond, &p->lock, &deadline);
+	r = p->applied >= seq ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+void cb_publisher_stop(struct cb_broker *b)
+{
+	struct cb_publisher *p = &b->pub;
+
+	if (p->running) {
+		cb_publisher_post(b, CB_PUB_STOP);
+		pthread_join(p->thread, NULL);
+		p->running = false;
+	} else if (b->seg.state != NULL && p->workers != NULL) {
+		publish(b, 0, CB_EV_STOP);
+	}
+	drain(p);
+	if (p->kick_fd >= 0)
+		close(p->kick_fd);
+	free(p->workers);
+	p->workers = NULL;
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+}

@@ -1,0 +1,246 @@
+/*
+ * segments.c - create, adopt or replace segments (see segments.h).
+ */
+#include "segments.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capbroker.h"
+#include "futex.h"
+#include "log.h"
+#include "segment.h"
+#include "state_word.h"
+
+/* What we found under one name. */
+struct found {
+	int exists;
+	int valid;               /* cb_seg_validate() passed */
+	int magic_zero;          /* created but never published */
+	void *base;
+	size_t size;
+	char why[CB_ERRMSG_MAX];
+};
+
+static int refuse(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void inspect(const char *shm, const char *name, enum cb_seg_kind kind,
+    struct found *f)
+{
+	struct stat st;
+	int fd;
+
+	memset(f, 0, sizeof(*f));
+	fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0) {
+		f->exists = errno != ENOENT;
+		snprintf(f->why, sizeof(f->why), "%s", strerror(errno));
+		return;
+	}
+	f->exists = 1;
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		f->size = (size_t)st.st_size;
+		f->base = mmap(NULL, f->size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+		if (f->base == MAP_FAILED)
+			f->base = NULL;
+	}
+	close(fd);
+	if (f->base == NULL) {
+		f->magic_zero = 1;   /* empty: creation never got far */
+		snprintf(f->why, sizeof(f->why), "empty segment");
+		return;
+	}
+	f->valid = cb_seg_validate(f->base, f->size, kind, name, f->why,
+	    sizeof(f->why)) == 0;
+	f->magic_zero = f->size >= sizeof(struct cb_seg_header) &&
+	    atomic_load_explicit(&((struct cb_seg_header *)f->base)->magic,
+	    memory_order_acquire) == 0;
+}
+
+static void release(struct found *f)
+{
+	if (f->base != NULL)
+		munmap(f->base, f->size);
+	f->base = NULL;
+}
+
+static int create_one(const char *shm, enum cb_seg_kind kind,
+    const char *name, uint64_t instance, mode_t mode, gid_t group,
+    void **base, size_t *size, char *err, size_t errlen)
+{
+	struct cb_layout l;
+	int fd, r;
+
+	cb_layout_init(&l, kind);
+	fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return refuse(err, errlen, -errno, "%s: create: %s", shm,
+		    strerror(errno));
+	/* After creation, so the umask cannot narrow the mode. */
+	if (fchmod(fd, mode) < 0 ||
+	    (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) < 0)) {
+		r = refuse(err, errlen, -errno, "%s: mode/group: %s", shm,
+		    strerror(errno));
+		goto fail;
+	}
+	/* Allocate every page now: a full tmpfs fails here, not later with
+	 * SIGBUS in a client. */
+	r = posix_fallocate(fd, 0, (off_t)l.total_size);
+	if (r != 0) {
+		r = refuse(err, errlen, -r, "%s: allocate %llu bytes: %s", shm,
+		    (unsigned long long)l.total_size, strerror(r));
+		goto fail;
+	}
+	*size = l.total_size;
+	*base = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*base == MAP_FAILED) {
+		r = refuse(err, errlen, -errno, "%s: mmap: %s", shm,
+		    strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	cb_seg_header_init(*base, kind, name, instance, &l);
+	return 0;
+fail:
+	close(fd);
+	shm_unlink(shm);
+	return r;
+}
+
+static int create_both(struct cb_segments *s, const char *name,
+    const struct cb_seg_opts *o, char *err, size_t errlen)
+{
+	uint64_t instance;
+	int r;
+
+	if (getrandom(&instance, sizeof(instance), 0) != sizeof(instance))
+		instance = cb_realtime_ns() ^ ((uint64_t)getpid() << 32);
+	r = create_one(s->state_name, CB_SEG_STATE, name, instance,
+	    o->state_mode, o->group, &s->state, &s->state_size, err, errlen);
+	if (r < 0)
+		return r;
+	r = create_one(s->slots_name, CB_SEG_SLOTS, name, instance,
+	    o->slots_mode, o->group, &s->slots, &s->slots_size, err, errlen);
+	if (r < 0) {
+		munmap(s->state, s->state_size);
+		shm_unlink(s->state_name);
+		s->state = NULL;
+	}
+	return r;
+}
+
+/*
+ * Tell clients of a segment we are about to unlink that it is dead:
+ * only possible when its header (and, for state, its hot region) is of
+ * our ABI major.  Clients of another ABI see the heartbeat stop.
+ */
+static void retire(struct found *f, enum cb_seg_kind kind)
+{
+	struct cb_seg_header *h = f->base;
+
+	if (h == NULL || f->size < sizeof(*h) || h->abi_major != CB_ABI_MAJOR)
+		return;
+	atomic_store_explicit(&h->retired, 1, memory_order_release);
+	if (kind != CB_SEG_STATE || !f->valid)
+		return;
+	struct cb_state_hot *hot = cb_seg_region(f->base, CB_RS_HOT);
+	uint64_t w = atomic_load_explicit(&hot->state_word,
+	    memory_order_relaxed);
+	atomic_store_explicit(&hot->state_word, cb_state_pack(
+	    CB_STATE_CAPACITY(w), CB_STATE_SOURCE(w),
+	    CB_STATE_FLAGS(w) | CB_STATE_F_RETIRED,
+	    CB_STATE_GENERATION(w) + 1), memory_order_release);
+	/* No waiter count to trust here: wake unconditionally. */
+	atomic_fetch_add_explicit(&hot->watch_seq, 1, memory_order_seq_cst);
+	cb_futex_wake(&hot->watch_seq, 0x7fffffff);
+}
+
+static int adopt(struct cb_segments *s, struct found *st, struct found *sl)
+{
+	s->state = st->base;
+	s->state_size = st->size;
+	s->slots = sl->base;
+	s->slots_size = sl->size;
+	s->adopted = true;
+	st->base = sl->base = NULL;
+	return 0;
+}
+
+int cb_segments_open(struct cb_segments *s, const char *name,
+    const struct cb_seg_opts *o, char *err, size_t errlen)
+{
+	struct found st, sl;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	cb_shm_name(s->state_name, sizeof(s->state_name), name, CB_SEG_STATE);
+	cb_shm_name(s->slots_name, sizeof(s->slots_name), name, CB_SEG_SLOTS);
+	inspect(s->state_name, name, CB_SEG_STATE, &st);
+	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
+
+	if (st.valid && sl.valid && ((struct cb_seg_header *)st.base)->
+	    instance == ((struct cb_seg_header *)sl.base)->instance)
+		return adopt(s, &st, &sl);
+	if (st.exists || sl.exists) {
+		int unattached = (!st.exists || st.magic_zero ||
+		    !sl.exists || sl.magic_zero);
+
+		if (!unattached && !o->replace) {
+			r = refuse(err, errlen, -EPROTO, "%s: %s; refusing to "
+			    "touch it (capbrokerd --replace retires it and "
+			    "creates a new one)",
+			    st.valid ? s->slots_name : s->state_name,
+			    st.valid ? (sl.valid ? "state and slots segments "
+			    "belong to different instances" : sl.why) :
+			    st.why);
+			release(&st);
+			release(&sl);
+			return r;
+		}
+		log_warnx("%s %s: %s; replacing", unattached ? "unfinished" :
+		    "incompatible", st.valid || !st.exists ? s->slots_name :
+		    s->state_name, st.valid || !st.exists ? sl.why : st.why);
+		retire(&st, CB_SEG_STATE);
+		retire(&sl, CB_SEG_SLOTS);
+		release(&st);
+		release(&sl);
+		shm_unlink(s->state_name);
+		shm_unlink(s->slots_name);
+	}
+	return create_both(s, name, o, err, errlen);
+}
+
+void cb_segments_publish(struct cb_segments *s)
+{
+	cb_seg_header_publish(s->slots, CB_SEG_SLOTS);
+	cb_seg_header_publish(s->state, CB_SEG_STATE);
+}
+
+void cb_segments_close(struct cb_segments *s, bool remove)
+{
+	if (s->state != NULL)
+		munmap(s->state, s->state_size);
+	if (s->slots != NULL)
+		munmap(s->slots, s->slots_size);
+	s->state = s->slots = NULL;
+	if (remove) {
+		shm_unlink(s->state_name);
+		shm_unlink(s->slots_name);
+	}
+}

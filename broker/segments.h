@@ -1,0 +1,53 @@
+/*
+ * segments.h - creating, adopting and retiring an instance's segments.
+ *
+ * Decision on start-up (the caller holds the instance's pidfile lock,
+ * so no other broker is touching them):
+ *
+ *   neither segment exists            create both;
+ *   both valid, same instance         adopt them (nothing is lost);
+ *   no client could have attached     recreate with a warning (a
+ *     (a segment missing or with        client needs both segments
+ *     magic 0: creation never ended)    valid to attach);
+ *   anything else (wrong ABI,         refuse with what differs, unless
+ *     corrupt, mismatched pair)         replace is set: retire what can
+ *                                       be retired (flag + wake), unlink
+ *                                       and create anew.
+ *
+ * Creation: shm_open(O_CREAT|O_EXCL) mode 0600, then fchmod/fchown to
+ * the configured mode and group (umask-proof), pages allocated up front
+ * (posix_fallocate: no SIGBUS later), never O_TRUNC.  The caller
+ * initialises the contents and then calls cb_segments_publish(), which
+ * stores the magic numbers (slots first: cb_open maps state first).
+ */
+#ifndef CB_SEGMENTS_H
+#define CB_SEGMENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct cb_segments {
+	void *state;
+	size_t state_size;
+	void *slots;
+	size_t slots_size;
+	bool adopted;            /* existing segments were taken over */
+	char state_name[64];
+	char slots_name[64];
+};
+
+struct cb_seg_opts {
+	mode_t state_mode;       /* default 0644 */
+	mode_t slots_mode;       /* default 0660 */
+	gid_t group;             /* (gid_t)-1: leave the creator's */
+	bool replace;            /* retire and recreate a bad segment */
+};
+
+int cb_segments_open(struct cb_segments *s, const char *name,
+    const struct cb_seg_opts *o, char *err, size_t errlen);
+void cb_segments_publish(struct cb_segments *s);
+/* Unmap; with remove, also shm_unlink both. */
+void cb_segments_close(struct cb_segments *s, bool remove);
+
+#endif /* CB_SEGMENTS_H */
