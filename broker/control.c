@@ -135,7 +135,9 @@ static void conn_flush(struct conn *c)
 		memmove(c->out, c->out + n, c->outlen - (size_t)n);
 		c->outlen -= (size_t)n;
 	}
-	ev.events = EPOLLIN | (c->outlen > 0 ? EPOLLOUT : 0);
+	/* A closing connection no longer reads: level-triggered EPOLLIN at
+	 * EOF would otherwise spin the loop while replies wait to drain. */
+	ev.events = (c->closing ? 0 : EPOLLIN) | (c->outlen > 0 ? EPOLLOUT : 0);
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -341,15 +343,18 @@ static void conn_read(struct cb_broker *b, struct conn *c)
 {
 	ssize_t n;
 
-	while (!c->closing) {
+	/* A bounded number of reads per wake-up, so one chatty peer cannot
+	 * starve the others (epoll is level-triggered: the rest waits). */
+	for (int budget = 16; budget > 0 && !c->closing; budget--) {
 		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
+			/* EOF may be a half-close: still flush the replies;
+			 * a peer that is really gone fails the send. */
 			c->closing = 1;
-			c->outlen = 0;   /* peer is gone: nothing to flush */
 			return;
 		}
 		c->inlen += (size_t)n;

@@ -1,0 +1,974 @@
+/*
+ * capctl.c - the capbroker admin command line.
+ *
+ * capctl talks to one broker instance over its control socket,
+ * RUNDIR/NAME.sock, with the line protocol of docs/PROTOCOL.md: it
+ * sends one request line and reads one reply, a status line
+ *
+ *	OK N [TEXT]            N data lines follow
+ *	ERR ERRNAME MESSAGE
+ *
+ * then the N data lines.  The broker is another process and may be old,
+ * new, wedged or not a broker at all, so every reply is treated like
+ * input from outside: lines are length-capped and must be printable
+ * ASCII (they end up on a terminal), the data line count is capped,
+ * numbers go through strtonum(), and every socket operation has a
+ * timeout so capctl never hangs.
+ *
+ * Layout: a command table (commands[]) maps "worker set" etc. to one
+ * small cmd_*() function; the functions share ctl_call(), which sends a
+ * request and returns the parsed reply.  Arguments are checked here
+ * before anything is sent, so a typo is a usage error (64) and never
+ * reaches the broker; what only the broker can judge (an override's
+ * range, an unknown worker) comes back as ERR and exits 1.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capbroker.h"
+#include "proto.h"
+#include "rundir.h"
+#include "segment.h"
+
+/* Exit status; the usage text documents them (keep both in step). */
+#define EXIT_REFUSED 1                 /* the broker answered ERR */
+#define EXIT_USAGE EX_USAGE            /* 64: bad arguments */
+#define EXIT_UNREACHABLE EX_UNAVAILABLE /* 69: no broker to talk to */
+#define EXIT_PROTOCOL EX_SOFTWARE      /* 70: the reply made no sense */
+
+/*
+ * A reply line may be longer than a request line (a STATUS value, a
+ * message quoting the request), but not without bound.
+ */
+#define CTL_LINE_MAX 4096
+/*
+ * Data lines in one reply: WORKER LIST is the longest (one line per
+ * worker, at most CB_MAX_WORKERS); the slack leaves room for a newer
+ * broker without letting a broken one make us allocate without end.
+ */
+#define CTL_DATA_MAX (4 * CB_MAX_WORKERS)
+/* Seconds a request may take; the broker answers in milliseconds. */
+#define CTL_TIMEOUT_S 10
+
+/* One connection to a broker; connected on the first request. */
+struct ctl {
+	const char *name;              /* instance, checked by main() */
+	char topic[32];                /* command for the --help hint */
+	const struct ctl_cmd *cmd;     /* the command being run */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;                        /* -1 until connected */
+	int64_t deadline_ns;           /* CLOCK_MONOTONIC, current reply */
+	size_t off, len;               /* unread reply bytes: buf[off, len) */
+	char buf[CTL_LINE_MAX];
+};
+
+/* A parsed reply: OK with data lines, or ERR with a message. */
+struct ctl_reply {
+	int err;                       /* 0 for OK, else ERRNAME's errno */
+	char errname[16];              /* ERR: the name as sent */
+	char text[CTL_LINE_MAX];       /* OK: summary; ERR: the message */
+	size_t ndata;
+	char **data;                   /* ndata NUL-terminated lines */
+};
+
+struct ctl_cmd {
+	const char *group;             /* first word: "worker", "status" */
+	const char *sub;               /* second word or NULL: "set" */
+	int (*fn)(struct ctl *, int, char **);
+	const char *args;              /* synopsis after the command words */
+	const char *help;              /* lines; printed indented */
+};
+
+static int cmd_worker_set(struct ctl *, int, char **);
+static int cmd_worker_del(struct ctl *, int, char **);
+static int cmd_worker_list(struct ctl *, int, char **);
+static int cmd_override(struct ctl *, int, char **);
+static int cmd_status(struct ctl *, int, char **);
+static int cmd_ping(struct ctl *, int, char **);
+
+/*
+ * The commands, in the order the usage text lists them.  A row with a
+ * sub is run as "capctl GROUP SUB ..."; its help is '\n'-ended lines,
+ * printed indented.  Step 2 (run, launch, release, pool set) adds rows.
+ */
+static const struct ctl_cmd commands[] = {
+	{ "worker", "set", cmd_worker_set,
+	    "ID --state STATE [--max-running N]",
+	    "Register worker ID, or replace the state and max_running of a\n"
+	    "known one.  Only ready workers count towards the capacity;\n"
+	    "not_ready and draining ones contribute nothing.\n"
+	    "\n"
+	    "-s, --state STATE      ready, not_ready or draining (required)\n"
+	    "-m, --max-running N    the worker's own max_running_requests,\n"
+	    "                       0..65535; 0 or absent: it reports none\n"
+	    "                       and counts as slots_per_worker\n" },
+	{ "worker", "del", cmd_worker_del, "ID",
+	    "Remove worker ID; refused if the broker does not know it.\n" },
+	{ "worker", "list", cmd_worker_list, "",
+	    "List the workers, sorted by id: ID, STATE and MAX_RUNNING\n"
+	    "(- for a worker that reports none).\n" },
+	{ "override", NULL, cmd_override, "N",
+	    "Pin the capacity to N (1..65535); 0 clears the pin and the\n"
+	    "capacity is derived from the workers again.  The broker\n"
+	    "refuses, logs and counts any other value.\n" },
+	{ "status", NULL, cmd_status, "",
+	    "Show the capacity, its source tier, the settings and the\n"
+	    "broker's counters as key: value lines.\n" },
+	{ "ping", NULL, cmd_ping, "",
+	    "Check that the broker answers; prints pong.\n" },
+};
+static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
+
+/* ---------------------------------------------------------------- */
+/* Usage and help                                                    */
+/* ---------------------------------------------------------------- */
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+usage_error(const char *topic, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("capctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'capctl %s%s--help' for more information.\n",
+	    topic != NULL ? topic : "", topic != NULL ? " " : "");
+	exit(EXIT_USAGE);
+}
+
+/* getopt_long() said '?' or ':' (opterr is 0: the words are ours). */
+static void __attribute__((noreturn))
+option_error(const char *topic, int ch, char **argv)
+{
+	if (ch == ':')
+		usage_error(topic, "option '%s' needs an argument",
+		    argv[optind - 1]);
+	if (optopt != 0)
+		usage_error(topic, "unknown option '-%c'", optopt);
+	usage_error(topic, "unknown option '%s'", argv[optind - 1]);
+}
+
+static void print_indented(FILE *f, const char *text, int indent)
+{
+	const char *nl;
+
+	for (; *text != '\0'; text = nl + (*nl == '\n')) {
+		nl = text + strcspn(text, "\n");
+		if (nl > text)
+			fprintf(f, "%*s%.*s", indent, "", (int)(nl - text),
+			    text);
+		fputc('\n', f);
+	}
+}
+
+/* "worker set ID --state STATE ..." */
+static void print_cmd_words(FILE *f, const struct ctl_cmd *c)
+{
+	fprintf(f, "%s%s%s%s%s", c->group, c->sub != NULL ? " " : "",
+	    c->sub != NULL ? c->sub : "", c->args[0] != '\0' ? " " : "",
+	    c->args);
+}
+
+static void help_cmd(FILE *f, const struct ctl_cmd *c)
+{
+	fputs("usage: capctl [-n NAME] ", f);
+	print_cmd_words(f, c);
+	fputs("\n\n", f);
+	print_indented(f, c->help, 2);
+	fputs("\nSee 'capctl --help' for -n, the environment and the exit "
+	    "status.\n", f);
+}
+
+/* Help for every command whose first word is group; 0 if none. */
+static int help_group(FILE *f, const char *group)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < ncommands; i++) {
+		if (strcmp(commands[i].group, group) != 0)
+			continue;
+		if (found++)
+			fputc('\n', f);
+		help_cmd(f, &commands[i]);
+	}
+	return found;
+}
+
+static void help_full(FILE *f)
+{
+	fputs("usage: capctl [-n NAME] COMMAND [ARG...]\n", f);
+	for (size_t i = 0; i < ncommands; i++) {
+		fputs("       capctl [-n NAME] ", f);
+		print_cmd_words(f, &commands[i]);
+		fputc('\n', f);
+	}
+	fputs(
+"       capctl help [COMMAND]\n"
+"       capctl -h | --help | -V | --version\n"
+"\n"
+"Administer a running capbrokerd instance through its control socket.\n"
+"worker set, worker del and override change the broker's state, need\n"
+"the broker's uid or root, and print the capacity that results:\n"
+"\n"
+"  capacity C (source S), generation G\n"
+"\n"
+"Commands:\n", f);
+	for (size_t i = 0; i < ncommands; i++) {
+		fputs("  ", f);
+		print_cmd_words(f, &commands[i]);
+		fputc('\n', f);
+		print_indented(f, commands[i].help, 8);
+	}
+	fputs(
+"\n"
+"Options:\n"
+"  -n, --name NAME   the broker instance (default \"default\"): 1-31 of\n"
+"                    A-Z a-z 0-9 . _ -; give it before the command\n"
+"  -h, --help        this text; after a command, that command's help\n"
+"  -V, --version     print the version\n"
+"\n"
+"Environment:\n"
+"  CAPBROKER_RUNDIR  the directory holding the control socket NAME.sock\n"
+"                    (default " CB_RUNDIR_DEFAULT ")\n"
+"\n"
+"Exit status:\n"
+"  0   success\n"
+"  1   the broker refused the request; its message is printed\n"
+"  64  usage error: bad command, option or argument (EX_USAGE)\n"
+"  69  the broker cannot be reached: no socket, connection refused,\n"
+"      permission denied, or no reply within 10 s (EX_UNAVAILABLE)\n"
+"  70  the broker's reply is malformed (EX_SOFTWARE)\n"
+"  71, 74  out of memory, cannot write the output (EX_OSERR, EX_IOERR)\n"
+"\n"
+"Examples:\n"
+"  capctl worker set gpu-0 --state ready --max-running 32\n"
+"  capctl -n edge worker set gpu-1 --state draining\n"
+"  capctl override 512       # pin the capacity to 512\n"
+"  capctl override 0         # derive it from the workers again\n"
+"  CAPBROKER_RUNDIR=/tmp/cb capctl -n test worker list\n", f);
+}
+
+/* ---------------------------------------------------------------- */
+/* The connection                                                    */
+/* ---------------------------------------------------------------- */
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+ctl_unreachable(const struct ctl *ctl, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
+	    "(is capbrokerd -n %s running?)", ctl->name, ctl->path, reason,
+	    ctl->name);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+ctl_malformed(const struct ctl *ctl, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	errx(EXIT_PROTOCOL, "malformed reply from broker '%s' at %s: %s",
+	    ctl->name, ctl->path, reason);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void ctl_connect(struct ctl *ctl)
+{
+	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (cb_rundir_path(sun.sun_path, sizeof(sun.sun_path), ctl->name,
+	    "sock") < 0)
+		errx(EXIT_UNREACHABLE, "cannot reach broker '%s': socket path "
+		    "%s/%s.sock is longer than %zu bytes", ctl->name,
+		    cb_rundir(), ctl->name, sizeof(sun.sun_path) - 1);
+	strlcpy(ctl->path, sun.sun_path, sizeof(ctl->path));
+	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(EX_OSERR, "socket");
+	/* SO_SNDTIMEO also bounds connect() on a full listen queue. */
+	if (setsockopt(ctl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == -1 || setsockopt(ctl->fd, SOL_SOCKET, SO_SNDTIMEO,
+	    &tv, sizeof(tv)) == -1)
+		err(EX_OSERR, "setsockopt");
+	/* An interrupted AF_UNIX connect() left nothing behind: retry. */
+	while (connect(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EISCONN)
+			break;
+		if (errno == EAGAIN)
+			ctl_unreachable(ctl, "no connection within %d s",
+			    CTL_TIMEOUT_S);
+		if (errno != EINTR)
+			ctl_unreachable(ctl, "%s", strerror(errno));
+	}
+}
+
+static void ctl_send(struct ctl *ctl, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		/* MSG_NOSIGNAL: a closed socket is EPIPE, not SIGPIPE. */
+		n = send(ctl->fd, buf, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			ctl_unreachable(ctl, "request not accepted within "
+			    "%d s", CTL_TIMEOUT_S);
+		if (n == -1)
+			ctl_unreachable(ctl, "%s", strerror(errno));
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Read more reply bytes.  Returns 0, or -1 at end of stream.
+ * SO_RCVTIMEO bounds each recv(); the deadline bounds the whole reply,
+ * so a broker that trickles bytes cannot hold us either.
+ */
+static int ctl_fill(struct ctl *ctl)
+{
+	ssize_t n;
+
+	memmove(ctl->buf, ctl->buf + ctl->off, ctl->len - ctl->off);
+	ctl->len -= ctl->off;
+	ctl->off = 0;
+	for (;;) {
+		if (now_ns() > ctl->deadline_ns)
+			ctl_unreachable(ctl, "no complete reply within %d s",
+			    CTL_TIMEOUT_S);
+		n = recv(ctl->fd, ctl->buf + ctl->len,
+		    sizeof(ctl->buf) - ctl->len, 0);
+		if (n > 0) {
+			ctl->len += (size_t)n;
+			return 0;
+		}
+		if (n == 0)
+			return -1;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			ctl_unreachable(ctl, "no reply within %d s",
+			    CTL_TIMEOUT_S);
+		if (errno != EINTR)
+			ctl_unreachable(ctl, "%s", strerror(errno));
+	}
+}
+
+/*
+ * The next reply line, without its '\n', into line (CTL_LINE_MAX
+ * bytes).  Returns 0, or -1 at end of stream.  A line must fit the
+ * buffer and be printable ASCII: it may be printed to a terminal.
+ */
+static int ctl_read_line(struct ctl *ctl, char *line)
+{
+	const char *start, *nl;
+	size_t n;
+
+	for (;;) {
+		start = ctl->buf + ctl->off;
+		nl = memchr(start, '\n', ctl->len - ctl->off);
+		if (nl != NULL)
+			break;
+		if (ctl->len - ctl->off >= sizeof(ctl->buf))
+			ctl_malformed(ctl, "line longer than %d bytes",
+			    CTL_LINE_MAX - 1);
+		if (ctl_fill(ctl) < 0)
+			return -1;
+	}
+	n = (size_t)(nl - start);
+	for (size_t i = 0; i < n; i++)
+		if ((start[i] < 0x20 && start[i] != '\t') || start[i] > 0x7e)
+			ctl_malformed(ctl, "byte %#x is not printable ASCII",
+			    (unsigned char)start[i]);
+	memcpy(line, start, n);
+	line[n] = '\0';
+	ctl->off += n + 1;
+	return 0;
+}
+
+/* The next word of *p (spaces and tabs separate); NULL when none. */
+static char *word_next(char **p)
+{
+	char *w = *p + strspn(*p, " \t"), *end;
+
+	if (*w == '\0') {
+		*p = w;
+		return NULL;
+	}
+	end = w + strcspn(w, " \t");
+	if (*end != '\0')
+		*end++ = '\0';
+	*p = end;
+	return w;
+}
+
+/* "OK N [TEXT]" or "ERR ERRNAME MESSAGE" into r. */
+static void reply_parse_status(struct ctl *ctl, char *line,
+    struct ctl_reply *r)
+{
+	char shown[48], *p = line, *kind, *arg;
+	const char *errstr;
+
+	strlcpy(shown, line, sizeof(shown));
+	kind = word_next(&p);
+	arg = word_next(&p);
+	p += strspn(p, " \t");
+	if (kind != NULL && arg != NULL && strcmp(kind, "OK") == 0) {
+		r->ndata = (size_t)strtonum(arg, 0, CTL_DATA_MAX, &errstr);
+		if (errstr != NULL)
+			ctl_malformed(ctl, "data line count '%.16s' is %s "
+			    "(0..%d)", arg, errstr, CTL_DATA_MAX);
+	} else if (kind != NULL && arg != NULL && strcmp(kind, "ERR") == 0) {
+		/* An errno name we do not know is still a refusal (EIO). */
+		r->err = cb_errno_parse(arg);
+		strlcpy(r->errname, arg, sizeof(r->errname));
+	} else
+		ctl_malformed(ctl, "status line '%s' is neither OK N nor "
+		    "ERR ERRNAME", shown);
+	strlcpy(r->text, p, sizeof(r->text));
+}
+
+static void ctl_read_reply(struct ctl *ctl, struct ctl_reply *r)
+{
+	char line[CTL_LINE_MAX];
+
+	memset(r, 0, sizeof(*r));
+	if (ctl_read_line(ctl, line) < 0)
+		ctl_unreachable(ctl, "connection closed without a reply");
+	reply_parse_status(ctl, line, r);
+	if (r->ndata == 0)
+		return;
+	if ((r->data = calloc(r->ndata, sizeof(*r->data))) == NULL)
+		err(EX_OSERR, NULL);
+	for (size_t i = 0; i < r->ndata; i++) {
+		if (ctl_read_line(ctl, line) < 0)
+			ctl_malformed(ctl, "reply ended after %zu of %zu data "
+			    "lines", i, r->ndata);
+		if ((r->data[i] = strdup(line)) == NULL)
+			err(EX_OSERR, NULL);
+	}
+}
+
+static void ctl_reply_free(struct ctl_reply *r)
+{
+	for (size_t i = 0; r->data != NULL && i < r->ndata; i++)
+		free(r->data[i]);
+	free(r->data);
+	r->data = NULL;
+	r->ndata = 0;
+}
+
+/*
+ * Send one request (printf-style, without the '\n') and read its reply
+ * into r; connects on first use, and the connection stays open for
+ * further requests.  Returns 0 for OK, or the errno of an ERR reply
+ * (r->text has the broker's message).  Failing to talk to the broker at
+ * all, or a malformed reply, exits (69, 70): no command can go on then.
+ * Free r with ctl_reply_free().
+ */
+static int __attribute__((format(printf, 3, 4)))
+ctl_call(struct ctl *ctl, struct ctl_reply *r, const char *fmt, ...)
+{
+	char req[CB_PROTO_LINE_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(req, sizeof(req), fmt, ap);
+	va_end(ap);
+	/* Operands were checked, so this is a bug in capctl. */
+	if (n < 0 || n >= (int)sizeof(req))
+		errx(EX_SOFTWARE, "request longer than %d bytes",
+		    CB_PROTO_LINE_MAX - 1);
+	req[n++] = '\n';        /* replaces the NUL: it fits */
+	if (ctl->fd == -1)
+		ctl_connect(ctl);
+	ctl->deadline_ns = now_ns() + (int64_t)CTL_TIMEOUT_S * 1000000000;
+	ctl_send(ctl, req, (size_t)n);
+	ctl_read_reply(ctl, r);
+	return r->err;
+}
+
+/* Report an ERR reply; returns the exit status for it. */
+static int ctl_refused(struct ctl_reply *r)
+{
+	warnx("%s", r->text[0] != '\0' ? r->text : r->errname);
+	ctl_reply_free(r);
+	return EXIT_REFUSED;
+}
+
+static void ctl_close(struct ctl *ctl)
+{
+	if (ctl->fd != -1)
+		close(ctl->fd);
+	ctl->fd = -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Reply contents                                                    */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The value of key=VALUE in the status line's text, into out.
+ * Returns 0, or -1 when the key is absent or its value does not fit.
+ */
+static int reply_value(const struct ctl_reply *r, const char *key,
+    char *out, size_t outlen)
+{
+	char text[sizeof(r->text)], *p = text, *w;
+	size_t klen = strlen(key);
+
+	strlcpy(text, r->text, sizeof(text));
+	while ((w = word_next(&p)) != NULL)
+		if (strncmp(w, key, klen) == 0 && w[klen] == '=')
+			return strlcpy(out, w + klen + 1, outlen) < outlen ?
+			    0 : -1;
+	return -1;
+}
+
+/* A key=NUMBER in the status line's text, range-checked. */
+static long long reply_number(const struct ctl *ctl,
+    const struct ctl_reply *r, const char *key, long long max)
+{
+	char value[24];
+	const char *errstr;
+	long long v;
+
+	if (reply_value(r, key, value, sizeof(value)) < 0)
+		ctl_malformed(ctl, "no %s= in '%.64s'", key, r->text);
+	v = strtonum(value, 0, max, &errstr);
+	if (errstr != NULL)
+		ctl_malformed(ctl, "%s '%s' is %s (0..%lld)", key, value,
+		    errstr, max);
+	return v;
+}
+
+/* Print "capacity C (source S), generation G" from a change's reply. */
+static int print_summary(struct ctl *ctl, struct ctl_reply *r)
+{
+	char source[16];
+	long long capacity, generation;
+
+	capacity = reply_number(ctl, r, "capacity", CB_CAPACITY_MAX);
+	generation = reply_number(ctl, r, "generation", UINT32_MAX);
+	if (reply_value(r, "source", source, sizeof(source)) < 0 ||
+	    source[0] == '\0')
+		ctl_malformed(ctl, "no source= in '%.64s'", r->text);
+	printf("capacity %lld (source %s), generation %lld\n", capacity,
+	    source, generation);
+	ctl_reply_free(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Commands                                                          */
+/* ---------------------------------------------------------------- */
+
+/*
+ * getopt_long() for a command (argv[0] is the command's last word;
+ * main() reset optind): -h prints the command's help and exits 0, an
+ * unknown option or a missing argument is a usage error.
+ */
+static int cmd_getopt(struct ctl *ctl, int argc, char **argv,
+    const char *shortopts, const struct option *longopts)
+{
+	int ch;
+
+	opterr = 0;
+	ch = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (ch == 'h') {
+		help_cmd(stdout, ctl->cmd);
+		exit(0);
+	}
+	if (ch == '?' || ch == ':')
+		option_error(ctl->topic, ch, argv);
+	return ch;
+}
+
+/* For commands with no options but -h: returns the first operand. */
+static int cmd_no_options(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while (cmd_getopt(ctl, argc, argv, ":h", opts) != -1)
+		;
+	return optind;
+}
+
+/* Exactly want operands from argv[first]; what names the first. */
+static void cmd_operands(struct ctl *ctl, int argc, char **argv, int first,
+    int want, const char *what)
+{
+	if (argc - first < want)
+		usage_error(ctl->topic, "missing %s", what);
+	if (argc - first > want)
+		usage_error(ctl->topic, "unexpected argument '%s'",
+		    argv[first + want]);
+}
+
+/* The ID operand of worker set/del, checked before it is sent. */
+static const char *cmd_worker_id(struct ctl *ctl, int argc, char **argv)
+{
+	const char *id;
+
+	cmd_operands(ctl, argc, argv, optind, 1, "worker ID");
+	id = argv[optind];
+	if (!cb_worker_id_valid(id))
+		usage_error(ctl->topic, "bad worker id '%.80s': 1-%d of "
+		    "A-Z a-z 0-9 . _ : @ -", id, CB_WORKER_ID_MAX);
+	return id;
+}
+
+static int cmd_worker_set(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "state", required_argument, NULL, 's' },
+		{ "max-running", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_reply r;
+	const char *errstr, *id;
+	char extra[24] = "";            /* " MAX_RUNNING" when given */
+	long long max_running = -1;
+	uint32_t state = 0;
+	int ch;
+
+	while ((ch = cmd_getopt(ctl, argc, argv, ":hs:m:", opts)) != -1) {
+		switch (ch) {
+		case 's':
+			state = cb_worker_state_parse(optarg);
+			if (state == 0)
+				usage_error(ctl->topic, "bad state '%.32s': "
+				    "ready, not_ready or draining", optarg);
+			break;
+		case 'm':
+			max_running = strtonum(optarg, 0, CB_CAPACITY_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				usage_error(ctl->topic, "--max-running "
+				    "'%.32s' is %s (0..%u)", optarg, errstr,
+				    CB_CAPACITY_MAX);
+			break;
+		}
+	}
+	id = cmd_worker_id(ctl, argc, argv);
+	if (state == 0)
+		usage_error(ctl->topic, "missing --state "
+		    "ready|not_ready|draining");
+	if (max_running >= 0)
+		snprintf(extra, sizeof(extra), " %lld", max_running);
+	if (ctl_call(ctl, &r, "WORKER SET %s %s%s", id,
+	    cb_worker_state_name(state), extra) != 0)
+		return ctl_refused(&r);
+	return print_summary(ctl, &r);
+}
+
+static int cmd_worker_del(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_reply r;
+	const char *id;
+
+	cmd_no_options(ctl, argc, argv);
+	id = cmd_worker_id(ctl, argc, argv);
+	if (ctl_call(ctl, &r, "WORKER DEL %s", id) != 0)
+		return ctl_refused(&r);
+	return print_summary(ctl, &r);
+}
+
+struct worker_row {
+	const char *id;
+	const char *state;
+	unsigned max_running;
+};
+
+/* "ID STATE MAX_RUNNING", split in place. */
+static void worker_row_parse(struct ctl *ctl, char *line,
+    struct worker_row *w)
+{
+	char *p = line, *max_running;
+	const char *errstr;
+
+	w->id = word_next(&p);
+	w->state = word_next(&p);
+	max_running = word_next(&p);
+	if (max_running == NULL || word_next(&p) != NULL)
+		ctl_malformed(ctl, "worker line is not ID STATE MAX_RUNNING");
+	if (!cb_worker_id_valid(w->id))
+		ctl_malformed(ctl, "bad worker id '%.64s'", w->id);
+	w->max_running = (unsigned)strtonum(max_running, 0, CB_CAPACITY_MAX,
+	    &errstr);
+	if (errstr != NULL)
+		ctl_malformed(ctl, "worker %s: max_running '%.16s' is %s",
+		    w->id, max_running, errstr);
+}
+
+static int cmd_worker_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_reply r;
+	struct worker_row *rows;
+	int idw = 2, statew = 5;        /* "ID", "STATE" */
+
+	cmd_operands(ctl, argc, argv, cmd_no_options(ctl, argc, argv), 0, "");
+	if (ctl_call(ctl, &r, "WORKER LIST") != 0)
+		return ctl_refused(&r);
+	if ((rows = calloc(r.ndata + 1, sizeof(*rows))) == NULL)
+		err(EX_OSERR, NULL);
+	for (size_t i = 0; i < r.ndata; i++) {
+		worker_row_parse(ctl, r.data[i], &rows[i]);
+		if ((int)strlen(rows[i].id) > idw)
+			idw = (int)strlen(rows[i].id);
+		if ((int)strlen(rows[i].state) > statew)
+			statew = (int)strlen(rows[i].state);
+	}
+	printf("%-*s  %-*s  %s\n", idw, "ID", statew, "STATE", "MAX_RUNNING");
+	for (size_t i = 0; i < r.ndata; i++) {
+		printf("%-*s  %-*s  ", idw, rows[i].id, statew, rows[i].state);
+		/* 0: the worker does not report (slots_per_worker applies) */
+		if (rows[i].max_running == 0)
+			puts("-");
+		else
+			printf("%u\n", rows[i].max_running);
+	}
+	free(rows);
+	ctl_reply_free(&r);
+	return 0;
+}
+
+/* 1 if s is an integer strtonum() would take, e.g. "-5". */
+static int looks_like_integer(const char *s)
+{
+	s += *s == '-' || *s == '+';
+	return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+static int cmd_override(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_reply r;
+	const char *errstr;
+	long long n;
+	int first = 1;
+
+	/* "-5" is the operand, not an option: the broker judges range. */
+	if (argc < 2 || !looks_like_integer(argv[1]))
+		first = cmd_no_options(ctl, argc, argv);
+	cmd_operands(ctl, argc, argv, first, 1, "N (0 clears the override)");
+	/*
+	 * Only the syntax is ours to check.  Values outside 0..65535 are
+	 * sent on purpose: the broker refuses them, logs a warning and
+	 * counts them (override_rejects), so no rejection goes unseen.
+	 */
+	n = strtonum(argv[first], -(1LL << 40), 1LL << 40, &errstr);
+	if (errstr != NULL)
+		usage_error(ctl->topic, "override '%.32s' is %s: an integer, "
+		    "1..%u, or 0 to clear", argv[first], errstr,
+		    CB_CAPACITY_MAX);
+	if (ctl_call(ctl, &r, "OVERRIDE %lld", n) != 0)
+		return ctl_refused(&r);
+	return print_summary(ctl, &r);
+}
+
+static int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_reply r;
+	size_t width = 0, klen;
+	char *p, *key;
+
+	cmd_operands(ctl, argc, argv, cmd_no_options(ctl, argc, argv), 0, "");
+	if (ctl_call(ctl, &r, "STATUS") != 0)
+		return ctl_refused(&r);
+	for (size_t i = 0; i < r.ndata; i++) {
+		p = r.data[i] + strspn(r.data[i], " \t");
+		if ((klen = strcspn(p, " \t")) == 0)
+			ctl_malformed(ctl, "status line %zu has no key", i + 1);
+		if (klen > width)
+			width = klen;
+	}
+	for (size_t i = 0; i < r.ndata; i++) {
+		p = r.data[i];
+		key = word_next(&p);
+		p += strspn(p, " \t");
+		printf("%s:%*s %s\n", key, (int)(width - strlen(key)), "", p);
+	}
+	ctl_reply_free(&r);
+	return 0;
+}
+
+static int cmd_ping(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_reply r;
+
+	cmd_operands(ctl, argc, argv, cmd_no_options(ctl, argc, argv), 0, "");
+	if (ctl_call(ctl, &r, "PING") != 0)
+		return ctl_refused(&r);
+	puts(r.text[0] != '\0' ? r.text : "ok");
+	ctl_reply_free(&r);
+	return 0;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* Dispatch                                                          */
+/* ---------------------------------------------------------------- */
+
+/* The row for group [sub]; NULL if none. */
+static const struct ctl_cmd *cmd_find(const char *group, const char *sub)
+{
+	for (size_t i = 0; i < ncommands; i++)
+		if (strcmp(commands[i].group, group) == 0 &&
+		    (commands[i].sub == NULL || (sub != NULL &&
+		    strcmp(commands[i].sub, sub) == 0)))
+			return &commands[i];
+	return NULL;
+}
+
+/* 1 if group has subcommands ("worker"), 0 if it is one, -1 unknown. */
+static int cmd_group_kind(const char *group)
+{
+	for (size_t i = 0; i < ncommands; i++)
+		if (strcmp(commands[i].group, group) == 0)
+			return commands[i].sub != NULL;
+	return -1;
+}
+
+static void __attribute__((noreturn))
+cmd_bad_sub(const char *group, const char *sub)
+{
+	char subs[128] = "";
+
+	for (size_t i = 0; i < ncommands; i++)
+		if (strcmp(commands[i].group, group) == 0) {
+			if (subs[0] != '\0')
+				strlcat(subs, ", ", sizeof(subs));
+			strlcat(subs, commands[i].sub, sizeof(subs));
+		}
+	if (sub == NULL)
+		usage_error(group, "missing %s command: %s", group, subs);
+	usage_error(group, "unknown %s command '%.32s': %s", group, sub,
+	    subs);
+}
+
+/* capctl help [GROUP [SUB]] */
+static int cmd_help(int argc, char **argv)
+{
+	const struct ctl_cmd *c;
+	int kind;
+
+	if (argc < 2) {
+		help_full(stdout);
+		return 0;
+	}
+	if ((kind = cmd_group_kind(argv[1])) < 0)
+		usage_error(NULL, "no help for unknown command '%.32s'",
+		    argv[1]);
+	if (kind == 0 || argc < 3) {
+		if (argc > (kind == 0 ? 2 : 3))
+			usage_error(NULL, "unexpected argument '%s'", argv[2]);
+		help_group(stdout, argv[1]);
+		return 0;
+	}
+	if (argc > 3)
+		usage_error(NULL, "unexpected argument '%s'", argv[3]);
+	if ((c = cmd_find(argv[1], argv[2])) == NULL)
+		cmd_bad_sub(argv[1], argv[2]);
+	help_cmd(stdout, c);
+	return 0;
+}
+
+/* Find the command in argv (after the global options) and run it. */
+static int dispatch(struct ctl *ctl, int argc, char **argv)
+{
+	int kind, words;
+
+	if (argc < 1)
+		usage_error(NULL, "missing command");
+	if (strcmp(argv[0], "help") == 0)
+		return cmd_help(argc, argv);
+	if ((kind = cmd_group_kind(argv[0])) < 0)
+		usage_error(NULL, "unknown command '%.32s'", argv[0]);
+	if (kind == 1 && argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		help_group(stdout, argv[0]);
+		return 0;
+	}
+	if (kind == 1 && (argc < 2 || cmd_find(argv[0], argv[1]) == NULL))
+		cmd_bad_sub(argv[0], argc < 2 ? NULL : argv[1]);
+	ctl->cmd = cmd_find(argv[0], kind == 1 ? argv[1] : NULL);
+	snprintf(ctl->topic, sizeof(ctl->topic), "%s%s%s", argv[0],
+	    kind == 1 ? " " : "", kind == 1 ? argv[1] : "");
+	/* The command parses its own options, from a fresh start. */
+	words = kind == 1 ? 2 : 1;
+	optind = 0;
+	return ctl->cmd->fn(ctl, argc - words + 1, argv + words - 1);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl ctl = { .name = "default", .fd = -1 };
+	int ch, rc;
+
+	opterr = 0;
+	/* "+": stop at the command; its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+:hn:V", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			help_full(stdout);
+			return 0;
+		} else if (ch == 'V') {
+			printf("capctl %d.%d\n", CB_VERSION_MAJOR,
+			    CB_VERSION_MINOR);
+			return 0;
+		} else if (ch == 'n')
+			ctl.name = optarg;
+		else
+			option_error(NULL, ch, argv);
+	}
+	if (!cb_name_valid(ctl.name))
+		usage_error(NULL, "bad broker name '%.40s': 1-%d of "
+		    "A-Z a-z 0-9 . _ -, not . or ..", ctl.name, CB_NAME_MAX);
+	rc = dispatch(&ctl, argc - optind, argv + optind);
+	ctl_close(&ctl);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_IOERR, "stdout");
+	return rc;
+}

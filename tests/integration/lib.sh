@@ -1,0 +1,85 @@
+# lib.sh - shared helpers for the integration tests (POSIX sh).
+#
+# Every test gets its own instance name and a private CAPBROKER_RUNDIR,
+# and an EXIT trap that kills every process it started and removes its
+# segments, so a failing test leaves nothing behind in /dev/shm.
+#
+# Set by run.sh: BIN (build directory).
+
+set -u
+: "${BIN:?BIN must name the build directory}"
+NAME="it$$-$(basename "$0" .sh | cut -c3-16)"
+CAPBROKER_RUNDIR=$(mktemp -d "${TMPDIR:-/tmp}/capbroker-it.XXXXXX")
+export CAPBROKER_RUNDIR
+LOG="$CAPBROKER_RUNDIR/broker.log"
+PIDS=""
+
+cleanup() {
+	for p in $PIDS; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+	rm -rf "$CAPBROKER_RUNDIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -s "$LOG" ]; then
+		echo "--- broker log:" >&2
+		tail -n 30 "$LOG" >&2
+	fi
+	exit 1
+}
+
+say() {
+	echo "  - $*"
+}
+
+expect_eq() {	# ACTUAL EXPECTED WHAT
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+expect_match() {	# TEXT PATTERN WHAT   (grep -E)
+	printf '%s\n' "$1" | grep -Eq -- "$2" || fail "$3: '$1' !~ /$2/"
+}
+
+ctl() {
+	"$BIN/capctl" -n "$NAME" "$@"
+}
+
+probe() {
+	"$BIN/tests/cbprobe" "$NAME" "$@"
+}
+
+# Start a broker in the background; wait until it answers.
+start_broker() {
+	"$BIN/capbrokerd" -n "$NAME" "$@" >>"$LOG" 2>&1 &
+	BROKER=$!
+	PIDS="$PIDS $BROKER"
+	i=0
+	until ctl ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "broker did not come up"
+		kill -0 "$BROKER" 2>/dev/null || fail "broker exited at start"
+		sleep 0.05
+	done
+}
+
+# SIGTERM the broker and wait for it; its exit status in STATUS.
+stop_broker() {
+	kill -TERM "$BROKER"
+	wait "$BROKER"
+	STATUS=$?
+}
+
+# The capacity, source and generation a client reads, as "C S G".
+state() {
+	probe current
+}
+
+capacity() {
+	probe current | cut -d' ' -f1
+}

@@ -1,0 +1,63 @@
+# One broker per name; clean stop; kill -9 and restart adopts the
+# segment with nothing lost; clients keep reading while it is down and
+# can tell it is gone.
+. "$(dirname "$0")/lib.sh"
+
+start_broker
+ctl worker set w1 --state ready --max-running 30 >/dev/null
+ctl worker set w2 --state draining --max-running 5 >/dev/null
+ctl override 25 >/dev/null
+before=$(probe current)
+expect_eq "$(probe check)" "alive" "broker alive"
+
+say "a second broker with the same name is refused"
+"$BIN/capbrokerd" -n "$NAME" >"$CAPBROKER_RUNDIR/second" 2>&1 &&
+    fail "second broker started"
+expect_match "$(cat "$CAPBROKER_RUNDIR/second")" "already running" "message"
+
+say "a hung broker (SIGSTOP) is reported stale from its heartbeat"
+kill -STOP "$BROKER"
+sleep 2.6
+out=$(probe check)
+st=$?
+kill -CONT "$BROKER"
+expect_eq "$st" 1 "check exit status while hung"
+expect_match "$out" "has not heartbeaten" "stale message"
+sleep 0.5
+expect_eq "$(probe check)" "alive" "alive after SIGCONT"
+
+say "kill -9: clients keep the last capacity and see the broker gone"
+kill -9 "$BROKER"
+wait "$BROKER" 2>/dev/null
+expect_eq "$(probe current)" "$before" "capacity while down"
+out=$(probe check)
+expect_eq "$?" 1 "check exit status while down"
+expect_match "$out" "gone" "check message"
+"$BIN/capdump" -n "$NAME" >/dev/null 2>&1
+expect_eq "$?" 1 "capdump exit status while down"
+
+say "restart adopts the segment: workers, override, generation kept"
+start_broker
+expect_match "$(cat "$LOG")" "ready: adopted" "adoption logged"
+list=$(ctl worker list | tail -n +2 | tr -s ' ')
+expect_eq "$list" "$(printf 'w1 ready 30\nw2 draining 5')" "workers kept"
+after=$(probe current)
+expect_eq "$(echo "$after" | cut -d' ' -f1,2)" "25 override" "override kept"
+[ "$(echo "$after" | cut -d' ' -f3)" -gt "$(echo "$before" | cut -d' ' -f3)" ] ||
+    fail "generation did not move on: $before -> $after"
+expect_match "$(ctl status)" "epoch: *2" "epoch bumped"
+expect_eq "$(probe check)" "alive" "alive again"
+
+say "SIGTERM: exit 0, stopping flag published, segments kept"
+stop_broker
+expect_eq "$STATUS" 0 "exit status on SIGTERM"
+out=$(probe check)
+expect_eq "$?:$out" "1:broker stopped" "stopped flag"
+[ -e "/dev/shm/capbroker.$NAME.state" ] || fail "segment removed without --remove"
+
+say "--remove unlinks the segments on exit"
+start_broker --remove
+stop_broker
+expect_eq "$STATUS" 0 "exit status"
+[ ! -e "/dev/shm/capbroker.$NAME.state" ] || fail "state segment left"
+[ ! -e "/dev/shm/capbroker.$NAME.slots" ] || fail "slots segment left"
