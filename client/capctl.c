@@ -271,12 +271,19 @@ static void help_full(FILE *f)
 static void __attribute__((noreturn, format(printf, 2, 3)))
 ctl_unreachable(const struct ctl *ctl, const char *fmt, ...)
 {
+	int saved = errno;
 	char reason[256];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	/* The hint must fit the cause: a permission problem is not a
+	 * broker that is down. */
+	if (saved == EACCES || saved == EPERM)
+		errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
+		    "(the socket is mode 0660: run as the broker's user or "
+		    "group)", ctl->name, ctl->path, reason);
 	errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
 	    "(is capbrokerd -n %s running?)", ctl->name, ctl->path, reason,
 	    ctl->name);

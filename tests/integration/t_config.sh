@@ -1,0 +1,54 @@
+# The configuration file: settings and workers at start, SIGHUP reload,
+# errors that name the line, out-of-range override ignored with a
+# warning (never clamped).
+. "$(dirname "$0")/lib.sh"
+
+CONF="$CAPBROKER_RUNDIR/capbroker.conf"
+cat >"$CONF" <<'CONF'
+# test configuration
+slots_per_worker = 10
+legacy_max_concurrent_requests = 500
+worker a ready
+worker b ready 7     # reports
+worker c draining 99
+CONF
+
+say "settings and workers from the file"
+start_broker -c "$CONF"
+expect_eq "$(probe current | cut -d' ' -f1,2)" "17 mixed" "a:10 + b:7"
+
+say "SIGHUP reloads: new settings, override from the file"
+cat >>"$CONF" <<'CONF'
+slots_per_worker = 20
+override = 0
+CONF
+kill -HUP "$BROKER"
+sleep 0.5
+expect_eq "$(probe current | cut -d' ' -f1,2)" "27 mixed" "after reload"
+grep -q "SIGHUP: reloaded" "$LOG" || fail "reload not logged"
+
+say "a bad file on SIGHUP keeps the running configuration"
+echo "slots_per_worker = lots" >>"$CONF"
+kill -HUP "$BROKER"
+sleep 0.5
+expect_eq "$(probe current | cut -d' ' -f1,2)" "27 mixed" "kept"
+grep -q "capbroker.conf:9: slots_per_worker 'lots' is invalid" "$LOG" ||
+    fail "reload error does not name the line"
+stop_broker
+
+say "a bad file at start is fatal and names the line"
+printf 'legacy_max_concurrent_requests = 0\n' >"$CONF"
+out=$("$BIN/capbrokerd" -n "$NAME" -c "$CONF" 2>&1)
+expect_eq "$?" 1 "exit status"
+expect_match "$out" "capbroker.conf:1: legacy_max_concurrent_requests '0' is too small" "message"
+printf 'worker x sideways\n' >"$CONF"
+out=$("$BIN/capbrokerd" -n "$NAME" -c "$CONF" 2>&1)
+expect_match "$out" "capbroker.conf:1: bad worker state" "bad state"
+
+say "an out-of-range override in the file is ignored with a warning, counted"
+printf 'override = 70000\n' >"$CONF"
+rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+start_broker -c "$CONF"
+expect_eq "$(probe current | cut -d' ' -f1,2)" "1024 fallback" "not clamped"
+grep -q "override 70000 ignored: outside 0..65535" "$LOG" || fail "no warning"
+expect_match "$(ctl status)" "override_rejects: *1" "counted"
