@@ -1,0 +1,51 @@
+# make install / uninstall under DESTDIR: the library with its soname,
+# static archive, header, pkg-config file and programs; only cb_
+# symbols exported; a program built against the installed copy works.
+. "$(dirname "$0")/lib.sh"
+
+case "$BIN" in
+build) ;;
+*) say "(skipped in sanitizer builds: the example links the plain library)"
+   exit 0 ;;
+esac
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DEST="$CAPBROKER_RUNDIR/dest"
+PREFIX=/opt/cbtest
+
+say "install under DESTDIR"
+make -s -C "$ROOT" install PREFIX=$PREFIX DESTDIR="$DEST" >/dev/null ||
+    fail "make install"
+for f in lib/libcapbroker.so.0.1.0 lib/libcapbroker.so.0 lib/libcapbroker.so \
+    lib/libcapbroker.a include/capbroker.h lib/pkgconfig/capbroker.pc \
+    bin/capctl bin/capdump sbin/capbrokerd; do
+	[ -e "$DEST$PREFIX/$f" ] || fail "missing $PREFIX/$f"
+done
+[ ! -e "$DEST$PREFIX/include/abi.h" ] || fail "internal header installed"
+
+say "soname and exports"
+soname=$(readelf -d "$DEST$PREFIX/lib/libcapbroker.so.0.1.0" |
+    sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+expect_eq "$soname" "libcapbroker.so.0" "soname"
+bad=$(nm -D --defined-only "$DEST$PREFIX/lib/libcapbroker.so.0.1.0" |
+    awk '$2 ~ /[TDBR]/ { print $3 }' | grep -v '^cb_' || true)
+expect_eq "$bad" "" "symbols exported besides cb_*"
+ldd "$DEST$PREFIX/lib/libcapbroker.so.0.1.0" | grep -Eq 'urcu|bsd|systemd' &&
+    fail "libcapbroker depends on more than libc"
+
+say "an example built with pkg-config against the installed copy runs"
+sed -i "s|^prefix=.*|prefix=$DEST$PREFIX|; s|^libdir=.*|libdir=$DEST$PREFIX/lib|; s|^includedir=.*|includedir=$DEST$PREFIX/include|" \
+    "$DEST$PREFIX/lib/pkgconfig/capbroker.pc"
+flags=$(PKG_CONFIG_PATH="$DEST$PREFIX/lib/pkgconfig" pkg-config --cflags --libs capbroker) ||
+    fail "pkg-config"
+cc -Wall -Werror -o "$CAPBROKER_RUNDIR/capacity" "$ROOT/examples/capacity.c" \
+    $flags || fail "compile example"
+start_broker
+ctl worker set g --state ready --max-running 12 >/dev/null
+out=$(LD_LIBRARY_PATH="$DEST$PREFIX/lib" "$CAPBROKER_RUNDIR/capacity" "$NAME" 0)
+expect_match "$out" "^capacity 12 source reported generation [0-9]+$" "example output"
+
+say "uninstall removes every file"
+make -s -C "$ROOT" uninstall PREFIX=$PREFIX DESTDIR="$DEST" >/dev/null ||
+    fail "make uninstall"
+left=$(find "$DEST" -type f -o -type l)
+expect_eq "$left" "" "files left after uninstall"
