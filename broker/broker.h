@@ -35,6 +35,7 @@ struct cb_settings {
 	_Atomic uint32_t slots_per_worker;
 	_Atomic uint32_t legacy_max;
 	_Atomic uint64_t override_rejects;
+	_Atomic int64_t override_rejected;  /* the last refused value */
 };
 
 struct cb_broker {

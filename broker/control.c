@@ -218,6 +218,8 @@ static void do_override(struct cb_broker *b, struct conn *c,
     const struct cb_ctl_req *req)
 {
 	if (!cb_tier_override_valid(req->number)) {
+		atomic_store_explicit(&b->set.override_rejected, req->number,
+		    memory_order_relaxed);
 		atomic_fetch_add_explicit(&b->set.override_rejects, 1,
 		    memory_order_relaxed);
 		log_warnx("override %lld rejected: outside 0..%u (uid %u pid "

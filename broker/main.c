@@ -135,6 +135,8 @@ static void note_override_rejects(struct cb_broker *b,
 	log_warnx("%s: override %lld ignored: outside 0..%u (%u such "
 	    "line%s)", path, cfg->override_rejected, CB_CAPACITY_MAX,
 	    cfg->override_rejects, cfg->override_rejects == 1 ? "" : "s");
+	atomic_store_explicit(&b->set.override_rejected,
+	    cfg->override_rejected, memory_order_relaxed);
 	atomic_fetch_add_explicit(&b->set.override_rejects,
 	    cfg->override_rejects, memory_order_relaxed);
 }

@@ -117,6 +117,26 @@ static void update_info(struct cb_broker *b, size_t n,
 	cb_seqlock_write(&blk->seq, &blk->info, in, sizeof(*in));
 }
 
+/* Record refused overrides (counted by the main thread) in the ring. */
+static void note_rejects(struct cb_broker *b)
+{
+	uint64_t rejects = atomic_load_explicit(&b->set.override_rejects,
+	    memory_order_relaxed);
+	struct cb_event_rec ev = {
+		.type = CB_EV_OVERRIDE_REJECTED,
+		.generation = CB_STATE_GENERATION(b->pub.word),
+		.old_capacity = CB_STATE_CAPACITY(b->pub.word),
+		.new_capacity = CB_STATE_CAPACITY(b->pub.word),
+		.old_source = (uint32_t)CB_STATE_SOURCE(b->pub.word),
+		.new_source = (uint32_t)CB_STATE_SOURCE(b->pub.word),
+		.value = (uint64_t)atomic_load_explicit(
+		    &b->set.override_rejected, memory_order_relaxed),
+	};
+
+	if (rejects != b->pub.info.override_rejects)
+		event_append(b, &ev);
+}
+
 static void announce(struct cb_broker *b, uint64_t old, uint64_t word,
     int type)
 {
@@ -163,6 +183,7 @@ static void publish(struct cb_broker *b, uint64_t events, int type)
 		gen = gen + 1 == 0 ? 1 : gen + 1;
 	word = cb_state_pack(res.capacity, res.source, flags, gen);
 	write_workers(b, n);
+	note_rejects(b);
 	update_info(b, n, &res, &set, word, events);
 	if (word == old)
 		return;

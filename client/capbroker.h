@@ -126,7 +126,9 @@ const char *cb_source_name(int source);
  * store the new generation in *generation.  A caller that has never
  * seen a value passes 0 and returns at once with the latest one, so a
  * late subscriber never misses the current state.
- * timeout_ms: 0 = poll, -1 = no limit.
+ * timeout_ms: 0 = poll, -1 = no limit.  Signals do not end the wait
+ * (EINTR is retried against the same absolute deadline): a caller that
+ * must react to signals waits in bounded slices.
  * Returns: 0 changed; -ETIMEDOUT; -EINVAL.
  */
 int cb_watch(cb_client *c, uint32_t *generation, int timeout_ms);

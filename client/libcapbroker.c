@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "seqlock.h"
 #include "segment.h"
+#include "snapshot.h"
 
 /* A watcher wakes at least this often to re-check on its own, so a lost
  * or never-sent wake (a read-only watcher cannot count itself as a
@@ -343,9 +344,9 @@ int cb_watch(cb_client *c, uint32_t *generation, int timeout_ms)
 int cb_broker_check(cb_client *c)
 {
 	const struct cb_seg_header *h = c->state_hdr;
-	uint64_t w = load_state(c), start = 0, beat, now;
-	uint32_t pid = 0;
-	int r;
+	uint64_t w = load_state(c), start, beat, now;
+	struct cb_ident id;
+	uint32_t pid;
 
 	if (atomic_load_explicit(&h->retired, memory_order_acquire) ||
 	    (CB_STATE_FLAGS(w) & CB_STATE_F_RETIRED))
@@ -353,17 +354,13 @@ int cb_broker_check(cb_client *c)
 		    "broker replaced it; re-open");
 	if (CB_STATE_FLAGS(w) & CB_STATE_F_STOPPING)
 		return set_err(c->errmsg, -ESRCH, "broker stopped");
-	for (r = -EAGAIN; r == -EAGAIN;) {
-		uint32_t s = cb_seqlock_read_begin(&h->ident_seq);
-
-		pid = atomic_load_explicit(&h->broker_pid,
-		    memory_order_relaxed);
-		start = atomic_load_explicit(&h->broker_start,
-		    memory_order_relaxed);
-		r = cb_seqlock_read_retry(&h->ident_seq, s) ? -EAGAIN : 0;
-		if (r == -EAGAIN && (s & 1))
-			sched_yield();
-	}
+	/* Bounded: a broker killed inside the identity seqlock must not
+	 * make this spin (seqlock.h). */
+	if (cb_snapshot_ident(c->state, &id) < 0)
+		return set_err(c->errmsg, -ESRCH, "broker identity unreadable "
+		    "(a broker died while writing it)");
+	pid = id.pid;
+	start = id.start;
 	if (!cb_proc_alive((pid_t)pid, start))
 		return set_err(c->errmsg, -ESRCH, "broker pid %u is gone",
 		    pid);

@@ -173,6 +173,10 @@ static int validate_identity(const struct cb_seg_header *h,
 	if (magic == 0)
 		return refuse(err, errlen, "segment is not initialised yet "
 		    "(magic 0): a broker is creating it, or died doing so");
+	if (magic == __builtin_bswap64(want))
+		return refuse(err, errlen, "magic is byte-swapped: segment "
+		    "written with another byte order (endian marker %#x)",
+		    h->endian);
 	if (magic != want)
 		return refuse(err, errlen, "bad magic %#llx, expected %#llx: "
 		    "not a capbroker %s segment", (unsigned long long)magic,

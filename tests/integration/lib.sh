@@ -83,3 +83,7 @@ state() {
 capacity() {
 	probe current | cut -d' ' -f1
 }
+
+# Background processes the cleanup must kill are started with the
+# binary itself (not through ctl/probe, whose subshell would be the pid
+# killed while the program lived on).

@@ -11,7 +11,7 @@ ctl worker set w1 --state ready --max-running 200 >/dev/null
 
 i=0
 while [ $i -lt $READERS ]; do
-	probe hammer $SECS "$PAIRS" >"$CAPBROKER_RUNDIR/r$i" 2>&1 &
+	"$BIN/tests/cbprobe" "$NAME" hammer $SECS "$PAIRS" >"$CAPBROKER_RUNDIR/r$i" 2>&1 &
 	PIDS="$PIDS $!"
 	eval "reader$i=$!"
 	i=$((i + 1))

@@ -14,9 +14,9 @@ out=$(probe watch "$gen" 200)
 expect_eq "$?:$out" "3:timeout" "quiet watch"
 
 say "a waiting subscriber wakes on the next change"
-probe watch "$gen" 10000 >"$CAPBROKER_RUNDIR/w1" &
+"$BIN/tests/cbprobe" "$NAME" watch "$gen" 10000 >"$CAPBROKER_RUNDIR/w1" &
 w1=$!
-probe watch "$gen" 10000 >"$CAPBROKER_RUNDIR/w2" &
+"$BIN/tests/cbprobe" "$NAME" watch "$gen" 10000 >"$CAPBROKER_RUNDIR/w2" &
 w2=$!
 PIDS="$PIDS $w1 $w2"
 sleep 0.3
