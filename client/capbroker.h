@@ -146,6 +146,72 @@ int cb_broker_check(cb_client *c);
 /* The segment's instance name, as passed to cb_open(). */
 const char *cb_name(const cb_client *c);
 
+/*
+ * Pools and reservations.
+ *
+ * A pool is a named limit.  Pool 0, "default", always exists and its
+ * limit is the broker's capacity; others are created by the operator
+ * (capctl pool set) with a fixed limit or a share of the capacity.
+ * Two kinds of reservation count against a pool's limit:
+ *
+ *   CB_HOLD    one in-flight unit (a request, a job).  Ends when
+ *              released, or when its holder dies (the broker undoes
+ *              it).  Only the handle that took it can release it.
+ *   CB_LAUNCH  a fleet member asked for but maybe not visible yet.
+ *              Admitted iff observed + launching + held + 1 <= limit,
+ *              where observed is max(req->observed, the pool's
+ *              published observation).  Ends when released (the launch
+ *              failed: free it at once) or when the pool's visibility
+ *              window passes; survives the death of its launcher.  Any
+ *              process holding the ticket may release it.
+ *
+ * Admission is a compare-and-swap on the pool's counter in shared
+ * memory: no syscall, lock or broker round trip when it succeeds.
+ */
+
+/* The index of pool_name (0 for "default").  Returns >= 0 or -ENOENT. */
+int cb_pool(cb_client *c, const char *pool_name);
+
+struct cb_pool_info {
+	char name[32];
+	uint32_t limit;       /* current limit */
+	uint32_t observed;    /* published observation (launch admission) */
+	uint32_t held;        /* active holds */
+	uint32_t launching;   /* active launch reservations */
+	uint32_t window_ms;   /* launch visibility window */
+};
+
+/* A consistent-enough view of pool `pool` (counters read atomically,
+ * each on its own).  Returns 0, -ENOENT no such pool. */
+int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out);
+
+/*
+ * Reserve one unit of req->pool.  timeout_ms 0 fails fast; > 0 or -1
+ * sleeps (on a shared futex, woken by releases, expiries and limit
+ * changes) until admitted or the deadline passes.
+ * Returns: 0 and *ticket; -EAGAIN over the limit with timeout_ms 0, and
+ * *retry_after_ms (if not NULL) set to the earliest launch deadline in
+ * the pool or the broker's default hint; -ETIMEDOUT; -ENOENT no such
+ * pool; -EINVAL bad request; -EACCES a CB_OPEN_RDONLY handle; -ENOSPC
+ * reservation table full (launches) or too many holds in this process.
+ */
+int cb_reserve(cb_client *c, const struct cb_request *req,
+    cb_ticket *ticket, uint32_t *retry_after_ms);
+
+/*
+ * Release a reservation.  Returns 0; -ESTALE the ticket was already
+ * released, reclaimed or expired (counted, and nothing else is freed);
+ * -EINVAL not a ticket this handle can release.
+ */
+int cb_release(cb_client *c, const cb_ticket *ticket);
+
+/* Tickets as text, to pass between processes ("capctl release").
+ * cb_ticket_format needs CB_TICKET_STRLEN bytes; returns 0 or -ENOSPC.
+ * cb_ticket_parse returns 0 or -EINVAL. */
+#define CB_TICKET_STRLEN 48
+int cb_ticket_format(const cb_ticket *t, char *buf, unsigned long len);
+int cb_ticket_parse(const char *s, cb_ticket *t);
+
 /* The message of the last failure on this handle ("" if none). */
 const char *cb_errmsg(const cb_client *c);
 

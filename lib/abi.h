@@ -53,6 +53,10 @@
 #define CB_WORKER_ID_MAX 63  /* worker id: [A-Za-z0-9._:@-], 1..63 */
 #define CB_MAX_WORKERS 1024  /* published worker table capacity */
 #define CB_EVENT_RING 256    /* events kept for capdump (power of 2) */
+#define CB_MAX_POOLS 64      /* pool 0 is "default" */
+#define CB_POOL_NAME_MAX 31  /* pool name: [A-Za-z0-9._-], 1..31 */
+#define CB_MAX_CLIENTS 1024  /* client table entries */
+#define CB_MAX_LAUNCHES 4096 /* launch reservation entries */
 
 #define CB_CAPACITY_MAX 65535u
 
@@ -64,13 +68,17 @@ enum cb_state_region {
 	CB_RS_INFO = 1,    /* struct cb_info_block */
 	CB_RS_WORKERS = 2, /* struct cb_worker_table + records */
 	CB_RS_EVENTS = 3,  /* struct cb_event_ring + records */
-	CB_RS_COUNT = 4,
+	CB_RS_POOLS = 4,   /* struct cb_pool_conf[CB_MAX_POOLS] */
+	CB_RS_COUNT = 5,
 };
 
 /* Regions of the slots segment. */
 enum cb_slots_region {
-	CB_RL_HOT = 0,     /* struct cb_slots_hot */
-	CB_RL_COUNT = 1,
+	CB_RL_HOT = 0,      /* struct cb_slots_hot */
+	CB_RL_CLIENTS = 1,  /* struct cb_client_slot[CB_MAX_CLIENTS] */
+	CB_RL_POOLS = 2,    /* struct cb_pool_slot[CB_MAX_POOLS] */
+	CB_RL_LAUNCHES = 3, /* struct cb_launch_slot[CB_MAX_LAUNCHES] */
+	CB_RL_COUNT = 4,
 };
 
 #define CB_REGION_MAX 16 /* room in the header's table */
@@ -250,6 +258,133 @@ struct cb_slots_hot {
 	CB_LINE_ALIGNED _Atomic uint32_t watch_waiters;
 };
 
+/*
+ * Pools.  The definition is the broker's (state segment, below); the
+ * admission counter and wake-up word are the clients' (slots segment,
+ * struct cb_pool_slot).  See reserve.h for the protocol.
+ */
+enum cb_limit_kind {
+	CB_LIMIT_CAPACITY = 1, /* follows the broker's capacity (pool 0) */
+	CB_LIMIT_FIXED = 2,    /* def.value units */
+	CB_LIMIT_SHARE = 3,    /* def.value percent of capacity, >= 1 */
+};
+
+#define CB_POOL_F_ACTIVE 0x1u
+
+/* Seqlock-protected part of a pool's definition. */
+struct cb_pool_def {
+	uint32_t flags;                   /* CB_POOL_F_ACTIVE */
+	uint32_t kind;                    /* enum cb_limit_kind */
+	char name[CB_POOL_NAME_MAX + 1];
+	uint32_t value;                   /* fixed limit or share percent */
+	uint32_t window_ms;               /* launch visibility window */
+	uint64_t reserved;
+};
+
+/*
+ * Region CB_RS_POOLS: one per pool, written only by the broker.
+ *   seq, def        publisher thread (seqlock);
+ *   limit, observed publisher thread, release stores; clients load with
+ *                   acquire before admitting (pool 0's limit is the
+ *                   state word's capacity, read from there);
+ *   the rest        sweeper thread, relaxed (statistics and hints).
+ */
+struct cb_pool_conf {
+	_Atomic uint32_t seq;
+	uint32_t reserved0;
+	struct cb_pool_def def;
+	CB_LINE_ALIGNED _Atomic uint32_t limit;
+	_Atomic uint32_t observed;        /* last published observation */
+	_Atomic uint64_t earliest_deadline_ns; /* CLOCK_MONOTONIC, 0 none */
+	_Atomic uint64_t reclaimed;       /* holds of dead clients undone */
+	_Atomic uint64_t expired;         /* launches aged out */
+	_Atomic uint64_t repaired;        /* counter drift corrected */
+	_Atomic uint64_t drift;           /* sum of |drift| corrected */
+	uint64_t reserved1[2];
+};
+
+/*
+ * Slots segment, region CB_RL_POOLS: the clients' side of a pool.
+ * Written by every client (and the sweeper), so hostile to the broker.
+ */
+struct cb_pool_slot {
+	/*
+	 * Admission counter: held (low 32) | launching (high 32).  Changed
+	 * only by compare-and-swap (seq_cst), never beyond the limit by an
+	 * admission; see reserve.h.
+	 */
+	CB_LINE_ALIGNED _Atomic uint64_t usage;
+	/* Release eventcount (futex.h): bumped after every release, expiry,
+	 * reclaim or limit raise; waiters counts blocked reservers. */
+	CB_LINE_ALIGNED _Atomic uint32_t release_seq;
+	_Atomic uint32_t waiters;
+	/* Statistics, relaxed. */
+	CB_LINE_ALIGNED _Atomic uint64_t admitted;
+	_Atomic uint64_t rejected;        /* over the limit (EAGAIN/timeout) */
+	_Atomic uint64_t stale_releases;  /* ESTALE */
+	/* Fair queueing (FIFO tickets within priority) lands here. */
+	_Atomic uint64_t queue_next;
+	_Atomic uint64_t queue_serving;
+	uint64_t reserved[3];
+};
+
+/*
+ * Slots segment, region CB_RL_CLIENTS: one entry per attached process.
+ *
+ * owner: CB_OWNER(gen, pid).  Free entries have pid 0 and keep their
+ * generation; cb_open claims one by CAS (gen, 0) -> (gen + 1, pid),
+ * then stores start (release).  The broker frees a dead client's entry
+ * by CAS (gen, pid) -> (gen, 0) after undoing its holds.
+ *
+ * seq: the death-window word of reserve.h: low 8 bits count operations
+ * in flight, the rest is a version bumped when each one ends.  Only
+ * the owning process writes it (any of its threads).
+ *
+ * holds[p]: holds this process has in pool p (admitted and recorded).
+ */
+#define CB_OWNER(gen, pid) (((uint64_t)(gen) << 32) | (uint32_t)(pid))
+#define CB_OWNER_PID(o) ((uint32_t)(o))
+#define CB_OWNER_GEN(o) ((uint32_t)((o) >> 32))
+#define CB_SEQ_INFLIGHT(s) ((s) & 0xffu)
+
+struct cb_client_slot {
+	CB_LINE_ALIGNED _Atomic uint64_t owner;
+	_Atomic uint64_t start;           /* owner's /proc starttime */
+	_Atomic uint32_t seq;
+	_Atomic uint32_t last_pool;       /* diagnostics: last pool used */
+	uint64_t reserved[5];
+	CB_LINE_ALIGNED _Atomic uint32_t holds[CB_MAX_POOLS];
+};
+
+/*
+ * Slots segment, region CB_RL_LAUNCHES: launch reservations.
+ *
+ * word: CB_LAUNCH_WORD(state, pool, client, nonce).  A free entry keeps
+ * its nonce; a claim CASes (FREE, nonce) -> (CLAIMING, pool, client,
+ * nonce + 1), stores the deadline, then stores LIVE (release).  Release
+ * and expiry CAS the exact LIVE word back to (FREE, nonce): only one of
+ * them can win, so only one decrements the pool's launching count.  A
+ * ticket carries the word, so a stale one fails its CAS.
+ */
+enum cb_launch_state {
+	CB_LAUNCH_FREE = 0,
+	CB_LAUNCH_CLAIMING = 1,
+	CB_LAUNCH_LIVE = 2,
+};
+
+#define CB_LAUNCH_WORD(st, pool, client, nonce)                          \
+	((uint64_t)(st) | ((uint64_t)(pool) & 0x3f) << 2 |               \
+	 ((uint64_t)(client) & 0x3ff) << 8 | (uint64_t)(nonce) << 18)
+#define CB_LAUNCH_STATE(w)  ((unsigned)((w) & 0x3))
+#define CB_LAUNCH_POOL(w)   ((unsigned)(((w) >> 2) & 0x3f))
+#define CB_LAUNCH_CLIENT(w) ((unsigned)(((w) >> 8) & 0x3ff))
+#define CB_LAUNCH_NONCE(w)  ((w) >> 18)
+
+struct cb_launch_slot {
+	_Atomic uint64_t word;
+	_Atomic uint64_t deadline_ns;     /* CLOCK_MONOTONIC */
+};
+
 /* The ABI admits only lock-free atomics of at most 8 bytes. */
 static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
 static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics lock-free");
@@ -263,6 +398,13 @@ static_assert(sizeof(struct cb_worker_rec) % 8 == 0, "records are words");
 static_assert(sizeof(struct cb_worker_table) == 64, "table header");
 static_assert(sizeof(struct cb_event_rec) == 64, "event records");
 static_assert((CB_EVENT_RING & (CB_EVENT_RING - 1)) == 0, "ring power of 2");
+static_assert(sizeof(struct cb_pool_def) % 8 == 0, "pool def is words");
+static_assert(sizeof(struct cb_pool_conf) == 128, "pool conf: 2 lines");
+static_assert(sizeof(struct cb_pool_slot) == 192, "pool slot: 3 lines");
+static_assert(sizeof(struct cb_client_slot) == 320, "client slot");
+static_assert(sizeof(struct cb_launch_slot) == 16, "launch slot");
+static_assert(CB_MAX_POOLS <= 64 && CB_MAX_CLIENTS <= 1024,
+    "launch word packs 6 pool bits and 10 client bits");
 
 /* Segment object names: "/capbroker.NAME.state" / ".slots". */
 #define CB_SHM_PREFIX "/capbroker."

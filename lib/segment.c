@@ -22,10 +22,15 @@ static const struct region_spec state_regions[CB_RS_COUNT] = {
 	    sizeof(struct cb_worker_rec), CB_MAX_WORKERS },
 	[CB_RS_EVENTS] = { sizeof(struct cb_event_ring),
 	    sizeof(struct cb_event_rec), CB_EVENT_RING },
+	[CB_RS_POOLS] = { 0, sizeof(struct cb_pool_conf), CB_MAX_POOLS },
 };
 
 static const struct region_spec slots_regions[CB_RL_COUNT] = {
 	[CB_RL_HOT] = { sizeof(struct cb_slots_hot), 0, 1 },
+	[CB_RL_CLIENTS] = { 0, sizeof(struct cb_client_slot), CB_MAX_CLIENTS },
+	[CB_RL_POOLS] = { 0, sizeof(struct cb_pool_slot), CB_MAX_POOLS },
+	[CB_RL_LAUNCHES] = { 0, sizeof(struct cb_launch_slot),
+	    CB_MAX_LAUNCHES },
 };
 
 static const struct region_spec *specs(enum cb_seg_kind kind, unsigned *n)

@@ -1,0 +1,140 @@
+/*
+ * reserve.h - the cross-process reservation protocol.
+ *
+ * This is the part of capbroker that must never let a pool exceed its
+ * limit, and never leak a unit for longer than one sweep, whatever
+ * process dies where.  The Promela model in tests/model/ checks it.
+ *
+ * Words (abi.h):
+ *   U      pool usage counter, {held, launching}, CAS only (seq_cst)
+ *   S[c]   client c's death-window word: low 8 bits = operations in
+ *          flight, high bits = version (bumped as each one ends)
+ *   H[c,p] holds client c has recorded in pool p
+ *   L[e]   launch entry: {state, pool, client, nonce} + deadline
+ *
+ * Hold, reserve (client c, pool p), one attempt:
+ *   1. S[c] += 1                          (open the window, seq_cst)
+ *   2. CAS U: held+1 iff held + launching + 1 <= limit
+ *   3. on success H[c,p] += 1
+ *   4. S[c] += 0x100 - 1                  (close: version+1, in-flight-1)
+ * Hold, release: the same window around the reverse order:
+ *   H[c,p] -= 1, then CAS U: held-1.
+ * Launch, reserve: window; CAS U: launching+1 iff observed + launching +
+ *   held + 1 <= limit; claim a free L[e] (CLAIMING), store its deadline,
+ *   store LIVE; close.  If no entry is free, undo the CAS: -ENOSPC.
+ * Launch, release (any process with the ticket) and expiry (sweeper):
+ *   CAS L[e] from the ticket's exact LIVE word to FREE (one winner),
+ *   then CAS U: launching-1.
+ *
+ * Why a death never lets U under-count (which would admit beyond the
+ * limit): every record (H, L) is written after the CAS that admits it
+ * and removed before the CAS that frees it.  So at any instant
+ * U >= what the records account for; a process killed between the two
+ * leaves U one too high, never too low.  The broker's reclaim of a dead
+ * client subtracts only what H records; an open window (in-flight > 0)
+ * is resolved on the safe side: assume nothing happened.
+ *
+ * Recount repairs those over-counts.  The sweeper, per pool:
+ *   u1 = U; for every client: s1[c] = S[c], h[c] = H[c,p];
+ *   count live/claiming L entries of p; u2 = U; s2[c] = S[c] again.
+ * The snapshot is consistent iff u1 == u2 and every s1[c] == s2[c]
+ * with nothing in flight: no admission, release or record change
+ * overlapped it (each one changes S or U, all seq_cst).  Then
+ * held(u1) - sum h and launching(u1) - live entries is the drift; an
+ * excess is subtracted, a deficit (hostile writes) added, each by one
+ * CAS on exactly u1.  Under load the snapshot fails and it simply tries
+ * again next sweep.
+ *
+ * Client entries are claimed by the client itself (cb_open), so a
+ * process can reserve while the broker is down; the broker learns of
+ * it through HELLO on the control socket or by scanning the table, and
+ * watches it with a pidfd.  When it dies the broker undoes H[c,*],
+ * resets S[c] and frees the entry; its launches stay until they expire.
+ *
+ * Multi-threaded clients share their process's entry; S counts every
+ * thread's open windows, which is why it is a counter, not a parity.
+ */
+#ifndef CB_RESERVE_H
+#define CB_RESERVE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "abi.h"
+#include "capbroker.h"
+
+#define CB_USAGE_HELD(u)       ((uint32_t)(u))
+#define CB_USAGE_LAUNCHING(u)  ((uint32_t)((u) >> 32))
+#define CB_USAGE(held, launching) \
+	((uint64_t)(uint32_t)(held) | (uint64_t)(launching) << 32)
+
+/* A process's reservation state, set up by cb_open(). */
+struct cb_rsv {
+	const void *state;         /* validated state segment */
+	void *slots;               /* validated slots segment, writable */
+	uint32_t client;           /* this process's client-table index */
+	uint64_t owner;            /* its owner word */
+	_Atomic uint64_t *local;   /* outstanding hold nonces (private) */
+	uint32_t local_size;       /* entries, a power of two */
+	_Atomic uint64_t nonce;    /* next hold nonce */
+};
+
+/* Entries of the private table of outstanding holds. */
+#define CB_LOCAL_HOLDS 65536
+
+/* Client-table entry of this process: claim, free.  Returns 0 or
+ * -ENOSPC (table full). */
+int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
+    uint64_t *owner);
+void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner);
+
+/* The pool's current limit (pool 0: the capacity), or 0 if inactive. */
+uint32_t cb_rsv_limit(const void *state, int pool);
+
+/*
+ * One admission attempt (steps 1-4 above).  Returns 0 and fills the
+ * ticket, -EAGAIN over the limit, -ENOSPC no free launch entry or local
+ * hold slot.
+ */
+int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
+    cb_ticket *ticket);
+
+/* Release.  Returns 0, -ESTALE, -EINVAL. */
+int cb_rsv_release(struct cb_rsv *r, const cb_ticket *ticket);
+
+/* Release every hold this process still has (cb_close). */
+void cb_rsv_release_all(struct cb_rsv *r);
+
+/* Wake reservers blocked on pool p (after anything that frees units). */
+void cb_rsv_wake(void *slots, int pool);
+
+/* Decrement one half of U by n, never below zero.  Returns what was
+ * subtracted. */
+uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
+    uint32_t n);
+
+/*
+ * Broker side.  Undo a dead client's holds and free its entry, iff the
+ * entry is still owned by `owner`.  Returns the units undone, or -1 if
+ * the entry changed hands.  per_pool (CB_MAX_POOLS) gets the units per
+ * pool.
+ */
+long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
+    uint32_t *per_pool);
+
+/* Expire LIVE launch entries whose deadline is <= now; returns how
+ * many, per pool in per_pool.  earliest gets, per pool, the earliest
+ * remaining deadline (0 = none). */
+uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
+    uint64_t *earliest);
+
+/*
+ * Recount pool p (see above).  Returns 1 and the signed drift that was
+ * corrected in *held_drift / *launch_drift (counter minus records),
+ * 0 when the counter matched, -EAGAIN when no consistent snapshot was
+ * seen.
+ */
+int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
+    int64_t *launch_drift);
+
+#endif /* CB_RESERVE_H */
