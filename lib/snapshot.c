@@ -105,3 +105,15 @@ size_t cb_snapshot_events(const void *state, struct cb_event_rec *out,
 	}
 	return n;
 }
+
+int cb_snapshot_pool(const void *state, int pool, struct cb_pool_def *out)
+{
+	const struct cb_seg_header *h = state;
+	const struct cb_pool_conf *conf;
+
+	if (pool < 0 || (uint32_t)pool >= h->region[CB_RS_POOLS].count ||
+	    pool >= CB_MAX_POOLS)
+		return -ENOENT;
+	conf = cb_seg_record(state, CB_RS_POOLS, 0, (uint32_t)pool);
+	return cb_seqlock_read(&conf->seq, out, &conf->def, sizeof(*out));
+}

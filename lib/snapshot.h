@@ -29,6 +29,9 @@ int cb_snapshot_workers(const void *state, struct cb_worker_rec *out,
 
 int cb_snapshot_ident(const void *state, struct cb_ident *out);
 
+/* Pool `pool`'s definition (seqlock read); -ENOENT if out of range. */
+int cb_snapshot_pool(const void *state, int pool, struct cb_pool_def *out);
+
 /*
  * The newest events, oldest first, at most max.  Returns how many were
  * copied (records being overwritten while read are skipped).
