@@ -7,8 +7,11 @@
  *              settings below and the header's identity.
  *   publisher  drains registry events, recomputes the capacity from a
  *              registry snapshot and publishes it: the only writer of
- *              the state word, the info and worker blocks and the event
- *              ring (publisher.h).
+ *              the state word, the info and worker blocks, the event
+ *              ring and the pool records (publisher.h).
+ *   sweeper    watches clients (pidfds) and reclaims the dead ones'
+ *              holds, expires launches, recounts and repairs the
+ *              slots segment (sweeper.h).
  * Both are registered RCU threads.
  */
 #ifndef CB_BROKER_H
@@ -21,9 +24,11 @@
 
 #include "abi.h"
 #include "config.h"
+#include "pools.h"
 #include "publisher.h"
 #include "registry.h"
 #include "segments.h"
+#include "sweeper.h"
 
 /*
  * Tier settings: stored by the main thread (relaxed) before it posts a
@@ -36,6 +41,7 @@ struct cb_settings {
 	_Atomic uint32_t legacy_max;
 	_Atomic uint64_t override_rejects;
 	_Atomic int64_t override_rejected;  /* the last refused value */
+	_Atomic uint32_t retry_after_ms;    /* default cb_reserve hint */
 };
 
 struct cb_broker {
@@ -46,6 +52,8 @@ struct cb_broker {
 	struct cb_registry reg;
 	struct cb_settings set;
 	struct cb_publisher pub;
+	struct cb_pools pools;
+	struct cb_sweeper sweeper;
 	int control_fd;
 	char socket_path[108];
 	volatile bool stopping;

@@ -34,6 +34,7 @@ void cb_config_defaults(struct cb_config *c)
 	memset(c, 0, sizeof(*c));
 	c->slots_per_worker = CB_DEFAULT_SLOTS_PER_WORKER;
 	c->legacy_max = CB_DEFAULT_LEGACY_MAX;
+	c->retry_after_ms = 100;
 }
 
 void cb_config_free(struct cb_config *c)
@@ -127,6 +128,8 @@ static int set_number(struct cb_config *c, const char *key, const char *val,
 		c->slots_per_worker = (uint32_t)v;
 	else if (strcmp(key, "legacy_max_concurrent_requests") == 0)
 		c->legacy_max = (uint32_t)v;
+	else if (strcmp(key, "retry_after_ms") == 0)
+		c->retry_after_ms = (uint32_t)v;
 	else
 		return fail(err, errlen, path, line, "unknown setting "
 		    "'%.64s'", key);

@@ -7,6 +7,7 @@
  *   slots_per_worker = 64                  # mixed tier, 1..65535
  *   legacy_max_concurrent_requests = 1024  # fallback tier, 1..65535
  *   override = 0                           # 0 derives; 1..65535 pins
+ *   retry_after_ms = 100                   # hint when a pool is full
  *   worker ID STATE [MAX_RUNNING]          # STATE: ready|not_ready|draining
  *
  * Without -c the embedded defaults apply (the values above, no
@@ -33,6 +34,7 @@ struct cb_config_worker {
 struct cb_config {
 	uint32_t slots_per_worker;
 	uint32_t legacy_max;
+	uint32_t retry_after_ms;      /* cb_reserve hint without launches */
 	uint32_t override;
 	bool override_set;            /* the file has an override line */
 	long long override_rejected;  /* last out-of-range value seen */

@@ -21,6 +21,7 @@
 #include "capbroker.h"
 #include "log.h"
 #include "proto.h"
+#include "reserve.h"
 #include "segment.h"
 #include "snapshot.h"
 #include "tier.h"
@@ -39,6 +40,8 @@ struct conn {
 	size_t outlen, outcap;
 	int epfd;
 	int closing;             /* flush what is queued, then close */
+	int client;              /* HELLO: client-table index, else -1 */
+	uint64_t owner;          /* HELLO: its owner word */
 	LIST_ENTRY(conn) link;
 };
 
@@ -46,8 +49,11 @@ static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static unsigned nconns;
 static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
 
-static void conn_free(struct conn *c)
+static void conn_free(struct cb_broker *b, struct conn *c)
 {
+	/* A registered client's connection closing is a death notice. */
+	if (c->client >= 0 && b != NULL)
+		cb_sweeper_check(b, (uint32_t)c->client, c->owner);
 	LIST_REMOVE(c, link);
 	nconns--;
 	close(c->fd);             /* also leaves the epoll set */
@@ -243,6 +249,86 @@ static void do_override(struct cb_broker *b, struct conn *c,
 	reply_published(b, c, CB_PUB_SETTINGS);
 }
 
+static void do_pool_set(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	char err[CB_PROTO_LINE_MAX];
+	const struct cb_pool_conf *conf;
+	int p = cb_pools_set(&b->pools, req, err, sizeof(err));
+
+	if (p < 0) {
+		reply_err(c, -p, "%s", err);
+		return;
+	}
+	if (cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_POOLS),
+	    PUBLISH_WAIT_MS) < 0)
+		log_warnx("publisher did not confirm a pool change");
+	conf = cb_seg_record(b->seg.state, CB_RS_POOLS, 0, (uint32_t)p);
+	log_info("pool %s (index %d): limit %u, window %u s, observed %u "
+	    "(uid %u pid %d)", req->pool, p, atomic_load(&conf->limit),
+	    b->pub.pool_def[p].window_ms / 1000, atomic_load(&conf->observed),
+	    c->cred.uid, c->cred.pid);
+	out_line(c, "OK 0 pool=%s index=%d limit=%u window=%u observed=%u",
+	    req->pool, p, atomic_load(&conf->limit),
+	    b->pub.pool_def[p].window_ms / 1000,
+	    atomic_load(&conf->observed));
+}
+
+static void do_pool_list(struct cb_broker *b, struct conn *c)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS], n = 0;
+
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		n += (def[p].flags & CB_POOL_F_ACTIVE) != 0;
+	out_line(c, "OK %u", n);
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		const struct cb_pool_conf *conf = cb_seg_record(b->seg.state,
+		    CB_RS_POOLS, 0, (uint32_t)p);
+		const struct cb_pool_slot *ps = cb_seg_record(b->seg.slots,
+		    CB_RL_POOLS, 0, (uint32_t)p);
+		const struct cb_limit_source *src = cb_limit_source(
+		    def[p].kind);
+		uint64_t u = atomic_load(&ps->usage);
+
+		if (!(def[p].flags & CB_POOL_F_ACTIVE) || src == NULL)
+			continue;
+		out_line(c, "%s %d %s %u %u %u %u %u %u", def[p].name, p,
+		    src->name, def[p].value, atomic_load(&conf->limit),
+		    def[p].window_ms / 1000, observed[p], CB_USAGE_HELD(u),
+		    CB_USAGE_LAUNCHING(u));
+	}
+}
+
+/*
+ * HELLO: the client claimed entry `client` itself; we only check it is
+ * the caller's (SO_PEERCRED pid, which a client cannot forge) and keep
+ * the connection as its death notice.
+ */
+static void do_hello(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	const struct cb_seg_header *h = b->seg.slots;
+	const struct cb_client_slot *cs;
+
+	if (c->client >= 0 || req->client >= h->region[CB_RL_CLIENTS].count) {
+		reply_err(c, EINVAL, "bad client index %u", req->client);
+		return;
+	}
+	cs = cb_seg_record(b->seg.slots, CB_RL_CLIENTS, 0, req->client);
+	if (atomic_load(&cs->owner) != req->owner ||
+	    CB_OWNER_PID(req->owner) != (uint32_t)c->cred.pid) {
+		reply_err(c, EPERM, "client entry %u is not pid %d's",
+		    req->client, c->cred.pid);
+		return;
+	}
+	c->client = (int)req->client;
+	c->owner = req->owner;
+	cb_sweeper_hello(b, req->client, req->owner);
+	out_line(c, "OK 0 watching");
+}
+
 static void do_status(struct cb_broker *b, struct conn *c)
 {
 	struct cb_info in;
@@ -294,7 +380,8 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 		return;
 	}
 	if ((req.verb == CB_CTL_WORKER_SET || req.verb == CB_CTL_WORKER_DEL ||
-	    req.verb == CB_CTL_OVERRIDE) && !is_admin(b, c)) {
+	    req.verb == CB_CTL_OVERRIDE || req.verb == CB_CTL_POOL_SET) &&
+	    !is_admin(b, c)) {
 		reply_err(c, EPERM, "uid %u may not change the broker (needs "
 		    "uid %u or root)", c->cred.uid, b->uid);
 		return;
@@ -317,6 +404,15 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 		break;
 	case CB_CTL_OVERRIDE:
 		do_override(b, c, &req);
+		break;
+	case CB_CTL_POOL_SET:
+		do_pool_set(b, c, &req);
+		break;
+	case CB_CTL_POOL_LIST:
+		do_pool_list(b, c);
+		break;
+	case CB_CTL_HELLO:
+		do_hello(b, c, &req);
 		break;
 	}
 }
@@ -373,7 +469,7 @@ void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
 		conn_read(b, c);
 	conn_flush(c);
 	if (c->closing && c->outlen == 0)
-		conn_free(c);
+		conn_free(b, c);
 }
 
 void cb_control_accept(struct cb_broker *b, int epfd)
@@ -394,6 +490,7 @@ void cb_control_accept(struct cb_broker *b, int epfd)
 			continue;
 		}
 		c->poll.kind = CB_POLL_CONN;
+		c->client = -1;
 		c->fd = fd;
 		c->epfd = epfd;
 		len = sizeof(c->cred);
@@ -405,7 +502,7 @@ void cb_control_accept(struct cb_broker *b, int epfd)
 		nconns++;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_warn("control: epoll_ctl");
-			conn_free(c);
+			conn_free(NULL, c);
 		}
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -442,7 +539,7 @@ int cb_control_open(struct cb_broker *b, int epfd)
 void cb_control_close(struct cb_broker *b)
 {
 	while (!LIST_EMPTY(&conns))
-		conn_free(LIST_FIRST(&conns));
+		conn_free(NULL, LIST_FIRST(&conns));
 	if (b->control_fd >= 0) {
 		close(b->control_fd);
 		unlink(b->socket_path);

@@ -155,6 +155,7 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 	    cfg->slots_per_worker) != cfg->slots_per_worker;
 	changed |= atomic_exchange(&b->set.legacy_max, cfg->legacy_max) !=
 	    cfg->legacy_max;
+	atomic_store(&b->set.retry_after_ms, cfg->retry_after_ms);
 	if (cfg->override_set)
 		changed |= atomic_exchange(&b->set.override, cfg->override) !=
 		    cfg->override;
@@ -194,6 +195,7 @@ static void restore_from_segment(struct cb_broker *b)
 	if (cb_snapshot_info(b->seg.state, &in) == 0 &&
 	    cb_tier_override_valid(in.override))
 		atomic_store(&b->set.override, in.override);
+	cb_pools_adopt(&b->pools, b->seg.state);
 }
 
 static void set_identity(struct cb_broker *b)
@@ -403,6 +405,8 @@ static void start(struct cb_broker *b, const struct options *o,
 		    b->name);
 	atomic_store(&b->set.slots_per_worker, cfg->slots_per_worker);
 	atomic_store(&b->set.legacy_max, cfg->legacy_max);
+	atomic_store(&b->set.retry_after_ms, cfg->retry_after_ms);
+	cb_pools_init(&b->pools);
 	rcu_register_thread();
 	if (cb_registry_init(&b->reg) < 0)
 		fatalx("cannot create the worker registry");
@@ -442,6 +446,8 @@ int main(int argc, char **argv)
 		fatalx("control socket %s: %s", b->socket_path, strerror(-r));
 	if (cb_publisher_start(b) < 0)
 		fatalx("cannot start the publisher thread");
+	if (cb_sweeper_start(b) < 0)
+		fatalx("cannot start the sweeper thread");
 	pidfile_write(pfh);
 
 	const struct cb_state_hot *hot = cb_seg_region(b->seg.state,
@@ -458,6 +464,7 @@ int main(int argc, char **argv)
 
 	sd_notify(0, "STOPPING=1");
 	cb_control_close(b);
+	cb_sweeper_stop(b);
 	cb_publisher_stop(b);
 	cb_registry_fini(&b->reg);
 	cb_segments_close(&b->seg, o.remove != 0);

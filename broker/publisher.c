@@ -16,6 +16,7 @@
 #include "capbroker.h"
 #include "futex.h"
 #include "log.h"
+#include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
 #include "snapshot.h"
@@ -114,7 +115,48 @@ static void update_info(struct cb_broker *b, size_t n,
 	    memory_order_relaxed);
 	in->events += events;
 	in->published_ns = cb_realtime_ns();
+	in->retry_after_ms = atomic_load_explicit(&b->set.retry_after_ms,
+	    memory_order_relaxed);
 	cb_seqlock_write(&blk->seq, &blk->info, in, sizeof(*in));
+}
+
+/*
+ * Pool records: definitions (seqlock) when they change, then limits and
+ * observations (release stores).  A limit that rose or an observation
+ * that fell may admit blocked reservers: wake them.
+ */
+static void publish_pools(struct cb_broker *b, uint32_t capacity)
+{
+	struct cb_publisher *p = &b->pub;
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+
+	cb_pools_copy(&b->pools, def, observed);
+	for (int i = 0; i < CB_MAX_POOLS; i++) {
+		struct cb_pool_conf *conf = cb_seg_record(b->seg.state,
+		    CB_RS_POOLS, 0, (uint32_t)i);
+		const struct cb_limit_source *src = cb_limit_source(
+		    def[i].kind);
+		uint32_t limit = (def[i].flags & CB_POOL_F_ACTIVE) && src ?
+		    src->limit(&def[i], capacity) : 0;
+		int wake = limit > p->pool_limit[i] ||
+		    observed[i] < p->pool_observed[i];
+
+		if (memcmp(&def[i], &p->pool_def[i], sizeof(def[i])) != 0) {
+			cb_seqlock_write(&conf->seq, &conf->def, &def[i],
+			    sizeof(def[i]));
+			p->pool_def[i] = def[i];
+		}
+		/* Pairs with the acquire load in cb_rsv_limit(). */
+		atomic_store_explicit(&conf->limit, limit,
+		    memory_order_release);
+		atomic_store_explicit(&conf->observed, observed[i],
+		    memory_order_release);
+		p->pool_limit[i] = limit;
+		p->pool_observed[i] = observed[i];
+		if (wake)
+			cb_rsv_wake(b->seg.slots, i);
+	}
 }
 
 /* Record refused overrides (counted by the main thread) in the ring. */
@@ -185,13 +227,17 @@ static void publish(struct cb_broker *b, uint64_t events, int type)
 	write_workers(b, n);
 	note_rejects(b);
 	update_info(b, n, &res, &set, word, events);
-	if (word == old)
-		return;
-	announce(b, old, word, type);
-	/* Pairs with the acquire load in cb_state_load()/cb_current(). */
-	atomic_store_explicit(&hot->state_word, word, memory_order_release);
-	p->word = word;
-	cb_eventcount_notify(&hot->watch_seq, &shot->watch_waiters);
+	if (word != old) {
+		announce(b, old, word, type);
+		/* Pairs with the acquire load in cb_state_load(). */
+		atomic_store_explicit(&hot->state_word, word,
+		    memory_order_release);
+		p->word = word;
+		cb_eventcount_notify(&hot->watch_seq, &shot->watch_waiters);
+		/* Pool 0's limit is the capacity: its reservers may fit. */
+		cb_rsv_wake(b->seg.slots, 0);
+	}
+	publish_pools(b, res.capacity);
 }
 
 static struct drained drain(struct cb_publisher *p)
@@ -259,6 +305,14 @@ static void adopt_state(struct cb_broker *b)
 		memset(&b->pub.info, 0, sizeof(b->pub.info));
 	b->pub.word = atomic_load_explicit(&hot->state_word,
 	    memory_order_relaxed);
+	for (int i = 0; i < CB_MAX_POOLS; i++) {
+		struct cb_pool_conf *conf = cb_seg_record(b->seg.state,
+		    CB_RS_POOLS, 0, (uint32_t)i);
+
+		if (cb_seqlock_repair(&conf->seq))
+			memset(&conf->def, 0, sizeof(conf->def));
+		b->pub.pool_limit[i] = atomic_load(&conf->limit);
+	}
 }
 
 int cb_publisher_init(struct cb_broker *b)

@@ -35,6 +35,7 @@ enum cb_pub_event {
 	CB_PUB_REGISTRY = 1,   /* a worker was set or deleted */
 	CB_PUB_SETTINGS = 2,   /* override or tier settings changed */
 	CB_PUB_STOP = 3,       /* publish the stopping flag and exit */
+	CB_PUB_POOLS = 4,      /* a pool definition changed */
 };
 
 struct cb_publisher {
@@ -51,6 +52,9 @@ struct cb_publisher {
 	uint64_t word;                  /* last state word published */
 	struct cb_info info;            /* last info published */
 	struct cb_worker_rec *workers;  /* CB_MAX_WORKERS scratch */
+	struct cb_pool_def pool_def[CB_MAX_POOLS];  /* as last published */
+	uint32_t pool_limit[CB_MAX_POOLS];
+	uint32_t pool_observed[CB_MAX_POOLS];
 };
 
 /*

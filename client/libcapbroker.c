@@ -10,19 +10,25 @@
 #include "capbroker.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "abi.h"
 #include "client_internal.h"
 #include "futex.h"
 #include "proc.h"
+#include "reserve.h"
+#include "rundir.h"
 #include "seqlock.h"
 #include "segment.h"
 #include "snapshot.h"
@@ -47,8 +53,31 @@ struct cb_client {
 	const _Atomic uint32_t *watch_seq;
 	_Atomic uint32_t *watch_waiters; /* NULL when read-only */
 	const struct cb_seg_header *state_hdr;
+	struct cb_rsv rsv;             /* reservations; rsv.local NULL when
+	                                  read-only */
+	_Atomic uint64_t pools_known;  /* bit p: cb_pool() found pool p */
+	unsigned fork_gen;             /* fork_generation at open */
+	int hello_fd;                  /* registration with the broker */
 	char errmsg[CB_ERRMSG_MAX];
 };
+
+/*
+ * A child of fork() shares its parent's client entry and holds but is
+ * another process: the broker would undo its holds when the parent
+ * dies.  Handles opened before a fork refuse to reserve in the child.
+ */
+static _Atomic unsigned fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
 
 static __thread char open_errmsg[CB_ERRMSG_MAX];
 
@@ -136,6 +165,65 @@ static int map_segment(const char *name, enum cb_seg_kind kind,
 	return r;
 }
 
+/*
+ * Tell the broker about our client entry, so it watches us (pidfd) and
+ * undoes our holds the moment we die.  The connection stays open: its
+ * closing is a death notice too.  Best effort: with no broker running
+ * the entry still works, and the next broker finds it in its scan.
+ */
+static void hello(cb_client *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct pollfd pfd = { .events = POLLIN };
+	char line[96];
+	int fd, n;
+
+	if (cb_rundir_path(sun.sun_path, sizeof(sun.sun_path), c->name,
+	    "sock") < 0)
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "HELLO %u %llu\n", c->rsv.client,
+	    (unsigned long long)c->rsv.owner);
+	pfd.fd = fd;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    send(fd, line, (size_t)n, MSG_NOSIGNAL) != n ||
+	    poll(&pfd, 1, 1000) != 1 || recv(fd, line, sizeof(line) - 1, 0) < 3 ||
+	    strncmp(line, "OK", 2) != 0) {
+		close(fd);
+		return;
+	}
+	c->hello_fd = fd;
+}
+
+/* Claim a client entry and set up the reservation state. */
+static int join(cb_client *c)
+{
+	uint64_t start = 0;
+	int r;
+
+	pthread_once(&atfork_once, register_atfork);
+	c->fork_gen = atomic_load(&fork_generation);
+	c->rsv.state = c->state;
+	c->rsv.slots = c->slots;
+	c->rsv.local_size = CB_LOCAL_HOLDS;
+	c->rsv.local = calloc(CB_LOCAL_HOLDS, sizeof(*c->rsv.local));
+	if (c->rsv.local == NULL)
+		return set_err(open_errmsg, -ENOMEM, "out of memory");
+	cb_proc_start_time(getpid(), &start);
+	r = cb_rsv_claim(c->slots, getpid(), start, &c->rsv.client,
+	    &c->rsv.owner);
+	if (r < 0) {
+		free(c->rsv.local);
+		c->rsv.local = NULL;
+		return set_err(open_errmsg, r, "client table of '%s' is full "
+		    "(%d processes attached)", c->name, CB_MAX_CLIENTS);
+	}
+	hello(c);
+	return 0;
+}
+
 static void unmap_all(cb_client *c)
 {
 	if (c->state != NULL)
@@ -193,6 +281,12 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 	c->watch_seq = &hot->watch_seq;
 	c->watch_waiters = flags & CB_OPEN_RDONLY ? NULL :
 	    &shot->watch_waiters;
+	c->hello_fd = -1;
+	if (!(flags & CB_OPEN_RDONLY)) {
+		r = join(c);
+		if (r < 0)
+			goto fail;
+	}
 	open_errmsg[0] = '\0';
 	*out = c;
 	return 0;
@@ -211,6 +305,15 @@ void cb_close(cb_client *c)
 {
 	if (c == NULL)
 		return;
+	/* In a forked child the entry and holds are the parent's. */
+	if (c->rsv.local != NULL &&
+	    c->fork_gen == atomic_load(&fork_generation)) {
+		cb_rsv_release_all(&c->rsv);
+		cb_rsv_unclaim(c->slots, c->rsv.client, c->rsv.owner);
+	}
+	free(c->rsv.local);
+	if (c->hello_fd >= 0)
+		close(c->hello_fd);
 	unmap_all(c);
 	free(c);
 }
@@ -370,6 +473,232 @@ int cb_broker_check(cb_client *c)
 		return set_err(c->errmsg, -ETIMEDOUT, "broker pid %u has not "
 		    "heartbeaten for %llu ms", pid,
 		    (unsigned long long)((now - beat) / 1000000u));
+	return 0;
+}
+
+int cb_pool(cb_client *c, const char *pool_name)
+{
+	const struct cb_seg_header *h = c->state;
+	struct cb_pool_def def;
+	uint32_t n = h->region[CB_RS_POOLS].count;
+
+	if (pool_name == NULL)
+		return set_err(c->errmsg, -EINVAL, "no pool name");
+	for (uint32_t p = 0; p < n && p < CB_MAX_POOLS; p++) {
+		if (cb_snapshot_pool(c->state, (int)p, &def) < 0 ||
+		    !(def.flags & CB_POOL_F_ACTIVE))
+			continue;
+		def.name[CB_POOL_NAME_MAX] = '\0';
+		if (strcmp(def.name, pool_name) == 0) {
+			atomic_fetch_or(&c->pools_known, 1ull << p);
+			return (int)p;
+		}
+	}
+	return set_err(c->errmsg, -ENOENT, "no pool '%.40s' in broker '%s' "
+	    "(capctl pool set creates one)", pool_name, c->name);
+}
+
+static int pool_valid(cb_client *c, int pool)
+{
+	if (pool == 0)
+		return 1;
+	if (pool < 0 || pool >= CB_MAX_POOLS)
+		return 0;
+	if (atomic_load_explicit(&c->pools_known, memory_order_relaxed) &
+	    (1ull << pool))
+		return 1;
+	struct cb_pool_def def;
+	if (cb_snapshot_pool(c->state, pool, &def) == 0 &&
+	    (def.flags & CB_POOL_F_ACTIVE)) {
+		atomic_fetch_or(&c->pools_known, 1ull << pool);
+		return 1;
+	}
+	return 0;
+}
+
+int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)
+{
+	const struct cb_pool_conf *conf;
+	struct cb_pool_def def;
+	uint64_t u;
+
+	if (out == NULL || !pool_valid(c, pool) ||
+	    cb_snapshot_pool(c->state, pool, &def) < 0)
+		return set_err(c->errmsg, -ENOENT, "no pool %d", pool);
+	conf = cb_seg_record(c->state, CB_RS_POOLS, 0, (uint32_t)pool);
+	u = atomic_load_explicit(&((struct cb_pool_slot *)cb_seg_record(
+	    c->slots, CB_RL_POOLS, 0, (uint32_t)pool))->usage,
+	    memory_order_acquire);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, def.name, CB_POOL_NAME_MAX);
+	out->limit = cb_rsv_limit(c->state, pool);
+	out->observed = atomic_load_explicit(&conf->observed,
+	    memory_order_relaxed);
+	out->held = CB_USAGE_HELD(u);
+	out->launching = CB_USAGE_LAUNCHING(u);
+	out->window_ms = def.window_ms;
+	return 0;
+}
+
+/* The hint for an over-the-limit reserve: the earliest launch deadline
+ * in the pool, else the broker's default. */
+static uint32_t retry_hint(cb_client *c, int pool)
+{
+	const struct cb_pool_conf *conf = cb_seg_record(c->state, CB_RS_POOLS,
+	    0, (uint32_t)pool);
+	const struct cb_info_block *blk = cb_seg_region(c->state, CB_RS_INFO);
+	uint64_t d = atomic_load_explicit(&conf->earliest_deadline_ns,
+	    memory_order_relaxed), now = cb_monotonic_ns();
+	uint32_t dflt = __atomic_load_n(&blk->info.retry_after_ms,
+	    __ATOMIC_RELAXED);
+
+	if (d > now)
+		return (uint32_t)((d - now + 999999) / 1000000);
+	return dflt ? dflt : 100;
+}
+
+static int deadline_passed(const struct timespec *deadline)
+{
+	struct timespec now = cb_deadline_after_ms(0);
+
+	return !timespec_before(&now, deadline);
+}
+
+/*
+ * Sleep on the pool's release eventcount until admitted or the
+ * deadline (futex.h; the waiter half, like watch_sleep()).
+ */
+static int reserve_wait(cb_client *c, const struct cb_request *req,
+    cb_ticket *ticket)
+{
+	struct cb_pool_slot *ps = cb_seg_record(c->slots, CB_RL_POOLS, 0,
+	    (uint32_t)req->pool);
+	struct timespec deadline, slice;
+	int r;
+
+	if (req->timeout_ms > 0)
+		deadline = cb_deadline_after_ms(req->timeout_ms);
+	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
+	for (;;) {
+		uint32_t s = atomic_load_explicit(&ps->release_seq,
+		    memory_order_seq_cst);
+
+		r = cb_rsv_try(&c->rsv, req->pool, req->kind, req->observed,
+		    ticket);
+		if (r != -EAGAIN)
+			break;
+		if (req->timeout_ms > 0 && deadline_passed(&deadline)) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		/* Slices bound the cost of a wake that never comes (a
+		 * hostile waiter count, a dead releaser). */
+		slice = cb_deadline_after_ms(WATCH_SLICE_MS);
+		if (req->timeout_ms > 0 && timespec_before(&deadline, &slice))
+			slice = deadline;
+		cb_futex_wait(&ps->release_seq, s, &slice);
+	}
+	atomic_fetch_sub_explicit(&ps->waiters, 1, memory_order_seq_cst);
+	return r;
+}
+
+static int check_request(cb_client *c, const struct cb_request *req,
+    const cb_ticket *ticket)
+{
+	if (req == NULL || ticket == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL request or ticket");
+	if (c->rsv.local == NULL)
+		return set_err(c->errmsg, -EACCES, "handle is read-only "
+		    "(CB_OPEN_RDONLY)");
+	if (c->fork_gen != atomic_load_explicit(&fork_generation,
+	    memory_order_relaxed))
+		return set_err(c->errmsg, -EINVAL, "handle was opened before "
+		    "fork(); open a new one in the child");
+	if (req->kind != CB_HOLD && req->kind != CB_LAUNCH)
+		return set_err(c->errmsg, -EINVAL, "kind %d is neither "
+		    "CB_HOLD nor CB_LAUNCH", req->kind);
+	if (req->timeout_ms < -1)
+		return set_err(c->errmsg, -EINVAL, "timeout_ms %d", 
+		    req->timeout_ms);
+	if (!pool_valid(c, req->pool))
+		return set_err(c->errmsg, -ENOENT, "no pool %d", req->pool);
+	return 0;
+}
+
+int cb_reserve(cb_client *c, const struct cb_request *req,
+    cb_ticket *ticket, uint32_t *retry_after_ms)
+{
+	int r = check_request(c, req, ticket);
+
+	if (r < 0)
+		return r;
+	r = cb_rsv_try(&c->rsv, req->pool, req->kind, req->observed, ticket);
+	if (r == -EAGAIN && req->timeout_ms != 0)
+		r = reserve_wait(c, req, ticket);
+	if (r == 0)
+		return 0;
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		struct cb_pool_slot *ps = cb_seg_record(c->slots, CB_RL_POOLS,
+		    0, (uint32_t)req->pool);
+
+		atomic_fetch_add_explicit(&ps->rejected, 1,
+		    memory_order_relaxed);
+		if (retry_after_ms != NULL)
+			*retry_after_ms = retry_hint(c, req->pool);
+		return set_err(c->errmsg, r, r == -EAGAIN ? "pool %d is at "
+		    "its limit" : "pool %d: no slot within %d ms", req->pool,
+		    req->timeout_ms);
+	}
+	return set_err(c->errmsg, r, r == -ENOSPC ? "no free %s slot" :
+	    "reserve failed: %s", r == -ENOSPC ? (req->kind == CB_HOLD ?
+	    "local hold" : "launch table") : cb_strerror(r));
+}
+
+int cb_release(cb_client *c, const cb_ticket *ticket)
+{
+	int r;
+
+	if (ticket == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL ticket");
+	if (c->rsv.local == NULL)
+		return set_err(c->errmsg, -EACCES, "handle is read-only "
+		    "(CB_OPEN_RDONLY)");
+	if (c->fork_gen != atomic_load_explicit(&fork_generation,
+	    memory_order_relaxed))
+		return set_err(c->errmsg, -EINVAL, "handle was opened before "
+		    "fork(); open a new one in the child");
+	r = cb_rsv_release(&c->rsv, ticket);
+	if (r == -ESTALE)
+		return set_err(c->errmsg, r, "ticket already released, "
+		    "reclaimed or expired");
+	if (r == -EINVAL)
+		return set_err(c->errmsg, r, "not a ticket this handle can "
+		    "release (holds are released by the handle that took "
+		    "them)");
+	return r;
+}
+
+int cb_ticket_format(const cb_ticket *t, char *buf, unsigned long len)
+{
+	int n = snprintf(buf, len, "cb1-%016llx-%016llx",
+	    (unsigned long long)t->opaque[0],
+	    (unsigned long long)t->opaque[1]);
+
+	return n < 0 || (unsigned long)n >= len ? -ENOSPC : 0;
+}
+
+int cb_ticket_parse(const char *s, cb_ticket *t)
+{
+	unsigned long long a, b;
+	int end = 0;
+
+	if (s == NULL || strlen(s) != 4 + 16 + 1 + 16 ||
+	    sscanf(s, "cb1-%16llx-%16llx%n", &a, &b, &end) != 2 ||
+	    end != (int)strlen(s) || strspn(s + 4, "0123456789abcdef-") !=
+	    strlen(s) - 4)
+		return -EINVAL;
+	t->opaque[0] = a;
+	t->opaque[1] = b;
 	return 0;
 }
 

@@ -175,7 +175,9 @@ struct cb_info {
 	uint64_t override_rejects;  /* out-of-range overrides refused */
 	uint64_t events;            /* registry events drained */
 	uint64_t published_ns;      /* CLOCK_REALTIME of the last publish */
-	uint64_t reserved[8];
+	uint32_t retry_after_ms;    /* default hint for cb_reserve -EAGAIN */
+	uint32_t reserved0;
+	uint64_t reserved[7];
 };
 
 struct cb_info_block {

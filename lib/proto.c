@@ -6,6 +6,7 @@
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,15 @@ int cb_worker_id_valid(const char *id)
 	return len >= 1 && len <= CB_WORKER_ID_MAX &&
 	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "0123456789._:@-") == len;
+}
+
+int cb_pool_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= CB_POOL_NAME_MAX &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == len;
 }
 
 const char *cb_worker_state_name(uint32_t state)
@@ -186,6 +196,104 @@ static int parse_override(char **word, int n, struct cb_ctl_req *req,
 	return 0;
 }
 
+static const struct pool_key {
+	const char *name;
+	unsigned bit;
+	long long min, max;
+	size_t off;
+} pool_keys[] = {
+	{ "limit", CB_POOL_SET_LIMIT, 0, CB_CAPACITY_MAX,
+	    offsetof(struct cb_ctl_req, limit) },
+	{ "share", CB_POOL_SET_SHARE, 1, 100,
+	    offsetof(struct cb_ctl_req, share) },
+	{ "window", CB_POOL_SET_WINDOW, 1, 86400,
+	    offsetof(struct cb_ctl_req, window_s) },
+	{ "observed", CB_POOL_SET_OBSERVED, 0, CB_CAPACITY_MAX,
+	    offsetof(struct cb_ctl_req, observed) },
+};
+
+static int parse_pool_key(char *kv, struct cb_ctl_req *req, char *err,
+    size_t errlen)
+{
+	char *eq = strchr(kv, '=');
+	const char *errstr;
+
+	if (eq == NULL)
+		return fail(err, errlen, -EINVAL, "expected KEY=VALUE, got "
+		    "'%.32s'", kv);
+	*eq = '\0';
+	for (size_t i = 0; i < sizeof(pool_keys) / sizeof(pool_keys[0]); i++) {
+		const struct pool_key *k = &pool_keys[i];
+
+		if (strcmp(kv, k->name) != 0)
+			continue;
+		if (req->pool_keys & k->bit)
+			return fail(err, errlen, -EINVAL, "%s given twice",
+			    k->name);
+		*(uint32_t *)((char *)req + k->off) = (uint32_t)strtonum(
+		    eq + 1, k->min, k->max, &errstr);
+		if (errstr != NULL)
+			return fail(err, errlen, -EINVAL, "%s '%.32s' is %s "
+			    "(%lld..%lld)", k->name, eq + 1, errstr, k->min,
+			    k->max);
+		req->pool_keys |= k->bit;
+		return 0;
+	}
+	return fail(err, errlen, -EINVAL, "unknown pool key '%.32s' (limit, "
+	    "share, window, observed)", kv);
+}
+
+static int parse_pool(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	int r;
+
+	if (n == 2 && strcmp(word[1], "LIST") == 0) {
+		req->verb = CB_CTL_POOL_LIST;
+		return 0;
+	}
+	if (n < 3 || strcmp(word[1], "SET") != 0)
+		return fail(err, errlen, -EINVAL, "usage: POOL SET NAME "
+		    "[limit=N] [share=PCT] [window=S] [observed=N] | POOL LIST");
+	if (!cb_pool_name_valid(word[2]))
+		return fail(err, errlen, -EINVAL, "bad pool name (1-%d of "
+		    "A-Z a-z 0-9 . _ -)", CB_POOL_NAME_MAX);
+	strlcpy(req->pool, word[2], sizeof(req->pool));
+	for (int i = 3; i < n; i++) {
+		r = parse_pool_key(word[i], req, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if ((req->pool_keys & CB_POOL_SET_LIMIT) &&
+	    (req->pool_keys & CB_POOL_SET_SHARE))
+		return fail(err, errlen, -EINVAL, "limit and share exclude "
+		    "each other");
+	req->verb = CB_CTL_POOL_SET;
+	return 0;
+}
+
+static int parse_hello(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	const char *errstr;
+	char *end;
+
+	if (n != 3)
+		return fail(err, errlen, -EINVAL, "usage: HELLO INDEX OWNER");
+	req->client = (uint32_t)strtonum(word[1], 0, CB_MAX_CLIENTS - 1,
+	    &errstr);
+	if (errstr != NULL)
+		return fail(err, errlen, -EINVAL, "client index '%.32s' is %s",
+		    word[1], errstr);
+	errno = 0;
+	req->owner = strtoull(word[2], &end, 10);
+	if (errno != 0 || *end != '\0' || end == word[2] || word[2][0] == '-')
+		return fail(err, errlen, -EINVAL, "bad owner '%.32s'",
+		    word[2]);
+	req->verb = CB_CTL_HELLO;
+	return 0;
+}
+
 int cb_ctl_parse(const char *line, struct cb_ctl_req *req, char *err,
     size_t errlen)
 {
@@ -216,5 +324,9 @@ int cb_ctl_parse(const char *line, struct cb_ctl_req *req, char *err,
 		return parse_worker(word, n, req, err, errlen);
 	if (strcmp(word[0], "OVERRIDE") == 0)
 		return parse_override(word, n, req, err, errlen);
+	if (strcmp(word[0], "POOL") == 0)
+		return parse_pool(word, n, req, err, errlen);
+	if (strcmp(word[0], "HELLO") == 0)
+		return parse_hello(word, n, req, err, errlen);
 	return fail(err, errlen, -EINVAL, "unknown request '%.32s'", word[0]);
 }

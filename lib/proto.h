@@ -16,6 +16,9 @@
  *   WORKER DEL ID
  *   WORKER LIST
  *   OVERRIDE N
+ *   POOL SET NAME [limit=N] [share=PCT] [window=SECONDS] [observed=N]
+ *   POOL LIST
+ *   HELLO INDEX OWNER
  *
  * The parser checks syntax, word counts, the id charset and number
  * syntax (strtonum); a handler checks meaning (an override outside
@@ -41,7 +44,16 @@ enum cb_ctl_verb {
 	CB_CTL_WORKER_DEL,
 	CB_CTL_WORKER_LIST,
 	CB_CTL_OVERRIDE,
+	CB_CTL_POOL_SET,
+	CB_CTL_POOL_LIST,
+	CB_CTL_HELLO,
 };
+
+/* POOL SET keys present. */
+#define CB_POOL_SET_LIMIT    0x1u
+#define CB_POOL_SET_SHARE    0x2u
+#define CB_POOL_SET_WINDOW   0x4u
+#define CB_POOL_SET_OBSERVED 0x8u
 
 struct cb_ctl_req {
 	int verb;                          /* enum cb_ctl_verb */
@@ -49,6 +61,14 @@ struct cb_ctl_req {
 	uint32_t worker_state;             /* WORKER SET: cb_worker_state */
 	uint32_t max_running;              /* WORKER SET: 0 = not given */
 	long long number;                  /* OVERRIDE, unchecked range */
+	char pool[CB_POOL_NAME_MAX + 1];   /* POOL SET */
+	unsigned pool_keys;                /* CB_POOL_SET_* given */
+	uint32_t limit;                    /* 0..65535 */
+	uint32_t share;                    /* 1..100 percent */
+	uint32_t window_s;                 /* 1..86400 */
+	uint32_t observed;                 /* 0..65535 */
+	uint32_t client;                   /* HELLO: entry index */
+	uint64_t owner;                    /* HELLO: owner word */
 };
 
 /*
@@ -57,6 +77,9 @@ struct cb_ctl_req {
  */
 int cb_ctl_parse(const char *line, struct cb_ctl_req *req, char *err,
     size_t errlen);
+
+/* 1 if name is a valid pool name: [A-Za-z0-9._-]{1,31}. */
+int cb_pool_name_valid(const char *name);
 
 /* 1 if id is a valid worker id: [A-Za-z0-9._:@-]{1,63}. */
 int cb_worker_id_valid(const char *id);

@@ -129,6 +129,16 @@ uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
     uint64_t *earliest);
 
 /*
+ * Settle the launch table (sweeper, each sweep): an entry CLAIMING with
+ * the same word as last sweep (prev, CB_MAX_LAUNCHES, private) lost its
+ * claimer and becomes LIVE with deadline now + its pool's window
+ * (window_ms, CB_MAX_POOLS); impossible states are freed and absurd
+ * deadlines cut to one window.  Returns the garbage entries fixed.
+ */
+uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
+    uint64_t *prev);
+
+/*
  * Recount pool p (see above).  Returns 1 and the signed drift that was
  * corrected in *held_drift / *launch_drift (counter minus records),
  * 0 when the counter matched, -EAGAIN when no consistent snapshot was

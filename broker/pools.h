@@ -1,0 +1,58 @@
+/*
+ * pools.h - the broker's pool definitions and their limit sources.
+ *
+ * The main thread owns the definitions (control requests, start-up);
+ * the publisher reads them under `lock` and is the only writer of the
+ * pool records in the state segment (definition, limit, observed).
+ *
+ * A pool's limit comes from a limit source, chosen by the definition's
+ * kind.  Sources are a small vtable so that a pool can later take its
+ * limit from elsewhere (a distributed store's lease, say) without the
+ * publisher or the clients changing: clients only ever read the
+ * published limit.
+ */
+#ifndef CB_POOLS_H
+#define CB_POOLS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi.h"
+#include "proto.h"
+
+#define CB_DEFAULT_WINDOW_MS 60000u
+
+struct cb_limit_source {
+	const char *name;   /* "capacity", "fixed", "share" */
+	uint32_t (*limit)(const struct cb_pool_def *def, uint32_t capacity);
+};
+
+/* The source for a kind (enum cb_limit_kind), or NULL. */
+const struct cb_limit_source *cb_limit_source(uint32_t kind);
+
+struct cb_pools {
+	pthread_mutex_t lock;
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+};
+
+/* Pool 0 "default" (follows the capacity), nothing else. */
+void cb_pools_init(struct cb_pools *ps);
+
+/* Take the definitions over from an adopted state segment. */
+void cb_pools_adopt(struct cb_pools *ps, const void *state);
+
+/*
+ * Apply POOL SET.  Returns the pool's index, or -errno with a message:
+ * -ENOSPC no free pool, -EINVAL a bad combination (a new pool without a
+ * limit or share; a limit or share for "default").
+ */
+int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
+    char *err, size_t errlen);
+
+/* Copy definitions and observations (publisher, POOL LIST). */
+void cb_pools_copy(struct cb_pools *ps, struct cb_pool_def *def,
+    uint32_t *observed);
+
+#endif /* CB_POOLS_H */

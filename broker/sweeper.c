@@ -1,0 +1,408 @@
+/*
+ * sweeper.c - client watching, launch expiry, recount and repair (see
+ * sweeper.h and, for the protocol, reserve.h).
+ */
+#include "sweeper.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "futex.h"
+#include "log.h"
+#include "proc.h"
+#include "reserve.h"
+#include "segment.h"
+
+#define TAG_KICK (1ull << 40)
+#define TAG_TIMER (2ull << 40)
+
+enum { REQ_HELLO = 1, REQ_CHECK = 2 };
+
+struct request {
+	struct cds_wfcq_node node;
+	int type;
+	uint32_t index;
+	uint64_t owner;
+};
+
+static struct cb_pool_conf *conf_of(struct cb_broker *b, int pool)
+{
+	return cb_seg_record(b->seg.state, CB_RS_POOLS, 0, (uint32_t)pool);
+}
+
+static struct cb_client_slot *client_of(struct cb_broker *b, uint32_t i)
+{
+	return cb_seg_record(b->seg.slots, CB_RL_CLIENTS, 0, i);
+}
+
+static void unwatch(struct cb_sweeper *sw, uint32_t i)
+{
+	if (sw->watch[i].pidfd >= 0) {
+		epoll_ctl(sw->epfd, EPOLL_CTL_DEL, sw->watch[i].pidfd, NULL);
+		close(sw->watch[i].pidfd);
+	}
+	sw->watch[i].pidfd = -1;
+	sw->watch[i].owner = 0;
+}
+
+static void reclaim(struct cb_broker *b, uint32_t i, uint64_t owner,
+    const char *why)
+{
+	uint32_t per_pool[CB_MAX_POOLS] = { 0 };
+	long n;
+
+	unwatch(&b->sweeper, i);
+	n = cb_rsv_reclaim(b->seg.slots, i, owner, per_pool);
+	if (n < 0)
+		return;     /* the entry changed hands: nothing of ours */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (per_pool[p] > 0)
+			atomic_fetch_add_explicit(&conf_of(b, p)->reclaimed,
+			    per_pool[p], memory_order_relaxed);
+	log_info("client pid %u (entry %u) %s: reclaimed %ld hold%s",
+	    CB_OWNER_PID(owner), i, why, n, n == 1 ? "" : "s");
+}
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/*
+ * Watch client entry i, owned by `owner`.  The pidfd is opened before
+ * the start time is checked, so a pid reused in between is caught: the
+ * pidfd then names a process whose start time differs.
+ */
+static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	struct cb_client_slot *cs = client_of(b, i);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
+	pid_t pid = (pid_t)CB_OWNER_PID(owner);
+	uint64_t start;
+	int fd;
+
+	if (sw->watch[i].pidfd >= 0 && sw->watch[i].owner == owner)
+		return;
+	unwatch(sw, i);
+	if (atomic_load_explicit(&cs->owner, memory_order_acquire) != owner)
+		return;
+	fd = pid > 0 ? pidfd_open(pid) : -1;
+	if (fd < 0 && (pid <= 0 || errno == ESRCH || errno == EINVAL)) {
+		reclaim(b, i, owner, "is gone");
+		return;
+	}
+	if (fd < 0) {
+		log_warn("pidfd_open(%d)", (int)pid);
+		return;
+	}
+	/* Pairs with the release store of start in cb_rsv_claim(). */
+	start = atomic_load_explicit(&cs->start, memory_order_acquire);
+	if (start != 0 && !cb_proc_alive(pid, start)) {
+		close(fd);
+		reclaim(b, i, owner, "is gone");
+		return;
+	}
+	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_warn("epoll_ctl(pidfd)");
+		close(fd);
+		return;
+	}
+	sw->watch[i].pidfd = fd;
+	sw->watch[i].owner = owner;
+}
+
+/* A watched client's pidfd is readable once it has exited. */
+static int watched_dead(struct cb_sweeper *sw, uint32_t i)
+{
+	struct pollfd p = { .fd = sw->watch[i].pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static void handle_request(struct cb_broker *b, const struct request *rq)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	uint32_t i = rq->index;
+
+	if (rq->type == REQ_HELLO) {
+		watch(b, i, rq->owner);
+		return;
+	}
+	/* REQ_CHECK: the connection closed.  Dead now, or later through
+	 * the pidfd; a process that only closed its socket lives on. */
+	if (sw->watch[i].pidfd >= 0 && sw->watch[i].owner == rq->owner) {
+		if (watched_dead(sw, i))
+			reclaim(b, i, rq->owner, "died");
+	} else {
+		watch(b, i, rq->owner);
+	}
+}
+
+static void drain_requests(struct cb_broker *b)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	struct cds_wfcq_node *node;
+	uint64_t v;
+
+	if (read(sw->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("sweeper: eventfd read");
+	while ((node = cds_wfcq_dequeue_blocking(&sw->head, &sw->tail)) !=
+	    NULL) {
+		struct request *rq = caa_container_of(node, struct request,
+		    node);
+
+		handle_request(b, rq);
+		free(rq);
+	}
+}
+
+/* Free entries hold nothing: zero any garbage a client wrote there. */
+static int scrub_free_entry(struct cb_client_slot *cs)
+{
+	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
+	int dirty = CB_SEQ_INFLIGHT(s) != 0;
+
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (atomic_exchange_explicit(&cs->holds[p], 0,
+		    memory_order_seq_cst) != 0)
+			dirty = 1;
+	if (CB_SEQ_INFLIGHT(s) != 0)
+		atomic_store_explicit(&cs->seq, (s & ~0xffu) + 0x100,
+		    memory_order_seq_cst);
+	return dirty;
+}
+
+/*
+ * Every entry: watch owned ones we do not watch yet (clients that
+ * attached while no broker ran, or whose HELLO failed), drop watches on
+ * entries their client freed, scrub free ones.
+ */
+static void scan_clients(struct cb_broker *b)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	const struct cb_seg_header *h = b->seg.slots;
+	uint32_t n = h->region[CB_RL_CLIENTS].count, scrubbed = 0;
+
+	for (uint32_t i = 0; i < n && i < CB_MAX_CLIENTS; i++) {
+		struct cb_client_slot *cs = client_of(b, i);
+		uint64_t o = atomic_load_explicit(&cs->owner,
+		    memory_order_acquire);
+
+		if (CB_OWNER_PID(o) == 0) {
+			if (sw->watch[i].pidfd >= 0)
+				unwatch(sw, i);
+			scrubbed += (uint32_t)scrub_free_entry(cs);
+		} else if (sw->watch[i].pidfd < 0 || sw->watch[i].owner != o) {
+			watch(b, i, o);
+		}
+	}
+	if (scrubbed > 0)
+		log_warnx("repaired %u free client entr%s holding garbage",
+		    scrubbed, scrubbed == 1 ? "y" : "ies");
+}
+
+static void recount_pool(struct cb_broker *b, int p, const char *name)
+{
+	struct cb_pool_conf *conf = conf_of(b, p);
+	int64_t hd = 0, ld = 0;
+	int r = -EAGAIN;
+
+	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++)
+		r = cb_rsv_recount(b->seg.slots, p, &hd, &ld);
+	if (r != 1)
+		return;
+	atomic_fetch_add_explicit(&conf->repaired, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&conf->drift, (uint64_t)(llabs(hd) +
+	    llabs(ld)), memory_order_relaxed);
+	log_warnx("pool %s: counter drift repaired (held %+lld, launching "
+	    "%+lld against the records)", name, (long long)hd, (long long)ld);
+	if (hd > 0 || ld > 0)
+		cb_rsv_wake(b->seg.slots, p);
+}
+
+/* The slots header is the clients' to read, so anyone may scribble on
+ * it; the creator fields never change, so restore them. */
+static void check_header(struct cb_broker *b)
+{
+	struct cb_seg_header *h = b->seg.slots;
+	const struct cb_seg_header *want = &b->sweeper.slots_header;
+	size_t fixed = offsetof(struct cb_seg_header, ident_seq);
+
+	if (memcmp((char *)h + 8, (const char *)want + 8, fixed - 8) == 0 &&
+	    atomic_load(&h->magic) == atomic_load(&want->magic))
+		return;
+	log_warnx("slots segment header was overwritten; restored");
+	atomic_store_explicit(&h->magic, 0, memory_order_relaxed);
+	memcpy((char *)h + 8, (const char *)want + 8, fixed - 8);
+	cb_seg_header_publish(h, CB_SEG_SLOTS);
+}
+
+static void expire(struct cb_broker *b, const struct cb_pool_def *def,
+    uint64_t now)
+{
+	uint32_t per_pool[CB_MAX_POOLS] = { 0 }, window[CB_MAX_POOLS];
+	uint64_t earliest[CB_MAX_POOLS] = { 0 };
+	uint32_t fixed;
+
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		window[p] = def[p].window_ms ? def[p].window_ms :
+		    CB_DEFAULT_WINDOW_MS;
+	fixed = cb_rsv_settle(b->seg.slots, now, window, b->sweeper.claiming);
+	if (fixed > 0)
+		log_warnx("repaired %u launch entr%s holding garbage", fixed,
+		    fixed == 1 ? "y" : "ies");
+	cb_rsv_expire(b->seg.slots, now, per_pool, earliest);
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		struct cb_pool_conf *conf = conf_of(b, p);
+
+		atomic_store_explicit(&conf->earliest_deadline_ns, earliest[p],
+		    memory_order_relaxed);
+		if (per_pool[p] == 0)
+			continue;
+		atomic_fetch_add_explicit(&conf->expired, per_pool[p],
+		    memory_order_relaxed);
+		cb_rsv_wake(b->seg.slots, p);
+	}
+}
+
+static void sweep(struct cb_broker *b)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	uint64_t v;
+
+	if (read(b->sweeper.timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	cb_pools_copy(&b->pools, def, observed);
+	expire(b, def, cb_monotonic_ns());
+	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)
+		return;
+	scan_clients(b);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (def[p].flags & CB_POOL_F_ACTIVE)
+			recount_pool(b, p, def[p].name);
+	check_header(b);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct cb_broker *b = arg;
+	struct cb_sweeper *sw = &b->sweeper;
+	struct epoll_event ev[64];
+	int n;
+
+	scan_clients(b);   /* adopt the clients a previous broker had */
+	while (!sw->stop) {
+		n = epoll_wait(sw->epfd, ev, 64, -1);
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+
+			if (tag == TAG_KICK)
+				drain_requests(b);
+			else if (tag == TAG_TIMER)
+				sweep(b);
+			else if (tag < CB_MAX_CLIENTS &&
+			    sw->watch[tag].pidfd >= 0)
+				reclaim(b, (uint32_t)tag, sw->watch[tag].owner,
+				    "died");
+		}
+	}
+	return NULL;
+}
+
+static int add_fd(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int cb_sweeper_start(struct cb_broker *b)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	struct itimerspec its = {
+		.it_interval = { 0, CB_SWEEP_MS * 1000000L },
+		.it_value = { 0, CB_SWEEP_MS * 1000000L },
+	};
+
+	for (int i = 0; i < CB_MAX_CLIENTS; i++)
+		sw->watch[i].pidfd = -1;
+	memcpy(&sw->slots_header, b->seg.slots, sizeof(sw->slots_header));
+	cds_wfcq_init(&sw->head, &sw->tail);
+	sw->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sw->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sw->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
+	    TFD_NONBLOCK);
+	if (sw->epfd < 0 || sw->kick_fd < 0 || sw->timer_fd < 0 ||
+	    timerfd_settime(sw->timer_fd, 0, &its, NULL) < 0 ||
+	    add_fd(sw->epfd, sw->kick_fd, TAG_KICK) < 0 ||
+	    add_fd(sw->epfd, sw->timer_fd, TAG_TIMER) < 0)
+		return -errno;
+	if (pthread_create(&sw->thread, NULL, sweeper_main, b) != 0)
+		return -EAGAIN;
+	sw->running = true;
+	return 0;
+}
+
+static void post(struct cb_broker *b, int type, uint32_t index,
+    uint64_t owner)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	struct request *rq = malloc(sizeof(*rq));
+	uint64_t one = 1;
+
+	if (rq == NULL || index >= CB_MAX_CLIENTS) {
+		free(rq);
+		return;     /* the periodic scan catches it instead */
+	}
+	rq->type = type;
+	rq->index = index;
+	rq->owner = owner;
+	cds_wfcq_node_init(&rq->node);
+	cds_wfcq_enqueue(&sw->head, &sw->tail, &rq->node);
+	if (write(sw->kick_fd, &one, sizeof(one)) < 0)
+		log_warn("sweeper: eventfd write");
+}
+
+void cb_sweeper_hello(struct cb_broker *b, uint32_t index, uint64_t owner)
+{
+	post(b, REQ_HELLO, index, owner);
+}
+
+void cb_sweeper_check(struct cb_broker *b, uint32_t index, uint64_t owner)
+{
+	post(b, REQ_CHECK, index, owner);
+}
+
+void cb_sweeper_stop(struct cb_broker *b)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	struct cds_wfcq_node *node;
+	uint64_t one = 1;
+
+	if (sw->running) {
+		sw->stop = true;
+		if (write(sw->kick_fd, &one, sizeof(one)) < 0)
+			log_warn("sweeper: eventfd write");
+		pthread_join(sw->thread, NULL);
+		sw->running = false;
+	}
+	while ((node = cds_wfcq_dequeue_blocking(&sw->head, &sw->tail)) !=
+	    NULL)
+		free(caa_container_of(node, struct request, node));
+	for (int i = 0; i < CB_MAX_CLIENTS; i++)
+		if (sw->watch[i].pidfd >= 0)
+			close(sw->watch[i].pidfd);
+	close(sw->epfd);
+	close(sw->kick_fd);
+	close(sw->timer_fd);
+}

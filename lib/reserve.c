@@ -1,0 +1,643 @@
+/*
+ * reserve.c - the reservation protocol (see reserve.h for the design
+ * and the argument for why it is safe).
+ *
+ * Orderings: every operation on the shared words that the recount
+ * snapshots (U, S, H, L) is seq_cst.  The recount's double collect is
+ * only sound if "the counter moved" and "a window opened" cannot be
+ * observed out of order, and seq_cst is the simplest ordering that
+ * says so; on x86-64 it costs the same lock-prefixed instructions a
+ * CAS needs anyway.
+ */
+#include "reserve.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "futex.h"
+#include "segment.h"
+#include "seqlock.h"
+#include "snapshot.h"
+
+enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH };
+
+#define INFLIGHT_MAX 0xfeu   /* S's low byte must never carry */
+#define LOCAL_PROBES 64
+
+static struct cb_pool_slot *pool_slot(void *slots, int pool)
+{
+	return cb_seg_record(slots, CB_RL_POOLS, 0, (uint32_t)pool);
+}
+
+static struct cb_client_slot *client_slot(void *slots, uint32_t i)
+{
+	return cb_seg_record(slots, CB_RL_CLIENTS, 0, i);
+}
+
+static struct cb_launch_slot *launch_slot(void *slots, uint32_t e)
+{
+	return cb_seg_record(slots, CB_RL_LAUNCHES, 0, e);
+}
+
+static const struct cb_pool_conf *pool_conf(const void *state, int pool)
+{
+	return cb_seg_record(state, CB_RS_POOLS, 0, (uint32_t)pool);
+}
+
+static uint32_t nclients(const void *slots)
+{
+	const struct cb_seg_header *h = slots;
+
+	return h->region[CB_RL_CLIENTS].count < CB_MAX_CLIENTS ?
+	    h->region[CB_RL_CLIENTS].count : CB_MAX_CLIENTS;
+}
+
+static uint32_t nlaunches(const void *slots)
+{
+	const struct cb_seg_header *h = slots;
+
+	return h->region[CB_RL_LAUNCHES].count;
+}
+
+/* Open a death window: S's in-flight count + 1, never carrying. */
+static void window_open(struct cb_client_slot *cs)
+{
+	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
+
+	for (;;) {
+		if (CB_SEQ_INFLIGHT(s) >= INFLIGHT_MAX) {
+			sched_yield();
+			s = atomic_load_explicit(&cs->seq,
+			    memory_order_relaxed);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(&cs->seq, &s, s + 1,
+		    memory_order_seq_cst, memory_order_relaxed))
+			return;
+	}
+}
+
+/* Close it: in-flight - 1 and version + 1, in one add. */
+static void window_close(struct cb_client_slot *cs)
+{
+	atomic_fetch_add_explicit(&cs->seq, 0x100u - 1, memory_order_seq_cst);
+}
+
+int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
+    uint64_t *owner)
+{
+	uint32_t n = nclients(slots);
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = ((uint32_t)pid + k) % n;
+		struct cb_client_slot *cs = client_slot(slots, i);
+		uint64_t o = atomic_load_explicit(&cs->owner,
+		    memory_order_relaxed);
+		uint64_t mine = CB_OWNER(CB_OWNER_GEN(o) + 1, pid);
+
+		if (CB_OWNER_PID(o) != 0 ||
+		    !atomic_compare_exchange_strong_explicit(&cs->owner, &o,
+		    mine, memory_order_seq_cst, memory_order_relaxed))
+			continue;
+		/* A free entry has no holds; anything here is garbage the
+		 * sweeper's recount will account for. */
+		for (int p = 0; p < CB_MAX_POOLS; p++)
+			atomic_store_explicit(&cs->holds[p], 0,
+			    memory_order_seq_cst);
+		atomic_store_explicit(&cs->seq,
+		    (atomic_load(&cs->seq) & ~0xffu) + 0x100,
+		    memory_order_seq_cst);
+		/* Pairs with the broker's acquire load: a non-zero start
+		 * means the entry is fully set up. */
+		atomic_store_explicit(&cs->start, start, memory_order_release);
+		*index = i;
+		*owner = mine;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
+{
+	struct cb_client_slot *cs = client_slot(slots, index);
+	uint64_t o = owner;
+
+	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
+	atomic_compare_exchange_strong_explicit(&cs->owner, &o,
+	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,
+	    memory_order_relaxed);
+}
+
+uint32_t cb_rsv_limit(const void *state, int pool)
+{
+	const struct cb_state_hot *hot;
+
+	if (pool == 0) {
+		hot = cb_seg_region(state, CB_RS_HOT);
+		/* Pairs with the publisher's release store of the word. */
+		return CB_STATE_CAPACITY(atomic_load_explicit(&hot->state_word,
+		    memory_order_acquire));
+	}
+	/* Pairs with the publisher's release store of the limit. */
+	return atomic_load_explicit(&pool_conf(state, pool)->limit,
+	    memory_order_acquire);
+}
+
+uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
+    uint32_t n)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
+	uint32_t have, take;
+
+	do {
+		have = launching ? CB_USAGE_LAUNCHING(u) : CB_USAGE_HELD(u);
+		take = n < have ? n : have;
+		v = launching ?
+		    CB_USAGE(CB_USAGE_HELD(u), have - take) :
+		    CB_USAGE(have - take, CB_USAGE_LAUNCHING(u));
+	} while (take > 0 && !atomic_compare_exchange_weak_explicit(usage, &u,
+	    v, memory_order_seq_cst, memory_order_relaxed));
+	return take;
+}
+
+/*
+ * Step 2: admit one unit iff floor + held + launching + 1 <= limit.
+ * 64-bit sums: hostile counters cannot wrap the comparison.
+ */
+static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
+    uint32_t limit)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
+
+	do {
+		if ((uint64_t)floor + CB_USAGE_HELD(u) +
+		    CB_USAGE_LAUNCHING(u) + 1 > limit)
+			return -EAGAIN;
+		v = launching ?
+		    CB_USAGE(CB_USAGE_HELD(u), CB_USAGE_LAUNCHING(u) + 1) :
+		    CB_USAGE(CB_USAGE_HELD(u) + 1, CB_USAGE_LAUNCHING(u));
+	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
+	    memory_order_seq_cst, memory_order_relaxed));
+	return 0;
+}
+
+static uint64_t make_ticket0(int kind, int pool, uint32_t client,
+    uint32_t index)
+{
+	return (uint64_t)kind | (uint64_t)pool << 8 |
+	    (uint64_t)(client & 0xffff) << 16 | (uint64_t)index << 32;
+}
+
+/* A private slot recording an outstanding hold's nonce. */
+static int local_claim(struct cb_rsv *r, uint64_t *nonce, uint32_t *idx)
+{
+	uint64_t n = atomic_fetch_add_explicit(&r->nonce, 1,
+	    memory_order_relaxed) + 1;
+
+	for (uint32_t k = 0; k < LOCAL_PROBES; k++) {
+		uint32_t i = (uint32_t)(n + k) & (r->local_size - 1);
+		uint64_t zero = 0;
+
+		if (atomic_compare_exchange_strong_explicit(&r->local[i],
+		    &zero, n, memory_order_relaxed, memory_order_relaxed)) {
+			*nonce = n;
+			*idx = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
+    cb_ticket *t)
+{
+	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
+	uint64_t nonce;
+	uint32_t idx;
+	int ret;
+
+	if (local_claim(r, &nonce, &idx) < 0)
+		return -ENOSPC;
+	window_open(cs);
+	ret = admit(&ps->usage, 0, 0, limit);
+	if (ret == 0)
+		atomic_fetch_add_explicit(&cs->holds[pool], 1,
+		    memory_order_seq_cst);
+	window_close(cs);
+	if (ret < 0) {
+		atomic_store_explicit(&r->local[idx], 0, memory_order_relaxed);
+		return ret;
+	}
+	t->opaque[0] = make_ticket0(TICKET_HOLD, pool, r->client, idx);
+	t->opaque[1] = nonce;
+	return 0;
+}
+
+/* Claim a free launch entry for pool; returns its index or -ENOSPC. */
+static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
+    uint64_t *live)
+{
+	uint32_t n = nlaunches(r->slots);
+	uint32_t first = (uint32_t)(atomic_load_explicit(&r->nonce,
+	    memory_order_relaxed) * 2654435761u + r->client) % n;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t e = (first + k) % n;
+		struct cb_launch_slot *ls = launch_slot(r->slots, e);
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_relaxed);
+		uint64_t nonce = CB_LAUNCH_NONCE(w) + 1;
+
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE ||
+		    !atomic_compare_exchange_strong_explicit(&ls->word, &w,
+		    CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING, pool, r->client, nonce),
+		    memory_order_seq_cst, memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&ls->deadline_ns, deadline,
+		    memory_order_relaxed);
+		*live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, pool, r->client, nonce);
+		/* seq_cst: the deadline is visible before LIVE is. */
+		atomic_store_explicit(&ls->word, *live, memory_order_seq_cst);
+		return e;
+	}
+	return -ENOSPC;
+}
+
+static uint32_t pool_window_ms(const void *state, int pool)
+{
+	struct cb_pool_def def;
+
+	if (cb_snapshot_pool(state, pool, &def) < 0 || def.window_ms == 0)
+		return 60000;
+	return def.window_ms;
+}
+
+static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
+    uint32_t observed, cb_ticket *t)
+{
+	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
+	uint32_t published = atomic_load_explicit(
+	    &pool_conf(r->state, pool)->observed, memory_order_relaxed);
+	uint64_t deadline = cb_monotonic_ns() +
+	    (uint64_t)pool_window_ms(r->state, pool) * 1000000u, live = 0;
+	long e = 0;
+	int ret;
+
+	if (published > observed)
+		observed = published;
+	window_open(cs);
+	ret = admit(&ps->usage, 1, observed, limit);
+	if (ret == 0) {
+		e = claim_launch(r, pool, deadline, &live);
+		if (e < 0)
+			cb_rsv_usage_sub(&ps->usage, 1, 1);
+	}
+	window_close(cs);
+	if (ret < 0)
+		return ret;
+	if (e < 0) {
+		cb_rsv_wake(r->slots, pool);
+		return -ENOSPC;
+	}
+	t->opaque[0] = make_ticket0(TICKET_LAUNCH, pool, r->client,
+	    (uint32_t)e);
+	t->opaque[1] = live;
+	return 0;
+}
+
+int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
+    cb_ticket *ticket)
+{
+	uint32_t limit = cb_rsv_limit(r->state, pool);
+	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
+	int ret;
+
+	atomic_store_explicit(&client_slot(r->slots, r->client)->last_pool,
+	    (uint32_t)pool, memory_order_relaxed);
+	ret = kind == CB_HOLD ? try_hold(r, pool, limit, ticket) :
+	    try_launch(r, pool, limit, observed, ticket);
+	if (ret == 0)
+		atomic_fetch_add_explicit(&ps->admitted, 1,
+		    memory_order_relaxed);
+	return ret;
+}
+
+static int stale(struct cb_rsv *r, int pool)
+{
+	atomic_fetch_add_explicit(&pool_slot(r->slots, pool)->stale_releases,
+	    1, memory_order_relaxed);
+	return -ESTALE;
+}
+
+/* H[c,p] -= 1 unless it is already 0 (the broker reclaimed it). */
+static int holds_dec(struct cb_client_slot *cs, int pool)
+{
+	uint32_t h = atomic_load_explicit(&cs->holds[pool],
+	    memory_order_relaxed);
+
+	do {
+		if (h == 0)
+			return -ESTALE;
+	} while (!atomic_compare_exchange_weak_explicit(&cs->holds[pool], &h,
+	    h - 1, memory_order_seq_cst, memory_order_relaxed));
+	return 0;
+}
+
+static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
+    uint32_t idx, uint64_t nonce)
+{
+	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	uint64_t expect = nonce;
+	int ret;
+
+	if (client != (r->client & 0xffff) || idx >= r->local_size)
+		return -EINVAL;
+	if (!atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
+	    0, memory_order_relaxed, memory_order_relaxed))
+		return stale(r, pool);
+	window_open(cs);
+	ret = holds_dec(cs, pool);
+	if (ret == 0)
+		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 0, 1);
+	window_close(cs);
+	if (ret < 0)
+		return stale(r, pool);
+	cb_rsv_wake(r->slots, pool);
+	return 0;
+}
+
+static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
+    uint64_t live)
+{
+	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	struct cb_launch_slot *ls;
+	uint64_t w = live;
+	int won;
+
+	if (e >= nlaunches(r->slots) || CB_LAUNCH_STATE(live) !=
+	    CB_LAUNCH_LIVE || CB_LAUNCH_POOL(live) != (unsigned)pool)
+		return -EINVAL;
+	ls = launch_slot(r->slots, e);
+	window_open(cs);
+	won = atomic_compare_exchange_strong_explicit(&ls->word, &w,
+	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(live)),
+	    memory_order_seq_cst, memory_order_relaxed);
+	if (won)
+		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 1, 1);
+	window_close(cs);
+	if (!won)
+		return stale(r, pool);
+	cb_rsv_wake(r->slots, pool);
+	return 0;
+}
+
+int cb_rsv_release(struct cb_rsv *r, const cb_ticket *t)
+{
+	int kind = (int)(t->opaque[0] & 0xff);
+	int pool = (int)((t->opaque[0] >> 8) & 0xff);
+	uint32_t client = (uint32_t)((t->opaque[0] >> 16) & 0xffff);
+	uint32_t index = (uint32_t)(t->opaque[0] >> 32);
+	const struct cb_seg_header *h = r->slots;
+
+	if (pool >= CB_MAX_POOLS || (uint32_t)pool >= h->region[CB_RL_POOLS].count)
+		return -EINVAL;
+	if (kind == TICKET_HOLD)
+		return release_hold(r, pool, client, index, t->opaque[1]);
+	if (kind == TICKET_LAUNCH)
+		return release_launch(r, pool, index, t->opaque[1]);
+	return -EINVAL;
+}
+
+void cb_rsv_release_all(struct cb_rsv *r)
+{
+	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+
+	window_open(cs);
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
+		    memory_order_seq_cst);
+
+		if (h > 0) {
+			cb_rsv_usage_sub(&pool_slot(r->slots, p)->usage, 0, h);
+			cb_rsv_wake(r->slots, p);
+		}
+	}
+	window_close(cs);
+	memset((void *)r->local, 0, r->local_size * sizeof(*r->local));
+}
+
+void cb_rsv_wake(void *slots, int pool)
+{
+	struct cb_pool_slot *ps = pool_slot(slots, pool);
+
+	cb_eventcount_notify(&ps->release_seq, &ps->waiters);
+}
+
+long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
+    uint32_t *per_pool)
+{
+	struct cb_client_slot *cs = client_slot(slots, index);
+	uint64_t o = owner;
+	long total = 0;
+
+	if (atomic_load_explicit(&cs->owner, memory_order_seq_cst) != owner)
+		return -1;
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
+		    memory_order_seq_cst);
+
+		if (h == 0)
+			continue;
+		/* Only what the dead client recorded: an open window's
+		 * unit stays counted (the safe side) for recount. */
+		cb_rsv_usage_sub(&pool_slot(slots, p)->usage, 0, h);
+		per_pool[p] += h;
+		total += h;
+		cb_rsv_wake(slots, p);
+	}
+	atomic_store_explicit(&cs->seq,
+	    (atomic_load(&cs->seq) & ~0xffu) + 0x100, memory_order_seq_cst);
+	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&cs->owner, &o,
+	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,
+	    memory_order_relaxed))
+		return -1;
+	return total;
+}
+
+/* Expire one LIVE entry if its deadline passed; else note it. */
+static int expire_one(void *slots, struct cb_launch_slot *ls, uint64_t w,
+    uint64_t now, uint32_t *per_pool, uint64_t *earliest)
+{
+	uint64_t d = atomic_load_explicit(&ls->deadline_ns,
+	    memory_order_relaxed);
+	unsigned p = CB_LAUNCH_POOL(w);
+
+	if (d > now) {
+		if (earliest[p] == 0 || d < earliest[p])
+			earliest[p] = d;
+		return 0;
+	}
+	if (!atomic_compare_exchange_strong_explicit(&ls->word, &w,
+	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(w)),
+	    memory_order_seq_cst, memory_order_relaxed))
+		return 0;   /* released meanwhile: the releaser decrements */
+	cb_rsv_usage_sub(&pool_slot(slots, (int)p)->usage, 1, 1);
+	per_pool[p]++;
+	return 1;
+}
+
+uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
+    uint64_t *earliest)
+{
+	uint32_t n = nlaunches(slots), expired = 0;
+
+	for (uint32_t e = 0; e < n; e++) {
+		struct cb_launch_slot *ls = launch_slot(slots, e);
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_seq_cst);
+
+		if (CB_LAUNCH_STATE(w) == CB_LAUNCH_LIVE)
+			expired += (uint32_t)expire_one(slots, ls, w, now,
+			    per_pool, earliest);
+	}
+	return expired;
+}
+
+/* Longest deadline a legitimate launch can have: the largest window. */
+#define WINDOW_MAX_NS (86400ull * 1000000000ull)
+
+static void settle_one(struct cb_launch_slot *ls, uint64_t w, uint64_t *prev,
+    uint64_t deadline)
+{
+	uint64_t live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, CB_LAUNCH_POOL(w),
+	    CB_LAUNCH_CLIENT(w), CB_LAUNCH_NONCE(w));
+
+	if (*prev != w) {
+		*prev = w;     /* give a live claimer one more sweep */
+		return;
+	}
+	/* Stuck: its claimer died between claim and LIVE.  The launch may
+	 * have been issued, so it counts until a full window passes. */
+	atomic_store_explicit(&ls->deadline_ns, deadline,
+	    memory_order_relaxed);
+	atomic_compare_exchange_strong_explicit(&ls->word, &w, live,
+	    memory_order_seq_cst, memory_order_relaxed);
+	*prev = 0;
+}
+
+uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
+    uint64_t *prev)
+{
+	uint32_t n = nlaunches(slots), fixed = 0;
+
+	for (uint32_t e = 0; e < n && e < CB_MAX_LAUNCHES; e++) {
+		struct cb_launch_slot *ls = launch_slot(slots, e);
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_seq_cst);
+		unsigned p = CB_LAUNCH_POOL(w);
+		uint64_t window = (uint64_t)window_ms[p] * 1000000u;
+
+		switch (CB_LAUNCH_STATE(w)) {
+		case CB_LAUNCH_CLAIMING:
+			settle_one(ls, w, &prev[e], now + window);
+			continue;
+		case CB_LAUNCH_LIVE:
+			/* A deadline no window can produce is garbage. */
+			if (atomic_load_explicit(&ls->deadline_ns,
+			    memory_order_relaxed) > now + WINDOW_MAX_NS) {
+				atomic_store_explicit(&ls->deadline_ns,
+				    now + window, memory_order_relaxed);
+				fixed++;
+			}
+			break;
+		case CB_LAUNCH_FREE:
+			break;
+		default:
+			/* Not a state we write: never admitted, free it (the
+			 * recount settles the counter). */
+			atomic_compare_exchange_strong_explicit(&ls->word, &w,
+			    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0,
+			    CB_LAUNCH_NONCE(w)), memory_order_seq_cst,
+			    memory_order_relaxed);
+			fixed++;
+			break;
+		}
+		prev[e] = 0;
+	}
+	return fixed;
+}
+
+/* One collect of the records of pool p: sum of H over owned entries,
+ * live launch entries.  Returns -EAGAIN if a window is open. */
+static int collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
+    uint64_t *launching)
+{
+	uint32_t n = nclients(slots), m = nlaunches(slots);
+
+	*held = *launching = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct cb_client_slot *cs = client_slot(slots, i);
+
+		seqs[i] = atomic_load_explicit(&cs->seq, memory_order_seq_cst);
+		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
+		    memory_order_seq_cst)) == 0)
+			continue;
+		if (CB_SEQ_INFLIGHT(seqs[i]) != 0)
+			return -EAGAIN;
+		*held += atomic_load_explicit(&cs->holds[pool],
+		    memory_order_seq_cst);
+	}
+	for (uint32_t e = 0; e < m; e++) {
+		uint64_t w = atomic_load_explicit(&launch_slot(slots, e)->word,
+		    memory_order_seq_cst);
+
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE &&
+		    CB_LAUNCH_POOL(w) == (unsigned)pool)
+			(*launching)++;
+	}
+	return 0;
+}
+
+static int unchanged(void *slots, const uint32_t *seqs)
+{
+	uint32_t n = nclients(slots);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (atomic_load_explicit(&client_slot(slots, i)->seq,
+		    memory_order_seq_cst) != seqs[i])
+			return 0;
+	return 1;
+}
+
+static uint32_t clamp32(uint64_t v)
+{
+	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
+}
+
+int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
+    int64_t *launch_drift)
+{
+	static uint32_t seqs[CB_MAX_CLIENTS];   /* sweeper thread only */
+	_Atomic uint64_t *usage = &pool_slot(slots, pool)->usage;
+	uint64_t u1, u2, held, launching, fixed;
+
+	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
+	if (collect(slots, pool, seqs, &held, &launching) < 0)
+		return -EAGAIN;
+	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
+	if (u1 != u2 || !unchanged(slots, seqs))
+		return -EAGAIN;
+	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)held;
+	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)launching;
+	if (*held_drift == 0 && *launch_drift == 0)
+		return 0;
+	fixed = CB_USAGE(clamp32(held), clamp32(launching));
+	if (!atomic_compare_exchange_strong_explicit(usage, &u1, fixed,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return -EAGAIN;
+	return 1;
+}
