@@ -40,6 +40,15 @@ SANFLAGS += -Wno-tsan
 endif
 endif
 
+# V=1 shows full command lines.
+ifeq ($(V),1)
+Q =
+say =
+else
+Q = @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
 ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -pthread
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
 
@@ -73,7 +82,7 @@ PROGRAMS    = $(O)/capbrokerd $(O)/capctl $(O)/capdump
 UNIT_TESTS  = $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
 ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/integration/*.c))
 
-.PHONY: all deps run check unit-check integration-check install uninstall \
+.PHONY: all deps run check unit-check model-check integration-check install uninstall \
         clean bench
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(UNIT_TESTS) $(ITEST_PROGS)
 
@@ -82,35 +91,35 @@ deps:
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
 
 $(LIB_SO): $(CLIENT_OBJ) $(CORE_OBJ) client/libcapbroker.map
-	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
+	$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
 	    -Wl,--version-script=client/libcapbroker.map -Wl,--no-undefined \
 	    -o $@ $(CLIENT_OBJ) $(CORE_OBJ) $(ALL_LDFLAGS)
-	ln -sf libcapbroker.so.$(VERSION) $(O)/$(LIB_SONAME)
-	ln -sf $(LIB_SONAME) $(O)/libcapbroker.so
+	$(Q)ln -sf libcapbroker.so.$(VERSION) $(O)/$(LIB_SONAME)
+	$(Q)ln -sf $(LIB_SONAME) $(O)/libcapbroker.so
 
 $(LIB_A): $(CLIENT_OBJ) $(CORE_OBJ)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
 
 $(LIB_PC): client/capbroker.pc.in Makefile
 	@mkdir -p $(O)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    $< > $@
 
 # Programs link the static library: no LD_LIBRARY_PATH needed to run
 # them from the build tree.
 $(O)/capbrokerd: $(BROKER_OBJ) $(TOOLCORE_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
 $(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD)
 
 $(O)/capdump: $(O)/tools/capdump.o $(LIB_A)
-	$(CC) -o $@ $^ $(ALL_LDFLAGS)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
 # Unit tests: tests/unit/test_MODULE.c links the core and protocol;
 # tests/unit/test_broker_MODULE.c also links the broker's modules.
@@ -119,18 +128,18 @@ BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
 $(O)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB_OBJ) \
     $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< $(BROKER_LIB_OBJ) \
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< $(BROKER_LIB_OBJ) \
 	    $(TOOLCORE_OBJ) $(LIB_A) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
 	    $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
 $(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
 	    $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_BSD)
 
 $(O)/tests/%: tests/integration/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -138,7 +147,10 @@ run: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit-check integration-check
+	@$(MAKE) --no-print-directory unit-check model-check integration-check
+
+model-check:
+	@sh tests/model/run.sh
 
 unit-check: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
