@@ -286,8 +286,8 @@ static void do_pool_list(struct cb_broker *b, struct conn *c)
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		const struct cb_pool_conf *conf = cb_seg_record(b->seg.state,
 		    CB_RS_POOLS, 0, (uint32_t)p);
-		const struct cb_pool_slot *ps = cb_seg_record(b->seg.slots,
-		    CB_RL_POOLS, 0, (uint32_t)p);
+		const struct cb_pool_slot *ps = cb_slots_record(b->seg.slots,
+		    CB_RL_POOLS, (uint32_t)p);
 		const struct cb_limit_source *src = cb_limit_source(
 		    def[p].kind);
 		uint64_t u = atomic_load(&ps->usage);
@@ -309,14 +309,13 @@ static void do_pool_list(struct cb_broker *b, struct conn *c)
 static void do_hello(struct cb_broker *b, struct conn *c,
     const struct cb_ctl_req *req)
 {
-	const struct cb_seg_header *h = b->seg.slots;
 	const struct cb_client_slot *cs;
 
-	if (c->client >= 0 || req->client >= h->region[CB_RL_CLIENTS].count) {
+	if (c->client >= 0 || req->client >= CB_MAX_CLIENTS) {
 		reply_err(c, EINVAL, "bad client index %u", req->client);
 		return;
 	}
-	cs = cb_seg_record(b->seg.slots, CB_RL_CLIENTS, 0, req->client);
+	cs = cb_slots_record(b->seg.slots, CB_RL_CLIENTS, req->client);
 	if (atomic_load(&cs->owner) != req->owner ||
 	    CB_OWNER_PID(req->owner) != (uint32_t)c->cred.pid) {
 		reply_err(c, EPERM, "client entry %u is not pid %d's",

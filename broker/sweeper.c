@@ -40,7 +40,7 @@ static struct cb_pool_conf *conf_of(struct cb_broker *b, int pool)
 
 static struct cb_client_slot *client_of(struct cb_broker *b, uint32_t i)
 {
-	return cb_seg_record(b->seg.slots, CB_RL_CLIENTS, 0, i);
+	return cb_slots_record(b->seg.slots, CB_RL_CLIENTS, i);
 }
 
 static void unwatch(struct cb_sweeper *sw, uint32_t i)
@@ -189,10 +189,9 @@ static int scrub_free_entry(struct cb_client_slot *cs)
 static void scan_clients(struct cb_broker *b)
 {
 	struct cb_sweeper *sw = &b->sweeper;
-	const struct cb_seg_header *h = b->seg.slots;
-	uint32_t n = h->region[CB_RL_CLIENTS].count, scrubbed = 0;
+	uint32_t scrubbed = 0;
 
-	for (uint32_t i = 0; i < n && i < CB_MAX_CLIENTS; i++) {
+	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
 		struct cb_client_slot *cs = client_of(b, i);
 		uint64_t o = atomic_load_explicit(&cs->owner,
 		    memory_order_acquire);
@@ -254,8 +253,8 @@ static void expire(struct cb_broker *b, const struct cb_pool_def *def,
 	uint32_t fixed;
 
 	for (int p = 0; p < CB_MAX_POOLS; p++)
-		window[p] = def[p].window_ms ? def[p].window_ms :
-		    CB_DEFAULT_WINDOW_MS;
+		window[p] = !(def[p].flags & CB_POOL_F_ACTIVE) ? 0 :
+		    def[p].window_ms ? def[p].window_ms : CB_DEFAULT_WINDOW_MS;
 	fixed = cb_rsv_settle(b->seg.slots, now, window, b->sweeper.claiming);
 	if (fixed > 0)
 		log_warnx("repaired %u launch entr%s holding garbage", fixed,

@@ -275,7 +275,7 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 		goto fail;
 	}
 	const struct cb_state_hot *hot = cb_seg_region(c->state, CB_RS_HOT);
-	struct cb_slots_hot *shot = cb_seg_region(c->slots, CB_RL_HOT);
+	struct cb_slots_hot *shot = cb_slots_record(c->slots, CB_RL_HOT, 0);
 
 	c->state_word = &hot->state_word;
 	c->watch_seq = &hot->watch_seq;
@@ -526,8 +526,8 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)
 	    cb_snapshot_pool(c->state, pool, &def) < 0)
 		return set_err(c->errmsg, -ENOENT, "no pool %d", pool);
 	conf = cb_seg_record(c->state, CB_RS_POOLS, 0, (uint32_t)pool);
-	u = atomic_load_explicit(&((struct cb_pool_slot *)cb_seg_record(
-	    c->slots, CB_RL_POOLS, 0, (uint32_t)pool))->usage,
+	u = atomic_load_explicit(&((struct cb_pool_slot *)cb_slots_record(
+	    c->slots, CB_RL_POOLS, (uint32_t)pool))->usage,
 	    memory_order_acquire);
 	memset(out, 0, sizeof(*out));
 	memcpy(out->name, def.name, CB_POOL_NAME_MAX);
@@ -571,7 +571,7 @@ static int deadline_passed(const struct timespec *deadline)
 static int reserve_wait(cb_client *c, const struct cb_request *req,
     cb_ticket *ticket)
 {
-	struct cb_pool_slot *ps = cb_seg_record(c->slots, CB_RL_POOLS, 0,
+	struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
 	    (uint32_t)req->pool);
 	struct timespec deadline, slice;
 	int r;
@@ -638,8 +638,8 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 	if (r == 0)
 		return 0;
 	if (r == -EAGAIN || r == -ETIMEDOUT) {
-		struct cb_pool_slot *ps = cb_seg_record(c->slots, CB_RL_POOLS,
-		    0, (uint32_t)req->pool);
+		struct cb_pool_slot *ps = cb_slots_record(c->slots,
+		    CB_RL_POOLS, (uint32_t)req->pool);
 
 		atomic_fetch_add_explicit(&ps->rejected, 1,
 		    memory_order_relaxed);

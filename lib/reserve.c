@@ -27,17 +27,17 @@ enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH };
 
 static struct cb_pool_slot *pool_slot(void *slots, int pool)
 {
-	return cb_seg_record(slots, CB_RL_POOLS, 0, (uint32_t)pool);
+	return cb_slots_record(slots, CB_RL_POOLS, (uint32_t)pool);
 }
 
 static struct cb_client_slot *client_slot(void *slots, uint32_t i)
 {
-	return cb_seg_record(slots, CB_RL_CLIENTS, 0, i);
+	return cb_slots_record(slots, CB_RL_CLIENTS, i);
 }
 
 static struct cb_launch_slot *launch_slot(void *slots, uint32_t e)
 {
-	return cb_seg_record(slots, CB_RL_LAUNCHES, 0, e);
+	return cb_slots_record(slots, CB_RL_LAUNCHES, e);
 }
 
 static const struct cb_pool_conf *pool_conf(const void *state, int pool)
@@ -45,19 +45,18 @@ static const struct cb_pool_conf *pool_conf(const void *state, int pool)
 	return cb_seg_record(state, CB_RS_POOLS, 0, (uint32_t)pool);
 }
 
+/* Table sizes are this build's (validation guarantees the segment has
+ * at least that many), never the hostile header's. */
 static uint32_t nclients(const void *slots)
 {
-	const struct cb_seg_header *h = slots;
-
-	return h->region[CB_RL_CLIENTS].count < CB_MAX_CLIENTS ?
-	    h->region[CB_RL_CLIENTS].count : CB_MAX_CLIENTS;
+	(void)slots;
+	return CB_MAX_CLIENTS;
 }
 
 static uint32_t nlaunches(const void *slots)
 {
-	const struct cb_seg_header *h = slots;
-
-	return h->region[CB_RL_LAUNCHES].count;
+	(void)slots;
+	return CB_MAX_LAUNCHES;
 }
 
 /* Open a death window: S's in-flight count + 1, never carrying. */
@@ -400,9 +399,7 @@ int cb_rsv_release(struct cb_rsv *r, const cb_ticket *t)
 	int pool = (int)((t->opaque[0] >> 8) & 0xff);
 	uint32_t client = (uint32_t)((t->opaque[0] >> 16) & 0xffff);
 	uint32_t index = (uint32_t)(t->opaque[0] >> 32);
-	const struct cb_seg_header *h = r->slots;
-
-	if (pool >= CB_MAX_POOLS || (uint32_t)pool >= h->region[CB_RL_POOLS].count)
+	if (pool >= CB_MAX_POOLS)
 		return -EINVAL;
 	if (kind == TICKET_HOLD)
 		return release_hold(r, pool, client, index, t->opaque[1]);
@@ -452,8 +449,9 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 		if (h == 0)
 			continue;
 		/* Only what the dead client recorded: an open window's
-		 * unit stays counted (the safe side) for recount. */
-		cb_rsv_usage_sub(&pool_slot(slots, p)->usage, 0, h);
+		 * unit stays counted (the safe side) for recount.  A
+		 * hostile record cannot take more than the counter has. */
+		h = cb_rsv_usage_sub(&pool_slot(slots, p)->usage, 0, h);
 		per_pool[p] += h;
 		total += h;
 		cb_rsv_wake(slots, p);
@@ -507,8 +505,8 @@ uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
 	return expired;
 }
 
-/* Longest deadline a legitimate launch can have: the largest window. */
-#define WINDOW_MAX_NS (86400ull * 1000000000ull)
+/* Slack for a claimer's clock read racing the sweeper's. */
+#define DEADLINE_SLACK_NS 1000000000ull
 
 static void settle_one(struct cb_launch_slot *ls, uint64_t w, uint64_t *prev,
     uint64_t deadline)
@@ -534,21 +532,33 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 {
 	uint32_t n = nlaunches(slots), fixed = 0;
 
-	for (uint32_t e = 0; e < n && e < CB_MAX_LAUNCHES; e++) {
+	for (uint32_t e = 0; e < n; e++) {
 		struct cb_launch_slot *ls = launch_slot(slots, e);
 		uint64_t w = atomic_load_explicit(&ls->word,
 		    memory_order_seq_cst);
 		unsigned p = CB_LAUNCH_POOL(w);
 		uint64_t window = (uint64_t)window_ms[p] * 1000000u;
 
+		/* No such pool: nothing could have admitted it. */
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE && window == 0) {
+			atomic_compare_exchange_strong_explicit(&ls->word, &w,
+			    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0,
+			    CB_LAUNCH_NONCE(w)), memory_order_seq_cst,
+			    memory_order_relaxed);
+			prev[e] = 0;
+			fixed++;
+			continue;
+		}
 		switch (CB_LAUNCH_STATE(w)) {
 		case CB_LAUNCH_CLAIMING:
 			settle_one(ls, w, &prev[e], now + window);
 			continue;
 		case CB_LAUNCH_LIVE:
-			/* A deadline no window can produce is garbage. */
+			/* Later than one window from now: garbage, or the
+			 * window was shortened.  Either way, one window. */
 			if (atomic_load_explicit(&ls->deadline_ns,
-			    memory_order_relaxed) > now + WINDOW_MAX_NS) {
+			    memory_order_relaxed) > now + window +
+			    DEADLINE_SLACK_NS) {
 				atomic_store_explicit(&ls->deadline_ns,
 				    now + window, memory_order_relaxed);
 				fixed++;

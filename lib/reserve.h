@@ -132,8 +132,9 @@ uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
  * Settle the launch table (sweeper, each sweep): an entry CLAIMING with
  * the same word as last sweep (prev, CB_MAX_LAUNCHES, private) lost its
  * claimer and becomes LIVE with deadline now + its pool's window
- * (window_ms, CB_MAX_POOLS); impossible states are freed and absurd
- * deadlines cut to one window.  Returns the garbage entries fixed.
+ * (window_ms, CB_MAX_POOLS; 0 = no such pool); impossible states and
+ * entries of pools that do not exist are freed, deadlines later than
+ * one window from now cut to one window.  Returns the entries fixed.
  */
 uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
     uint64_t *prev);

@@ -43,6 +43,20 @@ static const struct region_spec *specs(enum cb_seg_kind kind, unsigned *n)
 	return slots_regions;
 }
 
+static struct cb_layout slots_layout;
+
+__attribute__((constructor)) static void slots_layout_init(void)
+{
+	cb_layout_init(&slots_layout, CB_SEG_SLOTS);
+}
+
+void *cb_slots_record(const void *slots, unsigned idx, uint32_t i)
+{
+	const struct cb_region *r = &slots_layout.region[idx];
+
+	return (char *)slots + r->offset + (uint64_t)i * r->stride;
+}
+
 int cb_name_valid(const char *name)
 {
 	size_t len;
@@ -136,6 +150,17 @@ static int validate_region(const struct cb_seg_header *h, unsigned i,
 {
 	const struct cb_region *r = &h->region[i];
 	uint64_t need;
+
+	/* Slots records are located through our own layout (see
+	 * cb_slots_record), so they must be exactly where it says. */
+	if (h->kind == CB_SEG_SLOTS && i < CB_RL_COUNT &&
+	    (r->offset != slots_layout.region[i].offset ||
+	    r->stride != slots_layout.region[i].stride))
+		return refuse(err, errlen, "slots region %u at offset %llu "
+		    "stride %u, this build has them at %llu stride %u", i,
+		    (unsigned long long)r->offset, r->stride,
+		    (unsigned long long)slots_layout.region[i].offset,
+		    slots_layout.region[i].stride);
 
 	if (r->offset % CB_CACHE_LINE != 0 || r->offset < h->header_size)
 		return refuse(err, errlen, "region %u: offset %llu is "

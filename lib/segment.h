@@ -70,4 +70,15 @@ static inline void *cb_seg_record(const void *base, unsigned idx,
 	    (uint64_t)i * h->region[idx].stride;
 }
 
+/*
+ * Record i of slots-segment region idx, located through this build's
+ * own layout, never through the segment's header: every client can
+ * write that header, so following its offsets would let one process
+ * point the broker (and every other client) anywhere.  Validation
+ * requires the slots regions to sit exactly where this layout puts
+ * them.  The caller bounds-checks i against this build's counts
+ * (CB_MAX_CLIENTS, CB_MAX_POOLS, CB_MAX_LAUNCHES).
+ */
+void *cb_slots_record(const void *slots, unsigned idx, uint32_t i);
+
 #endif /* CB_SEGMENT_H */
