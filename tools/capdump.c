@@ -38,6 +38,7 @@
 #include "abi.h"
 #include "capbroker.h"
 #include "client_internal.h"
+#include "reserve.h"
 #include "segment.h"
 #include "snapshot.h"
 
@@ -56,6 +57,7 @@
 #define MAX_WARNINGS	8
 #define WARNING_MAX	192
 #define POOL_NAME_MAX	63
+#define HUMAN_LAUNCHES	50	/* launch entries in the human report */
 /* Worst case of human_safe(): every byte becomes "\xHH". */
 #define SAFE_SIZE(n)	(4 * (n) + 1)
 
@@ -67,19 +69,69 @@ struct options {
 	int watch;
 };
 
-/* One pool of the reservation table (see gather_pools()). */
+/*
+ * One active pool (see gather_pools()): the broker's definition, limit
+ * and sweeper statistics from the state segment, the clients' usage
+ * counter and statistics from the slots segment.  No padding, and
+ * zeroed before filling: --watch compares rows with memcmp.
+ */
 struct pool_row {
 	char name[POOL_NAME_MAX + 1];
+	uint32_t index;
+	uint32_t kind;			/* enum cb_limit_kind */
 	uint32_t limit;
 	uint32_t observed;
+	uint32_t window_ms;
 	uint32_t held;
 	uint32_t launching;
+	uint32_t reserved;
+	uint64_t admitted;
+	uint64_t rejected;
+	uint64_t stale_releases;
+	uint64_t reclaimed;
+	uint64_t expired;
+	uint64_t repaired;
 };
 
-/* One registered client of the reservation table (see gather_clients()). */
+/* One attached client of the reservation table (see gather_clients()). */
 struct client_row {
+	uint32_t index;
 	uint32_t pid;
-	uint32_t held;
+	uint64_t held;			/* sum over active pools: no overflow */
+	uint32_t in_flight;		/* open death windows (reserve.h) */
+	uint32_t reserved;
+};
+
+/* One claimed or live launch reservation (see gather_launches()). */
+struct launch_row {
+	uint64_t word;			/* as read: identifies the claim */
+	uint64_t deadline_ns;		/* CLOCK_MONOTONIC */
+	int64_t expires_in_ms;		/* at gather time; < 0: overdue */
+	uint32_t entry;
+	uint32_t pool;
+	uint32_t client;
+	uint32_t state;			/* enum cb_launch_state */
+};
+
+/*
+ * Where the slots segment's tables are.  Any client may write that
+ * segment, its header included, so its region table is copied once,
+ * right after cb_open() validated it, and checked again here; records
+ * are located through the copy, never through the live header, so a
+ * client that rewrites an offset cannot make capdump read outside the
+ * mapping.
+ */
+struct slots_geom {
+	int ok;
+	char why[WARNING_MAX];		/* !ok: what was wrong */
+	uint64_t total_size;
+	struct cb_region region[CB_RL_COUNT];
+};
+
+/* A handle and what was copied from it at attach time. */
+struct target {
+	cb_client *c;
+	struct slots_geom slots;
 };
 
 /*
@@ -112,10 +164,14 @@ struct dump {
 	struct cb_event_rec events[CB_EVENT_RING];
 	size_t nevents;
 
+	uint64_t now_ns;		/* CLOCK_MONOTONIC at gather time */
 	struct pool_row *pools;
 	size_t npools;
+	uint64_t pools_active;		/* bit p: pool p is active */
 	struct client_row *clients;
 	size_t nclients;
+	struct launch_row *launches;
+	size_t nlaunches;
 
 	char warning[MAX_WARNINGS][WARNING_MAX];
 	int nwarnings;
@@ -144,8 +200,19 @@ static const char help_text[] =
 "     capdump maps the shared-memory segments of the capbroker instance\n"
 "     NAME read-only and prints the published capacity with its source\n"
 "     tier, generation and flags; the broker's pid, epoch and liveness;\n"
-"     its settings and counters; the published worker table; the pools\n"
-"     and clients of the reservation table; and the recent events.\n"
+"     its settings and counters; the published worker table; the\n"
+"     reservation table: every active pool (limit, observation, window,\n"
+"     units held and launching, admission and repair counters), every\n"
+"     attached client (pid, units held, operations in flight) and every\n"
+"     launch reservation (pool, client, time to expiry; negative once\n"
+"     overdue); and the recent events.  The human report lists the\n"
+"     first 50 launch reservations; --json lists them all.\n"
+"\n"
+"     The reservation table lives in the slots segment, which every\n"
+"     client may write.  capdump bounds-checks what it reads there and\n"
+"     warns about what cannot be right (a launch naming no active\n"
+"     pool, a header rewritten after attach), but the numbers are only\n"
+"     as honest as the clients.\n"
 "\n"
 "     capdump never writes shared memory, takes no locks and does not\n"
 "     talk to the broker, so it works against a busy, hung or dead\n"
@@ -173,7 +240,8 @@ static const char help_text[] =
 "     -w, --watch\n"
 "             Keep running: print, then print again when the published\n"
 "             state changes and at least once a second (heartbeat and\n"
-"             liveness change on their own).  On a terminal the human\n"
+"             liveness change on their own; so do reservations, which\n"
+"             are seen at the next redraw).  On a terminal the human\n"
 "             report redraws in place.  With --json, print one object\n"
 "             per line (NDJSON), and only when something besides the\n"
 "             heartbeat age changed.  If the broker is replaced by one\n"
@@ -492,38 +560,303 @@ static void gather_events(cb_client *c, struct dump *d)
 	    CB_EVENT_RING);
 }
 
+/* ------------------------------------------------------------------ */
+/* The reservation table (slots segment: hostile)                      */
+
+/* Minimum record size and count of each slots table, as validated by
+ * cb_seg_validate(): a count of at least CB_MAX_* means every index a
+ * launch word or holds[] can name is in range. */
+static const struct {
+	uint32_t stride;
+	uint32_t count;
+} slots_need[CB_RL_COUNT] = {
+	[CB_RL_HOT] = { 0, 0 },
+	[CB_RL_CLIENTS] = { sizeof(struct cb_client_slot), CB_MAX_CLIENTS },
+	[CB_RL_POOLS] = { sizeof(struct cb_pool_slot), CB_MAX_POOLS },
+	[CB_RL_LAUNCHES] = { sizeof(struct cb_launch_slot), CB_MAX_LAUNCHES },
+};
+
+/* 0 if the copied region i fits the segment; else says why in g. */
+static int slots_region_check(struct slots_geom *g, unsigned i)
+{
+	const struct cb_region *r = &g->region[i];
+	uint64_t end;
+
+	if (slots_need[i].stride == 0)
+		return 0;
+	end = r->offset + (uint64_t)r->count * r->stride;
+	if (r->offset % 8 != 0 || r->stride % 8 != 0 ||
+	    r->stride < slots_need[i].stride ||
+	    r->count < slots_need[i].count || r->offset > g->total_size ||
+	    end < r->offset || end > g->total_size) {
+		snprintf(g->why, sizeof(g->why), "slots segment region %u "
+		    "(offset %" PRIu64 ", %" PRIu32 " x %" PRIu32 " bytes) "
+		    "does not fit its %" PRIu64 " bytes", i, r->offset,
+		    r->count, r->stride, g->total_size);
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy and check the slots region table; right after cb_open(). */
+static void slots_geom_init(cb_client *c, struct slots_geom *g)
+{
+	const struct cb_seg_header *h = cb_client_slots(c);
+
+	memset(g, 0, sizeof(*g));
+	g->total_size = h->total_size;
+	memcpy(g->region, h->region, sizeof(g->region));
+	for (unsigned i = 0; i < CB_RL_COUNT; i++)
+		if (slots_region_check(g, i) < 0)
+			return;
+	g->ok = 1;
+}
+
+/* Record i of slots table idx; i < g->region[idx].count (checked by
+ * the caller). */
+static const void *slots_record(cb_client *c, const struct slots_geom *g,
+    unsigned idx, uint32_t i)
+{
+	return (const char *)cb_client_slots(c) + g->region[idx].offset +
+	    (uint64_t)i * g->region[idx].stride;
+}
+
+/* Entries of slots table idx we read: never beyond what this build's
+ * index fields can name, nor beyond the copied count. */
+static uint32_t slots_count(const struct slots_geom *g, unsigned idx)
+{
+	return g->region[idx].count < slots_need[idx].count ?
+	    g->region[idx].count : slots_need[idx].count;
+}
+
+/* Warn if a client rewrote the slots header since we copied it. */
+static void slots_geom_recheck(cb_client *c, const struct slots_geom *g,
+    struct dump *d)
+{
+	const struct cb_seg_header *h = cb_client_slots(c);
+
+	if (!g->ok) {
+		add_warning(d, "%s; pools, clients and launches not shown",
+		    g->why);
+		return;
+	}
+	if (h->total_size != g->total_size ||
+	    memcmp(h->region, g->region, sizeof(g->region)) != 0)
+		add_warning(d, "slots segment header changed after attach "
+		    "(a client wrote it?); using the layout seen at attach");
+}
+
+static void pool_row_fill(cb_client *c, const struct slots_geom *g,
+    const struct dump *d, uint32_t i, struct pool_row *row)
+{
+	const struct cb_pool_conf *conf = cb_seg_record(cb_client_state(c),
+	    CB_RS_POOLS, 0, i);
+	const struct cb_pool_slot *slot = slots_record(c, g, CB_RL_POOLS, i);
+	uint64_t usage;
+
+	row->index = i;
+	/* Pool 0 follows the capacity: the one shown above, not a copy
+	 * the publisher may store a moment later. */
+	row->limit = i == 0 ? CB_STATE_CAPACITY(d->state_word) :
+	    atomic_load_explicit(&conf->limit, memory_order_acquire);
+	row->observed = atomic_load_explicit(&conf->observed,
+	    memory_order_relaxed);
+	row->reclaimed = atomic_load_explicit(&conf->reclaimed,
+	    memory_order_relaxed);
+	row->expired = atomic_load_explicit(&conf->expired,
+	    memory_order_relaxed);
+	row->repaired = atomic_load_explicit(&conf->repaired,
+	    memory_order_relaxed);
+	/* One load: held and launching from the same instant. */
+	usage = atomic_load_explicit(&slot->usage, memory_order_relaxed);
+	row->held = CB_USAGE_HELD(usage);
+	row->launching = CB_USAGE_LAUNCHING(usage);
+	row->admitted = atomic_load_explicit(&slot->admitted,
+	    memory_order_relaxed);
+	row->rejected = atomic_load_explicit(&slot->rejected,
+	    memory_order_relaxed);
+	row->stale_releases = atomic_load_explicit(&slot->stale_releases,
+	    memory_order_relaxed);
+}
+
 /*
- * The pools of the slots segment.  The slots-segment tables (pools,
- * clients, reservations) land with the reservation table in the next
- * ABI step; until then there is nothing to read and the answer is no
- * rows.  Filling them in is local to this function and
- * gather_clients(): every printer already renders all rows.
+ * The active pools.  Definitions come from the state segment under
+ * their seqlock (a definition whose writer died mid-write is skipped
+ * with a warning); usage from the slots segment, as read.
  */
-static void gather_pools(cb_client *c, struct dump *d)
+static void gather_pools(cb_client *c, const struct slots_geom *g,
+    struct dump *d)
 {
-	(void)c;
-	d->pools = NULL;
-	d->npools = 0;
+	const struct cb_seg_header *sh = cb_client_state(c);
+	uint32_t n = slots_count(g, CB_RL_POOLS);
+	struct cb_pool_def def;
+	int r;
+
+	if (sh->region[CB_RS_POOLS].count < n)
+		n = sh->region[CB_RS_POOLS].count;
+	if ((d->pools = calloc(n, sizeof(*d->pools))) == NULL) {
+		add_warning(d, "pools: out of memory");
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		r = cb_snapshot_pool(sh, (int)i, &def);
+		if (r == -EAGAIN)
+			add_warning(d, "pool %" PRIu32 ": no stable definition "
+			    "(the publisher died mid-write?)", i);
+		if (r < 0 || !(def.flags & CB_POOL_F_ACTIVE))
+			continue;
+		struct pool_row *row = &d->pools[d->npools++];
+
+		memcpy(row->name, def.name, field_len(def.name,
+		    sizeof(def.name)));
+		row->kind = def.kind;
+		row->window_ms = def.window_ms;
+		pool_row_fill(c, g, d, i, row);
+		d->pools_active |= 1ull << i;
+	}
 }
 
-/* The clients of the slots segment; see gather_pools(). */
-static void gather_clients(cb_client *c, struct dump *d)
+/* Holds of client slot cs in active pools; 64-bit, so a hostile
+ * count cannot wrap the sum. */
+static uint64_t client_holds(const struct cb_client_slot *cs,
+    uint64_t active)
 {
-	(void)c;
-	d->clients = NULL;
-	d->nclients = 0;
+	uint64_t sum = 0;
+
+	for (unsigned p = 0; p < CB_MAX_POOLS; p++)
+		if (active & (1ull << p))
+			sum += atomic_load_explicit(&cs->holds[p],
+			    memory_order_relaxed);
+	return sum;
 }
 
-static void gather(cb_client *c, struct dump *d)
+/* Every client-table entry with an owner (pid != 0). */
+static void gather_clients(cb_client *c, const struct slots_geom *g,
+    struct dump *d)
+{
+	uint32_t n = slots_count(g, CB_RL_CLIENTS);
+	const struct cb_client_slot *cs;
+	uint64_t owner;
+
+	if ((d->clients = calloc(n, sizeof(*d->clients))) == NULL) {
+		add_warning(d, "clients: out of memory");
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		cs = slots_record(c, g, CB_RL_CLIENTS, i);
+		owner = atomic_load_explicit(&cs->owner, memory_order_acquire);
+		if (CB_OWNER_PID(owner) == 0)
+			continue;
+		struct client_row *row = &d->clients[d->nclients++];
+
+		row->index = i;
+		row->pid = CB_OWNER_PID(owner);
+		row->held = client_holds(cs, d->pools_active);
+		row->in_flight = CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+		    memory_order_relaxed));
+	}
+}
+
+/* Milliseconds from now to deadline, negative when it has passed;
+ * computed without a signed overflow whatever the deadline holds. */
+static int64_t ms_until(uint64_t deadline, uint64_t now)
+{
+	if (deadline >= now)
+		return (int64_t)((deadline - now) / 1000000u);
+	return -(int64_t)((now - deadline) / 1000000u);
+}
+
+/*
+ * Launch entries being claimed or live.  The pool and client a word
+ * names are client-written: one naming no active pool, or a client
+ * index beyond the table, is still listed (it counts against nothing
+ * we can name) and counted in a warning.
+ */
+static void gather_launches(cb_client *c, const struct slots_geom *g,
+    struct dump *d)
+{
+	uint32_t n = slots_count(g, CB_RL_LAUNCHES), odd = 0;
+	const struct cb_launch_slot *ls;
+	uint64_t w;
+
+	if ((d->launches = calloc(n, sizeof(*d->launches))) == NULL) {
+		add_warning(d, "launches: out of memory");
+		return;
+	}
+	for (uint32_t e = 0; e < n; e++) {
+		ls = slots_record(c, g, CB_RL_LAUNCHES, e);
+		/* Acquire: pairs with the claimer's release store of LIVE,
+		 * so the deadline it stored before is the one read next. */
+		w = atomic_load_explicit(&ls->word, memory_order_acquire);
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_CLAIMING &&
+		    CB_LAUNCH_STATE(w) != CB_LAUNCH_LIVE)
+			continue;
+		struct launch_row *row = &d->launches[d->nlaunches++];
+
+		row->word = w;
+		row->deadline_ns = atomic_load_explicit(&ls->deadline_ns,
+		    memory_order_relaxed);
+		row->expires_in_ms = ms_until(row->deadline_ns, d->now_ns);
+		row->entry = e;
+		row->pool = CB_LAUNCH_POOL(w);
+		row->client = CB_LAUNCH_CLIENT(w);
+		row->state = CB_LAUNCH_STATE(w);
+		odd += !(d->pools_active & (1ull << row->pool)) ||
+		    row->client >= slots_count(g, CB_RL_CLIENTS);
+	}
+	if (odd > 0)
+		add_warning(d, "%" PRIu32 " launch entries name an inactive "
+		    "pool or a client beyond the table", odd);
+}
+
+/* The name of active pool index, or NULL. */
+static const char *pool_name(const struct dump *d, uint32_t index)
+{
+	for (size_t i = 0; i < d->npools; i++)
+		if (d->pools[i].index == index)
+			return d->pools[i].name;
+	return NULL;
+}
+
+static const char *pool_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case CB_LIMIT_CAPACITY:
+		return "capacity";
+	case CB_LIMIT_FIXED:
+		return "fixed";
+	case CB_LIMIT_SHARE:
+		return "share";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *launch_state_name(uint32_t state)
+{
+	return state == CB_LAUNCH_LIVE ? "live" : "claiming";
+}
+
+static void gather_reservations(const struct target *t, struct dump *d)
+{
+	slots_geom_recheck(t->c, &t->slots, d);
+	if (!t->slots.ok)
+		return;
+	gather_pools(t->c, &t->slots, d);
+	gather_clients(t->c, &t->slots, d);
+	gather_launches(t->c, &t->slots, d);
+}
+
+static void gather(const struct target *t, struct dump *d)
 {
 	memset(d, 0, sizeof(*d));
-	gather_header(c, d);
-	gather_broker(c, d);
-	gather_info(c, d);
-	gather_workers(c, d);
-	gather_events(c, d);
-	gather_pools(c, d);
-	gather_clients(c, d);
+	d->now_ns = monotonic_ns();
+	gather_header(t->c, d);
+	gather_broker(t->c, d);
+	gather_info(t->c, d);
+	gather_workers(t->c, d);
+	gather_events(t->c, d);
+	gather_reservations(t, d);
 }
 
 static void dump_free(struct dump *d)
@@ -531,9 +864,11 @@ static void dump_free(struct dump *d)
 	free(d->workers);
 	free(d->pools);
 	free(d->clients);
+	free(d->launches);
 	d->workers = NULL;
 	d->pools = NULL;
 	d->clients = NULL;
+	d->launches = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -635,24 +970,55 @@ static void human_workers(const struct dump *d)
 	}
 }
 
+/* Width of the widest pool name as human_safe() prints it. */
+static int pool_name_width(const struct dump *d)
+{
+	char safe[SAFE_SIZE(POOL_NAME_MAX + 1)];
+	int width = 4, n;		/* "NAME" */
+
+	for (size_t i = 0; i < d->npools; i++) {
+		n = (int)strlen(human_safe(safe, d->pools[i].name,
+		    sizeof(d->pools[i].name)));
+		if (n > width)
+			width = n;
+	}
+	return width;
+}
+
+/* The limits and usage, then the counters, one table each: one table
+ * of both would not fit a terminal. */
 static void human_pools(const struct dump *d)
 {
 	char safe[SAFE_SIZE(POOL_NAME_MAX + 1)];
+	int w = pool_name_width(d);
+	const struct pool_row *p;
 
 	printf("\nPOOLS (%zu)\n", d->npools);
 	if (d->npools == 0) {
 		printf("  none\n");
 		return;
 	}
-	printf("  %-20s  %8s  %8s  %8s  %9s\n", "NAME", "LIMIT", "OBSERVED",
-	    "HELD", "LAUNCHING");
+	printf("  %-*s  %5s  %-8s  %5s  %8s  %8s  %4s  %9s\n", w, "NAME",
+	    "INDEX", "KIND", "LIMIT", "OBSERVED", "WINDOW_S", "HELD",
+	    "LAUNCHING");
 	for (size_t i = 0; i < d->npools; i++) {
-		const struct pool_row *p = &d->pools[i];
-
-		printf("  %-20s  %8" PRIu32 "  %8" PRIu32 "  %8" PRIu32 "  %9"
-		    PRIu32 "\n", human_safe(safe, p->name,
-		    field_len(p->name, sizeof(p->name))), p->limit,
-		    p->observed, p->held, p->launching);
+		p = &d->pools[i];
+		printf("  %-*s  %5" PRIu32 "  %-8s  %5" PRIu32 "  %8" PRIu32
+		    "  %8g  %4" PRIu32 "  %9" PRIu32 "\n", w, human_safe(safe,
+		    p->name, sizeof(p->name)), p->index,
+		    pool_kind_name(p->kind), p->limit, p->observed,
+		    p->window_ms / 1000.0, p->held, p->launching);
+	}
+	printf("\n  %-*s  %8s  %8s  %14s  %9s  %7s  %8s\n", w, "NAME",
+	    "ADMITTED", "REJECTED", "STALE_RELEASES", "RECLAIMED", "EXPIRED",
+	    "REPAIRED");
+	for (size_t i = 0; i < d->npools; i++) {
+		p = &d->pools[i];
+		printf("  %-*s  %8" PRIu64 "  %8" PRIu64 "  %14" PRIu64 "  %9"
+		    PRIu64 "  %7" PRIu64 "  %8" PRIu64 "\n", w,
+		    human_safe(safe, p->name, sizeof(p->name)), p->admitted,
+		    p->rejected, p->stale_releases, p->reclaimed, p->expired,
+		    p->repaired);
 	}
 }
 
@@ -663,10 +1029,53 @@ static void human_clients(const struct dump *d)
 		printf("  none\n");
 		return;
 	}
-	printf("  %10s  %8s\n", "PID", "HELD");
+	printf("  %5s  %10s  %8s  %9s\n", "INDEX", "PID", "HELD",
+	    "IN_FLIGHT");
 	for (size_t i = 0; i < d->nclients; i++)
-		printf("  %10" PRIu32 "  %8" PRIu32 "\n", d->clients[i].pid,
-		    d->clients[i].held);
+		printf("  %5" PRIu32 "  %10" PRIu32 "  %8" PRIu64 "  %9" PRIu32
+		    "\n", d->clients[i].index, d->clients[i].pid,
+		    d->clients[i].held, d->clients[i].in_flight);
+}
+
+/* "12.345 s" or "-0.120 s" (overdue: the sweeper has not run yet). */
+static const char *format_ms(char *buf, size_t size, int64_t ms)
+{
+	uint64_t a = ms < 0 ? (uint64_t)-(ms + 1) + 1 : (uint64_t)ms;
+
+	snprintf(buf, size, "%s%" PRIu64 ".%03" PRIu64 " s", ms < 0 ? "-" : "",
+	    a / 1000u, a % 1000u);
+	return buf;
+}
+
+static void human_launches(const struct dump *d)
+{
+	char safe[SAFE_SIZE(POOL_NAME_MAX + 1)], pool[16], when[32];
+	size_t shown = d->nlaunches < HUMAN_LAUNCHES ? d->nlaunches :
+	    HUMAN_LAUNCHES;
+	int w = pool_name_width(d);
+	const struct launch_row *l;
+	const char *name;
+
+	printf("\nLAUNCHES (%zu)\n", d->nlaunches);
+	if (d->nlaunches == 0) {
+		printf("  none\n");
+		return;
+	}
+	printf("  %5s  %-*s  %6s  %-8s  %s\n", "ENTRY", w, "POOL", "CLIENT",
+	    "STATE", "EXPIRES_IN");
+	for (size_t i = 0; i < shown; i++) {
+		l = &d->launches[i];
+		if ((name = pool_name(d, l->pool)) == NULL) {
+			snprintf(pool, sizeof(pool), "#%" PRIu32, l->pool);
+			name = pool;
+		}
+		printf("  %5" PRIu32 "  %-*s  %6" PRIu32 "  %-8s  %s\n",
+		    l->entry, w, human_safe(safe, name, POOL_NAME_MAX + 1),
+		    l->client, launch_state_name(l->state),
+		    format_ms(when, sizeof(when), l->expires_in_ms));
+	}
+	if (d->nlaunches > shown)
+		printf("  ... %zu more\n", d->nlaunches - shown);
 }
 
 /* What one event means, in words ("capacity 64 -> 128, ..."). */
@@ -734,6 +1143,7 @@ static void print_human(const struct dump *d)
 	human_workers(d);
 	human_pools(d);
 	human_clients(d);
+	human_launches(d);
 	human_events(d);
 	for (int i = 0; i < d->nwarnings; i++)
 		printf("%swarning: %s\n", i == 0 ? "\n" : "", d->warning[i]);
@@ -850,19 +1260,56 @@ static void json_pools(const struct dump *d)
 
 		printf("%s{\"name\":", i == 0 ? "" : ",");
 		json_string(p->name, sizeof(p->name));
-		printf(",\"limit\":%" PRIu32 ",\"observed\":%" PRIu32
-		    ",\"held\":%" PRIu32 ",\"launching\":%" PRIu32 "}",
-		    p->limit, p->observed, p->held, p->launching);
+		printf(",\"index\":%" PRIu32 ",\"kind\":\"%s\",\"limit\":%"
+		    PRIu32 ",\"observed\":%" PRIu32 ",\"window_ms\":%" PRIu32
+		    ",\"held\":%" PRIu32 ",\"launching\":%" PRIu32,
+		    p->index, pool_kind_name(p->kind), p->limit, p->observed,
+		    p->window_ms, p->held, p->launching);
+		printf(",\"admitted\":%" PRIu64 ",\"rejected\":%" PRIu64
+		    ",\"stale_releases\":%" PRIu64 ",\"reclaimed\":%" PRIu64
+		    ",\"expired\":%" PRIu64 ",\"repaired\":%" PRIu64 "}",
+		    p->admitted, p->rejected, p->stale_releases, p->reclaimed,
+		    p->expired, p->repaired);
 	}
 	putchar(']');
 }
 
 static void json_clients(const struct dump *d)
 {
+	const struct client_row *c;
+
 	printf(",\"clients\":[");
-	for (size_t i = 0; i < d->nclients; i++)
-		printf("%s{\"pid\":%" PRIu32 ",\"held\":%" PRIu32 "}",
-		    i == 0 ? "" : ",", d->clients[i].pid, d->clients[i].held);
+	for (size_t i = 0; i < d->nclients; i++) {
+		c = &d->clients[i];
+		printf("%s{\"index\":%" PRIu32 ",\"pid\":%" PRIu32
+		    ",\"held\":%" PRIu64 ",\"in_flight\":%" PRIu32 "}",
+		    i == 0 ? "" : ",", c->index, c->pid, c->held,
+		    c->in_flight);
+	}
+	putchar(']');
+}
+
+/* "pool" is null when the entry names no active pool (hostile or
+ * stale word); "pool_index" says which it named. */
+static void json_launches(const struct dump *d)
+{
+	const struct launch_row *l;
+	const char *name;
+
+	printf(",\"launches\":[");
+	for (size_t i = 0; i < d->nlaunches; i++) {
+		l = &d->launches[i];
+		printf("%s{\"entry\":%" PRIu32 ",\"pool\":", i == 0 ? "" : ",",
+		    l->entry);
+		if ((name = pool_name(d, l->pool)) != NULL)
+			json_string(name, POOL_NAME_MAX + 1);
+		else
+			printf("null");
+		printf(",\"pool_index\":%" PRIu32 ",\"client\":%" PRIu32
+		    ",\"state\":\"%s\",\"expires_in_ms\":%" PRId64 "}",
+		    l->pool, l->client, launch_state_name(l->state),
+		    l->expires_in_ms);
+	}
 	putchar(']');
 }
 
@@ -908,6 +1355,7 @@ static void print_json(const struct dump *d)
 	json_workers(d);
 	json_pools(d);
 	json_clients(d);
+	json_launches(d);
 	json_events(d);
 	json_warnings(d);
 	printf("}\n");
@@ -1022,6 +1470,88 @@ static void prom_workers(const struct dump *d, const char *inst)
 	}
 }
 
+/* Per-pool metrics: the row field each one reads. */
+static const struct pool_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t offset;
+	int is64;
+} pool_metrics[] = {
+#define PM32(n, t, h, f) { n, t, h, offsetof(struct pool_row, f), 0 }
+#define PM64(n, t, h, f) { n, t, h, offsetof(struct pool_row, f), 1 }
+	PM32("capbroker_pool_limit", "gauge",
+	    "Current limit of the pool (pool default: the capacity).", limit),
+	PM32("capbroker_pool_observed", "gauge",
+	    "Published observation of the pool's fleet.", observed),
+	PM32("capbroker_pool_held", "gauge",
+	    "Holds (in-flight units) in the pool.", held),
+	PM32("capbroker_pool_launching", "gauge",
+	    "Live launch reservations in the pool.", launching),
+	PM64("capbroker_pool_admitted_total", "counter",
+	    "Reservations admitted.", admitted),
+	PM64("capbroker_pool_rejected_total", "counter",
+	    "Reservations refused over the limit or timed out.", rejected),
+	PM64("capbroker_pool_stale_releases_total", "counter",
+	    "Releases of tickets already released, reclaimed or expired.",
+	    stale_releases),
+	PM64("capbroker_pool_reclaimed_total", "counter",
+	    "Holds of dead clients undone by the broker.", reclaimed),
+	PM64("capbroker_pool_expired_total", "counter",
+	    "Launch reservations that aged out.", expired),
+	PM64("capbroker_pool_repaired_total", "counter",
+	    "Usage counter drifts corrected by the recount.", repaired),
+#undef PM32
+#undef PM64
+};
+
+static uint64_t pool_metric_value(const struct pool_row *p,
+    const struct pool_metric *m)
+{
+	const char *field = (const char *)p + m->offset;
+	uint64_t v64;
+	uint32_t v32;
+
+	if (m->is64) {
+		memcpy(&v64, field, sizeof(v64));
+		return v64;
+	}
+	memcpy(&v32, field, sizeof(v32));
+	return v32;
+}
+
+static void prom_pools(const struct dump *d, const char *inst)
+{
+	char pool[2 * (POOL_NAME_MAX + 1) + 1];
+	const struct pool_metric *m;
+
+	if (d->npools == 0)
+		return;
+	for (size_t k = 0; k < sizeof(pool_metrics) / sizeof(*m); k++) {
+		m = &pool_metrics[k];
+		prom_head(m->name, m->type, m->help);
+		for (size_t i = 0; i < d->npools; i++)
+			printf("%s{instance=\"%s\",pool=\"%s\"} %" PRIu64 "\n",
+			    m->name, inst, prom_escape(pool, sizeof(pool),
+			    d->pools[i].name), pool_metric_value(&d->pools[i],
+			    m));
+	}
+	prom_head("capbroker_pool_window_seconds", "gauge",
+	    "Launch visibility window of the pool.");
+	for (size_t i = 0; i < d->npools; i++)
+		printf("capbroker_pool_window_seconds{instance=\"%s\",pool="
+		    "\"%s\"} %.3f\n", inst, prom_escape(pool, sizeof(pool),
+		    d->pools[i].name), d->pools[i].window_ms / 1000.0);
+}
+
+static void prom_clients(const struct dump *d, const char *inst)
+{
+	prom_u64(inst, "capbroker_clients", "gauge",
+	    "Processes attached to the reservation table.", d->nclients);
+	prom_u64(inst, "capbroker_launch_entries", "gauge",
+	    "Launch reservation entries claimed or live.", d->nlaunches);
+}
+
 static void print_prometheus(const struct dump *d)
 {
 	char inst[2 * CB_NAME_MAX + 3];
@@ -1033,6 +1563,8 @@ static void print_prometheus(const struct dump *d)
 	prom_state(d, inst);
 	prom_info(d, inst);
 	prom_workers(d, inst);
+	prom_pools(d, inst);
+	prom_clients(d, inst);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1068,12 +1600,12 @@ static int flush_stdout(void)
 	return EX_IOERR;
 }
 
-static int run_once(cb_client *c, const struct options *o)
+static int run_once(const struct target *tg, const struct options *o)
 {
 	struct dump d;
 	int r;
 
-	gather(c, &d);
+	gather(tg, &d);
 	warn_stderr(&d);
 	print_dump(&d, o->format);
 	dump_free(&d);
@@ -1092,6 +1624,20 @@ static int warnings_differ(const struct dump *a, const struct dump *b)
 		return 1;
 	for (int i = 0; i < a->nwarnings; i++)
 		if (strcmp(a->warning[i], b->warning[i]) != 0)
+			return 1;
+	return 0;
+}
+
+/* Launch entries compare by claim and deadline: expires_in_ms moves
+ * on every look, like the heartbeat age. */
+static int launches_differ(const struct dump *a, const struct dump *b)
+{
+	if (a->nlaunches != b->nlaunches)
+		return 1;
+	for (size_t i = 0; i < a->nlaunches; i++)
+		if (a->launches[i].entry != b->launches[i].entry ||
+		    a->launches[i].word != b->launches[i].word ||
+		    a->launches[i].deadline_ns != b->launches[i].deadline_ns)
 			return 1;
 	return 0;
 }
@@ -1127,7 +1673,7 @@ static int dump_changed(const struct dump *a, const struct dump *b)
 	    memcmp(a->clients, b->clients,
 	    a->nclients * sizeof(*a->clients)) != 0))
 		return 1;
-	return warnings_differ(a, b);
+	return launches_differ(a, b) || warnings_differ(a, b);
 }
 
 static void on_stop_signal(int sig)
@@ -1166,9 +1712,10 @@ static void wait_for_change(cb_client *c, uint32_t *gen)
  * name, which our mapping never sees.  So while the broker looks stale,
  * re-open by name and switch when that leads to another instance.
  */
-static void follow_instance(cb_client **cp, const char *name, uint32_t *gen)
+static void follow_instance(struct target *tg, const char *name,
+    uint32_t *gen)
 {
-	const struct cb_seg_header *old = cb_client_state(*cp);
+	const struct cb_seg_header *old = cb_client_state(tg->c);
 	const struct cb_seg_header *h;
 	cb_client *c;
 
@@ -1179,8 +1726,9 @@ static void follow_instance(cb_client **cp, const char *name, uint32_t *gen)
 		cb_close(c);
 		return;
 	}
-	cb_close(*cp);
-	*cp = c;
+	cb_close(tg->c);
+	tg->c = c;
+	slots_geom_init(c, &tg->slots);
 	*gen = 0;
 }
 
@@ -1203,7 +1751,7 @@ static int watch_print(const struct dump *cur, const struct dump *prev,
 	return flush_stdout();
 }
 
-static int run_watch(cb_client **cp, const struct options *o)
+static int run_watch(struct target *tg, const struct options *o)
 {
 	struct dump dumps[2], *cur = &dumps[0], *prev = NULL, *t;
 	uint32_t gen = 0;
@@ -1211,7 +1759,7 @@ static int run_watch(cb_client **cp, const struct options *o)
 
 	catch_stop_signals();
 	while (!stop_requested && r == 0) {
-		gather(*cp, cur);
+		gather(tg, cur);
 		r = watch_print(cur, prev, o, tty);
 		if (prev != NULL)
 			dump_free(prev);
@@ -1221,8 +1769,8 @@ static int run_watch(cb_client **cp, const struct options *o)
 		/* Wait for a change from what was just printed. */
 		gen = CB_STATE_GENERATION(prev->state_word);
 		if (prev->check != 0)
-			follow_instance(cp, o->name, &gen);
-		wait_for_change(*cp, &gen);
+			follow_instance(tg, o->name, &gen);
+		wait_for_change(tg->c, &gen);
 	}
 	if (prev != NULL)
 		dump_free(prev);
@@ -1232,15 +1780,16 @@ static int run_watch(cb_client **cp, const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	cb_client *c;
+	struct target tg;
 	int r;
 
 	parse_args(argc, argv, &o);
-	if (cb_open(&c, o.name, CB_OPEN_RDONLY) < 0) {
+	if (cb_open(&tg.c, o.name, CB_OPEN_RDONLY) < 0) {
 		fprintf(stderr, "capdump: %s\n", cb_open_errmsg());
 		return EXIT_ATTACH;
 	}
-	r = o.watch ? run_watch(&c, &o) : run_once(c, &o);
-	cb_close(c);
+	slots_geom_init(tg.c, &tg.slots);
+	r = o.watch ? run_watch(&tg, &o) : run_once(&tg, &o);
+	cb_close(tg.c);
 	return r;
 }
