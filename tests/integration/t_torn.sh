@@ -32,7 +32,7 @@ while [ $i -lt $READERS ]; do
 	eval "pid=\$reader$i"
 	wait "$pid" || fail "reader $i saw a torn or unpublished state: $(cat "$CAPBROKER_RUNDIR/r$i")"
 	gens=$(sed -n 's/.*generations \([0-9]*\).*/\1/p' "$CAPBROKER_RUNDIR/r$i")
-	[ "${gens:-0}" -gt 10 ] || fail "reader $i saw only ${gens:-0} generations"
+	[ "${gens:-0}" -ge 3 ] || fail "reader $i saw only ${gens:-0} generations (no flips observed)"
 	i=$((i + 1))
 done
 say "$READERS readers, $flips published flips: $(cat "$CAPBROKER_RUNDIR/r0")"
