@@ -369,6 +369,25 @@ static struct pidfh *lock_instance(const char *name)
 	return pfh;
 }
 
+/*
+ * The pidfile lock is per run directory; the segments are per host.  A
+ * broker started with another CAPBROKER_RUNDIR must not adopt segments
+ * a live broker is serving.
+ */
+static void refuse_live_owner(struct cb_broker *b)
+{
+	struct cb_ident id;
+
+	if (cb_snapshot_ident(b->seg.state, &id) == 0 &&
+	    id.pid != (uint32_t)getpid() && cb_proc_alive((pid_t)id.pid,
+	    id.start) && !(CB_STATE_FLAGS(atomic_load(&((struct
+	    cb_state_hot *)cb_seg_region(b->seg.state, CB_RS_HOT))->
+	    state_word)) & CB_STATE_F_STOPPING))
+		fatalx("%s is served by a live broker, pid %u (another run "
+		    "directory?); refusing to adopt it", b->seg.state_name,
+		    id.pid);
+}
+
 static void open_segments(struct cb_broker *b, const struct options *o,
     const struct cb_config *cfg)
 {
@@ -377,6 +396,8 @@ static void open_segments(struct cb_broker *b, const struct options *o,
 
 	if (cb_segments_open(&b->seg, b->name, &so, err, sizeof(err)) < 0)
 		fatalx("%s", err);
+	if (b->seg.adopted)
+		refuse_live_owner(b);
 	if (b->seg.adopted)
 		restore_from_segment(b);
 	note_override_rejects(b, cfg, o->config);

@@ -120,6 +120,18 @@ static void update_info(struct cb_broker *b, size_t n,
 	cb_seqlock_write(&blk->seq, &blk->info, in, sizeof(*in));
 }
 
+static void reset_pool_slot(struct cb_broker *b, int i)
+{
+	struct cb_pool_slot *ps = cb_slots_record(b->seg.slots, CB_RL_POOLS,
+	    (uint32_t)i);
+
+	atomic_store_explicit(&ps->usage, 0, memory_order_seq_cst);
+	atomic_store_explicit(&ps->admitted, 0, memory_order_relaxed);
+	atomic_store_explicit(&ps->rejected, 0, memory_order_relaxed);
+	atomic_store_explicit(&ps->stale_releases, 0, memory_order_relaxed);
+	atomic_store_explicit(&ps->launch_hint_ns, 0, memory_order_relaxed);
+}
+
 /*
  * Pool records: definitions (seqlock) when they change, then limits and
  * observations (release stores).  A limit that rose or an observation
@@ -142,6 +154,12 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		int wake = limit > p->pool_limit[i] ||
 		    observed[i] < p->pool_observed[i];
 
+		/* A pool coming into existence starts from zero, whatever a
+		 * client scribbled on its unused slot (nothing could have
+		 * been admitted against a pool that did not exist). */
+		if ((def[i].flags & CB_POOL_F_ACTIVE) &&
+		    !(p->pool_def[i].flags & CB_POOL_F_ACTIVE) && !p->adopting)
+			reset_pool_slot(b, i);
 		if (memcmp(&def[i], &p->pool_def[i], sizeof(def[i])) != 0) {
 			cb_seqlock_write(&conf->seq, &conf->def, &def[i],
 			    sizeof(def[i]));
@@ -330,9 +348,13 @@ int cb_publisher_init(struct cb_broker *b)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	/* Adopted pools are live, with live reservations: the first
+	 * publication must not mistake them for new ones. */
+	p->adopting = b->seg.adopted;
 	if (b->seg.adopted)
 		adopt_state(b);
 	publish(b, 0, CB_EV_START);
+	p->adopting = false;
 	return 0;
 }
 

@@ -50,6 +50,7 @@ struct cb_publisher {
 	uint64_t applied;               /* last event number published */
 	/* Publisher-thread private from here on. */
 	uint64_t word;                  /* last state word published */
+	bool adopting;                  /* first publish on adopted segments */
 	struct cb_info info;            /* last info published */
 	struct cb_worker_rec *workers;  /* CB_MAX_WORKERS scratch */
 	struct cb_pool_def pool_def[CB_MAX_POOLS];  /* as last published */

@@ -23,6 +23,7 @@
 
 #define TAG_KICK (1ull << 40)
 #define TAG_TIMER (2ull << 40)
+#define RECLAIM_LOG_MAX 8
 
 enum { REQ_HELLO = 1, REQ_CHECK = 2 };
 
@@ -67,8 +68,25 @@ static void reclaim(struct cb_broker *b, uint32_t i, uint64_t owner,
 		if (per_pool[p] > 0)
 			atomic_fetch_add_explicit(&conf_of(b, p)->reclaimed,
 			    per_pool[p], memory_order_relaxed);
-	log_info("client pid %u (entry %u) %s: reclaimed %ld hold%s",
-	    CB_OWNER_PID(owner), i, why, n, n == 1 ? "" : "s");
+	/* A client that held nothing is routine; and a flood (a hostile
+	 * writer filling the table) is summarised per sweep. */
+	if (n == 0 && strcmp(why, "died") == 0)
+		return;
+	if (b->sweeper.logged++ < RECLAIM_LOG_MAX)
+		log_info("client pid %u (entry %u) %s: reclaimed %ld hold%s",
+		    CB_OWNER_PID(owner), i, why, n, n == 1 ? "" : "s");
+	else
+		b->sweeper.unlogged++;
+}
+
+/* One line for the reclaims not logged on their own this sweep. */
+static void log_summary(struct cb_sweeper *sw)
+{
+	if (sw->unlogged > 0)
+		log_info("... and %lu more client entries reclaimed",
+		    sw->unlogged);
+	sw->logged = 0;
+	sw->unlogged = 0;
 }
 
 static int pidfd_open(pid_t pid)
@@ -281,6 +299,7 @@ static void sweep(struct cb_broker *b)
 
 	if (read(b->sweeper.timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
+	log_summary(&b->sweeper);
 	cb_pools_copy(&b->pools, def, observed);
 	expire(b, def, cb_monotonic_ns());
 	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)

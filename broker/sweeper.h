@@ -54,6 +54,7 @@ struct cb_sweeper {
 	uint64_t claiming[CB_MAX_LAUNCHES];
 	struct cb_seg_header slots_header;  /* as created, for repair */
 	unsigned long sweeps;
+	unsigned long logged, unlogged;     /* reclaim lines this sweep */
 };
 
 int cb_sweeper_start(struct cb_broker *b);

@@ -498,6 +498,15 @@ int cb_pool(cb_client *c, const char *pool_name)
 	    "(capctl pool set creates one)", pool_name, c->name);
 }
 
+static uint32_t pool_window_ms(cb_client *c, int pool)
+{
+	struct cb_pool_def def;
+
+	if (cb_snapshot_pool(c->state, pool, &def) < 0 || def.window_ms == 0)
+		return 60000;
+	return def.window_ms;
+}
+
 static int pool_valid(cb_client *c, int pool)
 {
 	if (pool == 0)
@@ -540,20 +549,34 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)
 	return 0;
 }
 
-/* The hint for an over-the-limit reserve: the earliest launch deadline
- * in the pool, else the broker's default. */
+/*
+ * The hint for an over-the-limit reserve: the earliest launch deadline
+ * in the pool (the sweeper's, or a launcher's newer hint, which a
+ * hostile client could inflate, so no later than one window), else the
+ * broker's default.
+ */
 static uint32_t retry_hint(cb_client *c, int pool)
 {
 	const struct cb_pool_conf *conf = cb_seg_record(c->state, CB_RS_POOLS,
 	    0, (uint32_t)pool);
+	const struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
+	    (uint32_t)pool);
 	const struct cb_info_block *blk = cb_seg_region(c->state, CB_RS_INFO);
+	uint64_t now = cb_monotonic_ns(), best = 0;
 	uint64_t d = atomic_load_explicit(&conf->earliest_deadline_ns,
-	    memory_order_relaxed), now = cb_monotonic_ns();
+	    memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&ps->launch_hint_ns,
+	    memory_order_relaxed);
+	uint64_t window = (uint64_t)pool_window_ms(c, pool) * 1000000u;
 	uint32_t dflt = __atomic_load_n(&blk->info.retry_after_ms,
 	    __ATOMIC_RELAXED);
 
 	if (d > now)
-		return (uint32_t)((d - now + 999999) / 1000000);
+		best = d;
+	if (h > now && h <= now + window && (best == 0 || h < best))
+		best = h;
+	if (best != 0)
+		return (uint32_t)((best - now + 999999) / 1000000);
 	return dflt ? dflt : 100;
 }
 

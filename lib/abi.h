@@ -327,7 +327,11 @@ struct cb_pool_slot {
 	/* Fair queueing (FIFO tickets within priority) lands here. */
 	_Atomic uint64_t queue_next;
 	_Atomic uint64_t queue_serving;
-	uint64_t reserved[3];
+	/* Earliest launch deadline a launcher has set (CAS-min): the
+	 * retry-after hint until the sweeper publishes its own.  A hint
+	 * only: readers clamp it to the pool's window. */
+	_Atomic uint64_t launch_hint_ns;
+	uint64_t reserved[2];
 };
 
 /*

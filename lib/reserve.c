@@ -181,6 +181,15 @@ static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
 	return 0;
 }
 
+static int over_limit(_Atomic uint64_t *usage, uint32_t floor,
+    uint32_t limit)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed);
+
+	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u) + 1 >
+	    limit;
+}
+
 static uint64_t make_ticket0(int kind, int pool, uint32_t client,
     uint32_t index)
 {
@@ -217,6 +226,11 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	uint32_t idx;
 	int ret;
 
+	/* A refused attempt touches nothing shared: the recount's snapshot
+	 * is not disturbed by reservers spinning on a full pool.  The CAS
+	 * inside the window is what admits. */
+	if (over_limit(&ps->usage, 0, limit))
+		return -EAGAIN;
 	if (local_claim(r, &nonce, &idx) < 0)
 		return -ENOSPC;
 	window_open(cs);
@@ -264,6 +278,19 @@ static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
 	return -ENOSPC;
 }
 
+/* Lower the launch hint to deadline unless it already names an earlier
+ * deadline that is still ahead. */
+static void hint_min(_Atomic uint64_t *hint, uint64_t deadline)
+{
+	uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
+	uint64_t now = cb_monotonic_ns();
+
+	while ((h <= now || h > deadline) &&
+	    !atomic_compare_exchange_weak_explicit(hint, &h, deadline,
+	    memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 static uint32_t pool_window_ms(const void *state, int pool)
 {
 	struct cb_pool_def def;
@@ -287,6 +314,8 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 
 	if (published > observed)
 		observed = published;
+	if (over_limit(&ps->usage, observed, limit))
+		return -EAGAIN;
 	window_open(cs);
 	ret = admit(&ps->usage, 1, observed, limit);
 	if (ret == 0) {
@@ -301,6 +330,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 		cb_rsv_wake(r->slots, pool);
 		return -ENOSPC;
 	}
+	hint_min(&ps->launch_hint_ns, deadline);
 	t->opaque[0] = make_ticket0(TICKET_LAUNCH, pool, r->client,
 	    (uint32_t)e);
 	t->opaque[1] = live;
@@ -581,14 +611,16 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 	return fixed;
 }
 
-/* One collect of the records of pool p: sum of H over owned entries,
- * live launch entries.  Returns -EAGAIN if a window is open. */
-static int collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
-    uint64_t *launching)
+/*
+ * One collect of the records of pool p: sum of H over owned entries,
+ * live launch entries, and the operations in flight (open windows).
+ */
+static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
+    uint64_t *launching, uint64_t *inflight)
 {
 	uint32_t n = nclients(slots), m = nlaunches(slots);
 
-	*held = *launching = 0;
+	*held = *launching = *inflight = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct cb_client_slot *cs = client_slot(slots, i);
 
@@ -596,8 +628,7 @@ static int collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
 		    memory_order_seq_cst)) == 0)
 			continue;
-		if (CB_SEQ_INFLIGHT(seqs[i]) != 0)
-			return -EAGAIN;
+		*inflight += CB_SEQ_INFLIGHT(seqs[i]);
 		*held += atomic_load_explicit(&cs->holds[pool],
 		    memory_order_seq_cst);
 	}
@@ -609,7 +640,6 @@ static int collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 		    CB_LAUNCH_POOL(w) == (unsigned)pool)
 			(*launching)++;
 	}
-	return 0;
 }
 
 static int unchanged(void *slots, const uint32_t *seqs)
@@ -628,24 +658,42 @@ static uint32_t clamp32(uint64_t v)
 	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
 }
 
+/*
+ * The corrected value of one half of U.  An open window may stand for
+ * one unit admitted but not yet recorded, or recorded-removed but not
+ * yet released: either way U above the records, by at most one unit
+ * per window.  So an excess is trimmed only beyond `inflight`, and a
+ * deficit (impossible for honest clients) is always filled.
+ */
+static uint64_t corrected(uint32_t counter, uint64_t records,
+    uint64_t inflight)
+{
+	if (counter < records)
+		return records;
+	if (counter > records + inflight)
+		return records + inflight;
+	return counter;
+}
+
 int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
     int64_t *launch_drift)
 {
 	static uint32_t seqs[CB_MAX_CLIENTS];   /* sweeper thread only */
 	_Atomic uint64_t *usage = &pool_slot(slots, pool)->usage;
-	uint64_t u1, u2, held, launching, fixed;
+	uint64_t u1, u2, held, launching, inflight, h, l, fixed;
 
 	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
-	if (collect(slots, pool, seqs, &held, &launching) < 0)
-		return -EAGAIN;
+	collect(slots, pool, seqs, &held, &launching, &inflight);
 	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
 	if (u1 != u2 || !unchanged(slots, seqs))
 		return -EAGAIN;
-	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)held;
-	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)launching;
+	h = corrected(CB_USAGE_HELD(u1), held, inflight);
+	l = corrected(CB_USAGE_LAUNCHING(u1), launching, inflight);
+	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)h;
+	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)l;
 	if (*held_drift == 0 && *launch_drift == 0)
 		return 0;
-	fixed = CB_USAGE(clamp32(held), clamp32(launching));
+	fixed = CB_USAGE(clamp32(h), clamp32(l));
 	if (!atomic_compare_exchange_strong_explicit(usage, &u1, fixed,
 	    memory_order_seq_cst, memory_order_relaxed))
 		return -EAGAIN;

@@ -37,12 +37,15 @@
  * Recount repairs those over-counts.  The sweeper, per pool:
  *   u1 = U; for every client: s1[c] = S[c], h[c] = H[c,p];
  *   count live/claiming L entries of p; u2 = U; s2[c] = S[c] again.
- * The snapshot is consistent iff u1 == u2 and every s1[c] == s2[c]
- * with nothing in flight: no admission, release or record change
- * overlapped it (each one changes S or U, all seq_cst).  Then
- * held(u1) - sum h and launching(u1) - live entries is the drift; an
- * excess is subtracted, a deficit (hostile writes) added, each by one
- * CAS on exactly u1.  Under load the snapshot fails and it simply tries
+ * The snapshot is consistent iff u1 == u2 and every s1[c] == s2[c]:
+ * no admission, release or record change overlapped it (each one
+ * changes S or U, all seq_cst).  Windows open in s1 (a client stopped
+ * mid-operation, say) are counted, K in all: each may hide one unit
+ * admitted but unrecorded, or unrecorded but not yet released, so U may
+ * exceed the records by up to K.  The excess beyond K is subtracted, a
+ * deficit (hostile writes) filled, by one CAS on exactly u1.  So a
+ * stopped client delays the repair of at most its own unit, not the
+ * whole table's.  Under load the snapshot fails and it simply tries
  * again next sweep.
  *
  * Client entries are claimed by the client itself (cb_open), so a

@@ -25,7 +25,7 @@ info() {
 start_broker
 ctl pool set burst --limit 5 --window 10 >/dev/null || fail "pool set burst"
 expect_match "$(ctl pool list)" "burst" "pool list shows the new pool"
-expect_eq "$(info burst limit):$(info burst window)" "5:2000" \
+expect_eq "$(info burst limit):$(info burst window)" "5:10000" \
     "limit and window a client reads"
 
 say "fleet burst: 50 processes launch at the same instant, 200 rounds," \
