@@ -15,6 +15,15 @@ say "a second broker with the same name is refused"
     fail "second broker started"
 expect_match "$(cat "$CAPBROKER_RUNDIR/second")" "already running" "message"
 
+say "a broker with another run directory does not adopt a live broker's segments"
+other=$(mktemp -d "${TMPDIR:-/tmp}/capbroker-it.XXXXXX")
+out=$(CAPBROKER_RUNDIR="$other" "$BIN/capbrokerd" -n "$NAME" 2>&1)
+st=$?
+rm -rf "$other"
+expect_eq "$st" 1 "second broker exit status"
+expect_match "$out" "served by a live broker, pid $BROKER" "message"
+expect_eq "$(probe check)" "alive" "first broker undisturbed"
+
 say "a hung broker (SIGSTOP) is reported stale from its heartbeat"
 kill -STOP "$BROKER"
 sleep 2.6
