@@ -625,11 +625,9 @@ static int reserve_wait(cb_client *c, const struct cb_request *req,
 	return r;
 }
 
-static int check_request(cb_client *c, const struct cb_request *req,
-    const cb_ticket *ticket)
+/* May this handle reserve and release at all? */
+static int check_handle(cb_client *c)
 {
-	if (req == NULL || ticket == NULL)
-		return set_err(c->errmsg, -EINVAL, "NULL request or ticket");
 	if (c->rsv.local == NULL)
 		return set_err(c->errmsg, -EACCES, "handle is read-only "
 		    "(CB_OPEN_RDONLY)");
@@ -637,6 +635,19 @@ static int check_request(cb_client *c, const struct cb_request *req,
 	    memory_order_relaxed))
 		return set_err(c->errmsg, -EINVAL, "handle was opened before "
 		    "fork(); open a new one in the child");
+	return 0;
+}
+
+static int check_request(cb_client *c, const struct cb_request *req,
+    const cb_ticket *ticket)
+{
+	int r;
+
+	if (req == NULL || ticket == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL request or ticket");
+	r = check_handle(c);
+	if (r < 0)
+		return r;
 	if (req->kind != CB_HOLD && req->kind != CB_LAUNCH)
 		return set_err(c->errmsg, -EINVAL, "kind %d is neither "
 		    "CB_HOLD nor CB_LAUNCH", req->kind);
@@ -683,13 +694,9 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 
 	if (ticket == NULL)
 		return set_err(c->errmsg, -EINVAL, "NULL ticket");
-	if (c->rsv.local == NULL)
-		return set_err(c->errmsg, -EACCES, "handle is read-only "
-		    "(CB_OPEN_RDONLY)");
-	if (c->fork_gen != atomic_load_explicit(&fork_generation,
-	    memory_order_relaxed))
-		return set_err(c->errmsg, -EINVAL, "handle was opened before "
-		    "fork(); open a new one in the child");
+	r = check_handle(c);
+	if (r < 0)
+		return r;
 	r = cb_rsv_release(&c->rsv, ticket);
 	if (r == -ESTALE)
 		return set_err(c->errmsg, r, "ticket already released, "

@@ -190,6 +190,15 @@ static int over_limit(_Atomic uint64_t *usage, uint32_t floor,
 	    limit;
 }
 
+/* CAS entry ls from exactly w back to FREE (nonce kept, so a stale
+ * ticket can never match again).  Returns 1 if this caller won. */
+static int launch_free(struct cb_launch_slot *ls, uint64_t w)
+{
+	return atomic_compare_exchange_strong_explicit(&ls->word, &w,
+	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(w)),
+	    memory_order_seq_cst, memory_order_relaxed);
+}
+
 static uint64_t make_ticket0(int kind, int pool, uint32_t client,
     uint32_t index)
 {
@@ -403,7 +412,6 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 {
 	struct cb_client_slot *cs = client_slot(r->slots, r->client);
 	struct cb_launch_slot *ls;
-	uint64_t w = live;
 	int won;
 
 	if (e >= nlaunches(r->slots) || CB_LAUNCH_STATE(live) !=
@@ -411,9 +419,7 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 		return -EINVAL;
 	ls = launch_slot(r->slots, e);
 	window_open(cs);
-	won = atomic_compare_exchange_strong_explicit(&ls->word, &w,
-	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(live)),
-	    memory_order_seq_cst, memory_order_relaxed);
+	won = launch_free(ls, live);
 	if (won)
 		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 1, 1);
 	window_close(cs);
@@ -509,9 +515,7 @@ static int expire_one(void *slots, struct cb_launch_slot *ls, uint64_t w,
 			earliest[p] = d;
 		return 0;
 	}
-	if (!atomic_compare_exchange_strong_explicit(&ls->word, &w,
-	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(w)),
-	    memory_order_seq_cst, memory_order_relaxed))
+	if (!launch_free(ls, w))
 		return 0;   /* released meanwhile: the releaser decrements */
 	cb_rsv_usage_sub(&pool_slot(slots, (int)p)->usage, 1, 1);
 	per_pool[p]++;
@@ -571,10 +575,7 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 
 		/* No such pool: nothing could have admitted it. */
 		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE && window == 0) {
-			atomic_compare_exchange_strong_explicit(&ls->word, &w,
-			    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0,
-			    CB_LAUNCH_NONCE(w)), memory_order_seq_cst,
-			    memory_order_relaxed);
+			launch_free(ls, w);
 			prev[e] = 0;
 			fixed++;
 			continue;
@@ -599,10 +600,7 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 		default:
 			/* Not a state we write: never admitted, free it (the
 			 * recount settles the counter). */
-			atomic_compare_exchange_strong_explicit(&ls->word, &w,
-			    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0,
-			    CB_LAUNCH_NONCE(w)), memory_order_seq_cst,
-			    memory_order_relaxed);
+			launch_free(ls, w);
 			fixed++;
 			break;
 		}
