@@ -15,6 +15,7 @@
  */
 #include <bsd/libutil.h>
 #include <bsd/string.h>
+#include <bsd/unistd.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -260,6 +261,9 @@ static void heartbeat(struct cb_broker *b, int tfd)
 		sd_notifyf(0, "STATUS=capacity %u (source %s), generation %u",
 		    CB_STATE_CAPACITY(w), cb_source_name(CB_STATE_SOURCE(w)),
 		    CB_STATE_GENERATION(w));
+		/* ps shows the instance and what it publishes. */
+		setproctitle("%s: capacity %u (%s)", b->name,
+		    CB_STATE_CAPACITY(w), cb_source_name(CB_STATE_SOURCE(w)));
 	}
 }
 
@@ -445,6 +449,7 @@ int main(int argc, char **argv)
 	struct pidfh *pfh;
 	int epfd, sfd, tfd, r;
 
+	setproctitle_init(argc, argv, environ);
 	parse_args(argc, argv, &o);
 	log_init(o.name);
 	start(b, &o, &cfg);
