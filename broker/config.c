@@ -7,6 +7,7 @@
 #include <bsd/string.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,9 @@ static int set_number(struct cb_config *c, const char *key, const char *val,
 	long long v;
 
 	if (strcmp(key, "override") == 0) {
-		v = strtonum(val, -(1LL << 40), 1LL << 40, &errstr);
+		/* Any integer parses: out of range is ignored and counted,
+		 * whatever its size; only a non-number is an error. */
+		v = strtonum(val, LLONG_MIN, LLONG_MAX, &errstr);
 		if (errstr != NULL)
 			return fail(err, errlen, path, line, "override '%.32s' "
 			    "is %s", val, errstr);

@@ -78,6 +78,8 @@ static void usage(FILE *f)
 "  slots_per_worker = 64                  mixed tier, per non-reporter\n"
 "  legacy_max_concurrent_requests = 1024  fallback tier\n"
 "  override = 0                           0 derives, 1..65535 pins\n"
+"  retry_after_ms = 100                   cb_reserve hint when a pool\n"
+"                                         without launches is full\n"
 "  worker ID ready|not_ready|draining [MAX_RUNNING]\n"
 "\n"
 "Signals: TERM/INT stop (exit 0), HUP reloads the configuration.\n"

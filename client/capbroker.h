@@ -16,10 +16,12 @@
  *   - nothing here calls exit() or abort(), and the library depends on
  *     libc only, so it is easy to bind from Python, Go or Rust.
  *
- * Thread safety: a handle may be read (cb_current, cb_source,
- * cb_state_word, cb_watch) from many threads at once; cb_close must not
- * race with any other call on the same handle.  cb_errmsg reports the
- * last failure of any thread.
+ * Thread safety: every call but cb_close may be made on one handle from
+ * many threads at once (reserve/release included: at most 254
+ * operations are in flight per handle, more threads wait their turn);
+ * cb_close must not race with any other call on the same handle.
+ * cb_errmsg reports the last failure of any thread.  A handle must not
+ * be used in a child of fork(): open a new one there.
  */
 #ifndef CAPBROKER_H
 #define CAPBROKER_H
@@ -51,7 +53,9 @@ struct cb_request {
 	int      kind;        /* CB_HOLD or CB_LAUNCH */
 	uint32_t observed;    /* CB_LAUNCH: units the caller already sees */
 	int      timeout_ms;  /* 0 = fail fast, -1 = no limit */
-	int      priority;    /* higher first; FIFO within a priority */
+	int      priority;    /* reserved for fair queueing (higher first,
+	                         FIFO within a priority); not used yet:
+	                         waiters race for a freed slot */
 };
 
 /* cb_open() flags. */
@@ -91,12 +95,16 @@ static inline uint64_t cb_state_load(const uint64_t *word)
 }
 
 /*
- * Attach to the broker instance NAME (NULL or "" = "default").
+ * Attach to the broker instance NAME (NULL or "" = "default").  Unless
+ * CB_OPEN_RDONLY, claims an entry in the client table (one per handle)
+ * and registers with the broker, which undoes the handle's holds if the
+ * process dies.
  * Returns: 0 and a handle in *out; -ENOENT no such broker; -EPROTO an
- * incompatible or corrupt segment; -EACCES no permission (try
- * CB_OPEN_RDONLY); -EINVAL a bad name or flag; -ENOMEM.  On failure
- * *out is NULL; cb_strerror() and the message in errno-less form are
- * available through cb_open_errmsg().
+ * incompatible or corrupt segment; -EACCES no permission (observers
+ * outside the broker's group: CB_OPEN_RDONLY reads the capacity
+ * anyway); -ENOSPC client table full; -EINVAL a bad name or flag;
+ * -ENOMEM; other errnos from shm_open/mmap.  On failure *out is NULL
+ * and cb_open_errmsg() says why.
  */
 int cb_open(cb_client **out, const char *name, unsigned flags);
 
@@ -169,7 +177,8 @@ const char *cb_name(const cb_client *c);
  * memory: no syscall, lock or broker round trip when it succeeds.
  */
 
-/* The index of pool_name (0 for "default").  Returns >= 0 or -ENOENT. */
+/* The index of pool_name (0 for "default").  Returns >= 0, -ENOENT, or
+ * -EINVAL (NULL name). */
 int cb_pool(cb_client *c, const char *pool_name);
 
 struct cb_pool_info {
@@ -189,11 +198,12 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out);
  * Reserve one unit of req->pool.  timeout_ms 0 fails fast; > 0 or -1
  * sleeps (on a shared futex, woken by releases, expiries and limit
  * changes) until admitted or the deadline passes.
- * Returns: 0 and *ticket; -EAGAIN over the limit with timeout_ms 0, and
- * *retry_after_ms (if not NULL) set to the earliest launch deadline in
- * the pool or the broker's default hint; -ETIMEDOUT; -ENOENT no such
- * pool; -EINVAL bad request; -EACCES a CB_OPEN_RDONLY handle; -ENOSPC
- * reservation table full (launches) or too many holds in this process.
+ * Returns: 0 and *ticket; -EAGAIN over the limit with timeout_ms 0, or
+ * -ETIMEDOUT, both with *retry_after_ms (if not NULL) set to the
+ * earliest launch deadline in the pool or the broker's default hint;
+ * -ENOENT no such pool; -EINVAL bad request, or a handle opened before
+ * fork(); -EACCES a CB_OPEN_RDONLY handle; -ENOSPC reservation table
+ * full (launches) or too many holds in this process.
  */
 int cb_reserve(cb_client *c, const struct cb_request *req,
     cb_ticket *ticket, uint32_t *retry_after_ms);
@@ -201,7 +211,8 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 /*
  * Release a reservation.  Returns 0; -ESTALE the ticket was already
  * released, reclaimed or expired (counted, and nothing else is freed);
- * -EINVAL not a ticket this handle can release.
+ * -EINVAL not a ticket this handle can release (or a handle opened
+ * before fork()); -EACCES a CB_OPEN_RDONLY handle.
  */
 int cb_release(cb_client *c, const cb_ticket *ticket);
 

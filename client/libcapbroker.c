@@ -262,12 +262,17 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 	c->state = base;
 	r = map_segment(name, CB_SEG_SLOTS, !(flags & CB_OPEN_RDONLY), &base,
 	    &c->slots_size, open_errmsg);
-	if (r < 0)
+	/* The state segment is world-readable, the slots segment only for
+	 * the broker's group: an observer outside it still reads the
+	 * capacity and watches it, without pools' usage. */
+	if (r == -EACCES && (flags & CB_OPEN_RDONLY))
+		base = NULL;
+	else if (r < 0)
 		goto fail;
 	c->slots = base;
 
 	c->state_hdr = c->state;
-	if (c->state_hdr->instance !=
+	if (c->slots != NULL && c->state_hdr->instance !=
 	    ((const struct cb_seg_header *)c->slots)->instance) {
 		r = set_err(open_errmsg, -EPROTO, "state and slots segments "
 		    "of '%s' belong to different broker instances (one was "
@@ -275,12 +280,14 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 		goto fail;
 	}
 	const struct cb_state_hot *hot = cb_seg_region(c->state, CB_RS_HOT);
-	struct cb_slots_hot *shot = cb_slots_record(c->slots, CB_RL_HOT, 0);
+	struct cb_slots_hot *shot = c->slots == NULL ? NULL :
+	    cb_slots_record(c->slots, CB_RL_HOT, 0);
 
 	c->state_word = &hot->state_word;
 	c->watch_seq = &hot->watch_seq;
 	c->watch_waiters = flags & CB_OPEN_RDONLY ? NULL :
 	    &shot->watch_waiters;
+	(void)shot;
 	c->hello_fd = -1;
 	if (!(flags & CB_OPEN_RDONLY)) {
 		r = join(c);
@@ -534,6 +541,9 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)
 	if (out == NULL || !pool_valid(c, pool) ||
 	    cb_snapshot_pool(c->state, pool, &def) < 0)
 		return set_err(c->errmsg, -ENOENT, "no pool %d", pool);
+	if (c->slots == NULL)
+		return set_err(c->errmsg, -EACCES, "slots segment not "
+		    "readable: pool usage needs the broker's group");
 	conf = cb_seg_record(c->state, CB_RS_POOLS, 0, (uint32_t)pool);
 	u = atomic_load_explicit(&((struct cb_pool_slot *)cb_slots_record(
 	    c->slots, CB_RL_POOLS, (uint32_t)pool))->usage,

@@ -604,6 +604,11 @@ static void slots_geom_init(cb_client *c, struct slots_geom *g)
 	const struct cb_seg_header *h = cb_client_slots(c);
 
 	memset(g, 0, sizeof(*g));
+	if (h == NULL) {
+		snprintf(g->why, sizeof(g->why), "slots segment not readable "
+		    "(permission: the broker's group)");
+		return;
+	}
 	g->total_size = h->total_size;
 	memcpy(g->region, h->region, sizeof(g->region));
 	for (unsigned i = 0; i < CB_RL_COUNT; i++)
@@ -1106,8 +1111,9 @@ static void human_event_text(const struct cb_event_rec *e)
 		printf("broker pid %" PRIu64 " stopping", e->value);
 		break;
 	case CB_EV_OVERRIDE_REJECTED:
-		printf("override %" PRIu64 " rejected (outside 1..%u)",
-		    e->value, CB_CAPACITY_MAX);
+		/* The value is the refused override, signed. */
+		printf("override %" PRId64 " rejected (outside 0..%u)",
+		    (int64_t)e->value, CB_CAPACITY_MAX);
 		break;
 	default:
 		printf("event type %" PRIu32, e->type);
@@ -1322,12 +1328,12 @@ static void json_events(const struct dump *d)
 		printf("%s{\"time\":%" PRIu64 ".%09" PRIu64 ",\"type\":\"%s\""
 		    ",\"generation\":%" PRIu32 ",\"old_capacity\":%" PRIu32
 		    ",\"new_capacity\":%" PRIu32 ",\"old_source\":\"%s\""
-		    ",\"new_source\":\"%s\",\"value\":%" PRIu64 "}",
+		    ",\"new_source\":\"%s\",\"value\":%" PRId64 "}",
 		    i == 0 ? "" : ",", e->time_ns / 1000000000u,
 		    e->time_ns % 1000000000u, event_type_name(e->type),
 		    e->generation, e->old_capacity, e->new_capacity,
 		    cb_source_name((int)e->old_source),
-		    cb_source_name((int)e->new_source), e->value);
+		    cb_source_name((int)e->new_source), (int64_t)e->value);
 	}
 	putchar(']');
 }

@@ -58,6 +58,20 @@ expect_eq "$?" 0 "watch exit status on SIGTERM"
 grep -q '"capacity":8,' "$CAPBROKER_RUNDIR/watch" || fail "first dump missing"
 grep -q '"capacity":9,' "$CAPBROKER_RUNDIR/watch" || fail "change not followed"
 
+say "an observer outside the broker's group still reads the capacity"
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$BIN/capdump" -n "$NAME" --json 2>/dev/null)
+	expect_eq "$?" 0 "unprivileged capdump exit status"
+	expect_match "$out" '"capacity":9' "capacity read without the slots segment"
+	expect_match "$out" "slots segment not readable" "says what it cannot show"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    "$BIN/tests/cbprobe" "$NAME" current 2>&1)
+	expect_eq "$?" 23 "a reserving client outside the group gets -EACCES"
+else
+	say "(skipped: needs root and setpriv)"
+fi
+
 say "broker gone: exit 1 and stale=true, dump still printed"
 kill -9 "$BROKER"
 wait "$BROKER" 2>/dev/null
