@@ -5,6 +5,7 @@
 #   make check           install missing packages, build, run every test
 #   make check SAN=address,undefined   the same under sanitizers
 #   make install PREFIX=/usr/local DESTDIR=   /  make uninstall
+#   make man-check       lint the manual pages (mandoc -Tlint)
 #   make clean
 #
 # Objects go to build/ (build-SAN/ for sanitizer builds), so a sanitizer
@@ -18,6 +19,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 
 CC      ?= cc
@@ -79,11 +81,17 @@ LIB_A       = $(O)/libcapbroker.a
 LIB_PC      = $(O)/capbroker.pc
 PROGRAMS    = $(O)/capbrokerd $(O)/capctl $(O)/capdump
 
+# Manual pages (mdoc), next to the code they document.
+MAN1        = client/capctl.1 tools/capdump.1
+MAN3        = client/capbroker.3
+MAN8        = broker/capbrokerd.8
+MANPAGES    = $(MAN1) $(MAN3) $(MAN8)
+
 UNIT_TESTS  = $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
 ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/integration/*.c))
 
 .PHONY: all deps run check unit-check model-check integration-check install uninstall \
-        clean bench
+        clean man-check
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(UNIT_TESTS) $(ITEST_PROGS)
 
 deps:
@@ -147,7 +155,8 @@ run: deps
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit-check model-check integration-check
+	@$(MAKE) --no-print-directory man-check unit-check model-check \
+	    integration-check
 
 model-check:
 	@sh tests/model/run.sh
@@ -161,9 +170,17 @@ TSAN_OPTIONS_CHECK = suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exit
 integration-check: all
 	@TSAN_OPTIONS="$(TSAN_OPTIONS_CHECK)" sh tests/integration/run.sh $(O)
 
+# mandoc prints nothing for a page without warnings: any output (or a
+# missing mandoc) fails.
+man-check:
+	$(call say,MANLINT,'$(MANPAGES)')out=$$(mandoc -Tlint -W warning $(MANPAGES) 2>&1) && \
+	    [ -z "$$out" ] || { printf '%s\n' "$$out" >&2; exit 1; }
+
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	    $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libcapbroker.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcapbroker.so
@@ -172,6 +189,9 @@ install: all
 	install -m 0644 $(LIB_PC) $(DESTDIR)$(PCDIR)/
 	install -m 0755 $(O)/capctl $(O)/capdump $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(O)/capbrokerd $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libcapbroker.so.$(VERSION) \
@@ -181,7 +201,11 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/capbroker.h \
 	    $(DESTDIR)$(PCDIR)/capbroker.pc \
 	    $(DESTDIR)$(BINDIR)/capctl $(DESTDIR)$(BINDIR)/capdump \
-	    $(DESTDIR)$(SBINDIR)/capbrokerd
+	    $(DESTDIR)$(SBINDIR)/capbrokerd \
+	    $(DESTDIR)$(MANDIR)/man1/capctl.1 \
+	    $(DESTDIR)$(MANDIR)/man1/capdump.1 \
+	    $(DESTDIR)$(MANDIR)/man3/capbroker.3 \
+	    $(DESTDIR)$(MANDIR)/man8/capbrokerd.8
 
 clean:
 	rm -rf build build-*

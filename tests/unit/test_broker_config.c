@@ -1,0 +1,457 @@
+/*
+ * test_broker_config.c - the broker's configuration file
+ * (broker/config.c, format in broker/config.h), parsed from in-memory
+ * files (fmemopen).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "config.h"
+#include "tier.h"
+
+#define PATH "test.conf"
+
+struct fx {
+	struct cb_config c;
+	char err[512];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	cb_config_defaults(&f->c);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	cb_config_free(&f->c);
+	free(f);
+	return 0;
+}
+
+/* Parse text (length len) on top of f->c. */
+static int parse_n(struct fx *f, const char *text, size_t len)
+{
+	FILE *fp;
+	int r;
+
+	fp = fmemopen((void *)text, len, "r");
+	assert_non_null(fp);
+	f->err[0] = '\0';
+	r = cb_config_parse(&f->c, fp, PATH, f->err, sizeof(f->err));
+	fclose(fp);
+	return r;
+}
+
+static int parse(struct fx *f, const char *text)
+{
+	return parse_n(f, text, strlen(text));
+}
+
+/* An error names PATH:line and says what. */
+static void expect_error(struct fx *f, const char *text, unsigned line,
+    const char *what)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "%s:%u: ", PATH, line);
+	if (parse(f, text) != -EINVAL)
+		fail_msg("accepted: '%s'", text);
+	if (strncmp(f->err, prefix, strlen(prefix)) != 0)
+		fail_msg("message '%s' does not start with '%s'", f->err,
+		    prefix);
+	if (what != NULL && strstr(f->err, what) == NULL)
+		fail_msg("message '%s' does not mention '%s'", f->err, what);
+}
+
+static void expect_defaults(const struct cb_config *c)
+{
+	assert_int_equal(c->slots_per_worker, CB_DEFAULT_SLOTS_PER_WORKER);
+	assert_int_equal(c->slots_per_worker, 64);
+	assert_int_equal(c->legacy_max, CB_DEFAULT_LEGACY_MAX);
+	assert_int_equal(c->legacy_max, 1024);
+	assert_int_equal(c->retry_after_ms, 100);
+	assert_int_equal(c->override, 0);
+	assert_false(c->override_set);
+	assert_int_equal(c->override_rejects, 0);
+	assert_true(c->override_rejected == 0);
+	assert_null(c->workers);
+	assert_int_equal(c->nworkers, 0);
+}
+
+static void test_defaults(void **state)
+{
+	struct fx *f = *state;
+
+	expect_defaults(&f->c);
+	/* Dirty memory is reset. */
+	memset(&f->c, 0xa5, sizeof(f->c));
+	cb_config_defaults(&f->c);
+	expect_defaults(&f->c);
+}
+
+static void test_empty_and_comments_only(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, "\n"), 0);
+	expect_defaults(&f->c);
+	assert_int_equal(parse(f, "# nothing\n\n   \n\t# indented\n"), 0);
+	expect_defaults(&f->c);
+	assert_int_equal(parse_n(f, "", 0), 0);
+	expect_defaults(&f->c);
+}
+
+static void test_every_key(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f,
+	    "slots_per_worker = 8\n"
+	    "legacy_max_concurrent_requests = 300\n"
+	    "override = 42\n"
+	    "retry_after_ms = 250\n"
+	    "worker w-1 ready\n"), 0);
+	assert_int_equal(f->c.slots_per_worker, 8);
+	assert_int_equal(f->c.legacy_max, 300);
+	assert_int_equal(f->c.override, 42);
+	assert_true(f->c.override_set);
+	assert_int_equal(f->c.retry_after_ms, 250);
+	assert_int_equal(f->c.nworkers, 1);
+	assert_string_equal(f->c.workers[0].id, "w-1");
+	assert_int_equal(f->c.override_rejects, 0);
+}
+
+static void test_bounds_accepted(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f,
+	    "slots_per_worker = 1\n"
+	    "legacy_max_concurrent_requests = 65535\n"
+	    "retry_after_ms = 1\n"
+	    "override = 0\n"), 0);
+	assert_int_equal(f->c.slots_per_worker, 1);
+	assert_int_equal(f->c.legacy_max, 65535);
+	assert_int_equal(f->c.retry_after_ms, 1);
+	/* 0 is a valid override ("derive"), and the file set it. */
+	assert_int_equal(f->c.override, 0);
+	assert_true(f->c.override_set);
+	assert_int_equal(parse(f, "override = 65535\nretry_after_ms=65535\n"),
+	    0);
+	assert_int_equal(f->c.override, 65535);
+	assert_int_equal(f->c.retry_after_ms, 65535);
+}
+
+static void test_later_lines_win(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, "slots_per_worker = 8\n"
+	    "slots_per_worker = 9\n"), 0);
+	assert_int_equal(f->c.slots_per_worker, 9);
+	/* Parsing on top of a config keeps what the file does not set. */
+	assert_int_equal(parse(f, "retry_after_ms = 7\n"), 0);
+	assert_int_equal(f->c.slots_per_worker, 9);
+	assert_int_equal(f->c.retry_after_ms, 7);
+}
+
+static void test_syntax_variants(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f,
+	    "# header comment\r\n"
+	    "\r\n"
+	    "slots_per_worker=3\r\n"
+	    "   legacy_max_concurrent_requests\t=\t77   # trailing\r\n"
+	    "\t\n"
+	    "retry_after_ms = 5#no space before the comment\n"
+	    "worker\tw1\tdraining\t9\r\n"
+	    "worker   w2   not_ready   # comment after a worker\n"
+	    "override = 12"), 0);   /* last line without newline */
+	assert_int_equal(f->c.slots_per_worker, 3);
+	assert_int_equal(f->c.legacy_max, 77);
+	assert_int_equal(f->c.retry_after_ms, 5);
+	assert_int_equal(f->c.override, 12);
+	assert_int_equal(f->c.nworkers, 2);
+	assert_string_equal(f->c.workers[0].id, "w1");
+	assert_int_equal(f->c.workers[0].state, CB_WORKER_DRAINING);
+	assert_int_equal(f->c.workers[0].max_running, 9);
+	assert_string_equal(f->c.workers[1].id, "w2");
+	assert_int_equal(f->c.workers[1].state, CB_WORKER_NOT_READY);
+	assert_int_equal(f->c.workers[1].max_running, 0);
+}
+
+static void test_workers(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f,
+	    "worker a ready\n"
+	    "worker b.host:8080@x_y-z ready 16\n"
+	    "worker c not_ready 0\n"
+	    "worker d draining 65535\n"), 0);
+	assert_int_equal(f->c.nworkers, 4);
+	assert_string_equal(f->c.workers[0].id, "a");
+	assert_int_equal(f->c.workers[0].state, CB_WORKER_READY);
+	assert_int_equal(f->c.workers[0].max_running, 0);
+	assert_string_equal(f->c.workers[1].id, "b.host:8080@x_y-z");
+	assert_int_equal(f->c.workers[1].state, CB_WORKER_READY);
+	assert_int_equal(f->c.workers[1].max_running, 16);
+	assert_int_equal(f->c.workers[2].state, CB_WORKER_NOT_READY);
+	assert_int_equal(f->c.workers[2].max_running, 0);
+	assert_int_equal(f->c.workers[3].state, CB_WORKER_DRAINING);
+	assert_int_equal(f->c.workers[3].max_running, 65535);
+	cb_config_free(&f->c);
+	assert_null(f->c.workers);
+	assert_int_equal(f->c.nworkers, 0);
+	cb_config_free(&f->c);   /* twice is harmless */
+}
+
+static void test_worker_id_longest(void **state)
+{
+	struct fx *f = *state;
+	char line[256], id[CB_WORKER_ID_MAX + 2];
+
+	memset(id, 'w', CB_WORKER_ID_MAX);
+	id[CB_WORKER_ID_MAX] = '\0';
+	snprintf(line, sizeof(line), "worker %s ready\n", id);
+	assert_int_equal(parse(f, line), 0);
+	assert_string_equal(f->c.workers[0].id, id);
+	id[CB_WORKER_ID_MAX] = 'w';
+	id[CB_WORKER_ID_MAX + 1] = '\0';
+	snprintf(line, sizeof(line), "worker %s ready\n", id);
+	expect_error(f, line, 1, "worker id");
+}
+
+static void test_worker_table_full(void **state)
+{
+	struct fx *f = *state;
+	size_t len = (size_t)(CB_MAX_WORKERS + 1) * 24 + 1, off = 0;
+	char *text = malloc(len);
+
+	assert_non_null(text);
+	for (int i = 0; i < CB_MAX_WORKERS + 1; i++)
+		off += (size_t)snprintf(text + off, len - off,
+		    "worker w%d ready\n", i);
+	expect_error(f, text, CB_MAX_WORKERS + 1, "1024");
+	assert_int_equal(f->c.nworkers, CB_MAX_WORKERS);
+	free(text);
+}
+
+static void test_errors_name_path_and_line(void **state)
+{
+	struct fx *f = *state;
+
+	expect_error(f, "slots_per_worker = 8\n\n# c\nbogus = 1\n", 4,
+	    "bogus");
+	expect_error(f, "just words\n", 1, "key = value");
+	expect_error(f, "slots_per_worker = 0\n", 1, "slots_per_worker");
+	expect_error(f, "slots_per_worker = 65536\n", 1, "65536");
+	expect_error(f, "slots_per_worker = -3\n", 1, NULL);
+	expect_error(f, "slots_per_worker = 8x\n", 1, "8x");
+	expect_error(f, "slots_per_worker =\n", 1, NULL);
+	expect_error(f, "= 8\n", 1, NULL);
+	expect_error(f, "legacy_max_concurrent_requests = 0\n", 1,
+	    "legacy_max_concurrent_requests");
+	expect_error(f, "retry_after_ms = 0\n", 1, "retry_after_ms");
+	expect_error(f, "retry_after_ms = 65536\n", 1, "retry_after_ms");
+	expect_error(f, "retry_after_ms = ten\n", 1, "ten");
+	expect_error(f, "override = abc\n", 1, "override");
+	expect_error(f, "\n\nworker\n", 3, NULL);
+	expect_error(f, "worker onlyid\n", 1, "usage");
+	expect_error(f, "worker a ready 1 extra\n", 1, "usage");
+	expect_error(f, "worker bad/id ready\n", 1, "bad/id");
+	expect_error(f, "worker a sleeping\n", 1, "sleeping");
+	expect_error(f, "worker a ready 65536\n", 1, "max_running");
+	expect_error(f, "worker a ready -1\n", 1, "max_running");
+	expect_error(f, "worker a ready many\n", 1, "many");
+	/* CRLF does not shift the count. */
+	expect_error(f, "a = 1\r\n", 1, NULL);
+	expect_error(f, "\r\n\r\nslots_per_worker = x\r\n", 3, NULL);
+	/* Keys are exact. */
+	expect_error(f, "Slots_Per_Worker = 8\n", 1, NULL);
+	expect_error(f, "slots per worker = 8\n", 1, NULL);
+}
+
+static void test_error_stops_at_bad_line(void **state)
+{
+	struct fx *f = *state;
+
+	expect_error(f, "slots_per_worker = 8\nbogus\nlegacy_max_concurrent_"
+	    "requests = 9\n", 2, NULL);
+	/* Lines before it applied; lines after it did not. */
+	assert_int_equal(f->c.slots_per_worker, 8);
+	assert_int_equal(f->c.legacy_max, CB_DEFAULT_LEGACY_MAX);
+}
+
+static void test_override_out_of_range_ignored_and_counted(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, "override = 70000\n"), 0);
+	/* Ignored, never clamped to 65535. */
+	assert_int_equal(f->c.override, 0);
+	assert_false(f->c.override_set);
+	assert_int_equal(f->c.override_rejects, 1);
+	assert_true(f->c.override_rejected == 70000);
+
+	assert_int_equal(parse(f, "override = -1\n"), 0);
+	assert_int_equal(f->c.override, 0);
+	assert_false(f->c.override_set);
+	assert_int_equal(f->c.override_rejects, 2);
+	assert_true(f->c.override_rejected == -1);
+
+	/* The first value beyond the range; a valid one later applies. */
+	assert_int_equal(parse(f, "override = 65536\noverride = 7\n"), 0);
+	assert_int_equal(f->c.override_rejects, 3);
+	assert_true(f->c.override_rejected == 65536);
+	assert_int_equal(f->c.override, 7);
+	assert_true(f->c.override_set);
+
+	/* A rejected one after a valid one leaves the valid one. */
+	assert_int_equal(parse(f, "override = 1000000\n"), 0);
+	assert_int_equal(f->c.override, 7);
+	assert_true(f->c.override_set);
+	assert_int_equal(f->c.override_rejects, 4);
+	assert_true(f->c.override_rejected == 1000000);
+	/* Nothing else was touched. */
+	assert_int_equal(f->c.slots_per_worker, CB_DEFAULT_SLOTS_PER_WORKER);
+}
+
+static void test_retry_after_ms(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(f->c.retry_after_ms, 100);
+	assert_int_equal(parse(f, "retry_after_ms = 30000\n"), 0);
+	assert_int_equal(f->c.retry_after_ms, 30000);
+	/* An error keeps the old value. */
+	expect_error(f, "retry_after_ms = 0\n", 1, NULL);
+	assert_int_equal(f->c.retry_after_ms, 30000);
+}
+
+static void test_long_line(void **state)
+{
+	struct fx *f = *state;
+	char text[4096];
+	size_t n;
+
+	/* The longest accepted line: 1022 bytes plus its newline. */
+	n = (size_t)snprintf(text, sizeof(text), "slots_per_worker = 5");
+	memset(text + n, ' ', 1022 - n);
+	memcpy(text + 1022 - 3, "# x", 3);
+	text[1022] = '\n';
+	text[1023] = '\0';
+	assert_int_equal(parse(f, text), 0);
+	assert_int_equal(f->c.slots_per_worker, 5);
+
+	/* One byte more (a leading blank), on line 2. */
+	memmove(text + 2, text, 1024);   /* the line, its '\n' and NUL */
+	text[0] = '\n';
+	text[1] = ' ';
+	n = strlen(text);
+	assert_int_equal(n, 1 + 1023 + 1);
+	expect_error(f, text, 2, "longer");
+	assert_int_equal(f->c.slots_per_worker, 5);
+
+	/* Far longer (a comment that hides a setting past the cut must
+	 * not be parsed as a line of its own). */
+	memset(text, '#', 2000);
+	strcpy(text + 2000, "slots_per_worker = 9\n");
+	expect_error(f, text, 1, "longer");
+	assert_int_equal(f->c.slots_per_worker, 5);
+
+	/* A last line without newline, too long. */
+	memset(text, 'x', 1500);
+	text[1500] = '\0';
+	expect_error(f, text, 1, "longer");
+}
+
+static void test_load(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/cbconfXXXXXX";
+	int fd = mkstemp(path);
+	const char *text = "slots_per_worker = 11\nworker a ready 2\n";
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+
+	/* Without a path: the embedded defaults. */
+	f->c.slots_per_worker = 1;
+	assert_int_equal(cb_config_load(&f->c, NULL, f->err, sizeof(f->err)),
+	    0);
+	expect_defaults(&f->c);
+
+	assert_int_equal(cb_config_load(&f->c, path, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(f->c.slots_per_worker, 11);
+	assert_int_equal(f->c.legacy_max, CB_DEFAULT_LEGACY_MAX);
+	assert_int_equal(f->c.nworkers, 1);
+	assert_int_equal(f->c.workers[0].max_running, 2);
+	cb_config_free(&f->c);
+
+	/* A bad file: error with the real path, nothing leaked. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	text = "worker a ready\nworker b ready\nnope\n";
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(cb_config_load(&f->c, path, f->err, sizeof(f->err)),
+	    -EINVAL);
+	assert_true(strncmp(f->err, path, strlen(path)) == 0);
+	assert_non_null(strstr(f->err, ":3: "));
+	assert_null(f->c.workers);
+	assert_int_equal(f->c.nworkers, 0);
+
+	unlink(path);
+	assert_int_equal(cb_config_load(&f->c, path, f->err, sizeof(f->err)),
+	    -ENOENT);
+	assert_non_null(strstr(f->err, path));
+}
+
+#define CFG_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		CFG_TEST(test_defaults),
+		CFG_TEST(test_empty_and_comments_only),
+		CFG_TEST(test_every_key),
+		CFG_TEST(test_bounds_accepted),
+		CFG_TEST(test_later_lines_win),
+		CFG_TEST(test_syntax_variants),
+		CFG_TEST(test_workers),
+		CFG_TEST(test_worker_id_longest),
+		CFG_TEST(test_worker_table_full),
+		CFG_TEST(test_errors_name_path_and_line),
+		CFG_TEST(test_error_stops_at_bad_line),
+		CFG_TEST(test_override_out_of_range_ignored_and_counted),
+		CFG_TEST(test_retry_after_ms),
+		CFG_TEST(test_long_line),
+		CFG_TEST(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
