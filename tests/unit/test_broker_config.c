@@ -334,6 +334,14 @@ static void test_override_out_of_range_ignored_and_counted(void **state)
 	assert_true(f->c.override_set);
 	assert_int_equal(f->c.override_rejects, 4);
 	assert_true(f->c.override_rejected == 1000000);
+	/* Whatever its size: still ignored and counted, not an error. */
+	assert_int_equal(parse(f, "override = 2199023255552\n"), 0);
+	assert_int_equal(f->c.override_rejects, 5);
+	assert_true(f->c.override_rejected == 2199023255552LL);
+	assert_int_equal(parse(f, "override = -9223372036854775808\n"), 0);
+	assert_int_equal(f->c.override_rejects, 6);
+	assert_true(f->c.override_rejected == -9223372036854775807LL - 1);
+	assert_int_equal(f->c.override, 7);
 	/* Nothing else was touched. */
 	assert_int_equal(f->c.slots_per_worker, CB_DEFAULT_SLOTS_PER_WORKER);
 }
