@@ -9,7 +9,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config liburcu-dev libbsd-dev libcmocka-dev \
-libsystemd-dev spin mandoc util-linux"
+libsystemd-dev spin mandoc util-linux runit"
 
 missing=""
 for p in $PACKAGES; do
