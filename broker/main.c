@@ -215,6 +215,8 @@ static void set_identity(struct cb_broker *b)
 	atomic_store_explicit(&h->broker_start, start, memory_order_relaxed);
 	atomic_store_explicit(&h->epoch, epoch, memory_order_relaxed);
 	cb_seqlock_write_end(&h->ident_seq);
+	atomic_store_explicit(&h->broker_pidns, cb_proc_pidns(),
+	    memory_order_relaxed);
 	atomic_store_explicit(&h->heartbeat_ns, cb_monotonic_ns(),
 	    memory_order_relaxed);
 }

@@ -102,7 +102,9 @@ static inline uint64_t cb_state_load(const uint64_t *word)
  * Returns: 0 and a handle in *out; -ENOENT no such broker; -EPROTO an
  * incompatible or corrupt segment; -EACCES no permission (observers
  * outside the broker's group: CB_OPEN_RDONLY reads the capacity
- * anyway); -ENOSPC client table full; -EINVAL a bad name or flag;
+ * anyway); -ENOSPC client table full; -EXDEV not in the broker's PID
+ * namespace (reserving needs it; CB_OPEN_RDONLY observes anyway);
+ * -EINVAL a bad name or flag;
  * -ENOMEM; other errnos from shm_open/mmap.  On failure *out is NULL
  * and cb_open_errmsg() says why.
  */

@@ -203,6 +203,13 @@ static int join(cb_client *c)
 	uint64_t start = 0;
 	int r;
 
+	uint64_t ns = atomic_load_explicit(&c->state_hdr->broker_pidns,
+	    memory_order_relaxed), mine = cb_proc_pidns();
+
+	if (ns != 0 && mine != 0 && ns != mine)
+		return set_err(open_errmsg, -EXDEV, "not in the broker's PID "
+		    "namespace: pids in the client table would name other "
+		    "processes (CB_OPEN_RDONLY can still observe)");
 	pthread_once(&atfork_once, register_atfork);
 	c->fork_gen = atomic_load(&fork_generation);
 	c->rsv.state = c->state;
@@ -454,7 +461,7 @@ int cb_watch(cb_client *c, uint32_t *generation, int timeout_ms)
 int cb_broker_check(cb_client *c)
 {
 	const struct cb_seg_header *h = c->state_hdr;
-	uint64_t w = load_state(c), start, beat, now;
+	uint64_t w = load_state(c), start, beat, now, ns;
 	struct cb_ident id;
 	uint32_t pid;
 
@@ -471,7 +478,11 @@ int cb_broker_check(cb_client *c)
 		    "(a broker died while writing it)");
 	pid = id.pid;
 	start = id.start;
-	if (!cb_proc_alive((pid_t)pid, start))
+	/* From another PID namespace the broker's pid means nothing here:
+	 * judge by the heartbeat alone. */
+	ns = atomic_load_explicit(&h->broker_pidns, memory_order_relaxed);
+	if ((ns == 0 || ns == cb_proc_pidns()) &&
+	    !cb_proc_alive((pid_t)pid, start))
 		return set_err(c->errmsg, -ESRCH, "broker pid %u is gone",
 		    pid);
 	beat = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
@@ -766,6 +777,8 @@ const char *cb_strerror(int err)
 		return "permission denied";
 	case ESRCH:
 		return "broker is not running";
+	case EXDEV:
+		return "not in the broker's PID namespace";
 	case EINVAL:
 		return "invalid argument";
 	case ENOMEM:

@@ -132,7 +132,14 @@ struct cb_seg_header {
 	/* Set (release) when this segment was replaced by a new one. */
 	_Atomic uint32_t retired;
 	uint32_t reserved0;
-	uint64_t reserved[6];
+	/*
+	 * The broker's PID namespace (inode of /proc/self/ns/pid), written
+	 * with the identity.  Client entries hold pids, which mean nothing
+	 * in another namespace: a client whose namespace differs must not
+	 * reserve (the broker would judge it dead and undo its holds).
+	 */
+	_Atomic uint64_t broker_pidns;
+	uint64_t reserved[5];
 };
 
 /*

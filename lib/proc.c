@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*
@@ -69,4 +70,11 @@ int cb_proc_alive(pid_t pid, uint64_t start)
 	if (state == 'Z' || state == 'X')
 		return 0;
 	return now == start;
+}
+
+uint64_t cb_proc_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }

@@ -21,4 +21,8 @@ int cb_proc_start_time(pid_t pid, uint64_t *start);
  */
 int cb_proc_alive(pid_t pid, uint64_t start);
 
+/* This process's PID namespace (inode of /proc/self/ns/pid), 0 if
+ * unknown. */
+uint64_t cb_proc_pidns(void);
+
 #endif /* CB_PROC_H */

@@ -70,3 +70,17 @@ stop_broker
 expect_eq "$STATUS" 0 "exit status"
 [ ! -e "/dev/shm/capbroker.$NAME.state" ] || fail "state segment left"
 [ ! -e "/dev/shm/capbroker.$NAME.slots" ] || fail "slots segment left"
+
+say "a client in another PID namespace may observe but not reserve"
+if command -v unshare >/dev/null && [ "$(id -u)" -eq 0 ] &&
+    unshare --pid --fork --mount-proc true 2>/dev/null; then
+	start_broker --remove
+	out=$(unshare --pid --fork --mount-proc "$BIN/tests/cbprobe" "$NAME" current)
+	expect_eq "$?" 28 "reserving client in another namespace: -EXDEV"
+	expect_match "$out" "PID namespace" "message"
+	unshare --pid --fork --mount-proc "$BIN/capdump" -n "$NAME" >/dev/null
+	expect_eq "$?" 0 "observer in another namespace sees a live broker"
+	stop_broker
+else
+	say "(skipped: needs root and unshare --pid)"
+fi
