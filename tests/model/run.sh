@@ -1,0 +1,199 @@
+#!/bin/sh
+# run.sh - model-check the reservation protocol (tests/model/reserve.pml).
+#
+#   sh tests/model/run.sh
+#
+# Builds spin's verifier for each configuration in a temporary
+# directory (spin -a, cc -DSAFETY, ./pan) and checks:
+#
+#   - the protocol, in several configurations: exhaustive search, 0
+#     errors (the limit holds, U never under-counts what is in use, U
+#     never under-runs, recount never sees a deficit, U == 0 at the end);
+#   - negative controls: a broken variant of the protocol must produce
+#     a counterexample against one of the properties that matter (the
+#     auxiliary checks are off: -DCORE_ONLY);
+#   - coverage probes: points the checks rely on (pool full, refusal,
+#     -ENOSPC, a stale release, a broker crash, a recount that is foiled
+#     and one that repairs) must be reachable, or the model is vacuous.
+#
+# One line per check; the last line is always "model: N passed, N
+# failed"; the exit status is 1 when anything failed.
+#
+# MODEL_DEEP=1 adds the three-client model with a concurrent recount
+# (about 5*10^7 states: a minute or two and about 3 GiB of memory).
+
+here=$(cd "$(dirname "$0")" && pwd) || exit 2
+model=$here/reserve.pml
+CC=${CC:-cc}
+
+pass=0
+fail=0
+
+finish() {
+	echo "model: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+
+if ! command -v spin >/dev/null 2>&1; then
+	echo "FAIL spin is not installed: the protocol model cannot be checked" \
+	    "(scripts/install-deps.sh installs it; Debian package 'spin')"
+	fail=1
+	finish
+fi
+if [ ! -r "$model" ]; then
+	echo "FAIL $model: not found"
+	fail=1
+	finish
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cbmodel.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+n=0
+
+# verify CC-FLAGS SPIN-FLAGS...: build and run one verifier in a fresh
+# directory; leaves its output in $dir/out.  CC-FLAGS: -O2 for the big
+# searches, -O0 where compiling costs more than the search.  Returns 1
+# if it could not be built or run.
+verify() {
+	opt=$1
+	shift
+	n=$((n + 1))
+	dir=$tmp/$n
+	mkdir "$dir" || return 1
+	cp "$model" "$dir/reserve.pml" || return 1
+	(
+		cd "$dir" || exit 1
+		spin "$@" -a reserve.pml >spin.log 2>&1 || exit 1
+		# shellcheck disable=SC2086 # $CC and $opt are word lists
+		$CC $opt -DSAFETY -w -o pan pan.c \
+		    >cc.log 2>&1 || exit 1
+		./pan -m100000 >out 2>&1
+		exit 0
+	) || {
+		cat "$dir/spin.log" "$dir/cc.log" 2>/dev/null | sed 's/^/    /'
+		return 1
+	}
+}
+
+# Fields of a pan report.
+errors() { sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' "$dir/out" | head -n 1; }
+states() { sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$dir/out" | head -n 1; }
+secs()   { sed -n 's/^pan: elapsed time \([0-9.e+]*\) seconds.*/\1/p' "$dir/out" | head -n 1; }
+violated() {
+	sed -n 's/^pan:[0-9]*: *\(.*\) (at depth.*/\1/p' "$dir/out" | head -n 1
+}
+incomplete() {
+	grep -E 'max search depth too small|out of memory|MEMLIM|aborted' \
+	    "$dir/out" >/dev/null
+}
+
+# expect_ok NAME CC-FLAGS SPIN-FLAGS...: exhaustive search, no error.
+expect_ok() {
+	name=$1
+	shift
+	if ! verify "$@"; then
+		echo "FAIL $name: verifier not built"
+		fail=$((fail + 1))
+		return
+	fi
+	e=$(errors)
+	if [ "$e" = 0 ] && ! incomplete; then
+		echo "ok   $name: 0 errors, $(states) states, $(secs) s"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $name: errors=${e:-?} $(violated)"
+		grep -E 'pan:|error|violated|too small|memory' "$dir/out" |
+		    head -n 5 | sed 's/^/    /'
+		fail=$((fail + 1))
+	fi
+}
+
+# expect_cex NAME PATTERNS SPIN-FLAGS...: a counterexample whose violated
+# assertion contains one of PATTERNS (fixed strings, separated by ';').
+# $said: what "ok" says.
+said=counterexample
+expect_cex() {
+	name=$1
+	pat=$2
+	shift 2
+	if ! verify "-O0 -DMEMLIM=2048" "$@"; then
+		echo "FAIL $name: verifier not built"
+		fail=$((fail + 1))
+		return
+	fi
+	e=$(errors)
+	v=$(violated)
+	hit=0
+	oldifs=$IFS
+	IFS=';'
+	for p in $pat; do
+		case $v in
+		*"$p"*) hit=1 ;;
+		esac
+	done
+	IFS=$oldifs
+	if [ "$hit" = 1 ] && [ "${e:-0}" -ge 1 ]; then
+		if [ "$said" = counterexample ]; then
+			echo "ok   $name: counterexample, $v"
+		else
+			echo "ok   $name: $said"
+		fi
+		pass=$((pass + 1))
+	else
+		echo "FAIL $name: expected a violation of $pat," \
+		    "got errors=${e:-?} ${v:-none}"
+		fail=$((fail + 1))
+	fi
+}
+
+# The protocol (reserve.pml's defaults: 2 clients, 2 admissions each,
+# limit 2, 2 launch entries, a concurrent recount, one broker crash).
+big="-O2 -DMEMLIM=3072"
+expect_ok "protocol" "$big"
+expect_ok "protocol, 3 clients contending (no concurrent recount, no crash)" \
+    "$big" -DNC=3 -DROUNDS=1 -DMAXCRASH=0 -DMAXRECOUNT=0
+expect_ok "protocol, 1 launch entry (-ENOSPC)" "$big" -DNL=1
+expect_ok "protocol, limit 1" "$big" -DLIMIT=1
+expect_ok "protocol, reclaim in its own thread (in the dead client's window)" \
+    "$big" -DROUNDS=1 -DRECLAIM_THREAD
+if [ "${MODEL_DEEP:-0}" = 1 ]; then
+	expect_ok "protocol, 3 clients with a concurrent recount (deep)" \
+	    "-O2 -DCOLLAPSE -DMEMLIM=16384" -DNC=3 -DROUNDS=1 -DMAXCRASH=0
+fi
+
+# Negative controls: each must break the limit or "U >= in use" (the
+# convergence one: U == 0 at the end).
+safe='(gh+gl)<=;(Uh>=gh)'
+conv='((Uh==0)&&(Ul==0))'
+# shellcheck disable=SC2086 # $3: a list of flags
+neg() { expect_cex "negative $1" "$2" -DROUNDS=1 -DCORE_ONLY $3; }
+neg "reserve records the hold before the CAS"     "$safe" -DBUGGY_ORDER
+neg "release decrements U before H"               "$safe" -DBUGGY_RELEASE
+neg "recount without the second collect of S"     "$safe" -DRECOUNT_NO_S2
+neg "recount accepts windows in flight"           "$safe" -DRECOUNT_NO_INFLIGHT
+neg "launch release outside a window (reserve.h as written)" \
+    "$safe" -DSPEC_LAUNCH_RELEASE_NO_WINDOW
+neg "reclaim leaves CLAIMING entries (reserve.h as written)" \
+    "$conv" -DSPEC_NO_CLAIMING_RECLAIM
+neg "reclaim subtracts U before zeroing H, broker crash" \
+    "$safe" -DRECLAIM_U_FIRST
+neg "reclaim thread without the dead client's window" \
+    "$safe" "-DRECLAIM_THREAD -DRECLAIM_NO_WINDOW"
+
+# Coverage probes.
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+cover() { expect_cex "reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+cover "pool full"                        1 -DROUNDS=1
+cover "admission refused over the limit" 2
+cover "-ENOSPC"                          3 "-DROUNDS=1 -DNL=1"
+cover "stale launch release (expired)"   4 -DROUNDS=1
+cover "broker crash"                     5 -DROUNDS=1
+cover "reclaim of a CLAIMING entry"      6 -DROUNDS=1
+cover "recount foiled by a window"       7 -DROUNDS=1
+cover "recount repairs an excess"        8 -DROUNDS=1
+
+finish
