@@ -280,8 +280,14 @@ static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
 		atomic_store_explicit(&ls->deadline_ns, deadline,
 		    memory_order_relaxed);
 		*live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, pool, r->client, nonce);
-		/* seq_cst: the deadline is visible before LIVE is. */
-		atomic_store_explicit(&ls->word, *live, memory_order_seq_cst);
+		/* seq_cst: the deadline is visible before LIVE is.  A CAS, so
+		 * a late store can never bring back an entry the sweeper
+		 * settled (same LIVE word: fine) or freed. */
+		w = CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING, pool, r->client, nonce);
+		if (!atomic_compare_exchange_strong_explicit(&ls->word, &w,
+		    *live, memory_order_seq_cst, memory_order_relaxed) &&
+		    w != *live)
+			return -ENOSPC;   /* taken from us: nothing admitted */
 		return e;
 	}
 	return -ENOSPC;
@@ -469,6 +475,21 @@ void cb_rsv_wake(void *slots, int pool)
 	cb_eventcount_notify(&ps->release_seq, &ps->waiters);
 }
 
+static void reclaim_claims(void *slots, uint32_t index)
+{
+	for (uint32_t e = 0; e < nlaunches(slots); e++) {
+		struct cb_launch_slot *ls = launch_slot(slots, e);
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_seq_cst);
+
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_CLAIMING ||
+		    CB_LAUNCH_CLIENT(w) != (index & 0x3ff) || !launch_free(ls, w))
+			continue;
+		cb_rsv_usage_sub(&pool_slot(slots,
+		    (int)CB_LAUNCH_POOL(w))->usage, 1, 1);
+	}
+}
+
 long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
     uint32_t *per_pool)
 {
@@ -492,6 +513,11 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 		total += h;
 		cb_rsv_wake(slots, p);
 	}
+	/* Launch entries it was still claiming: it died inside
+	 * cb_reserve, so no ticket was returned and nothing launched.
+	 * Before the entry is freed: the launch word names the client by
+	 * index only. */
+	reclaim_claims(slots, index);
 	atomic_store_explicit(&cs->seq,
 	    (atomic_load(&cs->seq) & ~0xffu) + 0x100, memory_order_seq_cst);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);

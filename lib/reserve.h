@@ -22,7 +22,10 @@
  * Launch, reserve: window; CAS U: launching+1 iff observed + launching +
  *   held + 1 <= limit; claim a free L[e] (CLAIMING), store its deadline,
  *   store LIVE; close.  If no entry is free, undo the CAS: -ENOSPC.
- * Launch, release (any process with the ticket) and expiry (sweeper):
+ * Launch, release (any process with the ticket, inside its own window:
+ *   without one, a recount between the two steps sees neither U nor S
+ *   move and trims the unit, then the late decrement under-counts) and
+ *   expiry (sweeper, the recount's own thread, so no window needed):
  *   CAS L[e] from the ticket's exact LIVE word to FREE (one winner),
  *   then CAS U: launching-1.
  *
@@ -51,8 +54,19 @@
  * Client entries are claimed by the client itself (cb_open), so a
  * process can reserve while the broker is down; the broker learns of
  * it through HELLO on the control socket or by scanning the table, and
- * watches it with a pidfd.  When it dies the broker undoes H[c,*],
- * resets S[c] and frees the entry; its launches stay until they expire.
+ * watches it with a pidfd.  When it has died (pidfd readable, or pid +
+ * start time gone; a closed socket alone is not proof) the sweeper, in
+ * the recount's thread: takes each H[c,p] to 0 (exchange) and only then
+ * subtracts it from U (the other order, with a broker crash between,
+ * subtracts twice); frees the launch entries c was still CLAIMING (it
+ * died inside cb_reserve: no ticket, nothing launched) and decrements
+ * launching for each; resets S[c]; frees the entry.  Its LIVE launches
+ * stay until they expire.  A recount corrects both halves of U with a
+ * single 64-bit CAS on exactly u1.
+ *
+ * tests/model/reserve.pml checks all of this with spin (the limit,
+ * U >= units in use, convergence to 0 after every client is gone), and
+ * shows a counterexample for each wrong choice named above.
  *
  * Multi-threaded clients share their process's entry; S counts every
  * thread's open windows, which is why it is a counter, not a parity.
