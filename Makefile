@@ -156,7 +156,7 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory man-check unit-check model-check \
-	    integration-check
+	    fuzz-check integration-check
 
 model-check:
 	@sh tests/model/run.sh
@@ -211,3 +211,7 @@ clean:
 	rm -rf build build-*
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# Coverage-guided fuzzing (clang, libFuzzer): make fuzz / fuzz-check /
+# fuzz-long; see tests/fuzz/README.md.
+include tests/fuzz/fuzz.mk

@@ -711,13 +711,15 @@ int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
 	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
 	if (u1 != u2 || !unchanged(slots, seqs))
 		return -EAGAIN;
-	h = corrected(CB_USAGE_HELD(u1), held, inflight);
-	l = corrected(CB_USAGE_LAUNCHING(u1), launching, inflight);
+	/* Clamped first: hostile records past 32 bits must not make every
+	 * recount "repair" a counter it cannot change. */
+	h = clamp32(corrected(CB_USAGE_HELD(u1), held, inflight));
+	l = clamp32(corrected(CB_USAGE_LAUNCHING(u1), launching, inflight));
 	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)h;
 	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)l;
 	if (*held_drift == 0 && *launch_drift == 0)
 		return 0;
-	fixed = CB_USAGE(clamp32(h), clamp32(l));
+	fixed = CB_USAGE(h, l);
 	if (!atomic_compare_exchange_strong_explicit(usage, &u1, fixed,
 	    memory_order_seq_cst, memory_order_relaxed))
 		return -EAGAIN;

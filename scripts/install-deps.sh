@@ -9,7 +9,7 @@
 set -eu
 
 PACKAGES="gcc make pkg-config liburcu-dev libbsd-dev libcmocka-dev \
-libsystemd-dev spin mandoc util-linux runit"
+libsystemd-dev spin mandoc util-linux runit clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
