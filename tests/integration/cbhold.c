@@ -24,37 +24,7 @@
 #include <time.h>
 
 #include "capbroker.h"
-
-static const char *errname(int r)
-{
-	static char buf[32];
-
-	switch (-r) {
-	case 0: return "ok";
-	case EAGAIN: return "EAGAIN";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case ESTALE: return "ESTALE";
-	case ENOENT: return "ENOENT";
-	case EINVAL: return "EINVAL";
-	case EACCES: return "EACCES";
-	case ENOSPC: return "ENOSPC";
-	case EPROTO: return "EPROTO";
-	case EPERM: return "EPERM";
-	case ESRCH: return "ESRCH";
-	case ENOMEM: return "ENOMEM";
-	case EINTR: return "EINTR";
-	}
-	snprintf(buf, sizeof(buf), "E%d", r);
-	return buf;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "cbtest.h"
 
 int main(int argc, char **argv)
 {

@@ -89,6 +89,7 @@
 
 #include "abi.h"
 #include "capbroker.h"
+#include "cbtest.h"
 #include "client_internal.h"
 #include "reserve.h"
 #include "segment.h"
@@ -195,26 +196,6 @@ static void sleep_us(long us)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static const char *errname(int r)
-{
-	static char buf[32];
-
-	switch (-r) {
-	case 0: return "ok";
-	case EAGAIN: return "EAGAIN";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case ESTALE: return "ESTALE";
-	case ENOENT: return "ENOENT";
-	case EINVAL: return "EINVAL";
-	case EACCES: return "EACCES";
-	case ENOSPC: return "ENOSPC";
-	case EPROTO: return "EPROTO";
-	case ESRCH: return "ESRCH";
-	}
-	snprintf(buf, sizeof(buf), "E%d", r);
-	return buf;
 }
 
 static uint64_t rng_state;

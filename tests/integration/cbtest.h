@@ -1,0 +1,47 @@
+/*
+ * cbtest.h - small helpers shared by the integration test programs
+ * (header-only: each program is one file linked against libcapbroker).
+ */
+#ifndef CB_CBTEST_H
+#define CB_CBTEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+/* The errno name of a negative return, "ok" for 0: what the test
+ * scripts match against. */
+static inline const char *errname(int r)
+{
+	static char buf[32];
+
+	switch (-r) {
+	case 0: return "ok";
+	case EAGAIN: return "EAGAIN";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ESTALE: return "ESTALE";
+	case ENOENT: return "ENOENT";
+	case EINVAL: return "EINVAL";
+	case EACCES: return "EACCES";
+	case ENOSPC: return "ENOSPC";
+	case EPROTO: return "EPROTO";
+	case EPERM: return "EPERM";
+	case ESRCH: return "ESRCH";
+	case ENOMEM: return "ENOMEM";
+	case EINTR: return "EINTR";
+	case EXDEV: return "EXDEV";
+	}
+	snprintf(buf, sizeof(buf), "E%d", r);
+	return buf;
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif /* CB_CBTEST_H */
