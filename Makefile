@@ -145,7 +145,7 @@ $(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(LIB_A)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
 	    $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_BSD)
 
-$(O)/tests/%: tests/integration/%.c $(LIB_A)
+$(O)/tests/%: tests/integration/%.c tests/integration/cbtest.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
 
