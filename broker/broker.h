@@ -47,7 +47,9 @@ struct cb_settings {
 struct cb_broker {
 	char name[CB_NAME_MAX + 1];
 	const char *config_path;     /* NULL: embedded defaults */
-	uid_t uid;                   /* admin verbs: this uid or root */
+	uid_t uid;                   /* admin verbs: this uid or root, */
+	gid_t admin_group;           /* or a member of this group */
+	gid_t group;                 /* slots segment and socket group */
 	struct cb_segments seg;
 	struct cb_registry reg;
 	struct cb_settings set;

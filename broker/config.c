@@ -7,6 +7,7 @@
 #include <bsd/string.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ void cb_config_defaults(struct cb_config *c)
 	c->slots_per_worker = CB_DEFAULT_SLOTS_PER_WORKER;
 	c->legacy_max = CB_DEFAULT_LEGACY_MAX;
 	c->retry_after_ms = 100;
+	c->group = (gid_t)-1;
+	c->admin_group = (gid_t)-1;
+	c->state_mode = 0644;
 }
 
 void cb_config_free(struct cb_config *c)
@@ -100,6 +104,30 @@ static int add_worker(struct cb_config *c, char *args, const char *path,
 	return 0;
 }
 
+/* group, admin_group, state_mode: the settings that are not counts. */
+static int set_access(struct cb_config *c, const char *key, const char *val,
+    const char *path, unsigned line, char *err, size_t errlen)
+{
+	struct group *g;
+
+	if (strcmp(key, "state_mode") == 0) {
+		if (strcmp(val, "0644") != 0 && strcmp(val, "0640") != 0)
+			return fail(err, errlen, path, line, "state_mode "
+			    "'%.16s' is neither 0644 nor 0640", val);
+		c->state_mode = val[3] == '4' ? 0644 : 0640;
+		return 0;
+	}
+	g = getgrnam(val);
+	if (g == NULL)
+		return fail(err, errlen, path, line, "%s: no group '%.64s'",
+		    key, val);
+	if (strcmp(key, "group") == 0)
+		c->group = g->gr_gid;
+	else
+		c->admin_group = g->gr_gid;
+	return 0;
+}
+
 static int set_number(struct cb_config *c, const char *key, const char *val,
     const char *path, unsigned line, char *err, size_t errlen)
 {
@@ -156,7 +184,11 @@ static int parse_line(struct cb_config *c, char *s, const char *path,
 		return fail(err, errlen, path, line, "expected 'key = value' "
 		    "or 'worker ...'");
 	*eq = '\0';
-	return set_number(c, trim(s), trim(eq + 1), path, line, err, errlen);
+	s = trim(s);
+	if (strcmp(s, "group") == 0 || strcmp(s, "admin_group") == 0 ||
+	    strcmp(s, "state_mode") == 0)
+		return set_access(c, s, trim(eq + 1), path, line, err, errlen);
+	return set_number(c, s, trim(eq + 1), path, line, err, errlen);
 }
 
 int cb_config_parse(struct cb_config *c, FILE *f, const char *path,

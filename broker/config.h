@@ -8,6 +8,10 @@
  *   legacy_max_concurrent_requests = 1024  # fallback tier, 1..65535
  *   override = 0                           # 0 derives; 1..65535 pins
  *   retry_after_ms = 100                   # hint when a pool is full
+ *   group = NAME          # group of the slots segment and the socket
+ *                         # (mode 0660): who may attach and reserve
+ *   admin_group = NAME    # may also change workers, override, pools
+ *   state_mode = 0644     # or 0640: the state segment, group `group`
  *   worker ID STATE [MAX_RUNNING]          # STATE: ready|not_ready|draining
  *
  * Without -c the embedded defaults apply (the values above, no
@@ -22,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "abi.h"
 
@@ -37,6 +42,9 @@ struct cb_config {
 	uint32_t retry_after_ms;      /* cb_reserve hint without launches */
 	uint32_t override;
 	bool override_set;            /* the file has an override line */
+	gid_t group;                  /* (gid_t)-1: the broker's own */
+	gid_t admin_group;            /* (gid_t)-1: none */
+	unsigned state_mode;          /* 0644 or 0640 */
 	long long override_rejected;  /* last out-of-range value seen */
 	unsigned override_rejects;    /* how many were ignored */
 	struct cb_config_worker *workers;

@@ -147,9 +147,29 @@ static void conn_flush(struct conn *c)
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* The peer's groups (SO_PEERGROUPS: supplementary ones too), checked
+ * against the admin group. */
+static int in_admin_group(const struct cb_broker *b, const struct conn *c)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (b->admin_group == (gid_t)-1)
+		return 0;
+	if (c->cred.gid == b->admin_group)
+		return 1;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return 0;
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == b->admin_group)
+			return 1;
+	return 0;
+}
+
 static int is_admin(const struct cb_broker *b, const struct conn *c)
 {
-	return c->cred.uid == 0 || c->cred.uid == b->uid;
+	return c->cred.uid == 0 || c->cred.uid == b->uid ||
+	    in_admin_group(b, c);
 }
 
 /* Reply with the state the change produced, once it is published. */
@@ -382,7 +402,7 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 	    req.verb == CB_CTL_OVERRIDE || req.verb == CB_CTL_POOL_SET) &&
 	    !is_admin(b, c)) {
 		reply_err(c, EPERM, "uid %u may not change the broker (needs "
-		    "uid %u or root)", c->cred.uid, b->uid);
+		    "uid %u, root or the admin group)", c->cred.uid, b->uid);
 		return;
 	}
 	switch (req.verb) {
@@ -524,7 +544,10 @@ int cb_control_open(struct cb_broker *b, int epfd)
 	 * no live broker owns it. */
 	unlink(b->socket_path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(b->socket_path, 0660) < 0 || listen(fd, 128) < 0 ||
+	    chmod(b->socket_path, 0660) < 0 ||
+	    (b->group != (gid_t)-1 &&
+	    chown(b->socket_path, (uid_t)-1, b->group) < 0) ||
+	    listen(fd, 128) < 0 ||
 	    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int r = -errno;
 

@@ -81,6 +81,12 @@ static void usage(FILE *f)
 "  retry_after_ms = 100                   cb_reserve hint when a pool\n"
 "                                         without launches is full\n"
 "  worker ID ready|not_ready|draining [MAX_RUNNING]\n"
+"  group = NAME                           slots segment and socket group\n"
+"                                         (mode 0660): may attach, reserve\n"
+"  admin_group = NAME                     may also change workers,\n"
+"                                         override and pools\n"
+"  state_mode = 0644                      or 0640 (then only `group`\n"
+"                                         reads the capacity)\n"
 "\n"
 "Signals: TERM/INT stop (exit 0), HUP reloads the configuration.\n"
 "Environment: CAPBROKER_RUNDIR (default " CB_RUNDIR_DEFAULT ").\n");
@@ -399,7 +405,8 @@ static void refuse_live_owner(struct cb_broker *b)
 static void open_segments(struct cb_broker *b, const struct options *o,
     const struct cb_config *cfg)
 {
-	struct cb_seg_opts so = { 0644, 0660, (gid_t)-1, o->replace != 0 };
+	struct cb_seg_opts so = { cfg->state_mode, 0660, cfg->group,
+	    o->replace != 0 };
 	char err[512];
 
 	if (cb_segments_open(&b->seg, b->name, &so, err, sizeof(err)) < 0)
@@ -427,6 +434,8 @@ static void start(struct cb_broker *b, const struct options *o,
 	snprintf(b->name, sizeof(b->name), "%s", o->name);
 	b->config_path = o->config;
 	b->uid = geteuid();
+	b->admin_group = cfg->admin_group;
+	b->group = cfg->group;
 	b->control_fd = -1;
 	if (cb_rundir_path(b->socket_path, sizeof(b->socket_path), b->name,
 	    "sock") < 0)

@@ -171,6 +171,20 @@ static void retire(struct found *f, enum cb_seg_kind kind)
 	cb_futex_wake(&hot->watch_seq, 0x7fffffff);
 }
 
+/* An adopted segment takes the mode and group this broker is
+ * configured with (they may have changed since it was created). */
+static void set_access(const char *shm, mode_t mode, gid_t group)
+{
+	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	if (fchmod(fd, mode) < 0 ||
+	    (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) < 0))
+		log_warn("%s: mode/group", shm);
+	close(fd);
+}
+
 static int adopt(struct cb_segments *s, struct found *st, struct found *sl)
 {
 	s->state = st->base;
@@ -195,8 +209,11 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
 
 	if (st.valid && sl.valid && ((struct cb_seg_header *)st.base)->
-	    instance == ((struct cb_seg_header *)sl.base)->instance)
+	    instance == ((struct cb_seg_header *)sl.base)->instance) {
+		set_access(s->state_name, o->state_mode, o->group);
+		set_access(s->slots_name, o->slots_mode, o->group);
 		return adopt(s, &st, &sl);
+	}
 	if (st.exists || sl.exists) {
 		int unattached = (!st.exists || st.magic_zero ||
 		    !sl.exists || sl.magic_zero);

@@ -1,0 +1,59 @@
+# Permissions: the slots segment and socket belong to the configured
+# group (mode 0660, umask-proof); its members may attach and reserve,
+# only the broker's uid, root or the admin group may change the broker;
+# outsiders may only observe.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
+    ! getent group users >/dev/null || ! getent group nogroup >/dev/null; then
+	say "(skipped: needs root, setpriv and the groups users and nogroup)"
+	exit 0
+fi
+SOCK="$CAPBROKER_RUNDIR/$NAME.sock"
+CONF="$CAPBROKER_RUNDIR/perm.conf"
+chmod 0755 "$CAPBROKER_RUNDIR"
+printf 'group = users\nadmin_group = nogroup\n' >"$CONF"
+
+# as UID GID GROUPS CMD...: run a command as an unprivileged user.
+as() {
+	uid=$1 gid=$2 groups=$3
+	shift 3
+	setpriv --reuid="$uid" --regid="$gid" --groups="$groups" "$@"
+}
+
+say "segments and socket carry the configured group, umask-proof"
+(umask 077 && "$BIN/capbrokerd" -n "$NAME" -c "$CONF" >>"$LOG" 2>&1) &
+BROKER=$!
+PIDS="$PIDS $BROKER"
+i=0
+until ctl ping >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "broker did not come up"; sleep 0.05
+done
+expect_eq "$(stat -c '%a %G' "/dev/shm/capbroker.$NAME.slots")" "660 users" "slots segment"
+expect_eq "$(stat -c '%a' "/dev/shm/capbroker.$NAME.state")" "644" "state segment"
+expect_eq "$(stat -c '%a %G' "$SOCK")" "660 users" "socket"
+ctl pool set p --limit 1 >/dev/null || fail "pool set as root"
+
+say "a member of the group reserves; it may not change the broker"
+out=$(as 65534 100 100 "$BIN/capctl" -n "$NAME" run --pool p -- echo held)
+expect_eq "$?:$out" "0:held" "group member runs with a slot"
+out=$(as 65534 100 100 "$BIN/capctl" -n "$NAME" override 5 2>&1)
+expect_eq "$?" 1 "group member may not override"
+expect_match "$out" "may not change" "EPERM message"
+
+say "the admin group may change it (supplementary group, SO_PEERGROUPS)"
+as 65534 100 100,65534 "$BIN/capctl" -n "$NAME" pool set p --limit 2 >/dev/null ||
+    fail "admin group member refused"
+expect_match "$(ctl pool list)" "^p +1 +fixed +2 +2 " "limit changed by the admin group"
+
+say "an outsider may observe only"
+out=$(as 65534 65534 65534 "$BIN/tests/cbprobe" "$NAME" current 2>&1)
+expect_eq "$?" 23 "outsider cannot reserve (-EACCES)"
+as 65534 65534 65534 "$BIN/capdump" -n "$NAME" >/dev/null 2>&1
+expect_eq "$?" 0 "outsider observes with capdump"
+out=$(as 65534 65534 65534 "$BIN/capctl" -n "$NAME" ping 2>&1)
+expect_eq "$?" 69 "outsider cannot reach the socket"
+
+say "a client cannot register another process's entry (HELLO is checked)"
+out=$(printf 'HELLO 0 %s\n' "$((1 << 32 | 1))" | "$BIN/tests/cbsend" "$SOCK")
+expect_match "$out" "^ERR EPERM" "forged HELLO refused"
