@@ -47,6 +47,34 @@ void cb_config_free(struct cb_config *c)
 	free(c->workers);
 	c->workers = NULL;
 	c->nworkers = 0;
+	free(c->pools);
+	c->pools = NULL;
+	c->npools = 0;
+}
+
+/* "pool NAME k=v ..." is the control protocol's POOL SET: one parser. */
+static int add_pool(struct cb_config *c, const char *args, const char *path,
+    unsigned line, char *err, size_t errlen)
+{
+	char req[CB_PROTO_LINE_MAX], why[CB_PROTO_LINE_MAX];
+	struct cb_ctl_req *p;
+	int n;
+
+	if (c->npools >= CB_MAX_POOLS)
+		return fail(err, errlen, path, line, "more than %d pools",
+		    CB_MAX_POOLS);
+	n = snprintf(req, sizeof(req), "POOL SET %s", args);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return fail(err, errlen, path, line, "pool line too long");
+	p = reallocarray(c->pools, c->npools + 1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	c->pools = p;
+	if (cb_ctl_parse(req, &c->pools[c->npools], why, sizeof(why)) < 0 ||
+	    c->pools[c->npools].verb != CB_CTL_POOL_SET)
+		return fail(err, errlen, path, line, "pool: %s", why);
+	c->npools++;
+	return 0;
 }
 
 static char *trim(char *s)
@@ -179,6 +207,8 @@ static int parse_line(struct cb_config *c, char *s, const char *path,
 		return 0;
 	if (strncmp(s, "worker", 6) == 0 && (s[6] == ' ' || s[6] == '\t'))
 		return add_worker(c, s + 7, path, line, err, errlen);
+	if (strncmp(s, "pool", 4) == 0 && (s[4] == ' ' || s[4] == '\t'))
+		return add_pool(c, s + 5, path, line, err, errlen);
 	eq = strchr(s, '=');
 	if (eq == NULL)
 		return fail(err, errlen, path, line, "expected 'key = value' "

@@ -12,6 +12,8 @@
  *                         # (mode 0660): who may attach and reserve
  *   admin_group = NAME    # may also change workers, override, pools
  *   state_mode = 0644     # or 0640: the state segment, group `group`
+ *   pool NAME limit=N|share=PCT [window=SECONDS] [observed=N]
+ *                         # as capctl pool set / POOL SET
  *   worker ID STATE [MAX_RUNNING]          # STATE: ready|not_ready|draining
  *
  * Without -c the embedded defaults apply (the values above, no
@@ -29,6 +31,7 @@
 #include <sys/types.h>
 
 #include "abi.h"
+#include "proto.h"
 
 struct cb_config_worker {
 	char id[CB_WORKER_ID_MAX + 1];
@@ -49,6 +52,8 @@ struct cb_config {
 	unsigned override_rejects;    /* how many were ignored */
 	struct cb_config_worker *workers;
 	size_t nworkers;
+	struct cb_ctl_req *pools;     /* parsed as POOL SET requests */
+	size_t npools;
 };
 
 void cb_config_defaults(struct cb_config *c);

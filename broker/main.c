@@ -87,6 +87,7 @@ static void usage(FILE *f)
 "                                         override and pools\n"
 "  state_mode = 0644                      or 0640 (then only `group`\n"
 "                                         reads the capacity)\n"
+"  pool NAME limit=N|share=PCT [window=SECONDS] [observed=N]\n"
 "\n"
 "Signals: TERM/INT stop (exit 0), HUP reloads the configuration.\n"
 "Environment: CAPBROKER_RUNDIR (default " CB_RUNDIR_DEFAULT ").\n");
@@ -153,8 +154,9 @@ static void note_override_rejects(struct cb_broker *b,
 /*
  * Apply a configuration: settings always; the override only when the
  * file names one (a runtime override survives restarts and reloads
- * otherwise); workers are set (never deleted: runtime registrations
- * are not the file's to remove).  Returns non-zero if anything changed.
+ * otherwise); pools and workers are set (never deleted: runtime
+ * registrations are not the file's to remove).  Returns non-zero if
+ * anything may have changed.
  */
 static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 {
@@ -168,6 +170,15 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 	if (cfg->override_set)
 		changed |= atomic_exchange(&b->set.override, cfg->override) !=
 		    cfg->override;
+	for (size_t i = 0; i < cfg->npools; i++) {
+		char err[256];
+		int r = cb_pools_set(&b->pools, &cfg->pools[i], err,
+		    sizeof(err));
+
+		if (r < 0)
+			log_warnx("pool %s: %s", cfg->pools[i].pool, err);
+		changed |= r >= 0;
+	}
 	for (size_t i = 0; i < cfg->nworkers; i++) {
 		const struct cb_config_worker *w = &cfg->workers[i];
 		int r = cb_registry_set(&b->reg, w->id, w->state,

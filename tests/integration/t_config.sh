@@ -11,20 +11,29 @@ legacy_max_concurrent_requests = 500
 worker a ready
 worker b ready 7     # reports
 worker c draining 99
+pool gpu limit=3 window=30
+pool half share=50
 CONF
 
 say "settings and workers from the file"
 start_broker -c "$CONF"
 expect_eq "$(probe current | cut -d' ' -f1,2)" "17 mixed" "a:10 + b:7"
 
-say "SIGHUP reloads: new settings, override from the file"
+say "pools from the file (limit, share of the capacity, window)"
+expect_match "$(ctl pool list)" "gpu +1 +fixed +3 +3 +30 " "fixed pool"
+expect_match "$(ctl pool list)" "half +2 +share +50% +8 " "share pool: 50% of 17"
+
+say "SIGHUP reloads: new settings, override and pools from the file"
 cat >>"$CONF" <<'CONF'
 slots_per_worker = 20
 override = 0
+pool gpu limit=5
 CONF
 kill -HUP "$BROKER"
 sleep 0.5
 expect_eq "$(probe current | cut -d' ' -f1,2)" "27 mixed" "after reload"
+expect_match "$(ctl pool list)" "gpu +1 +fixed +5 +5 +30 " "pool limit reloaded, window kept"
+expect_match "$(ctl pool list)" "half +2 +share +50% +13 " "share follows the new capacity"
 grep -q "SIGHUP: reloaded" "$LOG" || fail "reload not logged"
 
 say "a bad file on SIGHUP keeps the running configuration"
@@ -32,7 +41,7 @@ echo "slots_per_worker = lots" >>"$CONF"
 kill -HUP "$BROKER"
 sleep 0.5
 expect_eq "$(probe current | cut -d' ' -f1,2)" "27 mixed" "kept"
-grep -q "capbroker.conf:9: slots_per_worker 'lots' is invalid" "$LOG" ||
+grep -q "capbroker.conf:12: slots_per_worker 'lots' is invalid" "$LOG" ||
     fail "reload error does not name the line"
 stop_broker
 
@@ -44,6 +53,9 @@ expect_match "$out" "capbroker.conf:1: legacy_max_concurrent_requests '0' is too
 printf 'worker x sideways\n' >"$CONF"
 out=$("$BIN/capbrokerd" -n "$NAME" -c "$CONF" 2>&1)
 expect_match "$out" "capbroker.conf:1: bad worker state" "bad state"
+printf '# pools\npool gpu limit=3 share=5\n' >"$CONF"
+out=$("$BIN/capbrokerd" -n "$NAME" -c "$CONF" 2>&1)
+expect_match "$out" "capbroker.conf:2: pool: limit and share exclude each other" "bad pool"
 
 say "an out-of-range override in the file is ignored with a warning, counted"
 printf 'override = 70000\n' >"$CONF"
