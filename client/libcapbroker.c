@@ -516,15 +516,6 @@ int cb_pool(cb_client *c, const char *pool_name)
 	    "(capctl pool set creates one)", pool_name, c->name);
 }
 
-static uint32_t pool_window_ms(cb_client *c, int pool)
-{
-	struct cb_pool_def def;
-
-	if (cb_snapshot_pool(c->state, pool, &def) < 0 || def.window_ms == 0)
-		return 60000;
-	return def.window_ms;
-}
-
 static int pool_valid(cb_client *c, int pool)
 {
 	if (pool == 0)
@@ -588,7 +579,7 @@ static uint32_t retry_hint(cb_client *c, int pool)
 	    memory_order_relaxed);
 	uint64_t h = atomic_load_explicit(&ps->launch_hint_ns,
 	    memory_order_relaxed);
-	uint64_t window = (uint64_t)pool_window_ms(c, pool) * 1000000u;
+	uint64_t window = (uint64_t)cb_rsv_window_ms(c->state, pool) * 1000000u;
 	uint32_t dflt = __atomic_load_n(&blk->info.retry_after_ms,
 	    __ATOMIC_RELAXED);
 

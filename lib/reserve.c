@@ -306,7 +306,7 @@ static void hint_min(_Atomic uint64_t *hint, uint64_t deadline)
 		;
 }
 
-static uint32_t pool_window_ms(const void *state, int pool)
+uint32_t cb_rsv_window_ms(const void *state, int pool)
 {
 	struct cb_pool_def def;
 
@@ -323,7 +323,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	uint32_t published = atomic_load_explicit(
 	    &pool_conf(r->state, pool)->observed, memory_order_relaxed);
 	uint64_t deadline = cb_monotonic_ns() +
-	    (uint64_t)pool_window_ms(r->state, pool) * 1000000u, live = 0;
+	    (uint64_t)cb_rsv_window_ms(r->state, pool) * 1000000u, live = 0;
 	long e = 0;
 	int ret;
 

@@ -105,6 +105,9 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
     uint64_t *owner);
 void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner);
 
+/* The pool's launch visibility window in ms (60000 if unreadable). */
+uint32_t cb_rsv_window_ms(const void *state, int pool);
+
 /* The pool's current limit (pool 0: the capacity), or 0 if inactive. */
 uint32_t cb_rsv_limit(const void *state, int pool);
 
