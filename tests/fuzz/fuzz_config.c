@@ -29,15 +29,8 @@
 #define ERRLEN 256
 #define PATH "fuzz.conf"
 
-#define CHECK(cond)                                                      \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			fprintf(stderr, "fuzz_config: %s:%d: invariant " \
-			    "'%s' violated\n", __FILE__, __LINE__,       \
-			    #cond);                                      \
-			abort();                                         \
-		}                                                        \
-	} while (0)
+#define FUZZ_NAME "fuzz_config"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

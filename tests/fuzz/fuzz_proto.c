@@ -33,15 +33,8 @@
 
 #define ERRLEN 256
 
-#define CHECK(cond)                                                      \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			fprintf(stderr, "fuzz_proto: %s:%d: invariant "  \
-			    "'%s' violated\n", __FILE__, __LINE__,       \
-			    #cond);                                      \
-			abort();                                         \
-		}                                                        \
-	} while (0)
+#define FUZZ_NAME "fuzz_proto"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -102,15 +102,8 @@
 #define F_FILL_STATE_HEADER 0x04u
 #define F_STATE_NONAME 0x08u
 
-#define CHECK(cond)                                                      \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			fprintf(stderr, "fuzz_slots: %s:%d: invariant "  \
-			    "'%s' violated\n", __FILE__, __LINE__,       \
-			    #cond);                                      \
-			abort();                                         \
-		}                                                        \
-	} while (0)
+#define FUZZ_NAME "fuzz_slots"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
