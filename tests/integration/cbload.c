@@ -852,6 +852,23 @@ static int wait_running(struct client *c, int ms)
 	return -1;
 }
 
+/* Start every client of kind a or b and wait until each runs. */
+static int start_kinds(int a, int b)
+{
+	for (int i = 0; i < sh->nclients; i++) {
+		struct client *c = &sh->c[i];
+
+		if ((int)c->kind != a && (int)c->kind != b)
+			continue;
+		if (spawn(c) < 0 || wait_running(c, 10000) < 0) {
+			fprintf(stderr, "cbload: %s did not start: %s\n",
+			    c->role, sh->err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void ack(int rc, const char *fmt, ...) __attribute__((format(printf,
     2, 3)));
 
@@ -959,27 +976,10 @@ static int fleet(const char *map, char **pools)
 	if (validator_pid == 0)
 		validator();
 	/* The long-lived holds and launches first, then the loopers. */
-	for (int i = 0; i < sh->nclients; i++) {
-		c = &sh->c[i];
-		if (c->kind != K_HOLDER && c->kind != K_LAUNCHER)
-			continue;
-		if (spawn(c) < 0 || wait_running(c, 10000) < 0) {
-			fprintf(stderr, "cbload: %s did not start: %s\n",
-			    c->role, sh->err);
-			kill_all();
-			return 1;
-		}
-	}
-	for (int i = 0; i < sh->nclients; i++) {
-		c = &sh->c[i];
-		if (c->kind != K_LOOPER && c->kind != K_LLOOPER)
-			continue;
-		if (spawn(c) < 0 || wait_running(c, 10000) < 0) {
-			fprintf(stderr, "cbload: %s did not start: %s\n",
-			    c->role, sh->err);
-			kill_all();
-			return 1;
-		}
+	if (start_kinds(K_HOLDER, K_LAUNCHER) < 0 ||
+	    start_kinds(K_LOOPER, K_LLOOPER) < 0) {
+		kill_all();
+		return 1;
 	}
 	printf("ready\n");
 	fflush(stdout);
