@@ -194,8 +194,7 @@ static int scrub_free_entry(struct cb_client_slot *cs)
 		    memory_order_seq_cst) != 0)
 			dirty = 1;
 	if (CB_SEQ_INFLIGHT(s) != 0)
-		atomic_store_explicit(&cs->seq, (s & ~0xffu) + 0x100,
-		    memory_order_seq_cst);
+		cb_rsv_seq_reset(cs);
 	return dirty;
 }
 

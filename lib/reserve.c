@@ -83,6 +83,14 @@ static void window_close(struct cb_client_slot *cs)
 	atomic_fetch_add_explicit(&cs->seq, 0x100u - 1, memory_order_seq_cst);
 }
 
+void cb_rsv_seq_reset(struct cb_client_slot *cs)
+{
+	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&cs->seq, (s & ~0xffu) + 0x100,
+	    memory_order_seq_cst);
+}
+
 int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
     uint64_t *owner)
 {
@@ -104,9 +112,7 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
 		for (int p = 0; p < CB_MAX_POOLS; p++)
 			atomic_store_explicit(&cs->holds[p], 0,
 			    memory_order_seq_cst);
-		atomic_store_explicit(&cs->seq,
-		    (atomic_load(&cs->seq) & ~0xffu) + 0x100,
-		    memory_order_seq_cst);
+		cb_rsv_seq_reset(cs);
 		/* Pairs with the broker's acquire load: a non-zero start
 		 * means the entry is fully set up. */
 		atomic_store_explicit(&cs->start, start, memory_order_release);
@@ -518,8 +524,7 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	 * Before the entry is freed: the launch word names the client by
 	 * index only. */
 	reclaim_claims(slots, index);
-	atomic_store_explicit(&cs->seq,
-	    (atomic_load(&cs->seq) & ~0xffu) + 0x100, memory_order_seq_cst);
+	cb_rsv_seq_reset(cs);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&cs->owner, &o,
 	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,

@@ -99,6 +99,11 @@ struct cb_rsv {
 /* Entries of the private table of outstanding holds. */
 #define CB_LOCAL_HOLDS 65536
 
+/* Reset an entry's S: nothing in flight, version + 1 (so a recount
+ * that read it before notices).  For its owner's claim, or the broker
+ * on an entry whose owner is dead or gone. */
+void cb_rsv_seq_reset(struct cb_client_slot *cs);
+
 /* Client-table entry of this process: claim, free.  Returns 0 or
  * -ENOSPC (table full). */
 int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
