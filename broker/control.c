@@ -47,13 +47,17 @@ struct conn {
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static unsigned nconns;
+static unsigned nregistered;    /* connections that sent HELLO */
 static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
 
 static void conn_free(struct cb_broker *b, struct conn *c)
 {
 	/* A registered client's connection closing is a death notice. */
-	if (c->client >= 0 && b != NULL)
-		cb_sweeper_check(b, (uint32_t)c->client, c->owner);
+	if (c->client >= 0) {
+		nregistered--;
+		if (b != NULL)
+			cb_sweeper_check(b, (uint32_t)c->client, c->owner);
+	}
 	LIST_REMOVE(c, link);
 	nconns--;
 	close(c->fd);             /* also leaves the epoll set */
@@ -344,6 +348,7 @@ static void do_hello(struct cb_broker *b, struct conn *c,
 	}
 	c->client = (int)req->client;
 	c->owner = req->owner;
+	nregistered++;
 	cb_sweeper_hello(b, req->client, req->owner);
 	out_line(c, "OK 0 watching");
 }
@@ -358,7 +363,7 @@ static void do_status(struct cb_broker *b, struct conn *c)
 		reply_err(c, EAGAIN, "snapshot busy, retry");
 		return;
 	}
-	out_line(c, "OK 16");
+	out_line(c, "OK 17");
 	out_line(c, "name %s", b->name);
 	out_line(c, "pid %u", id.pid);
 	out_line(c, "epoch %llu", (unsigned long long)id.epoch);
@@ -378,6 +383,7 @@ static void do_status(struct cb_broker *b, struct conn *c)
 	    (unsigned long long)in.source_changes);
 	out_line(c, "override_rejects %llu",
 	    (unsigned long long)in.override_rejects);
+	out_line(c, "registered %u", nregistered);
 }
 
 static void handle_line(struct cb_broker *b, struct conn *c, char *line,

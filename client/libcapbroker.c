@@ -41,6 +41,9 @@
 #define WATCH_SLICE_RDONLY_MS 50
 /* How long cb_open waits for a segment a broker is still initialising. */
 #define OPEN_INIT_WAIT_MS 200
+/* Re-registration after a broker restart (rehello). */
+#define HELLO_BACKOFF_MIN_MS 50
+#define HELLO_BACKOFF_MAX_MS 5000
 
 struct cb_client {
 	char name[CB_NAME_MAX + 1];
@@ -58,6 +61,12 @@ struct cb_client {
 	_Atomic uint64_t pools_known;  /* bit p: cb_pool() found pool p */
 	unsigned fork_gen;             /* fork_generation at open */
 	int hello_fd;                  /* registration with the broker */
+	/* Re-registration (rehello): hello_epoch is the epoch
+	 * hello_fd was accepted in (0: none); hello_busy guards the rest. */
+	_Atomic uint64_t hello_epoch;
+	_Atomic int hello_busy;
+	uint64_t hello_next_ns;        /* no new attempt before (backoff) */
+	uint32_t hello_backoff_ms;
 	char errmsg[CB_ERRMSG_MAX];
 };
 
@@ -197,6 +206,62 @@ static void hello(cb_client *c)
 	c->hello_fd = fd;
 }
 
+/*
+ * Register again after a broker restart.  hello_fd is our death notice
+ * to the broker that accepted it; a new broker bumps the header epoch
+ * when it adopts the segments (and scans the table, so it watches us by
+ * pidfd anyway), but hears of our death at once only if we say HELLO
+ * to it too.  Called from the slow paths only (cb_watch's sleep,
+ * cb_broker_check, a blocked cb_reserve): while we are registered in
+ * the current epoch it is two relaxed loads and no syscall.  Failed
+ * attempts back off exponentially, HELLO_BACKOFF_MIN_MS up to
+ * HELLO_BACKOFF_MAX_MS, so a client of a broker that is down (or in
+ * another run directory) does not connect() on every call.
+ *
+ * Threads: any thread of the handle may get here.  hello_epoch (0: not
+ * registered; a broker's epoch is never 0) is read without a lock; the
+ * rest -- hello_fd, hello_next_ns, hello_backoff_ms -- belongs to
+ * whoever wins hello_busy, and the others skip this round.  The
+ * acquire/release pair on hello_busy orders one owner's writes before
+ * the next owner's reads.
+ */
+static void rehello(cb_client *c)
+{
+	uint64_t epoch, now;
+
+	if (c->rsv.local == NULL ||
+	    c->fork_gen != atomic_load_explicit(&fork_generation,
+	    memory_order_relaxed))
+		return;
+	epoch = atomic_load_explicit(&c->state_hdr->epoch,
+	    memory_order_relaxed);
+	if (atomic_load_explicit(&c->hello_epoch, memory_order_relaxed) ==
+	    epoch)
+		return;
+	if (atomic_exchange_explicit(&c->hello_busy, 1, memory_order_acquire))
+		return;
+	now = cb_monotonic_ns();
+	if (now >= c->hello_next_ns) {
+		if (c->hello_fd >= 0) {
+			close(c->hello_fd);
+			c->hello_fd = -1;
+		}
+		hello(c);
+		if (c->hello_fd >= 0) {
+			c->hello_backoff_ms = HELLO_BACKOFF_MIN_MS;
+			atomic_store_explicit(&c->hello_epoch, epoch,
+			    memory_order_relaxed);
+		} else {
+			c->hello_next_ns = now +
+			    (uint64_t)c->hello_backoff_ms * 1000000u;
+			c->hello_backoff_ms = c->hello_backoff_ms >=
+			    HELLO_BACKOFF_MAX_MS / 2 ? HELLO_BACKOFF_MAX_MS :
+			    c->hello_backoff_ms * 2;
+		}
+	}
+	atomic_store_explicit(&c->hello_busy, 0, memory_order_release);
+}
+
 /* Claim a client entry and set up the reservation state. */
 static int join(cb_client *c)
 {
@@ -227,7 +292,8 @@ static int join(cb_client *c)
 		return set_err(open_errmsg, r, "client table of '%s' is full "
 		    "(%d processes attached)", c->name, CB_MAX_CLIENTS);
 	}
-	hello(c);
+	c->hello_backoff_ms = HELLO_BACKOFF_MIN_MS;
+	rehello(c);
 	return 0;
 }
 
@@ -430,6 +496,7 @@ static int watch_sleep(cb_client *c, uint32_t *generation, int timeout_ms)
 		}
 		/* Woken, EAGAIN (seq moved), EINTR or slice over: re-check. */
 		cb_futex_wait(c->watch_seq, s, &slice);
+		rehello(c);
 	}
 	if (c->watch_waiters != NULL)
 		atomic_fetch_sub_explicit(c->watch_waiters, 1,
@@ -491,6 +558,7 @@ int cb_broker_check(cb_client *c)
 		return set_err(c->errmsg, -ETIMEDOUT, "broker pid %u has not "
 		    "heartbeaten for %llu ms", pid,
 		    (unsigned long long)((now - beat) / 1000000u));
+	rehello(c);
 	return 0;
 }
 
@@ -632,6 +700,7 @@ static int reserve_wait(cb_client *c, const struct cb_request *req,
 		if (req->timeout_ms > 0 && timespec_before(&deadline, &slice))
 			slice = deadline;
 		cb_futex_wait(&ps->release_seq, s, &slice);
+		rehello(c);
 	}
 	atomic_fetch_sub_explicit(&ps->waiters, 1, memory_order_seq_cst);
 	return r;

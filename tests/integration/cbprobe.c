@@ -8,6 +8,11 @@
  *   cbprobe NAME hammer SECS PAIRS  read the state for SECS seconds and
  *                                   fail if a (capacity, source) pair
  *                                   outside PAIRS is ever seen
+ *   cbprobe NAME linger SECS        stay attached SECS seconds, calling
+ *                                   cb_watch (100 ms timeouts) and
+ *                                   cb_broker_check in turn: the slow
+ *                                   paths that re-register with a
+ *                                   restarted broker
  *
  * PAIRS is "CAP:SOURCE,CAP:SOURCE,...".  A failed cb_open prints its
  * message and exits 10 + the errno (ENOENT 12, EACCES 23, EPROTO 81).
@@ -135,10 +140,27 @@ static int hammer(cb_client *c, double secs, struct pair *p, int n)
 	return bad == 0 ? 0 : 1;
 }
 
+static int linger(cb_client *c, double secs)
+{
+	struct timespec t0, t;
+	uint32_t gen = CB_STATE_GENERATION(cb_state_load(cb_state_word(c)));
+
+	printf("lingering\n");
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		cb_watch(c, &gen, 100);
+		cb_broker_check(c);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((double)(t.tv_sec - t0.tv_sec) +
+	    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: cbprobe NAME current|check|watch GEN MS|"
-	    "hammer SECS PAIRS\n");
+	    "hammer SECS PAIRS|linger SECS\n");
 	return 64;
 }
 
@@ -172,6 +194,8 @@ int main(int argc, char **argv)
 			printf("%s\n", r == -ETIMEDOUT ? "timeout" :
 			    cb_strerror(r));
 		r = r == 0 ? 0 : 3;
+	} else if (strcmp(argv[2], "linger") == 0 && argc == 4) {
+		r = linger(c, atof(argv[3]));
 	} else if (strcmp(argv[2], "hammer") == 0 && argc == 5) {
 		n = parse_pairs(argv[4], pairs);
 		r = n > 0 ? hammer(c, atof(argv[3]), pairs, n) : usage();
