@@ -55,8 +55,16 @@
 #define CB_EVENT_RING 256    /* events kept for capdump (power of 2) */
 #define CB_MAX_POOLS 64      /* pool 0 is "default" */
 #define CB_POOL_NAME_MAX 31  /* pool name: [A-Za-z0-9._-], 1..31 */
+#ifndef CB_FUZZ_SMALL_TABLES
 #define CB_MAX_CLIENTS 1024  /* client table entries */
 #define CB_MAX_LAUNCHES 4096 /* launch reservation entries */
+#else
+/* tests/fuzz/fuzz_slots only: the same code over scaled-down tables, so
+ * that one input is a fraction of a millisecond, not ten.  A segment of
+ * this layout is refused by every normal build (region counts). */
+#define CB_MAX_CLIENTS 64
+#define CB_MAX_LAUNCHES 256
+#endif
 
 #define CB_CAPACITY_MAX 65535u
 

@@ -522,8 +522,15 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	/* Launch entries it was still claiming: it died inside
 	 * cb_reserve, so no ticket was returned and nothing launched.
 	 * Before the entry is freed: the launch word names the client by
-	 * index only. */
-	reclaim_claims(slots, index);
+	 * index only.  A claim happens only inside a death window
+	 * (try_launch), so a client that died with none open has no
+	 * CLAIMING entry of its own; one naming it anyway is garbage that
+	 * cb_rsv_settle makes LIVE, to expire after its pool's window.  Skipping the walk keeps a mass death at
+	 * O(clients), not O(clients x launch entries).  The client is
+	 * dead: its seq is final. */
+	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	    memory_order_relaxed)) != 0)
+		reclaim_claims(slots, index);
 	cb_rsv_seq_reset(cs);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&cs->owner, &o,
