@@ -295,7 +295,11 @@ static int on_signal(struct cb_broker *b, int sfd)
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			/* systemd shows "reloading" until READY=1 again
+			 * (sd_notify(3)), whatever the outcome. */
+			sd_notify(0, "RELOADING=1");
 			reload(b);
+			sd_notify(0, "READY=1");
 			continue;
 		}
 		log_info("signal %d from pid %u: stopping", si.ssi_signo,

@@ -23,7 +23,9 @@ expected $1"
 }
 
 start_linger() {
-	"$BIN/tests/cbprobe" "$NAME" linger 60 >"$CAPBROKER_RUNDIR/linger.out" 2>&1 &
+	: >"$CAPBROKER_RUNDIR/linger.out"
+	"$BIN/tests/cbprobe" "$NAME" linger 60 >>"$CAPBROKER_RUNDIR/linger.out" \
+	    2>&1 &
 	LINGER=$!
 	PIDS="$PIDS $LINGER"
 	i=0
