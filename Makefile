@@ -63,12 +63,13 @@ PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
 # into libcapbroker; TOOLCORE (control protocol, strtonum) uses libbsd
 # and is for the broker and the command-line tools only.
 CORE_SRC     = lib/segment.c lib/tier.c lib/futex.c lib/proc.c lib/rundir.c \
-               lib/snapshot.c lib/reserve.c
+               lib/snapshot.c lib/reserve.c lib/queue.c lib/place.c
 TOOLCORE_SRC = lib/proto.c
 CLIENT_SRC   = client/libcapbroker.c
 BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \
                broker/control.c broker/config.c broker/segments.c \
-               broker/log.c broker/pools.c broker/sweeper.c
+               broker/log.c broker/pools.c broker/sweeper.c \
+               broker/slotmap.c
 
 CORE_OBJ     = $(CORE_SRC:%.c=$(O)/%.o)
 TOOLCORE_OBJ = $(TOOLCORE_SRC:%.c=$(O)/%.o)

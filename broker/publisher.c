@@ -19,6 +19,7 @@
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slotmap.h"
 #include "snapshot.h"
 #include "state_word.h"
 #include "tier.h"
@@ -67,6 +68,16 @@ static void write_workers(struct cb_broker *b, size_t n)
 		    sizeof(*t), (uint32_t)i), &b->pub.workers[i],
 		    sizeof(struct cb_worker_rec));
 	cb_seqlock_write_end(&t->seq);
+}
+
+/* A slot's live in-flight count, for the slot map's choice of a free
+ * slot (a hint: the slots segment is the clients'). */
+static uint32_t slot_inflight(uint32_t slot, void *slots)
+{
+	const struct cb_worker_slot *ws = cb_slots_record(slots,
+	    CB_RL_WORKERS, slot);
+
+	return atomic_load_explicit(&ws->inflight, memory_order_relaxed);
 }
 
 static void compute(struct cb_broker *b, size_t n, struct cb_tier_result *res,
@@ -242,6 +253,8 @@ static void publish(struct cb_broker *b, uint64_t events, int type)
 	    res.source != CB_STATE_SOURCE(old) || flags != CB_STATE_FLAGS(old))
 		gen = gen + 1 == 0 ? 1 : gen + 1;
 	word = cb_state_pack(res.capacity, res.source, flags, gen);
+	cb_slotmap_assign(p->slotmap, p->workers, n, set.slots_per_worker,
+	    slot_inflight, b->seg.slots);
 	write_workers(b, n);
 	note_rejects(b);
 	update_info(b, n, &res, &set, word, events);
@@ -307,6 +320,20 @@ static void *publisher_main(void *arg)
 	return NULL;
 }
 
+/* Workers keep their placement slots across a restart: their bound
+ * holds are counted there.  The scratch table is free until the first
+ * publish. */
+static void adopt_slots(struct cb_broker *b)
+{
+	uint32_t n = 0;
+
+	if (cb_snapshot_workers(b->seg.state, b->pub.workers, CB_MAX_WORKERS,
+	    &n) < 0)
+		log_warnx("adopted worker table is unreadable: workers get "
+		    "new placement slots");
+	cb_slotmap_adopt(b->pub.slotmap, b->pub.workers, n);
+}
+
 /* Take over counters and generation from an adopted segment. */
 static void adopt_state(struct cb_broker *b)
 {
@@ -321,6 +348,7 @@ static void adopt_state(struct cb_broker *b)
 		    "previous broker");
 	if (cb_snapshot_info(b->seg.state, &b->pub.info) < 0)
 		memset(&b->pub.info, 0, sizeof(b->pub.info));
+	adopt_slots(b);
 	b->pub.word = atomic_load_explicit(&hot->state_word,
 	    memory_order_relaxed);
 	for (int i = 0; i < CB_MAX_POOLS; i++) {
@@ -339,9 +367,11 @@ int cb_publisher_init(struct cb_broker *b)
 	pthread_condattr_t ca;
 
 	p->workers = calloc(CB_MAX_WORKERS, sizeof(*p->workers));
+	p->slotmap = malloc(sizeof(*p->slotmap));
 	p->kick_fd = eventfd(0, EFD_CLOEXEC);
-	if (p->workers == NULL || p->kick_fd < 0)
+	if (p->workers == NULL || p->slotmap == NULL || p->kick_fd < 0)
 		return -ENOMEM;
+	cb_slotmap_init(p->slotmap);
 	cds_wfcq_init(&p->head, &p->tail);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -420,6 +450,8 @@ void cb_publisher_stop(struct cb_broker *b)
 		close(p->kick_fd);
 	free(p->workers);
 	p->workers = NULL;
+	free(p->slotmap);
+	p->slotmap = NULL;
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 }

@@ -8,7 +8,8 @@
  * state can never lag behind a change it has seen.  It publishes, in
  * order:
  *
- *   1. the worker table and the info block (seqlocks);
+ *   1. the worker table (each worker with its stable placement slot
+ *      and limit, slotmap.h) and the info block (seqlocks);
  *   2. on a change of capacity, source or flags: an event record, the
  *      state word with generation + 1 (release), a log line
  *      "capacity OLD -> NEW, source OLD -> NEW", and an eventcount
@@ -30,6 +31,7 @@
 #include "abi.h"
 
 struct cb_broker;
+struct cb_slotmap;
 
 enum cb_pub_event {
 	CB_PUB_REGISTRY = 1,   /* a worker was set or deleted */
@@ -53,6 +55,7 @@ struct cb_publisher {
 	bool adopting;                  /* first publish on adopted segments */
 	struct cb_info info;            /* last info published */
 	struct cb_worker_rec *workers;  /* CB_MAX_WORKERS scratch */
+	struct cb_slotmap *slotmap;     /* workers' placement slots */
 	struct cb_pool_def pool_def[CB_MAX_POOLS];  /* as last published */
 	uint32_t pool_limit[CB_MAX_POOLS];
 	uint32_t pool_observed[CB_MAX_POOLS];

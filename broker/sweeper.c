@@ -17,7 +17,9 @@
 #include "broker.h"
 #include "futex.h"
 #include "log.h"
+#include "place.h"
 #include "proc.h"
+#include "queue.h"
 #include "reserve.h"
 #include "segment.h"
 
@@ -62,6 +64,10 @@ static void reclaim(struct cb_broker *b, uint32_t i, uint64_t owner,
 
 	unwatch(&b->sweeper, i);
 	n = cb_rsv_reclaim(b->seg.slots, i, owner, per_pool);
+	/* Its places in pool queues: every entry of client i whose owner
+	 * is no longer i's (freed just now, or earlier if the entry
+	 * changed hands); the heads behind them are woken (queue.h). */
+	cb_wq_reclaim(b->seg.slots, i, 0);
 	if (n < 0)
 		return;     /* the entry changed hands: nothing of ours */
 	for (int p = 0; p < CB_MAX_POOLS; p++)
@@ -290,6 +296,55 @@ static void expire(struct cb_broker *b, const struct cb_pool_def *def,
 	}
 }
 
+/* Waiter entries (queue.h): dead, stuck or hostile ones freed, queue
+ * hints corrected, the heads behind them woken. */
+static void sweep_queues(struct cb_broker *b, const struct cb_pool_def *def)
+{
+	uint32_t active[CB_MAX_POOLS], freed, hints;
+
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		active[p] = (def[p].flags & CB_POOL_F_ACTIVE) ? 1 : 0;
+	freed = cb_wq_sweep(b->seg.slots, active, b->sweeper.wq, &hints);
+	if (freed > 0 || hints > 0)
+		log_warnx("pool queues: freed %u dead or stuck waiter "
+		    "entr%s, corrected %u queue hint%s", freed,
+		    freed == 1 ? "y" : "ies", hints, hints == 1 ? "" : "s");
+}
+
+/*
+ * Placement (place.h): free garbage bind entries, then bring every
+ * worker's in-flight counter back in line with the binds table.
+ */
+static void sweep_placement(struct cb_broker *b,
+    const struct cb_pool_def *def)
+{
+	static int64_t drift[CB_MAX_WORKERS];   /* sweeper thread only */
+	uint64_t active = 0;
+	uint32_t fixed;
+	int r = -EAGAIN;
+
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (def[p].flags & CB_POOL_F_ACTIVE)
+			active |= 1ull << p;
+	fixed = cb_place_settle(b->seg.slots, active);
+	if (fixed > 0)
+		log_warnx("placement: freed %u bind entr%s holding garbage",
+		    fixed, fixed == 1 ? "y" : "ies");
+	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++)
+		r = cb_place_recount(b->seg.slots, drift);
+	if (r <= 0)
+		return;
+	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
+		if (drift[w] != 0)
+			log_warnx("placement: worker slot %u in-flight drift "
+			    "repaired (%+lld against the binds)", w,
+			    (long long)drift[w]);
+	/* Units given back: pickers waiting for room may fit now. */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (active & (1ull << p))
+			cb_rsv_wake(b->seg.slots, p);
+}
+
 static void sweep(struct cb_broker *b)
 {
 	struct cb_pool_def def[CB_MAX_POOLS];
@@ -304,9 +359,11 @@ static void sweep(struct cb_broker *b)
 	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)
 		return;
 	scan_clients(b);
+	sweep_queues(b, def);
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (def[p].flags & CB_POOL_F_ACTIVE)
 			recount_pool(b, p, def[p].name);
+	sweep_placement(b, def);
 	check_header(b);
 }
 
@@ -353,6 +410,9 @@ int cb_sweeper_start(struct cb_broker *b)
 
 	for (int i = 0; i < CB_MAX_CLIENTS; i++)
 		sw->watch[i].pidfd = -1;
+	sw->wq = calloc(1, sizeof(*sw->wq));
+	if (sw->wq == NULL)
+		return -ENOMEM;
 	memcpy(&sw->slots_header, b->seg.slots, sizeof(sw->slots_header));
 	cds_wfcq_init(&sw->head, &sw->tail);
 	sw->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -422,4 +482,6 @@ void cb_sweeper_stop(struct cb_broker *b)
 	close(sw->epfd);
 	close(sw->kick_fd);
 	close(sw->timer_fd);
+	free(sw->wq);
+	sw->wq = NULL;
 }

@@ -36,6 +36,7 @@
 #define CB_RECOUNT_SWEEPS 5
 
 struct cb_broker;
+struct cb_wq_sweep;
 
 struct cb_watch {
 	int pidfd;           /* -1: not watched */
@@ -55,6 +56,7 @@ struct cb_sweeper {
 	struct cb_seg_header slots_header;  /* as created, for repair */
 	unsigned long sweeps;
 	unsigned long logged, unlogged;     /* reclaim lines this sweep */
+	struct cb_wq_sweep *wq;             /* pool queues (queue.h) */
 };
 
 int cb_sweeper_start(struct cb_broker *b);

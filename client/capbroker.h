@@ -37,6 +37,7 @@ extern "C" {
 
 typedef struct cb_client cb_client;                 /* opaque */
 typedef struct cb_ticket { uint64_t opaque[2]; } cb_ticket;
+typedef struct cb_waiter { uint64_t opaque[4]; } cb_waiter;
 
 /* Which tier produced the capacity (see capbrokerd(8)). */
 enum cb_source {
@@ -53,9 +54,12 @@ struct cb_request {
 	int      kind;        /* CB_HOLD or CB_LAUNCH */
 	uint32_t observed;    /* CB_LAUNCH: units the caller already sees */
 	int      timeout_ms;  /* 0 = fail fast, -1 = no limit */
-	int      priority;    /* reserved for fair queueing (higher first,
-	                         FIFO within a priority); not used yet:
-	                         waiters race for a freed slot */
+	int      priority;    /* fair queueing: blocked reservers are
+	                         served higher priority first, FIFO
+	                         (arrival order) within a priority; an
+	                         arrival never passes a queued waiter of
+	                         the same or a higher priority (see
+	                         cb_enqueue) */
 };
 
 /* cb_open() flags. */
@@ -198,17 +202,75 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out);
 
 /*
  * Reserve one unit of req->pool.  timeout_ms 0 fails fast; > 0 or -1
- * sleeps (on a shared futex, woken by releases, expiries and limit
- * changes) until admitted or the deadline passes.
+ * waits in the pool's queue (fair: see cb_enqueue; asleep on a shared
+ * futex, the head woken by releases, expiries and limit changes) until
+ * admitted or the deadline passes.  While waiters are queued, a request
+ * does not pass one of the same or a higher priority: with timeout_ms 0
+ * it gets -EAGAIN even if a unit is free at that instant.
  * Returns: 0 and *ticket; -EAGAIN over the limit with timeout_ms 0, or
  * -ETIMEDOUT, both with *retry_after_ms (if not NULL) set to the
  * earliest launch deadline in the pool or the broker's default hint;
  * -ENOENT no such pool; -EINVAL bad request, or a handle opened before
  * fork(); -EACCES a CB_OPEN_RDONLY handle; -ENOSPC reservation table
- * full (launches) or too many holds in this process.
+ * full (launches), too many holds in this process, or (blocking) the
+ * waiter table full; -ESTALE (blocking) the queue entry was pruned
+ * because the broker reclaimed this handle's client entry.
  */
 int cb_reserve(cb_client *c, const struct cb_request *req,
     cb_ticket *ticket, uint32_t *retry_after_ms);
+
+/*
+ * Fair waiting, in steps.  cb_reserve() with a timeout is
+ * cb_enqueue() + cb_wait() + cb_dequeue() on timeout; the steps let a
+ * caller (or another thread) read its place in the queue while it
+ * waits, with no callback:
+ *
+ *	cb_waiter w;
+ *	cb_enqueue(c, &req, &w);
+ *	while ((r = cb_wait(c, &w, 500, &ticket, NULL)) == -ETIMEDOUT)
+ *		report(cb_queue_position(c, &w));
+ *	if (r != 0) cb_dequeue(c, &w);
+ *
+ * Waiters of a pool are served by priority (higher first), then in
+ * arrival order; only the head of the queue tries to take a unit, and
+ * whoever frees one wakes only the head.  A waiter that leaves (admitted,
+ * cb_dequeue, cb_close) or whose process dies is removed and never
+ * holds up the waiters behind it.  Between cb_wait() calls a waiter
+ * keeps its place: at the head, the next free unit waits for it.
+ *
+ * cb_enqueue: take a place at the back of req->priority in req->pool's
+ * queue (req->timeout_ms is not used).  Returns 0 and *w; -ENOENT,
+ * -EINVAL, -EACCES as cb_reserve; -ENOSPC the host's waiter table is
+ * full.
+ */
+int cb_enqueue(cb_client *c, const struct cb_request *req, cb_waiter *w);
+
+/*
+ * The number of live waiters ahead of w in its pool's queue: 0 = w is
+ * the head (next to be admitted).  Safe from any thread while another
+ * waits on w.  Returns >= 0; -ESTALE w is no longer queued (admitted,
+ * dequeued, or pruned); -EINVAL not a waiter of this handle.
+ */
+int cb_queue_position(cb_client *c, const cb_waiter *w);
+
+/*
+ * Wait in the queue until admitted, at most timeout_ms (0 = one look,
+ * -1 = no limit).
+ * Returns: 0 admitted: *ticket, and w has left the queue; -ETIMEDOUT
+ * not admitted yet, w keeps its place (*retry_after_ms set as in
+ * cb_reserve); -EINTR a signal handler ran, w keeps its place; -ESTALE
+ * w is no longer queued; -ENOSPC as cb_reserve (w has left the queue);
+ * -EINVAL.
+ */
+int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
+    uint32_t *retry_after_ms);
+
+/*
+ * Give up w's place (timed out, cancelled).  The waiter behind it is
+ * woken if it is now the head.  Returns 0; -ESTALE w was not queued;
+ * -EINVAL.
+ */
+int cb_dequeue(cb_client *c, cb_waiter *w);
 
 /*
  * Release a reservation.  Returns 0; -ESTALE the ticket was already
@@ -224,6 +286,69 @@ int cb_release(cb_client *c, const cb_ticket *ticket);
 #define CB_TICKET_STRLEN 48
 int cb_ticket_format(const cb_ticket *t, char *buf, unsigned long len);
 int cb_ticket_parse(const char *s, cb_ticket *t);
+
+/*
+ * Worker placement.
+ *
+ * A hold can be bound to a worker of the broker's table: cb_pick_worker
+ * chooses a ready worker under a policy and, in one step, takes one
+ * hold on the pool and one unit of the worker's own limit (its
+ * max_running, or the broker's slots_per_worker for a worker that
+ * reports none).  Pickers in every process share the per-worker counts,
+ * so no worker is ever given more than its limit; cb_release frees
+ * both halves, and the broker frees them if the holder dies.  Workers
+ * that are not_ready or draining are never picked; the holds already
+ * bound to a draining worker stay until released.
+ *
+ * Policies, among ready workers with room; equal scores go to the
+ * worker whose id sorts first (byte order), so a choice is
+ * deterministic for given loads:
+ *   CB_PLACE_CONSOLIDATE   the busiest (most holds in flight): packs
+ *                          work onto busy workers, keeps idle ones free
+ *   CB_PLACE_SPREAD        the highest available ratio
+ *                          (limit - in flight) / limit, in [0, 1]
+ *   CB_PLACE_LEAST_LOADED  the fewest holds in flight
+ */
+enum cb_placement {
+	CB_PLACE_CONSOLIDATE = 1,
+	CB_PLACE_SPREAD = 2,
+	CB_PLACE_LEAST_LOADED = 3,
+};
+
+/* Buffer size for a worker id (1..63 characters and a NUL). */
+#define CB_WORKER_ID_STRLEN 64
+
+/*
+ * Pick a ready worker under `policy` and reserve one hold on req->pool
+ * and one slot on that worker in one step.  req->kind must be CB_HOLD;
+ * req->timeout_ms 0 fails fast, > 0 or -1 waits like cb_reserve (for
+ * room in the pool and on a ready worker).  worker_id (id_len >=
+ * CB_WORKER_ID_STRLEN, or NULL and 0) gets the worker's id, NUL-
+ * terminated.  cb_release(c, ticket) frees the hold and the worker
+ * slot; a second release is -ESTALE.
+ * Returns: 0; -EAGAIN (timeout_ms 0) or -ETIMEDOUT, both with
+ * *retry_after_ms (if not NULL) set, when the pool is at its limit or
+ * no ready worker has room; -ENOENT no ready worker at all, or no such
+ * pool; -EINVAL a bad policy, kind, timeout or buffer; -EACCES a
+ * CB_OPEN_RDONLY handle; -ENOSPC too many bound holds in this handle
+ * (256) or holds in this process.
+ */
+int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
+    cb_ticket *ticket, char *worker_id, unsigned long id_len,
+    uint32_t *retry_after_ms);
+
+/*
+ * Holds in flight bound to worker worker_id, as counted in shared
+ * memory (one load).  Returns >= 0; -ENOENT no such worker; -EINVAL a
+ * NULL id; -EACCES the slots segment is not readable (an observer
+ * outside the broker's group).
+ */
+int cb_worker_inflight(cb_client *c, const char *worker_id);
+
+/* A placement policy's name ("consolidate", "spread", "least_loaded"),
+ * or "unknown"; and back: the CB_PLACE_* value, or -EINVAL. */
+const char *cb_placement_name(int policy);
+int cb_placement_parse(const char *name);
 
 /* The message of the last failure on this handle ("" if none). */
 const char *cb_errmsg(const cb_client *c);

@@ -130,8 +130,10 @@ static const struct ctl_cmd commands[] = {
 	{ "worker", "del", cmd_worker_del, "ID",
 	    "Remove worker ID; refused if the broker does not know it.\n" },
 	{ "worker", "list", cmd_worker_list, "",
-	    "List the workers, sorted by id: ID, STATE and MAX_RUNNING\n"
-	    "(- for a worker that reports none).\n" },
+	    "List the workers, sorted by id: ID, STATE, MAX_RUNNING (- for\n"
+	    "a worker that reports none) and INFLIGHT, the holds bound to\n"
+	    "it by capctl run --pick or cb_pick_worker (- if the shared\n"
+	    "memory is not readable).\n" },
 	{ "override", NULL, cmd_override, "N",
 	    "Pin the capacity to N (1..65535); 0 clears the pin and the\n"
 	    "capacity is derived from the workers again.  The broker\n"
@@ -166,7 +168,8 @@ static const struct ctl_cmd commands[] = {
 	    "capacity), the current LIMIT, the launch WINDOW in seconds,\n"
 	    "OBSERVED, and the units HELD and LAUNCHING right now.\n" },
 	{ "run", NULL, cmd_run,
-	    "[--pool POOL] [--timeout SECONDS] -- COMMAND [ARG...]",
+	    "[--pool POOL] [--timeout SECONDS] [--pick POLICY] -- COMMAND "
+	    "[ARG...]",
 	    "Hold one unit of POOL while COMMAND runs, like flock(1): take a\n"
 	    "hold, run COMMAND (searched in PATH), wait for it, release the\n"
 	    "hold, and exit with COMMAND's exit status (128+N if signal N\n"
@@ -183,7 +186,13 @@ static const struct ctl_cmd commands[] = {
 	    "                       limit is the capacity)\n"
 	    "-t, --timeout SECONDS  how long to wait for a free unit; may be\n"
 	    "                       fractional (0.5); 0 fails at once (the\n"
-	    "                       default); -1 or inf waits without limit\n" },
+	    "                       default); -1 or inf waits without limit\n"
+	    "-k, --pick POLICY      also bind the hold to a ready worker with\n"
+	    "                       room, chosen by consolidate (the busiest),\n"
+	    "                       spread (the most room for its size) or\n"
+	    "                       least_loaded (the fewest in flight); its\n"
+	    "                       id is in CAPBROKER_WORKER for COMMAND.\n"
+	    "                       No ready worker at all: exits 69\n" },
 	{ "launch", NULL, cmd_launch,
 	    "[--pool POOL] [--observed N] [--timeout SECONDS]",
 	    "Take one launch reservation in POOL and print its ticket, alone\n"
@@ -837,6 +846,7 @@ static void worker_row_parse(struct ctl *ctl, char *line,
 
 static int cmd_worker_list(struct ctl *ctl, int argc, char **argv)
 {
+	cb_client *c;
 	struct ctl_reply r;
 	struct worker_row *rows;
 	int idw = 2, statew = 5;        /* "ID", "STATE" */
@@ -853,15 +863,27 @@ static int cmd_worker_list(struct ctl *ctl, int argc, char **argv)
 		if ((int)strlen(rows[i].state) > statew)
 			statew = (int)strlen(rows[i].state);
 	}
-	printf("%-*s  %-*s  %s\n", idw, "ID", statew, "STATE", "MAX_RUNNING");
+	/* In-flight counts live in shared memory, not in the broker's
+	 * answer: read them there, read-only (no client entry). */
+	if (cb_open(&c, ctl->name, CB_OPEN_RDONLY) < 0)
+		c = NULL;
+	printf("%-*s  %-*s  %-11s  %s\n", idw, "ID", statew, "STATE",
+	    "MAX_RUNNING", "INFLIGHT");
 	for (size_t i = 0; i < r.ndata; i++) {
+		int in = c != NULL ? cb_worker_inflight(c, rows[i].id) : -1;
+
 		printf("%-*s  %-*s  ", idw, rows[i].id, statew, rows[i].state);
 		/* 0: the worker does not report (slots_per_worker applies) */
 		if (rows[i].max_running == 0)
+			printf("%-11s  ", "-");
+		else
+			printf("%-11u  ", rows[i].max_running);
+		if (in < 0)
 			puts("-");
 		else
-			printf("%u\n", rows[i].max_running);
+			printf("%d\n", in);
 	}
+	cb_close(c);
 	free(rows);
 	ctl_reply_free(&r);
 	return 0;
@@ -1157,7 +1179,9 @@ struct rsv_opts {
 	const char *timeout_text;      /* as given, for messages */
 	int timeout_ms;                /* 0 fail fast, -1 no limit */
 	uint32_t observed;             /* launch only */
+	int pick;                      /* run only: a CB_PLACE_*, 0 none */
 };
+
 
 /*
  * SECONDS for --timeout: "-1", "inf" or "infinity" wait without limit;
@@ -1206,10 +1230,11 @@ static void rsv_opts_parse(struct ctl *ctl, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' },
 		{ "pool", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "pick", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* run: "+" stops at COMMAND, whose options are its own. */
-	const char *shortopts = launch ? ":hp:t:o:" : "+:hp:t:";
+	const char *shortopts = launch ? ":hp:t:o:" : "+:hp:t:k:";
 	int ch;
 
 	*o = (struct rsv_opts){ .pool = "default", .timeout_text = "0" };
@@ -1227,6 +1252,12 @@ static void rsv_opts_parse(struct ctl *ctl, int argc, char **argv,
 		} else if (ch == 'o') {
 			o->observed = (uint32_t)opt_number(ctl, "--observed",
 			    optarg, 0, CB_CAPACITY_MAX);
+		} else if (ch == 'k') {
+			o->pick = cb_placement_parse(optarg);
+			if (o->pick < 0)
+				usage_error(ctl->topic, "--pick '%.32s' is not "
+				    "consolidate, spread or least_loaded",
+				    optarg);
 		}
 	}
 }
@@ -1315,6 +1346,47 @@ static int rsv_take(cb_client *c, const struct ctl *ctl,
 	if (r < 0) {
 		warnx("pool %s: %s", o->pool, cb_errmsg(c));
 		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/*
+ * run --pick: one hold bound to a worker chosen under o->pick, its id
+ * exported to COMMAND as CAPBROKER_WORKER.  Returns 0, or the exit
+ * status after saying why not.
+ */
+static int rsv_pick(cb_client *c, const struct ctl *ctl,
+    const struct rsv_opts *o, cb_ticket *ticket)
+{
+	struct cb_request req = {
+		.pool = rsv_pool(c, ctl, o),
+		.kind = CB_HOLD,
+		.timeout_ms = o->timeout_ms,
+	};
+	char id[CB_WORKER_ID_STRLEN];
+	uint32_t retry_after_ms = 0;
+	int r;
+
+	r = cb_pick_worker(c, &req, o->pick, ticket, id, sizeof(id),
+	    &retry_after_ms);
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		warnx("pool %s or its ready workers are full: %s; retry "
+		    "after %" PRIu32 " ms", o->pool, cb_errmsg(c),
+		    retry_after_ms);
+		return EX_TEMPFAIL;
+	}
+	if (r == -ENOENT) {
+		warnx("no ready worker to pick in broker '%s'", ctl->name);
+		return EX_UNAVAILABLE;
+	}
+	if (r < 0) {
+		warnx("pool %s: %s", o->pool, cb_errmsg(c));
+		return EXIT_REFUSED;
+	}
+	if (setenv("CAPBROKER_WORKER", id, 1) < 0) {
+		warn("setenv CAPBROKER_WORKER");
+		cb_release(c, ticket);
+		return EX_OSERR;
 	}
 	return 0;
 }
@@ -1433,7 +1505,9 @@ static int cmd_run(struct ctl *ctl, int argc, char **argv)
 	if (optind >= argc)
 		usage_error(ctl->topic, "missing COMMAND");
 	c = rsv_open(ctl);
-	if ((rc = rsv_take(c, ctl, &o, CB_HOLD, &ticket)) != 0) {
+	rc = o.pick != 0 ? rsv_pick(c, ctl, &o, &ticket) :
+	    rsv_take(c, ctl, &o, CB_HOLD, &ticket);
+	if (rc != 0) {
 		cb_close(c);
 		return rc;
 	}

@@ -26,7 +26,9 @@
 #include "abi.h"
 #include "client_internal.h"
 #include "futex.h"
+#include "place.h"
 #include "proc.h"
+#include "queue.h"
 #include "reserve.h"
 #include "rundir.h"
 #include "seqlock.h"
@@ -388,6 +390,9 @@ void cb_close(cb_client *c)
 	/* In a forked child the entry and holds are the parent's. */
 	if (c->rsv.local != NULL &&
 	    c->fork_gen == atomic_load(&fork_generation)) {
+		/* Places still queued (a waiter never dequeued) must not
+		 * hold up the queue; the heads behind them are woken. */
+		cb_wq_reclaim(c->slots, c->rsv.client, c->rsv.owner);
 		cb_rsv_release_all(&c->rsv);
 		cb_rsv_unclaim(c->slots, c->rsv.client, c->rsv.owner);
 	}
@@ -431,6 +436,28 @@ const char *cb_source_name(int source)
 	if (source < 0 || source > CB_SOURCE_FALLBACK)
 		return "unknown";
 	return names[source];
+}
+
+static const char *const placement_names[] = {
+	[CB_PLACE_CONSOLIDATE] = "consolidate",
+	[CB_PLACE_SPREAD] = "spread",
+	[CB_PLACE_LEAST_LOADED] = "least_loaded",
+};
+
+const char *cb_placement_name(int policy)
+{
+	if (policy < CB_PLACE_CONSOLIDATE || policy > CB_PLACE_LEAST_LOADED)
+		return "unknown";
+	return placement_names[policy];
+}
+
+int cb_placement_parse(const char *name)
+{
+	for (int p = CB_PLACE_CONSOLIDATE; name != NULL &&
+	    p <= CB_PLACE_LEAST_LOADED; p++)
+		if (strcmp(name, placement_names[p]) == 0)
+			return p;
+	return -EINVAL;
 }
 
 const void *cb_client_state(const cb_client *c)
@@ -660,52 +687,6 @@ static uint32_t retry_hint(cb_client *c, int pool)
 	return dflt ? dflt : 100;
 }
 
-static int deadline_passed(const struct timespec *deadline)
-{
-	struct timespec now = cb_deadline_after_ms(0);
-
-	return !timespec_before(&now, deadline);
-}
-
-/*
- * Sleep on the pool's release eventcount until admitted or the
- * deadline (futex.h; the waiter half, like watch_sleep()).
- */
-static int reserve_wait(cb_client *c, const struct cb_request *req,
-    cb_ticket *ticket)
-{
-	struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
-	    (uint32_t)req->pool);
-	struct timespec deadline, slice;
-	int r;
-
-	if (req->timeout_ms > 0)
-		deadline = cb_deadline_after_ms(req->timeout_ms);
-	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
-	for (;;) {
-		uint32_t s = atomic_load_explicit(&ps->release_seq,
-		    memory_order_seq_cst);
-
-		r = cb_rsv_try(&c->rsv, req->pool, req->kind, req->observed,
-		    ticket);
-		if (r != -EAGAIN)
-			break;
-		if (req->timeout_ms > 0 && deadline_passed(&deadline)) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		/* Slices bound the cost of a wake that never comes (a
-		 * hostile waiter count, a dead releaser). */
-		slice = cb_deadline_after_ms(WATCH_SLICE_MS);
-		if (req->timeout_ms > 0 && timespec_before(&deadline, &slice))
-			slice = deadline;
-		cb_futex_wait(&ps->release_seq, s, &slice);
-		rehello(c);
-	}
-	atomic_fetch_sub_explicit(&ps->waiters, 1, memory_order_seq_cst);
-	return r;
-}
-
 /* May this handle reserve and release at all? */
 static int check_handle(cb_client *c)
 {
@@ -740,33 +721,242 @@ static int check_request(cb_client *c, const struct cb_request *req,
 	return 0;
 }
 
+/* The errors of an over-the-limit reserve or wait: counted, hinted. */
+static int over_limit(cb_client *c, int pool, int r, int timeout_ms,
+    uint32_t *retry_after_ms)
+{
+	struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
+	    (uint32_t)pool);
+
+	atomic_fetch_add_explicit(&ps->rejected, 1, memory_order_relaxed);
+	if (retry_after_ms != NULL)
+		*retry_after_ms = retry_hint(c, pool);
+	if (r == -EAGAIN)
+		return set_err(c->errmsg, r, "pool %d is at its limit%s", pool,
+		    cb_wq_hint(c->slots, pool) != 0 ? " (or waiters of the "
+		    "same or a higher priority are queued)" : "");
+	return set_err(c->errmsg, r, "pool %d: no slot within %d ms", pool,
+	    timeout_ms);
+}
+
+static int reserve_failed(cb_client *c, int kind, int r)
+{
+	return set_err(c->errmsg, r, r == -ENOSPC ? "no free %s slot" :
+	    "reserve failed: %s", r == -ENOSPC ? (kind == CB_HOLD ?
+	    "local hold" : "launch table") : cb_strerror(r));
+}
+
+static int queue_full(cb_client *c)
+{
+	return set_err(c->errmsg, -ENOSPC, "waiter table full (%d blocked "
+	    "reservers on this host)", CB_MAX_WAITERS);
+}
+
+/*
+ * The blocking path of cb_reserve: a place in the queue (queue.h),
+ * then wait as it moves up; leave on timeout.  Signals do not end the
+ * wait (the place is kept and the deadline stays absolute).
+ */
+static int reserve_queued(cb_client *c, const struct cb_request *req,
+    cb_ticket *ticket, int *full)
+{
+	struct cb_wq_entry me;
+	struct timespec deadline;
+	int r;
+
+	r = cb_wq_enqueue(c->slots, c->rsv.client, c->rsv.owner, req->pool,
+	    req->priority, &me);
+	if (r < 0) {
+		*full = 1;
+		return r;
+	}
+	if (req->timeout_ms > 0)
+		deadline = cb_deadline_after_ms(req->timeout_ms);
+	r = cb_wq_wait(&c->rsv, &me, req->kind, req->observed,
+	    req->timeout_ms > 0 ? &deadline : NULL, 0, ticket);
+	if (r == -ETIMEDOUT)
+		cb_wq_leave(c->slots, &me);
+	return r;
+}
+
 int cb_reserve(cb_client *c, const struct cb_request *req,
     cb_ticket *ticket, uint32_t *retry_after_ms)
 {
-	int r = check_request(c, req, ticket);
+	int r = check_request(c, req, ticket), full = 0;
 
 	if (r < 0)
 		return r;
-	r = cb_rsv_try(&c->rsv, req->pool, req->kind, req->observed, ticket);
+	/* The hot path: nobody queued (one relaxed load), one attempt.
+	 * With waiters queued a request never passes one of the same or
+	 * a higher priority (queue.h): fail fast, or join the queue. */
+	if (req->timeout_ms == 0)
+		r = cb_wq_blocked(c->slots, req->pool, req->priority) ?
+		    -EAGAIN : cb_rsv_try(&c->rsv, req->pool, req->kind,
+		    req->observed, ticket);
+	else if (cb_wq_hint(c->slots, req->pool) == 0)
+		r = cb_rsv_try(&c->rsv, req->pool, req->kind, req->observed,
+		    ticket);
+	else
+		r = -EAGAIN;
 	if (r == -EAGAIN && req->timeout_ms != 0)
-		r = reserve_wait(c, req, ticket);
+		r = reserve_queued(c, req, ticket, &full);
 	if (r == 0)
 		return 0;
-	if (r == -EAGAIN || r == -ETIMEDOUT) {
-		struct cb_pool_slot *ps = cb_slots_record(c->slots,
-		    CB_RL_POOLS, (uint32_t)req->pool);
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return over_limit(c, req->pool, r, req->timeout_ms,
+		    retry_after_ms);
+	if (r == -ESTALE)
+		return set_err(c->errmsg, r, "queue entry pruned: this "
+		    "handle's client entry was reclaimed");
+	if (full)
+		return queue_full(c);
+	return reserve_failed(c, req->kind, r);
+}
 
-		atomic_fetch_add_explicit(&ps->rejected, 1,
-		    memory_order_relaxed);
-		if (retry_after_ms != NULL)
-			*retry_after_ms = retry_hint(c, req->pool);
-		return set_err(c->errmsg, r, r == -EAGAIN ? "pool %d is at "
-		    "its limit" : "pool %d: no slot within %d ms", req->pool,
-		    req->timeout_ms);
-	}
-	return set_err(c->errmsg, r, r == -ENOSPC ? "no free %s slot" :
-	    "reserve failed: %s", r == -ENOSPC ? (req->kind == CB_HOLD ?
-	    "local hold" : "launch table") : cb_strerror(r));
+/*
+ * Waiter handles.  opaque[0] the entry's WAITING word (0 once it left
+ * the queue), [1] tag | kind << 32 | index, [2] arrival ticket,
+ * [3] observed << 32 | priority.
+ */
+#define WAITER_TAG 0xcb01000000000000ull
+#define WAITER_TAG_MASK 0xffff000000000000ull
+
+static void waiter_pack(cb_waiter *w, const struct cb_wq_entry *me,
+    const struct cb_request *req)
+{
+	w->opaque[0] = me->word;
+	w->opaque[1] = WAITER_TAG | (uint64_t)(uint8_t)req->kind << 32 |
+	    me->index;
+	w->opaque[2] = me->ticket;
+	w->opaque[3] = (uint64_t)req->observed << 32 |
+	    (uint32_t)me->priority;
+}
+
+/* Decode a handle of this client's.  Returns 0, -ESTALE (no longer
+ * queued), -EINVAL (not a waiter handle of this handle). */
+static int waiter_unpack(cb_client *c, const cb_waiter *w,
+    struct cb_wq_entry *me, int *kind, uint32_t *observed)
+{
+	uint64_t word = w->opaque[0];
+
+	if ((w->opaque[1] & WAITER_TAG_MASK) != WAITER_TAG)
+		return set_err(c->errmsg, -EINVAL, "not a waiter handle");
+	if (word == 0)
+		return set_err(c->errmsg, -ESTALE, "not queued (already "
+		    "admitted or dequeued)");
+	me->index = (uint32_t)w->opaque[1];
+	me->word = word;
+	me->pool = (int)CB_WAITER_POOL(word);
+	me->ticket = w->opaque[2];
+	me->priority = (int32_t)(uint32_t)w->opaque[3];
+	*kind = (int)((w->opaque[1] >> 32) & 0xff);
+	*observed = (uint32_t)(w->opaque[3] >> 32);
+	if (me->index >= CB_MAX_WAITERS ||
+	    CB_WAITER_STATE(word) != CB_WAITER_WAITING ||
+	    CB_WAITER_CLIENT(word) != (c->rsv.client & 0x3ff) ||
+	    (*kind != CB_HOLD && *kind != CB_LAUNCH))
+		return set_err(c->errmsg, -EINVAL, "not a waiter handle of "
+		    "this client");
+	return 0;
+}
+
+/* What every call on a waiter handle checks first. */
+static int waiter_open(cb_client *c, const cb_waiter *w,
+    struct cb_wq_entry *me, int *kind, uint32_t *observed)
+{
+	int r;
+
+	if (w == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL waiter");
+	r = check_handle(c);
+	if (r < 0)
+		return r;
+	return waiter_unpack(c, w, me, kind, observed);
+}
+
+/* The queue no longer has the entry: the broker (or a scanner) freed
+ * it because this handle's client entry was reclaimed. */
+static int pruned(cb_client *c, int r)
+{
+	return set_err(c->errmsg, r, "no longer queued (pruned: this "
+	    "handle's client entry was reclaimed)");
+}
+
+int cb_enqueue(cb_client *c, const struct cb_request *req, cb_waiter *w)
+{
+	cb_ticket unused;
+	struct cb_wq_entry me;
+	int r;
+
+	if (w == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL waiter");
+	r = check_request(c, req, &unused);
+	if (r < 0)
+		return r;
+	r = cb_wq_enqueue(c->slots, c->rsv.client, c->rsv.owner, req->pool,
+	    req->priority, &me);
+	if (r < 0)
+		return queue_full(c);
+	waiter_pack(w, &me, req);
+	return 0;
+}
+
+int cb_queue_position(cb_client *c, const cb_waiter *w)
+{
+	struct cb_wq_entry me;
+	uint32_t observed;
+	int kind, r;
+
+	r = waiter_open(c, w, &me, &kind, &observed);
+	if (r < 0)
+		return r;
+	r = cb_wq_position(c->slots, &me);
+	return r < 0 ? pruned(c, r) : r;
+}
+
+int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
+    uint32_t *retry_after_ms)
+{
+	struct cb_wq_entry me;
+	struct timespec deadline;
+	uint32_t observed;
+	int kind, r;
+
+	if (ticket == NULL || timeout_ms < -1)
+		return set_err(c->errmsg, -EINVAL, "NULL ticket, or "
+		    "timeout_ms < -1");
+	r = waiter_open(c, w, &me, &kind, &observed);
+	if (r < 0)
+		return r;
+	if (timeout_ms >= 0)
+		deadline = cb_deadline_after_ms(timeout_ms);
+	r = cb_wq_wait(&c->rsv, &me, kind, observed,
+	    timeout_ms >= 0 ? &deadline : NULL, 1, ticket);
+	if (r == -ETIMEDOUT)
+		return over_limit(c, me.pool, r, timeout_ms, retry_after_ms);
+	if (r == -EINTR)
+		return set_err(c->errmsg, r, "interrupted by a signal; still "
+		    "queued");
+	w->opaque[0] = 0;       /* admitted, or out of the queue */
+	if (r == 0)
+		return 0;
+	if (r == -ESTALE)
+		return pruned(c, r);
+	return reserve_failed(c, kind, r);
+}
+
+int cb_dequeue(cb_client *c, cb_waiter *w)
+{
+	struct cb_wq_entry me;
+	uint32_t observed;
+	int kind, r;
+
+	r = waiter_open(c, w, &me, &kind, &observed);
+	if (r < 0)
+		return r;
+	w->opaque[0] = 0;
+	r = cb_wq_leave(c->slots, &me);
+	return r < 0 ? pruned(c, r) : 0;
 }
 
 int cb_release(cb_client *c, const cb_ticket *ticket)
@@ -787,6 +977,138 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 		    "release (holds are released by the handle that took "
 		    "them)");
 	return r;
+}
+
+/*
+ * Worker placement (place.h).  A picker that must wait re-checks when a
+ * release in its pool wakes the pool's waiters, and at least every
+ * PICK_SLICE_MS on its own: room on a worker can also come from a
+ * release in another pool, or a worker turning ready.  Blocked pickers
+ * do not take part in the fair queue of cb_reserve.
+ */
+#define PICK_SLICE_MS 10
+
+static int pick_check(cb_client *c, const struct cb_request *req,
+    int policy, const cb_ticket *ticket, const char *worker_id,
+    unsigned long id_len)
+{
+	int r;
+
+	if (req == NULL || ticket == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL request or ticket");
+	r = check_handle(c);
+	if (r < 0)
+		return r;
+	if (req->kind != CB_HOLD)
+		return set_err(c->errmsg, -EINVAL, "kind %d: only CB_HOLD "
+		    "binds to a worker", req->kind);
+	if (!cb_place_policy_valid(policy))
+		return set_err(c->errmsg, -EINVAL, "placement policy %d is "
+		    "not one of CB_PLACE_*", policy);
+	if (req->timeout_ms < -1)
+		return set_err(c->errmsg, -EINVAL, "timeout_ms %d",
+		    req->timeout_ms);
+	if (worker_id == NULL ? id_len != 0 : id_len < CB_WORKER_ID_STRLEN)
+		return set_err(c->errmsg, -EINVAL, "worker id buffer of %lu "
+		    "bytes, need CB_WORKER_ID_STRLEN (%d)", id_len,
+		    CB_WORKER_ID_STRLEN);
+	if (!pool_valid(c, req->pool))
+		return set_err(c->errmsg, -ENOENT, "no pool %d", req->pool);
+	return 0;
+}
+
+/* Wait for room (see above) until picked or the deadline. */
+static int pick_wait(cb_client *c, const struct cb_request *req,
+    int policy, cb_ticket *ticket, char *id)
+{
+	struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
+	    (uint32_t)req->pool);
+	struct timespec deadline, slice, now;
+	int r;
+
+	if (req->timeout_ms > 0)
+		deadline = cb_deadline_after_ms(req->timeout_ms);
+	for (;;) {
+		/* seq_cst: read before the attempt, so a release after
+		 * the attempt moves it and the wait returns at once. */
+		uint32_t s = atomic_load_explicit(&ps->release_seq,
+		    memory_order_seq_cst);
+
+		r = cb_place_try(&c->rsv, req->pool, policy, ticket, id);
+		if (r != -EAGAIN)
+			return r;
+		now = cb_deadline_after_ms(0);
+		if (req->timeout_ms > 0 && !timespec_before(&now, &deadline))
+			return -ETIMEDOUT;
+		slice = cb_deadline_after_ms(PICK_SLICE_MS);
+		if (req->timeout_ms > 0 && timespec_before(&deadline, &slice))
+			slice = deadline;
+		cb_futex_wait(&ps->release_seq, s, &slice);
+		rehello(c);
+	}
+}
+
+int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
+    cb_ticket *ticket, char *worker_id, unsigned long id_len,
+    uint32_t *retry_after_ms)
+{
+	char id[CB_WORKER_ID_STRLEN];
+	int r = pick_check(c, req, policy, ticket, worker_id, id_len);
+
+	if (r < 0)
+		return r;
+	r = cb_place_try(&c->rsv, req->pool, policy, ticket, id);
+	if (r == -EAGAIN && req->timeout_ms != 0)
+		r = pick_wait(c, req, policy, ticket, id);
+	if (r == 0) {
+		atomic_fetch_add_explicit(&((struct cb_pool_slot *)
+		    cb_slots_record(c->slots, CB_RL_POOLS,
+		    (uint32_t)req->pool))->admitted, 1, memory_order_relaxed);
+		if (worker_id != NULL)
+			memcpy(worker_id, id, CB_WORKER_ID_STRLEN);
+		return 0;
+	}
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		atomic_fetch_add_explicit(&((struct cb_pool_slot *)
+		    cb_slots_record(c->slots, CB_RL_POOLS,
+		    (uint32_t)req->pool))->rejected, 1, memory_order_relaxed);
+		if (retry_after_ms != NULL)
+			*retry_after_ms = retry_hint(c, req->pool);
+		return set_err(c->errmsg, r, r == -EAGAIN ? "pool %d is at "
+		    "its limit, or no ready worker has room" : "pool %d: no "
+		    "room on a ready worker within %d ms", req->pool,
+		    req->timeout_ms);
+	}
+	if (r == -ENOENT)
+		return set_err(c->errmsg, r, "no ready worker in broker '%s'",
+		    c->name);
+	if (r == -ENOSPC)
+		return set_err(c->errmsg, r, "too many bound holds in this "
+		    "handle (%d) or holds in this process",
+		    CB_BINDS_PER_CLIENT);
+	return set_err(c->errmsg, r, "pick failed: %s", cb_strerror(r));
+}
+
+int cb_worker_inflight(cb_client *c, const char *worker_id)
+{
+	struct cb_worker_rec rec;
+	int r;
+
+	if (worker_id == NULL)
+		return set_err(c->errmsg, -EINVAL, "NULL worker id");
+	if (c->slots == NULL)
+		return set_err(c->errmsg, -EACCES, "slots segment not "
+		    "readable: worker counts need the broker's group");
+	r = cb_place_find(c->state, worker_id, &rec);
+	if (r == -ENOENT)
+		return set_err(c->errmsg, r, "no worker '%.64s'", worker_id);
+	if (r < 0)
+		return set_err(c->errmsg, r, "worker table unreadable (a "
+		    "broker died mid-write?)");
+	if (rec.slot >= CB_MAX_WORKERS)
+		return set_err(c->errmsg, -EPROTO, "worker '%.64s' has no "
+		    "placement slot", worker_id);
+	return (int)cb_place_inflight(c->slots, rec.slot);
 }
 
 int cb_ticket_format(const cb_ticket *t, char *buf, unsigned long len)

@@ -40,7 +40,9 @@
 #include <stdint.h>
 
 #define CB_ABI_MAJOR 1
-#define CB_ABI_MINOR 0
+#define CB_ABI_MINOR 1 /* 1: CB_RL_WAITERS (fair queueing); worker
+                          placement: CB_RL_WORKERS, CB_RL_BINDS,
+                          cb_worker_rec.slot and .limit */
 
 #define CB_MAGIC_STATE 0x4b52425041435354ull /* "TSCAPBRK" little-endian */
 #define CB_MAGIC_SLOTS 0x4b52425041434c53ull /* "SLCAPBRK" */
@@ -58,13 +60,21 @@
 #ifndef CB_FUZZ_SMALL_TABLES
 #define CB_MAX_CLIENTS 1024  /* client table entries */
 #define CB_MAX_LAUNCHES 4096 /* launch reservation entries */
+#define CB_BINDS_PER_CLIENT 256 /* holds bound to a worker, per client */
 #else
 /* tests/fuzz/fuzz_slots only: the same code over scaled-down tables, so
  * that one input is a fraction of a millisecond, not ten.  A segment of
  * this layout is refused by every normal build (region counts). */
 #define CB_MAX_CLIENTS 64
 #define CB_MAX_LAUNCHES 256
+#define CB_BINDS_PER_CLIENT 16
 #endif
+#ifndef CB_FUZZ_SMALL_TABLES
+#define CB_MAX_WAITERS 1024  /* queued (blocked) reservers, all pools */
+#else
+#define CB_MAX_WAITERS 64
+#endif
+#define CB_MAX_BINDS (CB_MAX_CLIENTS * CB_BINDS_PER_CLIENT)
 
 #define CB_CAPACITY_MAX 65535u
 
@@ -86,7 +96,10 @@ enum cb_slots_region {
 	CB_RL_CLIENTS = 1,  /* struct cb_client_slot[CB_MAX_CLIENTS] */
 	CB_RL_POOLS = 2,    /* struct cb_pool_slot[CB_MAX_POOLS] */
 	CB_RL_LAUNCHES = 3, /* struct cb_launch_slot[CB_MAX_LAUNCHES] */
-	CB_RL_COUNT = 4,
+	CB_RL_WAITERS = 4,  /* struct cb_waiter_slot[CB_MAX_WAITERS] (1.1) */
+	CB_RL_WORKERS = 5,  /* struct cb_worker_slot[CB_MAX_WORKERS] (1.1) */
+	CB_RL_BINDS = 6,    /* struct cb_bind_slot[CB_MAX_BINDS] (1.1) */
+	CB_RL_COUNT = 7,
 };
 
 #define CB_REGION_MAX 16 /* room in the header's table */
@@ -184,7 +197,9 @@ struct cb_info {
 	uint32_t workers_total;
 	uint32_t workers_ready;
 	uint32_t workers_reporting; /* ready workers that report */
-	uint64_t publishes;         /* snapshots published */
+	uint64_t publishes;         /* snapshots published = capacity
+	                               recomputes (each one recomputes from
+	                               a full registry snapshot) */
 	uint64_t capacity_changes;
 	uint64_t source_changes;
 	uint64_t override_rejects;  /* out-of-range overrides refused */
@@ -207,11 +222,23 @@ enum cb_worker_state {
 	CB_WORKER_DRAINING = 3,
 };
 
-/* One published worker; 8-byte words only (seqlock copy). */
+/*
+ * One published worker; 8-byte words only (seqlock copy).
+ *
+ * slot and limit (ABI 1.1) are for placement (place.h) and are filled
+ * in by the publisher, never by the registry: slot is the worker's
+ * entry in the slots segment's CB_RL_WORKERS region, stable for as
+ * long as the worker is registered, whatever order the table is
+ * republished in; limit is the most holds pickers may bind to it:
+ * max_running, or slots_per_worker for a worker that does not report
+ * (the same figure the mixed tier counts for it).
+ */
 struct cb_worker_rec {
 	char id[CB_WORKER_ID_MAX + 1]; /* NUL-padded */
 	uint32_t state;                /* enum cb_worker_state */
 	uint32_t max_running;          /* 0 = does not report */
+	uint32_t slot;                 /* < CB_MAX_WORKERS (1.1) */
+	uint32_t limit;                /* placement limit (1.1) */
 };
 
 /*
@@ -332,16 +359,27 @@ struct cb_pool_slot {
 	 */
 	CB_LINE_ALIGNED _Atomic uint64_t usage;
 	/* Release eventcount (futex.h): bumped after every release, expiry,
-	 * reclaim or limit raise; waiters counts blocked reservers. */
+	 * reclaim or limit raise; waiters counts blocked reservers (from
+	 * ABI 1.1: queued ones, raised before the waiter entry is claimed
+	 * and lowered after it is freed; only a queue's head sleeps on
+	 * release_seq, lib/queue.h). */
 	CB_LINE_ALIGNED _Atomic uint32_t release_seq;
 	_Atomic uint32_t waiters;
 	/* Statistics, relaxed. */
 	CB_LINE_ALIGNED _Atomic uint64_t admitted;
 	_Atomic uint64_t rejected;        /* over the limit (EAGAIN/timeout) */
 	_Atomic uint64_t stale_releases;  /* ESTALE */
-	/* Fair queueing (FIFO tickets within priority) lands here. */
+	/*
+	 * Fair queueing (lib/queue.h).  queue_next: the next arrival
+	 * ticket, fetch_add (seq_cst) by each waiter as it enqueues.
+	 * queued: waiter entries of this pool, a hint for the reserve
+	 * hot path (one relaxed load: 0 means nobody to pass); raised
+	 * before an entry is claimed and lowered after it is freed, by
+	 * whoever frees it (seq_cst); the sweeper corrects a drift it sees
+	 * twice in a row.  (ABI 1.0 called it queue_serving, unused.)
+	 */
 	_Atomic uint64_t queue_next;
-	_Atomic uint64_t queue_serving;
+	_Atomic uint64_t queued;
 	/* Earliest launch deadline a launcher has set (CAS-min): the
 	 * retry-after hint until the sweeper publishes its own.  A hint
 	 * only: readers clamp it to the pool's window. */
@@ -406,6 +444,101 @@ struct cb_launch_slot {
 	_Atomic uint64_t deadline_ns;     /* CLOCK_MONOTONIC */
 };
 
+/*
+ * Slots segment, region CB_RL_WAITERS (ABI 1.1): blocked reservers in
+ * priority order, FIFO within a priority (protocol: lib/queue.h).
+ *
+ * word: CB_WAITER_WORD(state, pool, client, nonce), like a launch
+ * word.  A free entry keeps its nonce; an enqueuer CASes (FREE, nonce)
+ * -> (CLAIMING, pool, client, nonce + 1), stores owner, priority and
+ * ticket, then CASes CLAIMING -> WAITING (seq_cst).  Whoever frees it
+ * (its waiter leaving, a client that finds its owner gone, the
+ * sweeper) CASes the exact word back to (FREE, nonce): one winner,
+ * which lowers the pool's `queued` and `waiters`.
+ *   owner     the enqueuer's client-entry owner word: the entry is
+ *             live only while that client entry still holds it;
+ *   ticket    the pool's queue_next at arrival;
+ *   priority  struct cb_request.priority (higher first);
+ *   wake      the waiter's own futex word: bumped (seq_cst) and woken
+ *             by whoever makes it the head of its pool.
+ * owner, ticket and priority are written before WAITING and never
+ * while it stays WAITING; readers re-check the word after reading them.
+ */
+enum cb_waiter_state {
+	CB_WAITER_FREE = 0,
+	CB_WAITER_CLAIMING = 1,
+	CB_WAITER_WAITING = 2,
+};
+
+#define CB_WAITER_WORD(st, pool, client, nonce) \
+	CB_LAUNCH_WORD(st, pool, client, nonce)
+#define CB_WAITER_STATE(w)  CB_LAUNCH_STATE(w)
+#define CB_WAITER_POOL(w)   CB_LAUNCH_POOL(w)
+#define CB_WAITER_CLIENT(w) CB_LAUNCH_CLIENT(w)
+#define CB_WAITER_NONCE(w)  CB_LAUNCH_NONCE(w)
+
+struct cb_waiter_slot {
+	CB_LINE_ALIGNED _Atomic uint64_t word;
+	_Atomic uint64_t owner;
+	_Atomic uint64_t ticket;
+	_Atomic int32_t priority;
+	_Atomic uint32_t wake;
+	uint64_t reserved[4];
+};
+
+/*
+ * Slots segment, region CB_RL_WORKERS (ABI 1.1): placement's per-worker
+ * in-flight counters, indexed by cb_worker_rec.slot (lib/place.h has
+ * the protocol).  Hostile like everything in the slots segment.
+ *
+ * inflight: holds bound to the worker (I[w] in place.h).  Changed only
+ *           by compare-and-swap (seq_cst): a picker adds one iff
+ *           inflight + 1 <= the record's limit; a release, cb_close and
+ *           the sweeper's reclaim subtract one per bind they free; the
+ *           sweeper's recount corrects drift against the binds table.
+ * the rest  statistics, relaxed: picks by pickers; reclaimed and
+ *           repaired by the sweeper.
+ */
+struct cb_worker_slot {
+	CB_LINE_ALIGNED _Atomic uint32_t inflight;
+	uint32_t reserved0;
+	_Atomic uint64_t picks;           /* holds bound here */
+	_Atomic uint64_t reclaimed;       /* binds of dead clients undone */
+	_Atomic uint64_t repaired;        /* counter drift corrected */
+	uint64_t reserved[4];
+};
+
+/*
+ * Slots segment, region CB_RL_BINDS (ABI 1.1): which worker each bound
+ * hold is on.  Partitioned by client entry: client c owns entries
+ * [c * CB_BINDS_PER_CLIENT, (c + 1) * CB_BINDS_PER_CLIENT), so a claim
+ * never contends with another process and a dead client's binds are
+ * found in CB_BINDS_PER_CLIENT entries.
+ *
+ * word: CB_BIND_WORD(state, pool, worker slot, nonce).  A free entry
+ * keeps its nonce; its client claims it with one CAS (FREE, nonce) ->
+ * (BOUND, pool, worker, nonce + 1) after the worker's counter admitted
+ * it; release, cb_close and the sweeper's reclaim CAS the exact BOUND
+ * word back to (FREE, nonce), so only one of them decrements the
+ * worker's counter.  A ticket carries the word: a stale one fails.
+ */
+enum cb_bind_state {
+	CB_BIND_FREE = 0,
+	CB_BIND_BOUND = 1,
+};
+
+#define CB_BIND_WORD(st, pool, worker, nonce)                            \
+	((uint64_t)(st) | ((uint64_t)(pool) & 0x3f) << 2 |               \
+	 ((uint64_t)(worker) & 0x3ff) << 8 | (uint64_t)(nonce) << 18)
+#define CB_BIND_STATE(w)  ((unsigned)((w) & 0x3))
+#define CB_BIND_POOL(w)   ((unsigned)(((w) >> 2) & 0x3f))
+#define CB_BIND_WORKER(w) ((unsigned)(((w) >> 8) & 0x3ff))
+#define CB_BIND_NONCE(w)  ((w) >> 18)
+
+struct cb_bind_slot {
+	_Atomic uint64_t word;
+};
+
 /* The ABI admits only lock-free atomics of at most 8 bytes. */
 static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
 static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics lock-free");
@@ -424,6 +557,10 @@ static_assert(sizeof(struct cb_pool_conf) == 128, "pool conf: 2 lines");
 static_assert(sizeof(struct cb_pool_slot) == 192, "pool slot: 3 lines");
 static_assert(sizeof(struct cb_client_slot) == 320, "client slot");
 static_assert(sizeof(struct cb_launch_slot) == 16, "launch slot");
+static_assert(sizeof(struct cb_worker_slot) == 64, "worker slot: a line");
+static_assert(sizeof(struct cb_bind_slot) == 8, "bind slot");
+static_assert(CB_MAX_WORKERS <= 1024, "bind word packs 10 worker bits");
+static_assert(sizeof(struct cb_waiter_slot) == 64, "waiter slot: a line");
 static_assert(CB_MAX_POOLS <= 64 && CB_MAX_CLIENTS <= 1024,
     "launch word packs 6 pool bits and 10 client bits");
 

@@ -50,6 +50,30 @@ static inline void cb_eventcount_notify(_Atomic uint32_t *seq,
 		cb_futex_wake(seq, 0x7fffffff);
 }
 
+/*
+ * The same for a notifier whose condition was itself published by a
+ * seq_cst read-modify-write (a release's CAS on a pool's usage word),
+ * and whose waiters check it with seq_cst loads: then S need not move
+ * when nobody waits, which spares every uncontended release a
+ * read-modify-write on a line all the pool's clients share.
+ *
+ * Why no wake is lost: the notifier's CAS on the condition C precedes
+ * its load of W in the single total order of seq_cst operations.  If
+ * that load saw 0, the waiter's increment of W comes later in the
+ * order, and so does its (seq_cst) load of C, which therefore reads the
+ * notifier's CAS or something later: the waiter sees the condition and
+ * does not sleep.  If it saw W != 0, S moves and the sleepers are
+ * woken exactly as in cb_eventcount_notify().
+ */
+static inline void cb_eventcount_notify_sc(_Atomic uint32_t *seq,
+    const _Atomic uint32_t *waiters)
+{
+	if (atomic_load_explicit(waiters, memory_order_seq_cst) == 0)
+		return;
+	atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
+	cb_futex_wake(seq, 0x7fffffff);
+}
+
 /* CLOCK_MONOTONIC now plus ms milliseconds. */
 struct timespec cb_deadline_after_ms(long ms);
 /* CLOCK_MONOTONIC in nanoseconds. */

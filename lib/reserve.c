@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "futex.h"
+#include "place.h"
 #include "segment.h"
 #include "seqlock.h"
 #include "snapshot.h"
@@ -81,6 +82,16 @@ static void window_open(struct cb_client_slot *cs)
 static void window_close(struct cb_client_slot *cs)
 {
 	atomic_fetch_add_explicit(&cs->seq, 0x100u - 1, memory_order_seq_cst);
+}
+
+void cb_rsv_window_open(struct cb_rsv *r)
+{
+	window_open(client_slot(r->slots, r->client));
+}
+
+void cb_rsv_window_close(struct cb_rsv *r)
+{
+	window_close(client_slot(r->slots, r->client));
 }
 
 void cb_rsv_seq_reset(struct cb_client_slot *cs)
@@ -187,10 +198,16 @@ static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
 	return 0;
 }
 
+/*
+ * seq_cst: a blocked reserver's check of the condition its releasers
+ * publish with a seq_cst CAS and announce with
+ * cb_eventcount_notify_sc() (futex.h has the argument).  A plain load on
+ * x86-64, LDAR on arm64.
+ */
 static int over_limit(_Atomic uint64_t *usage, uint32_t floor,
     uint32_t limit)
 {
-	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed);
+	uint64_t u = atomic_load_explicit(usage, memory_order_seq_cst);
 
 	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u) + 1 >
 	    limit;
@@ -300,11 +317,11 @@ static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
 }
 
 /* Lower the launch hint to deadline unless it already names an earlier
- * deadline that is still ahead. */
-static void hint_min(_Atomic uint64_t *hint, uint64_t deadline)
+ * deadline that is still ahead of now (the caller's clock read: one per
+ * launch, as clock_gettime() costs ~50 ns on some VMs -- capbench). */
+static void hint_min(_Atomic uint64_t *hint, uint64_t now, uint64_t deadline)
 {
 	uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
-	uint64_t now = cb_monotonic_ns();
 
 	while ((h <= now || h > deadline) &&
 	    !atomic_compare_exchange_weak_explicit(hint, &h, deadline,
@@ -321,6 +338,8 @@ uint32_t cb_rsv_window_ms(const void *state, int pool)
 	return def.window_ms;
 }
 
+static void wake_released(void *slots, int pool);
+
 static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
     uint32_t observed, cb_ticket *t)
 {
@@ -328,8 +347,9 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
 	uint32_t published = atomic_load_explicit(
 	    &pool_conf(r->state, pool)->observed, memory_order_relaxed);
-	uint64_t deadline = cb_monotonic_ns() +
-	    (uint64_t)cb_rsv_window_ms(r->state, pool) * 1000000u, live = 0;
+	uint64_t now = cb_monotonic_ns(), live = 0;
+	uint64_t deadline = now +
+	    (uint64_t)cb_rsv_window_ms(r->state, pool) * 1000000u;
 	long e = 0;
 	int ret;
 
@@ -348,10 +368,10 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	if (ret < 0)
 		return ret;
 	if (e < 0) {
-		cb_rsv_wake(r->slots, pool);
+		wake_released(r->slots, pool);
 		return -ENOSPC;
 	}
-	hint_min(&ps->launch_hint_ns, deadline);
+	hint_min(&ps->launch_hint_ns, now, deadline);
 	t->opaque[0] = make_ticket0(TICKET_LAUNCH, pool, r->client,
 	    (uint32_t)e);
 	t->opaque[1] = live;
@@ -396,6 +416,30 @@ static int holds_dec(struct cb_client_slot *cs, int pool)
 	return 0;
 }
 
+int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
+{
+	return over_limit(&pool_slot(r->slots, pool)->usage, 0, limit);
+}
+
+int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
+{
+	int ret = admit(&pool_slot(r->slots, pool)->usage, 0, 0, limit);
+
+	if (ret == 0)
+		atomic_fetch_add_explicit(&client_slot(r->slots,
+		    r->client)->holds[pool], 1, memory_order_seq_cst);
+	return ret;
+}
+
+int cb_rsv_hold_give(struct cb_rsv *r, int pool)
+{
+	int ret = holds_dec(client_slot(r->slots, r->client), pool);
+
+	if (ret == 0)
+		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 0, 1);
+	return ret;
+}
+
 static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
     uint32_t idx, uint64_t nonce)
 {
@@ -415,7 +459,7 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	window_close(cs);
 	if (ret < 0)
 		return stale(r, pool);
-	cb_rsv_wake(r->slots, pool);
+	wake_released(r->slots, pool);
 	return 0;
 }
 
@@ -437,7 +481,7 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 	window_close(cs);
 	if (!won)
 		return stale(r, pool);
-	cb_rsv_wake(r->slots, pool);
+	wake_released(r->slots, pool);
 	return 0;
 }
 
@@ -449,6 +493,8 @@ int cb_rsv_release(struct cb_rsv *r, const cb_ticket *t)
 	uint32_t index = (uint32_t)(t->opaque[0] >> 32);
 	if (pool >= CB_MAX_POOLS)
 		return -EINVAL;
+	if (cb_place_ticket(t))
+		return cb_place_release(r, t);
 	if (kind == TICKET_HOLD)
 		return release_hold(r, pool, client, index, t->opaque[1]);
 	if (kind == TICKET_LAUNCH)
@@ -461,6 +507,8 @@ void cb_rsv_release_all(struct cb_rsv *r)
 	struct cb_client_slot *cs = client_slot(r->slots, r->client);
 
 	window_open(cs);
+	/* Binds first: their holds are among the H[c,p] taken below. */
+	cb_place_release_all(r->slots, r->client);
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
 		    memory_order_seq_cst);
@@ -479,6 +527,15 @@ void cb_rsv_wake(void *slots, int pool)
 	struct cb_pool_slot *ps = pool_slot(slots, pool);
 
 	cb_eventcount_notify(&ps->release_seq, &ps->waiters);
+}
+
+/* After a client's release: the unit went back by a seq_cst CAS on the
+ * usage word, so the sequence moves only when someone waits. */
+static void wake_released(void *slots, int pool)
+{
+	struct cb_pool_slot *ps = pool_slot(slots, pool);
+
+	cb_eventcount_notify_sc(&ps->release_seq, &ps->waiters);
 }
 
 static void reclaim_claims(void *slots, uint32_t index)
@@ -519,6 +576,9 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 		total += h;
 		cb_rsv_wake(slots, p);
 	}
+	/* Its binds (place.h): before the entry is freed, as the binds
+	 * table is partitioned by client index. */
+	cb_place_reclaim(slots, index);
 	/* Launch entries it was still claiming: it died inside
 	 * cb_reserve, so no ticket was returned and nothing launched.
 	 * Before the entry is freed: the launch word names the client by

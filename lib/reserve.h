@@ -70,6 +70,10 @@
  *
  * Multi-threaded clients share their process's entry; S counts every
  * thread's open windows, which is why it is a counter, not a parity.
+ *
+ * Bound holds (cb_pick_worker) are holds like these plus a bind entry
+ * and a per-worker counter, taken inside the same window in the same
+ * record-after-admit order; place.h has that half.
  */
 #ifndef CB_RESERVE_H
 #define CB_RESERVE_H
@@ -129,6 +133,20 @@ int cb_rsv_release(struct cb_rsv *r, const cb_ticket *ticket);
 
 /* Release every hold this process still has (cb_close). */
 void cb_rsv_release_all(struct cb_rsv *r);
+
+/*
+ * For placement (place.h), which binds a hold to a worker inside the
+ * same death window: open / close this process's window (steps 1 and
+ * 4); inside it, admit and record one hold of pool (steps 2-3;
+ * 0 or -EAGAIN) or undo one (H[c,p] - 1, then U; 0 or -ESTALE when H
+ * is already 0).  hold_full is the refused attempt's check, which
+ * touches nothing shared.
+ */
+void cb_rsv_window_open(struct cb_rsv *r);
+void cb_rsv_window_close(struct cb_rsv *r);
+int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit);
+int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit);
+int cb_rsv_hold_give(struct cb_rsv *r, int pool);
 
 /* Wake reservers blocked on pool p (after anything that frees units). */
 void cb_rsv_wake(void *slots, int pool);

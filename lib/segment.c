@@ -31,6 +31,11 @@ static const struct region_spec slots_regions[CB_RL_COUNT] = {
 	[CB_RL_POOLS] = { 0, sizeof(struct cb_pool_slot), CB_MAX_POOLS },
 	[CB_RL_LAUNCHES] = { 0, sizeof(struct cb_launch_slot),
 	    CB_MAX_LAUNCHES },
+	[CB_RL_WAITERS] = { 0, sizeof(struct cb_waiter_slot),
+	    CB_MAX_WAITERS },
+	[CB_RL_WORKERS] = { 0, sizeof(struct cb_worker_slot),
+	    CB_MAX_WORKERS },
+	[CB_RL_BINDS] = { 0, sizeof(struct cb_bind_slot), CB_MAX_BINDS },
 };
 
 static const struct region_spec *specs(enum cb_seg_kind kind, unsigned *n)
@@ -255,6 +260,12 @@ int cb_seg_validate(const void *base, size_t mapped_size,
 		return refuse(err, errlen, "segment belongs to instance '%s', "
 		    "expected '%s'", h->name, name);
 	spec = specs(kind, &n);
+	/* A minor version appends regions: an older segment lacks some. */
+	if (h->region_count < n && h->abi_minor < CB_ABI_MINOR)
+		return refuse(err, errlen, "ABI %u.%u segment has %u regions, "
+		    "this build (ABI %u.%u) needs %u: it was created by an "
+		    "older broker", h->abi_major, h->abi_minor,
+		    h->region_count, CB_ABI_MAJOR, CB_ABI_MINOR, n);
 	if (h->region_count < n || h->region_count > CB_REGION_MAX)
 		return refuse(err, errlen, "%u regions, expected %u..%u",
 		    h->region_count, n, CB_REGION_MAX);

@@ -84,7 +84,7 @@ struct pool_row {
 	uint32_t window_ms;
 	uint32_t held;
 	uint32_t launching;
-	uint32_t reserved;
+	uint32_t waiting;		/* live queued waiters (queue.h) */
 	uint64_t admitted;
 	uint64_t rejected;
 	uint64_t stale_releases;
@@ -100,6 +100,17 @@ struct client_row {
 	uint64_t held;			/* sum over active pools: no overflow */
 	uint32_t in_flight;		/* open death windows (reserve.h) */
 	uint32_t reserved;
+};
+
+/* One live waiter of a pool's queue (see gather_waiters()). */
+struct waiter_row {
+	uint64_t ticket;		/* arrival ticket */
+	uint32_t entry;
+	uint32_t pool;
+	uint32_t client;
+	uint32_t pid;
+	int32_t priority;
+	uint32_t position;		/* live waiters ahead; 0 = head */
 };
 
 /* One claimed or live launch reservation (see gather_launches()). */
@@ -160,6 +171,9 @@ struct dump {
 	int workers_ok;
 	struct cb_worker_rec *workers;
 	uint32_t nworkers;
+	/* Per worker: holds bound to it (its placement slot's counter in
+	 * the slots segment), -1 when unknown. */
+	int64_t *worker_inflight;
 
 	struct cb_event_rec events[CB_EVENT_RING];
 	size_t nevents;
@@ -172,6 +186,8 @@ struct dump {
 	size_t nclients;
 	struct launch_row *launches;
 	size_t nlaunches;
+	struct waiter_row *waiters;	/* by pool, then position */
+	size_t nwaiters;
 
 	char warning[MAX_WARNINGS][WARNING_MAX];
 	int nwarnings;
@@ -574,6 +590,9 @@ static const struct {
 	[CB_RL_CLIENTS] = { sizeof(struct cb_client_slot), CB_MAX_CLIENTS },
 	[CB_RL_POOLS] = { sizeof(struct cb_pool_slot), CB_MAX_POOLS },
 	[CB_RL_LAUNCHES] = { sizeof(struct cb_launch_slot), CB_MAX_LAUNCHES },
+	[CB_RL_WAITERS] = { sizeof(struct cb_waiter_slot), CB_MAX_WAITERS },
+	[CB_RL_WORKERS] = { sizeof(struct cb_worker_slot), CB_MAX_WORKERS },
+	[CB_RL_BINDS] = { sizeof(struct cb_bind_slot), CB_MAX_BINDS },
 };
 
 /* 0 if the copied region i fits the segment; else says why in g. */
@@ -842,14 +861,106 @@ static const char *launch_state_name(uint32_t state)
 	return state == CB_LAUNCH_LIVE ? "live" : "claiming";
 }
 
+/*
+ * Each published worker's in-flight count: its placement slot's
+ * counter (lib/place.h), client-written, so shown as read.
+ */
+static void gather_worker_inflight(cb_client *c, const struct slots_geom *g,
+    struct dump *d)
+{
+	const struct cb_worker_slot *ws;
+
+	if (d->nworkers == 0 || (d->worker_inflight = calloc(d->nworkers,
+	    sizeof(*d->worker_inflight))) == NULL)
+		return;
+	for (uint32_t i = 0; i < d->nworkers; i++) {
+		d->worker_inflight[i] = -1;
+		if (d->workers[i].slot >= slots_count(g, CB_RL_WORKERS))
+			continue;
+		ws = slots_record(c, g, CB_RL_WORKERS, d->workers[i].slot);
+		d->worker_inflight[i] = atomic_load_explicit(&ws->inflight,
+		    memory_order_relaxed);
+	}
+}
+
+/* Queue order (queue.h): pool, then priority high to low, ticket,
+ * entry. */
+static int waiter_cmp(const void *pa, const void *pb)
+{
+	const struct waiter_row *a = pa, *b = pb;
+
+	if (a->pool != b->pool)
+		return a->pool < b->pool ? -1 : 1;
+	if (a->priority != b->priority)
+		return a->priority > b->priority ? -1 : 1;
+	if (a->ticket != b->ticket)
+		return a->ticket < b->ticket ? -1 : 1;
+	return a->entry < b->entry ? -1 : a->entry > b->entry;
+}
+
+/*
+ * The live waiters of every pool's queue: WAITING entries whose owner
+ * word is still their client entry's (queue.h), read without writing
+ * (capdump never prunes).  Positions are computed here from one pass,
+ * so they are consistent with each other if not with the instant.
+ */
+static void gather_waiters(cb_client *c, const struct slots_geom *g,
+    struct dump *d)
+{
+	uint32_t n = slots_count(g, CB_RL_WAITERS);
+	uint32_t nc = slots_count(g, CB_RL_CLIENTS);
+	const struct cb_waiter_slot *ws;
+	const struct cb_client_slot *cs;
+	uint64_t w, owner;
+
+	if (n == 0 || (d->waiters = calloc(n, sizeof(*d->waiters))) == NULL)
+		return;
+	for (uint32_t e = 0; e < n; e++) {
+		ws = slots_record(c, g, CB_RL_WAITERS, e);
+		w = atomic_load_explicit(&ws->word, memory_order_seq_cst);
+		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
+		    CB_WAITER_CLIENT(w) >= nc)
+			continue;
+		struct waiter_row *row = &d->waiters[d->nwaiters];
+
+		owner = atomic_load_explicit(&ws->owner, memory_order_relaxed);
+		row->ticket = atomic_load_explicit(&ws->ticket,
+		    memory_order_relaxed);
+		row->priority = atomic_load_explicit(&ws->priority,
+		    memory_order_relaxed);
+		cs = slots_record(c, g, CB_RL_CLIENTS, CB_WAITER_CLIENT(w));
+		if (atomic_load_explicit(&ws->word, memory_order_seq_cst) !=
+		    w || CB_OWNER_PID(owner) == 0 || atomic_load_explicit(
+		    &cs->owner, memory_order_seq_cst) != owner)
+			continue;
+		row->entry = e;
+		row->pool = CB_WAITER_POOL(w);
+		row->client = CB_WAITER_CLIENT(w);
+		row->pid = CB_OWNER_PID(owner);
+		d->nwaiters++;
+	}
+	qsort(d->waiters, d->nwaiters, sizeof(*d->waiters), waiter_cmp);
+	for (size_t i = 0; i < d->nwaiters; i++) {
+		struct waiter_row *row = &d->waiters[i];
+
+		row->position = i > 0 && d->waiters[i - 1].pool == row->pool ?
+		    d->waiters[i - 1].position + 1 : 0;
+		for (size_t k = 0; k < d->npools; k++)
+			if (d->pools[k].index == row->pool)
+				d->pools[k].waiting++;
+	}
+}
+
 static void gather_reservations(const struct target *t, struct dump *d)
 {
 	slots_geom_recheck(t->c, &t->slots, d);
 	if (!t->slots.ok)
 		return;
+	gather_worker_inflight(t->c, &t->slots, d);
 	gather_pools(t->c, &t->slots, d);
 	gather_clients(t->c, &t->slots, d);
 	gather_launches(t->c, &t->slots, d);
+	gather_waiters(t->c, &t->slots, d);
 }
 
 static void gather(const struct target *t, struct dump *d)
@@ -867,10 +978,14 @@ static void gather(const struct target *t, struct dump *d)
 static void dump_free(struct dump *d)
 {
 	free(d->workers);
+	free(d->worker_inflight);
 	free(d->pools);
 	free(d->clients);
 	free(d->launches);
+	free(d->waiters);
+	d->waiters = NULL;
 	d->workers = NULL;
+	d->worker_inflight = NULL;
 	d->pools = NULL;
 	d->clients = NULL;
 	d->launches = NULL;
@@ -961,17 +1076,24 @@ static void human_workers(const struct dump *d)
 		if (n > width)
 			width = n;
 	}
-	printf("  %-*s  %-9s  %s\n", width, "ID", "STATE", "MAX_RUNNING");
+	printf("  %-*s  %-9s  %s  %s\n", width, "ID", "STATE", "MAX_RUNNING",
+	    "INFLIGHT");
 	for (uint32_t i = 0; i < d->nworkers; i++) {
 		const struct cb_worker_rec *r = &d->workers[i];
+		int64_t in = d->worker_inflight != NULL ?
+		    d->worker_inflight[i] : -1;
 
 		human_safe(safe, r->id, field_len(r->id, sizeof(r->id)));
+		printf("  %-*s  %-9s  ", width, safe,
+		    worker_state_name(r->state));
 		if (r->max_running == 0)
-			printf("  %-*s  %-9s  %11s\n", width, safe,
-			    worker_state_name(r->state), "-");
+			printf("%11s  ", "-");
 		else
-			printf("  %-*s  %-9s  %11" PRIu32 "\n", width, safe,
-			    worker_state_name(r->state), r->max_running);
+			printf("%11" PRIu32 "  ", r->max_running);
+		if (in < 0)
+			printf("%8s\n", "-");
+		else
+			printf("%8" PRId64 "\n", in);
 	}
 }
 
@@ -1139,6 +1261,35 @@ static void human_events(const struct dump *d)
 	}
 }
 
+/* Every live waiter, in queue order per pool. */
+static void human_waiters(const struct dump *d)
+{
+	char safe[SAFE_SIZE(POOL_NAME_MAX + 1)], pool[16];
+	int w = pool_name_width(d);
+	const char *name;
+
+	printf("\nWAITERS (%zu)\n", d->nwaiters);
+	if (d->nwaiters == 0) {
+		printf("  none\n");
+		return;
+	}
+	printf("  %-*s  %8s  %8s  %10s  %10s  %5s\n", w, "POOL", "POSITION",
+	    "PRIORITY", "TICKET", "PID", "ENTRY");
+	for (size_t i = 0; i < d->nwaiters; i++) {
+		const struct waiter_row *r = &d->waiters[i];
+
+		if ((name = pool_name(d, r->pool)) == NULL) {
+			snprintf(pool, sizeof(pool), "#%" PRIu32, r->pool);
+			name = pool;
+		} else {
+			name = human_safe(safe, name, POOL_NAME_MAX + 1);
+		}
+		printf("  %-*s  %8" PRIu32 "  %8" PRId32 "  %10" PRIu64 "  %10"
+		    PRIu32 "  %5" PRIu32 "\n", w, name, r->position,
+		    r->priority, r->ticket, r->pid, r->entry);
+	}
+}
+
 static void print_human(const struct dump *d)
 {
 	printf("instance    %s (ABI %u.%u)\n", d->name, d->abi_major,
@@ -1150,6 +1301,7 @@ static void print_human(const struct dump *d)
 	human_pools(d);
 	human_clients(d);
 	human_launches(d);
+	human_waiters(d);
 	human_events(d);
 	for (int i = 0; i < d->nwarnings; i++)
 		printf("%swarning: %s\n", i == 0 ? "\n" : "", d->warning[i]);
@@ -1252,8 +1404,16 @@ static void json_workers(const struct dump *d)
 
 		printf("%s{\"id\":", i == 0 ? "" : ",");
 		json_string(r->id, sizeof(r->id));
-		printf(",\"state\":\"%s\",\"max_running\":%" PRIu32 "}",
-		    worker_state_name(r->state), r->max_running);
+		printf(",\"state\":\"%s\",\"max_running\":%" PRIu32
+		    ",\"limit\":%" PRIu32 ",\"slot\":%" PRIu32,
+		    worker_state_name(r->state), r->max_running, r->limit,
+		    r->slot);
+		/* null: the slots segment is not readable to us. */
+		if (d->worker_inflight == NULL || d->worker_inflight[i] < 0)
+			printf(",\"inflight\":null}");
+		else
+			printf(",\"inflight\":%" PRId64 "}",
+			    d->worker_inflight[i]);
 	}
 	putchar(']');
 }
@@ -1268,9 +1428,10 @@ static void json_pools(const struct dump *d)
 		json_string(p->name, sizeof(p->name));
 		printf(",\"index\":%" PRIu32 ",\"kind\":\"%s\",\"limit\":%"
 		    PRIu32 ",\"observed\":%" PRIu32 ",\"window_ms\":%" PRIu32
-		    ",\"held\":%" PRIu32 ",\"launching\":%" PRIu32,
+		    ",\"held\":%" PRIu32 ",\"launching\":%" PRIu32
+		    ",\"waiting\":%" PRIu32,
 		    p->index, pool_kind_name(p->kind), p->limit, p->observed,
-		    p->window_ms, p->held, p->launching);
+		    p->window_ms, p->held, p->launching, p->waiting);
 		printf(",\"admitted\":%" PRIu64 ",\"rejected\":%" PRIu64
 		    ",\"stale_releases\":%" PRIu64 ",\"reclaimed\":%" PRIu64
 		    ",\"expired\":%" PRIu64 ",\"repaired\":%" PRIu64 "}",
@@ -1319,6 +1480,29 @@ static void json_launches(const struct dump *d)
 	putchar(']');
 }
 
+/* Live waiters in queue order per pool (see gather_waiters()). */
+static void json_waiters(const struct dump *d)
+{
+	const char *name;
+
+	printf(",\"waiters\":[");
+	for (size_t i = 0; i < d->nwaiters; i++) {
+		const struct waiter_row *r = &d->waiters[i];
+
+		printf("%s{\"pool\":", i == 0 ? "" : ",");
+		if ((name = pool_name(d, r->pool)) != NULL)
+			json_string(name, POOL_NAME_MAX + 1);
+		else
+			printf("null");
+		printf(",\"pool_index\":%" PRIu32 ",\"position\":%" PRIu32
+		    ",\"priority\":%" PRId32 ",\"ticket\":%" PRIu64
+		    ",\"pid\":%" PRIu32 ",\"client\":%" PRIu32
+		    ",\"entry\":%" PRIu32 "}", r->pool, r->position,
+		    r->priority, r->ticket, r->pid, r->client, r->entry);
+	}
+	putchar(']');
+}
+
 static void json_events(const struct dump *d)
 {
 	printf(",\"events\":[");
@@ -1362,6 +1546,7 @@ static void print_json(const struct dump *d)
 	json_pools(d);
 	json_clients(d);
 	json_launches(d);
+	json_waiters(d);
 	json_events(d);
 	json_warnings(d);
 	printf("}\n");
@@ -1408,11 +1593,13 @@ static void prom_state(const struct dump *d, const char *inst)
 
 	prom_u64(inst, "capbroker_capacity", "gauge",
 	    "Published capacity (concurrent units).", CB_STATE_CAPACITY(w));
-	prom_head("capbroker_source", "gauge",
-	    "Source tier of the capacity (1 for the current tier).");
+	prom_head("capbroker_capacity_source", "gauge",
+	    "Source tier of the capacity (1 for the active tier, 0 for the "
+	    "others).");
 	for (int s = CB_SOURCE_OVERRIDE; s <= CB_SOURCE_FALLBACK; s++)
-		printf("capbroker_source{instance=\"%s\",source=\"%s\"} %d\n",
-		    inst, cb_source_name(s), s == CB_STATE_SOURCE(w));
+		printf("capbroker_capacity_source{instance=\"%s\",source="
+		    "\"%s\"} %d\n", inst, cb_source_name(s),
+		    s == CB_STATE_SOURCE(w));
 	prom_u64(inst, "capbroker_generation", "gauge",
 	    "Generation of the published state.", CB_STATE_GENERATION(w));
 	prom_u64(inst, "capbroker_broker_up", "gauge",
@@ -1426,10 +1613,19 @@ static void prom_state(const struct dump *d, const char *inst)
 	else
 		printf("capbroker_heartbeat_age_seconds{instance=\"%s\"} "
 		    "%.3f\n", inst, (double)d->heartbeat_age_ms / 1000.0);
-	if (d->ident_ok)
-		prom_u64(inst, "capbroker_epoch", "gauge",
-		    "Broker epoch: +1 per broker start or adoption.",
-		    d->ident.epoch);
+	if (!d->ident_ok)
+		return;
+	prom_u64(inst, "capbroker_epoch", "gauge",
+	    "Broker epoch: +1 per broker start or adoption.", d->ident.epoch);
+	/*
+	 * The first broker of a segment sets epoch 1 and every later start
+	 * adopts the segment and adds one, so restarts are epoch - 1.  A
+	 * segment created anew (--replace, --remove) starts over at 0: a
+	 * counter reset, which Prometheus handles.
+	 */
+	prom_u64(inst, "capbroker_broker_restarts_total", "counter",
+	    "Broker restarts that adopted this segment (epoch - 1).",
+	    d->ident.epoch > 0 ? d->ident.epoch - 1 : 0);
 }
 
 static void prom_info(const struct dump *d, const char *inst)
@@ -1445,8 +1641,11 @@ static void prom_info(const struct dump *d, const char *inst)
 	    i->slots_per_worker);
 	prom_u64(inst, "capbroker_legacy_max", "gauge",
 	    "Capacity when no worker is ready.", i->legacy_max);
-	prom_u64(inst, "capbroker_publishes_total", "counter",
-	    "Snapshots published.", i->publishes);
+	/* Every publication recomputes the capacity from a full snapshot
+	 * of the registry (publisher.c), so publishes count recomputes. */
+	prom_u64(inst, "capbroker_capacity_recompute_total", "counter",
+	    "Capacity recomputations (one per published snapshot).",
+	    i->publishes);
 	prom_u64(inst, "capbroker_capacity_changes_total", "counter",
 	    "Publishes that changed the capacity.", i->capacity_changes);
 	prom_u64(inst, "capbroker_source_changes_total", "counter",
@@ -1457,13 +1656,58 @@ static void prom_info(const struct dump *d, const char *inst)
 	    "Registry events drained by the publisher.", i->events);
 }
 
+/* Worker i's id as an escaped label value.  The id field may lack its
+ * NUL (a corrupt segment): copied bounded first. */
+static const char *prom_worker_id(char *buf, size_t size,
+    const struct dump *d, uint32_t i)
+{
+	char raw[CB_WORKER_ID_MAX + 1];
+	size_t len = field_len(d->workers[i].id, sizeof(d->workers[i].id));
+
+	if (len >= sizeof(raw))
+		len = sizeof(raw) - 1;
+	memcpy(raw, d->workers[i].id, len);
+	raw[len] = '\0';
+	return prom_escape(buf, size, raw);
+}
+
+/* Per worker: its placement limit and the holds bound to it. */
+static void prom_worker_slots(const struct dump *d, const char *inst)
+{
+	char id[2 * (CB_WORKER_ID_MAX + 1) + 1];
+
+	if (d->nworkers == 0)
+		return;
+	prom_head("capbroker_worker_limit", "gauge", "Most holds placement "
+	    "binds to the worker (max_running, else slots_per_worker).");
+	for (uint32_t i = 0; i < d->nworkers; i++)
+		printf("capbroker_worker_limit{instance=\"%s\",worker=\"%s\"} "
+		    "%" PRIu32 "\n", inst, prom_worker_id(id, sizeof(id), d, i),
+		    d->workers[i].limit);
+	if (d->worker_inflight == NULL)
+		return;
+	prom_head("capbroker_worker_inflight", "gauge",
+	    "Holds in flight bound to the worker (cb_pick_worker).");
+	for (uint32_t i = 0; i < d->nworkers; i++)
+		if (d->worker_inflight[i] >= 0)	/* -1: slot not readable */
+			printf("capbroker_worker_inflight{instance=\"%s\","
+			    "worker=\"%s\"} %" PRId64 "\n", inst,
+			    prom_worker_id(id, sizeof(id), d, i),
+			    d->worker_inflight[i]);
+}
+
 static void prom_workers(const struct dump *d, const char *inst)
 {
 	static const uint32_t states[] = { CB_WORKER_READY,
 	    CB_WORKER_NOT_READY, CB_WORKER_DRAINING };
+	unsigned ready = 0;
 
 	if (!d->workers_ok)
 		return;
+	for (uint32_t i = 0; i < d->nworkers; i++)
+		ready += d->workers[i].state == CB_WORKER_READY;
+	prom_u64(inst, "capbroker_workers_available", "gauge",
+	    "Ready workers: the ones that count towards the capacity.", ready);
 	prom_head("capbroker_workers", "gauge",
 	    "Published workers by state.");
 	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
@@ -1474,6 +1718,7 @@ static void prom_workers(const struct dump *d, const char *inst)
 		printf("capbroker_workers{instance=\"%s\",state=\"%s\"} %u\n",
 		    inst, worker_state_name(states[s]), n);
 	}
+	prom_worker_slots(d, inst);
 }
 
 /* Per-pool metrics: the row field each one reads. */
@@ -1498,11 +1743,12 @@ static const struct pool_metric {
 	    "Reservations admitted.", admitted),
 	PM64("capbroker_pool_rejected_total", "counter",
 	    "Reservations refused over the limit or timed out.", rejected),
-	PM64("capbroker_pool_stale_releases_total", "counter",
-	    "Releases of tickets already released, reclaimed or expired.",
-	    stale_releases),
-	PM64("capbroker_pool_reclaimed_total", "counter",
-	    "Holds of dead clients undone by the broker.", reclaimed),
+	PM64("capbroker_stale_release_total", "counter",
+	    "Releases of tickets already released, reclaimed or expired, "
+	    "by pool.", stale_releases),
+	PM64("capbroker_reclaimed_total", "counter",
+	    "Holds of dead clients undone by the broker, by pool.",
+	    reclaimed),
 	PM64("capbroker_pool_expired_total", "counter",
 	    "Launch reservations that aged out.", expired),
 	PM64("capbroker_pool_repaired_total", "counter",
@@ -1669,6 +1915,10 @@ static int dump_changed(const struct dump *a, const struct dump *b)
 	    (a->nworkers > 0 && memcmp(a->workers, b->workers,
 	    a->nworkers * sizeof(*a->workers)) != 0))
 		return 1;
+	if ((a->worker_inflight == NULL) != (b->worker_inflight == NULL) ||
+	    (a->worker_inflight != NULL && memcmp(a->worker_inflight,
+	    b->worker_inflight, a->nworkers * sizeof(int64_t)) != 0))
+		return 1;
 	if (a->nevents != b->nevents || (a->nevents > 0 &&
 	    a->events[a->nevents - 1].seq != b->events[b->nevents - 1].seq))
 		return 1;
@@ -1678,6 +1928,10 @@ static int dump_changed(const struct dump *a, const struct dump *b)
 	if (a->nclients != b->nclients || (a->nclients > 0 &&
 	    memcmp(a->clients, b->clients,
 	    a->nclients * sizeof(*a->clients)) != 0))
+		return 1;
+	if (a->nwaiters != b->nwaiters || (a->nwaiters > 0 &&
+	    memcmp(a->waiters, b->waiters,
+	    a->nwaiters * sizeof(*a->waiters)) != 0))
 		return 1;
 	return launches_differ(a, b) || warnings_differ(a, b);
 }

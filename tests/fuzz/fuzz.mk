@@ -49,7 +49,8 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 # walks the launch table for its half-made claims), so the full-size
 # harness managed ~100 execs/s.
 FUZZ_SRC_proto  = lib/proto.c
-FUZZ_SRC_slots  = lib/segment.c lib/reserve.c lib/snapshot.c
+FUZZ_SRC_slots  = lib/segment.c lib/reserve.c lib/snapshot.c lib/place.c \
+                  lib/queue.c
 FUZZ_SRC_config = broker/config.c lib/proto.c
 FUZZ_LIBS_proto  = -lbsd
 FUZZ_LIBS_slots  =

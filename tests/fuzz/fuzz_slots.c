@@ -33,9 +33,10 @@
  *   byte 6     the extra pool's index (3..63)
  *   byte 7     bits 0-2 the extra pool's window, bits 3-5 pool 0's
  *   then       if flags & 0x01: one length byte N and N fill bytes
- *   then       patches of 12 bytes: target (low 7 bits mod 5: 0 slots
+ *   then       patches of 12 bytes: target (low 7 bits mod 7: 0 slots
  *              header, 1 client, 2 pool slot, 3 launch entry, 4 state
- *              header; bit 7: write 4 bytes, else 8), record index
+ *              header, 5 worker slot, 6 bind entry; bit 7: write 4
+ *              bytes, else 8), record index
  *              (16 bits LE, taken modulo the table size), offset / 4
  *              (taken modulo the record size), 8 value bytes (LE)
  *
@@ -68,6 +69,37 @@
  *     launching to the launch entries left; once those age out, every
  *     active pool's usage is 0 and the launch table is free;
  *   - cb_rsv_claim then succeeds at the first entry it probes.
+ *
+ * And for placement (lib/place.h), whose tables the template seeds with
+ * two clients' binds, a bind of a free client entry and a worker
+ * counter that over-counts:
+ *
+ *   - after cb_place_settle: no bind entry in an impossible state, of
+ *     an inactive pool, or in a free client entry's partition;
+ *   - cb_place_recount leaves every worker counter within [binds,
+ *     binds + open windows], changed only if it was outside, with the
+ *     drift it reports; a second recount has nothing to do;
+ *   - the client on the hostile segment picks a published worker,
+ *     releases once, and gets -ESTALE the second time;
+ *   - once every client is reclaimed the binds table is free and a
+ *     recount brings every worker counter to 0.
+ *
+ * And for fair waiting (lib/queue.h), whose table the template seeds
+ * with live waiters of two clients, one of a free client entry and a
+ * stuck claim, and whose entries the fill covers and patches reach
+ * (flags 0x10: a slots-header patch goes to waiter entry `index`):
+ *
+ *   - after three cb_wq_sweep: no entry in an impossible state, of an
+ *     inactive pool, CLAIMING, or WAITING without a live owner; a
+ *     fourth finds every pool's `queued` hint equal to its entries;
+ *   - cb_wq_scan counts exactly the live waiters of each pool, and
+ *     every live waiter's cb_wq_position is its rank in (priority
+ *     desc, ticket asc, index asc) order;
+ *   - a client on the hostile table enqueues (or gets -ENOSPC only
+ *     when every entry is taken), reads the position its rank says,
+ *     leaves once, and gets -ESTALE the second time;
+ *   - once every client is reclaimed, two sweeps free every entry
+ *     and two more bring every hint to 0.
  */
 #include <errno.h>
 #include <sched.h>
@@ -79,7 +111,10 @@
 
 #include "abi.h"
 #include "futex.h"
+#include "place.h"
 #include "pools.h"
+#include "proc.h"
+#include "queue.h"
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
@@ -101,6 +136,7 @@
 #define F_FILL_SLOTS_HEADER 0x02u
 #define F_FILL_STATE_HEADER 0x04u
 #define F_STATE_NONAME 0x08u
+#define F_PATCH_WAITERS 0x10u
 
 #define FUZZ_NAME "fuzz_slots"
 #include "fuzz.h"
@@ -152,6 +188,32 @@ int cb_futex_wake(_Atomic uint32_t *word, int n)
 int sched_yield(void)
 {
 	return 0;
+}
+
+/* lib/queue.c's waiting loop is never entered here (it would sleep):
+ * these only satisfy the linker.  No process is ever gone. */
+int cb_futex_wait(const _Atomic uint32_t *word, uint32_t expected,
+    const struct timespec *deadline)
+{
+	(void)word;
+	(void)expected;
+	(void)deadline;
+	return -ETIMEDOUT;
+}
+
+struct timespec cb_deadline_after_ms(long ms)
+{
+	struct timespec ts = { (time_t)(fake_now / 1000000000u + ms / 1000),
+	    (long)(fake_now % 1000000000u) };
+
+	return ts;
+}
+
+int cb_proc_alive(pid_t pid, uint64_t start)
+{
+	(void)pid;
+	(void)start;
+	return 1;
 }
 
 /* The sweeper's window array (ms per pool, 0 = inactive), apart from
@@ -306,6 +368,39 @@ static void launch(void *sl, uint32_t e, unsigned st, int p, uint32_t client,
 	atomic_fetch_add(&ps->usage, CB_USAGE(0, 1));
 }
 
+/* A bound hold's worker half: client i's k-th bind entry on worker
+ * slot w, pool p, and the counter that admitted it. */
+static void bind(void *sl, uint32_t i, uint32_t k, int p, uint32_t w)
+{
+	struct cb_bind_slot *b = cb_slots_record(sl, CB_RL_BINDS,
+	    i * CB_BINDS_PER_CLIENT + k);
+
+	atomic_store(&b->word, CB_BIND_WORD(CB_BIND_BOUND, p, w, k + 11));
+	atomic_fetch_add(&((struct cb_worker_slot *)cb_slots_record(sl,
+	    CB_RL_WORKERS, w))->inflight, 1);
+}
+
+/* Waiter entry e of client i in pool p (priority, ticket), counted
+ * in the pool's hints as its enqueuer would have. */
+static void waiter(void *sl, uint32_t e, unsigned st, int p, uint32_t i,
+    int32_t prio, uint64_t ticket)
+{
+	struct cb_waiter_slot *ws = cb_slots_record(sl, CB_RL_WAITERS, e);
+	struct cb_client_slot *cs = cb_slots_record(sl, CB_RL_CLIENTS, i);
+	struct cb_pool_slot *ps = cb_slots_record(sl, CB_RL_POOLS,
+	    (uint32_t)p);
+
+	atomic_store(&ws->word, CB_WAITER_WORD(st, p, i, e + 3));
+	atomic_store(&ws->owner, i == 9 ? CB_OWNER(2, 1009) :
+	    atomic_load(&cs->owner));
+	atomic_store(&ws->priority, prio);
+	atomic_store(&ws->ticket, ticket);
+	atomic_fetch_add(&ps->queued, 1);
+	atomic_fetch_add(&ps->waiters, 1);
+	if (atomic_load(&ps->queue_next) <= ticket)
+		atomic_store(&ps->queue_next, ticket + 1);
+}
+
 static void template_init(void)
 {
 	void *t = slots_template;
@@ -333,6 +428,20 @@ static void template_init(void)
 	launch(t, 11, CB_LAUNCH_LIVE, 1, 5, NOW0 + 3000000000ull);
 	launch(t, 12, CB_LAUNCH_CLAIMING, 2, 6, 0);
 	launch(t, 4095, CB_LAUNCH_LIVE, 0, 7, NOW0 - 1);
+	/* Binds: entry 5 on worker slot 3 (pool 1), entry 6 on slot 4
+	 * (pool 1), garbage in free entry 9's partition; slot 4's counter
+	 * over-counts by one (a picker killed before its bind). */
+	bind(t, 5, 3, 1, 3);
+	bind(t, 6, 0, 1, 4);
+	bind(t, 9, 7, 1, 4);
+	atomic_fetch_add(&((struct cb_worker_slot *)cb_slots_record(t,
+	    CB_RL_WORKERS, 4))->inflight, 1);
+	/* Waiters in pool 1: entries 5 (priority 0) and 6 (priority 3)
+	 * live, free entry 9's (dead), a claim stuck by entry 7. */
+	waiter(t, 3, CB_WAITER_WAITING, 1, 5, 0, 4);
+	waiter(t, 4, CB_WAITER_WAITING, 1, 6, 3, 5);
+	waiter(t, 8, CB_WAITER_WAITING, 1, 9, 9, 2);
+	waiter(t, 20, CB_WAITER_CLAIMING, 1, 7, 0, 6);
 }
 
 /*
@@ -366,6 +475,25 @@ static void state_body_init(void *st)
 	atomic_store(&ring->head, head);
 }
 
+/* One ready worker for the client's pick: "w0" on slot 3, limit 4. */
+static void publish_worker(void *st)
+{
+	struct cb_worker_table *t = cb_seg_region(st, CB_RS_WORKERS);
+	struct cb_worker_rec w;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.id, sizeof(w.id), "w0");
+	w.state = CB_WORKER_READY;
+	w.max_running = 4;
+	w.slot = 3;
+	w.limit = 4;
+	cb_seqlock_write_begin(&t->seq);
+	t->count = 1;
+	cb_seq_copy_in(cb_seg_record(st, CB_RS_WORKERS, sizeof(*t), 0), &w,
+	    sizeof(w));
+	cb_seqlock_write_end(&t->seq);
+}
+
 static void setup(void)
 {
 	state = seg_new(CB_SEG_STATE, &state_size);
@@ -386,6 +514,7 @@ static void setup(void)
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		pool_define(state, p, p < 3, p == 0 ? CB_LIMIT_CAPACITY :
 		    CB_LIMIT_FIXED, 4, p == 0 ? 8 : 4, 2000);
+	publish_worker(state);
 	state_fz = aligned_alloc(4096, state_size);
 	CHECK(state_fz != NULL);
 	memcpy(state_fz, state, state_size);
@@ -469,7 +598,7 @@ static int patches_apply(const struct input *in)
 	for (size_t at = 0; at + PATCH_LEN <= in->patch_len;
 	    at += PATCH_LEN) {
 		const uint8_t *p = in->patch + at;
-		unsigned target = (p[0] & 0x7fu) % 5;
+		unsigned target = (p[0] & 0x7fu) % 7;
 		size_t width = (p[0] & 0x80u) ? 4 : 8;
 		uint32_t idx = (uint32_t)le64(p + 1, 2);
 		char *rec;
@@ -477,6 +606,12 @@ static int patches_apply(const struct input *in)
 
 		switch (target) {
 		case 0:
+			if (in->flags & F_PATCH_WAITERS) {
+				rec = cb_slots_record(slots, CB_RL_WAITERS,
+				    idx % CB_MAX_WAITERS);
+				recsize = sizeof(struct cb_waiter_slot);
+				break;
+			}
 			rec = slots;
 			recsize = sizeof(struct cb_seg_header);
 			touched = 1;
@@ -492,6 +627,16 @@ static int patches_apply(const struct input *in)
 		case 3:
 			rec = (char *)lslot(idx % CB_MAX_LAUNCHES);
 			recsize = sizeof(struct cb_launch_slot);
+			break;
+		case 5:
+			rec = cb_slots_record(slots, CB_RL_WORKERS,
+			    idx % CB_MAX_WORKERS);
+			recsize = sizeof(struct cb_worker_slot);
+			break;
+		case 6:
+			rec = cb_slots_record(slots, CB_RL_BINDS,
+			    (idx * 97u) % CB_MAX_BINDS);
+			recsize = sizeof(struct cb_bind_slot);
 			break;
 		default:
 			rec = state_fz;
@@ -731,6 +876,109 @@ static void recount_active(const struct input *in)
 	}
 }
 
+/* ---- placement (lib/place.h) ---------------------------------------- */
+
+static uint64_t bword(uint32_t e)
+{
+	return atomic_load(&((struct cb_bind_slot *)cb_slots_record(slots,
+	    CB_RL_BINDS, e))->word);
+}
+
+static uint32_t winflight(uint32_t w)
+{
+	return atomic_load(&((struct cb_worker_slot *)cb_slots_record(slots,
+	    CB_RL_WORKERS, w))->inflight);
+}
+
+static uint64_t active_mask(const struct input *in)
+{
+	uint64_t m = 0;
+
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (in->window[p] != 0)
+			m |= 1ull << p;
+	return m;
+}
+
+/* The recount's bound, computed independently of place.c. */
+static void place_records(uint32_t *bound, uint64_t *inflight)
+{
+	memset(bound, 0, CB_MAX_WORKERS * sizeof(*bound));
+	for (uint32_t e = 0; e < CB_MAX_BINDS; e++)
+		if (CB_BIND_STATE(bword(e)) == CB_BIND_BOUND)
+			bound[CB_BIND_WORKER(bword(e))]++;
+	*inflight = 0;
+	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++)
+		if (CB_OWNER_PID(atomic_load(&cslot(i)->owner)) != 0)
+			*inflight += CB_SEQ_INFLIGHT(atomic_load(
+			    &cslot(i)->seq));
+}
+
+/* The sweeper's placement pass (sweeper.c: sweep_placement). */
+static void place_sweep(const struct input *in)
+{
+	static uint32_t bound[CB_MAX_WORKERS], before[CB_MAX_WORKERS];
+	static int64_t drift[CB_MAX_WORKERS];
+	uint64_t active = active_mask(in), inflight;
+	int r;
+
+	cb_place_settle(slots, active);
+	for (uint32_t e = 0; e < CB_MAX_BINDS; e++) {
+		uint64_t w = bword(e);
+
+		if (CB_BIND_STATE(w) == CB_BIND_FREE)
+			continue;
+		CHECK(CB_BIND_STATE(w) == CB_BIND_BOUND);
+		CHECK(active & (1ull << CB_BIND_POOL(w)));
+		CHECK(CB_OWNER_PID(atomic_load(&cslot(e /
+		    CB_BINDS_PER_CLIENT)->owner)) != 0);
+	}
+	place_records(bound, &inflight);
+	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
+		before[w] = winflight(w);
+	r = cb_place_recount(slots, drift);
+	CHECK(r >= 0);
+	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
+		uint64_t want = before[w];
+
+		if (want < bound[w])
+			want = bound[w];
+		else if (want > bound[w] + inflight)
+			want = bound[w] + inflight;
+		CHECK(winflight(w) == want);
+		CHECK(drift[w] == (int64_t)before[w] - (int64_t)want);
+	}
+	CHECK(cb_place_recount(slots, drift) == 0);
+}
+
+/* Every client is gone: no bind is left, and no worker count. */
+static void place_drained(void)
+{
+	static int64_t drift[CB_MAX_WORKERS];
+
+	for (uint32_t e = 0; e < CB_MAX_BINDS; e++)
+		CHECK(CB_BIND_STATE(bword(e)) == CB_BIND_FREE);
+	CHECK(cb_place_recount(slots, drift) >= 0);
+	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
+		CHECK(winflight(w) == 0);
+}
+
+/* The client's pick on the hostile segment (worker "w0", slot 3). */
+static void place_round(struct cb_rsv *r)
+{
+	char id[CB_WORKER_ID_MAX + 1];
+	cb_ticket t;
+	int ret;
+
+	ret = cb_place_try(r, 1, CB_PLACE_LEAST_LOADED, &t, id);
+	CHECK(ret == 0 || ret == -EAGAIN || ret == -ENOSPC);
+	if (ret != 0)
+		return;
+	CHECK(strcmp(id, "w0") == 0);
+	CHECK(cb_rsv_release(r, &t) == 0);
+	CHECK(cb_rsv_release(r, &t) == -ESTALE);
+}
+
 /* ---- clients -------------------------------------------------------- */
 
 static void check_claimed(uint32_t idx, uint64_t owner, uint64_t old,
@@ -794,6 +1042,7 @@ static void client_round(void)
 		CHECK(cb_rsv_release(&r, &t) == 0);
 		CHECK(cb_rsv_release(&r, &t) == -ESTALE);
 	}
+	place_round(&r);
 	CHECK(atomic_load(&cslot(r.client)->holds[1]) == 0);
 	CHECK(CB_SEQ_INFLIGHT(atomic_load(&cslot(r.client)->seq)) == 0);
 }
@@ -891,6 +1140,166 @@ static void check_drained(const struct input *in, uint64_t now)
 	check_claimed(idx, owner, old, CLIENT_PID);
 }
 
+/* ---- fair waiting ------------------------------------------------- */
+
+static struct cb_wq_sweep wq_state;
+
+static struct cb_waiter_slot *wq(uint32_t e)
+{
+	return cb_slots_record(slots, CB_RL_WAITERS, e);
+}
+
+/* Live, by queue.h's definition, read independently of queue.c. */
+static int wq_live(uint32_t e, int pool)
+{
+	uint64_t w = atomic_load(&wq(e)->word), o = atomic_load(&wq(e)->owner);
+
+	return CB_WAITER_STATE(w) == CB_WAITER_WAITING &&
+	    (pool < 0 || CB_WAITER_POOL(w) == (unsigned)pool) &&
+	    CB_OWNER_PID(o) != 0 &&
+	    atomic_load(&cslot(CB_WAITER_CLIENT(w))->owner) == o;
+}
+
+/* Is live entry a ahead of b (queue.h's order)? */
+static int wq_ahead(uint32_t a, uint32_t b)
+{
+	int32_t pa = atomic_load(&wq(a)->priority);
+	int32_t pb = atomic_load(&wq(b)->priority);
+	uint64_t ta = atomic_load(&wq(a)->ticket);
+	uint64_t tb = atomic_load(&wq(b)->ticket);
+
+	if (pa != pb)
+		return pa > pb;
+	if (ta != tb)
+		return ta < tb;
+	return a < b;
+}
+
+static struct cb_wq_entry wq_entry(uint32_t e)
+{
+	struct cb_wq_entry me = {
+		.index = e,
+		.word = atomic_load(&wq(e)->word),
+		.ticket = atomic_load(&wq(e)->ticket),
+		.priority = atomic_load(&wq(e)->priority),
+	};
+
+	me.pool = (int)CB_WAITER_POOL(me.word);
+	return me;
+}
+
+/* Every live waiter of pool p sits at its rank. */
+static void wq_check_positions(int p)
+{
+	struct cb_wq_scan sc;
+	uint32_t live = 0;
+
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint32_t rank = 0;
+
+		if (!wq_live(e, p))
+			continue;
+		live++;
+		for (uint32_t k = 0; k < CB_MAX_WAITERS; k++)
+			rank += k != e && wq_live(k, p) && wq_ahead(k, e);
+		struct cb_wq_entry me = wq_entry(e);
+
+		CHECK(cb_wq_position(slots, &me) == (int)rank);
+	}
+	cb_wq_scan(slots, p, NULL, &sc);
+	CHECK(sc.live == live && sc.pruned == 0);
+	CHECK(sc.has_head == (live > 0));
+}
+
+/* The hints equal the entries, every pool. */
+static void wq_check_hints(void)
+{
+	uint64_t count[CB_MAX_POOLS] = { 0 };
+
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load(&wq(e)->word);
+
+		if (CB_WAITER_STATE(w) != CB_WAITER_FREE)
+			count[CB_WAITER_POOL(w)]++;
+	}
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		CHECK(atomic_load(&pslot(p)->queued) == count[p]);
+}
+
+static void wq_sweeps(const struct input *in, int n)
+{
+	uint32_t hints;
+
+	for (int i = 0; i < n; i++)
+		cb_wq_sweep(slots, in->window, &wq_state, &hints);
+}
+
+static void queue_sweep(const struct input *in)
+{
+	memset(&wq_state, 0, sizeof(wq_state));
+	wq_sweeps(in, 3);
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load(&wq(e)->word);
+
+		if (CB_WAITER_STATE(w) == CB_WAITER_FREE)
+			continue;
+		CHECK(CB_WAITER_STATE(w) == CB_WAITER_WAITING);
+		CHECK(in->window[CB_WAITER_POOL(w)] != 0);
+		CHECK(wq_live(e, -1));
+	}
+	wq_sweeps(in, 1);
+	wq_check_hints();
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (in->window[p] != 0)
+			wq_check_positions(p);
+
+	/* A client queues on the hostile table. */
+	struct cb_wq_entry me;
+	uint32_t idx, rank = 0, free_entries = 0;
+	uint64_t owner;
+	int r;
+
+	if (cb_rsv_claim(slots, CLIENT_PID + 1, CLIENT_START, &idx,
+	    &owner) < 0)
+		return;
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++)
+		free_entries += CB_WAITER_STATE(atomic_load(&wq(e)->word)) ==
+		    CB_WAITER_FREE;
+	r = cb_wq_enqueue(slots, idx, owner, 1, 0, &me);
+	CHECK(r == 0 || (r == -ENOSPC && free_entries == 0));
+	if (r == 0) {
+		CHECK(wq_live(me.index, 1));
+		for (uint32_t k = 0; k < CB_MAX_WAITERS; k++)
+			rank += k != me.index && wq_live(k, 1) &&
+			    wq_ahead(k, me.index);
+		CHECK(cb_wq_position(slots, &me) == (int)rank);
+		CHECK(cb_wq_leave(slots, &me) == 0);
+		CHECK(cb_wq_leave(slots, &me) == -ESTALE);
+		CHECK(cb_wq_position(slots, &me) == -ESTALE);
+	}
+	wq_check_hints();
+	cb_rsv_unclaim(slots, idx, owner);
+}
+
+/* After every client is reclaimed: the queues empty out. */
+static void queue_drained(void)
+{
+	static const uint32_t all[CB_MAX_POOLS] = {
+		[0 ... CB_MAX_POOLS - 1] = 1,
+	};
+	uint32_t hints;
+
+	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++)
+		cb_wq_reclaim(slots, i, 0);
+	for (int k = 0; k < 4; k++)
+		cb_wq_sweep(slots, all, &wq_state, &hints);
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++)
+		CHECK(CB_WAITER_STATE(atomic_load(&wq(e)->word)) ==
+		    CB_WAITER_FREE);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		CHECK(atomic_load(&pslot(p)->queued) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint64_t prev[CB_MAX_LAUNCHES];
@@ -920,6 +1329,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fill(state_fz, sizeof(struct cb_seg_header), in.fill,
 			    in.fill_len);
 	}
+	if (in.flags & F_FILL)
+		fill(cb_slots_record(slots, CB_RL_WAITERS, 0),
+		    (size_t)CB_MAX_WAITERS * sizeof(struct cb_waiter_slot),
+		    in.fill, in.fill_len);
 	touched = patches_apply(&in) ||
 	    ((in.flags & F_FILL) && (in.flags & F_FILL_SLOTS_HEADER) &&
 	    in.fill_len > 0);
@@ -934,9 +1347,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_now = now2;
 	sweep(&in, now2, prev, 1);
 	recount_active(&in);
+	place_sweep(&in);
+	queue_sweep(&in);
 
 	client_round();
 	reclaim_all();
+	place_drained();
+	queue_drained();
 	check_drained(&in, now2);
 	return 0;
 }

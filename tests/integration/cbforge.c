@@ -3,10 +3,11 @@
  * refusal tests.
  *
  *   cbforge NAME MODE     MODE: abi-major | magic | endian | size |
- *                         region | uninitialised | valid
+ *                         region | abi-1.0 | uninitialised | valid
  *
  * Lays out both segments the way a broker would, then breaks one field
- * of the state segment's header (or none: valid), publishes the magic
+ * of the state segment's header (abi-1.0: makes the slots segment's
+ * header an ABI 1.0 one; valid: none), publishes the magic
  * (except uninitialised) and exits.  The caller removes the segments.
  */
 #include <fcntl.h>
@@ -69,6 +70,12 @@ int main(int argc, char **argv)
 		st->total_size += 4096;
 	else if (strcmp(mode, "region") == 0)
 		st->region[CB_RS_WORKERS].offset = st->total_size;
+	else if (strcmp(mode, "abi-1.0") == 0) {
+		/* A slots segment of ABI 1.0: no waiter table (nor what
+		 * later 1.x minors append). */
+		sl->abi_minor = 0;
+		sl->region_count = CB_RL_WAITERS;
+	}
 	else if (strcmp(mode, "valid") != 0) {
 		fprintf(stderr, "cbforge: unknown mode %s\n", mode);
 		return 64;

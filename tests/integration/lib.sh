@@ -87,3 +87,20 @@ capacity() {
 # Background processes the cleanup must kill are started with the
 # binary itself (not through ctl/probe, whose subshell would be the pid
 # killed while the program lived on).
+
+# wait_for FILE PATTERN SECONDS: until a line of $D/FILE matches
+# PATTERN (grep -E); returns 1 if SECONDS pass first.  The test sets D.
+wait_for() {
+	n=$(($3 * 20))
+	i=0
+	until grep -Eq -- "$2" "$D/$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le "$n" ] || return 1
+		sleep 0.05
+	done
+}
+
+# The pid a test stored in pid_NAME (eval "pid_$NAME=$!").
+pid_of() {
+	eval "echo \$pid_$1"
+}

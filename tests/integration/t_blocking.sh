@@ -17,21 +17,6 @@ hold() {
 	eval "pid_$f=$LAST"
 }
 
-pid_of() {
-	eval "echo \$pid_$1"
-}
-
-# wait_for FILE PATTERN SECONDS: until a line of $D/FILE matches.
-wait_for() {
-	n=$(($3 * 20))
-	i=0
-	until grep -Eq -- "$2" "$D/$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le "$n" ] || return 1
-		sleep 0.05
-	done
-}
-
 # admit FILE POOL: a holder that holds until SIGUSR1; wait until admitted.
 admit() {
 	hold "$1" "$2" hold 0 -1

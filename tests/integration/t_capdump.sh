@@ -26,11 +26,11 @@ expect_match "$out" "capacity 1024 -> 8, source fallback -> reported" "event"
 
 say "JSON has the documented keys and values"
 json=$(dump --json)
-for key in '"name":"'"$NAME"'"' '"abi":{"major":1,"minor":0}' \
+for key in '"name":"'"$NAME"'"' '"abi":{"major":1,"minor":1}' \
     '"broker":{"pid":'"$BROKER" '"stale":false' '"capacity":8' \
     '"source":"reported"' '"generation":' \
-    '{"id":"w1","state":"ready","max_running":8}' \
-    '{"id":"w2","state":"not_ready","max_running":0}' \
+    '{"id":"w1","state":"ready","max_running":8,"limit":8,"slot":[0-9]+,"inflight":0}' \
+    '{"id":"w2","state":"not_ready","max_running":0,"limit":64,"slot":[0-9]+,"inflight":0}' \
     '"pools":\[' '"clients":\[' '"override_rejects":1' \
     '"type":"override_rejected"'; do
 	expect_match "$json" "$key" "JSON key $key"

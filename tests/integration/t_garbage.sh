@@ -33,16 +33,6 @@ index_of() {
 	burst info "$1" | tr ' ' '\n' | sed -n 's/^index=//p'
 }
 
-wait_for() {	# FILE PATTERN SECONDS
-	n=$(($3 * 20))
-	i=0
-	until grep -Eq -- "$2" "$D/$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le "$n" ] || return 1
-		sleep 0.05
-	done
-}
-
 # converge "POOL=HELD:LAUNCHING ..." LIVE CLIENTS: poll up to 10 s until
 # every pool shows what real clients hold, the launch table holds the
 # LIVE real launches only (in the pools that exist; nothing claiming,

@@ -49,7 +49,7 @@ say "restart adopts the segment: workers, override, generation kept"
 start_broker
 expect_match "$(cat "$LOG")" "ready: adopted" "adoption logged"
 list=$(ctl worker list | tail -n +2 | tr -s ' ')
-expect_eq "$list" "$(printf 'w1 ready 30\nw2 draining 5')" "workers kept"
+expect_eq "$list" "$(printf 'w1 ready 30 0\nw2 draining 5 0')" "workers kept"
 after=$(probe current)
 expect_eq "$(echo "$after" | cut -d' ' -f1,2)" "25 override" "override kept"
 [ "$(echo "$after" | cut -d' ' -f3)" -gt "$(echo "$before" | cut -d' ' -f3)" ] ||

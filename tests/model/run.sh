@@ -19,6 +19,10 @@
 # One line per check; the last line is always "model: N passed, N
 # failed"; the exit status is 1 when anything failed.
 #
+# tests/model/queue.pml (fair waiting, lib/queue.h) is checked the same
+# way at the end: no lost wakeup, grant order, its negative controls;
+# then tests/model/eventcount.pml (lib/futex.h, both notifier halves).
+#
 # MODEL_DEEP=1 adds the three-client model with a concurrent recount
 # (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB).
 
@@ -197,5 +201,49 @@ cover "broker crash"                     5 -DROUNDS=1
 cover "reclaim of a CLAIMING entry"      6 -DROUNDS=1
 cover "recount foiled by a window"       7 -DROUNDS=1
 cover "recount repairs an excess"        8 -DROUNDS=1
+
+# Fair waiting (queue.pml, lib/queue.h): 3 waiters of priorities
+# 0, 0, 5 arriving in that order on a pool of one unit.  No lost wakeup
+# (spin's invalid end state: a waiter asleep for ever), grants in
+# priority order, FIFO within a priority.  "none" = index 3.
+model=$here/queue.pml
+said=counterexample
+q="-O2 -DMEMLIM=2048"
+expect_ok "queue: 3 waiters, no lost wakeup, grants in order" "$q" \
+    -DMORTAL=3 -DLEAVER=3
+expect_ok "queue: the first waiter times out (any time)" "$q" \
+    -DMORTAL=3 -DLEAVER=0
+expect_ok "queue: the middle waiter is killed (queued, holding, mid-leave)" \
+    "$q" -DMORTAL=1 -DLEAVER=3
+expect_ok "queue: the high-priority head is killed" "$q" -DMORTAL=2 -DLEAVER=3
+lost='invalid end state'
+# shellcheck disable=SC2086 # $3: a list of flags
+qneg() { expect_cex "queue negative $1" "$2" $3; }
+qneg "waiter reads its own word after the scan" "$lost" \
+    "-DBUG_LATE_READ -DMORTAL=3 -DLEAVER=3"
+qneg "leaver does not hand over" "$lost" \
+    "-DBUG_NO_HANDOVER -DMORTAL=3 -DLEAVER=3"
+qneg "sweeper frees a dead head without waking the next" "$lost" \
+    "-DBUG_SWEEP_NOWAKE -DMORTAL=2 -DLEAVER=3"
+qneg "a stale head keeps a unit an arrival ahead of it waits for" "lastp" \
+    "-DBUG_NO_GIVE_BACK -DMORTAL=3 -DLEAVER=3"
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+qcover() { expect_cex "queue reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+qcover "a waiter killed while queued"    1 "-DMORTAL=1 -DLEAVER=3"
+qcover "a waiter killed holding its unit" 2 "-DMORTAL=1 -DLEAVER=3"
+qcover "the head times out"               3 "-DMORTAL=3 -DLEAVER=0"
+
+# The eventcount (eventcount.pml, lib/futex.h): 2 waiters, 2 notifiers,
+# both notifier halves; no lost wakeup.
+model=$here/eventcount.pml
+said=counterexample
+expect_ok "eventcount: notify (bump, then wake iff waiters)" "-O2"
+expect_ok "eventcount: notify_sc (bump and wake only iff waiters)" "-O2" -DSC
+# shellcheck disable=SC2086 # $3: a list of flags
+eneg() { expect_cex "eventcount negative $1" "$lost" $2; }
+eneg "notify_sc looks for waiters before publishing" \
+    "-DSC -DBUG_NOTIFY_FIRST"
+eneg "notify wakes without moving the sequence" "-DBUG_NO_BUMP"
 
 finish

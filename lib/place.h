@@ -1,0 +1,145 @@
+/*
+ * place.h - worker placement: binding a hold to a worker.
+ *
+ * cb_pick_worker() chooses a ready worker under a policy and takes, in
+ * one step, one hold on the pool (exactly a cb_reserve CB_HOLD: U[p]
+ * and H[c,p] of reserve.h) and one unit of the worker's own limit.
+ * This file is the worker half; reserve.h is the pool half, and the
+ * death-window argument there carries over word for word.
+ *
+ * Words (abi.h):
+ *   R[i]   published worker record i (state segment, seqlock, sorted
+ *          by id): id, state, limit, and slot w, the worker's stable
+ *          index in the slots segment (the publisher assigns it, and
+ *          keeps it while the worker is registered: broker/slotmap.h)
+ *   I[w]   worker slot w's in-flight counter, CAS only (seq_cst),
+ *          admitted iff I[w] + 1 <= R.limit
+ *   B[e]   bind entry e: {BOUND, pool, w, nonce}; client c owns entries
+ *          c * CB_BINDS_PER_CLIENT .. + CB_BINDS_PER_CLIENT - 1
+ *   S[c]   client c's death-window word (reserve.h)
+ *
+ * Pick (client c, pool p), one attempt:
+ *   0. choose: one seqlock pass over R, reading I[w] of each ready
+ *      worker with room (I[w] < limit), keeping the best under the
+ *      policy; ties keep the earlier record, i.e. the lowest worker id
+ *      in byte order (the table is sorted by id).  Nothing shared is
+ *      written: a refused attempt leaves every word as it was.
+ *   1. open the window on S[c]
+ *   2. CAS U[p]: held+1 iff within the pool's limit; H[c,p] += 1
+ *   3. CAS I[w]: +1 iff I[w] + 1 <= limit.  Full by now (another
+ *      picker won the room), or R republished with w no longer ready
+ *      under the same slot (checked after the CAS; undone with I[w]-1):
+ *      choose again and retry; none left: undo step 2 (H-1, U-1)
+ *   4. claim a free B[e] of c's partition: one CAS (FREE, n) ->
+ *      (BOUND, p, w, n+1).  None free: undo 3 and 2, -ENOSPC
+ *   5. close the window
+ * Release (only the handle that picked; ticket = e and the BOUND word):
+ *   window; CAS B[e] from exactly that word to (FREE, n) (one winner:
+ *   a stale or double release fails, -ESTALE, and frees nothing);
+ *   I[w] - 1; H[c,p] - 1; U[p] held - 1; close; wake pool p.
+ *
+ * Why no death lets I[w] under-count (which would let pickers push the
+ * worker past its limit): B[e] is written after the CAS that admits it
+ * and freed before the CAS that gives the unit back, exactly as H is
+ * for U.  So I[w] >= live BOUND entries naming w at every instant; a
+ * process killed between the two leaves I[w] one too high, never too
+ * low, and the broker repairs that:
+ *   - reclaim (client c died): for each BOUND B[e] in c's partition,
+ *     CAS it FREE and only then I[w] - 1 (bounded at 0).  Done before
+ *     c's entry is freed, as the partition is named by index only.
+ *   - settle (each recount sweep): a non-free entry in an impossible
+ *     state, naming an inactive pool, or in the partition of a free
+ *     client entry is garbage (an honest client frees its binds before
+ *     its entry, and the reclaim does too); it is freed by a CAS on the
+ *     exact word first read, and its counter is left to the recount.
+ *   - recount: one double collect for every worker at once: I[*]
+ *     (u1), every S[c] and the open windows K among owned entries, the
+ *     BOUND entries per worker, I[*] again (u2), S again.  Consistent
+ *     for worker w iff u1[w] == u2[w] and no S moved; then I[w] is
+ *     brought into [records, records + K] by one CAS on exactly u1[w]
+ *     (reserve.h has the argument for the bound).
+ *
+ * The pool half of a bound hold is an ordinary hold: H[c,p] counts it,
+ * so the pool's reclaim and recount need nothing new.  cb_close frees
+ * the handle's binds (and I[w]) inside the window that takes every
+ * H[c,p] to zero.
+ *
+ * A worker that turns draining or not_ready is never picked again;
+ * its binds stay until released, so it finishes its in-flight work.
+ * A deleted worker's slot keeps its count; the publisher hands it to
+ * a new worker only when no free slot has a count of 0, and a count
+ * inherited that way only makes the new worker look busier (safe).
+ *
+ * Memory orderings: everything the recount snapshots (I, B, S) is
+ * seq_cst, as in reserve.c; the worker table is read with the seqlock
+ * reader protocol of seqlock.h.
+ */
+#ifndef CB_PLACE_H
+#define CB_PLACE_H
+
+#include <stdint.h>
+
+#include "abi.h"
+#include "capbroker.h"
+#include "reserve.h"
+
+/*
+ * Is a candidate with a_inflight of a_limit better than the best so
+ * far (b_inflight of b_limit) under policy?  Strict: equal scores keep
+ * the earlier candidate.  Both have room (inflight < limit).
+ *   consolidate   more in flight (the busiest that still has room)
+ *   spread        higher (limit - inflight) / limit
+ *   least_loaded  fewer in flight
+ */
+int cb_place_better(int policy, uint32_t a_inflight, uint32_t a_limit,
+    uint32_t b_inflight, uint32_t b_limit);
+
+/* 1 if policy is one of enum cb_placement. */
+int cb_place_policy_valid(int policy);
+
+/*
+ * One pick attempt (steps 0-5).  id gets the worker's id (NUL-
+ * terminated, CB_WORKER_ID_MAX + 1 bytes).  Returns 0 and the ticket;
+ * -EAGAIN no ready worker with room, or the pool is at its limit;
+ * -ENOENT no ready worker at all; -ENOSPC no free bind entry in this
+ * client's partition (CB_BINDS_PER_CLIENT binds in flight) or no local
+ * hold slot.
+ */
+int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *ticket,
+    char *id);
+
+/* Release a bind ticket (cb_rsv_release dispatches here).  Returns 0,
+ * -ESTALE, -EINVAL. */
+int cb_place_release(struct cb_rsv *r, const cb_ticket *ticket);
+
+/* Is this a bind ticket? */
+int cb_place_ticket(const cb_ticket *ticket);
+
+/* cb_close, inside its window: free every bind of client entry
+ * `client` and give back their worker units.  Returns how many. */
+uint32_t cb_place_release_all(void *slots, uint32_t client);
+
+/*
+ * Worker slot w's in-flight count (one load), and the id -> slot
+ * lookup in the published table.  cb_place_find returns the slot and
+ * copies the record, -ENOENT no such worker, -EAGAIN table unreadable.
+ */
+uint32_t cb_place_inflight(const void *slots, uint32_t slot);
+int cb_place_find(const void *state, const char *id,
+    struct cb_worker_rec *out);
+
+/*
+ * Broker side (sweeper thread).  Reclaim: free the binds of dead client
+ * entry `client` and subtract them from their workers (before the entry
+ * is freed); returns how many.  Settle: free garbage entries (see
+ * above); active has bit p set for every active pool; returns how many.
+ * Recount: correct every worker counter whose snapshot was consistent;
+ * drift (CB_MAX_WORKERS) gets counter minus records per worker, 0 where
+ * nothing changed; returns the number corrected, or -EAGAIN if the
+ * clients' windows moved during the snapshot.
+ */
+uint32_t cb_place_reclaim(void *slots, uint32_t client);
+uint32_t cb_place_settle(void *slots, uint64_t active);
+int cb_place_recount(void *slots, int64_t *drift);
+
+#endif /* CB_PLACE_H */

@@ -1,0 +1,556 @@
+/*
+ * queue.c - fair waiting (see queue.h for the protocol and the argument
+ * that no wakeup is lost).
+ *
+ * Orderings: every access to an entry's word and wake word, to a
+ * pool's queued / waiters / release_seq, and to the client owner words
+ * the liveness check reads is seq_cst: the argument in queue.h is about
+ * one total order of "entry freed", "scan read the entry", "wake word
+ * read / bumped".  The fields an enqueuer writes between CLAIMING and
+ * WAITING (owner, ticket, priority) are relaxed: the seq_cst CAS to
+ * WAITING orders them before it, and a reader that loads WAITING
+ * (seq_cst, so acquire) reads them and then re-loads the word to make
+ * sure the entry did not change hands in between.
+ */
+#include "queue.h"
+
+#include <errno.h>
+#include <limits.h>
+
+#include "futex.h"
+#include "proc.h"
+#include "segment.h"
+
+/* Every sleep is at most this long, so a lost or hostile wake costs
+ * latency, never a hang (libcapbroker's WATCH_SLICE_MS). */
+#define WAIT_SLICE_MS 1000
+
+static struct cb_waiter_slot *wslot(void *slots, uint32_t e)
+{
+	return cb_slots_record(slots, CB_RL_WAITERS, e);
+}
+
+static struct cb_pool_slot *pslot(void *slots, int pool)
+{
+	return cb_slots_record(slots, CB_RL_POOLS, (uint32_t)pool);
+}
+
+static struct cb_client_slot *cslot(void *slots, uint32_t c)
+{
+	return cb_slots_record(slots, CB_RL_CLIENTS, c);
+}
+
+/* Lower a counter by one, never below zero (hostile or drifted values
+ * must not wrap a hint to "everybody is queued"). */
+static void dec64(_Atomic uint64_t *v)
+{
+	uint64_t x = atomic_load_explicit(v, memory_order_relaxed);
+
+	while (x > 0 && !atomic_compare_exchange_weak_explicit(v, &x, x - 1,
+	    memory_order_seq_cst, memory_order_relaxed))
+		;
+}
+
+static void dec32(_Atomic uint32_t *v)
+{
+	uint32_t x = atomic_load_explicit(v, memory_order_relaxed);
+
+	while (x > 0 && !atomic_compare_exchange_weak_explicit(v, &x, x - 1,
+	    memory_order_seq_cst, memory_order_relaxed))
+		;
+}
+
+/*
+ * Free entry e from exactly word w (keeping its nonce, so a stale copy
+ * of w never matches again).  The one winner lowers the counters its
+ * enqueuer raised (only states an enqueuer writes were counted).
+ */
+static int entry_free(void *slots, uint32_t e, uint64_t w)
+{
+	struct cb_waiter_slot *ws = wslot(slots, e);
+	unsigned st = CB_WAITER_STATE(w);
+	struct cb_pool_slot *ps;
+
+	if (!atomic_compare_exchange_strong_explicit(&ws->word, &w,
+	    CB_WAITER_WORD(CB_WAITER_FREE, 0, 0, CB_WAITER_NONCE(w)),
+	    memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	if (st == CB_WAITER_CLAIMING || st == CB_WAITER_WAITING) {
+		ps = pslot(slots, (int)CB_WAITER_POOL(w));
+		dec64(&ps->queued);
+		dec32(&ps->waiters);
+	}
+	return 1;
+}
+
+/* Is owner word o (read from an entry of client c) still c's owner?
+ * c comes from a client-written word: bounds-checked. */
+static int owner_live(void *slots, uint32_t c, uint64_t o)
+{
+	return c < CB_MAX_CLIENTS && CB_OWNER_PID(o) != 0 &&
+	    atomic_load_explicit(
+	    &cslot(slots, c)->owner, memory_order_seq_cst) == o;
+}
+
+/* One entry as read: its fields are valid only if ok. */
+struct view {
+	uint64_t word, owner, ticket;
+	int32_t priority;
+};
+
+/* Read entry e's fields under its word w; 0 if it changed meanwhile. */
+static int entry_read(void *slots, uint32_t e, uint64_t w, struct view *v)
+{
+	struct cb_waiter_slot *ws = wslot(slots, e);
+
+	v->word = w;
+	v->owner = atomic_load_explicit(&ws->owner, memory_order_relaxed);
+	v->ticket = atomic_load_explicit(&ws->ticket, memory_order_relaxed);
+	v->priority = atomic_load_explicit(&ws->priority,
+	    memory_order_relaxed);
+	return atomic_load_explicit(&ws->word, memory_order_seq_cst) == w;
+}
+
+/* Is (pa, ta, ea) ahead of (pb, tb, eb)? */
+static int ahead_of(int32_t pa, uint64_t ta, uint32_t ea, int32_t pb,
+    uint64_t tb, uint32_t eb)
+{
+	if (pa != pb)
+		return pa > pb;
+	if (ta != tb)
+		return ta < tb;
+	return ea < eb;
+}
+
+static void wake_entry(void *slots, uint32_t e)
+{
+	struct cb_waiter_slot *ws = wslot(slots, e);
+
+	/* seq_cst: after the free (or grant) that made e the head, and
+	 * ordered against the waiter's load of its word (queue.h). */
+	atomic_fetch_add_explicit(&ws->wake, 1, memory_order_seq_cst);
+	cb_futex_wake(&ws->wake, INT_MAX);
+}
+
+/* The scan without the wake: returns the pruned count in out. */
+static void scan(void *slots, int pool, const struct cb_wq_entry *me,
+    struct cb_wq_scan *out)
+{
+	int32_t hp = 0;
+	uint64_t ht = 0;
+	struct view v;
+
+	out->live = out->ahead = out->pruned = 0;
+	out->found = out->has_head = 0;
+	out->head = 0;
+	out->head_word = 0;
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
+		    memory_order_seq_cst);
+
+		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
+		    CB_WAITER_POOL(w) != (unsigned)pool)
+			continue;
+		if (!entry_read(slots, e, w, &v))
+			continue;    /* changed hands: a newer arrival */
+		if (!owner_live(slots, CB_WAITER_CLIENT(w), v.owner)) {
+			out->pruned += (uint32_t)entry_free(slots, e, w);
+			continue;
+		}
+		out->live++;
+		if (me != NULL && e == me->index && w == me->word)
+			out->found = 1;
+		else if (me != NULL && ahead_of(v.priority, v.ticket, e,
+		    me->priority, me->ticket, me->index))
+			out->ahead++;
+		if (!out->has_head || ahead_of(v.priority, v.ticket, e, hp,
+		    ht, out->head)) {
+			out->has_head = 1;
+			out->head = e;
+			out->head_word = w;
+			hp = v.priority;
+			ht = v.ticket;
+		}
+	}
+}
+
+void cb_wq_scan(void *slots, int pool, const struct cb_wq_entry *me,
+    struct cb_wq_scan *out)
+{
+	scan(slots, pool, me, out);
+	/* A pruned entry may have been the head: hand over, as its owner
+	 * would have on leaving. */
+	if (out->pruned > 0 && out->has_head &&
+	    (me == NULL || out->head != me->index))
+		wake_entry(slots, out->head);
+}
+
+int cb_wq_position(void *slots, const struct cb_wq_entry *me)
+{
+	struct cb_wq_scan sc;
+
+	cb_wq_scan(slots, me->pool, me, &sc);
+	return sc.found ? (int)sc.ahead : -ESTALE;
+}
+
+void cb_wq_wake_head(void *slots, int pool)
+{
+	struct cb_wq_scan sc;
+
+	scan(slots, pool, NULL, &sc);
+	if (sc.has_head)
+		wake_entry(slots, sc.head);
+}
+
+uint64_t cb_wq_hint(const void *slots, int pool)
+{
+	return atomic_load_explicit(&pslot((void *)slots, pool)->queued,
+	    memory_order_relaxed);
+}
+
+int cb_wq_blocked(void *slots, int pool, int32_t priority)
+{
+	struct view v;
+
+	if (cb_wq_hint(slots, pool) == 0)
+		return 0;
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
+		    memory_order_seq_cst);
+
+		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
+		    CB_WAITER_POOL(w) != (unsigned)pool ||
+		    !entry_read(slots, e, w, &v) ||
+		    !owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
+			continue;
+		if (v.priority >= priority)
+			return 1;
+	}
+	return 0;
+}
+
+int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
+    int32_t priority, struct cb_wq_entry *me)
+{
+	struct cb_pool_slot *ps = pslot(slots, pool);
+	uint32_t first = (client * 2654435761u) % CB_MAX_WAITERS;
+
+	/* Step 1: counters first, so they never under-count entries. */
+	atomic_fetch_add_explicit(&ps->queued, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
+	for (uint32_t k = 0; k < CB_MAX_WAITERS; k++) {
+		uint32_t e = (first + k) % CB_MAX_WAITERS;
+		struct cb_waiter_slot *ws = wslot(slots, e);
+		uint64_t w = atomic_load_explicit(&ws->word,
+		    memory_order_relaxed);
+		uint64_t nonce = CB_WAITER_NONCE(w) + 1;
+		uint64_t claiming = CB_WAITER_WORD(CB_WAITER_CLAIMING, pool,
+		    client, nonce);
+		uint64_t waiting = CB_WAITER_WORD(CB_WAITER_WAITING, pool,
+		    client, nonce);
+
+		/* Step 2. */
+		if (CB_WAITER_STATE(w) != CB_WAITER_FREE ||
+		    !atomic_compare_exchange_strong_explicit(&ws->word, &w,
+		    claiming, memory_order_seq_cst, memory_order_relaxed))
+			continue;
+		/* Step 3: ordered before WAITING by the CAS below. */
+		atomic_store_explicit(&ws->owner, owner, memory_order_relaxed);
+		atomic_store_explicit(&ws->priority, priority,
+		    memory_order_relaxed);
+		atomic_store_explicit(&ws->ticket, atomic_fetch_add_explicit(
+		    &ps->queue_next, 1, memory_order_seq_cst),
+		    memory_order_relaxed);
+		/* Step 4: a CAS, so a claim the sweeper freed as stuck is
+		 * never brought back; then this entry is not ours. */
+		w = claiming;
+		if (!atomic_compare_exchange_strong_explicit(&ws->word, &w,
+		    waiting, memory_order_seq_cst, memory_order_relaxed))
+			continue;
+		me->index = e;
+		me->pool = pool;
+		me->word = waiting;
+		me->ticket = atomic_load_explicit(&ws->ticket,
+		    memory_order_relaxed);
+		me->priority = priority;
+		return 0;
+	}
+	dec64(&ps->queued);
+	dec32(&ps->waiters);
+	return -ENOSPC;
+}
+
+int cb_wq_leave(void *slots, const struct cb_wq_entry *me)
+{
+	int won;
+
+	if (me->index >= CB_MAX_WAITERS)
+		return -ESTALE;
+	won = entry_free(slots, me->index, me->word);
+	/* Hand over: the head may now be the entry behind us, and if we
+	 * were admitted, units may remain for it. */
+	cb_wq_wake_head(slots, me->pool);
+	return won ? 0 : -ESTALE;
+}
+
+static int timespec_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * A head that has not moved for a whole slice: if its process is gone
+ * (no broker to notice it), prune it and wake the next one.
+ */
+static void check_stalled(void *slots, int pool, uint32_t e, uint64_t w)
+{
+	struct cb_waiter_slot *ws = wslot(slots, e);
+	uint64_t o = atomic_load_explicit(&ws->owner, memory_order_relaxed);
+	uint64_t start;
+
+	if (atomic_load_explicit(&ws->word, memory_order_seq_cst) != w ||
+	    !owner_live(slots, CB_WAITER_CLIENT(w), o))
+		return;
+	/* owner_live checked the index. */
+	start = atomic_load_explicit(&cslot(slots,
+	    CB_WAITER_CLIENT(w))->start, memory_order_acquire);
+	if (start == 0 || cb_proc_alive((pid_t)CB_OWNER_PID(o), start))
+		return;
+	if (entry_free(slots, e, w))
+		cb_wq_wake_head(slots, pool);
+}
+
+/*
+ * Admitted as head: unless a waiter arrived ahead of us between our
+ * scan and our CAS, in which case the unit is its, and the release
+ * wakes it (queue.h; queue.pml's -DBUG_NO_GIVE_BACK shows the grant
+ * out of order otherwise).  Returns 1 if the unit was given back.
+ */
+static int given_back(struct cb_rsv *r, const struct cb_wq_entry *me,
+    const cb_ticket *ticket)
+{
+	struct cb_wq_scan sc;
+
+	cb_wq_scan(r->slots, me->pool, me, &sc);
+	if (sc.ahead == 0 || !sc.found)
+		return 0;
+	cb_rsv_release(r, ticket);
+	return 1;
+}
+
+int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
+    uint32_t observed, const struct timespec *deadline, int interruptible,
+    cb_ticket *ticket)
+{
+	struct cb_pool_slot *ps = pslot(r->slots, me->pool);
+	struct cb_waiter_slot *ws;
+	uint64_t stalled_word = 0;
+	uint32_t stalled = CB_MAX_WAITERS;
+
+	if (me->index >= CB_MAX_WAITERS)
+		return -ESTALE;
+	ws = wslot(r->slots, me->index);
+	for (;;) {
+		/* Both words before the scan (queue.h: no lost wakeup). */
+		uint32_t o = atomic_load_explicit(&ws->wake,
+		    memory_order_seq_cst);
+		uint32_t s = atomic_load_explicit(&ps->release_seq,
+		    memory_order_seq_cst);
+		const _Atomic uint32_t *word;
+		struct timespec slice, now;
+		struct cb_wq_scan sc;
+		uint32_t val;
+		int ret;
+
+		cb_wq_scan(r->slots, me->pool, me, &sc);
+		if (!sc.found)
+			return -ESTALE;
+		if (sc.ahead == 0) {
+			ret = cb_rsv_try(r, me->pool, kind, observed, ticket);
+			if (ret == 0 && given_back(r, me, ticket))
+				continue;
+			if (ret != -EAGAIN) {
+				cb_wq_leave(r->slots, me);
+				return ret;
+			}
+			word = &ps->release_seq;
+			val = s;
+		} else {
+			word = &ws->wake;
+			val = o;
+		}
+		slice = cb_deadline_after_ms(WAIT_SLICE_MS);
+		if (deadline != NULL && timespec_before(deadline, &slice))
+			slice = *deadline;
+		ret = cb_futex_wait(word, val, &slice);
+		if (ret == -EINTR && interruptible)
+			return -EINTR;
+		now = cb_deadline_after_ms(0);
+		if (deadline != NULL && !timespec_before(&now, deadline))
+			return -ETIMEDOUT;
+		if (ret != -ETIMEDOUT || sc.ahead == 0)
+			continue;
+		/* A whole slice behind the same head: is it still alive? */
+		if (stalled == sc.head && stalled_word == sc.head_word)
+			check_stalled(r->slots, me->pool, sc.head,
+			    sc.head_word);
+		stalled = sc.head;
+		stalled_word = sc.head_word;
+	}
+}
+
+/* Wake the head of every pool in mask: one pass over the table. */
+static void wake_heads(void *slots, uint64_t mask)
+{
+	uint32_t head[CB_MAX_POOLS];
+	int32_t hp[CB_MAX_POOLS];
+	uint64_t ht[CB_MAX_POOLS], found = 0;
+	struct view v;
+
+	if (mask == 0)
+		return;
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
+		    memory_order_seq_cst);
+		unsigned p = CB_WAITER_POOL(w);
+
+		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
+		    !(mask & (1ull << p)) || !entry_read(slots, e, w, &v))
+			continue;
+		if (!owner_live(slots, CB_WAITER_CLIENT(w), v.owner)) {
+			entry_free(slots, e, w);
+			continue;
+		}
+		if (!(found & (1ull << p)) || ahead_of(v.priority, v.ticket,
+		    e, hp[p], ht[p], head[p])) {
+			found |= 1ull << p;
+			head[p] = e;
+			hp[p] = v.priority;
+			ht[p] = v.ticket;
+		}
+	}
+	for (unsigned p = 0; p < CB_MAX_POOLS; p++)
+		if (found & (1ull << p))
+			wake_entry(slots, head[p]);
+}
+
+uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner)
+{
+	uint64_t touched = 0;
+	uint32_t freed = 0;
+	struct view v;
+
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
+		    memory_order_seq_cst);
+		unsigned st = CB_WAITER_STATE(w);
+
+		if ((st != CB_WAITER_CLAIMING && st != CB_WAITER_WAITING) ||
+		    CB_WAITER_CLIENT(w) != (client & 0x3ff) ||
+		    !entry_read(slots, e, w, &v))
+			continue;
+		if (owner != 0 ? v.owner != owner :
+		    owner_live(slots, client, v.owner))
+			continue;
+		if (entry_free(slots, e, w)) {
+			freed++;
+			touched |= 1ull << CB_WAITER_POOL(w);
+		}
+	}
+	/* The broker: wake every queued pool's head, not only those it
+	 * freed entries in.  The dead client may have freed its own entry
+	 * (left the queue) and died before handing over. */
+	if (owner == 0)
+		for (int p = 0; p < CB_MAX_POOLS; p++)
+			if (cb_wq_hint(slots, p) != 0)
+				touched |= 1ull << p;
+	wake_heads(slots, touched);
+	return freed;
+}
+
+/* One entry of the sweep: 1 if it was freed. */
+static int sweep_one(void *slots, uint32_t e, uint64_t w,
+    const uint32_t *active, struct cb_wq_sweep *st)
+{
+	unsigned s = CB_WAITER_STATE(w), p = CB_WAITER_POOL(w);
+	struct view v;
+
+	switch (s) {
+	case CB_WAITER_FREE:
+		return 0;
+	case CB_WAITER_CLAIMING:
+	case CB_WAITER_WAITING:
+		break;
+	default:
+		/* Not a state anyone writes: never counted. */
+		return entry_free(slots, e, w);
+	}
+	if (active[p] == 0)
+		return entry_free(slots, e, w);
+	if (s == CB_WAITER_CLAIMING) {
+		/* A claimer is between two of its own steps (nanoseconds):
+		 * give it a whole sweep.  Stuck since the last one, it died
+		 * there (or is stopped: its CAS to WAITING then fails and it
+		 * claims another entry).  Its owner field may not be written
+		 * yet, so it says nothing either way. */
+		if (st->prev[e] != w) {
+			st->prev[e] = w;
+			return 0;
+		}
+		st->prev[e] = 0;
+		return entry_free(slots, e, w);
+	}
+	if (!entry_read(slots, e, w, &v) ||
+	    owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
+		return 0;
+	return entry_free(slots, e, w);
+}
+
+uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
+    struct cb_wq_sweep *st, uint32_t *hints)
+{
+	uint64_t count[CB_MAX_POOLS] = { 0 }, touched = 0;
+	uint32_t freed = 0;
+
+	*hints = 0;
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
+		    memory_order_seq_cst);
+		unsigned s = CB_WAITER_STATE(w);
+
+		if (s != CB_WAITER_CLAIMING)
+			st->prev[e] = 0;
+		if (sweep_one(slots, e, w, active, st)) {
+			freed++;
+			touched |= 1ull << CB_WAITER_POOL(w);
+			continue;
+		}
+		if (s == CB_WAITER_CLAIMING || s == CB_WAITER_WAITING)
+			count[CB_WAITER_POOL(w)]++;
+	}
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		_Atomic uint64_t *q = &pslot(slots, p)->queued;
+		uint64_t h = atomic_load_explicit(q, memory_order_seq_cst);
+
+		/* The same disagreement twice in a row: not an enqueuer
+		 * between its counter and its claim (nanoseconds), but a
+		 * client that died there, or a hostile write.  A CAS on
+		 * the exact value, so a concurrent change wins. */
+		if (h != count[p] && h == st->hint_seen[p] &&
+		    count[p] == st->count_seen[p] &&
+		    atomic_compare_exchange_strong_explicit(q, &h, count[p],
+		    memory_order_seq_cst, memory_order_relaxed)) {
+			(*hints)++;
+			touched |= 1ull << p;
+			h = count[p];
+		}
+		st->hint_seen[p] = h;
+		st->count_seen[p] = count[p];
+	}
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (active[p] == 0)
+			touched &= ~(1ull << p);
+	wake_heads(slots, touched);
+	return freed;
+}

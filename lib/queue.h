@@ -1,0 +1,213 @@
+/*
+ * queue.h - fair waiting: blocked reservers served in priority order
+ * (higher first), FIFO within a priority, across processes, with no
+ * lock and no thundering herd.
+ *
+ * Words (abi.h):
+ *   E[e]     waiter entry e of region CB_RL_WAITERS: word {state, pool,
+ *            client, nonce}; owner, ticket, priority; wake (futex)
+ *   Q[p]     pool p's `queued` hint (entries of p), `queue_next`
+ *            (arrival tickets), `waiters` (eventcount count)
+ *   R[p]     pool p's release eventcount word (release_seq, futex.h)
+ *   O[c]     client entry c's owner word (reserve.h)
+ *
+ * An entry is *live* while it is WAITING and O[client] still equals
+ * the owner word the enqueuer stored in it (non-zero pid): a client
+ * entry that was freed (cb_close, or the broker reclaimed a dead
+ * process) or claimed again by another process kills every waiter
+ * entry of the old owner at once, before anyone frees them.
+ *
+ * Order: live entry a is *ahead of* b iff (priority a > priority b) or
+ * (equal, ticket a < ticket b) or (equal too, index a < index b: only
+ * hostile tickets tie).  The *head* of pool p is its live entry with
+ * nothing ahead of it; a waiter's *position* is the number of live
+ * entries of its pool ahead of it (0 = head).
+ *
+ * Enqueue (client c, pool p, priority pr):
+ *   1. Q[p].queued += 1, Q[p].waiters += 1                    (seq_cst)
+ *   2. claim a FREE entry: CAS (FREE, n) -> (CLAIMING, p, c, n + 1)
+ *   3. store owner = O[c], priority = pr, ticket = fetch_add(queue_next)
+ *   4. CAS CLAIMING -> WAITING (seq_cst; if the sweeper freed a stuck
+ *      claim meanwhile, go back to 2)
+ * Leave (granted, timed out, interrupted, error): CAS the exact
+ * WAITING word -> (FREE, n); the one winner lowers queued and waiters
+ * (saturating); then hand over: wake the head of p.  Anyone who finds a
+ * WAITING entry that is not live (its owner is gone) frees it the same
+ * way (prune), then wakes the head.  So counters over-count, never
+ * under-count, what honest live clients have queued, exactly like U
+ * and the records of reserve.h.
+ *
+ * Wait (the waiter of entry e, head or not), each round:
+ *   o = E[e].wake; r = R[p]                      (seq_cst loads, first)
+ *   scan p's entries (seq_cst loads; prune dead ones) -> position
+ *   position 0: cb_rsv_try; admitted -> leave, done;
+ *               refused -> futex_wait(R[p], r)
+ *   position > 0:          futex_wait(E[e].wake, o)
+ * A head's scan can be stale by the time its CAS admits it: a waiter
+ * that arrived ahead of it in between (higher priority) would be
+ * passed.  So an admitted head scans once more and, if anyone is ahead
+ * of it now, releases the unit again (the release wakes the real head)
+ * and goes on waiting.
+ * Only heads ever call cb_rsv_try, and only heads sleep on R[p], so
+ * whoever frees capacity (release, expiry, reclaim, limit raise,
+ * recount: all bump R[p], futex.h's notify) wakes the head and nobody
+ * else; a waiter behind the head sleeps on its own word until a
+ * hand-over or prune makes it the head: a chain of single wakes.
+ *
+ * Why no wakeup is lost (a waiter that is head while a unit is free
+ * never sleeps for good):
+ *   - Head asleep on R[p]: it read r before cb_rsv_try found the pool
+ *     full, so the unit was freed after that read, and the freer's
+ *     R[p] bump (after its CAS on U, notify in futex.h; the waiter's
+ *     own Q[p].waiters increment precedes r) either changed R[p]
+ *     before the futex_wait (which then returns at once) or is
+ *     followed by a FUTEX_WAKE (waiters != 0).  The same for the
+ *     capacity that makes a second head (a new arrival that outranks
+ *     it) redundant: on its next wake-up it rescans and steps back.
+ *   - Waiter behind the head, asleep on its own word: it became head
+ *     because the last entry ahead of it was freed.  In the seq_cst
+ *     order, either its scan came after that free (it saw itself head
+ *     and does not sleep on its own word), or the free came after the
+ *     scan, hence after its load of o, and the freer's own scan (after
+ *     the free) sees the waiter's entry with nothing ahead and bumps
+ *     E[e].wake after o was read: futex_wait returns at once or is
+ *     woken.  Two entries ahead freed at once by two freers: each
+ *     freer scans after its own free, and the seq_cst order cannot
+ *     have both scans see the other's entry still there (that is a
+ *     cycle), so at least one of them sees e as the head and wakes it.
+ *   - Head that never comes back (killed): its entry stays WAITING
+ *     until its client entry is freed.  The broker's sweeper learns of
+ *     the death by pidfd, frees the client entry (reserve.h), frees the
+ *     dead waiter entries (cb_wq_reclaim) and wakes the new head.
+ *     With no broker running, a waiter whose head has not moved for a
+ *     whole slice (1 s) checks the head's process (pid + start time,
+ *     proc.h) and prunes it if it is gone.
+ *   - Wakes from a hostile client (or none at all: a zeroed waiters
+ *     count) cost latency, never a hang: every sleep is a slice.
+ * tests/model/queue.pml checks the first two points with spin, and
+ * that a waiter reading its word after the scan (or a leaver that does
+ * not hand over) does lose a wakeup.
+ *
+ * Arrivals do not barge: a blocking request with queued waiters goes
+ * to the back of its priority (the hint Q[p].queued, one relaxed load,
+ * is 0 on the common path: then it tries at once, as before fair
+ * queueing); a fail-fast request (timeout 0) gets -EAGAIN while any
+ * live waiter of its pool has a priority >= its own, even if a unit is
+ * momentarily free (that unit is the head's), and tries only if it
+ * outranks every waiter.  An arrival racing with the head's grant may
+ * still pass it; that is the order the two happened in.
+ *
+ * Strict order means head-of-line blocking: a head that cannot be
+ * admitted (a launch whose observed floor keeps it out, say) holds up
+ * smaller requests behind it, and a head that is stopped (SIGSTOP) or
+ * not inside cb_wait() (the split API) keeps the next unit waiting for
+ * it.  Fairness, unlike the limit, is not defended against hostile
+ * clients: any process that can write the slots segment can queue
+ * entries that look live.
+ */
+#ifndef CB_QUEUE_H
+#define CB_QUEUE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "abi.h"
+#include "reserve.h"
+
+/* A waiter's private copy of its entry. */
+struct cb_wq_entry {
+	uint32_t index;         /* entry in CB_RL_WAITERS */
+	int pool;
+	uint64_t word;          /* its WAITING word (nonce included) */
+	uint64_t ticket;
+	int32_t priority;
+};
+
+/* What one scan of a pool's entries found. */
+struct cb_wq_scan {
+	uint32_t live;          /* live entries of the pool */
+	uint32_t ahead;         /* live entries ahead of `me` */
+	int found;              /* `me` is live */
+	int has_head;
+	uint32_t head;          /* index of the head entry */
+	uint64_t head_word;
+	uint32_t pruned;        /* dead entries this scan freed */
+};
+
+/*
+ * Take a place at the back of `priority` in pool's queue for client
+ * (index, owner word).  Returns 0 and *me, or -ENOSPC (table full).
+ */
+int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
+    int32_t priority, struct cb_wq_entry *me);
+
+/*
+ * Scan pool's entries (me may be NULL), pruning dead ones.  If any were
+ * pruned, wakes the new head unless it is me.
+ */
+void cb_wq_scan(void *slots, int pool, const struct cb_wq_entry *me,
+    struct cb_wq_scan *out);
+
+/* me's position: >= 0, or -ESTALE if it is no longer queued. */
+int cb_wq_position(void *slots, const struct cb_wq_entry *me);
+
+/*
+ * Leave the queue and hand over (wake the new head).  Returns 0, or
+ * -ESTALE if the entry had already been freed (pruned) by someone else.
+ */
+int cb_wq_leave(void *slots, const struct cb_wq_entry *me);
+
+/*
+ * Wait in the queue until admitted (0: *ticket, and me has left),
+ * the absolute CLOCK_MONOTONIC deadline passes (-ETIMEDOUT; NULL: no
+ * limit), a signal arrives and `interruptible` (-EINTR), or me is no
+ * longer queued (-ESTALE).  On -ETIMEDOUT and -EINTR me stays queued;
+ * on any other error from cb_rsv_try it has left.
+ */
+int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
+    uint32_t observed, const struct timespec *deadline, int interruptible,
+    cb_ticket *ticket);
+
+/*
+ * Would a fail-fast request of `priority` pass a live waiter of pool?
+ * 1 if some live waiter has a priority >= priority, else 0.  One
+ * relaxed load when nobody is queued.
+ */
+int cb_wq_blocked(void *slots, int pool, int32_t priority);
+
+/* The relaxed hint: 0 when nobody is queued in pool. */
+uint64_t cb_wq_hint(const void *slots, int pool);
+
+/* Wake pool's head (hand-over): bump its wake word and FUTEX_WAKE. */
+void cb_wq_wake_head(void *slots, int pool);
+
+/*
+ * Free every non-free entry naming client index `client` that is not
+ * live (its owner is gone): after the broker reclaimed the client, or
+ * (owner != 0) every entry of that exact owner, live or not (cb_close).
+ * Wakes the heads of the pools it touched (the broker's call: of every
+ * pool with waiters, since the dead client may have left a queue and
+ * died before handing over).  Returns entries freed.
+ */
+uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner);
+
+/* The sweeper's memory between sweeps (private to its thread). */
+struct cb_wq_sweep {
+	uint64_t prev[CB_MAX_WAITERS];  /* CLAIMING words seen last sweep */
+	uint64_t hint_seen[CB_MAX_POOLS];
+	uint64_t count_seen[CB_MAX_POOLS];
+};
+
+/*
+ * The sweeper, each recount: frees entries in impossible states, of
+ * pools that do not exist (active[p] == 0), WAITING ones that are
+ * not live, CLAIMING ones stuck since the last sweep; corrects a
+ * pool's `queued` hint that disagreed with the table the same way
+ * twice in a row (once could be an enqueuer or leaver between its two
+ * steps); wakes the head of every pool it changed.
+ * Returns entries freed; *hints gets the hints corrected.
+ */
+uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
+    struct cb_wq_sweep *st, uint32_t *hints);
+
+#endif /* CB_QUEUE_H */

@@ -1,0 +1,329 @@
+/*
+ * queue.pml - Promela model of fair waiting (lib/queue.h): the waiter
+ * loop, hand-over, the release eventcount, a waiter that times out, a
+ * waiter killed while queued or while holding, and the broker's
+ * reclaim.  tests/model/run.sh checks it with spin.
+ *
+ * Mapping to lib/queue.h (its names):
+ *
+ *   U        the pool's usage counter; LIMIT units (one, held at the
+ *            start by `holder`).
+ *   R, Rw    the release eventcount: release_seq and waiters.
+ *   est[i]   waiter i's entry: FREE or WAITING (CLAIMING is invisible
+ *            to scans, so enqueue is one step here); prio[i], tick[i]
+ *            its priority and arrival ticket, fixed while WAITING.
+ *   wake[i]  its own futex word.
+ *   sl[i]    the kernel's side of futex_wait: AWAKE, asleep on R, or
+ *            asleep on wake[i].  futex_wait(word, val) is one atomic
+ *            step "sleep iff word == val"; FUTEX_WAKE is one step that
+ *            wakes the sleepers on that word; the bump before it is a
+ *            step of its own.
+ *
+ *   waiter(i)  enqueue; loop { o = wake[i]; r = R; scan (one step per
+ *            entry); head: CAS U (admitted: leave, hand over, hold,
+ *            release) or futex_wait(R, r); else futex_wait(wake[i], o) }.
+ *            Leave = free the entry, Rw - 1, hand over (scan for the
+ *            head, bump its word, wake it).  Release = U - 1, then iff
+ *            Rw != 0: R + 1 and FUTEX_WAKE(R).
+ *            Waiter LEAVER may time out whenever it sleeps (a timeout
+ *            wakes it) and leave.  Waiter MORTAL may be killed while it
+ *            sleeps in the queue, while it holds its unit, or between
+ *            freeing its entry and handing over.
+ *   holder   holds the only unit until every waiter is queued (so the
+ *            order of service is fully determined), then releases it.
+ *   sweeper  the broker: once MORTAL is dead, undoes its unit (release
+ *            as above), frees its entry if still WAITING, and wakes
+ *            the head (cb_wq_reclaim wakes every queued pool's head).
+ *
+ * There are no time slices here: a sleep ends only by a wake, so a
+ * lost wakeup is a state where some waiter sleeps for ever, which spin
+ * reports as an invalid end state.  Properties:
+ *   - no lost wakeup: every waiter that is neither killed nor timed
+ *     out is admitted and finishes (no invalid end state);
+ *   - order: when a waiter is admitted, no WAITING entry is ahead of
+ *     it (priority higher, or equal with an earlier ticket): grants
+ *     come in priority order, FIFO within a priority;
+ *   - the limit: U <= LIMIT.
+ * Negative controls (run.sh expects a counterexample):
+ *   -DBUG_LATE_READ    the waiter reads its own word after the scan
+ *   -DBUG_NO_HANDOVER  a leaving waiter does not wake the next head
+ *   -DBUG_SWEEP_NOWAKE the sweeper frees a dead waiter's entry but does
+ *                      not wake the head
+ * Coverage probes (-DCOVER=k): 1 MORTAL killed while queued, 2 MORTAL
+ * killed holding its unit, 3 LEAVER timed out at the head.
+ */
+
+#ifndef NW
+#define NW 3            /* waiters, 2..4 */
+#endif
+#ifndef MORTAL
+#define MORTAL 1        /* the waiter that may be killed (NW: none) */
+#endif
+#ifndef LEAVER
+#define LEAVER 0        /* the waiter that may time out (NW: none) */
+#endif
+#ifndef P0
+#define P0 0
+#endif
+#ifndef P1
+#define P1 0
+#endif
+#ifndef P2
+#define P2 5
+#endif
+#ifndef P3
+#define P3 0
+#endif
+
+#define LIMIT 1
+#define NONE 255
+
+#define FREE 0
+#define WAITING 2
+
+#define AWAKE 0
+#define ON_R 1
+#define ON_OWN 2
+
+byte U = 1;             /* the holder's unit */
+byte R;                 /* release_seq */
+byte Rw;                /* waiters */
+byte est[NW];
+byte prio[NW];
+byte tick[NW];
+byte wake[NW];
+byte sl[NW];
+byte qnext;
+byte enq;               /* waiters enqueued: the holder's gate */
+bool dead[NW];
+bool holding[NW];
+
+#define AHEAD(j, i) \
+	(prio[j] > prio[i] || (prio[j] == prio[i] && tick[j] < tick[i]))
+
+#ifdef COVER
+#define REACHED(k, cond) assert(!(COVER == k && (cond)))
+#else
+#define REACHED(k, cond) skip
+#endif
+
+/* FUTEX_WAKE(R): every sleeper on R. */
+inline wake_R()
+{
+	atomic {
+		k = 0;
+		do
+		:: k < NW -> if :: sl[k] == ON_R -> sl[k] = AWAKE
+			     :: else -> skip fi; k++
+		:: else -> break
+		od
+	}
+}
+
+/* Release one unit: CAS U; iff Rw != 0, bump R and wake
+ * (cb_eventcount_notify_sc, whose own model is eventcount.pml). */
+inline release()
+{
+	U--;
+	if
+	:: Rw > 0 -> R++; wake_R()
+	:: else -> skip
+	fi
+}
+
+/* Hand-over: scan for the head (one step per entry), bump its word,
+ * FUTEX_WAKE it. */
+inline handover()
+{
+	h = NONE;
+	j = 0;
+	do
+	:: j < NW ->
+		if
+		:: est[j] == WAITING && (h == NONE || AHEAD(j, h)) -> h = j
+		:: else -> skip
+		fi;
+		j++
+	:: else -> break
+	od;
+	if
+	:: h != NONE ->
+		wake[h]++;
+		atomic { if :: sl[h] == ON_OWN -> sl[h] = AWAKE
+			 :: else -> skip fi }
+	:: else -> skip
+	fi
+}
+
+/* Grant order: the grants kept come in (priority desc, ticket asc)
+ * order: each one after the last. */
+bool granted_any;
+byte lastp, lastt;
+
+inline order_check(i)
+{
+	atomic {
+		assert(!granted_any || lastp > prio[i] ||
+		    (lastp == prio[i] && lastt < tick[i]));
+		granted_any = 1;
+		lastp = prio[i];
+		lastt = tick[i]
+	}
+}
+
+proctype waiter(byte i)
+{
+	byte o, r, j, k, h, ahead;
+
+	Rw++;
+	atomic { est[i] = WAITING; tick[i] = qnext; qnext++; enq++ };
+loop:
+#ifndef BUG_LATE_READ
+	o = wake[i];
+#endif
+	r = R;
+	ahead = 0;
+	j = 0;
+	do
+	:: j < NW ->
+		if
+		:: j != i && est[j] == WAITING && AHEAD(j, i) -> ahead++
+		:: else -> skip
+		fi;
+		j++
+	:: else -> break
+	od;
+#ifdef BUG_LATE_READ
+	o = wake[i];
+#endif
+	if
+	:: ahead == 0 ->
+		atomic {
+			if
+			:: U < LIMIT -> U++; assert(U <= LIMIT);
+				holding[i] = 1
+			:: else -> skip
+			fi
+		};
+		if
+		:: holding[i] -> goto granted
+		:: else -> skip
+		fi;
+		atomic { if :: R == r -> sl[i] = ON_R :: else -> skip fi }
+	:: else ->
+		atomic { if :: wake[i] == o -> sl[i] = ON_OWN
+			 :: else -> skip fi }
+	fi;
+	/* Asleep until woken; LEAVER's timeout and MORTAL's death can
+	 * end the sleep too. */
+	if
+	:: sl[i] == AWAKE -> goto loop
+	:: i == LEAVER && sl[i] != AWAKE ->
+		REACHED(3, ahead == 0);
+		sl[i] = AWAKE; goto leave
+	:: i == MORTAL && sl[i] != AWAKE ->
+		REACHED(1, true);
+		sl[i] = AWAKE; dead[i] = 1; goto end_dead
+	fi;
+granted:
+	/* Scan again: a waiter that arrived ahead of us between our scan
+	 * and our CAS gets the unit back (release wakes it). */
+	ahead = 0;
+	j = 0;
+	do
+	:: j < NW ->
+		if
+		:: j != i && est[j] == WAITING && AHEAD(j, i) -> ahead++
+		:: else -> skip
+		fi;
+		j++
+	:: else -> break
+	od;
+#ifndef BUG_NO_GIVE_BACK
+	if
+	:: ahead > 0 -> holding[i] = 0; release(); goto loop
+	:: else -> skip
+	fi;
+#endif
+	order_check(i);
+	/* Leave the queue, hand over, hold, release. */
+	est[i] = FREE;
+	if
+	:: i == MORTAL -> REACHED(2, true); dead[i] = 1; goto end_dead
+	:: true -> skip
+	fi;
+	Rw--;
+#ifndef BUG_NO_HANDOVER
+	handover();
+#endif
+	holding[i] = 0;
+	release();
+	goto end_done;
+leave:
+	est[i] = FREE;
+	Rw--;
+#ifndef BUG_NO_HANDOVER
+	handover();
+#endif
+end_done:
+	skip;
+end_dead:
+	skip
+}
+
+active proctype holder()
+{
+	byte k;
+
+	(enq == NW);
+	release()
+}
+
+/* The broker's reclaim of MORTAL once it is dead. */
+active proctype sweeper()
+{
+	byte j, k, h;
+
+end_idle:
+	(MORTAL < NW && dead[MORTAL]);
+	if
+	:: holding[MORTAL] -> holding[MORTAL] = 0; release()
+	:: else -> skip
+	fi;
+	if
+	:: est[MORTAL] == WAITING -> est[MORTAL] = FREE; Rw--
+	:: else -> skip
+	fi;
+#ifndef BUG_SWEEP_NOWAKE
+	handover();
+#endif
+end_swept:
+	skip
+}
+
+init
+{
+	atomic {
+		prio[0] = P0;
+		prio[1] = P1;
+#if NW > 2
+		prio[2] = P2;
+#endif
+#if NW > 3
+		prio[3] = P3;
+#endif
+	};
+	/* Arrivals in index order (tickets 0, 1, ...): each waiter
+	 * starts once the one before it is queued. */
+	run waiter(0);
+	(enq == 1);
+	run waiter(1);
+#if NW > 2
+	(enq == 2);
+	run waiter(2);
+#endif
+#if NW > 3
+	(enq == 3);
+	run waiter(3);
+#endif
+}
