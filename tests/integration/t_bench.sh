@@ -1,0 +1,45 @@
+# capbench --smoke: every section runs (or says why it was skipped), the
+# JSON is well formed, and nothing is left in /dev/shm.  No timing is
+# checked: the numbers of a smoke run mean nothing.
+. "$(dirname "$0")/lib.sh"
+
+say "capbench --smoke runs every section"
+json="$CAPBROKER_RUNDIR/bench.json"
+# Its own instance name under lib.sh's prefix, so run.sh's leftover check
+# and this test's cleanup cover its segments too.
+out=$("$BIN/capbench" --smoke -n "$NAME" --json "$json" 2>&1) ||
+	fail "capbench --smoke failed: $out"
+expect_match "$out" '^### Targets' "human table"
+expect_match "$out" '^/dev/shm entries left behind: 0$' "shm report"
+
+say "the JSON is well formed and every section ran or was skipped with a reason"
+python3 - "$json" <<'PY' || fail "bad JSON report: $(cat "$json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = ["read", "hold", "launch", "watch", "publish", "reclaim",
+        "contention"]
+secs = d["sections"]
+assert sorted(secs) == sorted(want), secs.keys()
+for name in want:
+    s = secs[name]
+    assert s["status"] in ("ok", "skipped"), (name, s)
+    if s["status"] == "skipped":
+        assert s["reason"], (name, "skipped without a reason")
+    elif name not in ("publish", "reclaim"):
+        assert len(s["rows"]) == len(d["procs"]), (name, s)
+hold = secs["hold"]["rows"]
+for row in hold:
+    for m in ("capbroker", "posix_sem", "sysv_sem_undo", "flock"):
+        assert row[m] and row[m]["ops_per_s"] > 0, (m, row)
+    # Redis is optional: measured, or skipped with a reason.
+    assert row["redis"] or "redis" in secs["hold"]["reason"], row
+assert d["shm_leftovers"] == 0
+assert len(d["targets"]) == 9
+PY
+
+say "the broker, redis-server and every worker process are gone"
+left=$(ls /dev/shm | grep "^capbroker\.$NAME\." || true)
+expect_eq "$left" "" "segments left in /dev/shm"
+if pgrep -f "capbrokerd -n $NAME " >/dev/null; then
+	fail "capbench left its broker running"
+fi
