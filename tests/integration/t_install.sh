@@ -1,6 +1,7 @@
 # make install / uninstall under DESTDIR: the library with its soname,
 # static archive, header, pkg-config file and programs; only cb_
-# symbols exported; a program built against the installed copy works.
+# symbols exported; a program built against the installed copy works,
+# and so does the installed Python binding.
 . "$(dirname "$0")/lib.sh"
 
 case "$BIN" in
@@ -43,6 +44,16 @@ start_broker
 ctl worker set g --state ready --max-running 12 >/dev/null
 out=$(LD_LIBRARY_PATH="$DEST$PREFIX/lib" "$CAPBROKER_RUNDIR/capacity" "$NAME" 0)
 expect_match "$out" "^capacity 12 source reported generation [0-9]+$" "example output"
+
+say "the installed Python binding loads the installed library"
+py=$(find "$DEST$PREFIX/lib" -path '*/dist-packages/capbroker/__init__.py')
+[ -n "$py" ] || fail "Python package not installed"
+pydir=$(dirname "$(dirname "$py")")
+out=$(cd / && PYTHONPATH="$pydir" PYTHONDONTWRITEBYTECODE=1 \
+    CAPBROKER_LIB="$DEST$PREFIX/lib/libcapbroker.so.0" /usr/bin/python3 -c \
+    "import capbroker; c = capbroker.Client('$NAME'); print(c.current, c.source)") ||
+    fail "python3 -c 'import capbroker' from $pydir"
+expect_eq "$out" "12 reported" "Python binding output"
 
 say "uninstall removes every file"
 make -s -C "$ROOT" uninstall PREFIX=$PREFIX DESTDIR="$DEST" >/dev/null ||
