@@ -4,8 +4,15 @@
 #   make run             install missing packages, build, run the broker
 #   make check           install missing packages, build, run every test
 #   make check SAN=address,undefined   the same under sanitizers
+#   make san-check       unit + integration tests under ASan+UBSan and
+#                        TSan (make check runs it after the plain tests)
+#   make valgrind-check  unit tests under valgrind (make check runs it)
 #   make install PREFIX=/usr/local DESTDIR=   /  make uninstall
 #   make man-check       lint the manual pages (mandoc -Tlint)
+#   make bench           run capbench (tools/capbench.c) and print its table
+#   make bench-report    full capbench run: JSON, the plot and the tables
+#                        of docs/BENCHMARKS.md
+#   make python-check    test the Python binding (pytest, real broker)
 #   make clean
 #
 # Objects go to build/ (build-SAN/ for sanitizer builds), so a sanitizer
@@ -21,6 +28,15 @@ INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
+# The Python binding (client/python/capbroker): Debian's python3 looks in
+# /usr/lib/python3/dist-packages for PREFIX=/usr and in
+# PREFIX/lib/python3.X/dist-packages otherwise.  /usr/bin/python3, not
+# whatever python3 comes first in PATH: the tests need Debian's pytest.
+PYTHON     ?= /usr/bin/python3
+PY_VERSION  = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYTHONDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VERSION)/dist-packages)
+PY_PKG      = client/python/capbroker
+PY_FILES    = $(wildcard $(PY_PKG)/*.py) $(PY_PKG)/py.typed
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -81,19 +97,24 @@ LIB_SONAME  = libcapbroker.so.$(SOVERSION)
 LIB_A       = $(O)/libcapbroker.a
 LIB_PC      = $(O)/capbroker.pc
 PROGRAMS    = $(O)/capbrokerd $(O)/capctl $(O)/capdump
+BENCH       = $(O)/capbench $(O)/libcbbench_oneload.so
 
 # Manual pages (mdoc), next to the code they document.
 MAN1        = client/capctl.1 tools/capdump.1
 MAN3        = client/capbroker.3
 MAN8        = broker/capbrokerd.8
-MANPAGES    = $(MAN1) $(MAN3) $(MAN8)
+MANPAGES    = $(MAN1) $(MAN3) $(MAN8) tools/capbench.1
 
 UNIT_TESTS  = $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
 ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/integration/*.c))
+# examples/gateway: the pre-forked HTTP gateway and its fake backends
+# (tests/integration/t_gateway.sh).
+EXAMPLES    = $(O)/examples/gateway $(O)/examples/fakebackend
 
-.PHONY: all deps run check unit-check model-check integration-check install uninstall \
-        clean man-check
-all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(UNIT_TESTS) $(ITEST_PROGS)
+.PHONY: all deps run check san-check valgrind-check unit-check model-check integration-check install uninstall \
+        clean man-check python-check bench bench-report
+all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(UNIT_TESTS) $(ITEST_PROGS) \
+     $(BENCH) $(EXAMPLES)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -130,6 +151,23 @@ $(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
 $(O)/capdump: $(O)/tools/capdump.o $(LIB_A)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
+$(O)/examples/gateway: examples/gateway/gateway.c client/capbroker.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
+
+$(O)/examples/fakebackend: examples/gateway/fakebackend.c
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
+
+# capbench (not installed) links the static library like the other
+# tools, and dlopen()s the shared one next to a one-load yardstick
+# library, so cb_current() and the yardstick pay the same call.
+$(O)/capbench: $(O)/tools/capbench.o $(LIB_A)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) -ldl
+
+$(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
+	$(call say,LD,$@)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS)
+
 # Unit tests: tests/unit/test_MODULE.c links the core and protocol;
 # tests/unit/test_broker_MODULE.c also links the broker's modules.
 BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
@@ -157,7 +195,31 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory man-check unit-check model-check \
-	    fuzz-check integration-check
+	    fuzz-check integration-check python-check
+ifeq ($(SAN),)
+	@$(MAKE) --no-print-directory valgrind-check san-check
+endif
+
+# The unit tests under valgrind: any memory error or definite/indirect
+# leak fails the binary (run-unit.sh counts it).
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
+           --errors-for-leak-kinds=definite,indirect
+valgrind-check: $(UNIT_TESTS)
+	@RUN_UNIT_WRAPPER="$(VALGRIND)" sh tests/run-unit.sh $(UNIT_TESTS)
+
+# The sanitizer builds, which make check (and so CI) runs after the
+# plain one: the unit and integration tests under ASan+UBSan, then under
+# TSan, each in its own build directory ($(O)-address-undefined,
+# $(O)-thread).  The model has no C in it and the fuzzers are ASan+UBSan
+# builds already, so they are not repeated.
+SAN_CHECKS = address,undefined thread
+san-check:
+	@for s in $(SAN_CHECKS); do \
+	    o=$(O)-$$(printf %s "$$s" | tr , -); \
+	    echo "sanitizer build: SAN=$$s O=$$o"; \
+	    $(MAKE) --no-print-directory SAN=$$s O=$$o all unit-check \
+	        integration-check || exit 1; \
+	done
 
 model-check:
 	@sh tests/model/run.sh
@@ -170,6 +232,30 @@ unit-check: $(UNIT_TESTS)
 TSAN_OPTIONS_CHECK = suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66
 integration-check: all
 	@TSAN_OPTIONS="$(TSAN_OPTIONS_CHECK)" sh tests/integration/run.sh $(O)
+
+# The Python binding's tests (tests/python, pytest) against this build's
+# library and a broker of this build.  A sanitized library cannot be
+# loaded into an unsanitized interpreter, so sanitizer builds skip them.
+python-check: $(LIB_SO) $(O)/capbrokerd $(O)/capctl
+ifeq ($(SAN),)
+	@CAPBROKER_BIN=$(abspath $(O)) \
+	    CAPBROKER_LIB=$(abspath $(O))/$(LIB_SONAME) \
+	    PYTHONPATH=$(CURDIR)/client/python PYTHONDONTWRITEBYTECODE=1 \
+	    $(PYTHON) -m pytest -p no:cacheprovider -q tests/python
+else
+	@echo "python-check: skipped in sanitizer builds (SAN=$(SAN))"
+endif
+
+# Benchmarks: never part of make check (which runs capbench --smoke from
+# tests/integration/t_bench.sh).  install-deps.sh bench adds redis-server
+# (the Redis comparison) and gnuplot-nox (the plot).
+bench: all
+	@sh scripts/install-deps.sh bench
+	$(call say,BENCH,$(O)/capbench)$(O)/capbench
+
+bench-report: all
+	@sh scripts/install-deps.sh bench
+	$(call say,BENCH,docs/BENCHMARKS.md)sh tools/bench-report.sh $(O)
 
 # mandoc prints nothing for a page without warnings: any output (or a
 # missing mandoc) fails.
@@ -193,6 +279,8 @@ install: all
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(PYTHONDIR)/capbroker
+	install -m 0644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/capbroker/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libcapbroker.so.$(VERSION) \
@@ -207,6 +295,9 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/capdump.1 \
 	    $(DESTDIR)$(MANDIR)/man3/capbroker.3 \
 	    $(DESTDIR)$(MANDIR)/man8/capbrokerd.8
+	rm -f $(addprefix $(DESTDIR)$(PYTHONDIR)/capbroker/,$(notdir $(PY_FILES)))
+	rm -rf $(DESTDIR)$(PYTHONDIR)/capbroker/__pycache__
+	rmdir $(DESTDIR)$(PYTHONDIR)/capbroker 2>/dev/null || true
 
 clean:
 	rm -rf build build-*

@@ -15,6 +15,10 @@
 # that exits 0 without a summary (it did not run its tests).  The last
 # line is always "unit: N passed, N failed"; the exit status is 1 when
 # anything failed.
+#
+# RUN_UNIT_WRAPPER, when set, is put in front of each binary (make
+# valgrind-check: valgrind with --error-exitcode, so a memory error or
+# leak is a non-zero exit and counts as a failure).
 
 if [ $# -eq 0 ]; then
 	echo "usage: sh tests/run-unit.sh BIN..." >&2
@@ -41,7 +45,8 @@ for bin in "$@"; do
 	*/*) cmd=$bin ;;
 	*) cmd=./$bin ;;
 	esac
-	"$cmd" >"$out" 2>&1
+	# shellcheck disable=SC2086 # the wrapper is a command line
+	${RUN_UNIT_WRAPPER:-} "$cmd" >"$out" 2>&1
 	rc=$?
 	cat "$out"
 
