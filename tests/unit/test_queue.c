@@ -388,20 +388,25 @@ static void test_sweep_repairs(void **state)
 
 	memset(&st, 0, sizeof(st));
 	enqueue(f, &f->r, 0, &a);
+	/* Three entries other than a's: where a lands depends on the
+	 * client index, which depends on our pid. */
+	uint32_t g0 = (a.index + 1) % CB_MAX_WAITERS;
+	uint32_t g1 = (a.index + 2) % CB_MAX_WAITERS;
+	uint32_t g2 = (a.index + 3) % CB_MAX_WAITERS;
 	/* Garbage: an impossible state, a pool that does not exist, a
 	 * claim that never finishes, a hint too high. */
-	atomic_store(&wslot(f, 900)->word, CB_WAITER_WORD(3, P, 1, 5));
-	atomic_store(&wslot(f, 901)->word,
+	atomic_store(&wslot(f, g0)->word, CB_WAITER_WORD(3, P, 1, 5));
+	atomic_store(&wslot(f, g1)->word,
 	    CB_WAITER_WORD(CB_WAITER_WAITING, 9, f->r.client, 5));
-	atomic_store(&wslot(f, 901)->owner, f->r.owner);
-	atomic_store(&wslot(f, 902)->word, stuck);
+	atomic_store(&wslot(f, g1)->owner, f->r.owner);
+	atomic_store(&wslot(f, g2)->word, stuck);
 	atomic_store(&pslot(f, P)->queued, 40);
 
 	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 2);
 	assert_int_equal(hints, 0);       /* seen once: maybe in flight */
-	assert_int_equal(atomic_load(&wslot(f, 902)->word), stuck);
+	assert_int_equal(atomic_load(&wslot(f, g2)->word), stuck);
 	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 1);
-	assert_int_equal(CB_WAITER_STATE(atomic_load(&wslot(f, 902)->word)),
+	assert_int_equal(CB_WAITER_STATE(atomic_load(&wslot(f, g2)->word)),
 	    CB_WAITER_FREE);
 	/* The hint moved (the stuck claim was freed): seen again next. */
 	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 0);
