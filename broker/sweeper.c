@@ -195,10 +195,16 @@ static int scrub_free_entry(struct cb_client_slot *cs)
 	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
 	int dirty = CB_SEQ_INFLIGHT(s) != 0;
 
-	for (int p = 0; p < CB_MAX_POOLS; p++)
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		if (atomic_exchange_explicit(&cs->holds[p], 0,
 		    memory_order_seq_cst) != 0)
 			dirty = 1;
+		/* Unflushed admissions of an entry nobody owns: garbage
+		 * (cb_close and the reclaim flush theirs), or counts of a
+		 * claim racing this scan, which only a statistic misses. */
+		atomic_store_explicit(&cs->admitted[p], 0,
+		    memory_order_relaxed);
+	}
 	if (CB_SEQ_INFLIGHT(s) != 0)
 		cb_rsv_seq_reset(cs);
 	return dirty;

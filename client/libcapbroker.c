@@ -1061,9 +1061,7 @@ int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
 	if (r == -EAGAIN && req->timeout_ms != 0)
 		r = pick_wait(c, req, policy, ticket, id);
 	if (r == 0) {
-		atomic_fetch_add_explicit(&((struct cb_pool_slot *)
-		    cb_slots_record(c->slots, CB_RL_POOLS,
-		    (uint32_t)req->pool))->admitted, 1, memory_order_relaxed);
+		cb_rsv_count_admitted(c->slots, c->rsv.client, req->pool);
 		if (worker_id != NULL)
 			memcpy(worker_id, id, CB_WORKER_ID_STRLEN);
 		return 0;

@@ -365,21 +365,25 @@ struct cb_pool_slot {
 	 * release_seq, lib/queue.h). */
 	CB_LINE_ALIGNED _Atomic uint32_t release_seq;
 	_Atomic uint32_t waiters;
+	/*
+	 * Fair queueing (lib/queue.h).  queued: waiter entries of this
+	 * pool, a hint for the reserve hot path (one relaxed load: 0 means
+	 * nobody to pass); raised before an entry is claimed and lowered
+	 * after it is freed, by whoever frees it (seq_cst); the sweeper
+	 * corrects a drift it sees twice in a row.  On this read-mostly
+	 * line, not the statistics line every admission writes: there,
+	 * the hot path's load of it missed whenever another process had
+	 * just been admitted (capbench, docs/BENCHMARKS.md).
+	 */
+	_Atomic uint64_t queued;
 	/* Statistics, relaxed. */
 	CB_LINE_ALIGNED _Atomic uint64_t admitted;
 	_Atomic uint64_t rejected;        /* over the limit (EAGAIN/timeout) */
 	_Atomic uint64_t stale_releases;  /* ESTALE */
-	/*
-	 * Fair queueing (lib/queue.h).  queue_next: the next arrival
-	 * ticket, fetch_add (seq_cst) by each waiter as it enqueues.
-	 * queued: waiter entries of this pool, a hint for the reserve
-	 * hot path (one relaxed load: 0 means nobody to pass); raised
-	 * before an entry is claimed and lowered after it is freed, by
-	 * whoever frees it (seq_cst); the sweeper corrects a drift it sees
-	 * twice in a row.  (ABI 1.0 called it queue_serving, unused.)
-	 */
+	/* queue_next: the next arrival ticket of the pool's fair queue,
+	 * fetch_add (seq_cst) by each waiter as it enqueues. */
 	_Atomic uint64_t queue_next;
-	_Atomic uint64_t queued;
+	uint64_t reserved_q;              /* ABI 1.0's queue_serving, unused */
 	/* Earliest launch deadline a launcher has set (CAS-min): the
 	 * retry-after hint until the sweeper publishes its own.  A hint
 	 * only: readers clamp it to the pool's window. */
@@ -400,7 +404,17 @@ struct cb_pool_slot {
  * the owning process writes it (any of its threads).
  *
  * holds[p]: holds this process has in pool p (admitted and recorded).
+ *
+ * admitted[p]: admissions to pool p not yet added to the pool's
+ * `admitted` statistic.  The owning process adds 1 per admission
+ * (relaxed, its own lines) and moves the batch to the pool's counter
+ * (exchange, then add) once it reaches CB_ADMITTED_BATCH; cb_close,
+ * the broker's reclaim and its scrub of free entries move what is left.
+ * So the pool's counter only grows, lags each live client by less than
+ * CB_ADMITTED_BATCH, and no admission writes a line other processes
+ * write (capbench, docs/BENCHMARKS.md).
  */
+#define CB_ADMITTED_BATCH 64
 #define CB_OWNER(gen, pid) (((uint64_t)(gen) << 32) | (uint32_t)(pid))
 #define CB_OWNER_PID(o) ((uint32_t)(o))
 #define CB_OWNER_GEN(o) ((uint32_t)((o) >> 32))
@@ -413,6 +427,7 @@ struct cb_client_slot {
 	_Atomic uint32_t last_pool;       /* diagnostics: last pool used */
 	uint64_t reserved[5];
 	CB_LINE_ALIGNED _Atomic uint32_t holds[CB_MAX_POOLS];
+	CB_LINE_ALIGNED _Atomic uint32_t admitted[CB_MAX_POOLS];  /* 1.1 */
 };
 
 /*
@@ -555,7 +570,7 @@ static_assert((CB_EVENT_RING & (CB_EVENT_RING - 1)) == 0, "ring power of 2");
 static_assert(sizeof(struct cb_pool_def) % 8 == 0, "pool def is words");
 static_assert(sizeof(struct cb_pool_conf) == 128, "pool conf: 2 lines");
 static_assert(sizeof(struct cb_pool_slot) == 192, "pool slot: 3 lines");
-static_assert(sizeof(struct cb_client_slot) == 320, "client slot");
+static_assert(sizeof(struct cb_client_slot) == 576, "client slot");
 static_assert(sizeof(struct cb_launch_slot) == 16, "launch slot");
 static_assert(sizeof(struct cb_worker_slot) == 64, "worker slot: a line");
 static_assert(sizeof(struct cb_bind_slot) == 8, "bind slot");

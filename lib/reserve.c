@@ -120,9 +120,12 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
 			continue;
 		/* A free entry has no holds; anything here is garbage the
 		 * sweeper's recount will account for. */
-		for (int p = 0; p < CB_MAX_POOLS; p++)
+		for (int p = 0; p < CB_MAX_POOLS; p++) {
 			atomic_store_explicit(&cs->holds[p], 0,
 			    memory_order_seq_cst);
+			atomic_store_explicit(&cs->admitted[p], 0,
+			    memory_order_relaxed);
+		}
 		cb_rsv_seq_reset(cs);
 		/* Pairs with the broker's acquire load: a non-zero start
 		 * means the entry is fully set up. */
@@ -139,6 +142,7 @@ void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 	struct cb_client_slot *cs = client_slot(slots, index);
 	uint64_t o = owner;
 
+	cb_rsv_flush_admitted(slots, index);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
 	atomic_compare_exchange_strong_explicit(&cs->owner, &o,
 	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,
@@ -382,7 +386,6 @@ int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
     cb_ticket *ticket)
 {
 	uint32_t limit = cb_rsv_limit(r->state, pool);
-	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
 	int ret;
 
 	atomic_store_explicit(&client_slot(r->slots, r->client)->last_pool,
@@ -390,9 +393,38 @@ int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
 	ret = kind == CB_HOLD ? try_hold(r, pool, limit, ticket) :
 	    try_launch(r, pool, limit, observed, ticket);
 	if (ret == 0)
-		atomic_fetch_add_explicit(&ps->admitted, 1,
-		    memory_order_relaxed);
+		cb_rsv_count_admitted(r->slots, r->client, pool);
 	return ret;
+}
+
+/* Move client entry cs's unflushed admissions of pool p to the pool's
+ * statistic.  Exchange first: each admission is added exactly once,
+ * whoever flushes. */
+static void admitted_flush(void *slots, struct cb_client_slot *cs, int p)
+{
+	uint32_t n = atomic_exchange_explicit(&cs->admitted[p], 0,
+	    memory_order_relaxed);
+
+	if (n != 0)
+		atomic_fetch_add_explicit(&pool_slot(slots, p)->admitted, n,
+		    memory_order_relaxed);
+}
+
+void cb_rsv_count_admitted(void *slots, uint32_t client, int pool)
+{
+	struct cb_client_slot *cs = client_slot(slots, client);
+
+	if (atomic_fetch_add_explicit(&cs->admitted[pool], 1,
+	    memory_order_relaxed) + 1 >= CB_ADMITTED_BATCH)
+		admitted_flush(slots, cs, pool);
+}
+
+void cb_rsv_flush_admitted(void *slots, uint32_t client)
+{
+	struct cb_client_slot *cs = client_slot(slots, client);
+
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		admitted_flush(slots, cs, p);
 }
 
 static int stale(struct cb_rsv *r, int pool)
@@ -592,6 +624,7 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	    memory_order_relaxed)) != 0)
 		reclaim_claims(slots, index);
 	cb_rsv_seq_reset(cs);
+	cb_rsv_flush_admitted(slots, index);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&cs->owner, &o,
 	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,

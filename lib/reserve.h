@@ -165,6 +165,12 @@ uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
 long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
     uint32_t *per_pool);
 
+/* Count one admission of client entry `client` to pool (batched: abi.h,
+ * cb_client_slot.admitted); move all of the entry's unflushed counts to
+ * the pools' statistics (cb_close, reclaim, the scrub of free entries). */
+void cb_rsv_count_admitted(void *slots, uint32_t client, int pool);
+void cb_rsv_flush_admitted(void *slots, uint32_t client);
+
 /* Expire LIVE launch entries whose deadline is <= now; returns how
  * many, per pool in per_pool.  earliest gets, per pool, the earliest
  * remaining deadline (0 = none). */

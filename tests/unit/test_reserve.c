@@ -368,6 +368,41 @@ static void test_limit_sources(void **state)
 	assert_int_equal(cb_rsv_limit(f->state, 2), 17);
 }
 
+/*
+ * Admissions are counted per client and moved to the pool's statistic
+ * in batches of CB_ADMITTED_BATCH (abi.h): the pool's counter only
+ * grows, and every admission reaches it, through the batch, cb_close
+ * (unclaim) or the broker's reclaim.
+ */
+static void test_admitted_batches(void **state)
+{
+	struct fx *f = *state;
+	uint32_t c = f->r.client;
+	cb_ticket t;
+
+	for (int i = 0; i < CB_ADMITTED_BATCH + 3; i++) {
+		assert_int_equal(hold(f, &t), 0);
+		assert_int_equal(cb_rsv_release(&f->r, &t), 0);
+		uint64_t pool_count = atomic_load(&pslot(f, P)->admitted);
+		uint32_t mine = atomic_load(&cslot(f, c)->admitted[P]);
+
+		assert_true(pool_count + mine == (uint64_t)i + 1);
+		assert_true(pool_count == (i + 1 < CB_ADMITTED_BATCH ? 0 :
+		    CB_ADMITTED_BATCH));
+	}
+	cb_rsv_flush_admitted(f->slots, c);
+	assert_true(atomic_load(&pslot(f, P)->admitted) ==
+	    CB_ADMITTED_BATCH + 3);
+	assert_int_equal(atomic_load(&cslot(f, c)->admitted[P]), 0);
+	/* The reclaim moves what is left, once. */
+	assert_int_equal(hold(f, &t), 0);
+	uint32_t per_pool[CB_MAX_POOLS] = { 0 };
+	assert_true(cb_rsv_reclaim(f->slots, c, f->r.owner, per_pool) == 1);
+	assert_true(atomic_load(&pslot(f, P)->admitted) ==
+	    CB_ADMITTED_BATCH + 4);
+	assert_int_equal(atomic_load(&cslot(f, c)->admitted[P]), 0);
+}
+
 static void test_hold_up_to_limit(void **state)
 {
 	struct fx *f = *state;
@@ -383,7 +418,9 @@ static void test_hold_up_to_limit(void **state)
 	assert_int_equal(held(f, P), 5);
 	assert_int_equal(holds(f, c, P), 5);
 	assert_int_equal(launching(f, P), 0);
-	assert_true(atomic_load(&pslot(f, P)->admitted) == 5);
+	/* Counted in the client's own batch, not yet in the pool's. */
+	assert_int_equal(atomic_load(&cslot(f, c)->admitted[P]), 5);
+	assert_true(atomic_load(&pslot(f, P)->admitted) == 0);
 	/* Nothing leaked into other pools. */
 	assert_true(usage(f, 0) == 0);
 	assert_int_equal(holds(f, c, 0), 0);
@@ -1793,6 +1830,7 @@ int main(void)
 		RSV_TEST(test_claim_clears_garbage),
 		RSV_TEST(test_claim_table_full),
 		RSV_TEST(test_limit_sources),
+		RSV_TEST(test_admitted_batches),
 		RSV_TEST(test_hold_up_to_limit),
 		RSV_TEST(test_hold_limit_zero_and_raise),
 		RSV_TEST(test_hold_double_release),
