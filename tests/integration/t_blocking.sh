@@ -85,7 +85,7 @@ still_blocked w2a "w1 holds the only unit"
 still_blocked w2b "w1 holds the only unit"
 let_go w1
 i=0
-until grep -q '^ok ' "$D/w2a" "$D/w2b"; do
+until grep -qs '^ok ' "$D/w2a" "$D/w2b"; do
 	i=$((i + 1))
 	[ $i -le 100 ] || fail "neither waiter woken within 5 s of the release"
 	sleep 0.05

@@ -117,12 +117,8 @@ for h in 1 2 3; do
 	PIDS="$PIDS $!"
 done
 for h in 1 2 3; do
-	i=0
-	until grep -q '^ok ' "$D/h$h"; do
-		i=$((i + 1))
-		[ $i -le 200 ] || fail "holder $h not admitted: $(cat "$D/h$h")"
-		sleep 0.05
-	done
+	wait_for "h$h" '^ok ' 10 ||
+		fail "holder $h not admitted: $(cat "$D/h$h" 2>/dev/null)"
 done
 t=$(ctl launch --pool gw --observed 1) || fail "launch refused"
 scrape
