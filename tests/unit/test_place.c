@@ -39,6 +39,8 @@
 
 #define NAME "place"
 #define INSTANCE 0x0badc0ffee000007ull
+
+#include "segfix.h"	/* after NAME and INSTANCE */
 #define START 4242ull
 #define LOCAL_SIZE 64u
 #define P 1                    /* the pool the tests pick in */
@@ -71,27 +73,6 @@ struct wdef {
 
 /* ---- building the segments ------------------------------------------ */
 
-static size_t seg_size(enum cb_seg_kind kind)
-{
-	struct cb_layout l;
-
-	cb_layout_init(&l, kind);
-	return l.total_size;
-}
-
-static void seg_init(void *base, enum cb_seg_kind kind)
-{
-	struct cb_layout l;
-	char err[CB_ERRMSG_MAX];
-
-	cb_layout_init(&l, kind);
-	memset(base, 0, l.total_size);
-	cb_seg_header_init(base, kind, NAME, INSTANCE, &l);
-	cb_seg_header_publish(base, kind);
-	assert_int_equal(cb_seg_validate(base, l.total_size, kind, NAME, err,
-	    sizeof(err)), 0);
-}
-
 static struct cb_pool_slot *pslot(struct fx *f, int pool)
 {
 	return cb_slots_record(f->slots, CB_RL_POOLS, (uint32_t)pool);
@@ -115,26 +96,7 @@ static struct cb_bind_slot *bslot(struct fx *f, uint32_t e)
 /* The publisher's side of pool p: definition, limit. */
 static void pool_define(struct fx *f, int pool, uint32_t limit)
 {
-	struct cb_pool_conf *c = cb_seg_record(f->state, CB_RS_POOLS, 0,
-	    (uint32_t)pool);
-	struct cb_pool_def def;
-
-	memset(&def, 0, sizeof(def));
-	def.flags = CB_POOL_F_ACTIVE;
-	def.kind = pool == 0 ? CB_LIMIT_CAPACITY : CB_LIMIT_FIXED;
-	snprintf(def.name, sizeof(def.name), "pool%d", pool);
-	def.value = limit;
-	def.window_ms = 2000;
-	cb_seqlock_write(&c->seq, &c->def, &def, sizeof(def));
-	if (pool == 0) {
-		struct cb_state_hot *hot = cb_seg_region(f->state, CB_RS_HOT);
-
-		atomic_store_explicit(&hot->state_word,
-		    cb_state_pack(limit, CB_SOURCE_OVERRIDE, 0, 1),
-		    memory_order_release);
-	} else {
-		atomic_store_explicit(&c->limit, limit, memory_order_release);
-	}
+	seg_pool_define(f->state, pool, limit, 2000, 0);
 }
 
 /* The publisher's side of the worker table (records in id order),

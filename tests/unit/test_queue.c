@@ -34,6 +34,8 @@
 
 #define NAME "wq"
 #define INSTANCE 0x0badc0ffee000002ull
+
+#include "segfix.h"	/* after NAME and INSTANCE */
 #define START 4242ull
 #define LOCAL_SIZE 64u
 #define P 1
@@ -46,19 +48,11 @@ struct fx {
 	cb_ticket held;            /* the unit held at the start */
 };
 
-static void seg_init(void **base, enum cb_seg_kind kind)
+static void seg_alloc(void **base, enum cb_seg_kind kind)
 {
-	struct cb_layout l;
-	char err[CB_ERRMSG_MAX];
-
-	cb_layout_init(&l, kind);
-	*base = aligned_alloc(4096, l.total_size);
+	*base = aligned_alloc(4096, seg_size(kind));
 	assert_non_null(*base);
-	memset(*base, 0, l.total_size);
-	cb_seg_header_init(*base, kind, NAME, INSTANCE, &l);
-	cb_seg_header_publish(*base, kind);
-	assert_int_equal(cb_seg_validate(*base, l.total_size, kind, NAME, err,
-	    sizeof(err)), 0);
+	seg_init(*base, kind);
 }
 
 static struct cb_pool_slot *pslot(struct fx *f, int pool)
@@ -73,25 +67,7 @@ static struct cb_waiter_slot *wslot(struct fx *f, uint32_t e)
 
 static void pool_define(struct fx *f, int pool, uint32_t limit)
 {
-	struct cb_pool_conf *c = cb_seg_record(f->state, CB_RS_POOLS, 0,
-	    (uint32_t)pool);
-	struct cb_pool_def def;
-
-	memset(&def, 0, sizeof(def));
-	def.flags = CB_POOL_F_ACTIVE;
-	def.kind = pool == 0 ? CB_LIMIT_CAPACITY : CB_LIMIT_FIXED;
-	snprintf(def.name, sizeof(def.name), "pool%d", pool);
-	def.value = limit;
-	def.window_ms = 1000;
-	cb_seqlock_write(&c->seq, &c->def, &def, sizeof(def));
-	if (pool == 0) {
-		struct cb_state_hot *hot = cb_seg_region(f->state, CB_RS_HOT);
-
-		atomic_store(&hot->state_word,
-		    cb_state_pack(limit, CB_SOURCE_OVERRIDE, 0, 1));
-	} else {
-		atomic_store(&c->limit, limit);
-	}
+	seg_pool_define(f->state, pool, limit, 1000, 0);
 }
 
 static void rsv_open(struct fx *f, struct cb_rsv *r, pid_t pid)
@@ -112,8 +88,8 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	seg_init(&f->state, CB_SEG_STATE);
-	seg_init(&f->slots, CB_SEG_SLOTS);
+	seg_alloc(&f->state, CB_SEG_STATE);
+	seg_alloc(&f->slots, CB_SEG_SLOTS);
 	pool_define(f, 0, 8);
 	pool_define(f, P, 1);
 	rsv_open(f, &f->r, getpid());

@@ -38,6 +38,9 @@
 
 #define NAME "rsv"
 #define INSTANCE 0x0badc0ffee000001ull
+
+#include "segfix.h"	/* after NAME and INSTANCE */
+
 #define START 4242ull          /* the owner's /proc starttime, any value */
 #define LOCAL_SIZE 64u         /* private hold table, a power of two */
 #define P 1                    /* the pool most tests use */
@@ -53,33 +56,6 @@ struct fx {
 };
 
 /* ---- building the segments ------------------------------------------ */
-
-static size_t seg_size(enum cb_seg_kind kind)
-{
-	struct cb_layout l;
-
-	cb_layout_init(&l, kind);
-	return l.total_size;
-}
-
-static void seg_init(void *base, enum cb_seg_kind kind)
-{
-	struct cb_layout l;
-	char err[CB_ERRMSG_MAX];
-
-	cb_layout_init(&l, kind);
-	memset(base, 0, l.total_size);
-	cb_seg_header_init(base, kind, NAME, INSTANCE, &l);
-	cb_seg_header_publish(base, kind);
-	/* reserve.c's precondition. */
-	assert_int_equal(cb_seg_validate(base, l.total_size, kind, NAME, err,
-	    sizeof(err)), 0);
-}
-
-static struct cb_pool_conf *conf(struct fx *f, int pool)
-{
-	return cb_seg_record(f->state, CB_RS_POOLS, 0, (uint32_t)pool);
-}
 
 static struct cb_pool_slot *pslot(struct fx *f, int pool)
 {
@@ -115,26 +91,7 @@ static uint32_t nclient(struct fx *f)
 static void pool_define(struct fx *f, int pool, uint32_t limit,
     uint32_t window_ms, uint32_t observed)
 {
-	struct cb_pool_conf *c = conf(f, pool);
-	struct cb_pool_def def;
-
-	memset(&def, 0, sizeof(def));
-	def.flags = CB_POOL_F_ACTIVE;
-	def.kind = pool == 0 ? CB_LIMIT_CAPACITY : CB_LIMIT_FIXED;
-	snprintf(def.name, sizeof(def.name), "pool%d", pool);
-	def.value = limit;
-	def.window_ms = window_ms;
-	cb_seqlock_write(&c->seq, &c->def, &def, sizeof(def));
-	atomic_store_explicit(&c->observed, observed, memory_order_release);
-	if (pool == 0) {
-		struct cb_state_hot *hot = cb_seg_region(f->state, CB_RS_HOT);
-
-		atomic_store_explicit(&hot->state_word,
-		    cb_state_pack(limit, CB_SOURCE_OVERRIDE, 0, 1),
-		    memory_order_release);
-	} else {
-		atomic_store_explicit(&c->limit, limit, memory_order_release);
-	}
+	seg_pool_define(f->state, pool, limit, window_ms, observed);
 }
 
 static void rsv_open(struct fx *f, struct cb_rsv *r, pid_t pid,

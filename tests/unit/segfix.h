@@ -1,0 +1,71 @@
+/*
+ * segfix.h - segments for the unit tests of the reservation code
+ * (test_reserve.c, test_place.c, test_queue.c): built and validated the
+ * broker's way, and pools defined the publisher's way.  Include after
+ * cmocka.h, with NAME and INSTANCE defined.
+ */
+#ifndef CB_TEST_SEGFIX_H
+#define CB_TEST_SEGFIX_H
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "abi.h"
+#include "segment.h"
+#include "seqlock.h"
+#include "state_word.h"
+
+static inline size_t seg_size(enum cb_seg_kind kind)
+{
+	struct cb_layout l;
+
+	cb_layout_init(&l, kind);
+	return l.total_size;
+}
+
+/* Zero base (seg_size(kind) bytes), write and publish the header, and
+ * check that it validates (reserve.c's precondition). */
+static inline void seg_init(void *base, enum cb_seg_kind kind)
+{
+	struct cb_layout l;
+	char err[CB_ERRMSG_MAX];
+
+	cb_layout_init(&l, kind);
+	memset(base, 0, l.total_size);
+	cb_seg_header_init(base, kind, NAME, INSTANCE, &l);
+	cb_seg_header_publish(base, kind);
+	assert_int_equal(cb_seg_validate(base, l.total_size, kind, NAME, err,
+	    sizeof(err)), 0);
+}
+
+/* The publisher's side of pool p: its definition (seqlock), then the
+ * observation and the limit (release stores); pool 0's limit is the
+ * capacity in the state word. */
+static inline void seg_pool_define(void *state, int pool, uint32_t limit,
+    uint32_t window_ms, uint32_t observed)
+{
+	struct cb_pool_conf *c = cb_seg_record(state, CB_RS_POOLS, 0,
+	    (uint32_t)pool);
+	struct cb_pool_def def;
+
+	memset(&def, 0, sizeof(def));
+	def.flags = CB_POOL_F_ACTIVE;
+	def.kind = pool == 0 ? CB_LIMIT_CAPACITY : CB_LIMIT_FIXED;
+	snprintf(def.name, sizeof(def.name), "pool%d", pool);
+	def.value = limit;
+	def.window_ms = window_ms;
+	cb_seqlock_write(&c->seq, &c->def, &def, sizeof(def));
+	atomic_store_explicit(&c->observed, observed, memory_order_release);
+	if (pool == 0) {
+		struct cb_state_hot *hot = cb_seg_region(state, CB_RS_HOT);
+
+		atomic_store_explicit(&hot->state_word,
+		    cb_state_pack(limit, CB_SOURCE_OVERRIDE, 0, 1),
+		    memory_order_release);
+	} else {
+		atomic_store_explicit(&c->limit, limit, memory_order_release);
+	}
+}
+
+#endif /* CB_TEST_SEGFIX_H */
