@@ -41,6 +41,7 @@
 #define INSTANCE 0x0badc0ffee000007ull
 
 #include "segfix.h"	/* after NAME and INSTANCE */
+
 #define START 4242ull
 #define LOCAL_SIZE 64u
 #define P 1                    /* the pool the tests pick in */

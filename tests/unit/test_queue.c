@@ -36,6 +36,7 @@
 #define INSTANCE 0x0badc0ffee000002ull
 
 #include "segfix.h"	/* after NAME and INSTANCE */
+
 #define START 4242ull
 #define LOCAL_SIZE 64u
 #define P 1
