@@ -21,6 +21,8 @@ int main(void)
 
 	SIZE(cb_ticket);
 	OFF(cb_ticket, opaque);
+	SIZE(cb_waiter);
+	OFF(cb_waiter, opaque);
 	SIZE(struct cb_request);
 	OFF(struct cb_request, pool);
 	OFF(struct cb_request, kind);

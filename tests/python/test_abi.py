@@ -24,6 +24,7 @@ ROOT = HERE.parents[1]
 
 MIRRORS: Dict[str, Type[ctypes.Structure]] = {
     "cb_ticket": _native.CbTicket,
+    "cb_waiter": _native.CbWaiter,
     "struct cb_request": _native.CbRequest,
     "struct cb_pool_info": _native.CbPoolInfo,
 }

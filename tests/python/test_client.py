@@ -174,6 +174,49 @@ def test_hold_blocks_until_a_release(broker: Broker) -> None:
         assert one.info().held == 0
 
 
+def test_fair_queue_priority_then_arrival(broker: Broker) -> None:
+    broker.ctl("pool", "set", "q", "--limit", "1")
+    with Client(broker.name) as c:
+        q = c.pool("q")
+        first = q.hold()
+        low_a = q.enqueue(priority=0)
+        low_b = q.enqueue(priority=0)
+        high = q.enqueue(priority=5)
+        assert [high.position, low_a.position, low_b.position] == [0, 1, 2]
+        with pytest.raises(capbroker.Timeout):
+            high.wait(timeout=0.05)          # full: keeps its place
+        assert high.queued and high.position == 0
+        with pytest.raises(capbroker.OverLimit):
+            q.hold(timeout=0)                # no barging past waiters
+        first.release()
+        order = []
+        for w, name in ((high, "high"), (low_a, "a"), (low_b, "b")):
+            assert w.position == 0
+            h = w.wait(timeout=5)
+            assert isinstance(h, capbroker.Hold) and not w.queued
+            order.append(name)
+            assert q.info().held == 1
+            h.release()
+        assert order == ["high", "a", "b"]
+        with pytest.raises(capbroker.Stale):
+            low_b.position                   # admitted: no longer queued
+
+
+def test_fair_queue_cancel_moves_the_others_up(broker: Broker) -> None:
+    broker.ctl("pool", "set", "q", "--limit", "1")
+    with Client(broker.name) as c:
+        q = c.pool("q")
+        with q.hold():
+            with q.enqueue() as gone:
+                later = q.enqueue()
+                assert later.position == 1
+            assert not gone.queued
+            assert later.position == 0
+            later.cancel()
+            assert not later.queued
+        assert q.info().held == 0
+
+
 def test_double_release_is_stale(broker: Broker) -> None:
     with Client(broker.name) as c:
         h = c.pool().hold()

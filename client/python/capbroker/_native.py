@@ -66,6 +66,12 @@ class CbRequest(ctypes.Structure):
     ]
 
 
+class CbWaiter(ctypes.Structure):
+    """``cb_waiter``: ``{ uint64_t opaque[4]; }``."""
+
+    _fields_ = [("opaque", ctypes.c_uint64 * 4)]
+
+
 class CbPoolInfo(ctypes.Structure):
     """``struct cb_pool_info``."""
 
@@ -142,6 +148,25 @@ _OPTIONAL_PROTOTYPES = {
         ],
     ),
     "cb_worker_inflight": (ctypes.c_int, [_client_p, ctypes.c_char_p]),
+    "cb_enqueue": (
+        ctypes.c_int,
+        [_client_p, ctypes.POINTER(CbRequest), ctypes.POINTER(CbWaiter)],
+    ),
+    "cb_queue_position": (
+        ctypes.c_int,
+        [_client_p, ctypes.POINTER(CbWaiter)],
+    ),
+    "cb_wait": (
+        ctypes.c_int,
+        [
+            _client_p,
+            ctypes.POINTER(CbWaiter),
+            ctypes.c_int,
+            ctypes.POINTER(CbTicket),
+            ctypes.POINTER(ctypes.c_uint32),
+        ],
+    ),
+    "cb_dequeue": (ctypes.c_int, [_client_p, ctypes.POINTER(CbWaiter)]),
 }
 
 

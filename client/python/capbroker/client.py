@@ -333,6 +333,24 @@ class Pool:
         """
         return Hold(self, self._reserve(CB_HOLD, 0, timeout, priority))
 
+    def enqueue(
+        self, priority: int = 0, kind: str = "hold", observed: int = 0
+    ) -> Waiter:
+        """Take a place in the pool's fair queue (``cb_enqueue``); see
+        :class:`Waiter`.  ``kind`` is "hold" or "launch"."""
+        _require("cb_enqueue")
+        if kind not in ("hold", "launch"):
+            raise ValueError(f"kind is 'hold' or 'launch', not {kind!r}")
+        k = CB_HOLD if kind == "hold" else CB_LAUNCH
+        req = _native.CbRequest(
+            pool=self.index, kind=k, observed=observed, timeout_ms=-1,
+            priority=priority,
+        )
+        w = _native.CbWaiter()
+        c = self.client
+        c._check(lib.cb_enqueue(c._h, ctypes.byref(req), ctypes.byref(w)))
+        return Waiter(self, k, w)
+
     def pick_worker(
         self,
         policy: str = "least_loaded",
@@ -387,6 +405,80 @@ class Pool:
         if observed < 0 or observed > 0xFFFFFFFF:
             raise ValueError(f"observed out of range: {observed}")
         return Launch(self, self._reserve(CB_LAUNCH, observed, timeout, priority))
+
+
+class Waiter:
+    """A place in a pool's fair queue (``cb_enqueue``).
+
+    Waiters are served by priority (higher first), first come first
+    served within a priority, across processes.  ``position`` is the
+    number of live waiters ahead (0: next); ``wait(timeout)`` returns
+    the reservation once admitted, or raises :class:`Timeout` and keeps
+    the place, so a caller can wait in slices and report its position.
+    As a context manager it leaves the queue on exit unless admitted.
+    """
+
+    def __init__(self, pool: Pool, kind: int, waiter: _native.CbWaiter) -> None:
+        self.pool = pool
+        self._kind = kind
+        self._w = waiter
+        self._done = False
+
+    @property
+    def position(self) -> int:
+        """Live waiters ahead of this one (``cb_queue_position``)."""
+        c = self.pool.client
+        return c._check(lib.cb_queue_position(c._h, ctypes.byref(self._w)))
+
+    @property
+    def queued(self) -> bool:
+        """True until admitted or dequeued."""
+        return not self._done
+
+    def wait(self, timeout: Optional[float] = None) -> "_Reservation":
+        """Wait until admitted (``cb_wait``): a :class:`Hold` or a
+        :class:`Launch`.  Raises :class:`Timeout` (still queued) when
+        ``timeout`` seconds pass first; None waits without a limit."""
+        c = self.pool.client
+        ticket = _native.CbTicket()
+        retry = ctypes.c_uint32(0)
+        r = lib.cb_wait(
+            c._h,
+            ctypes.byref(self._w),
+            _timeout_ms(timeout),
+            ctypes.byref(ticket),
+            ctypes.byref(retry),
+        )
+        if r != -errno.ETIMEDOUT and r != -errno.EINTR:
+            self._done = True
+        c._check(r, int(retry.value))
+        if self._kind == CB_LAUNCH:
+            return Launch(self.pool, ticket)
+        return Hold(self.pool, ticket)
+
+    def cancel(self) -> None:
+        """Leave the queue (``cb_dequeue``); a no-op once admitted."""
+        if self._done:
+            return
+        self._done = True
+        c = self.pool.client
+        c._check(lib.cb_dequeue(c._h, ctypes.byref(self._w)))
+
+    def __enter__(self) -> "Waiter":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if not self._done and not self.pool.client.closed:
+            self.cancel()
+
+    def __repr__(self) -> str:
+        state = "queued" if not self._done else "done"
+        return f"<capbroker.Waiter {self.pool.name!r} {state}>"
 
 
 class _Reservation:
