@@ -60,17 +60,9 @@ int main(int argc, char **argv)
 	hold_ms = atol(argv[5]);
 	req.observed = argc == 7 ? (uint32_t)strtoul(argv[6], NULL, 10) : 0;
 
-	r = cb_open(&c, argv[1], 0);
-	if (r < 0) {
-		printf("%s\n", cb_open_errmsg());
-		return 10 + -r;
-	}
-	req.pool = cb_pool(c, argv[2]);
-	if (req.pool < 0) {
-		printf("pool %s: %s\n", argv[2], errname(req.pool));
-		cb_close(c);
-		return 1;
-	}
+	r = cbtest_attach(argv[1], 0, argv[2], &c, &req.pool);
+	if (r != 0)
+		return r;
 
 	printf("waiting\n");
 	t0 = now_ms();

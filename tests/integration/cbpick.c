@@ -213,16 +213,10 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		goto usage;
 	rdonly = strcmp(argv[2], "validate") == 0;
-	r = cb_open(&c, argv[1], rdonly ? CB_OPEN_RDONLY : 0);
-	if (r < 0) {
-		printf("%s\n", cb_open_errmsg());
-		return 10 + -r;
-	}
-	pool = cb_pool(c, argv[3]);
-	if (pool < 0) {
-		printf("pool %s: %s\n", argv[3], errname(pool));
-		return 1;
-	}
+	r = cbtest_attach(argv[1], rdonly ? CB_OPEN_RDONLY : 0, argv[3], &c,
+	    &pool);
+	if (r != 0)
+		return r;
 	if (strcmp(argv[2], "hammer") == 0 && argc == 9) {
 		_Atomic int *cnt = scratch_map(argv[6]);
 		int policy = policy_parse(argv[4]);

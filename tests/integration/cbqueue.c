@@ -70,17 +70,9 @@ int main(int argc, char **argv)
 	req.priority = atoi(argv[3]);
 	timeout_ms = atol(argv[4]);
 
-	r = cb_open(&c, argv[1], 0);
-	if (r < 0) {
-		printf("%s\n", cb_open_errmsg());
-		return 10 + -r;
-	}
-	req.pool = cb_pool(c, argv[2]);
-	if (req.pool < 0) {
-		printf("pool %s: %s\n", argv[2], errname(req.pool));
-		cb_close(c);
-		return 1;
-	}
+	r = cbtest_attach(argv[1], 0, argv[2], &c, &req.pool);
+	if (r != 0)
+		return r;
 	t0 = now_ms();
 	r = cb_enqueue(c, &req, &w);
 	if (r < 0) {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "capbroker.h"
+
 /* The errno name of a negative return, "ok" for 0: what the test
  * scripts match against. */
 static inline const char *errname(int r)
@@ -42,6 +44,31 @@ static inline long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Open instance `name` with `flags` and find pool `pool_name`, saying
+ * what failed the way the test scripts expect: a failed cb_open prints
+ * its message and gives exit status 10 + errno, a missing pool prints
+ * "pool NAME: ERRNAME" and gives 1 (the handle closed).  Returns 0 with
+ * *c and *pool set, or that exit status.
+ */
+static inline int cbtest_attach(const char *name, unsigned flags,
+    const char *pool_name, cb_client **c, int *pool)
+{
+	int r = cb_open(c, name, flags);
+
+	if (r < 0) {
+		printf("%s\n", cb_open_errmsg());
+		return 10 + -r;
+	}
+	*pool = cb_pool(*c, pool_name);
+	if (*pool < 0) {
+		printf("pool %s: %s\n", pool_name, errname(*pool));
+		cb_close(*c);
+		return 1;
+	}
+	return 0;
 }
 
 #endif /* CB_CBTEST_H */

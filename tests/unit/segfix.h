@@ -1,7 +1,8 @@
 /*
  * segfix.h - segments for the unit tests of the reservation code
  * (test_reserve.c, test_place.c, test_queue.c): built and validated the
- * broker's way, and pools defined the publisher's way.  Include after
+ * broker's way, pools defined the publisher's way, and clients claimed
+ * the way cb_open claims them.  Include after
  * cmocka.h, with NAME and INSTANCE defined.
  */
 #ifndef CB_TEST_SEGFIX_H
@@ -9,9 +10,12 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "abi.h"
+#include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
 #include "state_word.h"
@@ -66,6 +70,22 @@ static inline void seg_pool_define(void *state, int pool, uint32_t limit,
 	} else {
 		atomic_store_explicit(&c->limit, limit, memory_order_release);
 	}
+}
+
+/* A client set up the way cb_open does: an entry claimed for pid (with
+ * start as its /proc starttime) and a private hold table of local_size
+ * entries (a power of two).  Free r->local when done. */
+static inline void seg_rsv_open(struct cb_rsv *r, void *state, void *slots,
+    pid_t pid, uint64_t start, uint32_t local_size)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = state;
+	r->slots = slots;
+	assert_int_equal(cb_rsv_claim(slots, pid, start, &r->client,
+	    &r->owner), 0);
+	r->local = calloc(local_size, sizeof(*r->local));
+	assert_non_null(r->local);
+	r->local_size = local_size;
 }
 
 #endif /* CB_TEST_SEGFIX_H */

@@ -133,14 +133,7 @@ static void workers(struct fx *f, const struct wdef *w, uint32_t n)
 
 static void rsv_open(struct fx *f, struct cb_rsv *r, pid_t pid)
 {
-	memset(r, 0, sizeof(*r));
-	r->state = f->state;
-	r->slots = f->slots;
-	assert_int_equal(cb_rsv_claim(f->slots, pid, START, &r->client,
-	    &r->owner), 0);
-	r->local = calloc(LOCAL_SIZE, sizeof(*r->local));
-	assert_non_null(r->local);
-	r->local_size = LOCAL_SIZE;
+	seg_rsv_open(r, f->state, f->slots, pid, START, LOCAL_SIZE);
 }
 
 static int setup(void **state)

@@ -97,14 +97,7 @@ static void pool_define(struct fx *f, int pool, uint32_t limit,
 static void rsv_open(struct fx *f, struct cb_rsv *r, pid_t pid,
     uint32_t local_size)
 {
-	memset(r, 0, sizeof(*r));
-	r->state = f->state;
-	r->slots = f->slots;
-	assert_int_equal(cb_rsv_claim(f->slots, pid, START, &r->client,
-	    &r->owner), 0);
-	r->local = calloc(local_size, sizeof(*r->local));
-	assert_non_null(r->local);
-	r->local_size = local_size;
+	seg_rsv_open(r, f->state, f->slots, pid, START, local_size);
 }
 
 static void rsv_close(struct cb_rsv *r)
