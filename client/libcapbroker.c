@@ -214,7 +214,8 @@ static void hello(cb_client *c)
  * when it adopts the segments (and scans the table, so it watches us by
  * pidfd anyway), but hears of our death at once only if we say HELLO
  * to it too.  Called from the slow paths only (cb_watch's sleep,
- * cb_broker_check, a blocked cb_reserve): while we are registered in
+ * cb_broker_check, entering a blocking cb_reserve or cb_wait, each
+ * slice of a blocked cb_pick_worker): while we are registered in
  * the current epoch it is two relaxed loads and no syscall.  Failed
  * attempts back off exponentially, HELLO_BACKOFF_MIN_MS up to
  * HELLO_BACKOFF_MAX_MS, so a client of a broker that is down (or in
@@ -764,6 +765,7 @@ static int reserve_queued(cb_client *c, const struct cb_request *req,
 	struct timespec deadline;
 	int r;
 
+	rehello(c);
 	r = cb_wq_enqueue(c->slots, c->rsv.client, c->rsv.owner, req->pool,
 	    req->priority, &me);
 	if (r < 0) {
@@ -928,6 +930,7 @@ int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
 	r = waiter_open(c, w, &me, &kind, &observed);
 	if (r < 0)
 		return r;
+	rehello(c);
 	if (timeout_ms >= 0)
 		deadline = cb_deadline_after_ms(timeout_ms);
 	r = cb_wq_wait(&c->rsv, &me, kind, observed,
