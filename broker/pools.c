@@ -48,11 +48,16 @@ const struct cb_limit_source *cb_limit_source(uint32_t kind)
 void cb_pools_init(struct cb_pools *ps)
 {
 	memset(ps, 0, sizeof(*ps));
-	pthread_mutex_init(&ps->lock, NULL);
+	pthread_rwlock_init(&ps->lock, NULL);
 	ps->def[0].flags = CB_POOL_F_ACTIVE;
 	ps->def[0].kind = CB_LIMIT_CAPACITY;
 	strlcpy(ps->def[0].name, "default", sizeof(ps->def[0].name));
 	ps->def[0].window_ms = CB_DEFAULT_WINDOW_MS;
+}
+
+void cb_pools_destroy(struct cb_pools *ps)
+{
+	pthread_rwlock_destroy(&ps->lock);
 }
 
 void cb_pools_adopt(struct cb_pools *ps, const void *state)
@@ -117,7 +122,7 @@ int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
 {
 	int p, free_slot, r;
 
-	pthread_mutex_lock(&ps->lock);
+	pthread_rwlock_wrlock(&ps->lock);
 	p = find(ps, req->pool, &free_slot);
 	if (p == 0 && (req->pool_keys & (CB_POOL_SET_LIMIT |
 	    CB_POOL_SET_SHARE))) {
@@ -144,15 +149,26 @@ int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
 		}
 		r = apply(ps, p, req);
 	}
-	pthread_mutex_unlock(&ps->lock);
+	pthread_rwlock_unlock(&ps->lock);
 	return r;
+}
+
+void cb_pools_pin(struct cb_pools *ps, struct cb_pool_def *def,
+    uint32_t *observed)
+{
+	pthread_rwlock_rdlock(&ps->lock);
+	memcpy(def, ps->def, sizeof(ps->def));
+	memcpy(observed, ps->observed, sizeof(ps->observed));
+}
+
+void cb_pools_unpin(struct cb_pools *ps)
+{
+	pthread_rwlock_unlock(&ps->lock);
 }
 
 void cb_pools_copy(struct cb_pools *ps, struct cb_pool_def *def,
     uint32_t *observed)
 {
-	pthread_mutex_lock(&ps->lock);
-	memcpy(def, ps->def, sizeof(ps->def));
-	memcpy(observed, ps->observed, sizeof(ps->observed));
-	pthread_mutex_unlock(&ps->lock);
+	cb_pools_pin(ps, def, observed);
+	cb_pools_unpin(ps);
 }

@@ -351,6 +351,20 @@ static void sweep_placement(struct cb_broker *b,
 			cb_rsv_wake(b->seg.slots, p);
 }
 
+/*
+ * Launch, waiter and bind entries that name a pool not in `def` are
+ * garbage (nothing could have admitted them) and are freed.  That is
+ * only true of a `def` no older than the entries: a pool created after
+ * the copy, and an entry for it claimed before the entry is read, would
+ * be freed under its live client (a bind so freed turned the client's
+ * release into -ESTALE and left its pool hold counted).  So `def` is
+ * pinned while those passes run: a POOL SET, the only thing that
+ * activates a pool (pools.h: none is ever deactivated), waits for the
+ * unpin.  An entry read meanwhile that names pool p was written by a
+ * client that had read p from the published state segment, so p was
+ * active before the pin; the seq_cst (hence acquire) loads of the
+ * entries carry that order to our reading of `def`.
+ */
 static void sweep(struct cb_broker *b)
 {
 	struct cb_pool_def def[CB_MAX_POOLS];
@@ -360,16 +374,19 @@ static void sweep(struct cb_broker *b)
 	if (read(b->sweeper.timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	log_summary(&b->sweeper);
-	cb_pools_copy(&b->pools, def, observed);
+	cb_pools_pin(&b->pools, def, observed);
 	expire(b, def, cb_monotonic_ns());
+	cb_pools_unpin(&b->pools);
 	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)
 		return;
 	scan_clients(b);
+	cb_pools_pin(&b->pools, def, observed);
 	sweep_queues(b, def);
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (def[p].flags & CB_POOL_F_ACTIVE)
 			recount_pool(b, p, def[p].name);
 	sweep_placement(b, def);
+	cb_pools_unpin(&b->pools);
 	check_header(b);
 }
 

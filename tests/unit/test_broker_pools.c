@@ -14,6 +14,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "abi.h"
 #include "pools.h"
@@ -40,7 +43,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	pthread_mutex_destroy(&f->ps.lock);
+	cb_pools_destroy(&f->ps);
 	free(f);
 	return 0;
 }
@@ -362,6 +365,57 @@ static void test_copy(void **state)
 	assert_string_equal(def[1].name, "a");
 }
 
+/*
+ * The sweeper's pin: while the pools are pinned a POOL SET cannot
+ * create a pool (it waits), other readers can still copy them, and the
+ * set goes through after the unpin.  The sweeper frees entries naming a
+ * pool unknown to its pinned copy; a pool created mid-pass would have
+ * its first entries freed under their clients (seen in t_placement).
+ */
+struct setter {
+	struct fx *f;
+	atomic_int done;
+	int ret;
+};
+
+static void *set_pool(void *arg)
+{
+	struct setter *s = arg;
+
+	s->ret = pool_set(s->f, "POOL SET late limit=3");
+	atomic_store(&s->done, 1);
+	return NULL;
+}
+
+static void test_pin_holds_off_pool_set(void **state)
+{
+	struct fx *f = *state;
+	struct cb_pool_def pinned[CB_MAX_POOLS], other[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	struct setter s = { .f = f };
+	pthread_t t;
+
+	cb_pools_pin(&f->ps, pinned, observed);
+	assert_int_equal(pthread_create(&t, NULL, set_pool, &s), 0);
+	/* Long enough for the setter to have run to completion, were it
+	 * not held off; no amount of waiting may see it done. */
+	for (int i = 0; i < 50; i++) {
+		struct timespec ms = { 0, 1000000 };
+
+		nanosleep(&ms, NULL);
+		assert_int_equal(atomic_load(&s.done), 0);
+	}
+	cb_pools_copy(&f->ps, other, observed);  /* a reader is not held */
+	assert_false(other[1].flags & CB_POOL_F_ACTIVE);
+	assert_false(f->ps.def[1].flags & CB_POOL_F_ACTIVE);
+	cb_pools_unpin(&f->ps);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(atomic_load(&s.done), 1);
+	assert_int_equal(s.ret, 1);
+	assert_string_equal(f->ps.def[1].name, "late");
+	assert_false(pinned[1].flags & CB_POOL_F_ACTIVE);
+}
+
 /* ---- the parser's side of POOL SET ----------------------------------------- */
 
 static void test_parse_pool_requests(void **state)
@@ -512,6 +566,7 @@ int main(void)
 		POOL_TEST(test_table_full),
 		POOL_TEST(test_reused_slot_starts_clean),
 		POOL_TEST(test_copy),
+		POOL_TEST(test_pin_holds_off_pool_set),
 		cmocka_unit_test(test_parse_pool_requests),
 		POOL_TEST(test_adopt),
 	};
