@@ -189,27 +189,6 @@ static void drain_requests(struct cb_broker *b)
 	}
 }
 
-/* Free entries hold nothing: zero any garbage a client wrote there. */
-static int scrub_free_entry(struct cb_client_slot *cs)
-{
-	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
-	int dirty = CB_SEQ_INFLIGHT(s) != 0;
-
-	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		if (atomic_exchange_explicit(&cs->holds[p], 0,
-		    memory_order_seq_cst) != 0)
-			dirty = 1;
-		/* Unflushed admissions of an entry nobody owns: garbage
-		 * (cb_close and the reclaim flush theirs), or counts of a
-		 * claim racing this scan, which only a statistic misses. */
-		atomic_store_explicit(&cs->admitted[p], 0,
-		    memory_order_relaxed);
-	}
-	if (CB_SEQ_INFLIGHT(s) != 0)
-		cb_rsv_seq_reset(cs);
-	return dirty;
-}
-
 /*
  * Every entry: watch owned ones we do not watch yet (clients that
  * attached while no broker ran, or whose HELLO failed), drop watches on
@@ -219,6 +198,7 @@ static void scan_clients(struct cb_broker *b)
 {
 	struct cb_sweeper *sw = &b->sweeper;
 	uint32_t scrubbed = 0;
+	pid_t self = getpid();
 
 	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
 		struct cb_client_slot *cs = client_of(b, i);
@@ -228,7 +208,8 @@ static void scan_clients(struct cb_broker *b)
 		if (CB_OWNER_PID(o) == 0) {
 			if (sw->watch[i].pidfd >= 0)
 				unwatch(sw, i);
-			scrubbed += (uint32_t)scrub_free_entry(cs);
+			scrubbed += (uint32_t)cb_rsv_scrub(b->seg.slots, i, o,
+			    self);
 		} else if (sw->watch[i].pidfd < 0 || sw->watch[i].owner != o) {
 			watch(b, i, o);
 		}

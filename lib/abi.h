@@ -408,8 +408,9 @@ struct cb_pool_slot {
  * admitted[p]: admissions to pool p not yet added to the pool's
  * `admitted` statistic.  The owning process adds 1 per admission
  * (relaxed, its own lines) and moves the batch to the pool's counter
- * (exchange, then add) once it reaches CB_ADMITTED_BATCH; cb_close,
- * the broker's reclaim and its scrub of free entries move what is left.
+ * (exchange, then add) once it reaches CB_ADMITTED_BATCH; cb_close
+ * and the broker's reclaim move what is left (a free entry's count is
+ * garbage, which the broker's scrub clears).
  * So the pool's counter only grows, lags each live client by less than
  * CB_ADMITTED_BATCH, and no admission writes a line other processes
  * write (capbench, docs/BENCHMARKS.md).

@@ -137,6 +137,45 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
 	return -ENOSPC;
 }
 
+int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self)
+{
+	uint64_t mine = CB_OWNER(CB_OWNER_GEN(seen) + 1, (uint32_t)self);
+	struct cb_client_slot *cs;
+	int dirty, junk = 0;
+
+	if (index >= nclients(slots) || CB_OWNER_PID(seen) != 0)
+		return 0;
+	cs = client_slot(slots, index);
+	dirty = CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	    memory_order_relaxed)) != 0;
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		dirty |= atomic_load_explicit(&cs->holds[p],
+		    memory_order_relaxed) != 0;
+		junk |= atomic_load_explicit(&cs->admitted[p],
+		    memory_order_relaxed) != 0;
+	}
+	/* A claimer's fresh counts may make a clean entry look dirty: the
+	 * CAS then fails and nothing is touched. */
+	if ((!dirty && !junk) ||
+	    !atomic_compare_exchange_strong_explicit(&cs->owner, &seen, mine,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		atomic_store_explicit(&cs->holds[p], 0, memory_order_seq_cst);
+		atomic_store_explicit(&cs->admitted[p], 0,
+		    memory_order_relaxed);
+	}
+	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	    memory_order_relaxed)) != 0)
+		cb_rsv_seq_reset(cs);
+	/* Free again, unless a hostile writer has scribbled on the owner
+	 * meanwhile: then it is an owned entry the sweeper watches. */
+	atomic_compare_exchange_strong_explicit(&cs->owner, &mine,
+	    CB_OWNER(CB_OWNER_GEN(mine), 0), memory_order_seq_cst,
+	    memory_order_relaxed);
+	return dirty;
+}
+
 void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 {
 	struct cb_client_slot *cs = client_slot(slots, index);

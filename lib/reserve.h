@@ -165,9 +165,23 @@ uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
 long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
     uint32_t *per_pool);
 
+/*
+ * Broker side.  Clear the garbage of client entry `index`, seen free
+ * (owner word `seen`, pid 0): holds, an open window, unflushed
+ * admissions.  They count for nothing (the recount reads owned entries
+ * only) but are cleared so the table reads true.  A client may claim
+ * the entry at any moment after `seen` and take holds at once, so the
+ * broker first claims the entry itself, with the CAS a client uses
+ * (from exactly `seen`, naming pid `self`), clears it, and frees it
+ * again; a client that claimed it first keeps its counts.  Returns 1
+ * if holds or a window were cleared, 0 if the entry was clean or is
+ * no longer the free one seen.
+ */
+int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self);
+
 /* Count one admission of client entry `client` to pool (batched: abi.h,
  * cb_client_slot.admitted); move all of the entry's unflushed counts to
- * the pools' statistics (cb_close, reclaim, the scrub of free entries). */
+ * the pools' statistics (cb_close, the reclaim). */
 void cb_rsv_count_admitted(void *slots, uint32_t client, int pool);
 void cb_rsv_flush_admitted(void *slots, uint32_t client);
 

@@ -60,6 +60,10 @@
  *     only if they were outside, with the drift it reports; a second
  *     recount finds nothing to do unless the records overflow 32 bits
  *     (then the counter saturates at 0xffffffff);
+ *   - the scrub of free client entries (cb_rsv_scrub) leaves each one
+ *     free with no holds, admissions or open window, leaves owned ones
+ *     and every pool counter alone, and the recount still has nothing
+ *     to do;
  *   - a client can still claim an entry (or gets -ENOSPC only when all
  *     are owned), and a hold and a launch it takes release cleanly;
  *   - cb_rsv_reclaim with a wrong owner word changes nothing; with the
@@ -876,6 +880,41 @@ static void recount_active(const struct input *in)
 	}
 }
 
+/*
+ * The scrub of free entries (sweeper.c's scan): each free entry ends
+ * clean and free, owned ones and every pool counter are untouched, and
+ * the recount (which reads owned entries only) still has nothing to do.
+ */
+static void scrub_free(const struct input *in)
+{
+	uint64_t before[CB_MAX_POOLS], after[CB_MAX_POOLS];
+	int64_t hd, ld;
+
+	usage_all(before);
+	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
+		uint64_t o = atomic_load(&cslot(i)->owner);
+
+		cb_rsv_scrub(slots, i, o, 4242);
+		if (CB_OWNER_PID(o) != 0) {
+			CHECK(atomic_load(&cslot(i)->owner) == o);
+			continue;
+		}
+		CHECK(atomic_load(&cslot(i)->owner) == o ||
+		    atomic_load(&cslot(i)->owner) ==
+		    CB_OWNER(CB_OWNER_GEN(o) + 1, 0));
+		CHECK(CB_SEQ_INFLIGHT(atomic_load(&cslot(i)->seq)) == 0);
+		for (int p = 0; p < CB_MAX_POOLS; p++) {
+			CHECK(atomic_load(&cslot(i)->holds[p]) == 0);
+			CHECK(atomic_load(&cslot(i)->admitted[p]) == 0);
+		}
+	}
+	usage_all(after);
+	CHECK(memcmp(before, after, sizeof(before)) == 0);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (in->window[p] != 0)
+			CHECK(cb_rsv_recount(slots, p, &hd, &ld) == 0);
+}
+
 /* ---- placement (lib/place.h) ---------------------------------------- */
 
 static uint64_t bword(uint32_t e)
@@ -1347,6 +1386,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fake_now = now2;
 	sweep(&in, now2, prev, 1);
 	recount_active(&in);
+	scrub_free(&in);
 	place_sweep(&in);
 	queue_sweep(&in);
 

@@ -281,6 +281,75 @@ static void test_claim_clears_garbage(void **state)
 	assert_true(atomic_load(&cslot(f, i)->seq) > 0x1205);
 }
 
+/* The broker's scrub of a free entry clears its garbage, and leaves it
+ * free (the generation moved on: the broker held it meanwhile). */
+static void test_scrub_free_entry(void **state)
+{
+	struct fx *f = *state;
+	uint32_t i = (f->r.client + 1) % nclient(f);
+	uint64_t seen = atomic_load(&cslot(f, i)->owner);
+
+	assert_int_equal(CB_OWNER_PID(seen), 0);
+	/* Clean: nothing to do, the entry is not touched. */
+	assert_int_equal(cb_rsv_scrub(f->slots, i, seen, 4242), 0);
+	assert_true(atomic_load(&cslot(f, i)->owner) == seen);
+
+	atomic_store(&cslot(f, i)->holds[P], 1000);
+	atomic_store(&cslot(f, i)->admitted[P], 7);
+	atomic_store(&cslot(f, i)->seq, 0x1205);
+	assert_int_equal(cb_rsv_scrub(f->slots, i, seen, 4242), 1);
+	assert_int_equal(holds(f, i, P), 0);
+	assert_int_equal(atomic_load(&cslot(f, i)->admitted[P]), 0);
+	assert_int_equal(CB_SEQ_INFLIGHT(atomic_load(&cslot(f, i)->seq)), 0);
+	assert_true(atomic_load(&cslot(f, i)->owner) ==
+	    CB_OWNER(CB_OWNER_GEN(seen) + 1, 0));
+	/* Unflushed admissions alone are cleared but are not reported. */
+	seen = atomic_load(&cslot(f, i)->owner);
+	atomic_store(&cslot(f, i)->admitted[P], 3);
+	assert_int_equal(cb_rsv_scrub(f->slots, i, seen, 4242), 0);
+	assert_int_equal(atomic_load(&cslot(f, i)->admitted[P]), 0);
+	/* An owned entry, or an index past the table, is never scrubbed. */
+	atomic_store(&cslot(f, f->r.client)->holds[P], 5);
+	assert_int_equal(cb_rsv_scrub(f->slots, f->r.client, f->r.owner,
+	    4242), 0);
+	assert_int_equal(holds(f, f->r.client, P), 5);
+	assert_int_equal(cb_rsv_scrub(f->slots, nclient(f), 0, 4242), 0);
+	atomic_store(&cslot(f, f->r.client)->holds[P], 0);
+}
+
+/*
+ * The race the scrub must lose: the sweeper saw entry i free, then a
+ * client claimed it and took a hold before the scrub ran.  The scrub
+ * (given the stale observation) must leave the hold alone: zeroing it
+ * would let the recount trim the pool's counter below the holds really
+ * held, and the pool would admit past its limit.
+ */
+static void test_scrub_loses_to_a_claim(void **state)
+{
+	struct fx *f = *state;
+	uint32_t want = (f->r.client + 1) % nclient(f);
+	uint64_t seen = atomic_load(&cslot(f, want)->owner);
+	struct cb_rsv r2;
+	cb_ticket t;
+	int64_t hd, ld;
+
+	atomic_store(&cslot(f, want)->holds[P], 9);   /* garbage, seen */
+	seg_rsv_open(&r2, f->state, f->slots, (pid_t)want + 1024, 1, 16);
+	assert_int_equal(r2.client, want);
+	assert_int_equal(cb_rsv_try(&r2, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(holds(f, want, P), 1);
+
+	assert_int_equal(cb_rsv_scrub(f->slots, want, seen, 4242), 0);
+	assert_int_equal(holds(f, want, P), 1);
+	assert_true(atomic_load(&cslot(f, want)->owner) == r2.owner);
+	/* The recount agrees with the pool: nothing to correct. */
+	assert_int_equal(cb_rsv_recount(f->slots, P, &hd, &ld), 0);
+	assert_int_equal(held(f, P), 1);
+	assert_int_equal(cb_rsv_release(&r2, &t), 0);
+	assert_int_equal(held(f, P), 0);
+	free(r2.local);
+}
+
 static void test_claim_table_full(void **state)
 {
 	struct fx *f = *state;
@@ -1778,6 +1847,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		RSV_TEST(test_claim_distinct_and_owner),
 		RSV_TEST(test_claim_clears_garbage),
+		RSV_TEST(test_scrub_free_entry),
+		RSV_TEST(test_scrub_loses_to_a_claim),
 		RSV_TEST(test_claim_table_full),
 		RSV_TEST(test_limit_sources),
 		RSV_TEST(test_admitted_batches),
