@@ -88,19 +88,44 @@ capacity() {
 # binary itself (not through ctl/probe, whose subshell would be the pid
 # killed while the program lived on).
 
+# wait_until SECONDS COMMAND [ARG...]: run COMMAND (a function too)
+# every 50 ms until it succeeds; returns 1 if SECONDS pass first.
+wait_until() {
+	_wu_n=$(($1 * 20))
+	_wu_i=0
+	shift
+	until "$@"; do
+		_wu_i=$((_wu_i + 1))
+		[ $_wu_i -le "$_wu_n" ] || return 1
+		sleep 0.05
+	done
+}
+
+# yields VALUE COMMAND [ARG...]: COMMAND prints exactly VALUE.
+yields() {
+	_y_want=$1
+	shift
+	[ "$("$@")" = "$_y_want" ]
+}
+
 # wait_for FILE PATTERN SECONDS: until a line of $D/FILE matches
 # PATTERN (grep -E); returns 1 if SECONDS pass first.  The test sets D.
 wait_for() {
-	n=$(($3 * 20))
-	i=0
-	until grep -Eq -- "$2" "$D/$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le "$n" ] || return 1
-		sleep 0.05
-	done
+	wait_until "$3" grep -Eq -- "$2" "$D/$1" 2>/dev/null
 }
 
 # The pid a test stored in pid_NAME (eval "pid_$NAME=$!").
 pid_of() {
 	eval "echo \$pid_$1"
+}
+
+# let_go NAME: SIGUSR1 the holder (or granted waiter) started as NAME,
+# writing to $D/NAME; it must print "released ok" and exit 0.
+let_go() {
+	p=$(pid_of "$1")
+	kill -USR1 "$p"
+	wait_for "$1" '^released ' 10 || fail "$1: did not release"
+	expect_eq "$(sed -n 's/^released //p' "$D/$1")" ok "$1: release"
+	wait "$p"
+	expect_eq "$?" 0 "$1: exit status"
 }

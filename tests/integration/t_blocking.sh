@@ -24,16 +24,6 @@ admit() {
 	grep -q '^ok ' "$D/$1" || fail "$1: not admitted: $(cat "$D/$1")"
 }
 
-# let_go FILE: SIGUSR1 a holder, expect "released ok" and exit 0.
-let_go() {
-	p=$(pid_of "$1")
-	kill -USR1 "$p"
-	wait_for "$1" '^released ' 10 || fail "$1: did not release"
-	expect_eq "$(sed -n 's/^released //p' "$D/$1")" ok "$1: release"
-	wait "$p"
-	expect_eq "$?" 0 "$1: exit status"
-}
-
 # A reserver must still be blocked: nothing but "waiting" in its output.
 still_blocked() {
 	expect_eq "$(cat "$D/$1")" "waiting" "$1 still blocked ($2)"
@@ -84,12 +74,8 @@ sleep 0.5
 still_blocked w2a "w1 holds the only unit"
 still_blocked w2b "w1 holds the only unit"
 let_go w1
-i=0
-until grep -qs '^ok ' "$D/w2a" "$D/w2b"; do
-	i=$((i + 1))
-	[ $i -le 100 ] || fail "neither waiter woken within 5 s of the release"
-	sleep 0.05
-done
+wait_until 5 grep -qs '^ok ' "$D/w2a" "$D/w2b" ||
+    fail "neither waiter woken within 5 s of the release"
 sleep 0.5
 if grep -q '^ok ' "$D/w2a"; then first=w2a second=w2b; else first=w2b second=w2a; fi
 still_blocked "$second" "$first was admitted to the only unit"

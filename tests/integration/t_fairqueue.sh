@@ -38,22 +38,8 @@ pos() {
 
 # expect_pos LABEL N: its reported position becomes N within 5 s.
 expect_pos() {
-	i=0
-	until [ "$(pos "$1")" = "$2" ]; do
-		i=$((i + 1))
-		[ $i -le 100 ] || fail "$1: position $(pos "$1"), expected $2"
-		sleep 0.05
-	done
-}
-
-# let_go LABEL: SIGUSR1 a holder or granted waiter; it releases, exits 0.
-let_go() {
-	p=$(pid_of "$1")
-	kill -USR1 "$p"
-	wait_for "$1" '^released ' 10 || fail "$1: did not release"
-	expect_eq "$(sed -n 's/^released //p' "$D/$1")" ok "$1: release"
-	wait "$p"
-	expect_eq "$?" 0 "$1: exit status"
+	wait_until 5 yields "$2" pos "$1" ||
+	    fail "$1: position $(pos "$1"), expected $2"
 }
 
 grants() {	# POOL: the order of service so far, one line
@@ -62,13 +48,8 @@ grants() {	# POOL: the order of service so far, one line
 
 # expect_grants POOL "A B ...": within 5 s, and stays so for 0.3 s.
 expect_grants() {
-	i=0
-	until [ "$(grants "$1")" = "$2" ]; do
-		i=$((i + 1))
-		[ $i -le 100 ] || fail "grants in $1: '$(grants "$1")'," \
-		    "expected '$2'"
-		sleep 0.05
-	done
+	wait_until 5 yields "$2" grants "$1" ||
+	    fail "grants in $1: '$(grants "$1")'," "expected '$2'"
 	sleep 0.3
 	expect_eq "$(grants "$1")" "$2" "grants in $1 (no one else)"
 }

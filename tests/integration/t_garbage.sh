@@ -148,13 +148,8 @@ rogue header 2 >/dev/null || fail "cbrogue header"
 sleep 0.5	# a few sweeps over the garbage
 healthy "header"
 say "  the broker restores the header: clients can attach again"
-i=0
-until burst info g1 >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -le 50 ] || fail "header: clients still refused after 10 s:" \
-	    "$(burst info g1)"
-	sleep 0.2
-done
+wait_until 10 burst info g1 >/dev/null 2>&1 ||
+    fail "header: clients still refused after 10 s:" "$(burst info g1)"
 converge "$ALL0" 0 0
 healthy "header"
 logged "$mark" "header" "$HEADER" "$DRIFT" "$LAUNCHES"
@@ -177,12 +172,8 @@ mark=$(wc -l <"$LOG")
 rogue hdronly 4 >/dev/null || fail "cbrogue hdronly"
 sleep 0.5	# a few sweeps over the garbage
 healthy "header alone"
-i=0
-until burst info tiny >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -le 50 ] || fail "header alone: clients still refused after 10 s"
-	sleep 0.2
-done
+wait_until 10 burst info tiny >/dev/null 2>&1 ||
+    fail "header alone: clients still refused after 10 s"
 logged "$mark" "header alone" "$HEADER"
 say "  the attached clients live on and the holder releases normally"
 for p in $hh $hw; do

@@ -16,14 +16,10 @@ PER_BACKEND=3
 command -v curl >/dev/null 2>&1 || fail "curl not found (make deps)"
 [ -x "$GW" ] && [ -x "$FB" ] || fail "$GW or $FB not built"
 
-# wait_line FILE PATTERN: until a line of FILE matches (10 s).
+# wait_line FILE PATTERN: until a line of $D/FILE matches (10 s).
 wait_line() {
-	i=0
-	until grep -Eq -- "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || fail "no '$2' in $1: $(cat "$1" 2>/dev/null)"
-		sleep 0.05
-	done
+	wait_for "$1" "$2" 10 ||
+	    fail "no '$2' in $D/$1: $(cat "$D/$1" 2>/dev/null)"
 }
 
 # pool_held: the pool's holds as capdump reads them.
@@ -42,14 +38,15 @@ inflight() {
 	"$BIN/tests/cbinflight" "$NAME" $BACKENDS
 }
 
-# until_idle: pool holds and every backend slot back to 0 (10 s).
+# idle: pool holds and every backend slot at 0.
+idle() {
+	[ "$(pool_held)" = 0 ] && ! inflight | grep -qv ' 0$'
+}
+
+# until_idle: idle within 10 s.
 until_idle() {
-	i=0
-	while [ "$(pool_held)" != 0 ] || inflight | grep -qv ' 0$'; do
-		i=$((i + 1))
-		[ $i -le 200 ] || fail "not idle: pool held $(pool_held); $(inflight | tr '\n' ' ')"
-		sleep 0.05
-	done
+	wait_until 10 idle ||
+	    fail "not idle: pool held $(pool_held); $(inflight | tr '\n' ' ')"
 }
 
 stat_of() {	# KEY [PORT]: a number from the backend's /stats
@@ -66,7 +63,7 @@ start_broker
 say "three backends (max_running $PER_BACKEND each), pool gw limit $LIMIT"
 "$FB" -d 300 0 0 0 >"$D/fb.out" 2>&1 &
 PIDS="$PIDS $!"
-wait_line "$D/fb.out" '^ready$'
+wait_line fb.out '^ready$'
 PORTS=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$D/fb.out")
 FIRST_PORT=$(printf '%s\n' "$PORTS" | head -n 1)
 BACKENDS=""
@@ -81,7 +78,7 @@ say "gateway: 4 pre-forked workers x 16 threads"
 "$GW" -n "$NAME" -p gw -l 127.0.0.1:0 -w 4 -t 16 >"$D/gw.out" 2>"$D/gw.err" &
 GWPID=$!
 PIDS="$PIDS $GWPID"
-wait_line "$D/gw.out" '^listening '
+wait_line gw.out '^listening '
 URL="http://$(sed -n 's/^listening //p' "$D/gw.out")"
 
 say "one request is proxied to a backend"
@@ -152,12 +149,8 @@ for i in 1 2 3 4; do
 	curl -s -o /dev/null "$URL/slow/$i?delay=3000" &
 	PIDS="$PIDS $!"
 done
-i=0
-until [ "$(pool_held)" = 4 ]; do
-	i=$((i + 1))
-	[ $i -le 200 ] || fail "slow requests not admitted: held $(pool_held)"
-	sleep 0.05
-done
+wait_until 10 yields 4 pool_held ||
+    fail "slow requests not admitted: held $(pool_held)"
 sum=$(inflight | awk '{ n += $2 } END { print n }')
 expect_eq "$sum" 4 "backend slots bound to the slow requests"
 sum=$("$BIN/capdump" -n "$NAME" --prometheus |
@@ -175,15 +168,11 @@ kill -9 "$victim"
 say "killed worker $victim holding $held"
 until_idle
 expect_eq "$(reclaimed)" $((before + held)) "holds reclaimed from the killed worker"
-wait_line "$D/gw.err" "worker $victim killed by signal 9; restarting"
+wait_line gw.err "worker $victim killed by signal 9; restarting"
 
 say "the restarted gateway serves again"
-i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/again?delay=0")" = 200 ]; do
-	i=$((i + 1))
-	[ $i -le 50 ] || fail "no 200 after the restart"
-	sleep 0.1
-done
+wait_until 5 yields 200 curl -s -o /dev/null -w '%{http_code}' \
+    "$URL/again?delay=0" || fail "no 200 after the restart"
 until_idle
 
 say "SIGTERM stops the gateway and its workers"

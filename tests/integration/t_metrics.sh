@@ -38,16 +38,15 @@ expect_metric() {	# NAME LABELS EXPECTED
 	expect_eq "$(metric "$1" "$2")" "$3" "$1$2"
 }
 
+scraped_is() {	# NAME LABELS EXPECTED: a new scrape reads EXPECTED
+	scrape
+	[ "$(metric "$1" "$2")" = "$3" ]
+}
+
 # until_metric NAME LABELS EXPECTED SECONDS: scrape until it matches.
 until_metric() {
-	i=0
-	scrape
-	while [ "$(metric "$1" "$2")" != "$3" ]; do
-		i=$((i + 1))
-		[ $i -le $(($4 * 20)) ] || expect_metric "$1" "$2" "$3"
-		sleep 0.05
-		scrape
-	done
+	wait_until "$4" scraped_is "$1" "$2" "$3" ||
+	    expect_metric "$1" "$2" "$3"
 }
 
 source_is() {	# TIER: 1 for TIER, 0 for the other three

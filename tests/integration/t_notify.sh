@@ -7,28 +7,19 @@
 # no-op) and the broker runs as usual.
 . "$(dirname "$0")/lib.sh"
 
-SOCK="$CAPBROKER_RUNDIR/notify"
-MSGS="$CAPBROKER_RUNDIR/notify.out"
-CONF="$CAPBROKER_RUNDIR/broker.conf"
+D=$CAPBROKER_RUNDIR
+SOCK="$D/notify"
+MSGS="$D/notify.out"
+CONF="$D/broker.conf"
 
 : >"$MSGS"
 "$BIN/tests/cbnotify" "$SOCK" >>"$MSGS" 2>&1 &
 PIDS="$PIDS $!"
-i=0
-until grep -q listening "$MSGS"; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "cbnotify did not start"
-	sleep 0.05
-done
+wait_for notify.out listening 5 || fail "cbnotify did not start"
 
 # Wait up to 5 s for a line matching PATTERN (grep -E) in the messages.
 wait_msg() {	# PATTERN WHAT
-	i=0
-	until grep -Eq -- "$1" "$MSGS"; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "$2: no /$1/ in: $(cat "$MSGS")"
-		sleep 0.05
-	done
+	wait_for notify.out "$1" 5 || fail "$2: no /$1/ in: $(cat "$MSGS")"
 }
 
 count() {	# PATTERN
@@ -54,12 +45,10 @@ say "SIGHUP: RELOADING=1, then READY=1 again"
 echo "override = 55" >"$CONF"
 kill -HUP "$BROKER"
 wait_msg '^RELOADING=1$' "reloading"
-i=0
-until [ "$(count '^READY=1$')" -ge 2 ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "no READY=1 after the reload"
-	sleep 0.05
-done
+ready_again() {
+	[ "$(count '^READY=1$')" -ge 2 ]
+}
+wait_until 5 ready_again || fail "no READY=1 after the reload"
 wait_msg '^STATUS=capacity 55 \(source override\)' "status after reload"
 
 say "SIGTERM: STOPPING=1, exit 0"

@@ -18,12 +18,8 @@ inflight() {
 
 # until_inflight ID N: wait (up to 5 s) for the count to become N.
 until_inflight() {
-	i=0
-	until [ "$(inflight "$1")" = "$2" ]; do
-		i=$((i + 1))
-		[ $i -le 100 ] || fail "$1: in flight $(inflight "$1"), want $2"
-		sleep 0.05
-	done
+	wait_until 5 yields "$2" inflight "$1" ||
+	    fail "$1: in flight $(inflight "$1"), want $2"
 }
 
 start_broker

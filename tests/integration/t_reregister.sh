@@ -17,27 +17,17 @@ registered() {
 
 # Wait up to 5 s for `registered` to read N.
 wait_registered() {	# N WHAT
-	i=0
-	until [ "$(registered)" = "$1" ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "$2: registered $(registered), \
-expected $1"
-		sleep 0.05
-	done
+	wait_until 5 yields "$1" registered ||
+	    fail "$2: registered $(registered), expected $1"
 }
 
 start_linger() {
-	: >"$CAPBROKER_RUNDIR/linger.out"
-	"$BIN/tests/cbprobe" "$NAME" linger 60 >>"$CAPBROKER_RUNDIR/linger.out" \
+	: >"$D/linger.out"
+	"$BIN/tests/cbprobe" "$NAME" linger 60 >>"$D/linger.out" \
 	    2>&1 &
 	LINGER=$!
 	PIDS="$PIDS $LINGER"
-	i=0
-	until grep -q lingering "$CAPBROKER_RUNDIR/linger.out"; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "cbprobe linger did not start"
-		sleep 0.05
-	done
+	wait_for linger.out lingering 5 || fail "cbprobe linger did not start"
 }
 
 say "a client registers at cb_open"
