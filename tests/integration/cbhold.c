@@ -43,10 +43,7 @@ int main(int argc, char **argv)
 		    "TIMEOUT_MS HOLD_MS [OBSERVED]\n");
 		return 64;
 	}
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &usr1, NULL);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	cbtest_usr1_setup(&usr1);
 
 	if (strcmp(argv[3], "hold") == 0)
 		req.kind = CB_HOLD;

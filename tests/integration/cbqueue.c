@@ -63,10 +63,7 @@ int main(int argc, char **argv)
 		    "LABEL GRANTS\n");
 		return 64;
 	}
-	sigemptyset(&usr1);
-	sigaddset(&usr1, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &usr1, NULL);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	cbtest_usr1_setup(&usr1);
 	req.priority = atoi(argv[3]);
 	timeout_ms = atol(argv[4]);
 

@@ -6,6 +6,7 @@
 #define CB_CBTEST_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -44,6 +45,19 @@ static inline long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * For a program the script lets go with SIGUSR1: block it (the program
+ * takes it with sigwait(usr1)), and line-buffer stdout so the script
+ * sees each line as it is printed.
+ */
+static inline void cbtest_usr1_setup(sigset_t *usr1)
+{
+	sigemptyset(usr1);
+	sigaddset(usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, usr1, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
 /*

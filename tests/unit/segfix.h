@@ -74,18 +74,29 @@ static inline void seg_pool_define(void *state, int pool, uint32_t limit,
 
 /* A client set up the way cb_open does: an entry claimed for pid (with
  * start as its /proc starttime) and a private hold table of local_size
- * entries (a power of two).  Free r->local when done. */
-static inline void seg_rsv_open(struct cb_rsv *r, void *state, void *slots,
-    pid_t pid, uint64_t start, uint32_t local_size)
+ * entries (a power of two).  Free r->local when done.  Returns -3 if no
+ * entry could be claimed, -4 out of memory, 0: the forms a forked child
+ * (which must not use cmocka's asserts) exits with. */
+static inline int seg_rsv_try_open(struct cb_rsv *r, void *state,
+    void *slots, pid_t pid, uint64_t start, uint32_t local_size)
 {
 	memset(r, 0, sizeof(*r));
 	r->state = state;
 	r->slots = slots;
-	assert_int_equal(cb_rsv_claim(slots, pid, start, &r->client,
-	    &r->owner), 0);
+	if (cb_rsv_claim(slots, pid, start, &r->client, &r->owner) < 0)
+		return -3;
 	r->local = calloc(local_size, sizeof(*r->local));
-	assert_non_null(r->local);
+	if (r->local == NULL)
+		return -4;
 	r->local_size = local_size;
+	return 0;
+}
+
+static inline void seg_rsv_open(struct cb_rsv *r, void *state, void *slots,
+    pid_t pid, uint64_t start, uint32_t local_size)
+{
+	assert_int_equal(seg_rsv_try_open(r, state, slots, pid, start,
+	    local_size), 0);
 }
 
 #endif /* CB_TEST_SEGFIX_H */

@@ -748,14 +748,11 @@ child(struct fx *f, struct shared *sh, int k)
 {
 	struct cb_rsv r;
 	char id[CB_WORKER_ID_STRLEN];
+	int ret = seg_rsv_try_open(&r, f->state, f->slots, getpid(), START,
+	    LOCAL_SIZE);
 
-	memset(&r, 0, sizeof(r));
-	r.state = f->state;
-	r.slots = f->slots;
-	if (cb_rsv_claim(f->slots, getpid(), START, &r.client, &r.owner) < 0)
-		_exit(3);
-	r.local = calloc(LOCAL_SIZE, sizeof(*r.local));
-	r.local_size = LOCAL_SIZE;
+	if (ret < 0)
+		_exit(-ret);
 	while (!atomic_load(&sh->go))
 		sched_yield();
 	for (int n = 0; n < ROUNDS; n++) {

@@ -1599,16 +1599,11 @@ static void child(struct fx *f, struct shared *sh, int k, long ms)
 	struct cb_rsv r;
 	uint64_t end;
 	unsigned fails = 0;
+	int ret = seg_rsv_try_open(&r, f->state, f->slots, getpid(), START,
+	    LOCAL_SIZE);
 
-	memset(&r, 0, sizeof(r));
-	r.state = f->state;
-	r.slots = f->slots;
-	if (cb_rsv_claim(f->slots, getpid(), START, &r.client, &r.owner) < 0)
-		_exit(3);
-	r.local = calloc(LOCAL_SIZE, sizeof(*r.local));
-	if (r.local == NULL)
-		_exit(4);
-	r.local_size = LOCAL_SIZE;
+	if (ret < 0)
+		_exit(-ret);
 	sh->client[k] = r.client;
 	sh->owner[k] = r.owner;
 	atomic_store(&sh->claimed[k], 1);
