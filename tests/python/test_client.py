@@ -29,6 +29,16 @@ def wait_until(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
 # -- attaching -----------------------------------------------------------
 
 
+def test_public_names() -> None:
+    """Every exported name exists, the waiter and errors included."""
+    for name in capbroker.__all__:
+        assert hasattr(capbroker, name), name
+    for name in ("Client", "Pool", "Waiter", "WorkerHold", "OverLimit",
+                 "source_name", "strerror"):
+        assert name in capbroker.__all__, name
+    assert "error_for" not in capbroker.__all__
+
+
 def test_open_missing_broker_raises_not_found() -> None:
     with pytest.raises(capbroker.NotFound) as info:
         Client("py-no-such-broker")

@@ -22,6 +22,8 @@ Failures raise :class:`CapbrokerError` subclasses (an ``OSError``)
 carrying the errno and the library's message.
 """
 
+from . import client as _client
+from . import errors as _errors
 from .client import (
     Client,
     Hold,
@@ -46,22 +48,5 @@ from .errors import (
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Client",
-    "Pool",
-    "PoolInfo",
-    "Hold",
-    "WorkerHold",
-    "Launch",
-    "State",
-    "Waiter",
-    "source_name",
-    "strerror",
-    "CapbrokerError",
-    "OverLimit",
-    "Timeout",
-    "Stale",
-    "NotFound",
-    "ProtocolError",
-    "PermissionDenied",
-]
+# The public names are the modules' own; error_for is the binding's.
+__all__ = _client.__all__ + [n for n in _errors.__all__ if n != "error_for"]

@@ -27,6 +27,9 @@ __all__ = [
     "WorkerHold",
     "Launch",
     "State",
+    "Waiter",
+    "source_name",
+    "strerror",
 ]
 
 _INT_MAX = 2**31 - 1
