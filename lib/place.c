@@ -484,28 +484,6 @@ static uint64_t collect(void *slots)
 	return inflight;
 }
 
-static int seqs_unchanged(void *slots)
-{
-	for (uint32_t c = 0; c < CB_MAX_CLIENTS; c++)
-		if (atomic_load_explicit(&client_slot(slots, c)->seq,
-		    memory_order_seq_cst) != rc_seqs[c])
-			return 0;
-	return 1;
-}
-
-/* Into [records, records + inflight]: reserve.c's corrected(). */
-static uint32_t corrected(uint32_t counter, uint64_t records,
-    uint64_t inflight)
-{
-	uint64_t v = counter;
-
-	if (v < records)
-		v = records;
-	else if (v > records + inflight)
-		v = records + inflight;
-	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
-}
-
 int cb_place_recount(void *slots, int64_t *drift)
 {
 	uint64_t inflight;
@@ -521,7 +499,7 @@ int cb_place_recount(void *slots, int64_t *drift)
 		rc_moved[w] = atomic_load_explicit(&worker_slot(slots,
 		    w)->inflight, memory_order_seq_cst) != rc_u1[w];
 	}
-	if (!seqs_unchanged(slots))
+	if (!cb_rsv_seqs_unchanged(slots, rc_seqs))
 		return -EAGAIN;
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
 		struct cb_worker_slot *ws = worker_slot(slots, w);
@@ -529,7 +507,7 @@ int cb_place_recount(void *slots, int64_t *drift)
 
 		if (rc_moved[w])
 			continue;
-		want = corrected(u, rc_records[w], inflight);
+		want = cb_rsv_corrected(u, rc_records[w], inflight);
 		if (want == u || !atomic_compare_exchange_strong_explicit(
 		    &ws->inflight, &u, want, memory_order_seq_cst,
 		    memory_order_relaxed))

@@ -810,7 +810,7 @@ static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 	}
 }
 
-static int unchanged(void *slots, const uint32_t *seqs)
+int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs)
 {
 	uint32_t n = nclients(slots);
 
@@ -821,26 +821,24 @@ static int unchanged(void *slots, const uint32_t *seqs)
 	return 1;
 }
 
-static uint32_t clamp32(uint64_t v)
-{
-	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
-}
-
 /*
- * The corrected value of one half of U.  An open window may stand for
- * one unit admitted but not yet recorded, or recorded-removed but not
- * yet released: either way U above the records, by at most one unit
- * per window.  So an excess is trimmed only beyond `inflight`, and a
- * deficit (impossible for honest clients) is always filled.
+ * The corrected value of one half of U (or of a worker counter).  An
+ * open window may stand for one unit admitted but not yet recorded, or
+ * recorded-removed but not yet released: either way the counter above
+ * the records, by at most one unit per window.  So an excess is trimmed
+ * only beyond `inflight`, and a deficit (impossible for honest clients)
+ * is always filled.
  */
-static uint64_t corrected(uint32_t counter, uint64_t records,
+uint32_t cb_rsv_corrected(uint32_t counter, uint64_t records,
     uint64_t inflight)
 {
-	if (counter < records)
-		return records;
-	if (counter > records + inflight)
-		return records + inflight;
-	return counter;
+	uint64_t v = counter;
+
+	if (v < records)
+		v = records;
+	else if (v > records + inflight)
+		v = records + inflight;
+	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
 }
 
 int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
@@ -853,12 +851,12 @@ int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
 	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
 	collect(slots, pool, seqs, &held, &launching, &inflight);
 	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
-	if (u1 != u2 || !unchanged(slots, seqs))
+	if (u1 != u2 || !cb_rsv_seqs_unchanged(slots, seqs))
 		return -EAGAIN;
 	/* Clamped first: hostile records past 32 bits must not make every
 	 * recount "repair" a counter it cannot change. */
-	h = clamp32(corrected(CB_USAGE_HELD(u1), held, inflight));
-	l = clamp32(corrected(CB_USAGE_LAUNCHING(u1), launching, inflight));
+	h = cb_rsv_corrected(CB_USAGE_HELD(u1), held, inflight);
+	l = cb_rsv_corrected(CB_USAGE_LAUNCHING(u1), launching, inflight);
 	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)h;
 	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)l;
 	if (*held_drift == 0 && *launch_drift == 0)

@@ -211,4 +211,15 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
     int64_t *launch_drift);
 
+/*
+ * The double collect's pieces, shared with the worker recount
+ * (place.h): is every client's S still what seqs (CB_MAX_CLIENTS) says;
+ * and the corrected value of a counter against its records when
+ * `inflight` windows are open (into [records, records + inflight],
+ * saturated at 32 bits).
+ */
+int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs);
+uint32_t cb_rsv_corrected(uint32_t counter, uint64_t records,
+    uint64_t inflight);
+
 #endif /* CB_RESERVE_H */
