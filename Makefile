@@ -42,7 +42,11 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wformat=2
-CPPFLAGS += -D_GNU_SOURCE -Ilib -Iclient
+# include/ holds the one public header; lib/ the core.  client/ is on
+# the path only of the programs that use the client library's internals
+# (CLIENT_CPPFLAGS): lib/ and broker/ cannot reach it.
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilib
+CLIENT_CPPFLAGS = -Iclient
 SAN     ?=
 comma   := ,
 ifeq ($(SAN),)
@@ -121,7 +125,7 @@ deps:
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(if $(filter lib/% broker/%,$<),,$(CLIENT_CPPFLAGS)) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
 
 $(LIB_SO): $(CLIENT_OBJ) $(CORE_OBJ) client/libcapbroker.map
 	$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
@@ -142,7 +146,8 @@ $(LIB_PC): client/capbroker.pc.in Makefile
 
 # Programs link the static library: no LD_LIBRARY_PATH needed to run
 # them from the build tree.
-$(O)/capbrokerd: $(BROKER_OBJ) $(TOOLCORE_OBJ) $(LIB_A)
+# The broker links the core objects, never the client library.
+$(O)/capbrokerd: $(BROKER_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
 $(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
@@ -151,7 +156,7 @@ $(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
 $(O)/capdump: $(O)/tools/capdump.o $(LIB_A)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
 
-$(O)/examples/gateway: examples/gateway/gateway.c client/capbroker.h $(LIB_A)
+$(O)/examples/gateway: examples/gateway/gateway.c include/capbroker.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
 
@@ -173,20 +178,20 @@ $(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
 BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
 
 $(O)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB_OBJ) \
-    $(TOOLCORE_OBJ) $(LIB_A)
+    $(TOOLCORE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< $(BROKER_LIB_OBJ) \
-	    $(TOOLCORE_OBJ) $(LIB_A) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
+	    $(TOOLCORE_OBJ) $(CORE_OBJ) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
 	    $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
 $(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
 	    $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_BSD)
 
 $(O)/tests/%: tests/integration/%.c tests/integration/cbtest.h $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(ALL_LDFLAGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -272,7 +277,7 @@ install: all
 	ln -sf libcapbroker.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libcapbroker.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	install -m 0644 client/capbroker.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/capbroker.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 $(LIB_PC) $(DESTDIR)$(PCDIR)/
 	install -m 0755 $(O)/capctl $(O)/capdump $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(O)/capbrokerd $(DESTDIR)$(SBINDIR)/

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "capbroker.h"
 #include "proto.h"
 #include "rundir.h"
@@ -77,7 +78,7 @@ struct ctl {
 	const struct ctl_cmd *cmd;     /* the command being run */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int fd;                        /* -1 until connected */
-	int64_t deadline_ns;           /* CLOCK_MONOTONIC, current reply */
+	uint64_t deadline_ns;          /* CLOCK_MONOTONIC, current reply */
 	size_t off, len;               /* unread reply bytes: buf[off, len) */
 	char buf[CTL_LINE_MAX];
 };
@@ -401,14 +402,6 @@ ctl_malformed(const struct ctl *ctl, const char *fmt, ...)
 	    ctl->name, ctl->path, reason);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void ctl_connect(struct ctl *ctl)
 {
 	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
@@ -473,7 +466,7 @@ static int ctl_fill(struct ctl *ctl)
 	ctl->len -= ctl->off;
 	ctl->off = 0;
 	for (;;) {
-		if (now_ns() > ctl->deadline_ns)
+		if (cb_monotonic_ns() > ctl->deadline_ns)
 			ctl_unreachable(ctl, "no complete reply within %d s",
 			    CTL_TIMEOUT_S);
 		n = recv(ctl->fd, ctl->buf + ctl->len,
@@ -621,7 +614,7 @@ ctl_call(struct ctl *ctl, struct ctl_reply *r, const char *fmt, ...)
 	req[n++] = '\n';        /* replaces the NUL: it fits */
 	if (ctl->fd == -1)
 		ctl_connect(ctl);
-	ctl->deadline_ns = now_ns() + (int64_t)CTL_TIMEOUT_S * 1000000000;
+	ctl->deadline_ns = cb_monotonic_ns() + CTL_TIMEOUT_S * CB_NS_PER_S;
 	ctl_send(ctl, req, (size_t)n);
 	ctl_read_reply(ctl, r);
 	return r->err;

@@ -425,20 +425,6 @@ int cb_source(const cb_client *c)
 	return CB_STATE_SOURCE(load_state(c));
 }
 
-const char *cb_source_name(int source)
-{
-	static const char *const names[] = {
-		[CB_SOURCE_OVERRIDE] = "override",
-		[CB_SOURCE_REPORTED] = "reported",
-		[CB_SOURCE_MIXED] = "mixed",
-		[CB_SOURCE_FALLBACK] = "fallback",
-	};
-
-	if (source < 0 || source > CB_SOURCE_FALLBACK)
-		return "unknown";
-	return names[source];
-}
-
 static const char *const placement_names[] = {
 	[CB_PLACE_CONSOLIDATE] = "consolidate",
 	[CB_PLACE_SPREAD] = "spread",

@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"         /* the deadlines futex waits take */
+
 /*
  * Sleep while *word == expected, until the absolute CLOCK_MONOTONIC
  * deadline (NULL: no limit).  Returns 0 woken (maybe spuriously),
@@ -73,12 +75,5 @@ static inline void cb_eventcount_notify_sc(_Atomic uint32_t *seq,
 	atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
 	cb_futex_wake(seq, 0x7fffffff);
 }
-
-/* CLOCK_MONOTONIC now plus ms milliseconds. */
-struct timespec cb_deadline_after_ms(long ms);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t cb_monotonic_ns(void);
-/* CLOCK_REALTIME in nanoseconds. */
-uint64_t cb_realtime_ns(void);
 
 #endif /* CB_FUTEX_H */

@@ -61,3 +61,19 @@ void cb_tier_compute(const struct cb_tier_settings *set,
 		out->source = CB_SOURCE_MIXED;
 	}
 }
+
+/* Exported from libcapbroker (capbroker.h); the broker and tools use it
+ * from here, so none of them needs the client library. */
+const char *cb_source_name(int source)
+{
+	static const char *const names[] = {
+		[CB_SOURCE_OVERRIDE] = "override",
+		[CB_SOURCE_REPORTED] = "reported",
+		[CB_SOURCE_MIXED] = "mixed",
+		[CB_SOURCE_FALLBACK] = "fallback",
+	};
+
+	if (source < 0 || source > CB_SOURCE_FALLBACK)
+		return "unknown";
+	return names[source];
+}

@@ -72,6 +72,7 @@
 
 #include "abi.h"
 #include "capbroker.h"
+#include "clock.h"
 #include "client_internal.h"
 #include "seqlock.h"
 #include "segment.h"
@@ -212,25 +213,6 @@ static volatile sig_atomic_t in_child;
 /* ----------------------------------------------------------------- */
 /* Small helpers. */
 
-static uint64_t clock_of(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ns(void)
-{
-	return clock_of(CLOCK_MONOTONIC);
-}
-
-/* The broker stamps published_ns with CLOCK_REALTIME. */
-static uint64_t wall_ns(void)
-{
-	return clock_of(CLOCK_REALTIME);
-}
-
 static void sleep_us(long us)
 {
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
@@ -245,8 +227,8 @@ static void spin_ns(long ns)
 
 	if (ns <= 0)
 		return;
-	end = now_ns() + (uint64_t)ns;
-	while (now_ns() < end)
+	end = cb_monotonic_ns() + (uint64_t)ns;
+	while (cb_monotonic_ns() < end)
 		;
 }
 
@@ -428,7 +410,7 @@ static int reap(pid_t pid, uint64_t deadline)
 
 		if (r == pid || (r < 0 && errno != EINTR))
 			break;
-		if (now_ns() > deadline) {
+		if (cb_monotonic_ns() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			kid_del(pid);
@@ -475,10 +457,10 @@ static void child_ready(struct group *g)
 
 static int wait_at_least(_Atomic int *v, int n, int timeout_ms)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = cb_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	while (atomic_load_explicit(v, memory_order_acquire) < n) {
-		if (now_ns() > deadline)
+		if (cb_monotonic_ns() > deadline)
 			return -ETIMEDOUT;
 		sleep_us(100);
 	}
@@ -522,7 +504,7 @@ static int run_group(child_fn *fn, void *arg, int procs, int dur_ms)
 		sleep_us((long)dur_ms * 1000);
 		atomic_store_explicit(&G->stop, 1, memory_order_relaxed);
 	}
-	deadline = now_ns() + (uint64_t)(dur_ms > 0 ? 15000 : 120000) *
+	deadline = cb_monotonic_ns() + (uint64_t)(dur_ms > 0 ? 15000 : 120000) *
 	    1000000u;
 	for (int i = 0; i < n; i++) {
 		int st = reap(pids[i], deadline);
@@ -628,7 +610,7 @@ static int start_broker(char *err, size_t cap)
 		snprintf(err, cap, "fork: %s", strerror(errno));
 		return -errno;
 	}
-	deadline = now_ns() + 5000000000ull;
+	deadline = cb_monotonic_ns() + 5000000000ull;
 	for (;;) {
 		int st;
 
@@ -642,7 +624,7 @@ static int start_broker(char *err, size_t cap)
 		B.ctl_fd = unix_connect(B.sock);
 		if (B.ctl_fd >= 0)
 			break;
-		if (now_ns() > deadline) {
+		if (cb_monotonic_ns() > deadline) {
 			snprintf(err, cap, "broker did not come up in 5 s");
 			return -ETIMEDOUT;
 		}
@@ -654,7 +636,7 @@ static int start_broker(char *err, size_t cap)
 
 static void stop_broker(void)
 {
-	uint64_t deadline = now_ns() + 5000000000ull;
+	uint64_t deadline = cb_monotonic_ns() + 5000000000ull;
 
 	if (B.ctl_fd >= 0)
 		close(B.ctl_fd);
@@ -781,9 +763,9 @@ static int start_redis(void)
 	}
 	if (B.redis < 0)
 		return -errno;
-	deadline = now_ns() + 5000000000ull;
+	deadline = cb_monotonic_ns() + 5000000000ull;
 	while ((fd = unix_connect(B.redis_sock)) < 0) {
-		if (now_ns() > deadline || waitpid(B.redis, NULL, WNOHANG) ==
+		if (cb_monotonic_ns() > deadline || waitpid(B.redis, NULL, WNOHANG) ==
 		    B.redis) {
 			bfmt(B.redis_why, sizeof(B.redis_why), "redis-server "
 			    "did not start (see %s)", logf);
@@ -978,7 +960,7 @@ static int pair_redis(struct method_ctx *x)
 	snprintf(x->id, sizeof(x->id), "%d:%llu", (int)getpid(),
 	    (unsigned long long)++x->seq);
 	snprintf(now, sizeof(now), "%llu",
-	    (unsigned long long)(wall_ns() / 1000000u));
+	    (unsigned long long)(cb_realtime_ns() / 1000000u));
 	snprintf(ttl, sizeof(ttl), "%d", REDIS_TTL_MS);
 	snprintf(limit, sizeof(limit), "%d", x->a->limit);
 	r = redis_cmd(&x->rd, &iv, NULL, 0, 8, (const char *const[]){
@@ -1046,7 +1028,7 @@ static void method_child(int idx, struct group *g, void *arg)
 		return;
 	}
 	child_ready(g);
-	t0 = now_ns();
+	t0 = cb_monotonic_ns();
 	while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
 		for (int k = 0; k < BATCH; k++) {
 			r = m_pair(&x);
@@ -1061,7 +1043,7 @@ static void method_child(int idx, struct group *g, void *arg)
 	}
 	r = 0;
 out:
-	s->ns = now_ns() - t0;
+	s->ns = cb_monotonic_ns() - t0;
 	s->ops = ops;
 	s->refused = refused;
 	if (r < 0) {
@@ -1234,7 +1216,7 @@ static void read_child(int idx, struct group *g, void *arg)
 	child_ready(g);
 	for (int rep = 0; rep < B.reps; rep++) {
 		for (int v = 0; v < 4; v++) {
-			uint64_t t0 = now_ns(), sum;
+			uint64_t t0 = cb_monotonic_ns(), sum;
 			double ns;
 
 			sum = v == 0 ? loop_raw((const uint64_t *)B.raw_word,
@@ -1242,7 +1224,7 @@ static void read_child(int idx, struct group *g, void *arg)
 			    v == 2 ? loop_oneload(load,
 			    (const uint64_t *)B.raw_word, B.reads) :
 			    loop_current(cur, c, B.reads);
-			ns = (double)(now_ns() - t0) / (double)B.reads;
+			ns = (double)(cb_monotonic_ns() - t0) / (double)B.reads;
 			read_sink += sum;
 			if (best[v] == 0 || ns < best[v])
 				best[v] = ns;
@@ -1363,7 +1345,7 @@ static void watch_child(int idx, struct group *g, void *arg)
 	for (int k = 0; k < B.watch_rounds; k++) {
 		atomic_fetch_add_explicit(&g->ready, 1, memory_order_release);
 		r = cb_watch(c, &gen, 5000);
-		wake_at[idx * B.watch_rounds + k] = wall_ns();
+		wake_at[idx * B.watch_rounds + k] = cb_realtime_ns();
 		if (r < 0) {
 			s->err = r;
 			snprintf(s->msg, sizeof(s->msg), "cb_watch: %s",
@@ -1447,7 +1429,7 @@ static void section_watch(void)
 			}
 		r = watch_rounds(n, pc, pub);
 		for (int i = 0; i < n; i++)
-			reap(pids[i], now_ns() + 10000000000ull);
+			reap(pids[i], cb_monotonic_ns() + 10000000000ull);
 		for (int i = 0; i < n && r == 0; i++)
 			r = G->r[i].err;
 		if (r < 0) {
@@ -1485,13 +1467,13 @@ static int rtt(const char *what, int vary, double *p50, double *p99)
 	if (v == NULL)
 		return -ENOMEM;
 	for (int k = 0; k < B.iters && r == 0; k++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = cb_monotonic_ns();
 
 		/* vary: worker 0's max_running alternates, so capacity
 		 * changes and the whole publish path runs every time. */
 		r = vary ? ctl(NULL, 0, "WORKER SET bw00000 ready %d",
 		    9 + (k & 1)) : ctl(NULL, 0, "%s", what);
-		v[k] = now_ns() - t0;
+		v[k] = cb_monotonic_ns() - t0;
 	}
 	l = percentiles(v, B.iters);
 	free(v);
@@ -1525,7 +1507,7 @@ static double model_us(int n)
 		src[i].max_running = 8;
 	}
 	for (int rep = 0; rep < 50; rep++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = cb_monotonic_ns();
 		double us;
 
 		for (int i = 0; i < n; i++) {
@@ -1535,7 +1517,7 @@ static double model_us(int n)
 		cb_tier_compute(&set, tw, (size_t)n, &res);
 		for (int i = 0; i < n; i++)
 			cb_seq_copy_in(&dst[i], &src[i], sizeof(src[i]));
-		us = (double)(now_ns() - t0) / 1e3;
+		us = (double)(cb_monotonic_ns() - t0) / 1e3;
 		if (best == 0 || us < best)
 			best = us;
 	}
@@ -1635,7 +1617,7 @@ static void reclaim_child(int idx, struct group *g, void *arg)
 	req.timeout_ms = 10000;
 	atomic_fetch_add(&g->ready, 1);
 	r = cb_reserve(c, &req, &t, NULL);
-	s->ns = now_ns();
+	s->ns = cb_monotonic_ns();
 	if (r < 0) {
 		s->err = r;
 		snprintf(s->msg, sizeof(s->msg), "waiter: %s", cb_errmsg(c));
@@ -1666,10 +1648,10 @@ static int reclaim_round(uint64_t *lat)
 	}
 	r = wait_at_least(&G->ready, 2, READY_WAIT_MS);
 	sleep_us(20000);	/* the waiter is asleep in the futex by now */
-	t0 = now_ns();
+	t0 = cb_monotonic_ns();
 	kill(holder, SIGKILL);
-	reap(holder, now_ns() + 5000000000ull);
-	reap(waiter, now_ns() + 15000000000ull);
+	reap(holder, cb_monotonic_ns() + 5000000000ull);
+	reap(waiter, cb_monotonic_ns() + 15000000000ull);
 	if (r == 0)
 		r = G->r[1].err;
 	if (r == 0 && G->r[1].ns == 0)

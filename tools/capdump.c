@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "abi.h"
 #include "capbroker.h"
 #include "client_internal.h"
@@ -400,14 +401,6 @@ static void add_warning(struct dump *d, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Length of a NUL-padded fixed-size field that may lack its NUL. */
 static size_t field_len(const char *s, size_t size)
 {
@@ -536,7 +529,7 @@ static void gather_broker(cb_client *c, struct dump *d)
 	}
 	/* Relaxed: the heartbeat orders nothing else (abi.h). */
 	beat = atomic_load_explicit(&h->heartbeat_ns, memory_order_relaxed);
-	now = monotonic_ns();
+	now = cb_monotonic_ns();
 	if (beat == 0)
 		d->heartbeat_age_ms = -1;
 	else
@@ -966,7 +959,7 @@ static void gather_reservations(const struct target *t, struct dump *d)
 static void gather(const struct target *t, struct dump *d)
 {
 	memset(d, 0, sizeof(*d));
-	d->now_ns = monotonic_ns();
+	d->now_ns = cb_monotonic_ns();
 	gather_header(t->c, d);
 	gather_broker(t->c, d);
 	gather_info(t->c, d);

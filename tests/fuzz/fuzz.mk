@@ -37,7 +37,7 @@ endif
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer \
               -fsanitize-coverage-ignorelist=tests/fuzz/coverage.ignore \
-              -D_GNU_SOURCE -Ilib -Iclient -Ibroker \
+              -D_GNU_SOURCE -Iinclude -Ilib -Iclient -Ibroker \
               -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wpointer-arith
 

@@ -87,6 +87,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "abi.h"
 #include "capbroker.h"
 #include "cbtest.h"
@@ -181,14 +182,6 @@ static struct shared *sh;
 static const char *name;
 
 /* ---- helpers ---- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_us(long us)
 {
@@ -355,7 +348,7 @@ static cb_client *client_open(struct client *c)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
 	    getppid() != sh->fleet_pid)
 		_exit(70);
-	rng_state = now_ns() ^ ((uint64_t)getpid() << 32);
+	rng_state = cb_monotonic_ns() ^ ((uint64_t)getpid() << 32);
 	r = cb_open(&h, name, 0);
 	if (r < 0)
 		client_fail(c, "cb_open: %s (%s)", errname(r),
@@ -583,7 +576,7 @@ static void qwatch(struct client *c)
 
 	epoch0 = epoch_of(h);
 	r = reserve(h, P_QP, CB_LAUNCH, 0, &t);
-	taken = now_ns();
+	taken = cb_monotonic_ns();
 	if (r < 0)
 		client_fail(c, "launch: %s (%s)", errname(r), cb_errmsg(h));
 	ls = launch_entry(h, (uint32_t)(t.opaque[0] >> 32));
@@ -598,7 +591,7 @@ static void qwatch(struct client *c)
 	atomic_store(&c->state, S_RUNNING);
 
 	for (;;) {
-		uint64_t now = now_ns(), u;
+		uint64_t now = cb_monotonic_ns(), u;
 
 		e = epoch_of(h);
 		if (restart == 0 && e > epoch0 && cb_broker_check(h) == 0)
@@ -837,9 +830,9 @@ static void reap(void)
 /* Wait (reaping) until c is running, or failed. */
 static int wait_running(struct client *c, int ms)
 {
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	uint64_t end = cb_monotonic_ns() + (uint64_t)ms * 1000000u;
 
-	while (now_ns() < end) {
+	while (cb_monotonic_ns() < end) {
 		int st = atomic_load(&c->state);
 
 		reap();
@@ -994,7 +987,7 @@ static int fleet(const char *map, char **pools)
 	}
 
 	/* Stop: every client, then the validator. */
-	uint64_t end = now_ns() + 10000000000ull;
+	uint64_t end = cb_monotonic_ns() + 10000000000ull;
 	for (;;) {
 		int left = 0;
 
@@ -1003,7 +996,7 @@ static int fleet(const char *map, char **pools)
 			left += sh->c[i].pid > 0 && !sh->c[i].reaped;
 		if (left == 0)
 			break;
-		if (now_ns() > end) {
+		if (cb_monotonic_ns() > end) {
 			violation("%d clients did not stop within 10 s", left);
 			kill_all();
 			break;
@@ -1067,10 +1060,10 @@ static int loopers_paused(char *why, size_t len)
 
 static int wait_for_fleet(int ms)
 {
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	uint64_t end = cb_monotonic_ns() + (uint64_t)ms * 1000000u;
 
 	while (atomic_load(&sh->ack_seq) != atomic_load(&sh->cmd_seq)) {
-		if (now_ns() > end) {
+		if (cb_monotonic_ns() > end) {
 			printf("the fleet did not answer within %d ms\n", ms);
 			return 1;
 		}
@@ -1083,12 +1076,12 @@ static int wait_for_fleet(int ms)
 static int command(const char *what)
 {
 	char why[128];
-	uint64_t end = now_ns() + 5000000000ull;
+	uint64_t end = cb_monotonic_ns() + 5000000000ull;
 
 	if (strcmp(what, "pause") == 0) {
 		atomic_store(&sh->pause_req, 1);
 		while (!loopers_paused(why, sizeof(why))) {
-			if (now_ns() > end) {
+			if (cb_monotonic_ns() > end) {
 				printf("pause: %s after 5 s\n", why);
 				return 1;
 			}
@@ -1114,7 +1107,7 @@ static int command(const char *what)
 				continue;
 			while (atomic_load(&c->state) != S_RELEASED &&
 			    live(c)) {
-				if (now_ns() > end) {
+				if (cb_monotonic_ns() > end) {
 					printf("%s did not release within "
 					    "5 s\n", c->role);
 					return 1;
@@ -1156,7 +1149,7 @@ static int command(const char *what)
 static int kill_role(const char *role)
 {
 	struct client *c = by_role(role);
-	uint64_t end = now_ns() + 5000000000ull;
+	uint64_t end = cb_monotonic_ns() + 5000000000ull;
 	int pid = atomic_load(&c->pid);
 
 	if (!live(c)) {
@@ -1167,7 +1160,7 @@ static int kill_role(const char *role)
 	atomic_fetch_or(&c->word, W_DYING);
 	kill(pid, SIGKILL);
 	while (!atomic_load(&c->reaped)) {
-		if (now_ns() > end) {
+		if (cb_monotonic_ns() > end) {
 			printf("%s (pid %d) was not reaped within 5 s\n", role,
 			    pid);
 			return 1;
@@ -1180,7 +1173,7 @@ static int kill_role(const char *role)
 
 static int check(int timeout_ms)
 {
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t end = cb_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
 	unsigned exp_hp = 0, exp_lp = 0, nlive = 0;
 	struct cb_pool_info hp, lp;
 	char why[128];
@@ -1226,7 +1219,7 @@ static int check(int timeout_ms)
 		if (hp.held == exp_hp && lp.launching == exp_lp &&
 		    hp.launching == 0 && lp.held == 0)
 			break;
-		if (now_ns() > end) {
+		if (cb_monotonic_ns() > end) {
 			printf("after %d ms: pool %s held %u launching %u "
 			    "(clients hold %u), pool %s held %u launching %u "
 			    "(%u launch tickets outstanding): units of dead "
@@ -1272,7 +1265,7 @@ static int check(int timeout_ms)
 		}
 		if (!msg[0])
 			break;
-		if (now_ns() > end) {
+		if (cb_monotonic_ns() > end) {
 			printf("%s\n", msg);
 			return 1;
 		}
@@ -1329,14 +1322,14 @@ static int progress(int ms)
 
 static int expiry(int ms)
 {
-	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	uint64_t end = cb_monotonic_ns() + (uint64_t)ms * 1000000u;
 
 	while (atomic_load(&sh->q_state) < 2) {
 		if (atomic_load(&sh->q_state) == 0) {
 			printf("no expiry watcher (cmd qlaunch)\n");
 			return 1;
 		}
-		if (now_ns() > end) {
+		if (cb_monotonic_ns() > end) {
 			printf("no verdict within %d ms\n", ms);
 			return 1;
 		}

@@ -90,6 +90,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "abi.h"
 #include "capbroker.h"
 #include "client_internal.h"
@@ -165,14 +166,6 @@ static size_t ndead, dead_cap;
 static volatile sig_atomic_t got_signal;
 
 /* ---- small helpers ---- */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_us(long us)
 {
@@ -329,7 +322,7 @@ static __attribute__((noreturn)) void worker(int slot)
 	int r;
 
 	die_with_driver();
-	rng_seed(now_ns() ^ ((uint64_t)getpid() << 32));
+	rng_seed(cb_monotonic_ns() ^ ((uint64_t)getpid() << 32));
 	/* A birth kill: the driver attaches while we spin here, opens the
 	 * gate and single-steps us into cb_open (no syscall, so ptrace's
 	 * interrupt stops us right in this loop). */
@@ -654,7 +647,7 @@ enum goal { GOAL_LEAK, GOAL_WINDOW };
 static int step_to(cb_client *c, int slot, enum goal goal, struct peek *p)
 {
 	pid_t pid = worker_pid[slot];
-	uint64_t end = now_ns() + SURGERY_MS * 1000000ull;
+	uint64_t end = cb_monotonic_ns() + SURGERY_MS * 1000000ull;
 	uint32_t extra = rng_below(12);
 	int seen_inside = 0;
 
@@ -670,7 +663,7 @@ static int step_to(cb_client *c, int slot, enum goal goal, struct peek *p)
 		else if (goal == GOAL_LEAK && seen_inside && p->registered &&
 		    p->inflight && p->holds == 0)
 			return 1;
-		if (now_ns() >= end)
+		if (cb_monotonic_ns() >= end)
 			return goal == GOAL_WINDOW && p->inflight ? 1 : 0;
 		if (ptrace(PTRACE_SINGLESTEP, pid, 0, 0) < 0 ||
 		    trace_wait(pid) < 0)
@@ -713,12 +706,12 @@ static int pick_inside(void)
 static int stop_and_peek(cb_client *c, int slot, int hunt, struct peek *p)
 {
 	pid_t pid = worker_pid[slot];
-	uint64_t end = now_ns() + HUNT_MS * 1000000ull;
+	uint64_t end = cb_monotonic_ns() + HUNT_MS * 1000000ull;
 
 	if (stop_wait(pid) < 0)
 		return -1;
 	*p = peek_victim(c, slot);
-	while (hunt && p->inflight == 0 && now_ns() < end) {
+	while (hunt && p->inflight == 0 && cb_monotonic_ns() < end) {
 		kill(pid, SIGCONT);
 		sleep_us((long)rng_below(50));
 		if (stop_wait(pid) < 0)
@@ -857,7 +850,7 @@ static int step_birth(cb_client *c, pid_t pid, unsigned long steps,
 	int h;
 
 	while ((h = half_claimed(c, pid)) == 0 || (h > 0 && extra-- > 0)) {
-		if (steps-- == 0 || now_ns() >= end)
+		if (steps-- == 0 || cb_monotonic_ns() >= end)
 			return h > 0 ? 1 : 0;
 		if (ptrace(PTRACE_SINGLESTEP, pid, 0, 0) < 0 ||
 		    trace_wait(pid) < 0)
@@ -876,7 +869,7 @@ static int step_birth(cb_client *c, pid_t pid, unsigned long steps,
  */
 static int to_mid_claim(cb_client *c, pid_t pid)
 {
-	uint64_t end = now_ns() + SURGERY_MS * 1000000ull;
+	uint64_t end = cb_monotonic_ns() + SURGERY_MS * 1000000ull;
 	int r;
 
 #ifdef PTRACE_GET_SYSCALL_INFO
@@ -884,7 +877,7 @@ static int to_mid_claim(cb_client *c, pid_t pid)
 
 	if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD) < 0)
 		return -1;
-	while (now_ns() < end) {
+	while (cb_monotonic_ns() < end) {
 		if (ptrace(PTRACE_SYSCALL, pid, 0, 0) < 0 ||
 		    trace_wait(pid) < 0)
 			return -1;
@@ -961,7 +954,7 @@ static uint64_t stall_ns, stall_last_ns, stall_last_count;
 
 static void note_progress(void)
 {
-	uint64_t n = total_admissions(), now = now_ns();
+	uint64_t n = total_admissions(), now = cb_monotonic_ns();
 
 	if (n != stall_last_count || stall_last_ns == 0) {
 		stall_last_count = n;
@@ -975,7 +968,7 @@ static void note_progress(void)
 static int storm(cb_client *c, unsigned kills, double seconds,
     struct tally *t)
 {
-	uint64_t start = now_ns(), span = (uint64_t)(seconds * 1e9);
+	uint64_t start = cb_monotonic_ns(), span = (uint64_t)(seconds * 1e9);
 	unsigned done = 0;
 
 	while (done < kills) {
@@ -985,7 +978,7 @@ static int storm(cb_client *c, unsigned kills, double seconds,
 		uint64_t due = start + done * share + rng_below(
 		    (uint32_t)(share / 1000)) * 1000ull;
 
-		while (now_ns() < due) {
+		while (cb_monotonic_ns() < due) {
 			if (got_signal || reap_unexpected() < 0)
 				return -1;
 			note_progress();
@@ -1066,7 +1059,7 @@ static int kill_all(cb_client *c, struct tally *t, uint64_t *t0)
 		tally_peek(t, &p);
 		t->peeked++;
 	}
-	*t0 = now_ns();
+	*t0 = cb_monotonic_ns();
 	for (int i = 0; i < nworkers; i++) {
 		kill(worker_pid[i], SIGKILL);
 		kill(worker_pid[i], SIGCONT);
@@ -1124,14 +1117,14 @@ static uint32_t pool_usage(cb_client *c, const struct cb_pool_slot *ps,
 static int converge(cb_client *c, const struct cb_pool_slot *ps,
     uint64_t t0, uint64_t *usage_ms, uint64_t *table_ms)
 {
-	uint64_t raw = 0, now = now_ns();
+	uint64_t raw = 0, now = cb_monotonic_ns();
 	uint32_t used = 0, example = 0;
 	unsigned left = 0;
 	int usage_done = 0, table_done = 0;
 
 	while (now - t0 < (uint64_t)CONVERGE_MS * 1000000u) {
 		used = pool_usage(c, ps, &raw);
-		now = now_ns();
+		now = cb_monotonic_ns();
 		if (!usage_done && used == 0 && raw == 0) {
 			usage_done = 1;
 			*usage_ms = (now - t0) / 1000000u;
@@ -1144,7 +1137,7 @@ static int converge(cb_client *c, const struct cb_pool_slot *ps,
 		if (usage_done && table_done)
 			return 0;
 		sleep_us(1000);
-		now = now_ns();
+		now = cb_monotonic_ns();
 	}
 	if (!usage_done)
 		violation("pool %s did not drain within %d ms after every "
@@ -1190,7 +1183,7 @@ static struct books read_books(const struct cb_pool_conf *pc)
 static int check_books(const struct cb_pool_conf *pc, const struct books *b0,
     const struct tally *t, struct books *d)
 {
-	uint64_t end = now_ns() + STATS_SETTLE_MS * 1000000ull;
+	uint64_t end = cb_monotonic_ns() + STATS_SETTLE_MS * 1000000ull;
 	struct books b;
 	unsigned long may_drift = t->window_open + t->unpeeked;
 
@@ -1202,7 +1195,7 @@ static int check_books(const struct cb_pool_conf *pc, const struct books *b0,
 		if (d->reclaimed >= t->holds)
 			break;
 		sleep_us(10000);
-	} while (now_ns() < end);
+	} while (cb_monotonic_ns() < end);
 	if (d->reclaimed < t->holds)
 		violation("pool %s: statistic reclaimed grew by %llu, but the "
 		    "inspected dead workers had %lu holds recorded (each must "
@@ -1369,9 +1362,9 @@ static int run(cb_client *c, unsigned kills, unsigned seconds)
 		if (spawn_worker(i) < 0)
 			return 2;
 
-	uint64_t t_storm = now_ns(), t_end = 0;
+	uint64_t t_storm = cb_monotonic_ns(), t_end = 0;
 	r = storm(c, kills, seconds, &t);
-	storm_s = (double)(now_ns() - t_storm) / 1e9;
+	storm_s = (double)(cb_monotonic_ns() - t_storm) / 1e9;
 	if (r == 0)
 		r = kill_all(c, &t, &t_end);
 	if (r == 0)
@@ -1439,7 +1432,7 @@ int main(int argc, char **argv)
 		    "for %u units\n", nworkers, limit);
 
 	driver_pid = getpid();
-	rng_seed(now_ns() ^ (uint64_t)driver_pid);
+	rng_seed(cb_monotonic_ns() ^ (uint64_t)driver_pid);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {

@@ -1,6 +1,6 @@
 """The ctypes mirror of capbroker.h matches the C compiler's layout.
 
-Compiles tests/python/abiprobe.c against client/capbroker.h and compares
+Compiles tests/python/abiprobe.c against include/capbroker.h and compares
 every struct size, field offset and constant it prints with
 capbroker._native.  A field added to, removed from or retyped in a
 public struct without updating the binding fails here.
@@ -38,7 +38,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, int]:
         pytest.fail(f"no C compiler ({cc}) to build the ABI probe")
     exe = tmp_path_factory.mktemp("abi") / "abiprobe"
     subprocess.run(
-        [cc, "-std=gnu11", "-Wall", "-Werror", "-I", str(ROOT / "client"),
+        [cc, "-std=gnu11", "-Wall", "-Werror", "-I", str(ROOT / "include"),
          "-o", str(exe), str(HERE / "abiprobe.c")],
         check=True,
     )

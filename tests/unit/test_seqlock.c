@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "seqlock.h"
 
 #define PAYLOAD_WORDS 32
@@ -40,14 +41,6 @@
 #define MIN_COPIES 100
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- protocol, step by step -------------------------------------- */
 
@@ -216,7 +209,7 @@ static void spin(unsigned n)
 
 static void writer_run(struct block *b)
 {
-	uint64_t src[PAYLOAD_WORDS], start = now_ns(), k = 0;
+	uint64_t src[PAYLOAD_WORDS], start = cb_monotonic_ns(), k = 0;
 	unsigned rnd = 12345;
 
 	for (;;) {
@@ -231,7 +224,7 @@ static void writer_run(struct block *b)
 		spin((rnd >> 16) % 512);
 		if (k % 64 != 0)
 			continue;
-		t = now_ns() - start;
+		t = cb_monotonic_ns() - start;
 		for (int r = 0; r < READERS; r++)
 			if (atomic_load_explicit(&b->copies[r],
 			    memory_order_relaxed) < MIN_COPIES)
@@ -245,7 +238,7 @@ static void writer_run(struct block *b)
 static void reader_run(struct block *b, int idx, struct reader_result *res)
 {
 	uint64_t copy[PAYLOAD_WORDS], last = 0;
-	uint64_t give_up_at = now_ns() + HARD_LIMIT_NS + 5000000000ull;
+	uint64_t give_up_at = cb_monotonic_ns() + HARD_LIMIT_NS + 5000000000ull;
 
 	memset(res, 0, sizeof(*res));
 	while (!atomic_load_explicit(&b->stop, memory_order_acquire)) {
@@ -254,7 +247,7 @@ static void reader_run(struct block *b, int idx, struct reader_result *res)
 		if (cb_seqlock_read(&b->seq, copy, b->data,
 		    sizeof(copy)) != 0) {
 			res->gave_up++;
-			if (now_ns() > give_up_at)
+			if (cb_monotonic_ns() > give_up_at)
 				break; /* the writer is gone */
 			continue;
 		}
@@ -274,7 +267,7 @@ static void reader_run(struct block *b, int idx, struct reader_result *res)
 		    memory_order_relaxed);
 		atomic_store_explicit(&b->values[idx], res->values,
 		    memory_order_relaxed);
-		if ((res->copies & 1023) == 0 && now_ns() > give_up_at)
+		if ((res->copies & 1023) == 0 && cb_monotonic_ns() > give_up_at)
 			break;
 	}
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "abi.h"
+#include "clock.h"
 #include "segment.h"
 #include "seqlock.h"
 #include "snapshot.h"
@@ -517,14 +518,6 @@ static void *race_writer(void *p)
 	return NULL;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Check one round of every reader; returns the number of violations. */
 static unsigned race_check(struct seg *s, uint64_t *info_ok,
     uint64_t *events)
@@ -564,13 +557,13 @@ static unsigned race_check(struct seg *s, uint64_t *info_ok,
 static void test_readers_under_concurrent_writer(void **state)
 {
 	struct race r = { .s = *state };
-	uint64_t start = now_ns(), ok = 0, events = 0;
+	uint64_t start = cb_monotonic_ns(), ok = 0, events = 0;
 	unsigned long bad = 0;
 	pthread_t tid;
 
 	assert_int_equal(pthread_create(&tid, NULL, race_writer, &r), 0);
 	for (;;) {
-		uint64_t t = now_ns() - start;
+		uint64_t t = cb_monotonic_ns() - start;
 
 		bad += race_check(r.s, &ok, &events);
 		if ((t > 300000000ull && ok >= 100) || t > 20000000000ull)

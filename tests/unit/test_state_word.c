@@ -1,6 +1,6 @@
 /*
  * test_state_word.c - cb_state_pack() and the CB_STATE_* decoders
- * (lib/state_word.h, client/capbroker.h).
+ * (lib/state_word.h, include/capbroker.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>

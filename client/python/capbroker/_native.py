@@ -1,4 +1,4 @@
-"""ctypes declarations of libcapbroker (client/capbroker.h).
+"""ctypes declarations of libcapbroker (include/capbroker.h).
 
 Loads the shared library and mirrors the public structs and prototypes.
 The struct layouts here must match capbroker.h exactly; the test suite
