@@ -1,6 +1,7 @@
 # capbroker - host-local capacity broker.
 #
-#   make                 build the library, programs and tests
+#   make                 build the library and the programs (no cmocka
+#                        needed; the tests build under make check)
 #   make run             install missing packages, build, run the broker
 #   make check           install missing packages, build, run every test
 #   make check SAN=address,undefined   the same under sanitizers
@@ -27,6 +28,12 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PCDIR      ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+# Supervisor files (dist/): the systemd unit where systemd looks for
+# units under PREFIX, the runit service directory where Debian's runit
+# keeps its services (/etc/sv for PREFIX=/usr, PREFIX/etc/sv otherwise).
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+RUNITDIR   ?= $(SYSCONFDIR)/sv
 DESTDIR    ?=
 # The Python binding (client/python/capbroker): Debian's python3 looks in
 # /usr/lib/python3/dist-packages for PREFIX=/usr and in
@@ -80,12 +87,21 @@ PKG_SYSTEMD = $(shell pkg-config --cflags --libs libsystemd 2>/dev/null)
 PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
 
 # lib/: the core every program links.  CORE is libc-only and also goes
-# into libcapbroker; TOOLCORE (control protocol, strtonum) uses libbsd
-# and is for the broker and the command-line tools only.
-CORE_SRC     = lib/segment.c lib/tier.c lib/futex.c lib/proc.c lib/rundir.c \
-               lib/snapshot.c lib/reserve.c lib/queue.c lib/place.c
-TOOLCORE_SRC = lib/proto.c
-CLIENT_SRC   = client/libcapbroker.c
+# into libcapbroker; TOOLCORE (control protocol and its client,
+# strtonum) uses libbsd and is for the broker and the command-line tools
+# only; SWEEP is the broker's half of the reservation protocol (reclaim,
+# scrub, expiry, settle, recount), linked into the broker and the tests
+# that drive it, never into libcapbroker.
+CORE_SRC     = lib/segment.c lib/tier.c lib/clock.c lib/futex.c lib/proc.c \
+               lib/rundir.c lib/snapshot.c lib/reserve.c lib/queue.c \
+               lib/place.c
+TOOLCORE_SRC = lib/proto.c $(wildcard lib/ctl_client.c)
+SWEEP_SRC    = $(wildcard lib/sweep_*.c)
+# client/*.c is libcapbroker; each program is a folder of its own.
+CLIENT_SRC   = $(filter-out client/capctl.c,$(wildcard client/*.c))
+CAPCTL_SRC   = $(wildcard client/capctl.c client/capctl/*.c)
+CAPDUMP_SRC  = $(wildcard tools/capdump.c tools/capdump/*.c)
+CAPBENCH_SRC = $(wildcard tools/capbench.c tools/capbench/*.c)
 BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \
                broker/control.c broker/config.c broker/segments.c \
                broker/log.c broker/pools.c broker/sweeper.c \
@@ -93,6 +109,7 @@ BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \
 
 CORE_OBJ     = $(CORE_SRC:%.c=$(O)/%.o)
 TOOLCORE_OBJ = $(TOOLCORE_SRC:%.c=$(O)/%.o)
+SWEEP_OBJ    = $(SWEEP_SRC:%.c=$(O)/%.o)
 CLIENT_OBJ   = $(CLIENT_SRC:%.c=$(O)/%.o)
 BROKER_OBJ   = $(BROKER_SRC:%.c=$(O)/%.o)
 
@@ -115,10 +132,12 @@ ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/int
 # (tests/integration/t_gateway.sh).
 EXAMPLES    = $(O)/examples/gateway $(O)/examples/fakebackend
 
-.PHONY: all deps run check san-check valgrind-check unit-check model-check integration-check install uninstall \
+.PHONY: all tests deps run check san-check valgrind-check unit-check model-check integration-check install uninstall \
         clean man-check python-check bench bench-report
-all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(UNIT_TESTS) $(ITEST_PROGS) \
-     $(BENCH) $(EXAMPLES)
+all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(BENCH) $(EXAMPLES)
+
+# The test programs (unit tests need cmocka).
+tests: $(UNIT_TESTS) $(ITEST_PROGS)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -147,14 +166,14 @@ $(LIB_PC): client/capbroker.pc.in Makefile
 # Programs link the static library: no LD_LIBRARY_PATH needed to run
 # them from the build tree.
 # The broker links the core objects, never the client library.
-$(O)/capbrokerd: $(BROKER_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
+$(O)/capbrokerd: $(BROKER_OBJ) $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
-$(O)/capctl: $(O)/client/capctl.o $(TOOLCORE_OBJ) $(LIB_A)
+$(O)/capctl: $(CAPCTL_SRC:%.c=$(O)/%.o) $(TOOLCORE_OBJ) $(LIB_A)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD)
 
-$(O)/capdump: $(O)/tools/capdump.o $(LIB_A)
-	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS)
+$(O)/capdump: $(CAPDUMP_SRC:%.c=$(O)/%.o) $(TOOLCORE_OBJ) $(LIB_A)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD)
 
 $(O)/examples/gateway: examples/gateway/gateway.c include/capbroker.h $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -167,8 +186,8 @@ $(O)/examples/fakebackend: examples/gateway/fakebackend.c
 # capbench (not installed) links the static library like the other
 # tools, and dlopen()s the shared one next to a one-load yardstick
 # library, so cb_current() and the yardstick pay the same call.
-$(O)/capbench: $(O)/tools/capbench.o $(LIB_A)
-	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) -ldl
+$(O)/capbench: $(CAPBENCH_SRC:%.c=$(O)/%.o) $(TOOLCORE_OBJ) $(LIB_A)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD) -ldl
 
 $(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
 	$(call say,LD,$@)$(CC) -shared -o $@ $^ $(ALL_LDFLAGS)
@@ -178,15 +197,15 @@ $(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
 BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
 
 $(O)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB_OBJ) \
-    $(TOOLCORE_OBJ) $(CORE_OBJ)
+    $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< $(BROKER_LIB_OBJ) \
-	    $(TOOLCORE_OBJ) $(CORE_OBJ) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
+	    $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
 	    $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
-$(O)/tests/%: tests/unit/%.c $(TOOLCORE_OBJ) $(LIB_A)
+$(O)/tests/%: tests/unit/%.c $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TOOLCORE_OBJ) $(LIB_A) \
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(LIB_A) \
 	    $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_BSD)
 
 $(O)/tests/%: tests/integration/%.c tests/integration/cbtest.h $(LIB_A)
@@ -198,7 +217,7 @@ run: deps
 	@sh scripts/run-broker.sh $(O)
 
 check: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tests
 	@$(MAKE) --no-print-directory man-check unit-check model-check \
 	    fuzz-check integration-check python-check
 ifeq ($(SAN),)
@@ -222,7 +241,7 @@ san-check:
 	@for s in $(SAN_CHECKS); do \
 	    o=$(O)-$$(printf %s "$$s" | tr , -); \
 	    echo "sanitizer build: SAN=$$s O=$$o"; \
-	    $(MAKE) --no-print-directory SAN=$$s O=$$o all unit-check \
+	    $(MAKE) --no-print-directory SAN=$$s O=$$o all tests unit-check \
 	        integration-check || exit 1; \
 	done
 
@@ -235,7 +254,7 @@ unit-check: $(UNIT_TESTS)
 # Sanitizer reports fail the run: a sanitized broker exits non-zero and
 # the tests check every exit status.
 TSAN_OPTIONS_CHECK = suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 exitcode=66
-integration-check: all
+integration-check: all $(ITEST_PROGS)
 	@TSAN_OPTIONS="$(TSAN_OPTIONS_CHECK)" sh tests/integration/run.sh $(O)
 
 # The Python binding's tests (tests/python, pytest) against this build's
@@ -286,6 +305,15 @@ install: all
 	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -d $(DESTDIR)$(PYTHONDIR)/capbroker
 	install -m 0644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/capbroker/
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(RUNITDIR)/capbrokerd/log
+	sed 's|/usr/local/sbin/capbrokerd|$(SBINDIR)/capbrokerd|' \
+	    dist/capbrokerd@.service >$(DESTDIR)$(SYSTEMDUNITDIR)/capbrokerd@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/capbrokerd@.service
+	sed 's|/usr/local/sbin/capbrokerd|$(SBINDIR)/capbrokerd|' \
+	    dist/runit/capbrokerd/run >$(DESTDIR)$(RUNITDIR)/capbrokerd/run
+	install -m 0755 dist/runit/capbrokerd/log/run \
+	    $(DESTDIR)$(RUNITDIR)/capbrokerd/log/run
+	chmod 0755 $(DESTDIR)$(RUNITDIR)/capbrokerd/run
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libcapbroker.so.$(VERSION) \
@@ -303,6 +331,11 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PYTHONDIR)/capbroker/,$(notdir $(PY_FILES)))
 	rm -rf $(DESTDIR)$(PYTHONDIR)/capbroker/__pycache__
 	rmdir $(DESTDIR)$(PYTHONDIR)/capbroker 2>/dev/null || true
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/capbrokerd@.service \
+	    $(DESTDIR)$(RUNITDIR)/capbrokerd/run \
+	    $(DESTDIR)$(RUNITDIR)/capbrokerd/log/run
+	rmdir $(DESTDIR)$(RUNITDIR)/capbrokerd/log \
+	    $(DESTDIR)$(RUNITDIR)/capbrokerd 2>/dev/null || true
 
 clean:
 	rm -rf build build-*

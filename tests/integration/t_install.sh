@@ -1,7 +1,9 @@
 # make install / uninstall under DESTDIR: the library with its soname,
-# static archive, header, pkg-config file and programs; only cb_
-# symbols exported; a program built against the installed copy works,
-# and so does the installed Python binding.
+# static archive, header, pkg-config file, programs and the supervisor
+# files (systemd unit, runit service directory) pointing at the
+# installed broker; only cb_ symbols exported; a program built against
+# the installed copy works, and so does the installed Python binding.
+# And a plain `make` builds no test, so it needs no cmocka.
 . "$(dirname "$0")/lib.sh"
 
 case "$BIN" in
@@ -22,6 +24,29 @@ for f in lib/libcapbroker.so.0.1.0 lib/libcapbroker.so.0 lib/libcapbroker.so \
 	[ -e "$DEST$PREFIX/$f" ] || fail "missing $PREFIX/$f"
 done
 [ ! -e "$DEST$PREFIX/include/abi.h" ] || fail "internal header installed"
+
+say "supervisor files: the unit and the runit service run the installed broker"
+unit="$DEST$PREFIX/lib/systemd/system/capbrokerd@.service"
+sv="$DEST$PREFIX/etc/sv/capbrokerd"
+[ -f "$unit" ] || fail "missing $PREFIX/lib/systemd/system/capbrokerd@.service"
+[ -x "$sv/run" ] && [ -x "$sv/log/run" ] || fail "missing $PREFIX/etc/sv/capbrokerd/run or log/run"
+expect_match "$(grep '^ExecStart=' "$unit")" "^ExecStart=$PREFIX/sbin/capbrokerd -n %i" "unit ExecStart"
+expect_match "$(grep '^CAPBROKERD=' "$sv/run")" "^CAPBROKERD=$PREFIX/sbin/capbrokerd\$" "runit CAPBROKERD"
+sh -n "$sv/run" && sh -n "$sv/log/run" || fail "runit scripts do not parse"
+rdest="$CAPBROKER_RUNDIR/dest-etc"
+make -s -C "$ROOT" install PREFIX=/usr DESTDIR="$rdest" >/dev/null ||
+    fail "make install PREFIX=/usr"
+[ -x "$rdest/etc/sv/capbrokerd/run" ] && [ -f "$rdest/usr/lib/systemd/system/capbrokerd@.service" ] ||
+    fail "PREFIX=/usr: runit directory not in /etc/sv or unit not in /usr/lib/systemd/system"
+make -s -C "$ROOT" uninstall PREFIX=/usr DESTDIR="$rdest" >/dev/null ||
+    fail "make uninstall PREFIX=/usr"
+left=$(find "$rdest" -type f -o -type l)
+expect_eq "$left" "" "files left after uninstall PREFIX=/usr"
+
+say "make builds the library and programs, no test (no cmocka needed)"
+plan=$(make -n -C "$ROOT" O="$CAPBROKER_RUNDIR/nobuild" all 2>&1)
+printf '%s\n' "$plan" | grep -q 'libcapbroker.so' || fail "make -n all builds no library"
+printf '%s\n' "$plan" | grep -Eq 'cmocka|tests/unit/' && fail "make all builds the unit tests"
 
 say "soname and exports"
 soname=$(readelf -d "$DEST$PREFIX/lib/libcapbroker.so.0.1.0" |
