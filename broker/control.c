@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "reserve.h"
 #include "segment.h"
+#include "slots.h"
 #include "snapshot.h"
 #include "tier.h"
 
@@ -310,8 +311,7 @@ static void do_pool_list(struct cb_broker *b, struct conn *c)
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		const struct cb_pool_conf *conf = cb_seg_record(b->seg.state,
 		    CB_RS_POOLS, 0, (uint32_t)p);
-		const struct cb_pool_slot *ps = cb_slots_record(b->seg.slots,
-		    CB_RL_POOLS, (uint32_t)p);
+		const struct cb_pool_slot *ps = cb_slots_pool(b->seg.slots, p);
 		const struct cb_limit_source *src = cb_limit_source(
 		    def[p].kind);
 		uint64_t u = atomic_load(&ps->usage);
@@ -339,7 +339,7 @@ static void do_hello(struct cb_broker *b, struct conn *c,
 		reply_err(c, EINVAL, "bad client index %u", req->client);
 		return;
 	}
-	cs = cb_slots_record(b->seg.slots, CB_RL_CLIENTS, req->client);
+	cs = cb_slots_client(b->seg.slots, req->client);
 	if (atomic_load(&cs->owner) != req->owner ||
 	    CB_OWNER_PID(req->owner) != (uint32_t)c->cred.pid) {
 		reply_err(c, EPERM, "client entry %u is not pid %d's",

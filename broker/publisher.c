@@ -20,6 +20,7 @@
 #include "segment.h"
 #include "seqlock.h"
 #include "slotmap.h"
+#include "slots.h"
 #include "snapshot.h"
 #include "state_word.h"
 #include "tier.h"
@@ -74,8 +75,7 @@ static void write_workers(struct cb_broker *b, size_t n)
  * slot (a hint: the slots segment is the clients'). */
 static uint32_t slot_inflight(uint32_t slot, void *slots)
 {
-	const struct cb_worker_slot *ws = cb_slots_record(slots,
-	    CB_RL_WORKERS, slot);
+	const struct cb_worker_slot *ws = cb_slots_worker(slots, slot);
 
 	return atomic_load_explicit(&ws->inflight, memory_order_relaxed);
 }
@@ -133,8 +133,7 @@ static void update_info(struct cb_broker *b, size_t n,
 
 static void reset_pool_slot(struct cb_broker *b, int i)
 {
-	struct cb_pool_slot *ps = cb_slots_record(b->seg.slots, CB_RL_POOLS,
-	    (uint32_t)i);
+	struct cb_pool_slot *ps = cb_slots_pool(b->seg.slots, i);
 
 	atomic_store_explicit(&ps->usage, 0, memory_order_seq_cst);
 	atomic_store_explicit(&ps->admitted, 0, memory_order_relaxed);

@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "reserve.h"
 #include "segment.h"
+#include "slots.h"
 
 #define TAG_KICK (1ull << 40)
 #define TAG_TIMER (2ull << 40)
@@ -39,11 +40,6 @@ struct request {
 static struct cb_pool_conf *conf_of(struct cb_broker *b, int pool)
 {
 	return cb_seg_record(b->seg.state, CB_RS_POOLS, 0, (uint32_t)pool);
-}
-
-static struct cb_client_slot *client_of(struct cb_broker *b, uint32_t i)
-{
-	return cb_slots_record(b->seg.slots, CB_RL_CLIENTS, i);
 }
 
 static void unwatch(struct cb_sweeper *sw, uint32_t i)
@@ -108,7 +104,7 @@ static int pidfd_open(pid_t pid)
 static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
 {
 	struct cb_sweeper *sw = &b->sweeper;
-	struct cb_client_slot *cs = client_of(b, i);
+	struct cb_client_slot *cs = cb_slots_client(b->seg.slots, i);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
 	pid_t pid = (pid_t)CB_OWNER_PID(owner);
 	uint64_t start;
@@ -201,7 +197,7 @@ static void scan_clients(struct cb_broker *b)
 	pid_t self = getpid();
 
 	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
-		struct cb_client_slot *cs = client_of(b, i);
+		struct cb_client_slot *cs = cb_slots_client(b->seg.slots, i);
 		uint64_t o = atomic_load_explicit(&cs->owner,
 		    memory_order_acquire);
 

@@ -16,27 +16,13 @@
 
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 
 /* The ticket kind of a bind (reserve.c uses 1 hold, 2 launch). */
 #define TICKET_BIND 3
 /* Choose-and-CAS rounds before a pick gives up (-EAGAIN): each failed
  * round means another picker took the room, or the table changed. */
 #define PICK_ROUNDS 1000
-
-static struct cb_worker_slot *worker_slot(const void *slots, uint32_t w)
-{
-	return cb_slots_record(slots, CB_RL_WORKERS, w);
-}
-
-static struct cb_bind_slot *bind_slot(const void *slots, uint32_t e)
-{
-	return cb_slots_record(slots, CB_RL_BINDS, e);
-}
-
-static struct cb_client_slot *client_slot(const void *slots, uint32_t c)
-{
-	return cb_slots_record(slots, CB_RL_CLIENTS, c);
-}
 
 int cb_place_policy_valid(int policy)
 {
@@ -68,7 +54,7 @@ uint32_t cb_place_inflight(const void *slots, uint32_t slot)
 {
 	if (slot >= CB_MAX_WORKERS)
 		return 0;
-	return atomic_load_explicit(&worker_slot(slots, slot)->inflight,
+	return atomic_load_explicit(&cb_slots_worker(slots, slot)->inflight,
 	    memory_order_seq_cst);
 }
 
@@ -249,7 +235,7 @@ static long bind_claim(struct cb_rsv *r, int pool, uint32_t slot,
 
 	for (uint32_t k = 0; k < CB_BINDS_PER_CLIENT; k++) {
 		uint32_t e = base + (first + k) % CB_BINDS_PER_CLIENT;
-		struct cb_bind_slot *b = bind_slot(r->slots, e);
+		struct cb_bind_slot *b = cb_slots_bind(r->slots, e);
 		uint64_t w = atomic_load_explicit(&b->word,
 		    memory_order_relaxed);
 		uint64_t bound = CB_BIND_WORD(CB_BIND_BOUND, pool, slot,
@@ -278,7 +264,7 @@ static int bind_worker(struct cb_rsv *r, int pool, int policy,
     struct pick *p, uint32_t *entry, uint64_t *word)
 {
 	for (int round = 0; round < PICK_ROUNDS; round++) {
-		struct cb_worker_slot *ws = worker_slot(r->slots, p->slot);
+		struct cb_worker_slot *ws = cb_slots_worker(r->slots, p->slot);
 		int ret;
 
 		if (worker_admit(ws, p->limit) == 0) {
@@ -341,7 +327,7 @@ int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
 		cb_rsv_wake(r->slots, pool);
 		return ret;
 	}
-	atomic_fetch_add_explicit(&worker_slot(r->slots, p.slot)->picks, 1,
+	atomic_fetch_add_explicit(&cb_slots_worker(r->slots, p.slot)->picks, 1,
 	    memory_order_relaxed);
 	ticket_make(t, pool, r->client, entry, word);
 	memcpy(id, p.id, sizeof(p.id));
@@ -352,8 +338,7 @@ int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
 
 static int stale(struct cb_rsv *r, int pool)
 {
-	struct cb_pool_slot *ps = cb_slots_record(r->slots, CB_RL_POOLS,
-	    (uint32_t)pool);
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 
 	atomic_fetch_add_explicit(&ps->stale_releases, 1,
 	    memory_order_relaxed);
@@ -375,9 +360,9 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 	    CB_BIND_POOL(w) != (unsigned)pool)
 		return -EINVAL;
 	cb_rsv_window_open(r);
-	won = bind_free(bind_slot(r->slots, e), w);
+	won = bind_free(cb_slots_bind(r->slots, e), w);
 	if (won) {
-		worker_sub(worker_slot(r->slots, CB_BIND_WORKER(w)));
+		worker_sub(cb_slots_worker(r->slots, CB_BIND_WORKER(w)));
 		held = cb_rsv_hold_give(r, pool) == 0;
 	}
 	cb_rsv_window_close(r);
@@ -397,14 +382,14 @@ static uint32_t free_partition(void *slots, uint32_t client, int broker)
 	if (client >= CB_MAX_CLIENTS)
 		return 0;
 	for (uint32_t k = 0; k < CB_BINDS_PER_CLIENT; k++) {
-		struct cb_bind_slot *b = bind_slot(slots, base + k);
+		struct cb_bind_slot *b = cb_slots_bind(slots, base + k);
 		uint64_t w = atomic_load_explicit(&b->word,
 		    memory_order_seq_cst);
 		struct cb_worker_slot *ws;
 
 		if (CB_BIND_STATE(w) != CB_BIND_BOUND || !bind_free(b, w))
 			continue;
-		ws = worker_slot(slots, CB_BIND_WORKER(w));
+		ws = cb_slots_worker(slots, CB_BIND_WORKER(w));
 		worker_sub(ws);
 		if (broker)
 			atomic_fetch_add_explicit(&ws->reclaimed, 1,
@@ -431,7 +416,7 @@ uint32_t cb_place_settle(void *slots, uint64_t active)
 	uint32_t fixed = 0;
 
 	for (uint32_t e = 0; e < CB_MAX_BINDS; e++) {
-		struct cb_bind_slot *b = bind_slot(slots, e);
+		struct cb_bind_slot *b = cb_slots_bind(slots, e);
 		uint64_t w = atomic_load_explicit(&b->word,
 		    memory_order_seq_cst), o;
 
@@ -441,7 +426,7 @@ uint32_t cb_place_settle(void *slots, uint64_t active)
 		 * when it still had this bind, which no honest path leaves
 		 * behind (place.h).  A live owner's new binds are new
 		 * words, which the CAS below cannot match. */
-		o = atomic_load_explicit(&client_slot(slots,
+		o = atomic_load_explicit(&cb_slots_client(slots,
 		    e / CB_BINDS_PER_CLIENT)->owner, memory_order_seq_cst);
 		if (CB_BIND_STATE(w) == CB_BIND_BOUND &&
 		    (active & (1ull << CB_BIND_POOL(w))) &&
@@ -465,7 +450,7 @@ static uint64_t collect(void *slots)
 	uint64_t inflight = 0;
 
 	for (uint32_t c = 0; c < CB_MAX_CLIENTS; c++) {
-		struct cb_client_slot *cs = client_slot(slots, c);
+		struct cb_client_slot *cs = cb_slots_client(slots, c);
 
 		rc_seqs[c] = atomic_load_explicit(&cs->seq,
 		    memory_order_seq_cst);
@@ -475,8 +460,8 @@ static uint64_t collect(void *slots)
 	}
 	memset(rc_records, 0, sizeof(rc_records));
 	for (uint32_t e = 0; e < CB_MAX_BINDS; e++) {
-		uint64_t w = atomic_load_explicit(&bind_slot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_bind(slots, e)->word, memory_order_seq_cst);
 
 		if (CB_BIND_STATE(w) == CB_BIND_BOUND)
 			rc_records[CB_BIND_WORKER(w)]++;
@@ -490,19 +475,19 @@ int cb_place_recount(void *slots, int64_t *drift)
 	int fixed = 0;
 
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
-		rc_u1[w] = atomic_load_explicit(&worker_slot(slots,
+		rc_u1[w] = atomic_load_explicit(&cb_slots_worker(slots,
 		    w)->inflight, memory_order_seq_cst);
 	inflight = collect(slots);
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
 		drift[w] = 0;
 		/* Moved during the collect: this worker next time. */
-		rc_moved[w] = atomic_load_explicit(&worker_slot(slots,
+		rc_moved[w] = atomic_load_explicit(&cb_slots_worker(slots,
 		    w)->inflight, memory_order_seq_cst) != rc_u1[w];
 	}
 	if (!cb_rsv_seqs_unchanged(slots, rc_seqs))
 		return -EAGAIN;
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
-		struct cb_worker_slot *ws = worker_slot(slots, w);
+		struct cb_worker_slot *ws = cb_slots_worker(slots, w);
 		uint32_t u = rc_u1[w], want;
 
 		if (rc_moved[w])

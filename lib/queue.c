@@ -20,25 +20,11 @@
 #include "futex.h"
 #include "proc.h"
 #include "segment.h"
+#include "slots.h"
 
 /* Every sleep is at most this long, so a lost or hostile wake costs
  * latency, never a hang (libcapbroker's WATCH_SLICE_MS). */
 #define WAIT_SLICE_MS 1000
-
-static struct cb_waiter_slot *wslot(void *slots, uint32_t e)
-{
-	return cb_slots_record(slots, CB_RL_WAITERS, e);
-}
-
-static struct cb_pool_slot *pslot(void *slots, int pool)
-{
-	return cb_slots_record(slots, CB_RL_POOLS, (uint32_t)pool);
-}
-
-static struct cb_client_slot *cslot(void *slots, uint32_t c)
-{
-	return cb_slots_record(slots, CB_RL_CLIENTS, c);
-}
 
 /* Lower a counter by one, never below zero (hostile or drifted values
  * must not wrap a hint to "everybody is queued"). */
@@ -67,7 +53,7 @@ static void dec32(_Atomic uint32_t *v)
  */
 static int entry_free(void *slots, uint32_t e, uint64_t w)
 {
-	struct cb_waiter_slot *ws = wslot(slots, e);
+	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 	unsigned st = CB_WAITER_STATE(w);
 	struct cb_pool_slot *ps;
 
@@ -76,7 +62,7 @@ static int entry_free(void *slots, uint32_t e, uint64_t w)
 	    memory_order_seq_cst, memory_order_relaxed))
 		return 0;
 	if (st == CB_WAITER_CLAIMING || st == CB_WAITER_WAITING) {
-		ps = pslot(slots, (int)CB_WAITER_POOL(w));
+		ps = cb_slots_pool(slots, (int)CB_WAITER_POOL(w));
 		dec64(&ps->queued);
 		dec32(&ps->waiters);
 	}
@@ -89,7 +75,7 @@ static int owner_live(void *slots, uint32_t c, uint64_t o)
 {
 	return c < CB_MAX_CLIENTS && CB_OWNER_PID(o) != 0 &&
 	    atomic_load_explicit(
-	    &cslot(slots, c)->owner, memory_order_seq_cst) == o;
+	    &cb_slots_client(slots, c)->owner, memory_order_seq_cst) == o;
 }
 
 /* One entry as read: its fields are valid only if ok. */
@@ -101,7 +87,7 @@ struct view {
 /* Read entry e's fields under its word w; 0 if it changed meanwhile. */
 static int entry_read(void *slots, uint32_t e, uint64_t w, struct view *v)
 {
-	struct cb_waiter_slot *ws = wslot(slots, e);
+	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 
 	v->word = w;
 	v->owner = atomic_load_explicit(&ws->owner, memory_order_relaxed);
@@ -124,7 +110,7 @@ static int ahead_of(int32_t pa, uint64_t ta, uint32_t ea, int32_t pb,
 
 static void wake_entry(void *slots, uint32_t e)
 {
-	struct cb_waiter_slot *ws = wslot(slots, e);
+	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 
 	/* seq_cst: after the free (or grant) that made e the head, and
 	 * ordered against the waiter's load of its word (queue.h). */
@@ -145,8 +131,8 @@ static void scan(void *slots, int pool, const struct cb_wq_entry *me,
 	out->head = 0;
 	out->head_word = 0;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
-		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
 
 		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
 		    CB_WAITER_POOL(w) != (unsigned)pool)
@@ -204,7 +190,7 @@ void cb_wq_wake_head(void *slots, int pool)
 
 uint64_t cb_wq_hint(const void *slots, int pool)
 {
-	return atomic_load_explicit(&pslot((void *)slots, pool)->queued,
+	return atomic_load_explicit(&cb_slots_pool(slots, pool)->queued,
 	    memory_order_relaxed);
 }
 
@@ -215,8 +201,8 @@ int cb_wq_blocked(void *slots, int pool, int32_t priority)
 	if (cb_wq_hint(slots, pool) == 0)
 		return 0;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
-		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
 
 		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
 		    CB_WAITER_POOL(w) != (unsigned)pool ||
@@ -232,7 +218,7 @@ int cb_wq_blocked(void *slots, int pool, int32_t priority)
 int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
     int32_t priority, struct cb_wq_entry *me)
 {
-	struct cb_pool_slot *ps = pslot(slots, pool);
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 	uint32_t first = (client * 2654435761u) % CB_MAX_WAITERS;
 
 	/* Step 1: counters first, so they never under-count entries. */
@@ -240,7 +226,7 @@ int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
 	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
 	for (uint32_t k = 0; k < CB_MAX_WAITERS; k++) {
 		uint32_t e = (first + k) % CB_MAX_WAITERS;
-		struct cb_waiter_slot *ws = wslot(slots, e);
+		struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 		uint64_t w = atomic_load_explicit(&ws->word,
 		    memory_order_relaxed);
 		uint64_t nonce = CB_WAITER_NONCE(w) + 1;
@@ -305,7 +291,7 @@ static int timespec_before(const struct timespec *a, const struct timespec *b)
  */
 static void check_stalled(void *slots, int pool, uint32_t e, uint64_t w)
 {
-	struct cb_waiter_slot *ws = wslot(slots, e);
+	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 	uint64_t o = atomic_load_explicit(&ws->owner, memory_order_relaxed);
 	uint64_t start;
 
@@ -313,7 +299,7 @@ static void check_stalled(void *slots, int pool, uint32_t e, uint64_t w)
 	    !owner_live(slots, CB_WAITER_CLIENT(w), o))
 		return;
 	/* owner_live checked the index. */
-	start = atomic_load_explicit(&cslot(slots,
+	start = atomic_load_explicit(&cb_slots_client(slots,
 	    CB_WAITER_CLIENT(w))->start, memory_order_acquire);
 	if (start == 0 || cb_proc_alive((pid_t)CB_OWNER_PID(o), start))
 		return;
@@ -343,14 +329,14 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
     uint32_t observed, const struct timespec *deadline, int interruptible,
     cb_ticket *ticket)
 {
-	struct cb_pool_slot *ps = pslot(r->slots, me->pool);
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, me->pool);
 	struct cb_waiter_slot *ws;
 	uint64_t stalled_word = 0;
 	uint32_t stalled = CB_MAX_WAITERS;
 
 	if (me->index >= CB_MAX_WAITERS)
 		return -ESTALE;
-	ws = wslot(r->slots, me->index);
+	ws = cb_slots_waiter(r->slots, me->index);
 	for (;;) {
 		/* Both words before the scan (queue.h: no lost wakeup). */
 		uint32_t o = atomic_load_explicit(&ws->wake,
@@ -411,8 +397,8 @@ static void wake_heads(void *slots, uint64_t mask)
 	if (mask == 0)
 		return;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
-		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
 		unsigned p = CB_WAITER_POOL(w);
 
 		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
@@ -442,8 +428,8 @@ uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner)
 	struct view v;
 
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
-		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
 		unsigned st = CB_WAITER_STATE(w);
 
 		if ((st != CB_WAITER_CLAIMING && st != CB_WAITER_WAITING) ||
@@ -515,8 +501,8 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 
 	*hints = 0;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
-		uint64_t w = atomic_load_explicit(&wslot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
 		unsigned s = CB_WAITER_STATE(w);
 
 		if (s != CB_WAITER_CLAIMING)
@@ -530,7 +516,7 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 			count[CB_WAITER_POOL(w)]++;
 	}
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		_Atomic uint64_t *q = &pslot(slots, p)->queued;
+		_Atomic uint64_t *q = &cb_slots_pool(slots, p)->queued;
 		uint64_t h = atomic_load_explicit(q, memory_order_seq_cst);
 
 		/* The same disagreement twice in a row: not an enqueuer

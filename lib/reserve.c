@@ -19,27 +19,13 @@
 #include "place.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 #include "snapshot.h"
 
 enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH };
 
 #define INFLIGHT_MAX 0xfeu   /* S's low byte must never carry */
 #define LOCAL_PROBES 64
-
-static struct cb_pool_slot *pool_slot(void *slots, int pool)
-{
-	return cb_slots_record(slots, CB_RL_POOLS, (uint32_t)pool);
-}
-
-static struct cb_client_slot *client_slot(void *slots, uint32_t i)
-{
-	return cb_slots_record(slots, CB_RL_CLIENTS, i);
-}
-
-static struct cb_launch_slot *launch_slot(void *slots, uint32_t e)
-{
-	return cb_slots_record(slots, CB_RL_LAUNCHES, e);
-}
 
 static const struct cb_pool_conf *pool_conf(const void *state, int pool)
 {
@@ -86,12 +72,12 @@ static void window_close(struct cb_client_slot *cs)
 
 void cb_rsv_window_open(struct cb_rsv *r)
 {
-	window_open(client_slot(r->slots, r->client));
+	window_open(cb_slots_client(r->slots, r->client));
 }
 
 void cb_rsv_window_close(struct cb_rsv *r)
 {
-	window_close(client_slot(r->slots, r->client));
+	window_close(cb_slots_client(r->slots, r->client));
 }
 
 void cb_rsv_seq_reset(struct cb_client_slot *cs)
@@ -109,7 +95,7 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
 
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = ((uint32_t)pid + k) % n;
-		struct cb_client_slot *cs = client_slot(slots, i);
+		struct cb_client_slot *cs = cb_slots_client(slots, i);
 		uint64_t o = atomic_load_explicit(&cs->owner,
 		    memory_order_relaxed);
 		uint64_t mine = CB_OWNER(CB_OWNER_GEN(o) + 1, pid);
@@ -145,7 +131,7 @@ int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self)
 
 	if (index >= nclients(slots) || CB_OWNER_PID(seen) != 0)
 		return 0;
-	cs = client_slot(slots, index);
+	cs = cb_slots_client(slots, index);
 	dirty = CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
 	    memory_order_relaxed)) != 0;
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
@@ -178,7 +164,7 @@ int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self)
 
 void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 {
-	struct cb_client_slot *cs = client_slot(slots, index);
+	struct cb_client_slot *cs = cb_slots_client(slots, index);
 	uint64_t o = owner;
 
 	cb_rsv_flush_admitted(slots, index);
@@ -295,8 +281,8 @@ static int local_claim(struct cb_rsv *r, uint64_t *nonce, uint32_t *idx)
 static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
     cb_ticket *t)
 {
-	struct cb_client_slot *cs = client_slot(r->slots, r->client);
-	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
+	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint64_t nonce;
 	uint32_t idx;
 	int ret;
@@ -333,7 +319,7 @@ static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
 
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t e = (first + k) % n;
-		struct cb_launch_slot *ls = launch_slot(r->slots, e);
+		struct cb_launch_slot *ls = cb_slots_launch(r->slots, e);
 		uint64_t w = atomic_load_explicit(&ls->word,
 		    memory_order_relaxed);
 		uint64_t nonce = CB_LAUNCH_NONCE(w) + 1;
@@ -386,8 +372,8 @@ static void wake_released(void *slots, int pool);
 static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
     uint32_t observed, cb_ticket *t)
 {
-	struct cb_client_slot *cs = client_slot(r->slots, r->client);
-	struct cb_pool_slot *ps = pool_slot(r->slots, pool);
+	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint32_t published = atomic_load_explicit(
 	    &pool_conf(r->state, pool)->observed, memory_order_relaxed);
 	uint64_t now = cb_monotonic_ns(), live = 0;
@@ -427,7 +413,7 @@ int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
 	uint32_t limit = cb_rsv_limit(r->state, pool);
 	int ret;
 
-	atomic_store_explicit(&client_slot(r->slots, r->client)->last_pool,
+	atomic_store_explicit(&cb_slots_client(r->slots, r->client)->last_pool,
 	    (uint32_t)pool, memory_order_relaxed);
 	ret = kind == CB_HOLD ? try_hold(r, pool, limit, ticket) :
 	    try_launch(r, pool, limit, observed, ticket);
@@ -445,13 +431,13 @@ static void admitted_flush(void *slots, struct cb_client_slot *cs, int p)
 	    memory_order_relaxed);
 
 	if (n != 0)
-		atomic_fetch_add_explicit(&pool_slot(slots, p)->admitted, n,
+		atomic_fetch_add_explicit(&cb_slots_pool(slots, p)->admitted, n,
 		    memory_order_relaxed);
 }
 
 void cb_rsv_count_admitted(void *slots, uint32_t client, int pool)
 {
-	struct cb_client_slot *cs = client_slot(slots, client);
+	struct cb_client_slot *cs = cb_slots_client(slots, client);
 
 	if (atomic_fetch_add_explicit(&cs->admitted[pool], 1,
 	    memory_order_relaxed) + 1 >= CB_ADMITTED_BATCH)
@@ -460,7 +446,7 @@ void cb_rsv_count_admitted(void *slots, uint32_t client, int pool)
 
 void cb_rsv_flush_admitted(void *slots, uint32_t client)
 {
-	struct cb_client_slot *cs = client_slot(slots, client);
+	struct cb_client_slot *cs = cb_slots_client(slots, client);
 
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		admitted_flush(slots, cs, p);
@@ -468,8 +454,9 @@ void cb_rsv_flush_admitted(void *slots, uint32_t client)
 
 static int stale(struct cb_rsv *r, int pool)
 {
-	atomic_fetch_add_explicit(&pool_slot(r->slots, pool)->stale_releases,
-	    1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &cb_slots_pool(r->slots, pool)->stale_releases, 1,
+	    memory_order_relaxed);
 	return -ESTALE;
 }
 
@@ -489,32 +476,32 @@ static int holds_dec(struct cb_client_slot *cs, int pool)
 
 int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
 {
-	return over_limit(&pool_slot(r->slots, pool)->usage, 0, limit);
+	return over_limit(&cb_slots_pool(r->slots, pool)->usage, 0, limit);
 }
 
 int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 {
-	int ret = admit(&pool_slot(r->slots, pool)->usage, 0, 0, limit);
+	int ret = admit(&cb_slots_pool(r->slots, pool)->usage, 0, 0, limit);
 
 	if (ret == 0)
-		atomic_fetch_add_explicit(&client_slot(r->slots,
+		atomic_fetch_add_explicit(&cb_slots_client(r->slots,
 		    r->client)->holds[pool], 1, memory_order_seq_cst);
 	return ret;
 }
 
 int cb_rsv_hold_give(struct cb_rsv *r, int pool)
 {
-	int ret = holds_dec(client_slot(r->slots, r->client), pool);
+	int ret = holds_dec(cb_slots_client(r->slots, r->client), pool);
 
 	if (ret == 0)
-		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 0, 1);
+		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
 	return ret;
 }
 
 static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
     uint32_t idx, uint64_t nonce)
 {
-	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	uint64_t expect = nonce;
 	int ret;
 
@@ -526,7 +513,7 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	window_open(cs);
 	ret = holds_dec(cs, pool);
 	if (ret == 0)
-		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 0, 1);
+		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
 	window_close(cs);
 	if (ret < 0)
 		return stale(r, pool);
@@ -537,18 +524,18 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
     uint64_t live)
 {
-	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	struct cb_launch_slot *ls;
 	int won;
 
 	if (e >= nlaunches(r->slots) || CB_LAUNCH_STATE(live) !=
 	    CB_LAUNCH_LIVE || CB_LAUNCH_POOL(live) != (unsigned)pool)
 		return -EINVAL;
-	ls = launch_slot(r->slots, e);
+	ls = cb_slots_launch(r->slots, e);
 	window_open(cs);
 	won = launch_free(ls, live);
 	if (won)
-		cb_rsv_usage_sub(&pool_slot(r->slots, pool)->usage, 1, 1);
+		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 1, 1);
 	window_close(cs);
 	if (!won)
 		return stale(r, pool);
@@ -575,7 +562,7 @@ int cb_rsv_release(struct cb_rsv *r, const cb_ticket *t)
 
 void cb_rsv_release_all(struct cb_rsv *r)
 {
-	struct cb_client_slot *cs = client_slot(r->slots, r->client);
+	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 
 	window_open(cs);
 	/* Binds first: their holds are among the H[c,p] taken below. */
@@ -585,7 +572,8 @@ void cb_rsv_release_all(struct cb_rsv *r)
 		    memory_order_seq_cst);
 
 		if (h > 0) {
-			cb_rsv_usage_sub(&pool_slot(r->slots, p)->usage, 0, h);
+			cb_rsv_usage_sub(&cb_slots_pool(r->slots, p)->usage,
+			    0, h);
 			cb_rsv_wake(r->slots, p);
 		}
 	}
@@ -595,7 +583,7 @@ void cb_rsv_release_all(struct cb_rsv *r)
 
 void cb_rsv_wake(void *slots, int pool)
 {
-	struct cb_pool_slot *ps = pool_slot(slots, pool);
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 
 	cb_eventcount_notify(&ps->release_seq, &ps->waiters);
 }
@@ -604,7 +592,7 @@ void cb_rsv_wake(void *slots, int pool)
  * usage word, so the sequence moves only when someone waits. */
 static void wake_released(void *slots, int pool)
 {
-	struct cb_pool_slot *ps = pool_slot(slots, pool);
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 
 	cb_eventcount_notify_sc(&ps->release_seq, &ps->waiters);
 }
@@ -612,14 +600,14 @@ static void wake_released(void *slots, int pool)
 static void reclaim_claims(void *slots, uint32_t index)
 {
 	for (uint32_t e = 0; e < nlaunches(slots); e++) {
-		struct cb_launch_slot *ls = launch_slot(slots, e);
+		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
 		uint64_t w = atomic_load_explicit(&ls->word,
 		    memory_order_seq_cst);
 
 		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_CLAIMING ||
 		    CB_LAUNCH_CLIENT(w) != (index & 0x3ff) || !launch_free(ls, w))
 			continue;
-		cb_rsv_usage_sub(&pool_slot(slots,
+		cb_rsv_usage_sub(&cb_slots_pool(slots,
 		    (int)CB_LAUNCH_POOL(w))->usage, 1, 1);
 	}
 }
@@ -627,7 +615,7 @@ static void reclaim_claims(void *slots, uint32_t index)
 long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
     uint32_t *per_pool)
 {
-	struct cb_client_slot *cs = client_slot(slots, index);
+	struct cb_client_slot *cs = cb_slots_client(slots, index);
 	uint64_t o = owner;
 	long total = 0;
 
@@ -642,7 +630,7 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 		/* Only what the dead client recorded: an open window's
 		 * unit stays counted (the safe side) for recount.  A
 		 * hostile record cannot take more than the counter has. */
-		h = cb_rsv_usage_sub(&pool_slot(slots, p)->usage, 0, h);
+		h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage, 0, h);
 		per_pool[p] += h;
 		total += h;
 		cb_rsv_wake(slots, p);
@@ -687,7 +675,7 @@ static int expire_one(void *slots, struct cb_launch_slot *ls, uint64_t w,
 	}
 	if (!launch_free(ls, w))
 		return 0;   /* released meanwhile: the releaser decrements */
-	cb_rsv_usage_sub(&pool_slot(slots, (int)p)->usage, 1, 1);
+	cb_rsv_usage_sub(&cb_slots_pool(slots, (int)p)->usage, 1, 1);
 	per_pool[p]++;
 	return 1;
 }
@@ -698,7 +686,7 @@ uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
 	uint32_t n = nlaunches(slots), expired = 0;
 
 	for (uint32_t e = 0; e < n; e++) {
-		struct cb_launch_slot *ls = launch_slot(slots, e);
+		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
 		uint64_t w = atomic_load_explicit(&ls->word,
 		    memory_order_seq_cst);
 
@@ -737,7 +725,7 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 	uint32_t n = nlaunches(slots), fixed = 0;
 
 	for (uint32_t e = 0; e < n; e++) {
-		struct cb_launch_slot *ls = launch_slot(slots, e);
+		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
 		uint64_t w = atomic_load_explicit(&ls->word,
 		    memory_order_seq_cst);
 		unsigned p = CB_LAUNCH_POOL(w);
@@ -790,7 +778,7 @@ static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 
 	*held = *launching = *inflight = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		struct cb_client_slot *cs = client_slot(slots, i);
+		struct cb_client_slot *cs = cb_slots_client(slots, i);
 
 		seqs[i] = atomic_load_explicit(&cs->seq, memory_order_seq_cst);
 		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
@@ -801,8 +789,8 @@ static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 		    memory_order_seq_cst);
 	}
 	for (uint32_t e = 0; e < m; e++) {
-		uint64_t w = atomic_load_explicit(&launch_slot(slots, e)->word,
-		    memory_order_seq_cst);
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_launch(slots, e)->word, memory_order_seq_cst);
 
 		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE &&
 		    CB_LAUNCH_POOL(w) == (unsigned)pool)
@@ -815,7 +803,7 @@ int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs)
 	uint32_t n = nclients(slots);
 
 	for (uint32_t i = 0; i < n; i++)
-		if (atomic_load_explicit(&client_slot(slots, i)->seq,
+		if (atomic_load_explicit(&cb_slots_client(slots, i)->seq,
 		    memory_order_seq_cst) != seqs[i])
 			return 0;
 	return 1;
@@ -845,7 +833,7 @@ int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
     int64_t *launch_drift)
 {
 	static uint32_t seqs[CB_MAX_CLIENTS];   /* sweeper thread only */
-	_Atomic uint64_t *usage = &pool_slot(slots, pool)->usage;
+	_Atomic uint64_t *usage = &cb_slots_pool(slots, pool)->usage;
 	uint64_t u1, u2, held, launching, inflight, h, l, fixed;
 
 	u1 = atomic_load_explicit(usage, memory_order_seq_cst);

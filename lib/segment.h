@@ -77,7 +77,8 @@ static inline void *cb_seg_record(const void *base, unsigned idx,
  * point the broker (and every other client) anywhere.  Validation
  * requires the slots regions to sit exactly where this layout puts
  * them.  The caller bounds-checks i against this build's counts
- * (CB_MAX_CLIENTS, CB_MAX_POOLS, CB_MAX_LAUNCHES).
+ * (CB_MAX_CLIENTS, CB_MAX_POOLS, CB_MAX_LAUNCHES).  slots.h has one
+ * typed accessor per table over this; use those.
  */
 void *cb_slots_record(const void *slots, unsigned idx, uint32_t i);
 

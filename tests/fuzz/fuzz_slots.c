@@ -122,6 +122,7 @@
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 #include "snapshot.h"
 #include "state_word.h"
 
@@ -243,25 +244,21 @@ struct input {
 
 /* ---- shared-memory accessors (this build's layout) ------------------ */
 
-/* Table bases, located once through this build's layout (as the
- * broker does); records are plain arrays of their struct. */
-static struct cb_client_slot *clients;
-static struct cb_pool_slot *pool_slots;
-static struct cb_launch_slot *launches;
-
+/* Records of the segment under test, through lib/slots.h (this
+ * build's layout, as the broker locates them). */
 static struct cb_client_slot *cslot(uint32_t i)
 {
-	return &clients[i];
+	return cb_slots_client(slots, i);
 }
 
 static struct cb_pool_slot *pslot(int p)
 {
-	return &pool_slots[p];
+	return cb_slots_pool(slots, p);
 }
 
 static struct cb_launch_slot *lslot(uint32_t e)
 {
-	return &launches[e];
+	return cb_slots_launch(slots, e);
 }
 
 static uint64_t usage(int p)
@@ -343,7 +340,7 @@ static void pool_define(void *st, int p, int active, uint32_t kind,
 
 static void client_own(void *sl, uint32_t i, uint32_t pid, uint32_t seq)
 {
-	struct cb_client_slot *cs = cb_slots_record(sl, CB_RL_CLIENTS, i);
+	struct cb_client_slot *cs = cb_slots_client(sl, i);
 
 	atomic_store(&cs->owner, CB_OWNER(1, pid));
 	atomic_store(&cs->start, 1000 + pid);
@@ -352,9 +349,8 @@ static void client_own(void *sl, uint32_t i, uint32_t pid, uint32_t seq)
 
 static void hold(void *sl, uint32_t i, int p, uint32_t n)
 {
-	struct cb_client_slot *cs = cb_slots_record(sl, CB_RL_CLIENTS, i);
-	struct cb_pool_slot *ps = cb_slots_record(sl, CB_RL_POOLS,
-	    (uint32_t)p);
+	struct cb_client_slot *cs = cb_slots_client(sl, i);
+	struct cb_pool_slot *ps = cb_slots_pool(sl, p);
 
 	atomic_fetch_add(&cs->holds[p], n);
 	atomic_fetch_add(&ps->usage, CB_USAGE(n, 0));
@@ -363,9 +359,8 @@ static void hold(void *sl, uint32_t i, int p, uint32_t n)
 static void launch(void *sl, uint32_t e, unsigned st, int p, uint32_t client,
     uint64_t deadline)
 {
-	struct cb_launch_slot *ls = cb_slots_record(sl, CB_RL_LAUNCHES, e);
-	struct cb_pool_slot *ps = cb_slots_record(sl, CB_RL_POOLS,
-	    (uint32_t)p);
+	struct cb_launch_slot *ls = cb_slots_launch(sl, e);
+	struct cb_pool_slot *ps = cb_slots_pool(sl, p);
 
 	atomic_store(&ls->word, CB_LAUNCH_WORD(st, p, client, e + 7));
 	atomic_store(&ls->deadline_ns, deadline);
@@ -376,12 +371,11 @@ static void launch(void *sl, uint32_t e, unsigned st, int p, uint32_t client,
  * slot w, pool p, and the counter that admitted it. */
 static void bind(void *sl, uint32_t i, uint32_t k, int p, uint32_t w)
 {
-	struct cb_bind_slot *b = cb_slots_record(sl, CB_RL_BINDS,
+	struct cb_bind_slot *b = cb_slots_bind(sl,
 	    i * CB_BINDS_PER_CLIENT + k);
 
 	atomic_store(&b->word, CB_BIND_WORD(CB_BIND_BOUND, p, w, k + 11));
-	atomic_fetch_add(&((struct cb_worker_slot *)cb_slots_record(sl,
-	    CB_RL_WORKERS, w))->inflight, 1);
+	atomic_fetch_add(&cb_slots_worker(sl, w)->inflight, 1);
 }
 
 /* Waiter entry e of client i in pool p (priority, ticket), counted
@@ -389,10 +383,9 @@ static void bind(void *sl, uint32_t i, uint32_t k, int p, uint32_t w)
 static void waiter(void *sl, uint32_t e, unsigned st, int p, uint32_t i,
     int32_t prio, uint64_t ticket)
 {
-	struct cb_waiter_slot *ws = cb_slots_record(sl, CB_RL_WAITERS, e);
-	struct cb_client_slot *cs = cb_slots_record(sl, CB_RL_CLIENTS, i);
-	struct cb_pool_slot *ps = cb_slots_record(sl, CB_RL_POOLS,
-	    (uint32_t)p);
+	struct cb_waiter_slot *ws = cb_slots_waiter(sl, e);
+	struct cb_client_slot *cs = cb_slots_client(sl, i);
+	struct cb_pool_slot *ps = cb_slots_pool(sl, p);
 
 	atomic_store(&ws->word, CB_WAITER_WORD(st, p, i, e + 3));
 	atomic_store(&ws->owner, i == 9 ? CB_OWNER(2, 1009) :
@@ -416,17 +409,14 @@ static void template_init(void)
 	/* Entry 6: two holds in pool 1, one waiter blocked on it. */
 	client_own(t, 6, 1006, 0x1200);
 	hold(t, 6, 1, 2);
-	atomic_store(&((struct cb_pool_slot *)cb_slots_record(t, CB_RL_POOLS,
-	    1))->waiters, 1);
+	atomic_store(&cb_slots_pool(t, 1)->waiters, 1);
 	/* Entry 7: stopped inside a window: one unit admitted, not yet
 	 * recorded, in pool 2. */
 	client_own(t, 7, 1007, 0x501);
 	hold(t, 7, 2, 1);
-	atomic_fetch_add(&((struct cb_pool_slot *)cb_slots_record(t,
-	    CB_RL_POOLS, 2))->usage, CB_USAGE(1, 0));
+	atomic_fetch_add(&cb_slots_pool(t, 2)->usage, CB_USAGE(1, 0));
 	/* Entry 9: free, generation 3. */
-	atomic_store(&((struct cb_client_slot *)cb_slots_record(t,
-	    CB_RL_CLIENTS, 9))->owner, CB_OWNER(3, 0));
+	atomic_store(&cb_slots_client(t, 9)->owner, CB_OWNER(3, 0));
 	/* Launches: live, live later, stuck claiming, already expired. */
 	launch(t, 10, CB_LAUNCH_LIVE, 1, 5, NOW0 + 1000000000ull);
 	launch(t, 11, CB_LAUNCH_LIVE, 1, 5, NOW0 + 3000000000ull);
@@ -438,8 +428,7 @@ static void template_init(void)
 	bind(t, 5, 3, 1, 3);
 	bind(t, 6, 0, 1, 4);
 	bind(t, 9, 7, 1, 4);
-	atomic_fetch_add(&((struct cb_worker_slot *)cb_slots_record(t,
-	    CB_RL_WORKERS, 4))->inflight, 1);
+	atomic_fetch_add(&cb_slots_worker(t, 4)->inflight, 1);
 	/* Waiters in pool 1: entries 5 (priority 0) and 6 (priority 3)
 	 * live, free entry 9's (dead), a claim stuck by entry 7. */
 	waiter(t, 3, CB_WAITER_WAITING, 1, 5, 0, 4);
@@ -504,15 +493,10 @@ static void setup(void)
 	slots_template = seg_new(CB_SEG_SLOTS, &slots_size);
 	slots = aligned_alloc(4096, slots_size);
 	CHECK(slots != NULL);
-	clients = cb_slots_record(slots, CB_RL_CLIENTS, 0);
-	pool_slots = cb_slots_record(slots, CB_RL_POOLS, 0);
-	launches = cb_slots_record(slots, CB_RL_LAUNCHES, 0);
-	CHECK((char *)cb_slots_record(slots, CB_RL_CLIENTS, 1) -
-	    (char *)clients == sizeof(*clients));
-	CHECK((char *)cb_slots_record(slots, CB_RL_POOLS, 1) -
-	    (char *)pool_slots == sizeof(*pool_slots));
-	CHECK((char *)cb_slots_record(slots, CB_RL_LAUNCHES, 1) -
-	    (char *)launches == sizeof(*launches));
+	/* The records are plain arrays of their struct. */
+	CHECK((char *)cslot(1) - (char *)cslot(0) == sizeof(*cslot(0)));
+	CHECK((char *)pslot(1) - (char *)pslot(0) == sizeof(*pslot(0)));
+	CHECK((char *)lslot(1) - (char *)lslot(0) == sizeof(*lslot(0)));
 	template_init();
 	/* A body for the fuzzed-header copy: pools defined once. */
 	for (int p = 0; p < CB_MAX_POOLS; p++)
@@ -611,7 +595,7 @@ static int patches_apply(const struct input *in)
 		switch (target) {
 		case 0:
 			if (in->flags & F_PATCH_WAITERS) {
-				rec = cb_slots_record(slots, CB_RL_WAITERS,
+				rec = (char *)cb_slots_waiter(slots,
 				    idx % CB_MAX_WAITERS);
 				recsize = sizeof(struct cb_waiter_slot);
 				break;
@@ -633,12 +617,12 @@ static int patches_apply(const struct input *in)
 			recsize = sizeof(struct cb_launch_slot);
 			break;
 		case 5:
-			rec = cb_slots_record(slots, CB_RL_WORKERS,
+			rec = (char *)cb_slots_worker(slots,
 			    idx % CB_MAX_WORKERS);
 			recsize = sizeof(struct cb_worker_slot);
 			break;
 		case 6:
-			rec = cb_slots_record(slots, CB_RL_BINDS,
+			rec = (char *)cb_slots_bind(slots,
 			    (idx * 97u) % CB_MAX_BINDS);
 			recsize = sizeof(struct cb_bind_slot);
 			break;
@@ -919,14 +903,12 @@ static void scrub_free(const struct input *in)
 
 static uint64_t bword(uint32_t e)
 {
-	return atomic_load(&((struct cb_bind_slot *)cb_slots_record(slots,
-	    CB_RL_BINDS, e))->word);
+	return atomic_load(&cb_slots_bind(slots, e)->word);
 }
 
 static uint32_t winflight(uint32_t w)
 {
-	return atomic_load(&((struct cb_worker_slot *)cb_slots_record(slots,
-	    CB_RL_WORKERS, w))->inflight);
+	return atomic_load(&cb_slots_worker(slots, w)->inflight);
 }
 
 static uint64_t active_mask(const struct input *in)
@@ -1185,7 +1167,7 @@ static struct cb_wq_sweep wq_state;
 
 static struct cb_waiter_slot *wq(uint32_t e)
 {
-	return cb_slots_record(slots, CB_RL_WAITERS, e);
+	return cb_slots_waiter(slots, e);
 }
 
 /* Live, by queue.h's definition, read independently of queue.c. */
@@ -1369,7 +1351,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    in.fill_len);
 	}
 	if (in.flags & F_FILL)
-		fill(cb_slots_record(slots, CB_RL_WAITERS, 0),
+		fill(cb_slots_waiter(slots, 0),
 		    (size_t)CB_MAX_WAITERS * sizeof(struct cb_waiter_slot),
 		    in.fill, in.fill_len);
 	touched = patches_apply(&in) ||

@@ -35,6 +35,7 @@
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 #include "state_word.h"
 
 #define NAME "place"
@@ -76,22 +77,22 @@ struct wdef {
 
 static struct cb_pool_slot *pslot(struct fx *f, int pool)
 {
-	return cb_slots_record(f->slots, CB_RL_POOLS, (uint32_t)pool);
+	return cb_slots_pool(f->slots, pool);
 }
 
 static struct cb_client_slot *cslot(struct fx *f, uint32_t i)
 {
-	return cb_slots_record(f->slots, CB_RL_CLIENTS, i);
+	return cb_slots_client(f->slots, i);
 }
 
 static struct cb_worker_slot *wslot(struct fx *f, uint32_t w)
 {
-	return cb_slots_record(f->slots, CB_RL_WORKERS, w);
+	return cb_slots_worker(f->slots, w);
 }
 
 static struct cb_bind_slot *bslot(struct fx *f, uint32_t e)
 {
-	return cb_slots_record(f->slots, CB_RL_BINDS, e);
+	return cb_slots_bind(f->slots, e);
 }
 
 /* The publisher's side of pool p: definition, limit. */

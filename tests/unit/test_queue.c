@@ -30,6 +30,7 @@
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 #include "state_word.h"
 
 #define NAME "wq"
@@ -58,12 +59,12 @@ static void seg_alloc(void **base, enum cb_seg_kind kind)
 
 static struct cb_pool_slot *pslot(struct fx *f, int pool)
 {
-	return cb_slots_record(f->slots, CB_RL_POOLS, (uint32_t)pool);
+	return cb_slots_pool(f->slots, pool);
 }
 
 static struct cb_waiter_slot *wslot(struct fx *f, uint32_t e)
 {
-	return cb_slots_record(f->slots, CB_RL_WAITERS, e);
+	return cb_slots_waiter(f->slots, e);
 }
 
 static void pool_define(struct fx *f, int pool, uint32_t limit)

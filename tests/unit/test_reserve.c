@@ -34,6 +34,7 @@
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 #include "state_word.h"
 
 #define NAME "rsv"
@@ -59,17 +60,17 @@ struct fx {
 
 static struct cb_pool_slot *pslot(struct fx *f, int pool)
 {
-	return cb_seg_record(f->slots, CB_RL_POOLS, 0, (uint32_t)pool);
+	return cb_slots_pool(f->slots, pool);
 }
 
 static struct cb_client_slot *cslot(struct fx *f, uint32_t i)
 {
-	return cb_seg_record(f->slots, CB_RL_CLIENTS, 0, i);
+	return cb_slots_client(f->slots, i);
 }
 
 static struct cb_launch_slot *lslot(struct fx *f, uint32_t e)
 {
-	return cb_seg_record(f->slots, CB_RL_LAUNCHES, 0, e);
+	return cb_slots_launch(f->slots, e);
 }
 
 static uint32_t nlaunch(struct fx *f)

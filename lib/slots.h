@@ -1,0 +1,68 @@
+/*
+ * slots.h - typed records of the slots segment (layout: abi.h).
+ *
+ * The one place that turns (slots segment, index) into a pointer to one
+ * of abi.h's records; lib/, broker/ and the tests all use these rather
+ * than casting cb_slots_record() themselves.  Records are located
+ * through this build's own layout (cb_slots_record, segment.h), never
+ * through the segment's header, which every client can write.
+ *
+ * Bounds: the index is checked by the caller, against this build's
+ * count named beside each accessor, before the call.  An index read
+ * from shared memory (a launch word's client, a bind word's worker) is
+ * checked where it is read, or comes from a bit field no wider than
+ * the table (abi.h static_asserts the widths).
+ */
+#ifndef CB_SLOTS_H
+#define CB_SLOTS_H
+
+#include <stdint.h>
+
+#include "abi.h"
+#include "segment.h"
+
+/* Client entry i < CB_MAX_CLIENTS (region CB_RL_CLIENTS). */
+static inline struct cb_client_slot *cb_slots_client(const void *slots,
+    uint32_t i)
+{
+	return cb_slots_record(slots, CB_RL_CLIENTS, i);
+}
+
+/* Pool pool < CB_MAX_POOLS: its admission counter and wake-up words
+ * (region CB_RL_POOLS). */
+static inline struct cb_pool_slot *cb_slots_pool(const void *slots, int pool)
+{
+	return cb_slots_record(slots, CB_RL_POOLS, (uint32_t)pool);
+}
+
+/* Launch entry e < CB_MAX_LAUNCHES (region CB_RL_LAUNCHES). */
+static inline struct cb_launch_slot *cb_slots_launch(const void *slots,
+    uint32_t e)
+{
+	return cb_slots_record(slots, CB_RL_LAUNCHES, e);
+}
+
+/* Waiter entry e < CB_MAX_WAITERS (region CB_RL_WAITERS, ABI 1.1). */
+static inline struct cb_waiter_slot *cb_slots_waiter(const void *slots,
+    uint32_t e)
+{
+	return cb_slots_record(slots, CB_RL_WAITERS, e);
+}
+
+/* Worker slot w < CB_MAX_WORKERS: placement's in-flight counter
+ * (region CB_RL_WORKERS, ABI 1.1). */
+static inline struct cb_worker_slot *cb_slots_worker(const void *slots,
+    uint32_t w)
+{
+	return cb_slots_record(slots, CB_RL_WORKERS, w);
+}
+
+/* Bind entry e < CB_MAX_BINDS (region CB_RL_BINDS, ABI 1.1); client c
+ * owns [c * CB_BINDS_PER_CLIENT, (c + 1) * CB_BINDS_PER_CLIENT). */
+static inline struct cb_bind_slot *cb_slots_bind(const void *slots,
+    uint32_t e)
+{
+	return cb_slots_record(slots, CB_RL_BINDS, e);
+}
+
+#endif /* CB_SLOTS_H */
