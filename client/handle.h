@@ -1,0 +1,91 @@
+/*
+ * handle.h - the handle (struct cb_client) and what the files of
+ * libcapbroker share.  Private to the library: not installed, not for
+ * the tools (they get client_internal.h), and nothing declared here is
+ * exported from the shared library (libcapbroker.map).
+ *
+ * The library, one file per concern:
+ *
+ *   handle.c   open (map and validate the segments, claim a client
+ *              entry), register with the broker (hello, rehello),
+ *              close; fork detection
+ *   read.c     the capacity and its source, watching, the broker
+ *              check, pool names and pool information
+ *   reserve.c  reserve and release, the fair queue's steps (enqueue,
+ *              position, wait, dequeue), tickets as text
+ *   place.c    worker placement: pick, in-flight counts, policy names
+ *   errors.c   the messages of failures (cb_errmsg), cb_strerror
+ *
+ * The protocols themselves live in lib/ (reserve.h, queue.h, place.h,
+ * futex.h); these files check arguments, keep messages, and call them.
+ */
+#ifndef CB_CLIENT_HANDLE_H
+#define CB_CLIENT_HANDLE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "capbroker.h"
+#include "abi.h"
+#include "reserve.h"
+#include "segment.h"
+
+struct cb_client {
+	char name[CB_NAME_MAX + 1];
+	unsigned flags;
+	const void *state;             /* PROT_READ */
+	size_t state_size;
+	void *slots;                   /* PROT_READ|PROT_WRITE unless RDONLY */
+	size_t slots_size;
+	const _Atomic uint64_t *state_word;
+	const _Atomic uint32_t *watch_seq;
+	_Atomic uint32_t *watch_waiters; /* NULL when read-only */
+	const struct cb_seg_header *state_hdr;
+	struct cb_rsv rsv;             /* reservations; rsv.local NULL when
+	                                  read-only */
+	_Atomic uint64_t pools_known;  /* bit p: cb_pool() found pool p */
+	unsigned fork_gen;             /* fork_generation at open */
+	int hello_fd;                  /* registration with the broker */
+	/* Re-registration (rehello): hello_epoch is the epoch
+	 * hello_fd was accepted in (0: none); hello_busy guards the rest. */
+	_Atomic uint64_t hello_epoch;
+	_Atomic int hello_busy;
+	uint64_t hello_next_ns;        /* no new attempt before (backoff) */
+	uint32_t hello_backoff_ms;
+	char errmsg[CB_ERRMSG_MAX];
+};
+
+/* handle.c */
+
+/* Register again if the broker restarted since we said HELLO: two
+ * relaxed loads while nothing changed.  Slow paths only. */
+void cb_handle_rehello(cb_client *c);
+/* May this handle reserve and release at all?  0, or -EACCES
+ * (read-only) / -EINVAL (opened before fork()) with the message set. */
+int cb_handle_check(cb_client *c);
+
+/* read.c */
+
+/* Is pool a pool of the broker's (cached once seen active)? */
+int cb_handle_pool_valid(cb_client *c, int pool);
+
+/* reserve.c */
+
+/* The retry-after hint, in ms, for an over-the-limit request on pool. */
+uint32_t cb_handle_retry_hint(cb_client *c, int pool);
+
+/* errors.c */
+
+/* Keep the message of a failure on c; returns err. */
+int cb_handle_fail(cb_client *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline int cb_timespec_before(const struct timespec *a,
+    const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+#endif /* CB_CLIENT_HANDLE_H */

@@ -1,0 +1,169 @@
+/*
+ * place.c - worker placement (lib/place.h): cb_pick_worker takes one
+ * hold on a pool and one unit of a ready worker's own limit in one
+ * step; cb_worker_inflight reads a worker's count; the policies by
+ * name.  Releasing a bound hold is cb_release (reserve.c).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "handle.h"
+
+#include "clock.h"
+#include "futex.h"
+#include "place.h"
+
+static const char *const placement_names[] = {
+	[CB_PLACE_CONSOLIDATE] = "consolidate",
+	[CB_PLACE_SPREAD] = "spread",
+	[CB_PLACE_LEAST_LOADED] = "least_loaded",
+};
+
+const char *cb_placement_name(int policy)
+{
+	if (policy < CB_PLACE_CONSOLIDATE || policy > CB_PLACE_LEAST_LOADED)
+		return "unknown";
+	return placement_names[policy];
+}
+
+int cb_placement_parse(const char *name)
+{
+	for (int p = CB_PLACE_CONSOLIDATE; name != NULL &&
+	    p <= CB_PLACE_LEAST_LOADED; p++)
+		if (strcmp(name, placement_names[p]) == 0)
+			return p;
+	return -EINVAL;
+}
+
+/*
+ * Worker placement (place.h).  A picker that must wait re-checks when a
+ * release in its pool wakes the pool's waiters, and at least every
+ * PICK_SLICE_MS on its own: room on a worker can also come from a
+ * release in another pool, or a worker turning ready.  Blocked pickers
+ * do not take part in the fair queue of cb_reserve.
+ */
+#define PICK_SLICE_MS 10
+
+static int pick_check(cb_client *c, const struct cb_request *req,
+    int policy, const cb_ticket *ticket, const char *worker_id,
+    unsigned long id_len)
+{
+	int r;
+
+	if (req == NULL || ticket == NULL)
+		return cb_handle_fail(c, -EINVAL, "NULL request or ticket");
+	r = cb_handle_check(c);
+	if (r < 0)
+		return r;
+	if (req->kind != CB_HOLD)
+		return cb_handle_fail(c, -EINVAL, "kind %d: only CB_HOLD "
+		    "binds to a worker", req->kind);
+	if (!cb_place_policy_valid(policy))
+		return cb_handle_fail(c, -EINVAL, "placement policy %d is "
+		    "not one of CB_PLACE_*", policy);
+	if (req->timeout_ms < -1)
+		return cb_handle_fail(c, -EINVAL, "timeout_ms %d",
+		    req->timeout_ms);
+	if (worker_id == NULL ? id_len != 0 : id_len < CB_WORKER_ID_STRLEN)
+		return cb_handle_fail(c, -EINVAL, "worker id buffer of %lu "
+		    "bytes, need CB_WORKER_ID_STRLEN (%d)", id_len,
+		    CB_WORKER_ID_STRLEN);
+	if (!cb_handle_pool_valid(c, req->pool))
+		return cb_handle_fail(c, -ENOENT, "no pool %d", req->pool);
+	return 0;
+}
+
+/* Wait for room (see above) until picked or the deadline. */
+static int pick_wait(cb_client *c, const struct cb_request *req,
+    int policy, cb_ticket *ticket, char *id)
+{
+	struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
+	    (uint32_t)req->pool);
+	struct timespec deadline, slice, now;
+	int r;
+
+	if (req->timeout_ms > 0)
+		deadline = cb_deadline_after_ms(req->timeout_ms);
+	for (;;) {
+		/* seq_cst: read before the attempt, so a release after
+		 * the attempt moves it and the wait returns at once. */
+		uint32_t s = atomic_load_explicit(&ps->release_seq,
+		    memory_order_seq_cst);
+
+		r = cb_place_try(&c->rsv, req->pool, policy, ticket, id);
+		if (r != -EAGAIN)
+			return r;
+		now = cb_deadline_after_ms(0);
+		if (req->timeout_ms > 0 &&
+		    !cb_timespec_before(&now, &deadline))
+			return -ETIMEDOUT;
+		slice = cb_deadline_after_ms(PICK_SLICE_MS);
+		if (req->timeout_ms > 0 &&
+		    cb_timespec_before(&deadline, &slice))
+			slice = deadline;
+		cb_futex_wait(&ps->release_seq, s, &slice);
+		cb_handle_rehello(c);
+	}
+}
+
+int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
+    cb_ticket *ticket, char *worker_id, unsigned long id_len,
+    uint32_t *retry_after_ms)
+{
+	char id[CB_WORKER_ID_STRLEN];
+	int r = pick_check(c, req, policy, ticket, worker_id, id_len);
+
+	if (r < 0)
+		return r;
+	r = cb_place_try(&c->rsv, req->pool, policy, ticket, id);
+	if (r == -EAGAIN && req->timeout_ms != 0)
+		r = pick_wait(c, req, policy, ticket, id);
+	if (r == 0) {
+		cb_rsv_count_admitted(c->slots, c->rsv.client, req->pool);
+		if (worker_id != NULL)
+			memcpy(worker_id, id, CB_WORKER_ID_STRLEN);
+		return 0;
+	}
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		atomic_fetch_add_explicit(&((struct cb_pool_slot *)
+		    cb_slots_record(c->slots, CB_RL_POOLS,
+		    (uint32_t)req->pool))->rejected, 1, memory_order_relaxed);
+		if (retry_after_ms != NULL)
+			*retry_after_ms = cb_handle_retry_hint(c, req->pool);
+		return cb_handle_fail(c, r, r == -EAGAIN ? "pool %d is at "
+		    "its limit, or no ready worker has room" : "pool %d: no "
+		    "room on a ready worker within %d ms", req->pool,
+		    req->timeout_ms);
+	}
+	if (r == -ENOENT)
+		return cb_handle_fail(c, r, "no ready worker in broker '%s'",
+		    c->name);
+	if (r == -ENOSPC)
+		return cb_handle_fail(c, r, "too many bound holds in this "
+		    "handle (%d) or holds in this process",
+		    CB_BINDS_PER_CLIENT);
+	return cb_handle_fail(c, r, "pick failed: %s", cb_strerror(r));
+}
+
+int cb_worker_inflight(cb_client *c, const char *worker_id)
+{
+	struct cb_worker_rec rec;
+	int r;
+
+	if (worker_id == NULL)
+		return cb_handle_fail(c, -EINVAL, "NULL worker id");
+	if (c->slots == NULL)
+		return cb_handle_fail(c, -EACCES, "slots segment not "
+		    "readable: worker counts need the broker's group");
+	r = cb_place_find(c->state, worker_id, &rec);
+	if (r == -ENOENT)
+		return cb_handle_fail(c, r, "no worker '%.64s'", worker_id);
+	if (r < 0)
+		return cb_handle_fail(c, r, "worker table unreadable (a "
+		    "broker died mid-write?)");
+	if (rec.slot >= CB_MAX_WORKERS)
+		return cb_handle_fail(c, -EPROTO, "worker '%.64s' has no "
+		    "placement slot", worker_id);
+	return (int)cb_place_inflight(c->slots, rec.slot);
+}
