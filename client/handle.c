@@ -56,6 +56,8 @@ static void register_atfork(void)
 }
 
 static __thread char open_errmsg[CB_ERRMSG_MAX];
+/* Serial numbers of handles (cb_client.serial), from 1. */
+static _Atomic uint64_t handle_serials;
 
 static int set_err(char *buf, int err, const char *fmt, ...)
 {
@@ -293,6 +295,9 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return set_err(open_errmsg, -ENOMEM, "out of memory");
+	/* Relaxed: the serial only has to be unique (errors.c). */
+	c->serial = atomic_fetch_add_explicit(&handle_serials, 1,
+	    memory_order_relaxed) + 1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->flags = flags;
 

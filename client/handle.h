@@ -14,7 +14,8 @@
  *   reserve.c  reserve and release, the fair queue's steps (enqueue,
  *              position, wait, dequeue), tickets as text
  *   place.c    worker placement: pick, in-flight counts, policy names
- *   errors.c   the messages of failures (cb_errmsg), cb_strerror
+ *   errors.c   the messages of failures, per thread (cb_errmsg),
+ *              cb_strerror
  *
  * The protocols themselves live in lib/ (reserve.h, queue.h, place.h,
  * futex.h); these files check arguments, keep messages, and call them.
@@ -53,7 +54,9 @@ struct cb_client {
 	_Atomic int hello_busy;
 	uint64_t hello_next_ns;        /* no new attempt before (backoff) */
 	uint32_t hello_backoff_ms;
-	char errmsg[CB_ERRMSG_MAX];
+	uint64_t serial;               /* unique in the process, never 0:
+	                                  names the handle in each thread's
+	                                  messages (errors.c) */
 };
 
 /* handle.c */
@@ -77,7 +80,8 @@ uint32_t cb_handle_retry_hint(cb_client *c, int pool);
 
 /* errors.c */
 
-/* Keep the message of a failure on c; returns err. */
+/* Keep the message of a failure on c, for the calling thread only
+ * (cb_errmsg); returns err. */
 int cb_handle_fail(cb_client *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -11,8 +11,8 @@
  * Conventions (the liburing ones):
  *   - every function that can fail returns 0 (or a non-negative value
  *     where stated) on success and a negative errno on failure;
- *   - the handle keeps a readable message about the last failure,
- *     cb_errmsg(); cb_strerror() names a code;
+ *   - a readable message about the last failure is kept per handle
+ *     and per thread, cb_errmsg(); cb_strerror() names a code;
  *   - nothing here calls exit() or abort(), and the library depends on
  *     libc only, so it is easy to bind from Python, Go or Rust.
  *
@@ -20,8 +20,9 @@
  * many threads at once (reserve/release included: at most 254
  * operations are in flight per handle, more threads wait their turn);
  * cb_close must not race with any other call on the same handle.
- * cb_errmsg reports the last failure of any thread.  A handle must not
- * be used in a child of fork(): open a new one there.
+ * cb_errmsg reports the calling thread's own last failure on the
+ * handle, never another thread's.  A handle must not be used in a child
+ * of fork(): open a new one there.
  */
 #ifndef CAPBROKER_H
 #define CAPBROKER_H
@@ -350,7 +351,15 @@ int cb_worker_inflight(cb_client *c, const char *worker_id);
 const char *cb_placement_name(int policy);
 int cb_placement_parse(const char *name);
 
-/* The message of the last failure on this handle ("" if none). */
+/*
+ * The message of the calling thread's last failed call on this handle,
+ * or "" if this thread has not failed on it; a later success does not
+ * clear it.  Messages are kept per thread, so threads sharing a handle
+ * each read their own: read it in the thread that failed.  A thread
+ * keeps the messages of the last four handles it failed on.  The string
+ * is the calling thread's, valid in it until its next failing call.
+ * cb_errmsg(NULL) is cb_open_errmsg().
+ */
 const char *cb_errmsg(const cb_client *c);
 
 /* A short description of a (negative or positive) errno code. */

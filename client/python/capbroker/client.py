@@ -196,7 +196,11 @@ class Client:
 
     @property
     def errmsg(self) -> str:
-        """The message of the last failure on this handle (``cb_errmsg``)."""
+        """This thread's last failure on this handle (``cb_errmsg``).
+
+        Messages are kept per thread, so read it in the thread whose call
+        failed; the exceptions raised here carry it already.
+        """
         return _text(lib.cb_errmsg(self._h))
 
     @property

@@ -1,10 +1,11 @@
 """Exceptions raised by the capbroker binding.
 
 libcapbroker returns 0 or a negative errno and keeps a readable message
-in the handle (``cb_errmsg``).  The binding turns a negative return into
-a :class:`CapbrokerError` (an :class:`OSError`) carrying the positive
-errno and that message; the codes that mean something specific get
-their own subclass, each also a subclass of the matching built-in
+for the thread that failed (``cb_errmsg``).  The binding reads it right
+after the failing call, on the same thread, and turns a negative return
+into a :class:`CapbrokerError` (an :class:`OSError`) carrying the
+positive errno and that message; the codes that mean something specific
+get their own subclass, each also a subclass of the matching built-in
 ``OSError`` subclass where one exists, so ``except TimeoutError`` or
 ``except PermissionError`` catch them too.
 
