@@ -17,12 +17,12 @@
 #include "broker.h"
 #include "futex.h"
 #include "log.h"
-#include "place.h"
 #include "proc.h"
 #include "queue.h"
 #include "reserve.h"
 #include "segment.h"
 #include "slots.h"
+#include "sweep.h"
 
 #define TAG_KICK (1ull << 40)
 #define TAG_TIMER (2ull << 40)
@@ -222,7 +222,8 @@ static void recount_pool(struct cb_broker *b, int p, const char *name)
 	int r = -EAGAIN;
 
 	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++)
-		r = cb_rsv_recount(b->seg.slots, p, &hd, &ld);
+		r = cb_rsv_recount(b->seg.slots, p, b->sweeper.scratch, &hd,
+		    &ld);
 	if (r != 1)
 		return;
 	atomic_fetch_add_explicit(&conf->repaired, 1, memory_order_relaxed);
@@ -301,7 +302,7 @@ static void sweep_queues(struct cb_broker *b, const struct cb_pool_def *def)
 static void sweep_placement(struct cb_broker *b,
     const struct cb_pool_def *def)
 {
-	static int64_t drift[CB_MAX_WORKERS];   /* sweeper thread only */
+	int64_t *drift = b->sweeper.worker_drift;
 	uint64_t active = 0;
 	uint32_t fixed;
 	int r = -EAGAIN;
@@ -314,7 +315,7 @@ static void sweep_placement(struct cb_broker *b,
 		log_warnx("placement: freed %u bind entr%s holding garbage",
 		    fixed, fixed == 1 ? "y" : "ies");
 	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++)
-		r = cb_place_recount(b->seg.slots, drift);
+		r = cb_place_recount(b->seg.slots, b->sweeper.scratch, drift);
 	if (r <= 0)
 		return;
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
@@ -411,7 +412,8 @@ int cb_sweeper_start(struct cb_broker *b)
 	for (int i = 0; i < CB_MAX_CLIENTS; i++)
 		sw->watch[i].pidfd = -1;
 	sw->wq = calloc(1, sizeof(*sw->wq));
-	if (sw->wq == NULL)
+	sw->scratch = calloc(1, sizeof(*sw->scratch));
+	if (sw->wq == NULL || sw->scratch == NULL)
 		return -ENOMEM;
 	memcpy(&sw->slots_header, b->seg.slots, sizeof(sw->slots_header));
 	cds_wfcq_init(&sw->head, &sw->tail);
@@ -484,4 +486,6 @@ void cb_sweeper_stop(struct cb_broker *b)
 	close(sw->timer_fd);
 	free(sw->wq);
 	sw->wq = NULL;
+	free(sw->scratch);
+	sw->scratch = NULL;
 }

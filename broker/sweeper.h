@@ -1,6 +1,7 @@
 /*
  * sweeper.h - the sweeper thread: the broker's side of the reservation
- * table (reserve.h).
+ * table (reserve.h).  The code that repairs the table is lib/sweep_*.c
+ * (sweep.h); this thread decides when, and logs and counts what it did.
  *
  * It owns everything the broker does to the slots segment:
  *
@@ -36,6 +37,7 @@
 #define CB_RECOUNT_SWEEPS 5
 
 struct cb_broker;
+struct cb_sweep_scratch;
 struct cb_wq_sweep;
 
 struct cb_watch {
@@ -52,11 +54,13 @@ struct cb_sweeper {
 	_Atomic bool stop;
 	/* Sweeper-thread private from here on. */
 	struct cb_watch watch[CB_MAX_CLIENTS];
-	uint64_t claiming[CB_MAX_LAUNCHES];
+	uint64_t claiming[CB_MAX_LAUNCHES];     /* cb_rsv_settle's prev */
+	int64_t worker_drift[CB_MAX_WORKERS];   /* cb_place_recount's drift */
 	struct cb_seg_header slots_header;  /* as created, for repair */
 	unsigned long sweeps;
 	unsigned long logged, unlogged;     /* reclaim lines this sweep */
-	struct cb_wq_sweep *wq;             /* pool queues (queue.h) */
+	struct cb_wq_sweep *wq;             /* pool queues (sweep.h) */
+	struct cb_sweep_scratch *scratch;   /* the recounts' (sweep.h) */
 };
 
 int cb_sweeper_start(struct cb_broker *b);

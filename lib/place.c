@@ -1,6 +1,8 @@
 /*
  * place.c - worker placement (see place.h for the protocol and the
- * argument for why it is safe).
+ * argument for why it is safe): the clients' half, and what both
+ * halves share.  The sweeper's half (reclaim, settle, recount) is
+ * lib/sweep_place.c, never in libcapbroker.
  *
  * Orderings: every access to I, B and S is seq_cst, as in reserve.c
  * (the recount's double collect needs "a counter moved" and "a window
@@ -215,15 +217,6 @@ static void worker_sub(struct cb_worker_slot *ws)
 	    v - 1, memory_order_seq_cst, memory_order_relaxed));
 }
 
-/* CAS entry b from exactly w back to FREE, nonce kept: a ticket that
- * carries w can never match again.  1 if this caller won. */
-static int bind_free(struct cb_bind_slot *b, uint64_t w)
-{
-	return atomic_compare_exchange_strong_explicit(&b->word, &w,
-	    CB_BIND_WORD(CB_BIND_FREE, 0, 0, CB_BIND_NONCE(w)),
-	    memory_order_seq_cst, memory_order_relaxed);
-}
-
 /* Step 4: claim a free entry of this client's partition.  Returns its
  * index and the BOUND word, or -ENOSPC. */
 static long bind_claim(struct cb_rsv *r, int pool, uint32_t slot,
@@ -360,7 +353,7 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 	    CB_BIND_POOL(w) != (unsigned)pool)
 		return -EINVAL;
 	cb_rsv_window_open(r);
-	won = bind_free(cb_slots_bind(r->slots, e), w);
+	won = cb_place_bind_free(cb_slots_bind(r->slots, e), w);
 	if (won) {
 		worker_sub(cb_slots_worker(r->slots, CB_BIND_WORKER(w)));
 		held = cb_rsv_hold_give(r, pool) == 0;
@@ -372,10 +365,7 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 	return 0;
 }
 
-/* Free every BOUND entry of client's partition; returns how many, and
- * gives each one's unit back to its worker (counting them in
- * `reclaimed` when the broker does it). */
-static uint32_t free_partition(void *slots, uint32_t client, int broker)
+uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker)
 {
 	uint32_t base = client * CB_BINDS_PER_CLIENT, n = 0;
 
@@ -387,7 +377,8 @@ static uint32_t free_partition(void *slots, uint32_t client, int broker)
 		    memory_order_seq_cst);
 		struct cb_worker_slot *ws;
 
-		if (CB_BIND_STATE(w) != CB_BIND_BOUND || !bind_free(b, w))
+		if (CB_BIND_STATE(w) != CB_BIND_BOUND ||
+		    !cb_place_bind_free(b, w))
 			continue;
 		ws = cb_slots_worker(slots, CB_BIND_WORKER(w));
 		worker_sub(ws);
@@ -401,106 +392,5 @@ static uint32_t free_partition(void *slots, uint32_t client, int broker)
 
 uint32_t cb_place_release_all(void *slots, uint32_t client)
 {
-	return free_partition(slots, client, 0);
-}
-
-/* ---- the broker's side ---------------------------------------------- */
-
-uint32_t cb_place_reclaim(void *slots, uint32_t client)
-{
-	return free_partition(slots, client, 1);
-}
-
-uint32_t cb_place_settle(void *slots, uint64_t active)
-{
-	uint32_t fixed = 0;
-
-	for (uint32_t e = 0; e < CB_MAX_BINDS; e++) {
-		struct cb_bind_slot *b = cb_slots_bind(slots, e);
-		uint64_t w = atomic_load_explicit(&b->word,
-		    memory_order_seq_cst), o;
-
-		if (CB_BIND_STATE(w) == CB_BIND_FREE)
-			continue;
-		/* Read after the word: a client entry free now was free
-		 * when it still had this bind, which no honest path leaves
-		 * behind (place.h).  A live owner's new binds are new
-		 * words, which the CAS below cannot match. */
-		o = atomic_load_explicit(&cb_slots_client(slots,
-		    e / CB_BINDS_PER_CLIENT)->owner, memory_order_seq_cst);
-		if (CB_BIND_STATE(w) == CB_BIND_BOUND &&
-		    (active & (1ull << CB_BIND_POOL(w))) &&
-		    CB_OWNER_PID(o) != 0)
-			continue;
-		fixed += (uint32_t)bind_free(b, w);
-	}
-	return fixed;
-}
-
-/*
- * The recount's collect (sweeper thread only, hence the statics): the
- * BOUND entries per worker, and the open windows of owned entries.
- */
-static uint32_t rc_seqs[CB_MAX_CLIENTS];
-static uint32_t rc_u1[CB_MAX_WORKERS], rc_records[CB_MAX_WORKERS];
-static uint8_t rc_moved[CB_MAX_WORKERS];
-
-static uint64_t collect(void *slots)
-{
-	uint64_t inflight = 0;
-
-	for (uint32_t c = 0; c < CB_MAX_CLIENTS; c++) {
-		struct cb_client_slot *cs = cb_slots_client(slots, c);
-
-		rc_seqs[c] = atomic_load_explicit(&cs->seq,
-		    memory_order_seq_cst);
-		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
-		    memory_order_seq_cst)) != 0)
-			inflight += CB_SEQ_INFLIGHT(rc_seqs[c]);
-	}
-	memset(rc_records, 0, sizeof(rc_records));
-	for (uint32_t e = 0; e < CB_MAX_BINDS; e++) {
-		uint64_t w = atomic_load_explicit(
-		    &cb_slots_bind(slots, e)->word, memory_order_seq_cst);
-
-		if (CB_BIND_STATE(w) == CB_BIND_BOUND)
-			rc_records[CB_BIND_WORKER(w)]++;
-	}
-	return inflight;
-}
-
-int cb_place_recount(void *slots, int64_t *drift)
-{
-	uint64_t inflight;
-	int fixed = 0;
-
-	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
-		rc_u1[w] = atomic_load_explicit(&cb_slots_worker(slots,
-		    w)->inflight, memory_order_seq_cst);
-	inflight = collect(slots);
-	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
-		drift[w] = 0;
-		/* Moved during the collect: this worker next time. */
-		rc_moved[w] = atomic_load_explicit(&cb_slots_worker(slots,
-		    w)->inflight, memory_order_seq_cst) != rc_u1[w];
-	}
-	if (!cb_rsv_seqs_unchanged(slots, rc_seqs))
-		return -EAGAIN;
-	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
-		struct cb_worker_slot *ws = cb_slots_worker(slots, w);
-		uint32_t u = rc_u1[w], want;
-
-		if (rc_moved[w])
-			continue;
-		want = cb_rsv_corrected(u, rc_records[w], inflight);
-		if (want == u || !atomic_compare_exchange_strong_explicit(
-		    &ws->inflight, &u, want, memory_order_seq_cst,
-		    memory_order_relaxed))
-			continue;
-		drift[w] = (int64_t)rc_u1[w] - (int64_t)want;
-		atomic_fetch_add_explicit(&ws->repaired, 1,
-		    memory_order_relaxed);
-		fixed++;
-	}
-	return fixed;
+	return cb_place_free_partition(slots, client, 0);
 }

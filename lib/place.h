@@ -120,6 +120,26 @@ int cb_place_ticket(const cb_ticket *ticket);
 uint32_t cb_place_release_all(void *slots, uint32_t client);
 
 /*
+ * Shared with the sweeper's half (sweep.h).  Free every BOUND entry of
+ * client entry `client`'s partition, each by a CAS on its exact word,
+ * and give each one's unit back to its worker (I[w] - 1), counting
+ * them in the worker's `reclaimed` statistic when `broker` (the reclaim
+ * of a dead client).  Returns how many.
+ */
+uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker);
+
+/* CAS bind entry b from exactly w back to FREE, the nonce kept: a
+ * ticket that carries w can never match again.  1 if this caller won:
+ * only the winner gives the worker's unit back (or, in the settle,
+ * leaves it to the recount). */
+static inline int cb_place_bind_free(struct cb_bind_slot *b, uint64_t w)
+{
+	return atomic_compare_exchange_strong_explicit(&b->word, &w,
+	    CB_BIND_WORD(CB_BIND_FREE, 0, 0, CB_BIND_NONCE(w)),
+	    memory_order_seq_cst, memory_order_relaxed);
+}
+
+/*
  * Worker slot w's in-flight count (one load), and the id -> slot
  * lookup in the published table.  cb_place_find returns the slot and
  * copies the record, -ENOENT no such worker, -EAGAIN table unreadable.
@@ -129,17 +149,9 @@ int cb_place_find(const void *state, const char *id,
     struct cb_worker_rec *out);
 
 /*
- * Broker side (sweeper thread).  Reclaim: free the binds of dead client
- * entry `client` and subtract them from their workers (before the entry
- * is freed); returns how many.  Settle: free garbage entries (see
- * above); active has bit p set for every active pool; returns how many.
- * Recount: correct every worker counter whose snapshot was consistent;
- * drift (CB_MAX_WORKERS) gets counter minus records per worker, 0 where
- * nothing changed; returns the number corrected, or -EAGAIN if the
- * clients' windows moved during the snapshot.
+ * The broker's half (reclaim, settle and recount, described above)
+ * runs only in the sweeper thread and lives in sweep.h and
+ * lib/sweep_place.c, outside libcapbroker.
  */
-uint32_t cb_place_reclaim(void *slots, uint32_t client);
-uint32_t cb_place_settle(void *slots, uint64_t active);
-int cb_place_recount(void *slots, int64_t *drift);
 
 #endif /* CB_PLACE_H */

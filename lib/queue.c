@@ -1,6 +1,8 @@
 /*
  * queue.c - fair waiting (see queue.h for the protocol and the argument
- * that no wakeup is lost).
+ * that no wakeup is lost): the clients' half, and what both halves
+ * share.  The sweeper's pass over the table (cb_wq_sweep) is
+ * lib/sweep_queue.c, never in libcapbroker.
  *
  * Orderings: every access to an entry's word and wake word, to a
  * pool's queued / waiters / release_seq, and to the client owner words
@@ -46,12 +48,7 @@ static void dec32(_Atomic uint32_t *v)
 		;
 }
 
-/*
- * Free entry e from exactly word w (keeping its nonce, so a stale copy
- * of w never matches again).  The one winner lowers the counters its
- * enqueuer raised (only states an enqueuer writes were counted).
- */
-static int entry_free(void *slots, uint32_t e, uint64_t w)
+int cb_wq_entry_free(void *slots, uint32_t e, uint64_t w)
 {
 	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 	unsigned st = CB_WAITER_STATE(w);
@@ -67,34 +64,6 @@ static int entry_free(void *slots, uint32_t e, uint64_t w)
 		dec32(&ps->waiters);
 	}
 	return 1;
-}
-
-/* Is owner word o (read from an entry of client c) still c's owner?
- * c comes from a client-written word: bounds-checked. */
-static int owner_live(void *slots, uint32_t c, uint64_t o)
-{
-	return c < CB_MAX_CLIENTS && CB_OWNER_PID(o) != 0 &&
-	    atomic_load_explicit(
-	    &cb_slots_client(slots, c)->owner, memory_order_seq_cst) == o;
-}
-
-/* One entry as read: its fields are valid only if ok. */
-struct view {
-	uint64_t word, owner, ticket;
-	int32_t priority;
-};
-
-/* Read entry e's fields under its word w; 0 if it changed meanwhile. */
-static int entry_read(void *slots, uint32_t e, uint64_t w, struct view *v)
-{
-	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
-
-	v->word = w;
-	v->owner = atomic_load_explicit(&ws->owner, memory_order_relaxed);
-	v->ticket = atomic_load_explicit(&ws->ticket, memory_order_relaxed);
-	v->priority = atomic_load_explicit(&ws->priority,
-	    memory_order_relaxed);
-	return atomic_load_explicit(&ws->word, memory_order_seq_cst) == w;
 }
 
 /* Is (pa, ta, ea) ahead of (pb, tb, eb)? */
@@ -124,7 +93,7 @@ static void scan(void *slots, int pool, const struct cb_wq_entry *me,
 {
 	int32_t hp = 0;
 	uint64_t ht = 0;
-	struct view v;
+	struct cb_wq_view v;
 
 	out->live = out->ahead = out->pruned = 0;
 	out->found = out->has_head = 0;
@@ -137,10 +106,10 @@ static void scan(void *slots, int pool, const struct cb_wq_entry *me,
 		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
 		    CB_WAITER_POOL(w) != (unsigned)pool)
 			continue;
-		if (!entry_read(slots, e, w, &v))
+		if (!cb_wq_entry_read(slots, e, w, &v))
 			continue;    /* changed hands: a newer arrival */
-		if (!owner_live(slots, CB_WAITER_CLIENT(w), v.owner)) {
-			out->pruned += (uint32_t)entry_free(slots, e, w);
+		if (!cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner)) {
+			out->pruned += (uint32_t)cb_wq_entry_free(slots, e, w);
 			continue;
 		}
 		out->live++;
@@ -196,7 +165,7 @@ uint64_t cb_wq_hint(const void *slots, int pool)
 
 int cb_wq_blocked(void *slots, int pool, int32_t priority)
 {
-	struct view v;
+	struct cb_wq_view v;
 
 	if (cb_wq_hint(slots, pool) == 0)
 		return 0;
@@ -206,8 +175,8 @@ int cb_wq_blocked(void *slots, int pool, int32_t priority)
 
 		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
 		    CB_WAITER_POOL(w) != (unsigned)pool ||
-		    !entry_read(slots, e, w, &v) ||
-		    !owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
+		    !cb_wq_entry_read(slots, e, w, &v) ||
+		    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
 			continue;
 		if (v.priority >= priority)
 			return 1;
@@ -272,7 +241,7 @@ int cb_wq_leave(void *slots, const struct cb_wq_entry *me)
 
 	if (me->index >= CB_MAX_WAITERS)
 		return -ESTALE;
-	won = entry_free(slots, me->index, me->word);
+	won = cb_wq_entry_free(slots, me->index, me->word);
 	/* Hand over: the head may now be the entry behind us, and if we
 	 * were admitted, units may remain for it. */
 	cb_wq_wake_head(slots, me->pool);
@@ -296,14 +265,14 @@ static void check_stalled(void *slots, int pool, uint32_t e, uint64_t w)
 	uint64_t start;
 
 	if (atomic_load_explicit(&ws->word, memory_order_seq_cst) != w ||
-	    !owner_live(slots, CB_WAITER_CLIENT(w), o))
+	    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), o))
 		return;
 	/* owner_live checked the index. */
 	start = atomic_load_explicit(&cb_slots_client(slots,
 	    CB_WAITER_CLIENT(w))->start, memory_order_acquire);
 	if (start == 0 || cb_proc_alive((pid_t)CB_OWNER_PID(o), start))
 		return;
-	if (entry_free(slots, e, w))
+	if (cb_wq_entry_free(slots, e, w))
 		cb_wq_wake_head(slots, pool);
 }
 
@@ -386,13 +355,12 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 	}
 }
 
-/* Wake the head of every pool in mask: one pass over the table. */
-static void wake_heads(void *slots, uint64_t mask)
+void cb_wq_wake_heads(void *slots, uint64_t mask)
 {
 	uint32_t head[CB_MAX_POOLS];
 	int32_t hp[CB_MAX_POOLS];
 	uint64_t ht[CB_MAX_POOLS], found = 0;
-	struct view v;
+	struct cb_wq_view v;
 
 	if (mask == 0)
 		return;
@@ -402,10 +370,10 @@ static void wake_heads(void *slots, uint64_t mask)
 		unsigned p = CB_WAITER_POOL(w);
 
 		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
-		    !(mask & (1ull << p)) || !entry_read(slots, e, w, &v))
+		    !(mask & (1ull << p)) || !cb_wq_entry_read(slots, e, w, &v))
 			continue;
-		if (!owner_live(slots, CB_WAITER_CLIENT(w), v.owner)) {
-			entry_free(slots, e, w);
+		if (!cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner)) {
+			cb_wq_entry_free(slots, e, w);
 			continue;
 		}
 		if (!(found & (1ull << p)) || ahead_of(v.priority, v.ticket,
@@ -425,7 +393,7 @@ uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner)
 {
 	uint64_t touched = 0;
 	uint32_t freed = 0;
-	struct view v;
+	struct cb_wq_view v;
 
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
 		uint64_t w = atomic_load_explicit(
@@ -434,12 +402,12 @@ uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner)
 
 		if ((st != CB_WAITER_CLAIMING && st != CB_WAITER_WAITING) ||
 		    CB_WAITER_CLIENT(w) != (client & 0x3ff) ||
-		    !entry_read(slots, e, w, &v))
+		    !cb_wq_entry_read(slots, e, w, &v))
 			continue;
 		if (owner != 0 ? v.owner != owner :
-		    owner_live(slots, client, v.owner))
+		    cb_wq_owner_live(slots, client, v.owner))
 			continue;
-		if (entry_free(slots, e, w)) {
+		if (cb_wq_entry_free(slots, e, w)) {
 			freed++;
 			touched |= 1ull << CB_WAITER_POOL(w);
 		}
@@ -451,92 +419,6 @@ uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner)
 		for (int p = 0; p < CB_MAX_POOLS; p++)
 			if (cb_wq_hint(slots, p) != 0)
 				touched |= 1ull << p;
-	wake_heads(slots, touched);
-	return freed;
-}
-
-/* One entry of the sweep: 1 if it was freed. */
-static int sweep_one(void *slots, uint32_t e, uint64_t w,
-    const uint32_t *active, struct cb_wq_sweep *st)
-{
-	unsigned s = CB_WAITER_STATE(w), p = CB_WAITER_POOL(w);
-	struct view v;
-
-	switch (s) {
-	case CB_WAITER_FREE:
-		return 0;
-	case CB_WAITER_CLAIMING:
-	case CB_WAITER_WAITING:
-		break;
-	default:
-		/* Not a state anyone writes: never counted. */
-		return entry_free(slots, e, w);
-	}
-	if (active[p] == 0)
-		return entry_free(slots, e, w);
-	if (s == CB_WAITER_CLAIMING) {
-		/* A claimer is between two of its own steps (nanoseconds):
-		 * give it a whole sweep.  Stuck since the last one, it died
-		 * there (or is stopped: its CAS to WAITING then fails and it
-		 * claims another entry).  Its owner field may not be written
-		 * yet, so it says nothing either way. */
-		if (st->prev[e] != w) {
-			st->prev[e] = w;
-			return 0;
-		}
-		st->prev[e] = 0;
-		return entry_free(slots, e, w);
-	}
-	if (!entry_read(slots, e, w, &v) ||
-	    owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
-		return 0;
-	return entry_free(slots, e, w);
-}
-
-uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
-    struct cb_wq_sweep *st, uint32_t *hints)
-{
-	uint64_t count[CB_MAX_POOLS] = { 0 }, touched = 0;
-	uint32_t freed = 0;
-
-	*hints = 0;
-	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
-		uint64_t w = atomic_load_explicit(
-		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
-		unsigned s = CB_WAITER_STATE(w);
-
-		if (s != CB_WAITER_CLAIMING)
-			st->prev[e] = 0;
-		if (sweep_one(slots, e, w, active, st)) {
-			freed++;
-			touched |= 1ull << CB_WAITER_POOL(w);
-			continue;
-		}
-		if (s == CB_WAITER_CLAIMING || s == CB_WAITER_WAITING)
-			count[CB_WAITER_POOL(w)]++;
-	}
-	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		_Atomic uint64_t *q = &cb_slots_pool(slots, p)->queued;
-		uint64_t h = atomic_load_explicit(q, memory_order_seq_cst);
-
-		/* The same disagreement twice in a row: not an enqueuer
-		 * between its counter and its claim (nanoseconds), but a
-		 * client that died there, or a hostile write.  A CAS on
-		 * the exact value, so a concurrent change wins. */
-		if (h != count[p] && h == st->hint_seen[p] &&
-		    count[p] == st->count_seen[p] &&
-		    atomic_compare_exchange_strong_explicit(q, &h, count[p],
-		    memory_order_seq_cst, memory_order_relaxed)) {
-			(*hints)++;
-			touched |= 1ull << p;
-			h = count[p];
-		}
-		st->hint_seen[p] = h;
-		st->count_seen[p] = count[p];
-	}
-	for (int p = 0; p < CB_MAX_POOLS; p++)
-		if (active[p] == 0)
-			touched &= ~(1ull << p);
-	wake_heads(slots, touched);
+	cb_wq_wake_heads(slots, touched);
 	return freed;
 }

@@ -113,6 +113,7 @@
 
 #include "abi.h"
 #include "reserve.h"
+#include "slots.h"
 
 /* A waiter's private copy of its entry. */
 struct cb_wq_entry {
@@ -191,23 +192,53 @@ void cb_wq_wake_head(void *slots, int pool);
  */
 uint32_t cb_wq_reclaim(void *slots, uint32_t client, uint64_t owner);
 
-/* The sweeper's memory between sweeps (private to its thread). */
-struct cb_wq_sweep {
-	uint64_t prev[CB_MAX_WAITERS];  /* CLAIMING words seen last sweep */
-	uint64_t hint_seen[CB_MAX_POOLS];
-	uint64_t count_seen[CB_MAX_POOLS];
+/*
+ * Shared with the sweeper's half (sweep.h).
+ *
+ * Free entry e from exactly word w (keeping its nonce, so a stale copy
+ * of w never matches again).  The one winner lowers the counters its
+ * enqueuer raised (only states an enqueuer writes were counted).
+ * Returns 1 if this caller won.
+ */
+int cb_wq_entry_free(void *slots, uint32_t e, uint64_t w);
+
+/* Wake the head of every pool in mask: one pass over the table. */
+void cb_wq_wake_heads(void *slots, uint64_t mask);
+
+/* Is owner word o (read from an entry of client c) still c's owner?
+ * c comes from a client-written word: bounds-checked. */
+static inline int cb_wq_owner_live(const void *slots, uint32_t c, uint64_t o)
+{
+	return c < CB_MAX_CLIENTS && CB_OWNER_PID(o) != 0 &&
+	    atomic_load_explicit(
+	    &cb_slots_client(slots, c)->owner, memory_order_seq_cst) == o;
+}
+
+/* One entry as read: its fields are valid only if ok. */
+struct cb_wq_view {
+	uint64_t word, owner, ticket;
+	int32_t priority;
 };
 
+/* Read entry e's fields under its word w; 0 if it changed meanwhile. */
+static inline int cb_wq_entry_read(const void *slots, uint32_t e,
+    uint64_t w, struct cb_wq_view *v)
+{
+	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
+
+	v->word = w;
+	v->owner = atomic_load_explicit(&ws->owner, memory_order_relaxed);
+	v->ticket = atomic_load_explicit(&ws->ticket, memory_order_relaxed);
+	v->priority = atomic_load_explicit(&ws->priority,
+	    memory_order_relaxed);
+	return atomic_load_explicit(&ws->word, memory_order_seq_cst) == w;
+}
+
 /*
- * The sweeper, each recount: frees entries in impossible states, of
- * pools that do not exist (active[p] == 0), WAITING ones that are
- * not live, CLAIMING ones stuck since the last sweep; corrects a
- * pool's `queued` hint that disagreed with the table the same way
- * twice in a row (once could be an enqueuer or leaver between its two
- * steps); wakes the head of every pool it changed.
- * Returns entries freed; *hints gets the hints corrected.
+ * The broker's pass over the table each recount (cb_wq_sweep: free
+ * dead, stuck and impossible entries, correct the queued hints) runs
+ * only in the sweeper thread and lives in sweep.h and
+ * lib/sweep_queue.c, outside libcapbroker.
  */
-uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
-    struct cb_wq_sweep *st, uint32_t *hints);
 
 #endif /* CB_QUEUE_H */

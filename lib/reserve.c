@@ -1,6 +1,8 @@
 /*
  * reserve.c - the reservation protocol (see reserve.h for the design
- * and the argument for why it is safe).
+ * and the argument for why it is safe): the clients' half, and what
+ * both halves share.  The sweeper's half (reclaim, scrub, expiry,
+ * settle, recount) is lib/sweep_reserve.c, never in libcapbroker.
  *
  * Orderings: every operation on the shared words that the recount
  * snapshots (U, S, H, L) is seq_cst.  The recount's double collect is
@@ -123,45 +125,6 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
 	return -ENOSPC;
 }
 
-int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self)
-{
-	uint64_t mine = CB_OWNER(CB_OWNER_GEN(seen) + 1, (uint32_t)self);
-	struct cb_client_slot *cs;
-	int dirty, junk = 0;
-
-	if (index >= nclients(slots) || CB_OWNER_PID(seen) != 0)
-		return 0;
-	cs = cb_slots_client(slots, index);
-	dirty = CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
-	    memory_order_relaxed)) != 0;
-	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		dirty |= atomic_load_explicit(&cs->holds[p],
-		    memory_order_relaxed) != 0;
-		junk |= atomic_load_explicit(&cs->admitted[p],
-		    memory_order_relaxed) != 0;
-	}
-	/* A claimer's fresh counts may make a clean entry look dirty: the
-	 * CAS then fails and nothing is touched. */
-	if ((!dirty && !junk) ||
-	    !atomic_compare_exchange_strong_explicit(&cs->owner, &seen, mine,
-	    memory_order_seq_cst, memory_order_relaxed))
-		return 0;
-	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		atomic_store_explicit(&cs->holds[p], 0, memory_order_seq_cst);
-		atomic_store_explicit(&cs->admitted[p], 0,
-		    memory_order_relaxed);
-	}
-	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
-	    memory_order_relaxed)) != 0)
-		cb_rsv_seq_reset(cs);
-	/* Free again, unless a hostile writer has scribbled on the owner
-	 * meanwhile: then it is an owned entry the sweeper watches. */
-	atomic_compare_exchange_strong_explicit(&cs->owner, &mine,
-	    CB_OWNER(CB_OWNER_GEN(mine), 0), memory_order_seq_cst,
-	    memory_order_relaxed);
-	return dirty;
-}
-
 void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 {
 	struct cb_client_slot *cs = cb_slots_client(slots, index);
@@ -240,15 +203,6 @@ static int over_limit(_Atomic uint64_t *usage, uint32_t floor,
 
 	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u) + 1 >
 	    limit;
-}
-
-/* CAS entry ls from exactly w back to FREE (nonce kept, so a stale
- * ticket can never match again).  Returns 1 if this caller won. */
-static int launch_free(struct cb_launch_slot *ls, uint64_t w)
-{
-	return atomic_compare_exchange_strong_explicit(&ls->word, &w,
-	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(w)),
-	    memory_order_seq_cst, memory_order_relaxed);
 }
 
 static uint64_t make_ticket0(int kind, int pool, uint32_t client,
@@ -533,7 +487,7 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 		return -EINVAL;
 	ls = cb_slots_launch(r->slots, e);
 	window_open(cs);
-	won = launch_free(ls, live);
+	won = cb_rsv_launch_free(ls, live);
 	if (won)
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 1, 1);
 	window_close(cs);
@@ -595,263 +549,4 @@ static void wake_released(void *slots, int pool)
 	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 
 	cb_eventcount_notify_sc(&ps->release_seq, &ps->waiters);
-}
-
-static void reclaim_claims(void *slots, uint32_t index)
-{
-	for (uint32_t e = 0; e < nlaunches(slots); e++) {
-		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
-		uint64_t w = atomic_load_explicit(&ls->word,
-		    memory_order_seq_cst);
-
-		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_CLAIMING ||
-		    CB_LAUNCH_CLIENT(w) != (index & 0x3ff) || !launch_free(ls, w))
-			continue;
-		cb_rsv_usage_sub(&cb_slots_pool(slots,
-		    (int)CB_LAUNCH_POOL(w))->usage, 1, 1);
-	}
-}
-
-long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
-    uint32_t *per_pool)
-{
-	struct cb_client_slot *cs = cb_slots_client(slots, index);
-	uint64_t o = owner;
-	long total = 0;
-
-	if (atomic_load_explicit(&cs->owner, memory_order_seq_cst) != owner)
-		return -1;
-	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
-		    memory_order_seq_cst);
-
-		if (h == 0)
-			continue;
-		/* Only what the dead client recorded: an open window's
-		 * unit stays counted (the safe side) for recount.  A
-		 * hostile record cannot take more than the counter has. */
-		h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage, 0, h);
-		per_pool[p] += h;
-		total += h;
-		cb_rsv_wake(slots, p);
-	}
-	/* Its binds (place.h): before the entry is freed, as the binds
-	 * table is partitioned by client index. */
-	cb_place_reclaim(slots, index);
-	/* Launch entries it was still claiming: it died inside
-	 * cb_reserve, so no ticket was returned and nothing launched.
-	 * Before the entry is freed: the launch word names the client by
-	 * index only.  A claim happens only inside a death window
-	 * (try_launch), so a client that died with none open has no
-	 * CLAIMING entry of its own; one naming it anyway is garbage that
-	 * cb_rsv_settle makes LIVE, to expire after its pool's window.  Skipping the walk keeps a mass death at
-	 * O(clients), not O(clients x launch entries).  The client is
-	 * dead: its seq is final. */
-	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
-	    memory_order_relaxed)) != 0)
-		reclaim_claims(slots, index);
-	cb_rsv_seq_reset(cs);
-	cb_rsv_flush_admitted(slots, index);
-	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
-	if (!atomic_compare_exchange_strong_explicit(&cs->owner, &o,
-	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,
-	    memory_order_relaxed))
-		return -1;
-	return total;
-}
-
-/* Expire one LIVE entry if its deadline passed; else note it. */
-static int expire_one(void *slots, struct cb_launch_slot *ls, uint64_t w,
-    uint64_t now, uint32_t *per_pool, uint64_t *earliest)
-{
-	uint64_t d = atomic_load_explicit(&ls->deadline_ns,
-	    memory_order_relaxed);
-	unsigned p = CB_LAUNCH_POOL(w);
-
-	if (d > now) {
-		if (earliest[p] == 0 || d < earliest[p])
-			earliest[p] = d;
-		return 0;
-	}
-	if (!launch_free(ls, w))
-		return 0;   /* released meanwhile: the releaser decrements */
-	cb_rsv_usage_sub(&cb_slots_pool(slots, (int)p)->usage, 1, 1);
-	per_pool[p]++;
-	return 1;
-}
-
-uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
-    uint64_t *earliest)
-{
-	uint32_t n = nlaunches(slots), expired = 0;
-
-	for (uint32_t e = 0; e < n; e++) {
-		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
-		uint64_t w = atomic_load_explicit(&ls->word,
-		    memory_order_seq_cst);
-
-		if (CB_LAUNCH_STATE(w) == CB_LAUNCH_LIVE)
-			expired += (uint32_t)expire_one(slots, ls, w, now,
-			    per_pool, earliest);
-	}
-	return expired;
-}
-
-/* Slack for a claimer's clock read racing the sweeper's. */
-#define DEADLINE_SLACK_NS 1000000000ull
-
-static void settle_one(struct cb_launch_slot *ls, uint64_t w, uint64_t *prev,
-    uint64_t deadline)
-{
-	uint64_t live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, CB_LAUNCH_POOL(w),
-	    CB_LAUNCH_CLIENT(w), CB_LAUNCH_NONCE(w));
-
-	if (*prev != w) {
-		*prev = w;     /* give a live claimer one more sweep */
-		return;
-	}
-	/* Stuck: its claimer died between claim and LIVE.  The launch may
-	 * have been issued, so it counts until a full window passes. */
-	atomic_store_explicit(&ls->deadline_ns, deadline,
-	    memory_order_relaxed);
-	atomic_compare_exchange_strong_explicit(&ls->word, &w, live,
-	    memory_order_seq_cst, memory_order_relaxed);
-	*prev = 0;
-}
-
-uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
-    uint64_t *prev)
-{
-	uint32_t n = nlaunches(slots), fixed = 0;
-
-	for (uint32_t e = 0; e < n; e++) {
-		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
-		uint64_t w = atomic_load_explicit(&ls->word,
-		    memory_order_seq_cst);
-		unsigned p = CB_LAUNCH_POOL(w);
-		uint64_t window = (uint64_t)window_ms[p] * 1000000u;
-
-		/* No such pool: nothing could have admitted it. */
-		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE && window == 0) {
-			launch_free(ls, w);
-			prev[e] = 0;
-			fixed++;
-			continue;
-		}
-		switch (CB_LAUNCH_STATE(w)) {
-		case CB_LAUNCH_CLAIMING:
-			settle_one(ls, w, &prev[e], now + window);
-			continue;
-		case CB_LAUNCH_LIVE:
-			/* Later than one window from now: garbage, or the
-			 * window was shortened.  Either way, one window. */
-			if (atomic_load_explicit(&ls->deadline_ns,
-			    memory_order_relaxed) > now + window +
-			    DEADLINE_SLACK_NS) {
-				atomic_store_explicit(&ls->deadline_ns,
-				    now + window, memory_order_relaxed);
-				fixed++;
-			}
-			break;
-		case CB_LAUNCH_FREE:
-			break;
-		default:
-			/* Not a state we write: never admitted, free it (the
-			 * recount settles the counter). */
-			launch_free(ls, w);
-			fixed++;
-			break;
-		}
-		prev[e] = 0;
-	}
-	return fixed;
-}
-
-/*
- * One collect of the records of pool p: sum of H over owned entries,
- * live launch entries, and the operations in flight (open windows).
- */
-static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
-    uint64_t *launching, uint64_t *inflight)
-{
-	uint32_t n = nclients(slots), m = nlaunches(slots);
-
-	*held = *launching = *inflight = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		struct cb_client_slot *cs = cb_slots_client(slots, i);
-
-		seqs[i] = atomic_load_explicit(&cs->seq, memory_order_seq_cst);
-		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
-		    memory_order_seq_cst)) == 0)
-			continue;
-		*inflight += CB_SEQ_INFLIGHT(seqs[i]);
-		*held += atomic_load_explicit(&cs->holds[pool],
-		    memory_order_seq_cst);
-	}
-	for (uint32_t e = 0; e < m; e++) {
-		uint64_t w = atomic_load_explicit(
-		    &cb_slots_launch(slots, e)->word, memory_order_seq_cst);
-
-		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE &&
-		    CB_LAUNCH_POOL(w) == (unsigned)pool)
-			(*launching)++;
-	}
-}
-
-int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs)
-{
-	uint32_t n = nclients(slots);
-
-	for (uint32_t i = 0; i < n; i++)
-		if (atomic_load_explicit(&cb_slots_client(slots, i)->seq,
-		    memory_order_seq_cst) != seqs[i])
-			return 0;
-	return 1;
-}
-
-/*
- * The corrected value of one half of U (or of a worker counter).  An
- * open window may stand for one unit admitted but not yet recorded, or
- * recorded-removed but not yet released: either way the counter above
- * the records, by at most one unit per window.  So an excess is trimmed
- * only beyond `inflight`, and a deficit (impossible for honest clients)
- * is always filled.
- */
-uint32_t cb_rsv_corrected(uint32_t counter, uint64_t records,
-    uint64_t inflight)
-{
-	uint64_t v = counter;
-
-	if (v < records)
-		v = records;
-	else if (v > records + inflight)
-		v = records + inflight;
-	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
-}
-
-int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
-    int64_t *launch_drift)
-{
-	static uint32_t seqs[CB_MAX_CLIENTS];   /* sweeper thread only */
-	_Atomic uint64_t *usage = &cb_slots_pool(slots, pool)->usage;
-	uint64_t u1, u2, held, launching, inflight, h, l, fixed;
-
-	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
-	collect(slots, pool, seqs, &held, &launching, &inflight);
-	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
-	if (u1 != u2 || !cb_rsv_seqs_unchanged(slots, seqs))
-		return -EAGAIN;
-	/* Clamped first: hostile records past 32 bits must not make every
-	 * recount "repair" a counter it cannot change. */
-	h = cb_rsv_corrected(CB_USAGE_HELD(u1), held, inflight);
-	l = cb_rsv_corrected(CB_USAGE_LAUNCHING(u1), launching, inflight);
-	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)h;
-	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)l;
-	if (*held_drift == 0 && *launch_drift == 0)
-		return 0;
-	fixed = CB_USAGE(h, l);
-	if (!atomic_compare_exchange_strong_explicit(usage, &u1, fixed,
-	    memory_order_seq_cst, memory_order_relaxed))
-		return -EAGAIN;
-	return 1;
 }

@@ -156,70 +156,28 @@ void cb_rsv_wake(void *slots, int pool);
 uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
     uint32_t n);
 
-/*
- * Broker side.  Undo a dead client's holds and free its entry, iff the
- * entry is still owned by `owner`.  Returns the units undone, or -1 if
- * the entry changed hands.  per_pool (CB_MAX_POOLS) gets the units per
- * pool.
- */
-long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
-    uint32_t *per_pool);
-
-/*
- * Broker side.  Clear the garbage of client entry `index`, seen free
- * (owner word `seen`, pid 0): holds, an open window, unflushed
- * admissions.  They count for nothing (the recount reads owned entries
- * only) but are cleared so the table reads true.  A client may claim
- * the entry at any moment after `seen` and take holds at once, so the
- * broker first claims the entry itself, with the CAS a client uses
- * (from exactly `seen`, naming pid `self`), clears it, and frees it
- * again; a client that claimed it first keeps its counts.  Returns 1
- * if holds or a window were cleared, 0 if the entry was clean or is
- * no longer the free one seen.
- */
-int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self);
-
 /* Count one admission of client entry `client` to pool (batched: abi.h,
  * cb_client_slot.admitted); move all of the entry's unflushed counts to
  * the pools' statistics (cb_close, the reclaim). */
 void cb_rsv_count_admitted(void *slots, uint32_t client, int pool);
 void cb_rsv_flush_admitted(void *slots, uint32_t client);
 
-/* Expire LIVE launch entries whose deadline is <= now; returns how
- * many, per pool in per_pool.  earliest gets, per pool, the earliest
- * remaining deadline (0 = none). */
-uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
-    uint64_t *earliest);
+/* CAS launch entry ls from exactly w back to FREE, the nonce kept (so
+ * a ticket that carries w can never match again).  Returns 1 if this
+ * caller won: only the winner may decrement launching.  A release and
+ * the sweeper's expiry, settle and reclaim (sweep.h) race here. */
+static inline int cb_rsv_launch_free(struct cb_launch_slot *ls, uint64_t w)
+{
+	return atomic_compare_exchange_strong_explicit(&ls->word, &w,
+	    CB_LAUNCH_WORD(CB_LAUNCH_FREE, 0, 0, CB_LAUNCH_NONCE(w)),
+	    memory_order_seq_cst, memory_order_relaxed);
+}
 
 /*
- * Settle the launch table (sweeper, each sweep): an entry CLAIMING with
- * the same word as last sweep (prev, CB_MAX_LAUNCHES, private) lost its
- * claimer and becomes LIVE with deadline now + its pool's window
- * (window_ms, CB_MAX_POOLS; 0 = no such pool); impossible states and
- * entries of pools that do not exist are freed, deadlines later than
- * one window from now cut to one window.  Returns the entries fixed.
+ * The broker's half of this protocol (the reclaim of a dead client,
+ * the scrub of free entries, expiry, settle and the recount described
+ * above) runs only in the sweeper thread and lives in sweep.h and
+ * lib/sweep_reserve.c, outside libcapbroker.
  */
-uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
-    uint64_t *prev);
-
-/*
- * Recount pool p (see above).  Returns 1 and the signed drift that was
- * corrected in *held_drift / *launch_drift (counter minus records),
- * 0 when the counter matched, -EAGAIN when no consistent snapshot was
- * seen.
- */
-int cb_rsv_recount(void *slots, int pool, int64_t *held_drift,
-    int64_t *launch_drift);
-
-/*
- * The double collect's pieces, shared with the worker recount
- * (place.h): is every client's S still what seqs (CB_MAX_CLIENTS) says;
- * and the corrected value of a counter against its records when
- * `inflight` windows are open (into [records, records + inflight],
- * saturated at 32 bits).
- */
-int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs);
-uint32_t cb_rsv_corrected(uint32_t counter, uint64_t records,
-    uint64_t inflight);
 
 #endif /* CB_RESERVE_H */

@@ -41,7 +41,9 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
               -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wpointer-arith
 
-# What each harness compiles besides itself.  fuzz_slots brings its own
+# What each harness compiles besides itself.  fuzz_slots also takes the
+# sweeper's half of the protocol, lib/sweep_*.c (as the Makefile's
+# SWEEP_SRC: it is what the harness drives).  It brings its own
 # cb_monotonic_ns and cb_futex_wake instead of lib/futex.c, and builds
 # everything with CB_FUZZ_SMALL_TABLES (lib/abi.h): 64 client and 256
 # launch entries instead of 1024 and 4096, the same code.  A table full
@@ -50,7 +52,7 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 # harness managed ~100 execs/s.
 FUZZ_SRC_proto  = lib/proto.c
 FUZZ_SRC_slots  = lib/segment.c lib/reserve.c lib/snapshot.c lib/place.c \
-                  lib/queue.c
+                  lib/queue.c $(wildcard lib/sweep_*.c)
 FUZZ_SRC_config = broker/config.c lib/proto.c
 FUZZ_LIBS_proto  = -lbsd
 FUZZ_LIBS_slots  =

@@ -125,6 +125,7 @@
 #include "slots.h"
 #include "snapshot.h"
 #include "state_word.h"
+#include "sweep.h"
 
 #define NAME "fuzz"
 #define INSTANCE 0x0f0220000000002ull
@@ -159,6 +160,7 @@ static void *slots;          /* the segment under test */
 static void *slots_template; /* the plausible starting point */
 static size_t state_size, slots_size;
 static struct cb_seg_header state_header;   /* valid state header */
+static struct cb_sweep_scratch scratch;     /* the recounts' (sweep.h) */
 static _Atomic uint64_t local_holds[LOCAL_SIZE];
 
 /*
@@ -839,7 +841,7 @@ static int recount(int p)
 
 	records_of(p, &rec);
 	before = usage(p);
-	r = cb_rsv_recount(slots, p, &hd, &ld);
+	r = cb_rsv_recount(slots, p, &scratch, &hd, &ld);
 	CHECK(r == 0 || r == 1);
 	want_hd = check_half(CB_USAGE_HELD(before), CB_USAGE_HELD(usage(p)),
 	    rec.held, rec.inflight);
@@ -860,7 +862,7 @@ static void recount_active(const struct input *in)
 		/* The second recount has nothing left to do, even for a
 		 * counter saturated below hostile records. */
 		recount(p);
-		CHECK(cb_rsv_recount(slots, p, &hd, &ld) == 0);
+		CHECK(cb_rsv_recount(slots, p, &scratch, &hd, &ld) == 0);
 	}
 }
 
@@ -896,7 +898,8 @@ static void scrub_free(const struct input *in)
 	CHECK(memcmp(before, after, sizeof(before)) == 0);
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (in->window[p] != 0)
-			CHECK(cb_rsv_recount(slots, p, &hd, &ld) == 0);
+			CHECK(cb_rsv_recount(slots, p, &scratch, &hd,
+			    &ld) == 0);
 }
 
 /* ---- placement (lib/place.h) ---------------------------------------- */
@@ -957,7 +960,7 @@ static void place_sweep(const struct input *in)
 	place_records(bound, &inflight);
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
 		before[w] = winflight(w);
-	r = cb_place_recount(slots, drift);
+	r = cb_place_recount(slots, &scratch, drift);
 	CHECK(r >= 0);
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
 		uint64_t want = before[w];
@@ -969,7 +972,7 @@ static void place_sweep(const struct input *in)
 		CHECK(winflight(w) == want);
 		CHECK(drift[w] == (int64_t)before[w] - (int64_t)want);
 	}
-	CHECK(cb_place_recount(slots, drift) == 0);
+	CHECK(cb_place_recount(slots, &scratch, drift) == 0);
 }
 
 /* Every client is gone: no bind is left, and no worker count. */
@@ -979,7 +982,7 @@ static void place_drained(void)
 
 	for (uint32_t e = 0; e < CB_MAX_BINDS; e++)
 		CHECK(CB_BIND_STATE(bword(e)) == CB_BIND_FREE);
-	CHECK(cb_place_recount(slots, drift) >= 0);
+	CHECK(cb_place_recount(slots, &scratch, drift) >= 0);
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
 		CHECK(winflight(w) == 0);
 }
@@ -1140,7 +1143,7 @@ static void check_drained(const struct input *in, uint64_t now)
 			continue;
 		records_of(p, &rec);
 		CHECK(rec.held == 0 && rec.inflight == 0);
-		CHECK(cb_rsv_recount(slots, p, &hd, &ld) >= 0);
+		CHECK(cb_rsv_recount(slots, p, &scratch, &hd, &ld) >= 0);
 		CHECK(CB_USAGE_HELD(usage(p)) == 0);
 		CHECK(CB_USAGE_LAUNCHING(usage(p)) == rec.launching);
 		if (far < now + (uint64_t)in->window[p] * 1000000u + SLACK_NS)

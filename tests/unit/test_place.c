@@ -37,6 +37,7 @@
 #include "seqlock.h"
 #include "slots.h"
 #include "state_word.h"
+#include "sweep.h"
 
 #define NAME "place"
 #define INSTANCE 0x0badc0ffee000007ull
@@ -62,6 +63,7 @@ struct fx {
 	size_t map_size;
 	struct cb_rsv r;           /* a claimed client */
 	struct cb_rsv r2;          /* a second one */
+	struct cb_sweep_scratch sweep;  /* the recount's (sweep.h) */
 };
 
 /* A published worker: id, state, limit, slot, load to preset. */
@@ -586,16 +588,16 @@ static void test_death_window_recount(void **state)
 	atomic_fetch_add(&wslot(f, 3)->inflight, 1);
 	assert_int_equal(pick(f, CONS), -EAGAIN);     /* full: safe side */
 	/* While its window is open, the recount may not trim the unit. */
-	assert_int_equal(cb_place_recount(f->slots, drift), 0);
+	assert_int_equal(cb_place_recount(f->slots, &f->sweep, drift), 0);
 	assert_int_equal(inflight(f, 3), 2);
 	assert_true(cb_rsv_reclaim(f->slots, f->r2.client, f->r2.owner,
 	    per_pool) >= 0);
 	assert_int_equal(inflight(f, 3), 2);          /* no bind recorded */
-	assert_int_equal(cb_place_recount(f->slots, drift), 1);
+	assert_int_equal(cb_place_recount(f->slots, &f->sweep, drift), 1);
 	assert_true(drift[3] == 1);
 	assert_int_equal(inflight(f, 3), 1);
 	assert_int_equal(atomic_load(&wslot(f, 3)->repaired), 1);
-	assert_int_equal(cb_place_recount(f->slots, drift), 0);
+	assert_int_equal(cb_place_recount(f->slots, &f->sweep, drift), 0);
 	pick_ok(f, &f->r, CONS, "a", NULL);
 }
 
@@ -614,7 +616,7 @@ static void test_death_after_bind(void **state)
 	    per_pool) >= 0);
 	assert_int_equal(inflight(f, 3), 0);
 	assert_int_equal(held(f), 0);
-	assert_int_equal(cb_place_recount(f->slots, drift), 0);
+	assert_int_equal(cb_place_recount(f->slots, &f->sweep, drift), 0);
 }
 
 static void test_recount_hostile(void **state)
@@ -629,7 +631,7 @@ static void test_recount_hostile(void **state)
 	atomic_store(&wslot(f, 3)->inflight, 0);
 	/* Way too high, on a slot nobody uses. */
 	atomic_store(&wslot(f, 1000)->inflight, 77);
-	assert_int_equal(cb_place_recount(f->slots, drift), 2);
+	assert_int_equal(cb_place_recount(f->slots, &f->sweep, drift), 2);
 	assert_true(drift[3] == -1 && drift[1000] == 77);
 	assert_int_equal(inflight(f, 3), 1);
 	assert_int_equal(inflight(f, 1000), 0);
@@ -663,7 +665,7 @@ static void test_settle_garbage(void **state)
 	assert_int_equal(bound(f, &f->r), 1);
 	assert_int_equal(cb_place_settle(f->slots, (1ull << 0) | (1ull << P)),
 	    0);
-	assert_int_equal(cb_place_recount(f->slots, drift), 0);
+	assert_int_equal(cb_place_recount(f->slots, &f->sweep, drift), 0);
 	assert_int_equal(cb_rsv_release(&f->r, &t), 0);
 	assert_int_equal(inflight(f, 3), 0);
 }

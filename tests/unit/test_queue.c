@@ -32,6 +32,7 @@
 #include "seqlock.h"
 #include "slots.h"
 #include "state_word.h"
+#include "sweep.h"
 
 #define NAME "wq"
 #define INSTANCE 0x0badc0ffee000002ull

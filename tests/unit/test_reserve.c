@@ -36,6 +36,7 @@
 #include "seqlock.h"
 #include "slots.h"
 #include "state_word.h"
+#include "sweep.h"
 
 #define NAME "rsv"
 #define INSTANCE 0x0badc0ffee000001ull
@@ -54,6 +55,7 @@ struct fx {
 	size_t map_size;
 	struct cb_rsv r;           /* a claimed client */
 	struct cb_rsv r2;          /* a second one, claimed on demand */
+	struct cb_sweep_scratch sweep;  /* the recounts' (sweep.h) */
 };
 
 /* ---- building the segments ------------------------------------------ */
@@ -344,7 +346,7 @@ static void test_scrub_loses_to_a_claim(void **state)
 	assert_int_equal(holds(f, want, P), 1);
 	assert_true(atomic_load(&cslot(f, want)->owner) == r2.owner);
 	/* The recount agrees with the pool: nothing to correct. */
-	assert_int_equal(cb_rsv_recount(f->slots, P, &hd, &ld), 0);
+	assert_int_equal(cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld), 0);
 	assert_int_equal(held(f, P), 1);
 	assert_int_equal(cb_rsv_release(&r2, &t), 0);
 	assert_int_equal(held(f, P), 0);
@@ -1037,7 +1039,7 @@ static void die_after_cas(struct fx *f, uint32_t client, int pool)
 static int recount(struct fx *f, int pool, int64_t *hd, int64_t *ld)
 {
 	*hd = *ld = 12345;
-	return cb_rsv_recount(f->slots, pool, hd, ld);
+	return cb_rsv_recount(f->slots, pool, &f->sweep, hd, ld);
 }
 
 static void test_death_window_over_counts_recount_repairs(void **state)
@@ -1428,7 +1430,7 @@ static void test_recount_under_churn(void **state)
 	}
 	atomic_store(&go, 1);
 	while (!atomic_load(&ch[0].done) || !atomic_load(&ch[1].done)) {
-		int r = cb_rsv_recount(f->slots, P, &hd, &ld);
+		int r = cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld);
 
 		if (r == 0)
 			ok++;
@@ -1762,12 +1764,12 @@ static void test_processes_killed_reclaim_recount(void **state)
 		    sh->owner[k], per_pool) >= 0);
 	assert_int_equal(recorded_holds(f, P), 0);
 	for (int i = 0; i < 1000 && r < 0; i++) {
-		r = cb_rsv_recount(f->slots, P, &hd, &ld);
+		r = cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld);
 		assert_true(r == 1 || r == 0 || r == -EAGAIN);
 	}
 	assert_true(r >= 0);
 	assert_true(usage(f, P) == 0);
-	assert_int_equal(cb_rsv_recount(f->slots, P, &hd, &ld), 0);
+	assert_int_equal(cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld), 0);
 	munmap(sh, sizeof(*sh));
 }
 
@@ -1823,7 +1825,7 @@ static void test_processes_killed_survivors_hold(void **state)
 		    sh->owner[k], per_pool) >= 0);
 	assert_int_equal(recorded_holds(f, P), 1);
 	for (int i = 0; i < 1000 && r < 0; i++)
-		r = cb_rsv_recount(f->slots, P, &hd, &ld);
+		r = cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld);
 	assert_true(r >= 0);
 	assert_int_equal(held(f, P), 1);
 	assert_int_equal(launching(f, P), 0);

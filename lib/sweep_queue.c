@@ -1,0 +1,110 @@
+/*
+ * sweep_queue.c - the sweeper's pass over the fair-waiting table
+ * (queue.h has the protocol and the argument that no wakeup is lost;
+ * queue.c the clients' half): frees dead, stuck and impossible waiter
+ * entries, corrects the pools' queued hints, wakes the heads behind
+ * what it freed.  Linked into capbrokerd and the tests, never into
+ * libcapbroker (sweep.h).
+ *
+ * Orderings: as in queue.c, every access to an entry's word and to a
+ * pool's queued hint is seq_cst (queue.h argues in one total order of
+ * "entry freed", "scan read the entry", "wake word read / bumped");
+ * entries are read and freed with queue.c's own helpers.
+ */
+#include "sweep.h"
+
+#include "queue.h"
+#include "slots.h"
+
+/* One entry of the sweep: 1 if it was freed. */
+static int sweep_one(void *slots, uint32_t e, uint64_t w,
+    const uint32_t *active, struct cb_wq_sweep *st)
+{
+	unsigned s = CB_WAITER_STATE(w), p = CB_WAITER_POOL(w);
+	struct cb_wq_view v;
+
+	switch (s) {
+	case CB_WAITER_FREE:
+		return 0;
+	case CB_WAITER_CLAIMING:
+	case CB_WAITER_WAITING:
+		break;
+	default:
+		/* Not a state anyone writes: never counted. */
+		return cb_wq_entry_free(slots, e, w);
+	}
+	if (active[p] == 0)
+		return cb_wq_entry_free(slots, e, w);
+	if (s == CB_WAITER_CLAIMING) {
+		/* A claimer is between two of its own steps (nanoseconds):
+		 * give it a whole sweep.  Stuck since the last one, it died
+		 * there (or is stopped: its CAS to WAITING then fails and it
+		 * claims another entry).  Its owner field may not be written
+		 * yet, so it says nothing either way. */
+		if (st->prev[e] != w) {
+			st->prev[e] = w;
+			return 0;
+		}
+		st->prev[e] = 0;
+		return cb_wq_entry_free(slots, e, w);
+	}
+	if (!cb_wq_entry_read(slots, e, w, &v) ||
+	    cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
+		return 0;
+	return cb_wq_entry_free(slots, e, w);
+}
+
+uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
+    struct cb_wq_sweep *st, uint32_t *hints)
+{
+	uint64_t count[CB_MAX_POOLS] = { 0 }, touched = 0;
+	uint32_t freed = 0;
+
+	*hints = 0;
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		/* Pairs with the enqueuer's seq_cst CASes FREE -> CLAIMING
+		 * -> WAITING (cb_wq_enqueue) and the free's
+		 * (cb_wq_entry_free), queue.c. */
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
+		unsigned s = CB_WAITER_STATE(w);
+
+		if (s != CB_WAITER_CLAIMING)
+			st->prev[e] = 0;
+		if (sweep_one(slots, e, w, active, st)) {
+			freed++;
+			touched |= 1ull << CB_WAITER_POOL(w);
+			continue;
+		}
+		if (s == CB_WAITER_CLAIMING || s == CB_WAITER_WAITING)
+			count[CB_WAITER_POOL(w)]++;
+	}
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		_Atomic uint64_t *q = &cb_slots_pool(slots, p)->queued;
+		/* Pairs with the enqueuer's seq_cst increment before its
+		 * claim (cb_wq_enqueue) and the winner's decrement after
+		 * its free (cb_wq_entry_free's dec64), queue.c. */
+		uint64_t h = atomic_load_explicit(q, memory_order_seq_cst);
+
+		/* The same disagreement twice in a row: not an enqueuer
+		 * between its counter and its claim (nanoseconds), but a
+		 * client that died there, or a hostile write.  A CAS on
+		 * the exact value, so a concurrent change wins (the same
+		 * seq_cst RMWs as above). */
+		if (h != count[p] && h == st->hint_seen[p] &&
+		    count[p] == st->count_seen[p] &&
+		    atomic_compare_exchange_strong_explicit(q, &h, count[p],
+		    memory_order_seq_cst, memory_order_relaxed)) {
+			(*hints)++;
+			touched |= 1ull << p;
+			h = count[p];
+		}
+		st->hint_seen[p] = h;
+		st->count_seen[p] = count[p];
+	}
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (active[p] == 0)
+			touched &= ~(1ull << p);
+	cb_wq_wake_heads(slots, touched);
+	return freed;
+}

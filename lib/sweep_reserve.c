@@ -1,0 +1,361 @@
+/*
+ * sweep_reserve.c - the sweeper's half of the reservation protocol
+ * (reserve.h has the protocol and the argument for why it is safe;
+ * reserve.c the clients' half): reclaim of a dead client, scrub of free
+ * client entries, launch expiry and settle, the pool recount.  Linked
+ * into capbrokerd and the tests, never into libcapbroker (sweep.h).
+ *
+ * Orderings: as in reserve.c, every operation on the shared words that
+ * the recount snapshots (U, S, H, L) is seq_cst.  The recount's double
+ * collect is only sound if "the counter moved" and "a window opened"
+ * cannot be observed out of order, and seq_cst is the simplest
+ * ordering that says so; the pairs named below are the clients'
+ * seq_cst operations in reserve.c that the single total order
+ * relates each of ours to.
+ *
+ * Table sizes are this build's (validation guarantees the segment has
+ * at least that many), never the hostile header's.
+ */
+#include "sweep.h"
+
+#include <errno.h>
+
+#include "place.h"
+#include "reserve.h"
+#include "slots.h"
+
+static void reclaim_claims(void *slots, uint32_t index)
+{
+	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
+		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
+		/* Pairs with the claimer's seq_cst CAS FREE -> CLAIMING in
+		 * claim_launch() (reserve.c). */
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_seq_cst);
+
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_CLAIMING ||
+		    CB_LAUNCH_CLIENT(w) != (index & 0x3ff) ||
+		    !cb_rsv_launch_free(ls, w))
+			continue;
+		cb_rsv_usage_sub(&cb_slots_pool(slots,
+		    (int)CB_LAUNCH_POOL(w))->usage, 1, 1);
+	}
+}
+
+long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
+    uint32_t *per_pool)
+{
+	struct cb_client_slot *cs = cb_slots_client(slots, index);
+	uint64_t o = owner;
+	long total = 0;
+
+	/* Pairs with the owner CAS of cb_rsv_claim() and cb_rsv_unclaim()
+	 * (reserve.c): an entry that changed hands is not ours to undo. */
+	if (atomic_load_explicit(&cs->owner, memory_order_seq_cst) != owner)
+		return -1;
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		/* H to 0 before U is lowered (reserve.h: the other order,
+		 * with a broker crash between, subtracts twice).  Pairs
+		 * with the client's seq_cst H + 1 after its admitting CAS
+		 * (try_hold, cb_rsv_hold_take) and the recount's loads. */
+		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
+		    memory_order_seq_cst);
+
+		if (h == 0)
+			continue;
+		/* Only what the dead client recorded: an open window's
+		 * unit stays counted (the safe side) for recount.  A
+		 * hostile record cannot take more than the counter has. */
+		h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage, 0, h);
+		per_pool[p] += h;
+		total += h;
+		cb_rsv_wake(slots, p);
+	}
+	/* Its binds (place.h): before the entry is freed, as the binds
+	 * table is partitioned by client index. */
+	cb_place_reclaim(slots, index);
+	/* Launch entries it was still claiming: it died inside
+	 * cb_reserve, so no ticket was returned and nothing launched.
+	 * Before the entry is freed: the launch word names the client by
+	 * index only.  A claim happens only inside a death window
+	 * (try_launch), so a client that died with none open has no
+	 * CLAIMING entry of its own; one naming it anyway is garbage that
+	 * cb_rsv_settle makes LIVE, to expire after its pool's window.
+	 * Skipping the walk keeps a mass death at O(clients), not
+	 * O(clients x launch entries).  The client is dead: its seq is
+	 * final. */
+	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	    memory_order_relaxed)) != 0)
+		reclaim_claims(slots, index);
+	cb_rsv_seq_reset(cs);
+	cb_rsv_flush_admitted(slots, index);
+	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
+	/* Free the entry last, after every record above is gone.  Pairs
+	 * with the next claimer's seq_cst CAS in cb_rsv_claim(), and with
+	 * the seq_cst owner loads that judge waiter entries live
+	 * (cb_wq_owner_live, queue.h): freeing it kills them. */
+	if (!atomic_compare_exchange_strong_explicit(&cs->owner, &o,
+	    CB_OWNER(CB_OWNER_GEN(owner), 0), memory_order_seq_cst,
+	    memory_order_relaxed))
+		return -1;
+	return total;
+}
+
+int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self)
+{
+	uint64_t mine = CB_OWNER(CB_OWNER_GEN(seen) + 1, (uint32_t)self);
+	struct cb_client_slot *cs;
+	int dirty, junk = 0;
+
+	if (index >= CB_MAX_CLIENTS || CB_OWNER_PID(seen) != 0)
+		return 0;
+	cs = cb_slots_client(slots, index);
+	dirty = CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	    memory_order_relaxed)) != 0;
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		dirty |= atomic_load_explicit(&cs->holds[p],
+		    memory_order_relaxed) != 0;
+		junk |= atomic_load_explicit(&cs->admitted[p],
+		    memory_order_relaxed) != 0;
+	}
+	/* A claimer's fresh counts may make a clean entry look dirty: the
+	 * CAS then fails and nothing is touched.  It is the claim CAS of
+	 * cb_rsv_claim() (reserve.c), on the same word from the same
+	 * `seen`: exactly one of the two wins the entry. */
+	if ((!dirty && !junk) ||
+	    !atomic_compare_exchange_strong_explicit(&cs->owner, &seen, mine,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		/* seq_cst like every write of H (reserve.c); the entry is
+		 * ours now, and the recount that reads H is this thread. */
+		atomic_store_explicit(&cs->holds[p], 0, memory_order_seq_cst);
+		atomic_store_explicit(&cs->admitted[p], 0,
+		    memory_order_relaxed);
+	}
+	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	    memory_order_relaxed)) != 0)
+		cb_rsv_seq_reset(cs);
+	/* Free again, unless a hostile writer has scribbled on the owner
+	 * meanwhile: then it is an owned entry the sweeper watches.  Pairs
+	 * with the claim CAS of cb_rsv_claim(): a client that claims the
+	 * entry after this finds it clean. */
+	atomic_compare_exchange_strong_explicit(&cs->owner, &mine,
+	    CB_OWNER(CB_OWNER_GEN(mine), 0), memory_order_seq_cst,
+	    memory_order_relaxed);
+	return dirty;
+}
+
+/* Expire one LIVE entry if its deadline passed; else note it. */
+static int expire_one(void *slots, struct cb_launch_slot *ls, uint64_t w,
+    uint64_t now, uint32_t *per_pool, uint64_t *earliest)
+{
+	uint64_t d = atomic_load_explicit(&ls->deadline_ns,
+	    memory_order_relaxed);
+	unsigned p = CB_LAUNCH_POOL(w);
+
+	if (d > now) {
+		if (earliest[p] == 0 || d < earliest[p])
+			earliest[p] = d;
+		return 0;
+	}
+	if (!cb_rsv_launch_free(ls, w))
+		return 0;   /* released meanwhile: the releaser decrements */
+	cb_rsv_usage_sub(&cb_slots_pool(slots, (int)p)->usage, 1, 1);
+	per_pool[p]++;
+	return 1;
+}
+
+uint32_t cb_rsv_expire(void *slots, uint64_t now, uint32_t *per_pool,
+    uint64_t *earliest)
+{
+	uint32_t expired = 0;
+
+	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
+		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
+		/* Pairs with the seq_cst CAS CLAIMING -> LIVE in
+		 * claim_launch() (reserve.c) or settle_one() below, each
+		 * after its deadline store: a LIVE word read here comes
+		 * with the deadline expire_one() reads. */
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_seq_cst);
+
+		if (CB_LAUNCH_STATE(w) == CB_LAUNCH_LIVE)
+			expired += (uint32_t)expire_one(slots, ls, w, now,
+			    per_pool, earliest);
+	}
+	return expired;
+}
+
+/* Slack for a claimer's clock read racing the sweeper's. */
+#define DEADLINE_SLACK_NS 1000000000ull
+
+static void settle_one(struct cb_launch_slot *ls, uint64_t w, uint64_t *prev,
+    uint64_t deadline)
+{
+	uint64_t live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, CB_LAUNCH_POOL(w),
+	    CB_LAUNCH_CLIENT(w), CB_LAUNCH_NONCE(w));
+
+	if (*prev != w) {
+		*prev = w;     /* give a live claimer one more sweep */
+		return;
+	}
+	/* Stuck: its claimer died between claim and LIVE.  The launch may
+	 * have been issued, so it counts until a full window passes. */
+	atomic_store_explicit(&ls->deadline_ns, deadline,
+	    memory_order_relaxed);
+	/* seq_cst: the deadline is visible before LIVE is (pairs with the
+	 * expiry's load of the word, cb_rsv_expire).  A CAS against the
+	 * claimer's own CLAIMING -> LIVE in claim_launch() (reserve.c):
+	 * whichever wins, the word is the same LIVE one. */
+	atomic_compare_exchange_strong_explicit(&ls->word, &w, live,
+	    memory_order_seq_cst, memory_order_relaxed);
+	*prev = 0;
+}
+
+uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
+    uint64_t *prev)
+{
+	uint32_t fixed = 0;
+
+	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
+		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
+		/* Pairs with the claimer's seq_cst CASes in claim_launch()
+		 * (reserve.c) and cb_rsv_launch_free()'s. */
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_seq_cst);
+		unsigned p = CB_LAUNCH_POOL(w);
+		uint64_t window = (uint64_t)window_ms[p] * 1000000u;
+
+		/* No such pool: nothing could have admitted it. */
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE && window == 0) {
+			cb_rsv_launch_free(ls, w);
+			prev[e] = 0;
+			fixed++;
+			continue;
+		}
+		switch (CB_LAUNCH_STATE(w)) {
+		case CB_LAUNCH_CLAIMING:
+			settle_one(ls, w, &prev[e], now + window);
+			continue;
+		case CB_LAUNCH_LIVE:
+			/* Later than one window from now: garbage, or the
+			 * window was shortened.  Either way, one window. */
+			if (atomic_load_explicit(&ls->deadline_ns,
+			    memory_order_relaxed) > now + window +
+			    DEADLINE_SLACK_NS) {
+				atomic_store_explicit(&ls->deadline_ns,
+				    now + window, memory_order_relaxed);
+				fixed++;
+			}
+			break;
+		case CB_LAUNCH_FREE:
+			break;
+		default:
+			/* Not a state we write: never admitted, free it (the
+			 * recount settles the counter). */
+			cb_rsv_launch_free(ls, w);
+			fixed++;
+			break;
+		}
+		prev[e] = 0;
+	}
+	return fixed;
+}
+
+/*
+ * One collect of the records of pool p: sum of H over owned entries,
+ * live launch entries, and the operations in flight (open windows).
+ * Every load is seq_cst: each pairs with the client's seq_cst write of
+ * the same word (reserve.c: window_open/window_close on S, the claim
+ * and unclaim CAS on the owner, the H updates of try_hold, holds_dec
+ * and cb_rsv_release_all, the launch word CASes of claim_launch and
+ * cb_rsv_launch_free), so that, with the loads of U around the collect,
+ * any operation that overlaps it shows in U or in S.
+ */
+static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
+    uint64_t *launching, uint64_t *inflight)
+{
+	*held = *launching = *inflight = 0;
+	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
+		struct cb_client_slot *cs = cb_slots_client(slots, i);
+
+		seqs[i] = atomic_load_explicit(&cs->seq, memory_order_seq_cst);
+		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
+		    memory_order_seq_cst)) == 0)
+			continue;
+		*inflight += CB_SEQ_INFLIGHT(seqs[i]);
+		*held += atomic_load_explicit(&cs->holds[pool],
+		    memory_order_seq_cst);
+	}
+	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_launch(slots, e)->word, memory_order_seq_cst);
+
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE &&
+		    CB_LAUNCH_POOL(w) == (unsigned)pool)
+			(*launching)++;
+	}
+}
+
+int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs)
+{
+	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++)
+		/* The second collect of S: pairs with the seq_cst RMWs of
+		 * window_open() and window_close() (reserve.c). */
+		if (atomic_load_explicit(&cb_slots_client(slots, i)->seq,
+		    memory_order_seq_cst) != seqs[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * The corrected value of one half of U (or of a worker counter).  An
+ * open window may stand for one unit admitted but not yet recorded, or
+ * recorded-removed but not yet released: either way the counter above
+ * the records, by at most one unit per window.  So an excess is trimmed
+ * only beyond `inflight`, and a deficit (impossible for honest clients)
+ * is always filled.
+ */
+uint32_t cb_rsv_corrected(uint32_t counter, uint64_t records,
+    uint64_t inflight)
+{
+	uint64_t v = counter;
+
+	if (v < records)
+		v = records;
+	else if (v > records + inflight)
+		v = records + inflight;
+	return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v;
+}
+
+int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
+    int64_t *held_drift, int64_t *launch_drift)
+{
+	_Atomic uint64_t *usage = &cb_slots_pool(slots, pool)->usage;
+	uint64_t u1, u2, held, launching, inflight, h, l, fixed;
+
+	/* u1 and u2 pair with every seq_cst CAS on U: admit() and
+	 * cb_rsv_usage_sub() (reserve.c), and the broker's own. */
+	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
+	collect(slots, pool, sc->seqs, &held, &launching, &inflight);
+	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
+	if (u1 != u2 || !cb_rsv_seqs_unchanged(slots, sc->seqs))
+		return -EAGAIN;
+	/* Clamped first: hostile records past 32 bits must not make every
+	 * recount "repair" a counter it cannot change. */
+	h = cb_rsv_corrected(CB_USAGE_HELD(u1), held, inflight);
+	l = cb_rsv_corrected(CB_USAGE_LAUNCHING(u1), launching, inflight);
+	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)h;
+	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)l;
+	if (*held_drift == 0 && *launch_drift == 0)
+		return 0;
+	fixed = CB_USAGE(h, l);
+	/* On exactly u1: any admission or release since the first load
+	 * (their seq_cst CAS on U, admit() and cb_rsv_usage_sub()) makes
+	 * it fail, and the next sweep tries again. */
+	if (!atomic_compare_exchange_strong_explicit(usage, &u1, fixed,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return -EAGAIN;
+	return 1;
+}
