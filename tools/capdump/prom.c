@@ -1,0 +1,276 @@
+/*
+ * prom.c - the Prometheus text exposition format (for the node_exporter
+ * textfile collector, say); `promtool check metrics` passes it.  Every
+ * sample is labelled with the instance name; per-pool and per-worker
+ * samples also name theirs.  Warnings become comment lines.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "capdump.h"
+
+/* A label value: escape '\\', '"' and newline; '?' for non-ASCII. */
+static const char *prom_escape(char *buf, size_t size, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 3 < size; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '\\' || ch == '"' || ch == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = ch == '\n' ? 'n' : (char)ch;
+		} else {
+			buf[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void prom_head(const char *metric, const char *type,
+    const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+}
+
+static void prom_u64(const char *inst, const char *metric,
+    const char *type, const char *help, uint64_t v)
+{
+	prom_head(metric, type, help);
+	printf("%s{instance=\"%s\"} %" PRIu64 "\n", metric, inst, v);
+}
+
+static void prom_state(const struct dump *d, const char *inst)
+{
+	uint64_t w = d->state_word;
+
+	prom_u64(inst, "capbroker_capacity", "gauge",
+	    "Published capacity (concurrent units).", CB_STATE_CAPACITY(w));
+	prom_head("capbroker_capacity_source", "gauge",
+	    "Source tier of the capacity (1 for the active tier, 0 for the "
+	    "others).");
+	for (int s = CB_SOURCE_OVERRIDE; s <= CB_SOURCE_FALLBACK; s++)
+		printf("capbroker_capacity_source{instance=\"%s\",source="
+		    "\"%s\"} %d\n", inst, cb_source_name(s),
+		    s == CB_STATE_SOURCE(w));
+	prom_u64(inst, "capbroker_generation", "gauge",
+	    "Generation of the published state.", CB_STATE_GENERATION(w));
+	prom_u64(inst, "capbroker_broker_up", "gauge",
+	    "1 if the broker is alive, 0 if stale, stopped or gone.",
+	    d->check == 0);
+	prom_head("capbroker_heartbeat_age_seconds", "gauge",
+	    "Seconds since the broker's last heartbeat (NaN: none yet).");
+	if (d->heartbeat_age_ms < 0)
+		printf("capbroker_heartbeat_age_seconds{instance=\"%s\"} NaN\n",
+		    inst);
+	else
+		printf("capbroker_heartbeat_age_seconds{instance=\"%s\"} "
+		    "%.3f\n", inst, (double)d->heartbeat_age_ms / 1000.0);
+	if (!d->ident_ok)
+		return;
+	prom_u64(inst, "capbroker_epoch", "gauge",
+	    "Broker epoch: +1 per broker start or adoption.", d->ident.epoch);
+	/*
+	 * The first broker of a segment sets epoch 1 and every later start
+	 * adopts the segment and adds one, so restarts are epoch - 1.  A
+	 * segment created anew (--replace, --remove) starts over at 0: a
+	 * counter reset, which Prometheus handles.
+	 */
+	prom_u64(inst, "capbroker_broker_restarts_total", "counter",
+	    "Broker restarts that adopted this segment (epoch - 1).",
+	    d->ident.epoch > 0 ? d->ident.epoch - 1 : 0);
+}
+
+static void prom_info(const struct dump *d, const char *inst)
+{
+	const struct cb_info *i = &d->info;
+
+	if (!d->info_ok)
+		return;
+	prom_u64(inst, "capbroker_override", "gauge",
+	    "Configured capacity override (0: derive).", i->override);
+	prom_u64(inst, "capbroker_slots_per_worker", "gauge",
+	    "Capacity counted per non-reporting ready worker.",
+	    i->slots_per_worker);
+	prom_u64(inst, "capbroker_legacy_max", "gauge",
+	    "Capacity when no worker is ready.", i->legacy_max);
+	/* Every publication recomputes the capacity from a full snapshot
+	 * of the registry (publisher.c), so publishes count recomputes. */
+	prom_u64(inst, "capbroker_capacity_recompute_total", "counter",
+	    "Capacity recomputations (one per published snapshot).",
+	    i->publishes);
+	prom_u64(inst, "capbroker_capacity_changes_total", "counter",
+	    "Publishes that changed the capacity.", i->capacity_changes);
+	prom_u64(inst, "capbroker_source_changes_total", "counter",
+	    "Publishes that changed the source tier.", i->source_changes);
+	prom_u64(inst, "capbroker_override_rejects_total", "counter",
+	    "Out-of-range overrides refused.", i->override_rejects);
+	prom_u64(inst, "capbroker_events_total", "counter",
+	    "Registry events drained by the publisher.", i->events);
+}
+
+/* Worker i's id as an escaped label value.  The id field may lack its
+ * NUL (a corrupt segment): copied bounded first. */
+static const char *prom_worker_id(char *buf, size_t size,
+    const struct dump *d, uint32_t i)
+{
+	char raw[CB_WORKER_ID_MAX + 1];
+	size_t len = field_len(d->workers[i].id, sizeof(d->workers[i].id));
+
+	if (len >= sizeof(raw))
+		len = sizeof(raw) - 1;
+	memcpy(raw, d->workers[i].id, len);
+	raw[len] = '\0';
+	return prom_escape(buf, size, raw);
+}
+
+/* Per worker: its placement limit and the holds bound to it. */
+static void prom_worker_slots(const struct dump *d, const char *inst)
+{
+	char id[2 * (CB_WORKER_ID_MAX + 1) + 1];
+
+	if (d->nworkers == 0)
+		return;
+	prom_head("capbroker_worker_limit", "gauge", "Most holds placement "
+	    "binds to the worker (max_running, else slots_per_worker).");
+	for (uint32_t i = 0; i < d->nworkers; i++)
+		printf("capbroker_worker_limit{instance=\"%s\",worker=\"%s\"} "
+		    "%" PRIu32 "\n", inst, prom_worker_id(id, sizeof(id), d, i),
+		    d->workers[i].limit);
+	if (d->worker_inflight == NULL)
+		return;
+	prom_head("capbroker_worker_inflight", "gauge",
+	    "Holds in flight bound to the worker (cb_pick_worker).");
+	for (uint32_t i = 0; i < d->nworkers; i++)
+		if (d->worker_inflight[i] >= 0)	/* -1: slot not readable */
+			printf("capbroker_worker_inflight{instance=\"%s\","
+			    "worker=\"%s\"} %" PRId64 "\n", inst,
+			    prom_worker_id(id, sizeof(id), d, i),
+			    d->worker_inflight[i]);
+}
+
+static void prom_workers(const struct dump *d, const char *inst)
+{
+	static const uint32_t states[] = { CB_WORKER_READY,
+	    CB_WORKER_NOT_READY, CB_WORKER_DRAINING };
+	unsigned ready = 0;
+
+	if (!d->workers_ok)
+		return;
+	for (uint32_t i = 0; i < d->nworkers; i++)
+		ready += d->workers[i].state == CB_WORKER_READY;
+	prom_u64(inst, "capbroker_workers_available", "gauge",
+	    "Ready workers: the ones that count towards the capacity.", ready);
+	prom_head("capbroker_workers", "gauge",
+	    "Published workers by state.");
+	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+		unsigned n = 0;
+
+		for (uint32_t i = 0; i < d->nworkers; i++)
+			n += d->workers[i].state == states[s];
+		printf("capbroker_workers{instance=\"%s\",state=\"%s\"} %u\n",
+		    inst, worker_state_name(states[s]), n);
+	}
+	prom_worker_slots(d, inst);
+}
+
+/* Per-pool metrics: the row field each one reads. */
+static const struct pool_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t offset;
+	int is64;
+} pool_metrics[] = {
+#define PM32(n, t, h, f) { n, t, h, offsetof(struct pool_row, f), 0 }
+#define PM64(n, t, h, f) { n, t, h, offsetof(struct pool_row, f), 1 }
+	PM32("capbroker_pool_limit", "gauge",
+	    "Current limit of the pool (pool default: the capacity).", limit),
+	PM32("capbroker_pool_observed", "gauge",
+	    "Published observation of the pool's fleet.", observed),
+	PM32("capbroker_pool_held", "gauge",
+	    "Holds (in-flight units) in the pool.", held),
+	PM32("capbroker_pool_launching", "gauge",
+	    "Live launch reservations in the pool.", launching),
+	PM64("capbroker_pool_admitted_total", "counter",
+	    "Reservations admitted.", admitted),
+	PM64("capbroker_pool_rejected_total", "counter",
+	    "Reservations refused over the limit or timed out.", rejected),
+	PM64("capbroker_stale_release_total", "counter",
+	    "Releases of tickets already released, reclaimed or expired, "
+	    "by pool.", stale_releases),
+	PM64("capbroker_reclaimed_total", "counter",
+	    "Holds of dead clients undone by the broker, by pool.",
+	    reclaimed),
+	PM64("capbroker_pool_expired_total", "counter",
+	    "Launch reservations that aged out.", expired),
+	PM64("capbroker_pool_repaired_total", "counter",
+	    "Usage counter drifts corrected by the recount.", repaired),
+#undef PM32
+#undef PM64
+};
+
+static uint64_t pool_metric_value(const struct pool_row *p,
+    const struct pool_metric *m)
+{
+	const char *field = (const char *)p + m->offset;
+	uint64_t v64;
+	uint32_t v32;
+
+	if (m->is64) {
+		memcpy(&v64, field, sizeof(v64));
+		return v64;
+	}
+	memcpy(&v32, field, sizeof(v32));
+	return v32;
+}
+
+static void prom_pools(const struct dump *d, const char *inst)
+{
+	char pool[2 * (POOL_NAME_MAX + 1) + 1];
+	const struct pool_metric *m;
+
+	if (d->npools == 0)
+		return;
+	for (size_t k = 0; k < sizeof(pool_metrics) / sizeof(*m); k++) {
+		m = &pool_metrics[k];
+		prom_head(m->name, m->type, m->help);
+		for (size_t i = 0; i < d->npools; i++)
+			printf("%s{instance=\"%s\",pool=\"%s\"} %" PRIu64 "\n",
+			    m->name, inst, prom_escape(pool, sizeof(pool),
+			    d->pools[i].name), pool_metric_value(&d->pools[i],
+			    m));
+	}
+	prom_head("capbroker_pool_window_seconds", "gauge",
+	    "Launch visibility window of the pool.");
+	for (size_t i = 0; i < d->npools; i++)
+		printf("capbroker_pool_window_seconds{instance=\"%s\",pool="
+		    "\"%s\"} %.3f\n", inst, prom_escape(pool, sizeof(pool),
+		    d->pools[i].name), d->pools[i].window_ms / 1000.0);
+}
+
+static void prom_clients(const struct dump *d, const char *inst)
+{
+	prom_u64(inst, "capbroker_clients", "gauge",
+	    "Processes attached to the reservation table.", d->nclients);
+	prom_u64(inst, "capbroker_launch_entries", "gauge",
+	    "Launch reservation entries claimed or live.", d->nlaunches);
+}
+
+void print_prometheus(const struct dump *d)
+{
+	char inst[2 * CB_NAME_MAX + 3];
+
+	prom_escape(inst, sizeof(inst), d->name);
+	/* Comment lines are legal in the format; scrapers skip them. */
+	for (int i = 0; i < d->nwarnings; i++)
+		printf("# warning: %s\n", d->warning[i]);
+	prom_state(d, inst);
+	prom_info(d, inst);
+	prom_workers(d, inst);
+	prom_pools(d, inst);
+	prom_clients(d, inst);
+}
