@@ -1,0 +1,430 @@
+/*
+ * methods.c - the methods of sections 2, 3 and 7: one pair = take one
+ * unit if the limit allows, give it back.
+ *
+ * Equal work.  Every method's pair runs in the same loop
+ * (method_child()), with the same stop flag checked every BATCH pairs,
+ * the same per-process timing and the same best-of-R repetition
+ * (measure()).  Each run starts from fresh semaphores (method_reset()),
+ * so no run inherits another's state.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/sem.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capbench.h"
+#include "capbroker.h"
+#include "clock.h"
+
+const char *const method_name[M_COUNT] = {
+	"capbroker", "posix_sem", "sysv_sem_undo", "flock", "redis",
+	"protocol_floor",
+};
+
+const char *const method_title[M_COUNT] = {
+	"capbroker hold", "POSIX sem", "SysV SEM_UNDO", "flock counter",
+	"Redis Lua lease", "protocol floor (8 RMW)",
+};
+
+/* One process's state while it runs a method.  The primitives' addresses
+ * are copied in, so a pair loads them as it loaded globals before. */
+struct method_ctx {
+	const struct method_arg *a;
+	sem_t *psem;			/* M_POSIX */
+	int semid;			/* M_SYSV */
+	_Atomic uint64_t *usage;	/* M_FLOOR: the pool counter */
+	struct floor_line *me;		/* M_FLOOR: this process's line */
+	cb_client *c;
+	struct cb_request req;
+	int fd;
+	_Atomic uint32_t *count;	/* M_FLOCK: the counter */
+	struct reader rd;		/* M_REDIS */
+	uint64_t seq;
+	char id[32];
+};
+
+/* ----------------------------------------------------------------- */
+/* The primitives, made once before any fork(). */
+
+/*
+ * The POSIX semaphore and section 1's raw word share a page (on lines
+ * of their own); the floor's words, the SysV semaphore and the flock
+ * counter's path.  Returns 0, or -errno with a message in err.
+ */
+int prims_create(struct bench_prims *pr, const char *rundir, char *err,
+    size_t cap)
+{
+	void *shared;
+
+	bfmt(pr->lockpath, sizeof(pr->lockpath), "%s/flock.counter", rundir);
+	shared = shared_alloc(4096);
+	pr->floor = shared_alloc(sizeof(*pr->floor));
+	if (shared == NULL || pr->floor == NULL) {
+		snprintf(err, cap, "mmap: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	pr->psem = shared;
+	pr->raw_word = (_Atomic uint64_t *)((char *)shared + 2048);
+	atomic_store(pr->raw_word, 65535);
+	if (sem_init(pr->psem, 1, SEM_LIMIT) < 0 ||
+	    (pr->semid = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600)) < 0) {
+		snprintf(err, cap, "semaphores: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* The SysV semaphore outlives capbench unless removed. */
+void prims_destroy(struct bench_prims *pr)
+{
+	if (pr->semid >= 0)
+		semctl(pr->semid, 0, IPC_RMID);
+	pr->semid = -1;
+}
+
+/* ----------------------------------------------------------------- */
+/* Per-process set-up. */
+
+static int setup_cb(struct method_ctx *x, char *err, size_t cap)
+{
+	const struct method_arg *a = x->a;
+	int r = cb_open(&x->c, a->peers->name, 0);
+
+	if (r < 0) {
+		snprintf(err, cap, "cb_open: %s", cb_open_errmsg());
+		return r;
+	}
+	r = cb_pool(x->c, a->pool);
+	if (r < 0) {
+		snprintf(err, cap, "cb_pool %s: %s", a->pool, cb_strerror(r));
+		return r;
+	}
+	x->req = (struct cb_request){ .pool = r, .kind = a->kind,
+	    .timeout_ms = a->timeout_ms };
+	return 0;
+}
+
+static int setup_flock(struct method_ctx *x, char *err, size_t cap)
+{
+	const char *path = x->a->prims->lockpath;
+
+	x->fd = open(path, O_RDWR | O_CLOEXEC);
+	x->count = x->fd < 0 ? MAP_FAILED : mmap(NULL, 4096,
+	    PROT_READ | PROT_WRITE, MAP_SHARED, x->fd, 0);
+	if (x->count == MAP_FAILED) {
+		bfmt(err, cap, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int setup_redis(struct method_ctx *x, char *err, size_t cap)
+{
+	const char *sock = x->a->peers->redis_sock;
+
+	x->rd.fd = unix_connect(sock);
+	if (x->rd.fd < 0) {
+		bfmt(err, cap, "connect %s: %s", sock, strerror(-x->rd.fd));
+		return x->rd.fd;
+	}
+	return 0;
+}
+
+static int m_setup(struct method_ctx *x, char *err, size_t cap)
+{
+	switch (x->a->meth) {
+	case M_CB:	return setup_cb(x, err, cap);
+	case M_FLOCK:	return setup_flock(x, err, cap);
+	case M_REDIS:	return setup_redis(x, err, cap);
+	default:	return 0;	/* the semaphores were made before fork() */
+	}
+}
+
+static void m_teardown(struct method_ctx *x)
+{
+	if (x->a->meth == M_CB)
+		cb_close(x->c);
+	else if (x->a->meth == M_FLOCK)
+		close(x->fd);
+	else if (x->a->meth == M_REDIS)
+		close(x->rd.fd);
+}
+
+/* ----------------------------------------------------------------- */
+/* The pairs: 0 done, 1 refused (over the limit), or -errno. */
+
+static int pair_cb(struct method_ctx *x)
+{
+	cb_ticket t;
+	int r = cb_reserve(x->c, &x->req, &t, NULL);
+
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return 1;
+	if (r < 0)
+		return r;
+	spin_ns(x->a->hold_ns);
+	r = cb_release(x->c, &t);
+	return r < 0 ? r : 0;
+}
+
+/* Like cb_reserve(): try first, then (timeout > 0) block until a
+ * deadline. */
+static int pair_posix(struct method_ctx *x)
+{
+	int r = sem_trywait(x->psem);
+
+	if (r < 0 && errno == EAGAIN && x->a->timeout_ms > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += x->a->timeout_ms / 1000;
+		ts.tv_nsec += (x->a->timeout_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while ((r = sem_timedwait(x->psem, &ts)) < 0 && errno == EINTR)
+			;
+	}
+	if (r < 0)
+		return errno == EAGAIN || errno == ETIMEDOUT ? 1 : -errno;
+	spin_ns(x->a->hold_ns);
+	return sem_post(x->psem) < 0 ? -errno : 0;
+}
+
+static int pair_sysv(struct method_ctx *x)
+{
+	struct sembuf down = { 0, -1, SEM_UNDO | IPC_NOWAIT };
+	struct sembuf up = { 0, 1, SEM_UNDO };
+
+	if (semop(x->semid, &down, 1) < 0)
+		return errno == EAGAIN ? 1 : -errno;
+	spin_ns(x->a->hold_ns);
+	return semop(x->semid, &up, 1) < 0 ? -errno : 0;
+}
+
+/* A counter in a lock file, changed under flock(LOCK_EX). */
+static int pair_flock(struct method_ctx *x)
+{
+	int ok;
+
+	if (flock(x->fd, LOCK_EX) < 0)
+		return -errno;
+	ok = atomic_load_explicit(x->count, memory_order_relaxed) <
+	    (uint32_t)x->a->limit;
+	if (ok)
+		atomic_store_explicit(x->count, atomic_load_explicit(x->count,
+		    memory_order_relaxed) + 1, memory_order_relaxed);
+	flock(x->fd, LOCK_UN);
+	if (!ok)
+		return 1;
+	spin_ns(x->a->hold_ns);
+	if (flock(x->fd, LOCK_EX) < 0)
+		return -errno;
+	atomic_store_explicit(x->count, atomic_load_explicit(x->count,
+	    memory_order_relaxed) - 1, memory_order_relaxed);
+	flock(x->fd, LOCK_UN);
+	return 0;
+}
+
+static int pair_redis(struct method_ctx *x)
+{
+	char now[24], ttl[16], limit[16];
+	long long iv = 0;
+	int r;
+
+	snprintf(x->id, sizeof(x->id), "%d:%llu", (int)getpid(),
+	    (unsigned long long)++x->seq);
+	snprintf(now, sizeof(now), "%llu",
+	    (unsigned long long)(cb_realtime_ns() / 1000000u));
+	snprintf(ttl, sizeof(ttl), "%d", REDIS_TTL_MS);
+	snprintf(limit, sizeof(limit), "%d", x->a->limit);
+	r = redis_cmd(&x->rd, &iv, NULL, 0, 8, (const char *const[]){
+	    "EVALSHA", x->a->peers->redis_sha, "1", "capbench:sem", now, ttl,
+	    limit, x->id });
+	if (r < 0)
+		return r;
+	if (iv != 1)
+		return 1;
+	spin_ns(x->a->hold_ns);
+	r = redis_cmd(&x->rd, &iv, NULL, 0, 3, (const char *const[]){
+	    "ZREM", "capbench:sem", x->id });
+	return r < 0 ? r : iv == 1 ? 0 : -EPROTO;
+}
+
+/* reserve.h's hold and release, steps 1-4 each, and nothing else. */
+static int pair_floor(struct method_ctx *x)
+{
+	_Atomic uint64_t *u = x->usage;
+	uint64_t v = atomic_load_explicit(u, memory_order_relaxed);
+
+	atomic_fetch_add(&x->me->seq, 1);
+	do {
+		if (v + 1 > (uint64_t)x->a->limit) {
+			atomic_fetch_add(&x->me->seq, 0xff);
+			return 1;
+		}
+	} while (!atomic_compare_exchange_weak(u, &v, v + 1));
+	atomic_fetch_add(&x->me->holds, 1);
+	atomic_fetch_add(&x->me->seq, 0xff);
+	spin_ns(x->a->hold_ns);
+	atomic_fetch_add(&x->me->seq, 1);
+	atomic_fetch_sub(&x->me->holds, 1);
+	v = atomic_load_explicit(u, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(u, &v, v - 1))
+		;
+	atomic_fetch_add(&x->me->seq, 0xff);
+	return 0;
+}
+
+static int m_pair(struct method_ctx *x)
+{
+	switch (x->a->meth) {
+	case M_CB:	return pair_cb(x);
+	case M_POSIX:	return pair_posix(x);
+	case M_SYSV:	return pair_sysv(x);
+	case M_FLOCK:	return pair_flock(x);
+	case M_REDIS:	return pair_redis(x);
+	case M_FLOOR:	return pair_floor(x);
+	default:	return -EINVAL;
+	}
+}
+
+/* ----------------------------------------------------------------- */
+/* The loop and the measurement. */
+
+/* A worker: pairs until stop; its counts and time go to its slot. */
+static void method_child(int idx, struct group *g, void *arg)
+{
+	const struct method_arg *a = arg;
+	struct method_ctx x = { .a = a, .fd = -1, .psem = a->prims->psem,
+	    .semid = a->prims->semid, .usage = &a->prims->floor->usage,
+	    .me = &a->prims->floor->proc[idx] };
+	struct slot *s = &g->r[idx];
+	uint64_t ops = 0, refused = 0, t0;
+	int r = m_setup(&x, s->msg, sizeof(s->msg));
+
+	if (r < 0) {
+		s->err = r;
+		child_ready(g);
+		return;
+	}
+	child_ready(g);
+	t0 = cb_monotonic_ns();
+	while (!atomic_load_explicit(&g->stop, memory_order_relaxed)) {
+		for (int k = 0; k < BATCH; k++) {
+			r = m_pair(&x);
+			if (r < 0)
+				goto out;
+			if (r > 0)
+				refused++;
+			else
+				ops++;
+			spin_ns(a->think_ns);
+		}
+	}
+	r = 0;
+out:
+	s->ns = cb_monotonic_ns() - t0;
+	s->ops = ops;
+	s->refused = refused;
+	if (r < 0) {
+		s->err = r;
+		snprintf(s->msg, sizeof(s->msg), "%s: %s", method_name[a->meth],
+		    a->meth == M_CB ? cb_errmsg(x.c) : strerror(-r));
+	}
+	m_teardown(&x);
+}
+
+static int reset_flock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	uint32_t zero[1024] = { 0 };
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = pwrite(fd, zero, sizeof(zero), 0) == sizeof(zero) ? 0 : -EIO;
+	close(fd);
+	return r;
+}
+
+/* Fresh semaphores for every run, so no run inherits another's state. */
+static int method_reset(const struct method_arg *a)
+{
+	struct bench_prims *pr = a->prims;
+
+	switch (a->meth) {
+	case M_POSIX:
+		sem_destroy(pr->psem);
+		return sem_init(pr->psem, 1, (unsigned)a->limit) < 0 ?
+		    -errno : 0;
+	case M_SYSV:
+		return semctl(pr->semid, 0, SETVAL, a->limit) < 0 ? -errno : 0;
+	case M_FLOCK:
+		return reset_flock(pr->lockpath);
+	case M_REDIS:
+		redis_reset(a->peers);
+		return 0;
+	case M_FLOOR:
+		memset(pr->floor, 0, sizeof(*pr->floor));
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Fold one run's slots into out if its total throughput is the best. */
+static void keep_best(const struct group *g, int procs, struct tput *out)
+{
+	double ops_s = 0, ns = 0, hi = 0, lo = -1;
+	uint64_t refused = 0;
+
+	for (int i = 0; i < procs; i++) {
+		const struct slot *s = &g->r[i];
+		double ops = (double)s->ops;
+
+		ops_s += s->ns ? ops * 1e9 / (double)s->ns : 0;
+		ns += ops > 0 ? (double)s->ns / ops : 0;
+		hi = ops > hi ? ops : hi;
+		lo = lo < 0 || ops < lo ? ops : lo;
+		refused += s->refused;
+	}
+	if (ops_s > out->ops_s) {
+		out->ops_s = ops_s;
+		out->ns_pair = ns / procs;
+		out->fairness = lo > 0 ? hi / lo : 0;
+		out->refused = refused;
+	}
+}
+
+/* Best of -r runs (the highest total throughput).  Returns 0, or -errno
+ * with the reason in b->procs.err. */
+int measure(struct bench *b, const struct method_arg *a, int procs,
+    struct tput *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int rep = 0; rep < b->opt->reps; rep++) {
+		int r = method_reset(a);
+
+		if (r == 0)
+			r = run_group(&b->procs, method_child, (void *)a, procs,
+			    b->opt->dur_ms);
+		else
+			snprintf(b->procs.err, sizeof(b->procs.err),
+			    "reset: %s", strerror(-r));
+		if (r < 0)
+			return r;
+		keep_best(b->procs.group, procs, out);
+	}
+	out->done = 1;
+	return 0;
+}

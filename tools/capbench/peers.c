@@ -1,0 +1,401 @@
+/*
+ * peers.c - what capbench starts and creates outside itself, and its
+ * removal: the private run directory, capbrokerd (its own instance,
+ * --remove) and the broker's control socket.  redis.c starts
+ * redis-server.
+ *
+ * bench_teardown() runs on every way out: from main(), from atexit()
+ * and from the signal handler; it does its work once, and never in a
+ * child.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capbench.h"
+#include "capbroker.h"
+#include "clock.h"
+#include "segment.h"
+
+/* ----------------------------------------------------------------- */
+/* Sockets. */
+
+int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line without its "\n" (and "\r"), at most cap - 1 bytes kept. */
+int read_line(struct reader *r, char *line, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		if (r->off == r->len) {
+			ssize_t got = read(r->fd, r->buf, sizeof(r->buf));
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				return got < 0 ? -errno : -ECONNRESET;
+			r->off = 0;
+			r->len = (size_t)got;
+		}
+		char ch = r->buf[r->off++];
+
+		if (ch == '\n')
+			break;
+		if (n + 1 < cap)
+			line[n++] = ch;
+	}
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	return 0;
+}
+
+int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* ----------------------------------------------------------------- */
+/* The broker and its control socket. */
+
+/* Map an "ERR ENAME ..." reply to an errno. */
+static int err_code(const char *line)
+{
+	static const struct { const char *n; int e; } map[] = {
+		{ "ENOSPC", ENOSPC }, { "EPERM", EPERM }, { "ENOENT", ENOENT },
+		{ "EINVAL", EINVAL }, { "ERANGE", ERANGE }, { "EAGAIN", EAGAIN },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(line + 4, map[i].n, strlen(map[i].n)) == 0)
+			return -map[i].e;
+	return -EPROTO;
+}
+
+/*
+ * One control request; the status line goes to reply (may be NULL),
+ * data lines are read and dropped.  Returns 0, -errno from an ERR
+ * reply, or an I/O error.
+ */
+int ctl(struct bench_peers *p, char *reply, size_t cap, const char *fmt, ...)
+{
+	char line[600], data[600];
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) - 1)
+		return -E2BIG;
+	line[n++] = '\n';
+	r = write_all(p->ctl_fd, line, (size_t)n);
+	if (r == 0)
+		r = read_line(&p->ctl_rd, line, sizeof(line));
+	if (r < 0)
+		return r;
+	if (reply != NULL)
+		bfmt(reply, cap, "%s", line);
+	if (strncmp(line, "ERR ", 4) == 0)
+		return err_code(line);
+	if (strncmp(line, "OK ", 3) != 0)
+		return -EPROTO;
+	for (long k = strtol(line + 3, NULL, 10); k > 0; k--)
+		if ((r = read_line(&p->ctl_rd, data, sizeof(data))) < 0)
+			return r;
+	return 0;
+}
+
+/* Connect to the starting broker's socket within 5 s; -ECHILD if it
+ * exited (its log is in log). */
+static int broker_connect(struct bench *b, const char *log, char *err,
+    size_t cap)
+{
+	struct bench_peers *p = &b->peers;
+	uint64_t deadline = cb_monotonic_ns() + 5000000000ull;
+
+	for (;;) {
+		int st;
+
+		if (waitpid(p->broker, &st, WNOHANG) == p->broker) {
+			kid_del(&b->procs, p->broker);
+			p->broker = -1;
+			bfmt(err, cap, "%s exited at start (status 0x%x; "
+			    "log in %s)", p->broker_path, st, log);
+			return -ECHILD;
+		}
+		p->ctl_fd = unix_connect(p->sock);
+		if (p->ctl_fd >= 0)
+			break;
+		if (cb_monotonic_ns() > deadline) {
+			snprintf(err, cap, "broker did not come up in 5 s");
+			return -ETIMEDOUT;
+		}
+		sleep_us(10000);
+	}
+	p->ctl_rd.fd = p->ctl_fd;
+	return 0;
+}
+
+/* capbrokerd -n NAME --remove, its output in RUNDIR/broker.log; up when
+ * it answers PING. */
+int broker_start(struct bench *b, char *err, size_t cap)
+{
+	struct bench_peers *p = &b->peers;
+	char log[PATH_MAX + 16];
+	int fd, r;
+
+	snprintf(log, sizeof(log), "%s/broker.log", p->rundir);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		bfmt(err, cap, "%s: %s", log, strerror(errno));
+		return -errno;
+	}
+	p->broker = fork_kid(&b->procs, SIGTERM);
+	if (p->broker == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(p->broker_path, "capbrokerd", "-n", p->name, "--remove",
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	if (p->broker < 0) {
+		snprintf(err, cap, "fork: %s", strerror(errno));
+		return -errno;
+	}
+	if ((r = broker_connect(b, log, err, cap)) < 0)
+		return r;
+	return ctl(p, err, cap, "PING");
+}
+
+static void broker_stop(struct bench *b)
+{
+	struct bench_peers *p = &b->peers;
+	uint64_t deadline = cb_monotonic_ns() + 5000000000ull;
+
+	if (p->ctl_fd >= 0)
+		close(p->ctl_fd);
+	p->ctl_fd = -1;
+	if (p->broker <= 0)
+		return;
+	kill(p->broker, SIGTERM);
+	reap(&b->procs, p->broker, deadline);
+	p->broker = -1;
+}
+
+/* ----------------------------------------------------------------- */
+/* Set-up. */
+
+void bench_init(struct bench *b, const struct bench_opts *opt)
+{
+	memset(b, 0, sizeof(*b));
+	b->opt = opt;
+	b->peers.broker = -1;
+	b->peers.redis = -1;
+	b->peers.ctl_fd = -1;
+	b->prims.semid = -1;
+}
+
+/* Programs and libraries next to capbench unless -B says otherwise. */
+static int find_dir(struct bench_peers *p, const char *opt_dir, char *err,
+    size_t cap)
+{
+	char self[PATH_MAX], dir[PATH_MAX];
+	ssize_t n;
+
+	if (opt_dir != NULL) {
+		snprintf(dir, sizeof(dir), "%s", opt_dir);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0) {
+			snprintf(err, cap, "/proc/self/exe: %s",
+			    strerror(errno));
+			return -errno;
+		}
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		snprintf(dir, sizeof(dir), "%s", self);
+	}
+	bfmt(p->broker_path, sizeof(p->broker_path), "%s/capbrokerd", dir);
+	bfmt(p->lib_cb, sizeof(p->lib_cb), "%s/libcapbroker.so.%d", dir,
+	    CB_VERSION_MAJOR);
+	bfmt(p->lib_one, sizeof(p->lib_one), "%s/libcbbench_oneload.so",
+	    dir);
+	if (access(p->broker_path, X_OK) < 0) {
+		bfmt(err, cap, "%s: %s", p->broker_path, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The private run directory, the instance name and the socket paths. */
+static int make_rundir(struct bench_peers *p, const char *opt_name,
+    char *err, size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(p->rundir, sizeof(p->rundir), "%s/capbench.XXXXXX",
+	    tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(p->rundir) == NULL) {
+		bfmt(err, cap, "mkdtemp %s: %s", p->rundir, strerror(errno));
+		p->rundir[0] = '\0';
+		return -errno;
+	}
+	setenv("CAPBROKER_RUNDIR", p->rundir, 1);
+	if (opt_name)
+		snprintf(p->name, sizeof(p->name), "%s", opt_name);
+	else
+		snprintf(p->name, sizeof(p->name), "bench%d", (int)getpid());
+	if (snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", p->rundir,
+	    p->name) >= (int)sizeof(p->sock) || snprintf(p->redis_sock,
+	    sizeof(p->redis_sock), "%s/redis.sock", p->rundir) >=
+	    (int)sizeof(p->redis_sock)) {
+		snprintf(err, cap, "run directory path too long for a socket");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/*
+ * Everything the sections need: the run directory, the shared
+ * mappings and semaphores, the broker (capacity overridden so the hold
+ * and launch sections never hit the limit), and redis-server if
+ * section 2 measures it.  Returns 0, or -errno with a message in err;
+ * bench_teardown() removes whatever was made.
+ */
+int bench_setup(struct bench *b, char *err, size_t cap)
+{
+	const struct bench_opts *opt = b->opt;
+	char reply[256];
+	int r;
+
+	if ((r = find_dir(&b->peers, opt->dir, err, cap)) < 0 ||
+	    (r = make_rundir(&b->peers, opt->name, err, cap)) < 0)
+		return r;
+	if (procs_init(&b->procs) < 0) {
+		snprintf(err, cap, "mmap: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	if ((r = prims_create(&b->prims, b->peers.rundir, err, cap)) < 0 ||
+	    (r = broker_start(b, err, cap)) < 0)
+		return r;
+	if ((r = ctl(&b->peers, reply, sizeof(reply), "OVERRIDE 65535")) < 0) {
+		bfmt(err, cap, "OVERRIDE: %s", reply);
+		return r;
+	}
+	if ((opt->sections & (1u << S_HOLD)) && (opt->methods & (1u << M_REDIS)))
+		redis_start(b);
+	else
+		snprintf(b->peers.redis_why, sizeof(b->peers.redis_why),
+		    "not selected");
+	return 0;
+}
+
+/* ----------------------------------------------------------------- */
+/* Tear-down. */
+
+static void rm_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[PATH_MAX + 256];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void shm_remove(const char *name)
+{
+	char shm[64];
+
+	if (cb_shm_name(shm, sizeof(shm), name, CB_SEG_STATE) == 0)
+		shm_unlink(shm);
+	if (cb_shm_name(shm, sizeof(shm), name, CB_SEG_SLOTS) == 0)
+		shm_unlink(shm);
+}
+
+/* Kill every worker and redis-server, stop the broker, remove its
+ * segments, the SysV semaphore and the run directory.  Once. */
+void bench_teardown(struct bench *b)
+{
+	if (b->torn_down || is_child())
+		return;
+	b->torn_down = 1;
+	kill_kids(&b->procs, b->peers.broker);
+	b->peers.redis = -1;
+	broker_stop(b);
+	shm_remove(b->peers.name);
+	prims_destroy(&b->prims);
+	if (b->peers.rundir[0])
+		rm_tree(b->peers.rundir);
+	b->peers.rundir[0] = '\0';
+}
+
+/* Entries of instance name still in /dev/shm. */
+int shm_leftovers(const char *name)
+{
+	char prefix[64];
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "capbroker.%s.", name);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+			fprintf(stderr, "capbench: left behind: /dev/shm/%s\n",
+			    e->d_name);
+			n++;
+		}
+	closedir(d);
+	return n;
+}
