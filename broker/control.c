@@ -189,6 +189,8 @@ static void reply_published(struct cb_broker *b, struct conn *c,
 		log_warnx("publisher did not confirm a change within %d ms",
 		    PUBLISH_WAIT_MS);
 	hot = cb_seg_region(b->seg.state, CB_RS_HOT);
+	/* Pairs with the release store of the state word in publish()
+	 * (publisher.c), which cb_publisher_wait() saw finish. */
 	w = atomic_load_explicit(&hot->state_word, memory_order_acquire);
 	out_line(c, "OK 0 capacity=%u source=%s generation=%u",
 	    CB_STATE_CAPACITY(w), cb_source_name(CB_STATE_SOURCE(w)),

@@ -52,9 +52,11 @@ static void event_append(struct cb_broker *b, struct cb_event_rec *ev)
 	atomic_thread_fence(memory_order_release);
 	cb_seq_copy_in((char *)rec + sizeof(rec->seq),
 	    (char *)ev + sizeof(ev->seq), sizeof(*ev) - sizeof(ev->seq));
-	/* Pairs with the reader's acquire load of rec->seq. */
+	/* Pairs with the reader's acquire load of rec->seq in
+	 * cb_snapshot_events() (lib/snapshot.c). */
 	atomic_store_explicit(&rec->seq, 2 * n + 2, memory_order_release);
-	/* Pairs with the reader's acquire load of head. */
+	/* Pairs with the reader's acquire load of head in
+	 * cb_snapshot_events(). */
 	atomic_store_explicit(&ring->head, n + 1, memory_order_release);
 }
 
@@ -135,6 +137,10 @@ static void reset_pool_slot(struct cb_broker *b, int i)
 {
 	struct cb_pool_slot *ps = cb_slots_pool(b->seg.slots, i);
 
+	/* seq_cst like every write of U (reserve.c).  No client admits
+	 * here before it acquires the pool's non-zero limit (cb_rsv_limit),
+	 * which publish_pools() stores with release after this reset: its
+	 * CAS on U (admit(), reserve.c) comes after it. */
 	atomic_store_explicit(&ps->usage, 0, memory_order_seq_cst);
 	atomic_store_explicit(&ps->admitted, 0, memory_order_relaxed);
 	atomic_store_explicit(&ps->rejected, 0, memory_order_relaxed);
@@ -178,6 +184,9 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		/* Pairs with the acquire load in cb_rsv_limit(). */
 		atomic_store_explicit(&conf->limit, limit,
 		    memory_order_release);
+		/* Release as abi.h promises, but nothing acquires it: its
+		 * readers (try_launch() in lib/reserve.c, cb_pool_info(),
+		 * capdump) load it relaxed, as one value on its own. */
 		atomic_store_explicit(&conf->observed, observed[i],
 		    memory_order_release);
 		p->pool_limit[i] = limit;
@@ -302,7 +311,8 @@ static void *publisher_main(void *arg)
 			continue;
 		}
 		/* Every event numbered up to here is in the registry or the
-		 * settings already: they were changed before being posted. */
+		 * settings already: they were changed before being posted.
+		 * Pairs with the release fetch_add in cb_publisher_post(). */
 		upto = atomic_load_explicit(&p->posted, memory_order_acquire);
 		d = drain(p);
 		/* A post whose node could not be allocated has no event but

@@ -68,6 +68,8 @@ static void inspect(const char *shm, const char *name, enum cb_seg_kind kind,
 	}
 	f->valid = cb_seg_validate(f->base, f->size, kind, name, f->why,
 	    sizeof(f->why)) == 0;
+	/* Pairs with the release store of magic in cb_seg_header_publish()
+	 * (lib/segment.c): 0 means its creator never got that far. */
 	f->magic_zero = f->size >= sizeof(struct cb_seg_header) &&
 	    atomic_load_explicit(&((struct cb_seg_header *)f->base)->magic,
 	    memory_order_acquire) == 0;
@@ -156,17 +158,23 @@ static void retire(struct found *f, enum cb_seg_kind kind)
 
 	if (h == NULL || f->size < sizeof(*h) || h->abi_major != CB_ABI_MAJOR)
 		return;
+	/* Pairs with the acquire load of retired in the client's broker
+	 * check (cb_broker_check(), client/read.c) and capdump's. */
 	atomic_store_explicit(&h->retired, 1, memory_order_release);
 	if (kind != CB_SEG_STATE || !f->valid)
 		return;
 	struct cb_state_hot *hot = cb_seg_region(f->base, CB_RS_HOT);
 	uint64_t w = atomic_load_explicit(&hot->state_word,
 	    memory_order_relaxed);
+	/* Pairs with the acquire load in cb_state_load(). */
 	atomic_store_explicit(&hot->state_word, cb_state_pack(
 	    CB_STATE_CAPACITY(w), CB_STATE_SOURCE(w),
 	    CB_STATE_FLAGS(w) | CB_STATE_F_RETIRED,
 	    CB_STATE_GENERATION(w) + 1), memory_order_release);
-	/* No waiter count to trust here: wake unconditionally. */
+	/* No waiter count to trust here: wake unconditionally.  Pairs with
+	 * the watcher's seq_cst load of watch_seq before it sleeps
+	 * (watch_sleep(), client/read.c): its futex_wait returns at once
+	 * or is woken below. */
 	atomic_fetch_add_explicit(&hot->watch_seq, 1, memory_order_seq_cst);
 	cb_futex_wake(&hot->watch_seq, 0x7fffffff);
 }

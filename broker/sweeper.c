@@ -113,6 +113,9 @@ static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
 	if (sw->watch[i].pidfd >= 0 && sw->watch[i].owner == owner)
 		return;
 	unwatch(sw, i);
+	/* Pairs with the owner CAS of cb_rsv_claim() (lib/reserve.c;
+	 * seq_cst, so a release): the entry is still the claim we were
+	 * told of. */
 	if (atomic_load_explicit(&cs->owner, memory_order_acquire) != owner)
 		return;
 	fd = pid > 0 ? pidfd_open(pid) : -1;
@@ -198,6 +201,8 @@ static void scan_clients(struct cb_broker *b)
 
 	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
 		struct cb_client_slot *cs = cb_slots_client(b->seg.slots, i);
+		/* Pairs with the owner CASes of cb_rsv_claim() and
+		 * cb_rsv_unclaim() (lib/reserve.c; seq_cst, so releases). */
 		uint64_t o = atomic_load_explicit(&cs->owner,
 		    memory_order_acquire);
 
