@@ -101,6 +101,9 @@ static int try_map(int fd, enum cb_seg_kind kind, const char *name,
 	r = cb_seg_validate(*base, *size, kind, name, err, CB_ERRMSG_MAX);
 	if (r == 0)
 		return 0;
+	/* Pairs with the release store of magic, the last step of a
+	 * segment's creation, in cb_seg_header_publish() (lib/segment.c):
+	 * 0 means a broker has not finished creating it yet. */
 	if (atomic_load_explicit(&((struct cb_seg_header *)*base)->magic,
 	    memory_order_acquire) == 0)
 		r = -EAGAIN;
@@ -208,6 +211,8 @@ void cb_handle_rehello(cb_client *c)
 	if (atomic_load_explicit(&c->hello_epoch, memory_order_relaxed) ==
 	    epoch)
 		return;
+	/* Pairs with the release store of hello_busy at the end of the
+	 * previous owner's round, below. */
 	if (atomic_exchange_explicit(&c->hello_busy, 1, memory_order_acquire))
 		return;
 	now = cb_monotonic_ns();
@@ -229,6 +234,9 @@ void cb_handle_rehello(cb_client *c)
 			    c->hello_backoff_ms * 2;
 		}
 	}
+	/* Pairs with the acquire exchange above, in the next owner's
+	 * round: it sees hello_fd, hello_next_ns and hello_backoff_ms as
+	 * this round left them. */
 	atomic_store_explicit(&c->hello_busy, 0, memory_order_release);
 }
 

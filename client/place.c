@@ -86,8 +86,15 @@ static int pick_wait(cb_client *c, const struct cb_request *req,
 	if (req->timeout_ms > 0)
 		deadline = cb_deadline_after_ms(req->timeout_ms);
 	for (;;) {
-		/* seq_cst: read before the attempt, so a release after
-		 * the attempt moves it and the wait returns at once. */
+		/* Read before the attempt, so a wake after the attempt
+		 * makes the wait below return at once.  Pairs with the
+		 * seq_cst fetch_add of release_seq in
+		 * cb_eventcount_notify() and cb_eventcount_notify_sc()
+		 * (lib/futex.h), from cb_rsv_wake() and wake_released()
+		 * (lib/reserve.c).  Pickers do not count themselves in
+		 * the pool's waiters, so a client's release that finds no
+		 * counted waiter moves nothing: PICK_SLICE_MS bounds that
+		 * wait. */
 		uint32_t s = atomic_load_explicit(&ps->release_seq,
 		    memory_order_seq_cst);
 

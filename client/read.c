@@ -27,7 +27,8 @@
 
 static uint64_t load_state(const cb_client *c)
 {
-	/* Paired with the publisher's release store of the state word. */
+	/* Pairs with the release stores of the state word in publish()
+	 * (broker/publisher.c) and retire() (broker/segments.c). */
 	return atomic_load_explicit(c->state_word, memory_order_acquire);
 }
 
@@ -60,11 +61,17 @@ static int watch_sleep(cb_client *c, uint32_t *generation, int timeout_ms)
 
 	if (timeout_ms > 0)
 		deadline = cb_deadline_after_ms(timeout_ms);
+	/* Pairs with the seq_cst load of the waiter count in
+	 * cb_eventcount_notify() (lib/futex.h, from publish() in
+	 * broker/publisher.c): it sees us and wakes, or our load of
+	 * watch_seq below sees its increment (futex.h has the argument). */
 	if (c->watch_waiters != NULL)
 		atomic_fetch_add_explicit(c->watch_waiters, 1,
 		    memory_order_seq_cst);
 	for (;;) {
-		/* seq_cst: see the eventcount argument in futex.h. */
+		/* Pairs with the seq_cst fetch_add of watch_seq in
+		 * cb_eventcount_notify() (publish(), broker/publisher.c)
+		 * and in retire() (broker/segments.c). */
 		uint32_t s = atomic_load_explicit(c->watch_seq,
 		    memory_order_seq_cst);
 		uint64_t w = load_state(c);
@@ -90,6 +97,8 @@ static int watch_sleep(cb_client *c, uint32_t *generation, int timeout_ms)
 		cb_futex_wait(c->watch_seq, s, &slice);
 		cb_handle_rehello(c);
 	}
+	/* Pairs with the same load in cb_eventcount_notify(): a notifier
+	 * that still counts us only wakes nobody. */
 	if (c->watch_waiters != NULL)
 		atomic_fetch_sub_explicit(c->watch_waiters, 1,
 		    memory_order_seq_cst);
@@ -124,6 +133,8 @@ int cb_broker_check(cb_client *c)
 	struct cb_ident id;
 	uint32_t pid;
 
+	/* Pairs with the release store of retired in retire()
+	 * (broker/segments.c). */
 	if (atomic_load_explicit(&h->retired, memory_order_acquire) ||
 	    (CB_STATE_FLAGS(w) & CB_STATE_F_RETIRED))
 		return cb_handle_fail(c, -EPROTO, "segment retired: the "
@@ -207,6 +218,11 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)
 		return cb_handle_fail(c, -EACCES, "slots segment not "
 		    "readable: pool usage needs the broker's group");
 	conf = cb_seg_record(c->state, CB_RS_POOLS, 0, (uint32_t)pool);
+	/* Pairs with the seq_cst CASes on usage in admit() and
+	 * cb_rsv_usage_sub() (lib/reserve.c) and the sweeper's recount,
+	 * and the publisher's reset_pool_slot() (broker/publisher.c).
+	 * Held and launching share the word, so they are never torn;
+	 * nothing read after it depends on the ordering. */
 	u = atomic_load_explicit(&((struct cb_pool_slot *)cb_slots_record(
 	    c->slots, CB_RL_POOLS, (uint32_t)pool))->usage,
 	    memory_order_acquire);
