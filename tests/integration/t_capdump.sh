@@ -41,9 +41,9 @@ fi
 
 say "Prometheus exposition"
 prom=$(dump --prometheus)
-expect_match "$prom" "^capbroker_capacity\{instance=\"$NAME\"\} 8$" "capacity gauge"
+expect_match "$prom" "^capbroker_capacity\{broker=\"$NAME\"\} 8$" "capacity gauge"
 expect_match "$prom" "^# TYPE capbroker_capacity gauge" "TYPE line"
-expect_match "$prom" "capbroker_broker_up\{instance=\"$NAME\"\} 1" "up"
+expect_match "$prom" "capbroker_broker_up\{broker=\"$NAME\"\} 1" "up"
 
 say "--watch --json prints a new line when the capacity changes"
 "$BIN/capdump" -n "$NAME" --watch --json >"$CAPBROKER_RUNDIR/watch" &

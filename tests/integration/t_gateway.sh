@@ -25,12 +25,12 @@ wait_line() {
 # pool_held: the pool's holds as capdump reads them.
 pool_held() {
 	"$BIN/capdump" -n "$NAME" --prometheus |
-	    sed -n "s/^capbroker_pool_held{instance=\"$NAME\",pool=\"gw\"} //p"
+	    sed -n "s/^capbroker_pool_held{broker=\"$NAME\",pool=\"gw\"} //p"
 }
 
 reclaimed() {
 	"$BIN/capdump" -n "$NAME" --prometheus |
-	    sed -n "s/^capbroker_reclaimed_total{instance=\"$NAME\",pool=\"gw\"} //p"
+	    sed -n "s/^capbroker_reclaimed_total{broker=\"$NAME\",pool=\"gw\"} //p"
 }
 
 # inflight: "ID N" per backend, as the broker counts them.

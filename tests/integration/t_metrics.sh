@@ -27,11 +27,11 @@ scrape() {
 }
 
 # metric NAME [LABELS]: the value of one sample of the last scrape,
-# LABELS as printed after instance (e.g. ',pool="gw"').
+# LABELS as printed after broker (e.g. ',pool="gw"').
 metric() {
-	printf '%s\n' "$PROM" | awk -v k="$1{instance=\"$NAME\"${2:-}}" \
+	printf '%s\n' "$PROM" | awk -v k="$1{broker=\"$NAME\"${2:-}}" \
 	    '$1 == k { print $2; n++ } END { exit n != 1 }' ||
-	    fail "no single sample $1{instance=\"$NAME\"${2:-}}"
+	    fail "no single sample $1{broker=\"$NAME\"${2:-}}"
 }
 
 expect_metric() {	# NAME LABELS EXPECTED

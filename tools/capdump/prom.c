@@ -1,8 +1,14 @@
 /*
  * prom.c - the Prometheus text exposition format (for the node_exporter
- * textfile collector, say); `promtool check metrics` passes it.  Every
- * sample is labelled with the instance name; per-pool and per-worker
- * samples also name theirs.  Warnings become comment lines.
+ * textfile collector, say); `promtool check metrics` passes it.
+ * Warnings become comment lines.
+ *
+ * Every sample is labelled broker="NAME", the instance name; per-pool
+ * and per-worker samples also name theirs.  Not instance="NAME":
+ * Prometheus attaches its own `instance` label (the scraped target) to
+ * every sample, and a scrape renames a clashing exposed one to
+ * exported_instance (unless honor_labels), so queries and alerts would
+ * have had to use that name.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -36,42 +42,42 @@ static void prom_head(const char *metric, const char *type,
 	printf("# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
 }
 
-static void prom_u64(const char *inst, const char *metric,
+static void prom_u64(const char *broker, const char *metric,
     const char *type, const char *help, uint64_t v)
 {
 	prom_head(metric, type, help);
-	printf("%s{instance=\"%s\"} %" PRIu64 "\n", metric, inst, v);
+	printf("%s{broker=\"%s\"} %" PRIu64 "\n", metric, broker, v);
 }
 
-static void prom_state(const struct dump *d, const char *inst)
+static void prom_state(const struct dump *d, const char *broker)
 {
 	uint64_t w = d->state_word;
 
-	prom_u64(inst, "capbroker_capacity", "gauge",
+	prom_u64(broker, "capbroker_capacity", "gauge",
 	    "Published capacity (concurrent units).", CB_STATE_CAPACITY(w));
 	prom_head("capbroker_capacity_source", "gauge",
 	    "Source tier of the capacity (1 for the active tier, 0 for the "
 	    "others).");
 	for (int s = CB_SOURCE_OVERRIDE; s <= CB_SOURCE_FALLBACK; s++)
-		printf("capbroker_capacity_source{instance=\"%s\",source="
-		    "\"%s\"} %d\n", inst, cb_source_name(s),
+		printf("capbroker_capacity_source{broker=\"%s\",source="
+		    "\"%s\"} %d\n", broker, cb_source_name(s),
 		    s == CB_STATE_SOURCE(w));
-	prom_u64(inst, "capbroker_generation", "gauge",
+	prom_u64(broker, "capbroker_generation", "gauge",
 	    "Generation of the published state.", CB_STATE_GENERATION(w));
-	prom_u64(inst, "capbroker_broker_up", "gauge",
+	prom_u64(broker, "capbroker_broker_up", "gauge",
 	    "1 if the broker is alive, 0 if stale, stopped or gone.",
 	    d->check == 0);
 	prom_head("capbroker_heartbeat_age_seconds", "gauge",
 	    "Seconds since the broker's last heartbeat (NaN: none yet).");
 	if (d->heartbeat_age_ms < 0)
-		printf("capbroker_heartbeat_age_seconds{instance=\"%s\"} NaN\n",
-		    inst);
+		printf("capbroker_heartbeat_age_seconds{broker=\"%s\"} NaN\n",
+		    broker);
 	else
-		printf("capbroker_heartbeat_age_seconds{instance=\"%s\"} "
-		    "%.3f\n", inst, (double)d->heartbeat_age_ms / 1000.0);
+		printf("capbroker_heartbeat_age_seconds{broker=\"%s\"} "
+		    "%.3f\n", broker, (double)d->heartbeat_age_ms / 1000.0);
 	if (!d->ident_ok)
 		return;
-	prom_u64(inst, "capbroker_epoch", "gauge",
+	prom_u64(broker, "capbroker_epoch", "gauge",
 	    "Broker epoch: +1 per broker start or adoption.", d->ident.epoch);
 	/*
 	 * The first broker of a segment sets epoch 1 and every later start
@@ -79,36 +85,36 @@ static void prom_state(const struct dump *d, const char *inst)
 	 * segment created anew (--replace, --remove) starts over at 0: a
 	 * counter reset, which Prometheus handles.
 	 */
-	prom_u64(inst, "capbroker_broker_restarts_total", "counter",
+	prom_u64(broker, "capbroker_broker_restarts_total", "counter",
 	    "Broker restarts that adopted this segment (epoch - 1).",
 	    d->ident.epoch > 0 ? d->ident.epoch - 1 : 0);
 }
 
-static void prom_info(const struct dump *d, const char *inst)
+static void prom_info(const struct dump *d, const char *broker)
 {
 	const struct cb_info *i = &d->info;
 
 	if (!d->info_ok)
 		return;
-	prom_u64(inst, "capbroker_override", "gauge",
+	prom_u64(broker, "capbroker_override", "gauge",
 	    "Configured capacity override (0: derive).", i->override);
-	prom_u64(inst, "capbroker_slots_per_worker", "gauge",
+	prom_u64(broker, "capbroker_slots_per_worker", "gauge",
 	    "Capacity counted per non-reporting ready worker.",
 	    i->slots_per_worker);
-	prom_u64(inst, "capbroker_legacy_max", "gauge",
+	prom_u64(broker, "capbroker_legacy_max", "gauge",
 	    "Capacity when no worker is ready.", i->legacy_max);
 	/* Every publication recomputes the capacity from a full snapshot
 	 * of the registry (publisher.c), so publishes count recomputes. */
-	prom_u64(inst, "capbroker_capacity_recompute_total", "counter",
+	prom_u64(broker, "capbroker_capacity_recompute_total", "counter",
 	    "Capacity recomputations (one per published snapshot).",
 	    i->publishes);
-	prom_u64(inst, "capbroker_capacity_changes_total", "counter",
+	prom_u64(broker, "capbroker_capacity_changes_total", "counter",
 	    "Publishes that changed the capacity.", i->capacity_changes);
-	prom_u64(inst, "capbroker_source_changes_total", "counter",
+	prom_u64(broker, "capbroker_source_changes_total", "counter",
 	    "Publishes that changed the source tier.", i->source_changes);
-	prom_u64(inst, "capbroker_override_rejects_total", "counter",
+	prom_u64(broker, "capbroker_override_rejects_total", "counter",
 	    "Out-of-range overrides refused.", i->override_rejects);
-	prom_u64(inst, "capbroker_events_total", "counter",
+	prom_u64(broker, "capbroker_events_total", "counter",
 	    "Registry events drained by the publisher.", i->events);
 }
 
@@ -128,7 +134,7 @@ static const char *prom_worker_id(char *buf, size_t size,
 }
 
 /* Per worker: its placement limit and the holds bound to it. */
-static void prom_worker_slots(const struct dump *d, const char *inst)
+static void prom_worker_slots(const struct dump *d, const char *broker)
 {
 	char id[2 * (CB_WORKER_ID_MAX + 1) + 1];
 
@@ -137,22 +143,22 @@ static void prom_worker_slots(const struct dump *d, const char *inst)
 	prom_head("capbroker_worker_limit", "gauge", "Most holds placement "
 	    "binds to the worker (max_running, else slots_per_worker).");
 	for (uint32_t i = 0; i < d->nworkers; i++)
-		printf("capbroker_worker_limit{instance=\"%s\",worker=\"%s\"} "
-		    "%" PRIu32 "\n", inst, prom_worker_id(id, sizeof(id), d, i),
-		    d->workers[i].limit);
+		printf("capbroker_worker_limit{broker=\"%s\",worker=\"%s\"} "
+		    "%" PRIu32 "\n", broker,
+		    prom_worker_id(id, sizeof(id), d, i), d->workers[i].limit);
 	if (d->worker_inflight == NULL)
 		return;
 	prom_head("capbroker_worker_inflight", "gauge",
 	    "Holds in flight bound to the worker (cb_pick_worker).");
 	for (uint32_t i = 0; i < d->nworkers; i++)
 		if (d->worker_inflight[i] >= 0)	/* -1: slot not readable */
-			printf("capbroker_worker_inflight{instance=\"%s\","
-			    "worker=\"%s\"} %" PRId64 "\n", inst,
+			printf("capbroker_worker_inflight{broker=\"%s\","
+			    "worker=\"%s\"} %" PRId64 "\n", broker,
 			    prom_worker_id(id, sizeof(id), d, i),
 			    d->worker_inflight[i]);
 }
 
-static void prom_workers(const struct dump *d, const char *inst)
+static void prom_workers(const struct dump *d, const char *broker)
 {
 	static const uint32_t states[] = { CB_WORKER_READY,
 	    CB_WORKER_NOT_READY, CB_WORKER_DRAINING };
@@ -162,7 +168,7 @@ static void prom_workers(const struct dump *d, const char *inst)
 		return;
 	for (uint32_t i = 0; i < d->nworkers; i++)
 		ready += d->workers[i].state == CB_WORKER_READY;
-	prom_u64(inst, "capbroker_workers_available", "gauge",
+	prom_u64(broker, "capbroker_workers_available", "gauge",
 	    "Ready workers: the ones that count towards the capacity.", ready);
 	prom_head("capbroker_workers", "gauge",
 	    "Published workers by state.");
@@ -171,10 +177,10 @@ static void prom_workers(const struct dump *d, const char *inst)
 
 		for (uint32_t i = 0; i < d->nworkers; i++)
 			n += d->workers[i].state == states[s];
-		printf("capbroker_workers{instance=\"%s\",state=\"%s\"} %u\n",
-		    inst, worker_state_name(states[s]), n);
+		printf("capbroker_workers{broker=\"%s\",state=\"%s\"} %u\n",
+		    broker, worker_state_name(states[s]), n);
 	}
-	prom_worker_slots(d, inst);
+	prom_worker_slots(d, broker);
 }
 
 /* Per-pool metrics: the row field each one reads. */
@@ -228,7 +234,7 @@ static uint64_t pool_metric_value(const struct pool_row *p,
 	return v32;
 }
 
-static void prom_pools(const struct dump *d, const char *inst)
+static void prom_pools(const struct dump *d, const char *broker)
 {
 	char pool[2 * (POOL_NAME_MAX + 1) + 1];
 	const struct pool_metric *m;
@@ -239,38 +245,38 @@ static void prom_pools(const struct dump *d, const char *inst)
 		m = &pool_metrics[k];
 		prom_head(m->name, m->type, m->help);
 		for (size_t i = 0; i < d->npools; i++)
-			printf("%s{instance=\"%s\",pool=\"%s\"} %" PRIu64 "\n",
-			    m->name, inst, prom_escape(pool, sizeof(pool),
+			printf("%s{broker=\"%s\",pool=\"%s\"} %" PRIu64 "\n",
+			    m->name, broker, prom_escape(pool, sizeof(pool),
 			    d->pools[i].name), pool_metric_value(&d->pools[i],
 			    m));
 	}
 	prom_head("capbroker_pool_window_seconds", "gauge",
 	    "Launch visibility window of the pool.");
 	for (size_t i = 0; i < d->npools; i++)
-		printf("capbroker_pool_window_seconds{instance=\"%s\",pool="
-		    "\"%s\"} %.3f\n", inst, prom_escape(pool, sizeof(pool),
+		printf("capbroker_pool_window_seconds{broker=\"%s\",pool="
+		    "\"%s\"} %.3f\n", broker, prom_escape(pool, sizeof(pool),
 		    d->pools[i].name), d->pools[i].window_ms / 1000.0);
 }
 
-static void prom_clients(const struct dump *d, const char *inst)
+static void prom_clients(const struct dump *d, const char *broker)
 {
-	prom_u64(inst, "capbroker_clients", "gauge",
+	prom_u64(broker, "capbroker_clients", "gauge",
 	    "Processes attached to the reservation table.", d->nclients);
-	prom_u64(inst, "capbroker_launch_entries", "gauge",
+	prom_u64(broker, "capbroker_launch_entries", "gauge",
 	    "Launch reservation entries claimed or live.", d->nlaunches);
 }
 
 void print_prometheus(const struct dump *d)
 {
-	char inst[2 * CB_NAME_MAX + 3];
+	char broker[2 * CB_NAME_MAX + 3];
 
-	prom_escape(inst, sizeof(inst), d->name);
+	prom_escape(broker, sizeof(broker), d->name);
 	/* Comment lines are legal in the format; scrapers skip them. */
 	for (int i = 0; i < d->nwarnings; i++)
 		printf("# warning: %s\n", d->warning[i]);
-	prom_state(d, inst);
-	prom_info(d, inst);
-	prom_workers(d, inst);
-	prom_pools(d, inst);
-	prom_clients(d, inst);
+	prom_state(d, broker);
+	prom_info(d, broker);
+	prom_workers(d, broker);
+	prom_pools(d, broker);
+	prom_clients(d, broker);
 }
