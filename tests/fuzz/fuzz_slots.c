@@ -364,6 +364,9 @@ static void launch(void *sl, uint32_t e, unsigned st, int p, uint32_t client,
 	struct cb_launch_slot *ls = cb_slots_launch(sl, e);
 	struct cb_pool_slot *ps = cb_slots_pool(sl, p);
 
+	/* The accessors leave the bound to their caller: a template entry
+	 * past the (small) table would land in the next region. */
+	assert(e < CB_MAX_LAUNCHES);
 	atomic_store(&ls->word, CB_LAUNCH_WORD(st, p, client, e + 7));
 	atomic_store(&ls->deadline_ns, deadline);
 	atomic_fetch_add(&ps->usage, CB_USAGE(0, 1));
@@ -423,7 +426,7 @@ static void template_init(void)
 	launch(t, 10, CB_LAUNCH_LIVE, 1, 5, NOW0 + 1000000000ull);
 	launch(t, 11, CB_LAUNCH_LIVE, 1, 5, NOW0 + 3000000000ull);
 	launch(t, 12, CB_LAUNCH_CLAIMING, 2, 6, 0);
-	launch(t, 4095, CB_LAUNCH_LIVE, 0, 7, NOW0 - 1);
+	launch(t, CB_MAX_LAUNCHES - 1, CB_LAUNCH_LIVE, 0, 7, NOW0 - 1);
 	/* Binds: entry 5 on worker slot 3 (pool 1), entry 6 on slot 4
 	 * (pool 1), garbage in free entry 9's partition; slot 4's counter
 	 * over-counts by one (a picker killed before its bind). */
