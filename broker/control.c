@@ -281,6 +281,7 @@ static void do_pool_set(struct cb_broker *b, struct conn *c,
 {
 	char err[CB_PROTO_LINE_MAX];
 	const struct cb_pool_conf *conf;
+	uint32_t limit, observed;
 	int p = cb_pools_set(&b->pools, req, err, sizeof(err));
 
 	if (p < 0) {
@@ -291,14 +292,18 @@ static void do_pool_set(struct cb_broker *b, struct conn *c,
 	    PUBLISH_WAIT_MS) < 0)
 		log_warnx("publisher did not confirm a pool change");
 	conf = cb_seg_record(b->seg.state, CB_RS_POOLS, 0, (uint32_t)p);
+	/* Relaxed: only logged and reported.  cb_publisher_wait()'s mutex
+	 * already orders the publication it saw before these loads. */
+	limit = atomic_load_explicit(&conf->limit, memory_order_relaxed);
+	observed = atomic_load_explicit(&conf->observed,
+	    memory_order_relaxed);
 	log_info("pool %s (index %d): limit %u, window %u s, observed %u "
-	    "(uid %u pid %d)", req->pool, p, atomic_load(&conf->limit),
-	    b->pub.pool_def[p].window_ms / 1000, atomic_load(&conf->observed),
+	    "(uid %u pid %d)", req->pool, p, limit,
+	    b->pub.pool_def[p].window_ms / 1000, observed,
 	    c->cred.uid, c->cred.pid);
 	out_line(c, "OK 0 pool=%s index=%d limit=%u window=%u observed=%u",
-	    req->pool, p, atomic_load(&conf->limit),
-	    b->pub.pool_def[p].window_ms / 1000,
-	    atomic_load(&conf->observed));
+	    req->pool, p, limit, b->pub.pool_def[p].window_ms / 1000,
+	    observed);
 }
 
 static void do_pool_list(struct cb_broker *b, struct conn *c)
@@ -316,12 +321,17 @@ static void do_pool_list(struct cb_broker *b, struct conn *c)
 		const struct cb_pool_slot *ps = cb_slots_pool(b->seg.slots, p);
 		const struct cb_limit_source *src = cb_limit_source(
 		    def[p].kind);
-		uint64_t u = atomic_load(&ps->usage);
+		/* Relaxed, both: only reported.  This load of U is no part
+		 * of the recount's double collect (reserve.h), which is the
+		 * sweeper's. */
+		uint64_t u = atomic_load_explicit(&ps->usage,
+		    memory_order_relaxed);
 
 		if (!(def[p].flags & CB_POOL_F_ACTIVE) || src == NULL)
 			continue;
 		out_line(c, "%s %d %s %u %u %u %u %u %u", def[p].name, p,
-		    src->name, def[p].value, atomic_load(&conf->limit),
+		    src->name, def[p].value, atomic_load_explicit(&conf->limit,
+		    memory_order_relaxed),
 		    def[p].window_ms / 1000, observed[p], CB_USAGE_HELD(u),
 		    CB_USAGE_LAUNCHING(u));
 	}
@@ -342,7 +352,11 @@ static void do_hello(struct cb_broker *b, struct conn *c,
 		return;
 	}
 	cs = cb_slots_client(b->seg.slots, req->client);
-	if (atomic_load(&cs->owner) != req->owner ||
+	/* Relaxed: a check only; this thread reads nothing else of the
+	 * entry.  watch() (sweeper.c) re-checks the owner with acquire,
+	 * paired with cb_rsv_claim()'s CAS, before it reads start. */
+	if (atomic_load_explicit(&cs->owner, memory_order_relaxed) !=
+	    req->owner ||
 	    CB_OWNER_PID(req->owner) != (uint32_t)c->cred.pid) {
 		reply_err(c, EPERM, "client entry %u is not pid %d's",
 		    req->client, c->cred.pid);

@@ -162,14 +162,20 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 {
 	int changed = 0;
 
-	changed |= atomic_exchange(&b->set.slots_per_worker,
-	    cfg->slots_per_worker) != cfg->slots_per_worker;
-	changed |= atomic_exchange(&b->set.legacy_max, cfg->legacy_max) !=
-	    cfg->legacy_max;
-	atomic_store(&b->set.retry_after_ms, cfg->retry_after_ms);
+	/* Relaxed (broker.h): the next cb_publisher_post() (release), or
+	 * at start-up the publisher thread's creation, orders these before
+	 * the publisher's loads.  This thread is their only writer, so
+	 * each exchange returns its own last store. */
+	changed |= atomic_exchange_explicit(&b->set.slots_per_worker,
+	    cfg->slots_per_worker, memory_order_relaxed) !=
+	    cfg->slots_per_worker;
+	changed |= atomic_exchange_explicit(&b->set.legacy_max,
+	    cfg->legacy_max, memory_order_relaxed) != cfg->legacy_max;
+	atomic_store_explicit(&b->set.retry_after_ms, cfg->retry_after_ms,
+	    memory_order_relaxed);
 	if (cfg->override_set)
-		changed |= atomic_exchange(&b->set.override, cfg->override) !=
-		    cfg->override;
+		changed |= atomic_exchange_explicit(&b->set.override,
+		    cfg->override, memory_order_relaxed) != cfg->override;
 	for (size_t i = 0; i < cfg->npools; i++) {
 		char err[256];
 		int r = cb_pools_set(&b->pools, &cfg->pools[i], err,
@@ -214,7 +220,10 @@ static void restore_from_segment(struct cb_broker *b)
 	free(w);
 	if (cb_snapshot_info(b->seg.state, &in) == 0 &&
 	    cb_tier_override_valid(in.override))
-		atomic_store(&b->set.override, in.override);
+		/* Relaxed (broker.h): start-up, before the publisher
+		 * thread is created. */
+		atomic_store_explicit(&b->set.override, in.override,
+		    memory_order_relaxed);
 	cb_pools_adopt(&b->pools, b->seg.state);
 }
 
@@ -405,13 +414,17 @@ static struct pidfh *lock_instance(const char *name)
  */
 static void refuse_live_owner(struct cb_broker *b)
 {
+	const struct cb_state_hot *hot = cb_seg_region(b->seg.state,
+	    CB_RS_HOT);
 	struct cb_ident id;
 
+	/* Pairs with the release store of the state word in publish()
+	 * (publisher.c) of the live broker: STOPPING is its last
+	 * publication, and what it wrote before it is what we adopt. */
 	if (cb_snapshot_ident(b->seg.state, &id) == 0 &&
 	    id.pid != (uint32_t)getpid() && cb_proc_alive((pid_t)id.pid,
-	    id.start) && !(CB_STATE_FLAGS(atomic_load(&((struct
-	    cb_state_hot *)cb_seg_region(b->seg.state, CB_RS_HOT))->
-	    state_word)) & CB_STATE_F_STOPPING))
+	    id.start) && !(CB_STATE_FLAGS(atomic_load_explicit(
+	    &hot->state_word, memory_order_acquire)) & CB_STATE_F_STOPPING))
 		fatalx("%s is served by a live broker, pid %u (another run "
 		    "directory?); refusing to adopt it", b->seg.state_name,
 		    id.pid);
@@ -456,9 +469,13 @@ static void start(struct cb_broker *b, const struct options *o,
 	    "sock") < 0)
 		fatalx("socket path %s/%s.sock is too long", cb_rundir(),
 		    b->name);
-	atomic_store(&b->set.slots_per_worker, cfg->slots_per_worker);
-	atomic_store(&b->set.legacy_max, cfg->legacy_max);
-	atomic_store(&b->set.retry_after_ms, cfg->retry_after_ms);
+	/* Relaxed (broker.h): the publisher thread is created later. */
+	atomic_store_explicit(&b->set.slots_per_worker, cfg->slots_per_worker,
+	    memory_order_relaxed);
+	atomic_store_explicit(&b->set.legacy_max, cfg->legacy_max,
+	    memory_order_relaxed);
+	atomic_store_explicit(&b->set.retry_after_ms, cfg->retry_after_ms,
+	    memory_order_relaxed);
 	cb_pools_init(&b->pools);
 	rcu_register_thread();
 	if (cb_registry_init(&b->reg) < 0)
@@ -506,7 +523,9 @@ int main(int argc, char **argv)
 
 	const struct cb_state_hot *hot = cb_seg_region(b->seg.state,
 	    CB_RS_HOT);
-	uint64_t w = atomic_load(&hot->state_word);
+	/* Relaxed: only logged. */
+	uint64_t w = atomic_load_explicit(&hot->state_word,
+	    memory_order_relaxed);
 	log_info("ready: %s %s, capacity %u (source %s), generation %u, "
 	    "socket %s", b->seg.adopted ? "adopted" : "created",
 	    b->seg.state_name, CB_STATE_CAPACITY(w),

@@ -80,7 +80,12 @@ void cb_pools_adopt(struct cb_pools *ps, const void *state)
 		const struct cb_pool_conf *conf = cb_seg_record(state,
 		    CB_RS_POOLS, 0, (uint32_t)p);
 
-		ps->observed[p] = atomic_load(&conf->observed);
+		/* Relaxed: start-up, before any broker thread; the value
+		 * stands on its own (every reader of observed loads it
+		 * relaxed, publish_pools()) and nothing is read because
+		 * of it. */
+		ps->observed[p] = atomic_load_explicit(&conf->observed,
+		    memory_order_relaxed);
 	}
 }
 

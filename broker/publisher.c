@@ -366,7 +366,11 @@ static void adopt_state(struct cb_broker *b)
 
 		if (cb_seqlock_repair(&conf->seq))
 			memset(&conf->def, 0, sizeof(conf->def));
-		b->pub.pool_limit[i] = atomic_load(&conf->limit);
+		/* Relaxed: the last limit published, only the baseline
+		 * of publish_pools()' wake test; loaded before the
+		 * publisher thread exists, it orders nothing. */
+		b->pub.pool_limit[i] = atomic_load_explicit(&conf->limit,
+		    memory_order_relaxed);
 	}
 }
 

@@ -248,8 +248,12 @@ static void check_header(struct cb_broker *b)
 	const struct cb_seg_header *want = &b->sweeper.slots_header;
 	size_t fixed = offsetof(struct cb_seg_header, ident_seq);
 
+	/* Relaxed, both: only compared.  want is this thread's private
+	 * copy, and nothing is read on the strength of h's magic: a
+	 * mismatch is repaired and republished with release below. */
 	if (memcmp((char *)h + 8, (const char *)want + 8, fixed - 8) == 0 &&
-	    atomic_load(&h->magic) == atomic_load(&want->magic))
+	    atomic_load_explicit(&h->magic, memory_order_relaxed) ==
+	    atomic_load_explicit(&want->magic, memory_order_relaxed))
 		return;
 	log_warnx("slots segment header was overwritten; restored");
 	atomic_store_explicit(&h->magic, 0, memory_order_relaxed);

@@ -254,7 +254,10 @@ static int join(cb_client *c)
 		    "namespace: pids in the client table would name other "
 		    "processes (CB_OPEN_RDONLY can still observe)");
 	pthread_once(&atfork_once, register_atfork);
-	c->fork_gen = atomic_load(&fork_generation);
+	/* Relaxed: only compared, as in cb_handle_check(); it changes
+	 * only in a fork child's one thread, before the child's calls. */
+	c->fork_gen = atomic_load_explicit(&fork_generation,
+	    memory_order_relaxed);
 	c->rsv.state = c->state;
 	c->rsv.slots = c->slots;
 	c->rsv.local_size = CB_LOCAL_HOLDS;
@@ -366,9 +369,11 @@ void cb_close(cb_client *c)
 {
 	if (c == NULL)
 		return;
-	/* In a forked child the entry and holds are the parent's. */
+	/* In a forked child the entry and holds are the parent's.
+	 * Relaxed: only compared (see join()). */
 	if (c->rsv.local != NULL &&
-	    c->fork_gen == atomic_load(&fork_generation)) {
+	    c->fork_gen == atomic_load_explicit(&fork_generation,
+	    memory_order_relaxed)) {
 		/* Places still queued (a waiter never dequeued) must not
 		 * hold up the queue; the heads behind them are woken. */
 		cb_wq_reclaim(c->slots, c->rsv.client, c->rsv.owner);

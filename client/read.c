@@ -179,7 +179,13 @@ int cb_pool(cb_client *c, const char *pool_name)
 			continue;
 		def.name[CB_POOL_NAME_MAX] = '\0';
 		if (strcmp(def.name, pool_name) == 0) {
-			atomic_fetch_or(&c->pools_known, 1ull << p);
+			/* Relaxed: a cache of a fact that never reverts (a
+			 * pool once active stays active, broker/pools.h);
+			 * its load in cb_handle_pool_valid() is relaxed,
+			 * and admission acquires the limit itself
+			 * (cb_rsv_limit()). */
+			atomic_fetch_or_explicit(&c->pools_known, 1ull << p,
+			    memory_order_relaxed);
 			return (int)p;
 		}
 	}
@@ -199,7 +205,9 @@ int cb_handle_pool_valid(cb_client *c, int pool)
 	struct cb_pool_def def;
 	if (cb_snapshot_pool(c->state, pool, &def) == 0 &&
 	    (def.flags & CB_POOL_F_ACTIVE)) {
-		atomic_fetch_or(&c->pools_known, 1ull << pool);
+		/* Relaxed: as in cb_pool(). */
+		atomic_fetch_or_explicit(&c->pools_known, 1ull << pool,
+		    memory_order_relaxed);
 		return 1;
 	}
 	return 0;
