@@ -45,8 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "capbroker.h"
+#include "ctl_client.h"
 #include "proto.h"
 #include "rundir.h"
 #include "segment.h"
@@ -57,39 +57,12 @@
 #define EXIT_UNREACHABLE EX_UNAVAILABLE /* 69: no broker to talk to */
 #define EXIT_PROTOCOL EX_SOFTWARE      /* 70: the reply made no sense */
 
-/*
- * A reply line may be longer than a request line (a STATUS value, a
- * message quoting the request), but not without bound.
- */
-#define CTL_LINE_MAX 4096
-/*
- * Data lines in one reply: WORKER LIST is the longest (one line per
- * worker, at most CB_MAX_WORKERS); the slack leaves room for a newer
- * broker without letting a broken one make us allocate without end.
- */
-#define CTL_DATA_MAX (4 * CB_MAX_WORKERS)
-/* Seconds a request may take; the broker answers in milliseconds. */
-#define CTL_TIMEOUT_S 10
-
 /* One connection to a broker; connected on the first request. */
 struct ctl {
 	const char *name;              /* instance, checked by main() */
 	char topic[32];                /* command for the --help hint */
 	const struct ctl_cmd *cmd;     /* the command being run */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int fd;                        /* -1 until connected */
-	uint64_t deadline_ns;          /* CLOCK_MONOTONIC, current reply */
-	size_t off, len;               /* unread reply bytes: buf[off, len) */
-	char buf[CTL_LINE_MAX];
-};
-
-/* A parsed reply: OK with data lines, or ERR with a message. */
-struct ctl_reply {
-	int err;                       /* 0 for OK, else ERRNAME's errno */
-	char errname[16];              /* ERR: the name as sent */
-	char text[CTL_LINE_MAX];       /* OK: summary; ERR: the message */
-	size_t ndata;
-	char **data;                   /* ndata NUL-terminated lines */
+	struct cb_ctl_conn conn;       /* fd -1 until the first request */
 };
 
 struct ctl_cmd {
@@ -368,25 +341,20 @@ static void help_full(FILE *f)
 /* The connection                                                    */
 /* ---------------------------------------------------------------- */
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-ctl_unreachable(const struct ctl *ctl, const char *fmt, ...)
+static void __attribute__((noreturn))
+ctl_unreachable(const struct ctl *ctl)
 {
-	int saved = errno;
-	char reason[256];
-	va_list ap;
+	const struct cb_ctl_conn *conn = &ctl->conn;
 
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
 	/* The hint must fit the cause: a permission problem is not a
 	 * broker that is down. */
-	if (saved == EACCES || saved == EPERM)
+	if (conn->sys_errno == EACCES || conn->sys_errno == EPERM)
 		errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
 		    "(the socket is mode 0660: run as the broker's user or "
-		    "group)", ctl->name, ctl->path, reason);
+		    "group)", ctl->name, conn->path, conn->errmsg);
 	errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
-	    "(is capbrokerd -n %s running?)", ctl->name, ctl->path, reason,
-	    ctl->name);
+	    "(is capbrokerd -n %s running?)", ctl->name, conn->path,
+	    conn->errmsg, ctl->name);
 }
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -399,194 +367,33 @@ ctl_malformed(const struct ctl *ctl, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	errx(EXIT_PROTOCOL, "malformed reply from broker '%s' at %s: %s",
-	    ctl->name, ctl->path, reason);
-}
-
-static void ctl_connect(struct ctl *ctl)
-{
-	struct timeval tv = { .tv_sec = CTL_TIMEOUT_S };
-	struct sockaddr_un sun;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (cb_rundir_path(sun.sun_path, sizeof(sun.sun_path), ctl->name,
-	    "sock") < 0)
-		errx(EXIT_UNREACHABLE, "cannot reach broker '%s': socket path "
-		    "%s/%s.sock is longer than %zu bytes", ctl->name,
-		    cb_rundir(), ctl->name, sizeof(sun.sun_path) - 1);
-	strlcpy(ctl->path, sun.sun_path, sizeof(ctl->path));
-	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(EX_OSERR, "socket");
-	/* SO_SNDTIMEO also bounds connect() on a full listen queue. */
-	if (setsockopt(ctl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)) == -1 || setsockopt(ctl->fd, SOL_SOCKET, SO_SNDTIMEO,
-	    &tv, sizeof(tv)) == -1)
-		err(EX_OSERR, "setsockopt");
-	/* An interrupted AF_UNIX connect() left nothing behind: retry. */
-	while (connect(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		if (errno == EISCONN)
-			break;
-		if (errno == EAGAIN)
-			ctl_unreachable(ctl, "no connection within %d s",
-			    CTL_TIMEOUT_S);
-		if (errno != EINTR)
-			ctl_unreachable(ctl, "%s", strerror(errno));
-	}
-}
-
-static void ctl_send(struct ctl *ctl, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		/* MSG_NOSIGNAL: a closed socket is EPIPE, not SIGPIPE. */
-		n = send(ctl->fd, buf, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			ctl_unreachable(ctl, "request not accepted within "
-			    "%d s", CTL_TIMEOUT_S);
-		if (n == -1)
-			ctl_unreachable(ctl, "%s", strerror(errno));
-		buf += n;
-		len -= (size_t)n;
-	}
+	    ctl->name, ctl->conn.path, reason);
 }
 
 /*
- * Read more reply bytes.  Returns 0, or -1 at end of stream.
- * SO_RCVTIMEO bounds each recv(); the deadline bounds the whole reply,
- * so a broker that trickles bytes cannot hold us either.
+ * Exit for a failure of the control client (rc < 0): no command can go
+ * on without the broker or with a reply that makes no sense.
  */
-static int ctl_fill(struct ctl *ctl)
+static void ctl_check(const struct ctl *ctl, int rc)
 {
-	ssize_t n;
+	const struct cb_ctl_conn *conn = &ctl->conn;
 
-	memmove(ctl->buf, ctl->buf + ctl->off, ctl->len - ctl->off);
-	ctl->len -= ctl->off;
-	ctl->off = 0;
-	for (;;) {
-		if (cb_monotonic_ns() > ctl->deadline_ns)
-			ctl_unreachable(ctl, "no complete reply within %d s",
-			    CTL_TIMEOUT_S);
-		n = recv(ctl->fd, ctl->buf + ctl->len,
-		    sizeof(ctl->buf) - ctl->len, 0);
-		if (n > 0) {
-			ctl->len += (size_t)n;
-			return 0;
-		}
-		if (n == 0)
-			return -1;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			ctl_unreachable(ctl, "no reply within %d s",
-			    CTL_TIMEOUT_S);
-		if (errno != EINTR)
-			ctl_unreachable(ctl, "%s", strerror(errno));
-	}
-}
-
-/*
- * The next reply line, without its '\n', into line (CTL_LINE_MAX
- * bytes).  Returns 0, or -1 at end of stream.  A line must fit the
- * buffer and be printable ASCII: it may be printed to a terminal.
- */
-static int ctl_read_line(struct ctl *ctl, char *line)
-{
-	const char *start, *nl;
-	size_t n;
-
-	for (;;) {
-		start = ctl->buf + ctl->off;
-		nl = memchr(start, '\n', ctl->len - ctl->off);
-		if (nl != NULL)
-			break;
-		if (ctl->len - ctl->off >= sizeof(ctl->buf))
-			ctl_malformed(ctl, "line longer than %d bytes",
-			    CTL_LINE_MAX - 1);
-		if (ctl_fill(ctl) < 0)
-			return -1;
-	}
-	n = (size_t)(nl - start);
-	for (size_t i = 0; i < n; i++)
-		if ((start[i] < 0x20 && start[i] != '\t') || start[i] > 0x7e)
-			ctl_malformed(ctl, "byte %#x is not printable ASCII",
-			    (unsigned char)start[i]);
-	memcpy(line, start, n);
-	line[n] = '\0';
-	ctl->off += n + 1;
-	return 0;
-}
-
-/* The next word of *p (spaces and tabs separate); NULL when none. */
-static char *word_next(char **p)
-{
-	char *w = *p + strspn(*p, " \t"), *end;
-
-	if (*w == '\0') {
-		*p = w;
-		return NULL;
-	}
-	end = w + strcspn(w, " \t");
-	if (*end != '\0')
-		*end++ = '\0';
-	*p = end;
-	return w;
-}
-
-/* "OK N [TEXT]" or "ERR ERRNAME MESSAGE" into r. */
-static void reply_parse_status(struct ctl *ctl, char *line,
-    struct ctl_reply *r)
-{
-	char shown[48], *p = line, *kind, *arg;
-	const char *errstr;
-
-	strlcpy(shown, line, sizeof(shown));
-	kind = word_next(&p);
-	arg = word_next(&p);
-	p += strspn(p, " \t");
-	if (kind != NULL && arg != NULL && strcmp(kind, "OK") == 0) {
-		r->ndata = (size_t)strtonum(arg, 0, CTL_DATA_MAX, &errstr);
-		if (errstr != NULL)
-			ctl_malformed(ctl, "data line count '%.16s' is %s "
-			    "(0..%d)", arg, errstr, CTL_DATA_MAX);
-	} else if (kind != NULL && arg != NULL && strcmp(kind, "ERR") == 0) {
-		/* An errno name we do not know is still a refusal (EIO). */
-		r->err = cb_errno_parse(arg);
-		strlcpy(r->errname, arg, sizeof(r->errname));
-	} else
-		ctl_malformed(ctl, "status line '%s' is neither OK N nor "
-		    "ERR ERRNAME", shown);
-	strlcpy(r->text, p, sizeof(r->text));
-}
-
-static void ctl_read_reply(struct ctl *ctl, struct ctl_reply *r)
-{
-	char line[CTL_LINE_MAX];
-
-	memset(r, 0, sizeof(*r));
-	if (ctl_read_line(ctl, line) < 0)
-		ctl_unreachable(ctl, "connection closed without a reply");
-	reply_parse_status(ctl, line, r);
-	if (r->ndata == 0)
+	switch (rc) {
+	case 0:
 		return;
-	if ((r->data = calloc(r->ndata, sizeof(*r->data))) == NULL)
-		err(EX_OSERR, NULL);
-	for (size_t i = 0; i < r->ndata; i++) {
-		if (ctl_read_line(ctl, line) < 0)
-			ctl_malformed(ctl, "reply ended after %zu of %zu data "
-			    "lines", i, r->ndata);
-		if ((r->data[i] = strdup(line)) == NULL)
-			err(EX_OSERR, NULL);
+	case CB_CTL_EUNREACHABLE:
+		ctl_unreachable(ctl);
+	case CB_CTL_EADDRESS:
+		errx(EXIT_UNREACHABLE, "cannot reach broker '%s': %s",
+		    ctl->name, conn->errmsg);
+	case CB_CTL_EMALFORMED:
+		ctl_malformed(ctl, "%s", conn->errmsg);
+	case CB_CTL_EREQUEST:
+		/* Operands were checked, so this is a bug in capctl. */
+		errx(EX_SOFTWARE, "%s", conn->errmsg);
+	default:
+		errx(EX_OSERR, "%s", conn->errmsg);
 	}
-}
-
-static void ctl_reply_free(struct ctl_reply *r)
-{
-	for (size_t i = 0; r->data != NULL && i < r->ndata; i++)
-		free(r->data[i]);
-	free(r->data);
-	r->data = NULL;
-	r->ndata = 0;
 }
 
 /*
@@ -595,99 +402,57 @@ static void ctl_reply_free(struct ctl_reply *r)
  * further requests.  Returns 0 for OK, or the errno of an ERR reply
  * (r->text has the broker's message).  Failing to talk to the broker at
  * all, or a malformed reply, exits (69, 70): no command can go on then.
- * Free r with ctl_reply_free().
+ * Free r with cb_ctl_reply_free().
  */
 static int __attribute__((format(printf, 3, 4)))
-ctl_call(struct ctl *ctl, struct ctl_reply *r, const char *fmt, ...)
+ctl_call(struct ctl *ctl, struct cb_ctl_reply *r, const char *fmt, ...)
 {
-	char req[CB_PROTO_LINE_MAX];
 	va_list ap;
-	int n;
+	int rc;
 
+	if (ctl->conn.fd == -1)
+		ctl_check(ctl, cb_ctl_connect(&ctl->conn, ctl->name));
 	va_start(ap, fmt);
-	n = vsnprintf(req, sizeof(req), fmt, ap);
+	rc = cb_ctl_vcall(&ctl->conn, r, fmt, ap);
 	va_end(ap);
-	/* Operands were checked, so this is a bug in capctl. */
-	if (n < 0 || n >= (int)sizeof(req))
-		errx(EX_SOFTWARE, "request longer than %d bytes",
-		    CB_PROTO_LINE_MAX - 1);
-	req[n++] = '\n';        /* replaces the NUL: it fits */
-	if (ctl->fd == -1)
-		ctl_connect(ctl);
-	ctl->deadline_ns = cb_monotonic_ns() + CTL_TIMEOUT_S * CB_NS_PER_S;
-	ctl_send(ctl, req, (size_t)n);
-	ctl_read_reply(ctl, r);
+	ctl_check(ctl, rc);
 	return r->err;
 }
 
 /* Report an ERR reply; returns the exit status for it. */
-static int ctl_refused(struct ctl_reply *r)
+static int ctl_refused(struct cb_ctl_reply *r)
 {
 	warnx("%s", r->text[0] != '\0' ? r->text : r->errname);
-	ctl_reply_free(r);
+	cb_ctl_reply_free(r);
 	return EXIT_REFUSED;
-}
-
-static void ctl_close(struct ctl *ctl)
-{
-	if (ctl->fd != -1)
-		close(ctl->fd);
-	ctl->fd = -1;
 }
 
 /* ---------------------------------------------------------------- */
 /* Reply contents                                                    */
 /* ---------------------------------------------------------------- */
 
-/*
- * The value of key=VALUE in the status line's text, into out.
- * Returns 0, or -1 when the key is absent or its value does not fit.
- */
-static int reply_value(const struct ctl_reply *r, const char *key,
-    char *out, size_t outlen)
-{
-	char text[sizeof(r->text)], *p = text, *w;
-	size_t klen = strlen(key);
-
-	strlcpy(text, r->text, sizeof(text));
-	while ((w = word_next(&p)) != NULL)
-		if (strncmp(w, key, klen) == 0 && w[klen] == '=')
-			return strlcpy(out, w + klen + 1, outlen) < outlen ?
-			    0 : -1;
-	return -1;
-}
-
 /* A key=NUMBER in the status line's text, range-checked. */
-static long long reply_number(const struct ctl *ctl,
-    const struct ctl_reply *r, const char *key, long long max)
+static long long reply_number(struct ctl *ctl, const struct cb_ctl_reply *r,
+    const char *key, long long max)
 {
-	char value[24];
-	const char *errstr;
 	long long v;
 
-	if (reply_value(r, key, value, sizeof(value)) < 0)
-		ctl_malformed(ctl, "no %s= in '%.64s'", key, r->text);
-	v = strtonum(value, 0, max, &errstr);
-	if (errstr != NULL)
-		ctl_malformed(ctl, "%s '%s' is %s (0..%lld)", key, value,
-		    errstr, max);
+	ctl_check(ctl, cb_ctl_reply_number(&ctl->conn, r, key, max, &v));
 	return v;
 }
-
-/* Print "capacity C (source S), generation G" from a change's reply. */
-static int print_summary(struct ctl *ctl, struct ctl_reply *r)
+static int print_summary(struct ctl *ctl, struct cb_ctl_reply *r)
 {
 	char source[16];
 	long long capacity, generation;
 
 	capacity = reply_number(ctl, r, "capacity", CB_CAPACITY_MAX);
 	generation = reply_number(ctl, r, "generation", UINT32_MAX);
-	if (reply_value(r, "source", source, sizeof(source)) < 0 ||
+	if (cb_ctl_reply_value(r, "source", source, sizeof(source)) < 0 ||
 	    source[0] == '\0')
 		ctl_malformed(ctl, "no source= in '%.64s'", r->text);
 	printf("capacity %lld (source %s), generation %lld\n", capacity,
 	    source, generation);
-	ctl_reply_free(r);
+	cb_ctl_reply_free(r);
 	return 0;
 }
 
@@ -761,7 +526,7 @@ static int cmd_worker_set(struct ctl *ctl, int argc, char **argv)
 		{ "max-running", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	const char *errstr, *id;
 	char extra[24] = "";            /* " MAX_RUNNING" when given */
 	long long max_running = -1;
@@ -800,7 +565,7 @@ static int cmd_worker_set(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_worker_del(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	const char *id;
 
 	cmd_no_options(ctl, argc, argv);
@@ -823,10 +588,10 @@ static void worker_row_parse(struct ctl *ctl, char *line,
 	char *p = line, *max_running;
 	const char *errstr;
 
-	w->id = word_next(&p);
-	w->state = word_next(&p);
-	max_running = word_next(&p);
-	if (max_running == NULL || word_next(&p) != NULL)
+	w->id = cb_ctl_word_next(&p);
+	w->state = cb_ctl_word_next(&p);
+	max_running = cb_ctl_word_next(&p);
+	if (max_running == NULL || cb_ctl_word_next(&p) != NULL)
 		ctl_malformed(ctl, "worker line is not ID STATE MAX_RUNNING");
 	if (!cb_worker_id_valid(w->id))
 		ctl_malformed(ctl, "bad worker id '%.64s'", w->id);
@@ -840,7 +605,7 @@ static void worker_row_parse(struct ctl *ctl, char *line,
 static int cmd_worker_list(struct ctl *ctl, int argc, char **argv)
 {
 	cb_client *c;
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	struct worker_row *rows;
 	int idw = 2, statew = 5;        /* "ID", "STATE" */
 
@@ -878,7 +643,7 @@ static int cmd_worker_list(struct ctl *ctl, int argc, char **argv)
 	}
 	cb_close(c);
 	free(rows);
-	ctl_reply_free(&r);
+	cb_ctl_reply_free(&r);
 	return 0;
 }
 
@@ -891,7 +656,7 @@ static int looks_like_integer(const char *s)
 
 static int cmd_override(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	const char *errstr;
 	long long n;
 	int first = 1;
@@ -917,7 +682,7 @@ static int cmd_override(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	size_t width = 0, klen;
 	char *p, *key;
 
@@ -933,23 +698,23 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	}
 	for (size_t i = 0; i < r.ndata; i++) {
 		p = r.data[i];
-		key = word_next(&p);
+		key = cb_ctl_word_next(&p);
 		p += strspn(p, " \t");
 		printf("%s:%*s %s\n", key, (int)(width - strlen(key)), "", p);
 	}
-	ctl_reply_free(&r);
+	cb_ctl_reply_free(&r);
 	return 0;
 }
 
 static int cmd_ping(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 
 	cmd_operands(ctl, argc, argv, cmd_no_options(ctl, argc, argv), 0, "");
 	if (ctl_call(ctl, &r, "PING") != 0)
 		return ctl_refused(&r);
 	puts(r.text[0] != '\0' ? r.text : "ok");
-	ctl_reply_free(&r);
+	cb_ctl_reply_free(&r);
 	return 0;
 }
 
@@ -1044,7 +809,7 @@ static void pool_change_words(const struct pool_change *pc, char *buf,
 static int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_change pc;
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	char words[128], name[CB_POOL_NAME_MAX + 1];
 	const char *pool;
 	long long index, limit, window, observed;
@@ -1055,7 +820,7 @@ static int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 	pool_change_words(&pc, words, sizeof(words));
 	if (ctl_call(ctl, &r, "POOL SET %s%s", pool, words) != 0)
 		return ctl_refused(&r);
-	if (reply_value(&r, "pool", name, sizeof(name)) < 0 ||
+	if (cb_ctl_reply_value(&r, "pool", name, sizeof(name)) < 0 ||
 	    !cb_pool_name_valid(name))
 		ctl_malformed(ctl, "no valid pool= in '%.64s'", r.text);
 	index = reply_number(ctl, &r, "index", CB_MAX_POOLS - 1);
@@ -1064,7 +829,7 @@ static int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 	observed = reply_number(ctl, &r, "observed", CB_CAPACITY_MAX);
 	printf("pool %s (index %lld): limit %lld, window %lld s, observed "
 	    "%lld\n", name, index, limit, window, observed);
-	ctl_reply_free(&r);
+	cb_ctl_reply_free(&r);
 	return 0;
 }
 
@@ -1099,19 +864,19 @@ static void pool_row_parse(struct ctl *ctl, char *line, struct pool_row *p)
 	    UINT32_MAX };
 	char *s = line;
 
-	p->name = word_next(&s);
+	p->name = cb_ctl_word_next(&s);
 	if (p->name == NULL || !cb_pool_name_valid(p->name))
 		ctl_malformed(ctl, "bad pool name '%.64s'",
 		    p->name != NULL ? p->name : "");
-	p->n[0] = pool_row_number(ctl, p->name, word_next(&s), max[0]);
-	p->kind = word_next(&s);
+	p->n[0] = pool_row_number(ctl, p->name, cb_ctl_word_next(&s), max[0]);
+	p->kind = cb_ctl_word_next(&s);
 	if (p->kind == NULL || (strcmp(p->kind, "capacity") != 0 &&
 	    strcmp(p->kind, "fixed") != 0 && strcmp(p->kind, "share") != 0))
 		ctl_malformed(ctl, "pool %.32s: kind '%.16s' is not capacity, "
 		    "fixed or share", p->name, p->kind != NULL ? p->kind : "");
 	for (int i = 1; i < 7; i++)
-		p->n[i] = pool_row_number(ctl, p->name, word_next(&s), max[i]);
-	if (word_next(&s) != NULL)
+		p->n[i] = pool_row_number(ctl, p->name, cb_ctl_word_next(&s), max[i]);
+	if (cb_ctl_word_next(&s) != NULL)
 		ctl_malformed(ctl, "pool line has more than 9 words");
 }
 
@@ -1131,7 +896,7 @@ static void pool_row_print(const struct pool_row *p, int namew)
 
 static int cmd_pool_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply r;
+	struct cb_ctl_reply r;
 	struct pool_row *rows;
 	int namew = 4;                  /* "POOL" */
 
@@ -1151,7 +916,7 @@ static int cmd_pool_list(struct ctl *ctl, int argc, char **argv)
 	for (size_t i = 0; i < r.ndata; i++)
 		pool_row_print(&rows[i], namew);
 	free(rows);
-	ctl_reply_free(&r);
+	cb_ctl_reply_free(&r);
 	return 0;
 }
 
@@ -1666,8 +1431,11 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctl ctl = { .name = "default", .fd = -1 };
+	struct ctl ctl = { .name = "default" };
 	int ch, rc;
+
+	/* The help text promises "no reply within 10 s". */
+	cb_ctl_init(&ctl.conn, CB_CTL_TIMEOUT_MS);
 
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
@@ -1688,7 +1456,7 @@ int main(int argc, char **argv)
 		usage_error(NULL, "bad broker name '%.40s': 1-%d of "
 		    "A-Z a-z 0-9 . _ -, not . or ..", ctl.name, CB_NAME_MAX);
 	rc = dispatch(&ctl, argc - optind, argv + optind);
-	ctl_close(&ctl);
+	cb_ctl_close(&ctl.conn);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(EX_IOERR, "stdout");
 	return rc;
