@@ -8,8 +8,9 @@
  *                      (a ready/go/stop barrier and one result slot per
  *                      process); sleeping and spinning
  *   peers.c, redis.c   what capbench starts and creates: the run
- *                      directory, capbrokerd and its control socket,
- *                      redis-server; set-up and tear-down
+ *                      directory, capbrokerd and its control socket
+ *                      (lib/ctl_client.h), redis-server; set-up and
+ *                      tear-down
  *   methods.c          the primitives compared (one pair = take a unit
  *                      and give it back) and measure(), best of -r runs
  *   sections_workers.c sections 1, 2, 3, 7: timed worker groups
@@ -37,6 +38,7 @@
 #include <sys/types.h>
 
 #include "abi.h"
+#include "ctl_client.h"
 
 #define MAX_PROCS	64
 #define MAX_COUNTS	8	/* 1, 2, 4, ... 64, and -P itself */
@@ -144,15 +146,13 @@ int run_group(struct bench_procs *p, child_fn *fn, void *arg, int procs,
 /* ----------------------------------------------------------------- */
 /* peers.c, redis.c: what capbench starts, talks to and removes. */
 
-/* A buffered line reader, for the control protocol and RESP alike. */
+/* A buffered line reader for RESP (redis.c). */
 struct reader {
 	int fd;
 	size_t off, len;
 	char buf[4096];
 };
 
-int read_line(struct reader *r, char *line, size_t cap);
-int write_all(int fd, const char *buf, size_t len);
 int unix_connect(const char *path);
 
 struct bench_peers {
@@ -161,8 +161,7 @@ struct bench_peers {
 	char sock[108], redis_sock[108];
 	char broker_path[PATH_MAX], lib_cb[PATH_MAX], lib_one[PATH_MAX];
 	pid_t broker, redis;		/* -1: not running */
-	int ctl_fd;			/* the broker's control socket */
-	struct reader ctl_rd;
+	struct cb_ctl_conn ctl;		/* the broker's control socket */
 	int redis_ok;			/* redis-server up, script loaded */
 	char redis_sha[48];
 	char redis_why[160];		/* why Redis is not measured */

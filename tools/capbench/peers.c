@@ -1,8 +1,8 @@
 /*
  * peers.c - what capbench starts and creates outside itself, and its
  * removal: the private run directory, capbrokerd (its own instance,
- * --remove) and the broker's control socket.  redis.c starts
- * redis-server.
+ * --remove) and the broker's control socket, spoken to through
+ * lib/ctl_client.h.  redis.c starts redis-server.
  *
  * bench_teardown() runs on every way out: from main(), from atexit()
  * and from the signal handler; it does its work once, and never in a
@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,121 +26,54 @@
 #include "segment.h"
 
 /* ----------------------------------------------------------------- */
-/* Sockets. */
-
-int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One line without its "\n" (and "\r"), at most cap - 1 bytes kept. */
-int read_line(struct reader *r, char *line, size_t cap)
-{
-	size_t n = 0;
-
-	for (;;) {
-		if (r->off == r->len) {
-			ssize_t got = read(r->fd, r->buf, sizeof(r->buf));
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0)
-				return got < 0 ? -errno : -ECONNRESET;
-			r->off = 0;
-			r->len = (size_t)got;
-		}
-		char ch = r->buf[r->off++];
-
-		if (ch == '\n')
-			break;
-		if (n + 1 < cap)
-			line[n++] = ch;
-	}
-	if (n > 0 && line[n - 1] == '\r')
-		n--;
-	line[n] = '\0';
-	return 0;
-}
-
-int unix_connect(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-/* ----------------------------------------------------------------- */
 /* The broker and its control socket. */
 
-/* Map an "ERR ENAME ..." reply to an errno. */
-static int err_code(const char *line)
+/* A cb_ctl_*() failure as the -errno capbench's callers expect. */
+static int ctl_errno(const struct cb_ctl_conn *conn, int code)
 {
-	static const struct { const char *n; int e; } map[] = {
-		{ "ENOSPC", ENOSPC }, { "EPERM", EPERM }, { "ENOENT", ENOENT },
-		{ "EINVAL", EINVAL }, { "ERANGE", ERANGE }, { "EAGAIN", EAGAIN },
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strncmp(line + 4, map[i].n, strlen(map[i].n)) == 0)
-			return -map[i].e;
-	return -EPROTO;
+	switch (code) {
+	case CB_CTL_EUNREACHABLE:
+		return conn->sys_errno ? -conn->sys_errno : -ECONNRESET;
+	case CB_CTL_EREQUEST:
+		return -E2BIG;
+	case CB_CTL_EADDRESS:
+		return -ENAMETOOLONG;
+	case CB_CTL_ESYSTEM:
+		return conn->sys_errno ? -conn->sys_errno : -ENOMEM;
+	default:
+		return -EPROTO;
+	}
 }
 
 /*
- * One control request; the status line goes to reply (may be NULL),
- * data lines are read and dropped.  Returns 0, -errno from an ERR
- * reply, or an I/O error.
+ * One control request (lib/ctl_client.h).  reply (may be NULL) gets the
+ * status line as the broker sent it, "OK N TEXT" or "ERR ENAME
+ * MESSAGE", or why there was none; data lines are dropped.  Returns 0,
+ * -errno from an ERR reply, or -errno for a failed connection.
  */
 int ctl(struct bench_peers *p, char *reply, size_t cap, const char *fmt, ...)
 {
-	char line[600], data[600];
+	struct cb_ctl_reply r;
+	const char *sep;
 	va_list ap;
-	int n, r;
+	int e;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	e = cb_ctl_vcall(&p->ctl, &r, fmt, ap);
 	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(line) - 1)
-		return -E2BIG;
-	line[n++] = '\n';
-	r = write_all(p->ctl_fd, line, (size_t)n);
-	if (r == 0)
-		r = read_line(&p->ctl_rd, line, sizeof(line));
-	if (r < 0)
-		return r;
-	if (reply != NULL)
-		bfmt(reply, cap, "%s", line);
-	if (strncmp(line, "ERR ", 4) == 0)
-		return err_code(line);
-	if (strncmp(line, "OK ", 3) != 0)
-		return -EPROTO;
-	for (long k = strtol(line + 3, NULL, 10); k > 0; k--)
-		if ((r = read_line(&p->ctl_rd, data, sizeof(data))) < 0)
-			return r;
-	return 0;
+	if (e < 0) {
+		if (reply != NULL)
+			bfmt(reply, cap, "%s", p->ctl.errmsg);
+		return ctl_errno(&p->ctl, e);
+	}
+	sep = r.text[0] ? " " : "";
+	if (reply != NULL && r.err)
+		bfmt(reply, cap, "ERR %s%s%s", r.errname, sep, r.text);
+	else if (reply != NULL)
+		bfmt(reply, cap, "OK %zu%s%s", r.ndata, sep, r.text);
+	e = -r.err;
+	cb_ctl_reply_free(&r);
+	return e;
 }
 
 /* Connect to the starting broker's socket within 5 s; -ECHILD if it
@@ -163,8 +94,7 @@ static int broker_connect(struct bench *b, const char *log, char *err,
 			    "log in %s)", p->broker_path, st, log);
 			return -ECHILD;
 		}
-		p->ctl_fd = unix_connect(p->sock);
-		if (p->ctl_fd >= 0)
+		if (cb_ctl_connect_path(&p->ctl, p->sock) == 0)
 			break;
 		if (cb_monotonic_ns() > deadline) {
 			snprintf(err, cap, "broker did not come up in 5 s");
@@ -172,7 +102,6 @@ static int broker_connect(struct bench *b, const char *log, char *err,
 		}
 		sleep_us(10000);
 	}
-	p->ctl_rd.fd = p->ctl_fd;
 	return 0;
 }
 
@@ -213,9 +142,7 @@ static void broker_stop(struct bench *b)
 	struct bench_peers *p = &b->peers;
 	uint64_t deadline = cb_monotonic_ns() + 5000000000ull;
 
-	if (p->ctl_fd >= 0)
-		close(p->ctl_fd);
-	p->ctl_fd = -1;
+	cb_ctl_close(&p->ctl);
 	if (p->broker <= 0)
 		return;
 	kill(p->broker, SIGTERM);
@@ -232,7 +159,7 @@ void bench_init(struct bench *b, const struct bench_opts *opt)
 	b->opt = opt;
 	b->peers.broker = -1;
 	b->peers.redis = -1;
-	b->peers.ctl_fd = -1;
+	cb_ctl_init(&b->peers.ctl, CB_CTL_TIMEOUT_MS);
 	b->prims.semid = -1;
 }
 

@@ -1,35 +1,88 @@
 /*
  * redis.c - redis-server for section 2's Redis semaphore: started by
  * capbench on a private unix socket in its run directory (no TCP port,
- * no persistence), spoken to in RESP.  Without redis-server in $PATH
- * the Redis column is skipped with a note (peers->redis_why).
+ * no persistence), spoken to in RESP over capbench's own line reader
+ * (struct reader).  Without redis-server in $PATH the Redis column is
+ * skipped with a note (peers->redis_why).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "capbench.h"
 #include "clock.h"
 
-/* Look prog up in $PATH; 1 found. */
-static int in_path(const char *prog, char *out, size_t cap)
-{
-	const char *path = getenv("PATH");
-	char dirs[4096];
+/* ----------------------------------------------------------------- */
+/* Sockets and RESP. */
 
-	snprintf(dirs, sizeof(dirs), "%s",
-	    path ? path : "/usr/local/bin:/usr/bin:/bin");
-	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL;
-	    d = strtok_r(NULL, ":", &save)) {
-		snprintf(out, cap, "%s/%s", d, prog);
-		if (access(out, X_OK) == 0)
-			return 1;
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* One line without its "\n" (and "\r"), at most cap - 1 bytes kept. */
+static int read_line(struct reader *r, char *line, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		if (r->off == r->len) {
+			ssize_t got = read(r->fd, r->buf, sizeof(r->buf));
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				return got < 0 ? -errno : -ECONNRESET;
+			r->off = 0;
+			r->len = (size_t)got;
+		}
+		char ch = r->buf[r->off++];
+
+		if (ch == '\n')
+			break;
+		if (n + 1 < cap)
+			line[n++] = ch;
+	}
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	return 0;
+}
+
+int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
 }
 
 /* RESP: one command as an array of bulk strings. */
@@ -87,6 +140,26 @@ int redis_cmd(struct reader *r, long long *ival, char *str, size_t cap,
 	int e = resp_send(r->fd, argc, argv);
 
 	return e < 0 ? e : resp_reply(r, ival, str, cap);
+}
+
+/* ----------------------------------------------------------------- */
+/* redis-server. */
+
+/* Look prog up in $PATH; 1 found. */
+static int in_path(const char *prog, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096];
+
+	snprintf(dirs, sizeof(dirs), "%s",
+	    path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d != NULL;
+	    d = strtok_r(NULL, ":", &save)) {
+		snprintf(out, cap, "%s/%s", d, prog);
+		if (access(out, X_OK) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /*
