@@ -171,8 +171,8 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 	    cfg->slots_per_worker;
 	changed |= atomic_exchange_explicit(&b->set.legacy_max,
 	    cfg->legacy_max, memory_order_relaxed) != cfg->legacy_max;
-	atomic_store_explicit(&b->set.retry_after_ms, cfg->retry_after_ms,
-	    memory_order_relaxed);
+	changed |= atomic_exchange_explicit(&b->set.retry_after_ms,
+	    cfg->retry_after_ms, memory_order_relaxed) != cfg->retry_after_ms;
 	if (cfg->override_set)
 		changed |= atomic_exchange_explicit(&b->set.override,
 		    cfg->override, memory_order_relaxed) != cfg->override;

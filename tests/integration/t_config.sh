@@ -64,3 +64,29 @@ start_broker -c "$CONF"
 expect_eq "$(probe current | cut -d' ' -f1,2)" "1024 fallback" "not clamped"
 grep -q "override 70000 ignored: outside 0..65535" "$LOG" || fail "no warning"
 expect_match "$(ctl status)" "override_rejects: *1" "counted"
+stop_broker
+
+say "a reload that changes only retry_after_ms is published"
+# No pool or worker line, so nothing else in the file changes on
+# reload.  A full pool of holds with no launch: the -EAGAIN hint is the
+# configured default.
+printf 'retry_after_ms = 100\n' >"$CONF"
+start_broker -c "$CONF"
+ctl pool set one --limit 1 >/dev/null || fail "pool set"
+ctl run --pool one -- sleep 30 >/dev/null 2>&1 &
+holder=$!
+one_full() { ctl pool list | grep -Eq 'one +1 +fixed +1 +1 +60 +0 +1 '; }
+wait_until 5 one_full || fail "hold not taken: $(ctl pool list)"
+expect_match "$(ctl run --pool one -- true 2>&1)" "retry after 100 ms" "default hint"
+printf 'retry_after_ms = 250\n' >"$CONF"
+reloads=$(grep -c "SIGHUP: " "$LOG")
+kill -HUP "$BROKER"
+reloaded() { [ "$(grep -c "SIGHUP: " "$LOG")" -gt "$reloads" ]; }
+wait_until 5 reloaded || fail "reload not logged"
+grep "SIGHUP: " "$LOG" | tail -n 1 | grep -q "SIGHUP: reloaded" ||
+    fail "a changed retry_after_ms read as unchanged"
+expect_match "$(ctl run --pool one -- true 2>&1)" "retry after 250 ms" \
+    "hint after a reload of retry_after_ms alone"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+stop_broker
