@@ -10,7 +10,7 @@
 #   make valgrind-check  unit tests under valgrind (make check runs it)
 #   make install PREFIX=/usr/local DESTDIR=   /  make uninstall
 #   make man-check       lint the manual pages (mandoc -Tlint)
-#   make bench           run capbench (tools/capbench.c) and print its table
+#   make bench           run capbench (tools/capbench/) and print its table
 #   make bench-report    full capbench run: JSON, the plot and the tables
 #                        of docs/BENCHMARKS.md
 #   make python-check    test the Python binding (pytest, real broker)
