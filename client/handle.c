@@ -414,3 +414,10 @@ int cb_handle_check(cb_client *c)
 		    "fork(); open a new one in the child");
 	return 0;
 }
+
+int cb_handle_enter(cb_client *c, int args_ok, const char *what)
+{
+	if (!args_ok)
+		return cb_handle_fail(c, -EINVAL, "NULL %s", what);
+	return cb_handle_check(c);
+}

@@ -67,6 +67,10 @@ void cb_handle_rehello(cb_client *c);
 /* May this handle reserve and release at all?  0, or -EACCES
  * (read-only) / -EINVAL (opened before fork()) with the message set. */
 int cb_handle_check(cb_client *c);
+/* The prologue of every call that reserves, releases or waits: its
+ * pointer arguments given (args_ok, else -EINVAL "NULL what"), then
+ * cb_handle_check(). */
+int cb_handle_enter(cb_client *c, int args_ok, const char *what);
 
 /* read.c */
 

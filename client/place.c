@@ -51,9 +51,8 @@ static int pick_check(cb_client *c, const struct cb_request *req,
 {
 	int r;
 
-	if (req == NULL || ticket == NULL)
-		return cb_handle_fail(c, -EINVAL, "NULL request or ticket");
-	r = cb_handle_check(c);
+	r = cb_handle_enter(c, req != NULL && ticket != NULL,
+	    "request or ticket");
 	if (r < 0)
 		return r;
 	if (req->kind != CB_HOLD)

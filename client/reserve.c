@@ -52,9 +52,8 @@ static int check_request(cb_client *c, const struct cb_request *req,
 {
 	int r;
 
-	if (req == NULL || ticket == NULL)
-		return cb_handle_fail(c, -EINVAL, "NULL request or ticket");
-	r = cb_handle_check(c);
+	r = cb_handle_enter(c, req != NULL && ticket != NULL,
+	    "request or ticket");
 	if (r < 0)
 		return r;
 	if (req->kind != CB_HOLD && req->kind != CB_LAUNCH)
@@ -214,9 +213,7 @@ static int waiter_open(cb_client *c, const cb_waiter *w,
 {
 	int r;
 
-	if (w == NULL)
-		return cb_handle_fail(c, -EINVAL, "NULL waiter");
-	r = cb_handle_check(c);
+	r = cb_handle_enter(c, w != NULL, "waiter");
 	if (r < 0)
 		return r;
 	return waiter_unpack(c, w, me, kind, observed);
@@ -312,9 +309,7 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 {
 	int r;
 
-	if (ticket == NULL)
-		return cb_handle_fail(c, -EINVAL, "NULL ticket");
-	r = cb_handle_check(c);
+	r = cb_handle_enter(c, ticket != NULL, "ticket");
 	if (r < 0)
 		return r;
 	r = cb_rsv_release(&c->rsv, ticket);
