@@ -4,7 +4,8 @@
  * Each test binds a fake broker's socket under a private
  * CAPBROKER_RUNDIR, forks it (it answers a script of replies: all at
  * once, a byte at a time, never, or by hanging up) and drives the
- * client against it with a short timeout.  Each check of the client has
+ * client against it: with a 5 s timeout where a reply is due, 300 ms
+ * where the test waits the timeout out.  Each check of the client has
  * a test that gets a different answer without it: a line one byte too
  * long, a control byte, a data count one past the cap, a reply cut
  * short, a silent broker (which hangs up after 3 s, so without
@@ -38,7 +39,10 @@
 #include "ctl_client.h"
 
 #define NAME "fake"
-#define TIMEOUT_MS 300          /* the client's, in most tests */
+/* The client's timeout: generous where a reply is expected (a loaded
+ * machine must not fail the test), short where the test waits it out. */
+#define TIMEOUT_MS 5000
+#define SHORT_MS 300
 #define HOLD_MS 3000            /* a silent server hangs up after it */
 
 /* How the fake broker answers. */
@@ -445,6 +449,7 @@ static void test_no_reply(void **state)
 	uint64_t t0;
 
 	(void)state;
+	cb_ctl_init(&conn, SHORT_MS);
 	fake_one(FAKE_SILENT, "PING\n", "", 0);
 	t0 = cb_monotonic_ns();
 	expect_error(cb_ctl_call(&conn, &reply, "PING"), CB_CTL_EUNREACHABLE,
@@ -465,6 +470,7 @@ static void test_trickle(void **state)
 	memset(r, 'a', sizeof(r) - 2);
 	memcpy(r, "OK 0 ", 5);
 	r[sizeof(r) - 2] = '\n';
+	cb_ctl_init(&conn, SHORT_MS);
 	fake_one(FAKE_TRICKLE, NULL, r, 0);
 	expect_error(cb_ctl_call(&conn, &reply, "PING"), CB_CTL_EUNREACHABLE,
 	    "no complete reply within 300 ms");
@@ -523,6 +529,7 @@ static int connect_full_queue(void)
 	}
 	if (errno != EAGAIN)
 		return 3;
+	cb_ctl_init(&conn, SHORT_MS);
 	rc = cb_ctl_connect(&conn, NAME);
 	if (rc != CB_CTL_EUNREACHABLE || conn.fd != -1 || strcmp(conn.errmsg,
 	    "no connection within 300 ms") != 0) {
@@ -552,7 +559,6 @@ static void test_eintr(void **state)
 	int rc;
 
 	(void)state;
-	cb_ctl_init(&conn, 2000);
 	fake_one(FAKE_SLOW, "PING\n", "OK 0 pong\n", 0);
 	sigaction(SIGALRM, &sa, &old);
 	setitimer(ITIMER_REAL, &every, NULL);
