@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "capbroker.h"
 
 #define PAIRS_MAX 16
@@ -75,14 +76,6 @@ static int allowed(const struct pair *p, int n, unsigned cap, int src)
 	return 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * The torn-read validator.  Three ways of reading, each checked:
  * one load of the state word must give a published pair; cb_current()
@@ -95,9 +88,9 @@ static int hammer(cb_client *c, double secs, struct pair *p, int n)
 	const uint64_t *word = cb_state_word(c);
 	uint64_t reads = 0, bad = 0, last_gen = 0, gens = 0;
 	uint64_t seen_word[64] = { 0 };
-	double end = now_s() + secs;
+	uint64_t end = cb_monotonic_ns() + (uint64_t)(secs * 1e9);
 
-	while (now_s() < end) {
+	while (cb_monotonic_ns() < end) {
 		for (int i = 0; i < 1000; i++, reads++) {
 			uint64_t w = cb_state_load(word);
 			unsigned cap = CB_STATE_CAPACITY(w), alone;
@@ -142,18 +135,15 @@ static int hammer(cb_client *c, double secs, struct pair *p, int n)
 
 static int linger(cb_client *c, double secs)
 {
-	struct timespec t0, t;
+	uint64_t end = cb_monotonic_ns() + (uint64_t)(secs * 1e9);
 	uint32_t gen = CB_STATE_GENERATION(cb_state_load(cb_state_word(c)));
 
 	printf("lingering\n");
 	fflush(stdout);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		cb_watch(c, &gen, 100);
 		cb_broker_check(c);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((double)(t.tv_sec - t0.tv_sec) +
-	    (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	} while (cb_monotonic_ns() < end);
 	return 0;
 }
 

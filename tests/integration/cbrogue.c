@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "abi.h"
 #include "segment.h"
 
@@ -52,14 +53,6 @@ static uint64_t next(void)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Random 8-byte words over [off, off + size), stored atomically so no
@@ -118,7 +111,7 @@ static int counters(void *base, const char *pools)
 		(65536ull << 32) | 65536ull,
 		(7ull << 32) | 0x7fffffffull,
 	};
-	uint64_t now = mono_ns();
+	uint64_t now = cb_monotonic_ns();
 	const uint64_t deadline[] = {
 		0, 1, now + 1000000ull * 1000000000ull, 1ull << 62,
 		UINT64_MAX,
