@@ -95,13 +95,13 @@ PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
 CORE_SRC     = lib/segment.c lib/tier.c lib/clock.c lib/futex.c lib/proc.c \
                lib/rundir.c lib/snapshot.c lib/reserve.c lib/queue.c \
                lib/place.c
-TOOLCORE_SRC = lib/proto.c $(wildcard lib/ctl_client.c)
-SWEEP_SRC    = $(wildcard lib/sweep_*.c)
+TOOLCORE_SRC = lib/proto.c lib/ctl_client.c
+SWEEP_SRC    = lib/sweep_reserve.c lib/sweep_queue.c lib/sweep_place.c
 # client/*.c is libcapbroker; each program is a folder of its own.
-CLIENT_SRC   = $(filter-out client/capctl.c,$(wildcard client/*.c))
-CAPCTL_SRC   = $(wildcard client/capctl.c client/capctl/*.c)
-CAPDUMP_SRC  = $(wildcard tools/capdump.c tools/capdump/*.c)
-CAPBENCH_SRC = $(wildcard tools/capbench.c tools/capbench/*.c)
+CLIENT_SRC   = $(wildcard client/*.c)
+CAPCTL_SRC   = $(wildcard client/capctl/*.c)
+CAPDUMP_SRC  = $(wildcard tools/capdump/*.c)
+CAPBENCH_SRC = $(wildcard tools/capbench/*.c)
 BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \
                broker/control.c broker/config.c broker/segments.c \
                broker/log.c broker/pools.c broker/sweeper.c \
