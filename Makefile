@@ -113,6 +113,15 @@ SWEEP_OBJ    = $(SWEEP_SRC:%.c=$(O)/%.o)
 CLIENT_OBJ   = $(CLIENT_SRC:%.c=$(O)/%.o)
 BROKER_OBJ   = $(BROKER_SRC:%.c=$(O)/%.o)
 
+# The test-point build (lib/testpoint.h): the same sources compiled with
+# -DCB_TESTPOINTS into $(O)/tp/, for the tests that force an interleaving
+# (tests/unit/test_tp_*.c, tests/integration/tp_*.c, capbrokerd-tp).
+TP          = $(O)/tp
+TP_CORE_OBJ = $(CORE_SRC:%.c=$(TP)/%.o) $(TP)/lib/testpoint.o
+TP_LIB_A    = $(TP)/libcapbroker.a
+TP_BROKER_OBJ = $(BROKER_SRC:%.c=$(TP)/%.o) $(SWEEP_SRC:%.c=$(TP)/%.o) \
+                $(TOOLCORE_SRC:%.c=$(TP)/%.o)
+
 LIB_SO      = $(O)/libcapbroker.so.$(VERSION)
 LIB_SONAME  = libcapbroker.so.$(SOVERSION)
 LIB_A       = $(O)/libcapbroker.a
@@ -127,7 +136,8 @@ MAN8        = broker/capbrokerd.8
 MANPAGES    = $(MAN1) $(MAN3) $(MAN8) tools/capbench.1
 
 UNIT_TESTS  = $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
-ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/integration/*.c))
+ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/integration/*.c)) \
+              $(O)/tests/capbrokerd-tp
 # examples/gateway: the pre-forked HTTP gateway and its fake backends
 # (tests/integration/t_gateway.sh).
 EXAMPLES    = $(O)/examples/gateway $(O)/examples/fakebackend
@@ -141,6 +151,18 @@ tests: $(UNIT_TESTS) $(ITEST_PROGS)
 
 deps:
 	@sh scripts/install-deps.sh
+
+$(TP)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(CPPFLAGS) -DCB_TESTPOINTS $(if $(filter lib/% broker/%,$<),,$(CLIENT_CPPFLAGS)) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(TP_LIB_A): $(CLIENT_SRC:%.c=$(TP)/%.o) $(TP_CORE_OBJ)
+	$(Q)rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
+
+$(O)/tests/capbrokerd-tp: $(TP_BROKER_OBJ) $(TP_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -196,6 +218,15 @@ $(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
 # tests/unit/test_broker_MODULE.c also links the broker's modules.
 BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
 
+# tests/unit/test_tp_*.c: the test-point build of everything, broker
+# modules included.
+$(O)/tests/test_tp_%: tests/unit/test_tp_%.c $(filter-out $(TP)/broker/main.o,$(TP_BROKER_OBJ)) \
+    $(TP_LIB_A)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -DCB_TESTPOINTS -Ibroker $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< \
+	    $(filter-out $(TP)/broker/main.o,$(TP_BROKER_OBJ)) $(TP_LIB_A) $(ALL_LDFLAGS) \
+	    $(PKG_CMOCKA) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+
 $(O)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB_OBJ) \
     $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -207,6 +238,10 @@ $(O)/tests/%: tests/unit/%.c $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(LIB_A) \
 	    $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_BSD)
+
+$(O)/tests/tp_%: tests/integration/tp_%.c tests/integration/cbtest.h $(TP_LIB_A)
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -DCB_TESTPOINTS $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(TP_LIB_A) $(ALL_LDFLAGS)
 
 $(O)/tests/%: tests/integration/%.c tests/integration/cbtest.h $(LIB_A)
 	@mkdir -p $(dir $@)
