@@ -23,9 +23,23 @@
 #include "segment.h"
 #include "slots.h"
 #include "sweep.h"
+#include "testpoint.h"
 
+/*
+ * epoll tags.  A client watch's tag is TAG_WATCH | seq << WATCH_SHIFT |
+ * index, seq unique to that watch (never reused: 53 bits): one
+ * epoll_wait batch can hold the event of a watch that was replaced
+ * while the batch was handled (the entry freed and claimed again, its
+ * new owner watched at the same index), and that event must not be
+ * taken for the new owner's death.
+ */
 #define TAG_KICK (1ull << 40)
 #define TAG_TIMER (2ull << 40)
+#define TAG_WATCH (1ull << 63)
+#define WATCH_SHIFT 10
+#define WATCH_INDEX(tag) ((uint32_t)((tag) & ((1u << WATCH_SHIFT) - 1)))
+_Static_assert(CB_MAX_CLIENTS <= (1u << WATCH_SHIFT),
+    "a client index fits below a watch tag's seq");
 #define RECLAIM_LOG_MAX 8
 
 enum { REQ_HELLO = 1, REQ_CHECK = 2 };
@@ -50,6 +64,7 @@ static void unwatch(struct cb_sweeper *sw, uint32_t i)
 	}
 	sw->watch[i].pidfd = -1;
 	sw->watch[i].owner = 0;
+	sw->watch[i].tag = 0;
 }
 
 static void reclaim(struct cb_broker *b, uint32_t i, uint64_t owner,
@@ -58,7 +73,8 @@ static void reclaim(struct cb_broker *b, uint32_t i, uint64_t owner,
 	uint32_t per_pool[CB_MAX_POOLS] = { 0 };
 	long n;
 
-	unwatch(&b->sweeper, i);
+	if (b->sweeper.watch[i].owner == owner)
+		unwatch(&b->sweeper, i);
 	n = cb_rsv_reclaim(b->seg.slots, i, owner, per_pool);
 	/* Its places in pool queues: every entry of client i whose owner
 	 * is no longer i's (freed just now, or earlier if the entry
@@ -100,24 +116,27 @@ static int pidfd_open(pid_t pid)
  * Watch client entry i, owned by `owner`.  The pidfd is opened before
  * the start time is checked, so a pid reused in between is caught: the
  * pidfd then names a process whose start time differs.
+ *
+ * An entry that is no longer `owner`'s is left as it is: whatever
+ * watch it has is its new owner's business (its HELLO, or the scan).
  */
 static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
 {
 	struct cb_sweeper *sw = &b->sweeper;
 	struct cb_client_slot *cs = cb_slots_client(b->seg.slots, i);
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
+	struct epoll_event ev = { .events = EPOLLIN };
 	pid_t pid = (pid_t)CB_OWNER_PID(owner);
 	uint64_t start;
 	int fd;
 
 	if (sw->watch[i].pidfd >= 0 && sw->watch[i].owner == owner)
 		return;
-	unwatch(sw, i);
 	/* Pairs with the owner CAS of cb_rsv_claim() (lib/reserve.c;
 	 * seq_cst, so a release): the entry is still the claim we were
 	 * told of. */
 	if (atomic_load_explicit(&cs->owner, memory_order_acquire) != owner)
 		return;
+	unwatch(sw, i);
 	fd = pid > 0 ? pidfd_open(pid) : -1;
 	if (fd < 0 && (pid <= 0 || errno == ESRCH || errno == EINVAL)) {
 		reclaim(b, i, owner, "is gone");
@@ -134,6 +153,7 @@ static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
 		reclaim(b, i, owner, "is gone");
 		return;
 	}
+	ev.data.u64 = TAG_WATCH | ++sw->watch_seq << WATCH_SHIFT | i;
 	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		log_warn("epoll_ctl(pidfd)");
 		close(fd);
@@ -141,6 +161,7 @@ static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
 	}
 	sw->watch[i].pidfd = fd;
 	sw->watch[i].owner = owner;
+	sw->watch[i].tag = ev.data.u64;
 }
 
 /* A watched client's pidfd is readable once it has exited. */
@@ -161,13 +182,30 @@ static void handle_request(struct cb_broker *b, const struct request *rq)
 		return;
 	}
 	/* REQ_CHECK: the connection closed.  Dead now, or later through
-	 * the pidfd; a process that only closed its socket lives on. */
+	 * the pidfd; a process that only closed its socket lives on.  If
+	 * the entry is no longer rq->owner's, watch() leaves it alone. */
 	if (sw->watch[i].pidfd >= 0 && sw->watch[i].owner == rq->owner) {
 		if (watched_dead(sw, i))
 			reclaim(b, i, rq->owner, "died");
 	} else {
 		watch(b, i, rq->owner);
 	}
+}
+
+/*
+ * A pidfd event.  It is the death of the process we watch at that
+ * index only if its tag is the watch's own (not one the batch carried
+ * over from a watch replaced since) and the pidfd is readable now.
+ */
+static void handle_exit(struct cb_broker *b, uint64_t tag)
+{
+	struct cb_sweeper *sw = &b->sweeper;
+	uint32_t i = WATCH_INDEX(tag);
+
+	if (i >= CB_MAX_CLIENTS || sw->watch[i].pidfd < 0 ||
+	    sw->watch[i].tag != tag || !watched_dead(sw, i))
+		return;
+	reclaim(b, i, sw->watch[i].owner, "died");
 }
 
 static void drain_requests(struct cb_broker *b)
@@ -186,6 +224,9 @@ static void drain_requests(struct cb_broker *b)
 		handle_request(b, rq);
 		free(rq);
 	}
+	/* Tests hold the sweeper here, between batches, to line up the
+	 * events of the next one (t_sweeper_reuse.sh). */
+	CB_TESTPOINT("sweeper:drained");
 }
 
 /*
@@ -394,10 +435,8 @@ static void *sweeper_main(void *arg)
 				drain_requests(b);
 			else if (tag == TAG_TIMER)
 				sweep(b);
-			else if (tag < CB_MAX_CLIENTS &&
-			    sw->watch[tag].pidfd >= 0)
-				reclaim(b, (uint32_t)tag, sw->watch[tag].owner,
-				    "died");
+			else if (tag & TAG_WATCH)
+				handle_exit(b, tag);
 		}
 	}
 	return NULL;

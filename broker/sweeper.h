@@ -43,6 +43,7 @@ struct cb_wq_sweep;
 struct cb_watch {
 	int pidfd;           /* -1: not watched */
 	uint64_t owner;      /* the owner word it was watched for */
+	uint64_t tag;        /* its epoll tag (sweeper.c), unique per watch */
 };
 
 struct cb_sweeper {
@@ -54,6 +55,7 @@ struct cb_sweeper {
 	_Atomic bool stop;
 	/* Sweeper-thread private from here on. */
 	struct cb_watch watch[CB_MAX_CLIENTS];
+	uint64_t watch_seq;                 /* the last watch's seq */
 	uint64_t claiming[CB_MAX_LAUNCHES];     /* cb_rsv_settle's prev */
 	int64_t worker_drift[CB_MAX_WORKERS];   /* cb_place_recount's drift */
 	struct cb_seg_header slots_header;  /* as created, for repair */
