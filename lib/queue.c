@@ -163,9 +163,65 @@ uint64_t cb_wq_hint(const void *slots, int pool)
 	    memory_order_relaxed);
 }
 
+/*
+ * Proof that the process owning entry e (word w, owner word o) is gone:
+ * its client entry still names o, and (pid, start time) no longer names
+ * a running process (proc.h).  Anything short of proof (cb_proc_alive
+ * -1, unknown; no start time recorded) counts as alive: a live waiter
+ * must never be pruned.
+ */
+static int owner_dead(void *slots, uint64_t w, uint64_t o)
+{
+	uint32_t c = CB_WAITER_CLIENT(w);
+	struct cb_client_slot *cs;
+	uint64_t start;
+
+	if (!cb_wq_owner_live(slots, c, o))
+		return 0;               /* not live: the scans prune it */
+	cs = cb_slots_client(slots, c);
+	/* Pairs with the release store of start in cb_rsv_claim(): a
+	 * non-zero start is the one the owner recorded... */
+	start = atomic_load_explicit(&cs->start, memory_order_acquire);
+	/* ...if the entry still names o after that load (seq_cst, as
+	 * every owner-word access here). */
+	if (start == 0 || atomic_load_explicit(&cs->owner,
+	    memory_order_seq_cst) != o)
+		return 0;
+	return cb_proc_alive((pid_t)CB_OWNER_PID(o), start) == 0;
+}
+
+/*
+ * The fail-fast path's own check of a blocking waiter (queue.h): with
+ * no broker running nobody else frees a dead waiter's client entry,
+ * and a fail-fast request never waits, so it never reaches the
+ * blocking waiters' stall check.  A /proc read per refused request
+ * would be a syscall storm on a busy pool, so each process checks a
+ * pool's blockers at most once per BLOCKER_CHECK_MS (one clock read,
+ * vDSO, when due or not).  The common path (queued hint 0) never
+ * gets here.
+ */
+#define BLOCKER_CHECK_MS 100
+
+static _Atomic uint64_t blocker_checked_ns[CB_MAX_POOLS];
+
+/* May this call check pool's blockers?  At most one caller per
+ * interval wins (relaxed: a lost race costs one check more or less). */
+static int blocker_check_due(int pool)
+{
+	_Atomic uint64_t *last = &blocker_checked_ns[pool];
+	uint64_t now = cb_monotonic_ns() | 1;   /* 0: never checked */
+	uint64_t l = atomic_load_explicit(last, memory_order_relaxed);
+
+	if (l != 0 && now - l < (uint64_t)BLOCKER_CHECK_MS * 1000000u)
+		return 0;
+	return atomic_compare_exchange_strong_explicit(last, &l, now,
+	    memory_order_relaxed, memory_order_relaxed);
+}
+
 int cb_wq_blocked(void *slots, int pool, int32_t priority)
 {
 	struct cb_wq_view v;
+	int check = -1;         /* -1: not asked yet; 0 not due; 1 due */
 
 	if (cb_wq_hint(slots, pool) == 0)
 		return 0;
@@ -178,8 +234,16 @@ int cb_wq_blocked(void *slots, int pool, int32_t priority)
 		    !cb_wq_entry_read(slots, e, w, &v) ||
 		    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
 			continue;
-		if (v.priority >= priority)
+		if (v.priority < priority)
+			continue;
+		if (check < 0)
+			check = blocker_check_due(pool);
+		if (!check || !owner_dead(slots, w, v.owner))
 			return 1;
+		/* Dead on proof: prune it and hand over, as its owner
+		 * would have on leaving; then look on. */
+		if (cb_wq_entry_free(slots, e, w))
+			cb_wq_wake_head(slots, pool);
 	}
 	return 0;
 }
@@ -262,15 +326,11 @@ static void check_stalled(void *slots, int pool, uint32_t e, uint64_t w)
 {
 	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
 	uint64_t o = atomic_load_explicit(&ws->owner, memory_order_relaxed);
-	uint64_t start;
 
+	/* The word re-checked after the owner load (seq_cst): o is the
+	 * owner of exactly w. */
 	if (atomic_load_explicit(&ws->word, memory_order_seq_cst) != w ||
-	    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), o))
-		return;
-	/* owner_live checked the index. */
-	start = atomic_load_explicit(&cb_slots_client(slots,
-	    CB_WAITER_CLIENT(w))->start, memory_order_acquire);
-	if (start == 0 || cb_proc_alive((pid_t)CB_OWNER_PID(o), start))
+	    !owner_dead(slots, w, o))
 		return;
 	if (cb_wq_entry_free(slots, e, w))
 		cb_wq_wake_head(slots, pool);

@@ -81,7 +81,11 @@
  *     dead waiter entries (cb_wq_reclaim) and wakes the new head.
  *     With no broker running, a waiter whose head has not moved for a
  *     whole slice (1 s) checks the head's process (pid + start time,
- *     proc.h) and prunes it if it is gone.
+ *     proc.h) and prunes it if it is gone; a fail-fast request that a
+ *     waiter blocks does the same (at most once per 100 ms per process
+ *     and pool, never when nobody is queued), so fail-fast reserves go
+ *     on while the broker is down.  Only proof counts: a start time
+ *     that no longer matches; "unknown" (cb_proc_alive -1) is alive.
  *   - Wakes from a hostile client (or none at all: a zeroed waiters
  *     count) cost latency, never a hang: every sleep is a slice.
  * tests/model/queue.pml checks the first two points with spin, and
@@ -172,7 +176,9 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 /*
  * Would a fail-fast request of `priority` pass a live waiter of pool?
  * 1 if some live waiter has a priority >= priority, else 0.  One
- * relaxed load when nobody is queued.
+ * relaxed load when nobody is queued.  A blocker whose process is gone
+ * on proof (proc.h) is pruned and the head woken (checked at most once
+ * per 100 ms per process and pool: the broker may be down).
  */
 int cb_wq_blocked(void *slots, int pool, int32_t priority);
 

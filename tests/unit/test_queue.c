@@ -21,11 +21,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "abi.h"
 #include "futex.h"
+#include "proc.h"
 #include "queue.h"
 #include "reserve.h"
 #include "segment.h"
@@ -73,9 +76,33 @@ static void pool_define(struct fx *f, int pool, uint32_t limit)
 	seg_pool_define(f->state, pool, limit, 1000, 0);
 }
 
+/* Our own client gets our real start time: the fail-fast path checks
+ * a blocking waiter's process (cb_wq_blocked), and START would be
+ * proof that we are gone. */
 static void rsv_open(struct fx *f, struct cb_rsv *r, pid_t pid)
 {
-	seg_rsv_open(r, f->state, f->slots, pid, START, LOCAL_SIZE);
+	uint64_t start = START;
+
+	if (pid == getpid())
+		assert_int_equal(cb_proc_start_time(pid, &start), 0);
+	seg_rsv_open(r, f->state, f->slots, pid, start, LOCAL_SIZE);
+}
+
+/* A process that is gone, reaped, with the start time it had: the
+ * owner of a client entry that nobody reclaimed (no broker). */
+static void dead_process(pid_t *pid, uint64_t *start)
+{
+	int status;
+
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(cb_proc_start_time(*pid, start), 0);
+	kill(*pid, SIGKILL);
+	assert_int_equal(waitpid(*pid, &status, 0), *pid);
 }
 
 /* Pool P of limit 1, its unit held by r. */
@@ -329,6 +356,44 @@ static void test_failfast_does_not_barge(void **state)
 	assert_int_equal(cb_wq_hint(f->slots, P), 0);
 }
 
+/*
+ * Regression (issue 12, finding 7): no broker runs, so nobody frees the
+ * client entry of a waiter killed in the queue and its entry looks
+ * live.  The fail-fast path used to count it as a blocker for ever;
+ * now it checks the blocker's process, prunes it on proof of death, and
+ * hands over.  A blocker whose process lives still blocks.
+ */
+static void test_failfast_prunes_dead_blocker(void **state)
+{
+	struct fx *f = *state;
+	struct timespec check_due = { 0, 110 * 1000000 };
+	struct cb_wq_entry dead, live;
+	struct cb_rsv gone;
+	uint64_t start;
+	pid_t pid;
+
+	dead_process(&pid, &start);
+	seg_rsv_open(&gone, f->state, f->slots, pid, start, LOCAL_SIZE);
+	/* A process checks a pool's blockers at most once per 100 ms
+	 * (queue.c's BLOCKER_CHECK_MS); each call below waits until one
+	 * is due for sure.  The live blocker is checked and blocks... */
+	enqueue(f, &f->r, 0, &live);
+	nanosleep(&check_due, NULL);
+	assert_int_equal(cb_wq_blocked(f->slots, P, 0), 1);
+	/* ...the dead one is proved dead, pruned, and lets the request
+	 * by. */
+	enqueue(f, &gone, 5, &dead);
+	nanosleep(&check_due, NULL);
+	assert_int_equal(cb_wq_blocked(f->slots, P, 5), 0);
+	assert_int_equal(CB_WAITER_STATE(atomic_load(&wslot(f,
+	    dead.index)->word)), CB_WAITER_FREE);
+	assert_int_equal(queued(f), 1);
+	assert_int_equal(waiters(f), 1);
+	assert_int_equal(cb_wq_position(f->slots, &live), 0);
+	assert_int_equal(cb_wq_leave(f->slots, &live), 0);
+	free((void *)gone.local);
+}
+
 static void test_table_full(void **state)
 {
 	struct fx *f = *state;
@@ -512,6 +577,7 @@ int main(void)
 		WQ_TEST(test_close_drops_own_entries),
 		WQ_TEST(test_reused_client_entry_not_live),
 		WQ_TEST(test_failfast_does_not_barge),
+		WQ_TEST(test_failfast_prunes_dead_blocker),
 		WQ_TEST(test_table_full),
 		WQ_TEST(test_sweep_repairs),
 		WQ_TEST(test_sweep_restores_zeroed_hint),
