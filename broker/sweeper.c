@@ -115,7 +115,10 @@ static int pidfd_open(pid_t pid)
 /*
  * Watch client entry i, owned by `owner`.  The pidfd is opened before
  * the start time is checked, so a pid reused in between is caught: the
- * pidfd then names a process whose start time differs.
+ * pidfd then names a process whose start time differs.  Only proof of
+ * death reclaims (pidfd_open's ESRCH, a start time that no longer
+ * matches, a zombie); a start time we cannot read (-1: hidepid, EACCES)
+ * leaves the watch to the pidfd, which is proof when it fires.
  *
  * An entry that is no longer `owner`'s is left as it is: whatever
  * watch it has is its new owner's business (its HELLO, or the scan).
@@ -148,7 +151,7 @@ static void watch(struct cb_broker *b, uint32_t i, uint64_t owner)
 	}
 	/* Pairs with the release store of start in cb_rsv_claim(). */
 	start = atomic_load_explicit(&cs->start, memory_order_acquire);
-	if (start != 0 && !cb_proc_alive(pid, start)) {
+	if (start != 0 && cb_proc_alive(pid, start) == 0) {
 		close(fd);
 		reclaim(b, i, owner, "is gone");
 		return;

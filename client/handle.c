@@ -253,6 +253,17 @@ static int join(cb_client *c)
 		return set_err(open_errmsg, -EXDEV, "not in the broker's PID "
 		    "namespace: pids in the client table would name other "
 		    "processes (CB_OPEN_RDONLY can still observe)");
+	/* Unknown is not "the same": a client in another namespace whose
+	 * /proc is missing or hidden would write a pid that names some
+	 * other process to the broker, which then reclaims our holds when
+	 * that one dies, or keeps them for as long as it lives.  A broker
+	 * that could not read its own namespace (ns == 0) gives nothing to
+	 * compare; such a client goes on as before. */
+	if (ns != 0 && mine == 0)
+		return set_err(open_errmsg, -EXDEV, "cannot read "
+		    "/proc/self/ns/pid to prove this process shares the "
+		    "broker's PID namespace (mount /proc; CB_OPEN_RDONLY can "
+		    "still observe)");
 	pthread_once(&atfork_once, register_atfork);
 	/* Relaxed: only compared, as in cb_handle_check(); it changes
 	 * only in a fork child's one thread, before the child's calls. */

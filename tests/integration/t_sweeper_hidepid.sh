@@ -1,0 +1,81 @@
+# Finding 4 of issue 12: a /proc read error is not a death.  With /proc
+# mounted hidepid=2 and the broker running as its own user, the broker
+# sees no /proc entry for its clients; it reclaimed every one at HELLO
+# ("is gone") and later scrubbed their holds as garbage, so pools
+# admitted beyond their limits.
+#
+# The test-point broker reads a /proc of our making (CB_TEST_PROC,
+# lib/proc.c) that shows only itself, as hidepid=2 would.  Its sweeper
+# is held at "sweeper:drained" once it has handled A's HELLO: by then a
+# reclaim would have been logged.  Then a client killed with -9 must
+# still be reclaimed (its pidfd is proof), A must keep its hold, and a
+# client that cannot read its own PID namespace must be refused.
+. "$(dirname "$0")/lib.sh"
+
+D=$CAPBROKER_RUNDIR
+TPD=$D/tp
+POINT=sweeper:drained
+FAKE=$D/proc
+mkdir -p "$TPD" "$FAKE"
+ln -s /proc/self "$FAKE/self"
+
+hold() {	# FILE POOL KIND TIMEOUT_MS HOLD_MS: cbhold in the background
+	f=$1
+	shift
+	"$BIN/tests/cbhold" "$NAME" "$@" >"$D/$f" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "pid_$f=$!"
+}
+
+admitted() {	# FILE
+	wait_for "$1" '^(ok|E[A-Z]+) ' 10 || fail "$1: no answer"
+	grep -q '^ok ' "$D/$1" || fail "$1: not admitted: $(cat "$D/$1")"
+}
+
+held() {
+	"$BIN/tests/cbburst" "$NAME" info hp | tr ' ' '\n' |
+	    sed -n 's/^held=//p'
+}
+
+# The broker sees itself (its pid is the shell's, which execs it) and
+# nothing else.
+CB_TESTPOINT=$POINT CB_TESTPOINT_DIR=$TPD CB_TEST_PROC=$FAKE \
+    sh -c 'ln -s /proc/$$ "$CB_TEST_PROC/$$" && exec "$0" -n "$1"' \
+    "$BIN/tests/capbrokerd-tp" "$NAME" >>"$LOG" 2>&1 &
+BROKER=$!
+PIDS="$PIDS $BROKER"
+wait_until 5 ctl ping >/dev/null 2>&1 || fail "broker did not come up"
+ctl pool set hp --limit 2 >/dev/null || fail "pool set hp"
+
+say "a live client whose /proc entry the broker cannot read keeps its hold"
+hold a hp hold 0 -1
+admitted a
+wait_until 10 test -e "$TPD/$POINT.reached" ||
+    fail "the sweeper did not reach $POINT after A's HELLO"
+if grep -E "client pid $(pid_of a) \\(entry [0-9]+\\)" "$LOG" >&2; then
+	fail "live client A (pid $(pid_of a)) was reclaimed at HELLO"
+fi
+touch "$TPD/$POINT.go"
+wait_until 10 test ! -e "$TPD/$POINT.go" || fail "the sweeper did not go on"
+
+say "a client killed with -9 is still reclaimed: the pidfd is proof"
+hold d hp hold 0 -1
+admitted d
+kill -9 "$(pid_of d)"
+wait_for broker.log "client pid $(pid_of d) \\(entry [0-9]+\\) died: reclaimed 1 hold\$" 10 ||
+    fail "D's death was not reclaimed"
+# Nor since: no reclaim of A's entry, no scrub of its hold.
+grep -E "client pid $(pid_of a) |holding garbage" "$LOG" >&2 &&
+    fail "A's entry or hold was reclaimed or scrubbed"
+expect_eq "$(held)" 1 "held: A's unit still counted"
+let_go a
+expect_eq "$(held)" 0 "held after A's release"
+
+say "a client that cannot read /proc/self/ns/pid is refused; observers are not"
+out=$(CB_TEST_PROC=$D/empty "$BIN/tests/tp_open" "$NAME")
+expect_match "$out" '^EXDEV: cannot read /proc/self/ns/pid' "tp_open, no /proc"
+out=$(CB_TEST_PROC=$D/empty "$BIN/tests/tp_open" "$NAME" rdonly)
+expect_eq "$out" ok "tp_open rdonly, no /proc"
+out=$("$BIN/tests/tp_open" "$NAME")
+expect_eq "$out" ok "tp_open with /proc"
+say "ok"
