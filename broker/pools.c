@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "segment.h"
+#include "seqlock.h"
 #include "snapshot.h"
 
 static uint32_t limit_capacity(const struct cb_pool_def *def,
@@ -60,20 +62,69 @@ void cb_pools_destroy(struct cb_pools *ps)
 	pthread_rwlock_destroy(&ps->lock);
 }
 
-void cb_pools_adopt(struct cb_pools *ps, const void *state)
+/*
+ * A previous broker killed inside a definition's seqlock write (mid POOL
+ * SET, or mid adoption) left its sequence odd: a reader would retry
+ * until it gives up, and cb_pools_adopt() would drop a pool that may
+ * hold live reservations (its launches then freed as garbage, U never
+ * lowered).  Make it even and keep what was written: that POOL SET was
+ * never acknowledged, so its old or new values may stand, and a mix of
+ * the two is checked like any definition.  One that fails the checks is
+ * cleared inside a write, so no reader takes it for a pool.  Start-up
+ * only: the publisher thread, the definitions' writer, does not run
+ * yet.  Returns whether pool p's definition was repaired.
+ */
+static int repair_def(void *state, int p)
+{
+	struct cb_pool_conf *conf = cb_seg_record(state, CB_RS_POOLS, 0,
+	    (uint32_t)p);
+
+	return cb_seqlock_repair(&conf->seq);
+}
+
+static void clear_def(void *state, int p)
+{
+	struct cb_pool_conf *conf = cb_seg_record(state, CB_RS_POOLS, 0,
+	    (uint32_t)p);
+	struct cb_pool_def none = { 0 };
+
+	cb_seqlock_write(&conf->seq, &conf->def, &none, sizeof(none));
+}
+
+static int adoptable(const struct cb_pool_def *def)
+{
+	return (def->flags & CB_POOL_F_ACTIVE) &&
+	    cb_limit_source(def->kind) != NULL &&
+	    cb_pool_name_valid(def->name);
+}
+
+void cb_pools_adopt(struct cb_pools *ps, void *state)
 {
 	struct cb_pool_def def;
 
 	for (int p = 1; p < CB_MAX_POOLS; p++) {
-		if (cb_snapshot_pool(state, p, &def) < 0 ||
-		    !(def.flags & CB_POOL_F_ACTIVE))
+		int torn = repair_def(state, p);
+
+		if (cb_snapshot_pool(state, p, &def) < 0)
 			continue;
 		def.name[CB_POOL_NAME_MAX] = '\0';
-		if (cb_limit_source(def.kind) == NULL ||
-		    !cb_pool_name_valid(def.name))
+		if (!adoptable(&def)) {
+			if (torn) {
+				log_warnx("pool slot %d: the previous broker "
+				    "died writing its definition, which is "
+				    "not valid; cleared", p);
+				clear_def(state, p);
+			}
 			continue;
+		}
+		if (torn)
+			log_warnx("pool %s: the previous broker died writing "
+			    "its definition; kept as written", def.name);
 		ps->def[p] = def;
 	}
+	if (repair_def(state, 0))
+		log_warnx("pool default: the previous broker died writing its "
+		    "definition; repaired");
 	if (cb_snapshot_pool(state, 0, &def) == 0 && def.window_ms > 0)
 		ps->def[0].window_ms = def.window_ms;
 	for (int p = 0; p < CB_MAX_POOLS; p++) {

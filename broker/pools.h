@@ -46,8 +46,13 @@ struct cb_pools {
 void cb_pools_init(struct cb_pools *ps);
 void cb_pools_destroy(struct cb_pools *ps);
 
-/* Take the definitions over from an adopted state segment. */
-void cb_pools_adopt(struct cb_pools *ps, const void *state);
+/*
+ * Take the definitions over from an adopted state segment, first
+ * repairing any a killed broker left half-written (its seqlock odd):
+ * kept if valid, cleared if not.  Start-up only, before the publisher
+ * runs (it writes the segment's definitions from then on).
+ */
+void cb_pools_adopt(struct cb_pools *ps, void *state);
 
 /*
  * Apply POOL SET.  Returns the pool's index, or -errno with a message:
