@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "segment.h"
 #include "slots.h"
+#include "testpoint.h"
 
 /* Every sleep is at most this long, so a lost or hostile wake costs
  * latency, never a hang (libcapbroker's WATCH_SLICE_MS). */
@@ -46,6 +47,15 @@ static void dec32(_Atomic uint32_t *v)
 	while (x > 0 && !atomic_compare_exchange_weak_explicit(v, &x, x - 1,
 	    memory_order_seq_cst, memory_order_relaxed))
 		;
+}
+
+/* Enqueue's step 1: raise the counters an entry of the pool stands
+ * for (seq_cst: before the claim, queue.h; lowered by
+ * cb_wq_entry_free's winner). */
+static void count_up(struct cb_pool_slot *ps)
+{
+	atomic_fetch_add_explicit(&ps->queued, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
 }
 
 int cb_wq_entry_free(void *slots, uint32_t e, uint64_t w)
@@ -255,8 +265,8 @@ int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
 	uint32_t first = (client * 2654435761u) % CB_MAX_WAITERS;
 
 	/* Step 1: counters first, so they never under-count entries. */
-	atomic_fetch_add_explicit(&ps->queued, 1, memory_order_seq_cst);
-	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
+	count_up(ps);
+	CB_TESTPOINT("queue:counted");
 	for (uint32_t k = 0; k < CB_MAX_WAITERS; k++) {
 		uint32_t e = (first + k) % CB_MAX_WAITERS;
 		struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
@@ -280,12 +290,18 @@ int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
 		atomic_store_explicit(&ws->ticket, atomic_fetch_add_explicit(
 		    &ps->queue_next, 1, memory_order_seq_cst),
 		    memory_order_relaxed);
+		CB_TESTPOINT("queue:claimed");
 		/* Step 4: a CAS, so a claim the sweeper freed as stuck is
-		 * never brought back; then this entry is not ours. */
+		 * never brought back; then this entry is not ours, and
+		 * whoever freed it lowered the counters step 1 raised
+		 * (cb_wq_entry_free): raise them again before the next
+		 * claim, or they under-count from here on. */
 		w = claiming;
 		if (!atomic_compare_exchange_strong_explicit(&ws->word, &w,
-		    waiting, memory_order_seq_cst, memory_order_relaxed))
+		    waiting, memory_order_seq_cst, memory_order_relaxed)) {
+			count_up(ps);
 			continue;
+		}
 		me->index = e;
 		me->pool = pool;
 		me->word = waiting;

@@ -28,7 +28,13 @@
  *   2. claim a FREE entry: CAS (FREE, n) -> (CLAIMING, p, c, n + 1)
  *   3. store owner = O[c], priority = pr, ticket = fetch_add(queue_next)
  *   4. CAS CLAIMING -> WAITING (seq_cst; if the sweeper freed a stuck
- *      claim meanwhile, go back to 2)
+ *      claim meanwhile, its free lowered both counters: raise them
+ *      again, as in 1, and go back to 2)
+ * The sweeper corrects queued and waiters against the table when one
+ * disagrees the same way on two sweeps in a row (an enqueuer killed
+ * between 1 and 2, a hostile write): a stopped enqueuer that claims
+ * after such a correction leaves them one low until the next two
+ * sweeps, which costs at most a slice of latency.
  * Leave (granted, timed out, interrupted, error): CAS the exact
  * WAITING word -> (FREE, n); the one winner lowers queued and waiters
  * (saturating); then hand over: wake the head of p.  Anyone who finds a
@@ -88,9 +94,11 @@
  *     that no longer matches; "unknown" (cb_proc_alive -1) is alive.
  *   - Wakes from a hostile client (or none at all: a zeroed waiters
  *     count) cost latency, never a hang: every sleep is a slice.
- * tests/model/queue.pml checks the first two points with spin, and
- * that a waiter reading its word after the scan (or a leaver that does
- * not hand over) does lose a wakeup.
+ * tests/model/queue.pml checks the first two points with spin, with
+ * enqueue in its steps and a claim freed as stuck, and that a waiter
+ * reading its word after the scan, a leaver that does not hand over,
+ * or an enqueuer that claims again without raising waiters does lose
+ * a wakeup.
  *
  * Arrivals do not barge: a blocking request with queued waiters goes
  * to the back of its priority (the hint Q[p].queued, one relaxed load,

@@ -126,18 +126,20 @@ int cb_place_recount(void *slots, struct cb_sweep_scratch *sc,
 /* The queue sweep's memory between sweeps (private to its thread). */
 struct cb_wq_sweep {
 	uint64_t prev[CB_MAX_WAITERS];  /* CLAIMING words seen last sweep */
-	uint64_t hint_seen[CB_MAX_POOLS];
-	uint64_t count_seen[CB_MAX_POOLS];
+	uint64_t hint_seen[CB_MAX_POOLS];   /* each pool's queued */
+	uint64_t count_seen[CB_MAX_POOLS];  /* its entries in the table */
+	uint32_t waiters_seen[CB_MAX_POOLS]; /* its waiters count */
 };
 
 /*
  * The sweeper, each recount: frees entries in impossible states, of
  * pools that do not exist (active[p] == 0), WAITING ones that are
  * not live, CLAIMING ones stuck since the last sweep; corrects a
- * pool's `queued` hint that disagreed with the table the same way
- * twice in a row (once could be an enqueuer or leaver between its two
- * steps); wakes the head of every pool it changed.
- * Returns entries freed; *hints gets the hints corrected.
+ * pool's `queued` hint and `waiters` count that disagreed with the
+ * table the same way twice in a row (once could be an enqueuer or
+ * leaver between its two steps); wakes the head of every pool it
+ * changed.  Returns entries freed; *hints gets the counters corrected
+ * (queued and waiters each count).
  */
 uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
     struct cb_wq_sweep *st, uint32_t *hints);

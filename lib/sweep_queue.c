@@ -54,6 +54,49 @@ static int sweep_one(void *slots, uint32_t e, uint64_t w,
 	return cb_wq_entry_free(slots, e, w);
 }
 
+/*
+ * Pool p's `queued` hint and `waiters` count against the count of its
+ * CLAIMING and WAITING entries, the table's truth.  Each is corrected
+ * when it disagreed the same way twice in a row: not an enqueuer
+ * between its counters and its claim, or a leaver between its free
+ * and its decrement (nanoseconds), but a client that died there, a
+ * stall, or a hostile write.  A CAS on the exact value seen, so a
+ * concurrent change wins.  A stopped enqueuer that later claims makes
+ * the counters under-count by one until the next two sweeps: a wake
+ * that comes only with the next slice, never a hang (queue.h).
+ * Returns the counters corrected (0..2).
+ */
+static uint32_t repair_counters(void *slots, int p, uint64_t count,
+    struct cb_wq_sweep *st)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(slots, p);
+	uint32_t fixed = 0;
+	/* Both pair with the enqueuer's seq_cst increments before its
+	 * claim (cb_wq_enqueue's count_up) and the winner's decrements
+	 * after its free (cb_wq_entry_free), queue.c; the CASes are the
+	 * same seq_cst RMWs. */
+	uint64_t h = atomic_load_explicit(&ps->queued, memory_order_seq_cst);
+	uint32_t n = atomic_load_explicit(&ps->waiters, memory_order_seq_cst);
+	int steady = count == st->count_seen[p];
+
+	if (h != count && steady && h == st->hint_seen[p] &&
+	    atomic_compare_exchange_strong_explicit(&ps->queued, &h, count,
+	    memory_order_seq_cst, memory_order_relaxed)) {
+		fixed++;
+		h = count;
+	}
+	/* count <= CB_MAX_WAITERS: fits the 32-bit word. */
+	if (n != (uint32_t)count && steady && n == st->waiters_seen[p] &&
+	    atomic_compare_exchange_strong_explicit(&ps->waiters, &n,
+	    (uint32_t)count, memory_order_seq_cst, memory_order_relaxed)) {
+		fixed++;
+		n = (uint32_t)count;
+	}
+	st->hint_seen[p] = h;
+	st->waiters_seen[p] = n;
+	return fixed;
+}
+
 uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
     struct cb_wq_sweep *st, uint32_t *hints)
 {
@@ -80,26 +123,11 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 			count[CB_WAITER_POOL(w)]++;
 	}
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		_Atomic uint64_t *q = &cb_slots_pool(slots, p)->queued;
-		/* Pairs with the enqueuer's seq_cst increment before its
-		 * claim (cb_wq_enqueue) and the winner's decrement after
-		 * its free (cb_wq_entry_free's dec64), queue.c. */
-		uint64_t h = atomic_load_explicit(q, memory_order_seq_cst);
+		uint32_t fixed = repair_counters(slots, p, count[p], st);
 
-		/* The same disagreement twice in a row: not an enqueuer
-		 * between its counter and its claim (nanoseconds), but a
-		 * client that died there, or a hostile write.  A CAS on
-		 * the exact value, so a concurrent change wins (the same
-		 * seq_cst RMWs as above). */
-		if (h != count[p] && h == st->hint_seen[p] &&
-		    count[p] == st->count_seen[p] &&
-		    atomic_compare_exchange_strong_explicit(q, &h, count[p],
-		    memory_order_seq_cst, memory_order_relaxed)) {
-			(*hints)++;
+		*hints += fixed;
+		if (fixed > 0)
 			touched |= 1ull << p;
-			h = count[p];
-		}
-		st->hint_seen[p] = h;
 		st->count_seen[p] = count[p];
 	}
 	for (int p = 0; p < CB_MAX_POOLS; p++)

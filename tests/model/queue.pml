@@ -9,9 +9,9 @@
  *   U        the pool's usage counter; LIMIT units (one, held at the
  *            start by `holder`).
  *   R, Rw    the release eventcount: release_seq and waiters.
- *   est[i]   waiter i's entry: FREE or WAITING (CLAIMING is invisible
- *            to scans, so enqueue is one step here); prio[i], tick[i]
- *            its priority and arrival ticket, fixed while WAITING.
+ *   est[i]   waiter i's entry: FREE, CLAIMING or WAITING (scans see
+ *            WAITING only); prio[i], tick[i] its priority and arrival
+ *            ticket, fixed while WAITING.
  *   wake[i]  its own futex word.
  *   sl[i]    the kernel's side of futex_wait: AWAKE, asleep on R, or
  *            asleep on wake[i].  futex_wait(word, val) is one atomic
@@ -19,7 +19,10 @@
  *            wakes the sleepers on that word; the bump before it is a
  *            step of its own.
  *
- *   waiter(i)  enqueue; loop { o = wake[i]; r = R; scan (one step per
+ *   waiter(i)  enqueue in its steps (cb_wq_enqueue): Rw + 1; claim
+ *            (CLAIMING); CAS CLAIMING -> WAITING with its ticket, and
+ *            if the claim was freed meanwhile, Rw + 1 again and claim
+ *            again; then loop { o = wake[i]; r = R; scan (one step per
  *            entry); head: CAS U (admitted: leave, hand over, hold,
  *            release) or futex_wait(R, r); else futex_wait(wake[i], o) }.
  *            Leave = free the entry, Rw - 1, hand over (scan for the
@@ -34,6 +37,10 @@
  *   sweeper  the broker: once MORTAL is dead, undoes its unit (release
  *            as above), frees its entry if still WAITING, and wakes
  *            the head (cb_wq_reclaim wakes every queued pool's head).
+ *   staller  the broker's queue sweep (cb_wq_sweep) with -DSTUCK=k:
+ *            once, while waiter k is between its claim and its CAS
+ *            (stopped there for two sweeps), frees the claim as stuck
+ *            and lowers Rw (saturating), as cb_wq_entry_free does.
  *
  * There are no time slices here: a sleep ends only by a wake, so a
  * lost wakeup is a state where some waiter sleeps for ever, which spin
@@ -49,8 +56,13 @@
  *   -DBUG_NO_HANDOVER  a leaving waiter does not wake the next head
  *   -DBUG_SWEEP_NOWAKE the sweeper frees a dead waiter's entry but does
  *                      not wake the head
+ *   -DBUG_NO_RECOUNT   (with -DSTUCK) an enqueuer whose claim was freed
+ *                      claims again without raising Rw (issue 12,
+ *                      finding 8): Rw under-counts and a release skips
+ *                      the wake a head asleep on R needs
  * Coverage probes (-DCOVER=k): 1 MORTAL killed while queued, 2 MORTAL
- * killed holding its unit, 3 LEAVER timed out at the head.
+ * killed holding its unit, 3 LEAVER timed out at the head, 4 a claim
+ * freed as stuck and claimed again.
  */
 
 #ifndef NW
@@ -61,6 +73,9 @@
 #endif
 #ifndef LEAVER
 #define LEAVER 0        /* the waiter that may time out (NW: none) */
+#endif
+#ifndef STUCK
+#define STUCK 255       /* the waiter whose claim is freed (255: none) */
 #endif
 #ifndef P0
 #define P0 0
@@ -79,6 +94,7 @@
 #define NONE 255
 
 #define FREE 0
+#define CLAIMING 1
 #define WAITING 2
 
 #define AWAKE 0
@@ -174,9 +190,33 @@ inline order_check(i)
 proctype waiter(byte i)
 {
 	byte o, r, j, k, h, ahead;
+	bool claimed;
 
+	/* Enqueue, step 1: the counters (queued, waiters) first. */
 	Rw++;
-	atomic { est[i] = WAITING; tick[i] = qnext; qnext++; enq++ };
+claim:
+	/* Steps 2-3: claim an entry, store owner, priority... */
+	est[i] = CLAIMING;
+	/* Step 4: CAS CLAIMING -> WAITING (the ticket is taken in step 3;
+	 * taking it here keeps arrivals in index order). */
+	atomic {
+		if
+		:: est[i] == CLAIMING ->
+			est[i] = WAITING; tick[i] = qnext; qnext++; enq++;
+			claimed = 1
+		:: else -> claimed = 0
+		fi
+	};
+	if
+	:: !claimed ->
+		/* The staller freed the claim and lowered Rw. */
+		REACHED(4, true);
+#ifndef BUG_NO_RECOUNT
+		Rw++;
+#endif
+		goto claim
+	:: else -> skip
+	fi;
 loop:
 #ifndef BUG_LATE_READ
 	o = wake[i];
@@ -300,6 +340,22 @@ end_idle:
 end_swept:
 	skip
 }
+
+#if STUCK < NW
+/* The queue sweep's free of a claim stuck for two sweeps (STUCK). */
+active proctype staller()
+{
+end_idle:
+	atomic {
+		est[STUCK] == CLAIMING ->
+		est[STUCK] = FREE;
+		if
+		:: Rw > 0 -> Rw--
+		:: else -> skip
+		fi
+	}
+}
+#endif
 
 init
 {

@@ -165,9 +165,15 @@ expect_ok "protocol, reclaim in its own thread (in the dead client's window)" \
     "$big" -DROUNDS=1 -DRECLAIM_THREAD
 expect_ok "protocol, strict recount (gives up on any open window)" \
     "$big" -DRECOUNT_STRICT
+# Issue 12, finding 3: the publisher lowers the limit (2 -> 1) at any
+# moment while admissions are in flight; each re-checks after its CAS.
+expect_ok "protocol, limit lowered while admissions are in flight" \
+    "$big" -DLIMIT_DROP -DROUNDS=1
 if [ "${MODEL_DEEP:-0}" = 1 ]; then
 	expect_ok "protocol, 3 clients with a concurrent recount (deep)" \
 	    "-O2 -DCOLLAPSE -DMEMLIM=16384" -DNC=3 -DROUNDS=1
+	expect_ok "protocol, limit lowered, 3 clients contending (deep)" \
+	    "$big" -DLIMIT_DROP -DNC=3 -DROUNDS=1 -DMAXCRASH=0 -DMAXRECOUNT=0
 fi
 
 # Negative controls: each must break the limit or "U >= in use" (the
@@ -188,6 +194,11 @@ neg "reclaim subtracts U before zeroing H, broker crash" \
     "$safe" -DRECLAIM_U_FIRST
 neg "reclaim thread without the dead client's window" \
     "$safe" "-DRECLAIM_THREAD -DRECLAIM_NO_WINDOW"
+lowered='(gh+gl)<=lim'
+neg "admission without the re-check of a lowered limit" \
+    "$lowered" "-DLIMIT_DROP -DNO_LIMIT_RECHECK"
+neg "re-check of the value its own CAS stored, not U" \
+    "$lowered" "-DLIMIT_DROP -DRECHECK_OWN_VALUE"
 
 # Coverage probes.
 said=reached
@@ -201,6 +212,7 @@ cover "broker crash"                     5 -DROUNDS=1
 cover "reclaim of a CLAIMING entry"      6 -DROUNDS=1
 cover "recount foiled by a window"       7 -DROUNDS=1
 cover "recount repairs an excess"        8 -DROUNDS=1
+cover "re-check gives back over a lowered limit" 9 "-DROUNDS=1 -DLIMIT_DROP"
 
 # Fair waiting (queue.pml, lib/queue.h): 3 waiters of priorities
 # 0, 0, 5 arriving in that order on a pool of one unit.  No lost wakeup
@@ -216,6 +228,12 @@ expect_ok "queue: the first waiter times out (any time)" "$q" \
 expect_ok "queue: the middle waiter is killed (queued, holding, mid-leave)" \
     "$q" -DMORTAL=1 -DLEAVER=3
 expect_ok "queue: the high-priority head is killed" "$q" -DMORTAL=2 -DLEAVER=3
+# Enqueue in its steps (issue 12, finding 8): a claim freed as stuck by
+# the queue sweep; the enqueuer raises waiters again and claims again.
+expect_ok "queue: the first enqueuer's claim is freed as stuck" "$q" \
+    -DMORTAL=3 -DLEAVER=3 -DSTUCK=0
+expect_ok "queue: the high-priority enqueuer's claim is freed as stuck" \
+    "$q" -DMORTAL=3 -DLEAVER=3 -DSTUCK=2
 lost='invalid end state'
 # shellcheck disable=SC2086 # $3: a list of flags
 qneg() { expect_cex "queue negative $1" "$2" $3; }
@@ -227,12 +245,16 @@ qneg "sweeper frees a dead head without waking the next" "$lost" \
     "-DBUG_SWEEP_NOWAKE -DMORTAL=2 -DLEAVER=3"
 qneg "a stale head keeps a unit an arrival ahead of it waits for" "lastp" \
     "-DBUG_NO_GIVE_BACK -DMORTAL=3 -DLEAVER=3"
+qneg "an enqueuer claims again without raising waiters" "$lost" \
+    "-DBUG_NO_RECOUNT -DSTUCK=0 -DMORTAL=3 -DLEAVER=3"
 said=reached
 # shellcheck disable=SC2086 # $3: a list of flags
 qcover() { expect_cex "queue reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
 qcover "a waiter killed while queued"    1 "-DMORTAL=1 -DLEAVER=3"
 qcover "a waiter killed holding its unit" 2 "-DMORTAL=1 -DLEAVER=3"
 qcover "the head times out"               3 "-DMORTAL=3 -DLEAVER=0"
+qcover "a claim freed as stuck, claimed again" 4 \
+    "-DMORTAL=3 -DLEAVER=3 -DSTUCK=0"
 
 # The eventcount (eventcount.pml, lib/futex.h): 2 waiters, 2 notifiers,
 # both notifier halves; no lost wakeup.

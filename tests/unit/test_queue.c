@@ -445,15 +445,50 @@ static void test_sweep_repairs(void **state)
 	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 1);
 	assert_int_equal(CB_WAITER_STATE(atomic_load(&wslot(f, g2)->word)),
 	    CB_WAITER_FREE);
-	/* The hint moved (the stuck claim was freed): seen again next. */
+	/* The hint moved (the stuck claim was freed): seen again next.
+	 * The garbage claim's free also lowered `waiters`, which no
+	 * enqueuer had raised for it (1 -> 0): corrected too. */
+	assert_int_equal(waiters(f), 0);
 	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 0);
-	assert_int_equal(hints, 1);
+	assert_int_equal(hints, 2);
 	assert_int_equal(queued(f), 1);
+	assert_int_equal(waiters(f), 1);
 	assert_int_equal(cb_wq_position(f->slots, &a), 0);
 	/* Nothing left to do. */
 	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 0);
 	assert_int_equal(hints, 0);
 	assert_int_equal(queued(f), 1);
+	assert_int_equal(waiters(f), 1);
+}
+
+/*
+ * Regression (issue 12, finding 8): an enqueuer killed between its
+ * counters and its claim leaves `queued` and `waiters` one high; the
+ * sweeper corrected `queued` only, so every release of the pool paid a
+ * FUTEX_WAKE for nobody, for ever.  (The same state, made by hand:
+ * test_tp_queue holds a real enqueuer there.)
+ */
+static void test_sweep_repairs_waiters(void **state)
+{
+	struct fx *f = *state;
+	static struct cb_wq_sweep st;
+	uint32_t active[CB_MAX_POOLS] = { [0] = 1, [P] = 1 }, hints;
+	uint32_t seq;
+
+	memset(&st, 0, sizeof(st));
+	atomic_fetch_add(&pslot(f, P)->queued, 1);
+	atomic_fetch_add(&pslot(f, P)->waiters, 1);
+	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 0);
+	assert_int_equal(hints, 0);       /* seen once: maybe in flight */
+	assert_int_equal(waiters(f), 1);
+	assert_int_equal(cb_wq_sweep(f->slots, active, &st, &hints), 0);
+	assert_int_equal(hints, 2);
+	assert_int_equal(queued(f), 0);
+	assert_int_equal(waiters(f), 0);
+	/* A release no longer wakes anybody: release_seq stays. */
+	seq = atomic_load(&pslot(f, P)->release_seq);
+	assert_int_equal(cb_rsv_release(&f->r, &f->held), 0);
+	assert_int_equal(atomic_load(&pslot(f, P)->release_seq), seq);
 }
 
 /* A hint lowered to 0 by a hostile write: arrivals would barge; the
@@ -580,6 +615,7 @@ int main(void)
 		WQ_TEST(test_failfast_prunes_dead_blocker),
 		WQ_TEST(test_table_full),
 		WQ_TEST(test_sweep_repairs),
+		WQ_TEST(test_sweep_repairs_waiters),
 		WQ_TEST(test_sweep_restores_zeroed_hint),
 		WQ_TEST(test_threads_served_in_order),
 		WQ_TEST(test_timeout_then_served),
