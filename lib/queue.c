@@ -12,7 +12,9 @@
  * WAITING (owner, ticket, priority) are relaxed: the seq_cst CAS to
  * WAITING orders them before it, and a reader that loads WAITING
  * (seq_cst, so acquire) reads them and then re-loads the word to make
- * sure the entry did not change hands in between.
+ * sure the entry did not change hands in between: a seqlock read, with
+ * the fences seqlock.h uses (cb_wq_entry_read's acquire fence, the
+ * release fence after the claim here).
  */
 #include "queue.h"
 
@@ -283,6 +285,13 @@ int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
 		    !atomic_compare_exchange_strong_explicit(&ws->word, &w,
 		    claiming, memory_order_seq_cst, memory_order_relaxed))
 			continue;
+		/* Orders the claim before the field stores of step 3 (a
+		 * seq_cst RMW orders only what precedes it).  Paired with
+		 * the acquire fence in cb_wq_entry_read() (queue.h), as
+		 * cb_seqlock_write_begin()'s with cb_seqlock_read_retry()'s:
+		 * a reader whose field load sees a store below re-loads
+		 * this claim (or later), not the word it validates. */
+		atomic_thread_fence(memory_order_release);
 		/* Step 3: ordered before WAITING by the CAS below. */
 		atomic_store_explicit(&ws->owner, owner, memory_order_relaxed);
 		atomic_store_explicit(&ws->priority, priority,
@@ -340,13 +349,11 @@ static int timespec_before(const struct timespec *a, const struct timespec *b)
  */
 static void check_stalled(void *slots, int pool, uint32_t e, uint64_t w)
 {
-	struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
-	uint64_t o = atomic_load_explicit(&ws->owner, memory_order_relaxed);
+	struct cb_wq_view v;
 
-	/* The word re-checked after the owner load (seq_cst): o is the
-	 * owner of exactly w. */
-	if (atomic_load_explicit(&ws->word, memory_order_seq_cst) != w ||
-	    !owner_dead(slots, w, o))
+	/* The owner of exactly w (its word re-checked after the read). */
+	if (!cb_wq_entry_read(slots, e, w, &v) ||
+	    !owner_dead(slots, w, v.owner))
 		return;
 	if (cb_wq_entry_free(slots, e, w))
 		cb_wq_wake_head(slots, pool);

@@ -234,7 +234,12 @@ struct cb_wq_view {
 	int32_t priority;
 };
 
-/* Read entry e's fields under its word w; 0 if it changed meanwhile. */
+/*
+ * Read entry e's fields under its word w (loaded seq_cst, so acquire,
+ * by the caller); 0 if it changed meanwhile.  A seqlock read
+ * (seqlock.h): the word is the sequence (its nonce never repeats), the
+ * fields the payload.
+ */
 static inline int cb_wq_entry_read(const void *slots, uint32_t e,
     uint64_t w, struct cb_wq_view *v)
 {
@@ -245,6 +250,17 @@ static inline int cb_wq_entry_read(const void *slots, uint32_t e,
 	v->ticket = atomic_load_explicit(&ws->ticket, memory_order_relaxed);
 	v->priority = atomic_load_explicit(&ws->priority,
 	    memory_order_relaxed);
+	/*
+	 * Orders the field loads above before the word's re-load below
+	 * (a later load alone, even seq_cst, does not, on ARM or POWER).
+	 * Paired with the release fence after the claim in
+	 * cb_wq_enqueue() (queue.c), as cb_seqlock_read_retry()'s with
+	 * cb_seqlock_write_begin()'s: if any field load saw a newer
+	 * enqueuer's store, the re-load sees its claim (or later), not w.
+	 * The same for the sweeper's ticket re-base (lib/sweep_queue.c).
+	 */
+	atomic_thread_fence(memory_order_acquire);
+	/* seq_cst, as every access to the word (queue.c). */
 	return atomic_load_explicit(&ws->word, memory_order_seq_cst) == w;
 }
 
