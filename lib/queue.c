@@ -99,12 +99,30 @@ static void wake_entry(void *slots, uint32_t e)
 	cb_futex_wake(&ws->wake, INT_MAX);
 }
 
+/*
+ * me's ticket as its entry holds it now: the sweeper re-bases the
+ * tickets of a pool whose order a hostile write broke (sweep_queue.c),
+ * so the copy taken at enqueue may be stale.  The copy if the entry is
+ * no longer me (the scan will not find it).
+ */
+static uint64_t my_ticket(void *slots, const struct cb_wq_entry *me)
+{
+	struct cb_wq_view v;
+
+	if (me->index < CB_MAX_WAITERS &&
+	    atomic_load_explicit(&cb_slots_waiter(slots, me->index)->word,
+	    memory_order_seq_cst) == me->word &&
+	    cb_wq_entry_read(slots, me->index, me->word, &v))
+		return v.ticket;
+	return me->ticket;
+}
+
 /* The scan without the wake: returns the pruned count in out. */
 static void scan(void *slots, int pool, const struct cb_wq_entry *me,
     struct cb_wq_scan *out)
 {
 	int32_t hp = 0;
-	uint64_t ht = 0;
+	uint64_t ht = 0, mt = me != NULL ? my_ticket(slots, me) : 0;
 	struct cb_wq_view v;
 
 	out->live = out->ahead = out->pruned = 0;
@@ -128,7 +146,7 @@ static void scan(void *slots, int pool, const struct cb_wq_entry *me,
 		if (me != NULL && e == me->index && w == me->word)
 			out->found = 1;
 		else if (me != NULL && ahead_of(v.priority, v.ticket, e,
-		    me->priority, me->ticket, me->index))
+		    me->priority, mt, me->index))
 			out->ahead++;
 		if (!out->has_head || ahead_of(v.priority, v.ticket, e, hp,
 		    ht, out->head)) {

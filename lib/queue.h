@@ -115,7 +115,16 @@
  * not inside cb_wait() (the split API) keeps the next unit waiting for
  * it.  Fairness, unlike the limit, is not defended against hostile
  * clients: any process that can write the slots segment can queue
- * entries that look live.
+ * entries that look live.  But no write can starve a waiter for good:
+ * an honest ticket is below queue_next for ever once its entry is
+ * WAITING, so a live ticket at or beyond it (queue_next set to 2^62
+ * and back to 0, or a ticket written) is a hostile write's, and the
+ * sweeper re-bases the pool (cb_wq_sweep): it numbers the live entries
+ * from queue_next on in their current order and moves queue_next past
+ * them, so every later arrival is behind them all.  A ticket can
+ * therefore change while its entry stays WAITING (by that CAS only);
+ * scans compare against the waiter's ticket as its entry holds it now,
+ * not the copy in struct cb_wq_entry.
  */
 #ifndef CB_QUEUE_H
 #define CB_QUEUE_H
@@ -132,7 +141,7 @@ struct cb_wq_entry {
 	uint32_t index;         /* entry in CB_RL_WAITERS */
 	int pool;
 	uint64_t word;          /* its WAITING word (nonce included) */
-	uint64_t ticket;
+	uint64_t ticket;        /* at enqueue (a re-base may change it) */
 	int32_t priority;
 };
 
@@ -266,7 +275,8 @@ static inline int cb_wq_entry_read(const void *slots, uint32_t e,
 
 /*
  * The broker's pass over the table each recount (cb_wq_sweep: free
- * dead, stuck and impossible entries, correct the queued hints) runs
+ * dead, stuck and impossible entries, correct the queued and waiters
+ * counts, re-base the tickets of a pool a hostile write disordered) runs
  * only in the sweeper thread and lives in sweep.h and
  * lib/sweep_queue.c, outside libcapbroker.
  */

@@ -138,8 +138,9 @@ struct cb_wq_sweep {
  * pool's `queued` hint and `waiters` count that disagreed with the
  * table the same way twice in a row (once could be an enqueuer or
  * leaver between its two steps); wakes the head of every pool it
- * changed.  Returns entries freed; *hints gets the counters corrected
- * (queued and waiters each count).
+ * changed; re-bases the tickets of a pool where a live ticket is at or
+ * beyond queue_next (a hostile write: queue.h).  Returns entries freed;
+ * *hints gets the counters corrected (queued and waiters each count).
  */
 uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
     struct cb_wq_sweep *st, uint32_t *hints);

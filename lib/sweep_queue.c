@@ -2,8 +2,9 @@
  * sweep_queue.c - the sweeper's pass over the fair-waiting table
  * (queue.h has the protocol and the argument that no wakeup is lost;
  * queue.c the clients' half): frees dead, stuck and impossible waiter
- * entries, corrects the pools' queued hints, wakes the heads behind
- * what it freed.  Linked into capbrokerd and the tests, never into
+ * entries, corrects the pools' queued and waiters counts, re-bases the
+ * tickets of a pool a hostile write disordered, wakes the heads behind
+ * what it changed.  Linked into capbrokerd and the tests, never into
  * libcapbroker (sweep.h).
  *
  * Orderings: as in queue.c, every access to an entry's word and to a
@@ -13,8 +14,14 @@
  */
 #include "sweep.h"
 
+#include <stdlib.h>
+
 #include "queue.h"
 #include "slots.h"
+
+/* A queue_next beyond this is no honest count of arrivals (one per
+ * nanosecond for 146 years): a re-base starts the tickets over at 0. */
+#define TICKET_SANE (1ull << 62)
 
 /* One entry of the sweep: 1 if it was freed. */
 static int sweep_one(void *slots, uint32_t e, uint64_t w,
@@ -97,11 +104,90 @@ static uint32_t repair_counters(void *slots, int p, uint64_t count,
 	return fixed;
 }
 
+/* One live entry of a pool being re-based, in its current order. */
+struct rebase_entry {
+	uint64_t ticket;
+	uint32_t e;
+};
+
+static int rebase_cmp(const void *a, const void *b)
+{
+	const struct rebase_entry *x = a, *y = b;
+
+	/* queue.c's ahead_of within a priority: ticket, then index. */
+	if (x->ticket != y->ticket)
+		return x->ticket < y->ticket ? -1 : 1;
+	return x->e < y->e ? -1 : x->e > y->e;
+}
+
+/*
+ * Re-base pool p's arrival tickets: a hostile write to queue_next
+ * (2^62, then 0) left a live ticket at or beyond it, so every later
+ * arrival would be ahead of that waiter for ever.  Number the live
+ * WAITING entries base, base + 1, ... in their current order and move
+ * queue_next past them: from then on every arrival is behind them all,
+ * so the starved waiter waits only for those already ahead of it.
+ * Returns 1 if it re-based.
+ *
+ * An enqueuer between its fetch of queue_next and WAITING keeps the
+ * ticket it took (it may pass these entries once: an arrival racing a
+ * re-base); one that fetches after the CAS below is behind them.  Each
+ * ticket is changed by a CAS from the value read, so a reused entry's
+ * new ticket is left alone.  Order among the renumbered entries is
+ * kept at every step but transiently against those not renumbered
+ * yet; the wake of the head after the sweep (cb_wq_wake_heads) makes
+ * the head rescan once the tickets are final, and every sleep is a
+ * slice (queue.h).
+ */
+static int rebase_tickets(void *slots, int p)
+{
+	static struct rebase_entry live[CB_MAX_WAITERS];   /* sweeper only */
+	_Atomic uint64_t *next = &cb_slots_pool(slots, p)->queue_next;
+	uint32_t k = 0;
+	uint64_t b, base;
+	struct cb_wq_view v;
+
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		/* Pairs with the enqueuer's seq_cst CAS to WAITING. */
+		uint64_t w = atomic_load_explicit(
+		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
+
+		if (CB_WAITER_STATE(w) != CB_WAITER_WAITING ||
+		    CB_WAITER_POOL(w) != (unsigned)p ||
+		    !cb_wq_entry_read(slots, e, w, &v) ||
+		    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
+			continue;
+		live[k].ticket = v.ticket;
+		live[k].e = e;
+		k++;
+	}
+	qsort(live, k, sizeof(live[0]), rebase_cmp);
+	/* seq_cst, as the enqueuers' fetch_add on it (cb_wq_enqueue). */
+	b = atomic_load_explicit(next, memory_order_seq_cst);
+	base = b < TICKET_SANE ? b : 0;
+	/* A concurrent arrival moved it: try again next sweep. */
+	if (!atomic_compare_exchange_strong_explicit(next, &b, base + k,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	for (uint32_t i = 0; i < k; i++) {
+		uint64_t t = live[i].ticket;
+
+		/* seq_cst: before the wake of the head (cb_wq_wake_heads'
+		 * seq_cst bump), which the woken head's scan reads after. */
+		atomic_compare_exchange_strong_explicit(
+		    &cb_slots_waiter(slots, live[i].e)->ticket, &t, base + i,
+		    memory_order_seq_cst, memory_order_relaxed);
+	}
+	return 1;
+}
+
 uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
     struct cb_wq_sweep *st, uint32_t *hints)
 {
 	uint64_t count[CB_MAX_POOLS] = { 0 }, touched = 0;
+	uint64_t top[CB_MAX_POOLS] = { 0 }, waiting = 0;
 	uint32_t freed = 0;
+	struct cb_wq_view v;
 
 	*hints = 0;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
@@ -121,7 +207,29 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 		}
 		if (s == CB_WAITER_CLAIMING || s == CB_WAITER_WAITING)
 			count[CB_WAITER_POOL(w)]++;
+		/* The highest live ticket of each pool (rebase_tickets). */
+		if (s == CB_WAITER_WAITING &&
+		    cb_wq_entry_read(slots, e, w, &v)) {
+			unsigned p = CB_WAITER_POOL(w);
+
+			if (!(waiting & (1ull << p)) || v.ticket > top[p])
+				top[p] = v.ticket;
+			waiting |= 1ull << p;
+		}
 	}
+	/*
+	 * An honest ticket is below queue_next for good once its entry is
+	 * WAITING (the enqueuer's fetch_add precedes its CAS to WAITING,
+	 * which the load of w above read; seq_cst, so this later load of
+	 * queue_next reads that fetch_add or later).  A live ticket at or
+	 * beyond it is a hostile write's: re-base.
+	 */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if ((waiting & (1ull << p)) && active[p] != 0 &&
+		    top[p] >= atomic_load_explicit(
+		    &cb_slots_pool(slots, p)->queue_next,
+		    memory_order_seq_cst) && rebase_tickets(slots, p))
+			touched |= 1ull << p;
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		uint32_t fixed = repair_counters(slots, p, count[p], st);
 

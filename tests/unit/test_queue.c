@@ -491,6 +491,77 @@ static void test_sweep_repairs_waiters(void **state)
 	assert_int_equal(atomic_load(&pslot(f, P)->release_seq), seq);
 }
 
+/*
+ * Regression (issue 12, ticket starvation): one write of queue_next
+ * (2^62, then 0) starved a waiter for ever: its ticket stayed 2^62,
+ * and every later arrival of its priority got a smaller one.  Each
+ * round here: a sweep, one arrival, and the head is served (leaves).
+ * The starved waiter has two ahead of it when the writes stop; with
+ * the sweeper's re-base it is the head within three rounds.  Without,
+ * an arrival takes the served head's place in front of it every round.
+ */
+#define STARVE_ROUNDS 12
+
+static void test_sweep_rebases_hostile_tickets(void **state)
+{
+	struct fx *f = *state;
+	static struct cb_wq_sweep st;
+	static struct cb_wq_entry q[STARVE_ROUNDS + 2];
+	uint32_t active[CB_MAX_POOLS] = { [0] = 1, [P] = 1 }, hints;
+	_Atomic uint64_t *next = &pslot(f, P)->queue_next;
+	struct cb_wq_entry starved;
+	int n = 0, round, head;
+
+	memset(&st, 0, sizeof(st));
+	atomic_store(next, 1ull << 62);
+	enqueue(f, &f->r, 0, &starved);
+	atomic_store(next, 0);
+	enqueue(f, &f->r, 0, &q[n++]);
+	enqueue(f, &f->r, 0, &q[n++]);
+	assert_int_equal(cb_wq_position(f->slots, &starved), 2);
+	for (round = 0; round < STARVE_ROUNDS; round++) {
+		cb_wq_sweep(f->slots, active, &st, &hints);
+		if (cb_wq_position(f->slots, &starved) == 0)
+			break;
+		enqueue(f, &f->r, 0, &q[n++]);
+		head = -1;
+		for (int i = 0; i < n; i++)
+			if (cb_wq_position(f->slots, &q[i]) == 0)
+				head = i;
+		assert_true(head >= 0);
+		assert_int_equal(cb_wq_leave(f->slots, &q[head]), 0);
+	}
+	assert_true(round <= 3);
+	assert_int_equal(cb_wq_position(f->slots, &starved), 0);
+	/* Tickets are in arrival order again, below queue_next. */
+	assert_true(atomic_load(&wslot(f, starved.index)->ticket) <
+	    atomic_load(next));
+	assert_true(atomic_load(next) < 1000);
+}
+
+/* A sweep leaves honest tickets alone. */
+static void test_sweep_keeps_honest_tickets(void **state)
+{
+	struct fx *f = *state;
+	static struct cb_wq_sweep st;
+	uint32_t active[CB_MAX_POOLS] = { [0] = 1, [P] = 1 }, hints;
+	struct cb_wq_entry a, b;
+	uint64_t ta, tb, next;
+
+	memset(&st, 0, sizeof(st));
+	enqueue(f, &f->r, 0, &a);
+	enqueue(f, &f->r, 0, &b);
+	ta = atomic_load(&wslot(f, a.index)->ticket);
+	tb = atomic_load(&wslot(f, b.index)->ticket);
+	next = atomic_load(&pslot(f, P)->queue_next);
+	for (int i = 0; i < 3; i++)
+		cb_wq_sweep(f->slots, active, &st, &hints);
+	assert_int_equal(atomic_load(&wslot(f, a.index)->ticket), ta);
+	assert_int_equal(atomic_load(&wslot(f, b.index)->ticket), tb);
+	assert_int_equal(atomic_load(&pslot(f, P)->queue_next), next);
+	assert_int_equal(cb_wq_position(f->slots, &b), 1);
+}
+
 /* A hint lowered to 0 by a hostile write: arrivals would barge; the
  * sweeper restores it. */
 static void test_sweep_restores_zeroed_hint(void **state)
@@ -616,6 +687,8 @@ int main(void)
 		WQ_TEST(test_table_full),
 		WQ_TEST(test_sweep_repairs),
 		WQ_TEST(test_sweep_repairs_waiters),
+		WQ_TEST(test_sweep_rebases_hostile_tickets),
+		WQ_TEST(test_sweep_keeps_honest_tickets),
 		WQ_TEST(test_sweep_restores_zeroed_hint),
 		WQ_TEST(test_threads_served_in_order),
 		WQ_TEST(test_timeout_then_served),
