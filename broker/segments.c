@@ -16,16 +16,31 @@
 #include "capbroker.h"
 #include "futex.h"
 #include "log.h"
+#include "queue.h"
 #include "segment.h"
+#include "slots.h"
 #include "state_word.h"
+
+/*
+ * The creator fields of a header (abi_major .. region[]): fixed once the
+ * magic is published.  The magic itself is compared and stored apart,
+ * as the atomic it is.
+ */
+#define CREATOR_FIRST offsetof(struct cb_seg_header, abi_major)
+#define CREATOR_END (offsetof(struct cb_seg_header, region) + \
+	sizeof(((struct cb_seg_header *)0)->region))
 
 /* What we found under one name. */
 struct found {
 	int exists;
 	int valid;               /* cb_seg_validate() passed */
 	int magic_zero;          /* created but never published */
+	int fd;                  /* -1 when not open */
 	void *base;
 	size_t size;
+	/* The header as validated: a private copy, so that a client
+	 * writing the live one after validation changes nothing here. */
+	struct cb_seg_header hdr;
 	char why[CB_ERRMSG_MAX];
 };
 
@@ -46,6 +61,7 @@ static void inspect(const char *shm, const char *name, enum cb_seg_kind kind,
 	int fd;
 
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
 		f->exists = errno != ENOENT;
@@ -60,18 +76,25 @@ static void inspect(const char *shm, const char *name, enum cb_seg_kind kind,
 		if (f->base == MAP_FAILED)
 			f->base = NULL;
 	}
-	close(fd);
 	if (f->base == NULL) {
+		close(fd);
 		f->magic_zero = 1;   /* empty: creation never got far */
 		snprintf(f->why, sizeof(f->why), "empty segment");
 		return;
 	}
-	f->valid = cb_seg_validate(f->base, f->size, kind, name, f->why,
-	    sizeof(f->why)) == 0;
-	/* Pairs with the release store of magic in cb_seg_header_publish()
+	f->fd = fd;
+	if (f->size < sizeof(f->hdr)) {
+		snprintf(f->why, sizeof(f->why), "segment is %zu bytes, "
+		    "smaller than its header", f->size);
+		return;
+	}
+	memcpy(&f->hdr, f->base, sizeof(f->hdr));
+	/* cb_seg_validate() reads only the header: validate the copy.
+	 * Pairs with the release store of magic in cb_seg_header_publish()
 	 * (lib/segment.c): 0 means its creator never got that far. */
-	f->magic_zero = f->size >= sizeof(struct cb_seg_header) &&
-	    atomic_load_explicit(&((struct cb_seg_header *)f->base)->magic,
+	f->valid = cb_seg_validate(&f->hdr, f->size, kind, name, f->why,
+	    sizeof(f->why)) == 0;
+	f->magic_zero = atomic_load_explicit(&f->hdr.magic,
 	    memory_order_acquire) == 0;
 }
 
@@ -79,7 +102,22 @@ static void release(struct found *f)
 {
 	if (f->base != NULL)
 		munmap(f->base, f->size);
+	if (f->fd >= 0)
+		close(f->fd);
 	f->base = NULL;
+	f->fd = -1;
+}
+
+/* Rewrite a header's creator fields, then its magic.  The release pairs
+ * with the acquire load of magic in cb_seg_validate(), as at creation:
+ * a client that sees the magic sees the fields restored. */
+static void restore_header(struct cb_seg_header *live,
+    const struct cb_seg_header *want)
+{
+	memcpy((char *)live + CREATOR_FIRST, (const char *)want +
+	    CREATOR_FIRST, CREATOR_END - CREATOR_FIRST);
+	atomic_store_explicit(&live->magic, atomic_load_explicit(&want->magic,
+	    memory_order_relaxed), memory_order_release);
 }
 
 static int create_one(const char *shm, enum cb_seg_kind kind,
@@ -148,25 +186,88 @@ static int create_both(struct cb_segments *s, const char *name,
 }
 
 /*
+ * Send every queued waiter of a retired slots segment out of its wait:
+ * its entry is freed and it is woken, so cb_wq_wait() finds itself gone
+ * and returns, and the library reports the retirement.  Pickers sleep
+ * on the pools' release_seq: moved and woken too.  The seq_cst bumps
+ * pair with the waiters' seq_cst loads of the words before they sleep
+ * (lib/queue.h, client/place.c): futex_wait returns at once or is
+ * woken here.
+ */
+static void retire_waiters(void *slots)
+{
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
+		struct cb_waiter_slot *ws = cb_slots_waiter(slots, e);
+		uint64_t w = atomic_load_explicit(&ws->word,
+		    memory_order_seq_cst);
+
+		if (CB_WAITER_STATE(w) == CB_WAITER_FREE)
+			continue;
+		cb_wq_entry_free(slots, e, w);
+		atomic_fetch_add_explicit(&ws->wake, 1, memory_order_seq_cst);
+		cb_futex_wake(&ws->wake, 0x7fffffff);
+	}
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		struct cb_pool_slot *ps = cb_slots_pool(slots, p);
+
+		atomic_fetch_add_explicit(&ps->release_seq, 1,
+		    memory_order_seq_cst);
+		cb_futex_wake(&ps->release_seq, 0x7fffffff);
+	}
+}
+
+/*
+ * The state word of a state segment being retired.  Through this
+ * build's own layout when the segment is of our ABI and big enough for
+ * it, valid or not: its clients validated it when they attached, when
+ * it sat where this layout puts it, and a damaged region table (the
+ * reason for --replace, often) must not keep them admitting.
+ */
+static struct cb_state_hot *retired_hot(struct found *f)
+{
+	const struct cb_seg_header *h = f->base;
+	struct cb_layout l;
+
+	if (f->valid)
+		return cb_seg_region(f->base, CB_RS_HOT);
+	cb_layout_init(&l, CB_SEG_STATE);
+	if (h->abi_minor != CB_ABI_MINOR || f->size < l.total_size)
+		return NULL;
+	return (struct cb_state_hot *)((char *)f->base +
+	    l.region[CB_RS_HOT].offset);
+}
+
+/*
  * Tell clients of a segment we are about to unlink that it is dead:
  * only possible when its header (and, for state, its hot region) is of
  * our ABI major.  Clients of another ABI see the heartbeat stop.
+ * Clients of ours stop admitting: every admission path checks the state
+ * word's RETIRED flag (client/reserve.c, client/place.c), and queued
+ * waiters are sent out of the queue.
  */
 static void retire(struct found *f, enum cb_seg_kind kind)
 {
 	struct cb_seg_header *h = f->base;
+	struct cb_state_hot *hot;
 
 	if (h == NULL || f->size < sizeof(*h) || h->abi_major != CB_ABI_MAJOR)
 		return;
 	/* Pairs with the acquire load of retired in the client's broker
 	 * check (cb_broker_check(), client/read.c) and capdump's. */
 	atomic_store_explicit(&h->retired, 1, memory_order_release);
-	if (kind != CB_SEG_STATE || !f->valid)
+	if (kind == CB_SEG_SLOTS) {
+		if (f->valid)
+			retire_waiters(f->base);
 		return;
-	struct cb_state_hot *hot = cb_seg_region(f->base, CB_RS_HOT);
+	}
+	hot = retired_hot(f);
+	if (hot == NULL)
+		return;
 	uint64_t w = atomic_load_explicit(&hot->state_word,
 	    memory_order_relaxed);
-	/* Pairs with the acquire load in cb_state_load(). */
+	/* Pairs with the acquire load in cb_state_load(), and with the
+	 * acquire load of the state word at each admission entry point
+	 * (retired() in client/reserve.c and client/place.c). */
 	atomic_store_explicit(&hot->state_word, cb_state_pack(
 	    CB_STATE_CAPACITY(w), CB_STATE_SOURCE(w),
 	    CB_STATE_FLAGS(w) | CB_STATE_F_RETIRED,
@@ -201,7 +302,45 @@ static int adopt(struct cb_segments *s, struct found *st, struct found *sl)
 	s->slots_size = sl->size;
 	s->adopted = true;
 	st->base = sl->base = NULL;
+	release(st);
+	release(sl);
 	return 0;
+}
+
+/*
+ * The state segment is valid, so both segments were published and
+ * clients may be attached (see segments.h); the slots segment is not
+ * valid, or names another instance.  Its header is fully determined by
+ * the state header (instance, name) and this build's layout (slots
+ * regions must sit where it puts them): rewrite it and keep everything
+ * else -- client entries, holds, queues, launches.  Only when the state
+ * segment is of this exact ABI (its slots twin was laid out by this
+ * layout) and the file is big enough.  Returns 1 if the slots segment
+ * is valid now.
+ */
+static int slots_rebuild(struct found *sl, const struct found *st,
+    const char *shm, const char *name)
+{
+	struct cb_seg_header want;
+	struct cb_layout l;
+
+	cb_layout_init(&l, CB_SEG_SLOTS);
+	if (sl->base == NULL || st->hdr.abi_minor != CB_ABI_MINOR ||
+	    sl->size < l.total_size)
+		return 0;
+	memset(&want, 0, sizeof(want));
+	cb_seg_header_init(&want, CB_SEG_SLOTS, name, st->hdr.instance, &l);
+	atomic_store_explicit(&want.magic, CB_MAGIC_SLOTS,
+	    memory_order_relaxed);
+	log_warnx("%s: %s; but the state segment is intact, so both were "
+	    "published and clients may be attached: not replacing them.  "
+	    "A member of its group rewrote its header: restoring the header "
+	    "(client entries, holds and queues are kept)", shm, sl->why);
+	restore_header(sl->base, &want);
+	sl->hdr = want;
+	sl->valid = cb_seg_validate(&sl->hdr, sl->size, CB_SEG_SLOTS, name,
+	    sl->why, sizeof(sl->why)) == 0;
+	return sl->valid;
 }
 
 int cb_segments_open(struct cb_segments *s, const char *name,
@@ -216,15 +355,16 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 	inspect(s->state_name, name, CB_SEG_STATE, &st);
 	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
 
-	if (st.valid && sl.valid && ((struct cb_seg_header *)st.base)->
-	    instance == ((struct cb_seg_header *)sl.base)->instance) {
+	if (st.valid && (!sl.valid || sl.hdr.instance != st.hdr.instance))
+		slots_rebuild(&sl, &st, s->slots_name, name);
+	if (st.valid && sl.valid && st.hdr.instance == sl.hdr.instance) {
 		set_access(s->state_name, o->state_mode, o->group);
 		set_access(s->slots_name, o->slots_mode, o->group);
 		return adopt(s, &st, &sl);
 	}
 	if (st.exists || sl.exists) {
-		int unattached = (!st.exists || st.magic_zero ||
-		    !sl.exists || sl.magic_zero);
+		/* The state magic alone says "finished" (segments.h). */
+		int unattached = !st.exists || st.magic_zero;
 
 		if (!unattached && !o->replace) {
 			r = refuse(err, errlen, -EPROTO, "%s: %s; refusing to "

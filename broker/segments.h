@@ -6,13 +6,25 @@
  *
  *   neither segment exists            create both;
  *   both valid, same instance         adopt them (nothing is lost);
+ *   state valid, slots header         rewrite the slots header from the
+ *     damaged (a client wrote it:       state header and this build's
+ *     magic zeroed, regions moved)      layout, log it, adopt;
  *   no client could have attached     recreate with a warning (a
- *     (a segment missing or with        client needs both segments
- *     magic 0: creation never ended)    valid to attach);
+ *     (the state segment missing or     client needs both segments
+ *     with magic 0: creation never      valid to attach);
+ *     ended)
  *   anything else (wrong ABI,         refuse with what differs, unless
  *     corrupt, mismatched pair)         replace is set: retire what can
  *                                       be retired (flag + wake), unlink
  *                                       and create anew.
+ *
+ * "Creation never ended" is judged by the state segment's magic alone.
+ * Only the broker can write that segment, and cb_segments_publish()
+ * stores its magic last: once it is set, both segments were published
+ * and clients may be attached, whatever the slots segment (which every
+ * member of the slots group can write) says now.  Judging by the slots
+ * magic let one client's zeroing of it, while the broker was down, make
+ * the next broker replace a live instance and split its clients in two.
  *
  * Creation: shm_open(O_CREAT|O_EXCL) mode 0600, then fchmod/fchown to
  * the configured mode and group (umask-proof), pages allocated up front

@@ -47,6 +47,39 @@ uint32_t cb_handle_retry_hint(cb_client *c, int pool)
 	return dflt ? dflt : 100;
 }
 
+/*
+ * A retired segment admits nothing (DESIGN.md, "Trust and faults"): a
+ * new broker instance counts the same limit in new segments, so a unit
+ * taken here would be a unit beyond it.  Checked where each admission
+ * path starts, and again when a wait ends (the flag may come while
+ * waiting: the broker then frees every queued entry and wakes it).
+ * One acquire load of the state word, a line pool 0's admission reads
+ * anyway; paired with the release store that sets CB_STATE_F_RETIRED
+ * in retire() (broker/segments.c), so a client that sees the flag also
+ * sees the entries that store freed before it.  Returns 0 or -EPROTO.
+ */
+static int retired(cb_client *c)
+{
+	if (!(CB_STATE_FLAGS(atomic_load_explicit(c->state_word,
+	    memory_order_acquire)) & CB_STATE_F_RETIRED))
+		return 0;
+	return cb_handle_fail(c, -EPROTO, "this segment of broker '%s' was "
+	    "retired (a new broker replaced it): it admits nothing; close "
+	    "the handle and open a new one", c->name);
+}
+
+/* A wait ended: if it admitted after the segment was retired, give the
+ * unit back; if it was sent out of the queue by the retirement, say so. */
+static int wait_ended(cb_client *c, int r, const cb_ticket *ticket)
+{
+	if ((r == 0 || r == -ESTALE) && retired(c) < 0) {
+		if (r == 0)
+			cb_rsv_release(&c->rsv, ticket);
+		return -EPROTO;
+	}
+	return r;
+}
+
 static int check_request(cb_client *c, const struct cb_request *req,
     const cb_ticket *ticket)
 {
@@ -64,7 +97,7 @@ static int check_request(cb_client *c, const struct cb_request *req,
 		    req->timeout_ms);
 	if (!cb_handle_pool_valid(c, req->pool))
 		return cb_handle_fail(c, -ENOENT, "no pool %d", req->pool);
-	return 0;
+	return retired(c);
 }
 
 /* The errors of an over-the-limit reserve or wait: counted, hinted. */
@@ -123,7 +156,7 @@ static int reserve_queued(cb_client *c, const struct cb_request *req,
 	    req->timeout_ms > 0 ? &deadline : NULL, 0, ticket);
 	if (r == -ETIMEDOUT)
 		cb_wq_leave(c->slots, &me);
-	return r;
+	return wait_ended(c, r, ticket);
 }
 
 int cb_reserve(cb_client *c, const struct cb_request *req,
@@ -149,6 +182,8 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 		r = reserve_queued(c, req, ticket, &full);
 	if (r == 0)
 		return 0;
+	if (r == -EPROTO)
+		return r;        /* retired: message kept by retired() */
 	if (r == -EAGAIN || r == -ETIMEDOUT)
 		return over_limit(c, req->pool, r, req->timeout_ms,
 		    retry_after_ms);
@@ -273,19 +308,25 @@ int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
 	r = waiter_open(c, w, &me, &kind, &observed);
 	if (r < 0)
 		return r;
+	r = retired(c);
+	if (r < 0) {
+		cb_wq_leave(c->slots, &me);
+		w->opaque[0] = 0;
+		return r;
+	}
 	cb_handle_rehello(c);
 	if (timeout_ms >= 0)
 		deadline = cb_deadline_after_ms(timeout_ms);
-	r = cb_wq_wait(&c->rsv, &me, kind, observed,
-	    timeout_ms >= 0 ? &deadline : NULL, 1, ticket);
+	r = wait_ended(c, cb_wq_wait(&c->rsv, &me, kind, observed,
+	    timeout_ms >= 0 ? &deadline : NULL, 1, ticket), ticket);
 	if (r == -ETIMEDOUT)
 		return over_limit(c, me.pool, r, timeout_ms, retry_after_ms);
 	if (r == -EINTR)
 		return cb_handle_fail(c, r, "interrupted by a signal; still "
 		    "queued");
 	w->opaque[0] = 0;       /* admitted, or out of the queue */
-	if (r == 0)
-		return 0;
+	if (r == 0 || r == -EPROTO)
+		return r;
 	if (r == -ESTALE)
 		return pruned(c, r);
 	return reserve_failed(c, kind, r);

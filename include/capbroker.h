@@ -215,7 +215,10 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out);
  * fork(); -EACCES a CB_OPEN_RDONLY handle; -ENOSPC reservation table
  * full (launches), too many holds in this process, or (blocking) the
  * waiter table full; -ESTALE (blocking) the queue entry was pruned
- * because the broker reclaimed this handle's client entry.
+ * because the broker reclaimed this handle's client entry; -EPROTO the
+ * segment was retired (a broker started with --replace replaced it:
+ * it admits nothing, and a wait admitted as it was retired gives the
+ * unit back): close the handle and open a new one.
  */
 int cb_reserve(cb_client *c, const struct cb_request *req,
     cb_ticket *ticket, uint32_t *retry_after_ms);
@@ -241,8 +244,8 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
  *
  * cb_enqueue: take a place at the back of req->priority in req->pool's
  * queue (req->timeout_ms is not used).  Returns 0 and *w; -ENOENT,
- * -EINVAL, -EACCES as cb_reserve; -ENOSPC the host's waiter table is
- * full.
+ * -EINVAL, -EACCES, -EPROTO (retired) as cb_reserve; -ENOSPC the host's
+ * waiter table is full.
  */
 int cb_enqueue(cb_client *c, const struct cb_request *req, cb_waiter *w);
 
@@ -260,8 +263,8 @@ int cb_queue_position(cb_client *c, const cb_waiter *w);
  * Returns: 0 admitted: *ticket, and w has left the queue; -ETIMEDOUT
  * not admitted yet, w keeps its place (*retry_after_ms set as in
  * cb_reserve); -EINTR a signal handler ran, w keeps its place; -ESTALE
- * w is no longer queued; -ENOSPC as cb_reserve (w has left the queue);
- * -EINVAL.
+ * w is no longer queued; -ENOSPC, -EPROTO (retired) as cb_reserve (w
+ * has left the queue); -EINVAL.
  */
 int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
     uint32_t *retry_after_ms);
@@ -332,7 +335,8 @@ enum cb_placement {
  * no ready worker has room; -ENOENT no ready worker at all, or no such
  * pool; -EINVAL a bad policy, kind, timeout or buffer; -EACCES a
  * CB_OPEN_RDONLY handle; -ENOSPC too many bound holds in this handle
- * (256) or holds in this process.
+ * (256) or holds in this process; -EPROTO the segment was retired (as
+ * cb_reserve).
  */
 int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
     cb_ticket *ticket, char *worker_id, unsigned long id_len,

@@ -71,8 +71,12 @@ int main(int argc, char **argv)
 	else if (strcmp(mode, "region") == 0)
 		st->region[CB_RS_WORKERS].offset = st->total_size;
 	else if (strcmp(mode, "abi-1.0") == 0) {
-		/* A slots segment of ABI 1.0: no waiter table (nor what
-		 * later 1.x minors append). */
+		/* A pair made by an ABI 1.0 broker: no waiter table in
+		 * the slots segment (nor what later 1.x minors append).
+		 * The state header says 1.0 too: with a 1.1 state header
+		 * the slots header could only have been rewritten by a
+		 * client, and the broker restores it (segments.h). */
+		st->abi_minor = 0;
 		sl->abi_minor = 0;
 		sl->region_count = CB_RL_WAITERS;
 	}
