@@ -19,6 +19,7 @@
 #include "segment.h"
 #include "seqlock.h"
 #include "slots.h"
+#include "testpoint.h"
 
 /* The ticket kind of a bind (reserve.c uses 1 hold, 2 launch). */
 #define TICKET_BIND 3
@@ -308,6 +309,9 @@ int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
 	if (cb_rsv_hold_full(r, pool, limit))
 		return -EAGAIN;
 	cb_rsv_window_open(r);
+	CB_TESTPOINT("place:before-cas");
+	/* limit was read before the scan; hold_take re-checks it after its
+	 * CAS (a lower limit published meanwhile refuses us, reserve.h). */
 	ret = cb_rsv_hold_take(r, pool, limit);
 	if (ret == 0) {
 		ret = bind_worker(r, pool, policy, &p, &entry, &word);

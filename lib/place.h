@@ -25,7 +25,9 @@
  *      in byte order (the table is sorted by id).  Nothing shared is
  *      written: a refused attempt leaves every word as it was.
  *   1. open the window on S[c]
- *   2. CAS U[p]: held+1 iff within the pool's limit; H[c,p] += 1
+ *   2. CAS U[p]: held+1 iff within the pool's limit, re-checked after
+ *      the CAS against the limit published now (the one the CAS used
+ *      was read before step 0's scan; reserve.h); H[c,p] += 1
  *   3. CAS I[w]: +1 iff I[w] + 1 <= limit.  Full by now (another
  *      picker won the room), or R republished with w no longer ready
  *      under the same slot (checked after the CAS; undone with I[w]-1):

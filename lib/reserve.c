@@ -23,6 +23,7 @@
 #include "seqlock.h"
 #include "slots.h"
 #include "snapshot.h"
+#include "testpoint.h"
 
 enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH };
 
@@ -169,9 +170,15 @@ uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
 	return take;
 }
 
+/* floor + held + launching of usage word u, in 64 bits: hostile
+ * counters cannot wrap a comparison with it. */
+static uint64_t usage_total(uint64_t u, uint32_t floor)
+{
+	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u);
+}
+
 /*
  * Step 2: admit one unit iff floor + held + launching + 1 <= limit.
- * 64-bit sums: hostile counters cannot wrap the comparison.
  */
 static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
     uint32_t limit)
@@ -179,8 +186,7 @@ static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
 	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
 
 	do {
-		if ((uint64_t)floor + CB_USAGE_HELD(u) +
-		    CB_USAGE_LAUNCHING(u) + 1 > limit)
+		if (usage_total(u, floor) + 1 > limit)
 			return -EAGAIN;
 		v = launching ?
 		    CB_USAGE(CB_USAGE_HELD(u), CB_USAGE_LAUNCHING(u) + 1) :
@@ -188,6 +194,57 @@ static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
 	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
 	    memory_order_seq_cst, memory_order_relaxed));
 	return 0;
+}
+
+/* The launch floor: the caller's observation or the broker's published
+ * one, whichever is higher.  Acquire: pairs with the publisher's
+ * release store of `observed` (publish_pools(), broker/publisher.c). */
+static uint32_t launch_floor(const void *state, int pool, uint32_t observed)
+{
+	uint32_t published = atomic_load_explicit(
+	    &pool_conf(state, pool)->observed, memory_order_acquire);
+
+	return published > observed ? published : observed;
+}
+
+/*
+ * Step 2's re-check (reserve.h), after an admitting CAS on *usage: is
+ * U within the limit published now?  The limit the CAS used was read
+ * before it, possibly long before (a placement scans the worker table
+ * first), and a lower one published since must not be exceeded.
+ *
+ * The limit first, then U, both seq_cst.  The limit's load pairs with
+ * the publisher's release store of it (publish_pools()) or of the
+ * state word (publish(), broker/publisher.c).  seq_cst rather than
+ * acquire puts both loads after our CAS in the single total order, and
+ * puts U's load after that of any admission whose re-check still read
+ * the old limit (that read is coherence-ordered before the lowering,
+ * ours after it): so U here counts every unit admitted before the
+ * lowering, and of two admissions re-checking after it, the second to
+ * CAS sees the first.  Re-checking the value our CAS stored instead
+ * would miss an admission that CASed after us and re-checked first.
+ * A re-check that still reads the old limit means the lowering was not
+ * yet published when this admission completed: it counts as admitted
+ * before it, as any unit already held does.  floor: the launch floor,
+ * re-read (launch_floor()), or 0 for holds.
+ */
+static int still_fits(const void *state, int pool, _Atomic uint64_t *usage,
+    int launching, uint32_t observed)
+{
+	uint32_t limit, floor = 0;
+
+	if (pool == 0)
+		limit = CB_STATE_CAPACITY(atomic_load_explicit(
+		    &((const struct cb_state_hot *)cb_seg_region(state,
+		    CB_RS_HOT))->state_word, memory_order_seq_cst));
+	else
+		limit = atomic_load_explicit(&pool_conf(state, pool)->limit,
+		    memory_order_seq_cst);
+	if (launching)
+		floor = launch_floor(state, pool, observed);
+	/* Pairs with every seq_cst CAS on U (admit(), cb_rsv_usage_sub()). */
+	return usage_total(atomic_load_explicit(usage, memory_order_seq_cst),
+	    floor) <= limit;
 }
 
 /*
@@ -201,8 +258,7 @@ static int over_limit(_Atomic uint64_t *usage, uint32_t floor,
 {
 	uint64_t u = atomic_load_explicit(usage, memory_order_seq_cst);
 
-	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u) + 1 >
-	    limit;
+	return usage_total(u, floor) + 1 > limit;
 }
 
 static uint64_t make_ticket0(int kind, int pool, uint32_t client,
@@ -211,6 +267,8 @@ static uint64_t make_ticket0(int kind, int pool, uint32_t client,
 	return (uint64_t)kind | (uint64_t)pool << 8 |
 	    (uint64_t)(client & 0xffff) << 16 | (uint64_t)index << 32;
 }
+
+static void wake_released(void *slots, int pool);
 
 /* A private slot recording an outstanding hold's nonce. */
 static int local_claim(struct cb_rsv *r, uint64_t *nonce, uint32_t *idx)
@@ -239,7 +297,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint64_t nonce;
 	uint32_t idx;
-	int ret;
+	int ret, gave_back = 0;
 
 	/* A refused attempt touches nothing shared: the recount's snapshot
 	 * is not disturbed by reservers spinning on a full pool.  The CAS
@@ -249,13 +307,24 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	if (local_claim(r, &nonce, &idx) < 0)
 		return -ENOSPC;
 	window_open(cs);
+	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 0, 0, limit);
+	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
+		/* A lower limit was published: give the unit back inside
+		 * the window that admitted it, before any record. */
+		cb_rsv_usage_sub(&ps->usage, 0, 1);
+		ret = -EAGAIN;
+		gave_back = 1;
+	}
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cs->holds[pool], 1,
 		    memory_order_seq_cst);
 	window_close(cs);
 	if (ret < 0) {
 		atomic_store_explicit(&r->local[idx], 0, memory_order_relaxed);
+		/* The unit we held for a moment may have refused someone. */
+		if (gave_back)
+			wake_released(r->slots, pool);
 		return ret;
 	}
 	t->opaque[0] = make_ticket0(TICKET_HOLD, pool, r->client, idx);
@@ -321,35 +390,43 @@ uint32_t cb_rsv_window_ms(const void *state, int pool)
 	return def.window_ms;
 }
 
-static void wake_released(void *slots, int pool);
-
 static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
     uint32_t observed, cb_ticket *t)
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
-	uint32_t published = atomic_load_explicit(
-	    &pool_conf(r->state, pool)->observed, memory_order_relaxed);
+	uint32_t floor = launch_floor(r->state, pool, observed);
 	uint64_t now = cb_monotonic_ns(), live = 0;
 	uint64_t deadline = now +
 	    (uint64_t)cb_rsv_window_ms(r->state, pool) * 1000000u;
 	long e = 0;
-	int ret;
+	int ret, gave_back = 0;
 
-	if (published > observed)
-		observed = published;
-	if (over_limit(&ps->usage, observed, limit))
+	if (over_limit(&ps->usage, floor, limit))
 		return -EAGAIN;
 	window_open(cs);
-	ret = admit(&ps->usage, 1, observed, limit);
+	CB_TESTPOINT("reserve:before-cas");
+	ret = admit(&ps->usage, 1, floor, limit);
+	/* Re-check against the limit and the floor published now: a lower
+	 * limit or a higher observation since our reads is not exceeded. */
+	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 1,
+	    observed)) {
+		cb_rsv_usage_sub(&ps->usage, 1, 1);
+		ret = -EAGAIN;
+		gave_back = 1;
+	}
 	if (ret == 0) {
 		e = claim_launch(r, pool, deadline, &live);
 		if (e < 0)
 			cb_rsv_usage_sub(&ps->usage, 1, 1);
 	}
 	window_close(cs);
-	if (ret < 0)
+	if (ret < 0) {
+		/* The unit we held for a moment may have refused someone. */
+		if (gave_back)
+			wake_released(r->slots, pool);
 		return ret;
+	}
 	if (e < 0) {
 		wake_released(r->slots, pool);
 		return -ENOSPC;
@@ -435,8 +512,15 @@ int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
 
 int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 {
-	int ret = admit(&cb_slots_pool(r->slots, pool)->usage, 0, 0, limit);
+	_Atomic uint64_t *usage = &cb_slots_pool(r->slots, pool)->usage;
+	int ret = admit(usage, 0, 0, limit);
 
+	/* The re-check of try_hold(): a lower limit published since the
+	 * caller read `limit` (before its scan of the worker table). */
+	if (ret == 0 && !still_fits(r->state, pool, usage, 0, 0)) {
+		cb_rsv_usage_sub(usage, 0, 1);
+		return -EAGAIN;
+	}
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cb_slots_client(r->slots,
 		    r->client)->holds[pool], 1, memory_order_seq_cst);

@@ -14,14 +14,28 @@
  *
  * Hold, reserve (client c, pool p), one attempt:
  *   1. S[c] += 1                          (open the window, seq_cst)
- *   2. CAS U: held+1 iff held + launching + 1 <= limit
+ *   2. CAS U: held+1 iff held + launching + 1 <= limit; then re-read
+ *      the limit (seq_cst, pairing with the publisher's release store)
+ *      and if the new U exceeds it, CAS U back (held-1): -EAGAIN
  *   3. on success H[c,p] += 1
  *   4. S[c] += 0x100 - 1                  (close: version+1, in-flight-1)
+ * The limit the CAS compares with was read before it (before the window,
+ * or before a placement's scan of the worker table): a limit lowered
+ * meanwhile would be exceeded.  The re-check after the CAS closes that:
+ * an admission whose re-read sees the lowered limit keeps its unit only
+ * within it; one whose re-read still sees the old limit completed before
+ * the lowering was published, like any unit already held (a lower limit
+ * revokes nothing).  The give-back is inside the same window and before
+ * any record, so for the recount it is one more unit in flight, as in
+ * the -ENOSPC undo of a launch.
  * Hold, release: the same window around the reverse order:
  *   H[c,p] -= 1, then CAS U: held-1.
  * Launch, reserve: window; CAS U: launching+1 iff observed + launching +
- *   held + 1 <= limit; claim a free L[e] (CLAIMING), store its deadline,
- *   store LIVE; close.  If no entry is free, undo the CAS: -ENOSPC.
+ *   held + 1 <= limit, re-checked after the CAS against the limit and
+ *   the observed floor published now (the floor's loads acquire,
+ *   pairing with the publisher's release store); claim a free L[e]
+ *   (CLAIMING), store its deadline, store LIVE; close.  If no entry is
+ *   free, undo the CAS: -ENOSPC.
  * Launch, release (any process with the ticket, inside its own window:
  *   without one, a recount between the two steps sees neither U nor S
  *   move and trims the unit, then the late decrement under-counts) and

@@ -86,6 +86,13 @@
  *   -DBUGGY_RELEASE        release decrements U before H
  *   -DRECOUNT_NO_S2        recount without the second collect of S
  *   -DRECOUNT_NO_INFLIGHT  recount accepts windows left open
+ * A limit that changes (issue 12, finding 3): -DLIMIT_DROP adds a
+ * publisher that lowers the limit once, at any moment, and an
+ * admission then re-checks the limit after its CAS (step 2 of
+ * reserve.h; at each commit: in use <= the limit published then).
+ * Its negative controls: -DNO_LIMIT_RECHECK (commit at the CAS, with
+ * the limit read before the window), -DRECHECK_OWN_VALUE (re-check the
+ * value its own CAS stored rather than U read after the limit).
  *
  * Granularity: one Promela step per shared-memory access of the C code,
  * with purely local work folded in; recount gives up as soon as its
@@ -164,6 +171,9 @@ bool rcing;             /* a recount is collecting */
 byte H[NC];             /* holds recorded */
 byte Lst[NL], Lcl[NL];
 bool dead[NC];          /* death notice (socket closed / pidfd) */
+#ifdef LIMIT_DROP
+byte lim = LIMIT;       /* the published limit (LIMIT_DROP lowers it) */
+#endif
 bool reclaimed[NC];     /* broker undid it and freed the client entry */
 bool done[NC];          /* finished normally (cb_close) */
 byte crashes;           /* broker crashes so far */
@@ -196,7 +206,8 @@ byte rh, rl;            /* units the records account for */
  * checks each): 1 the pool full, 2 an admission refused over the limit,
  * 3 -ENOSPC, 4 a stale launch release, 5 a broker crash, 6 reclaim of a
  * CLAIMING entry, 7 a recount foiled by a window, 8 a recount that
- * repairs an excess. */
+ * repairs an excess, 9 an admission given back by its re-check of a
+ * lowered limit (-DLIMIT_DROP). */
 #if defined(COVER_ALL)
 #define REACHED(k, cond)  assert(!(k == k && (cond)))
 #elif defined(COVER)
@@ -220,6 +231,55 @@ byte rh, rl;            /* units the records account for */
 #define NOCLAMP  assert(false)  /* U under-ran: it was under-counting */
 #endif
 
+/*
+ * The limit an admission's CAS compares with (MYLIM) was read before
+ * its window opened, so with -DLIMIT_DROP (the publisher lowers the
+ * limit once, at any moment: capctl pool set, or pool 0's capacity)
+ * it may be stale, and the C code re-checks after the CAS (step 2 of
+ * reserve.h): limit first, then U; over it, the unit goes back inside
+ * the window.  An admission is committed (in use, its ticket returned)
+ * when the re-check passes; COMMIT asserts that it does not exceed the
+ * limit published at that moment (a lowering never revokes units
+ * committed before it).  -DNO_LIMIT_RECHECK (negative control) commits
+ * at the CAS.  Without LIMIT_DROP the limit never changes, the re-check
+ * can only pass, and it is left out (it would only refuse, inside the
+ * window, like the -ENOSPC undo).
+ */
+#ifdef LIMIT_DROP
+#define MYLIM mylim
+#define READLIM mylim = lim
+#define COMMIT_CHECK assert(gh + gl <= lim)
+#else
+#define MYLIM LIMIT
+#define READLIM skip
+#define COMMIT_CHECK skip
+#endif
+#if defined(LIMIT_DROP) && !defined(NO_LIMIT_RECHECK)
+#define RECHECK 1
+#endif
+#define COMMIT_H myh++; gh++; COMMIT_CHECK; REACHED(1, gh + gl == LIMIT)
+#define COMMIT_L gl++; pend = 1; COMMIT_CHECK; REACHED(1, gh + gl == LIMIT)
+/* The re-check (limit, then U, in one step: the model's U is one word
+ * and lim one more, each read once): keep the unit or give it back.
+ * -DRECHECK_OWN_VALUE (negative control) compares the value its own CAS
+ * stored instead of U read after the limit: it misses an admission
+ * that CASed after it and re-checked (against the old limit) first. */
+#ifdef RECHECK_OWN_VALUE
+#define NOTE_AFT  aft = Uh + Ul
+#define RECHECK_U aft
+#else
+#define NOTE_AFT  skip
+#define RECHECK_U (Uh + Ul)
+#endif
+#define RECHECK_STEP(commit) \
+	if \
+	:: got -> STEP(if \
+		:: RECHECK_U <= lim -> commit \
+		:: else -> got = 0; back = 1; REACHED(9, true) \
+		fi) \
+	:: else -> skip \
+	fi
+
 /* One step of a client, or its death just before that step.  Death is
  * one atomic step with the ghost update: a dead client uses nothing. */
 #define STEP(x)  if :: atomic { x } :: atomic { DEATH; goto out } fi
@@ -242,20 +302,41 @@ proctype client(byte c)
 	bool got;
 	byte myh;       /* ghost: holds in use */
 	bool pend;      /* ghost: launch admitted, entry not LIVE yet */
+#ifdef LIMIT_DROP
+	byte mylim;     /* the limit read before the window */
+#endif
+#ifdef RECHECK
+	bool back;      /* admitted, over the re-read limit: give it back */
+#endif
+#ifdef RECHECK_OWN_VALUE
+	byte aft;       /* the value of U its CAS stored */
+#endif
 
 	do
 	:: n < ROUNDS ->
 		/* hold, reserve (one attempt) */
-		STEP(n++; OPEN(c));                             /* 1. open */
+		STEP(n++; READLIM; OPEN(c));                    /* 1. open */
 #ifdef BUGGY_ORDER
 		STEP(H[c]++; rh++);                             /* record first (wrong) */
 #endif
+#ifdef RECHECK
 		STEP(                                           /* 2. CAS U */
 			if
-			:: Uh + Ul + 1 <= LIMIT -> Uh++; got = 1; myh++; gh++;
-				REACHED(1, gh + gl == LIMIT)
+			:: Uh + Ul + 1 <= MYLIM -> Uh++; got = 1; NOTE_AFT
 			:: else -> got = 0; REACHED(2, true)
 			fi);
+		RECHECK_STEP(COMMIT_H);                         /* re-check */
+		if
+		:: back -> STEP(DEC(Uh); back = 0)              /* give back */
+		:: else -> skip
+		fi;
+#else
+		STEP(                                           /* 2. CAS U */
+			if
+			:: Uh + Ul + 1 <= MYLIM -> Uh++; got = 1; COMMIT_H
+			:: else -> got = 0; REACHED(2, true)
+			fi);
+#endif
 #ifdef BUGGY_ORDER
 		if
 		:: !got -> STEP(H[c]--; rh--)                   /* undo the record */
@@ -283,13 +364,25 @@ proctype client(byte c)
 
 	:: n < ROUNDS && !tk ->
 		/* launch, reserve (observed = 0) */
-		STEP(n++; OPEN(c));                             /* open */
+		STEP(n++; READLIM; OPEN(c));                    /* open */
+#ifdef RECHECK
 		STEP(                                           /* CAS U */
 			if
-			:: Uh + Ul + 1 <= LIMIT -> Ul++; got = 1; gl++; pend = 1;
-				REACHED(1, gh + gl == LIMIT)
+			:: Uh + Ul + 1 <= MYLIM -> Ul++; got = 1; NOTE_AFT
 			:: else -> got = 0; REACHED(2, true)
 			fi);
+		RECHECK_STEP(COMMIT_L);                         /* re-check */
+		if
+		:: back -> STEP(DEC(Ul); back = 0)              /* give back */
+		:: else -> skip
+		fi;
+#else
+		STEP(                                           /* CAS U */
+			if
+			:: Uh + Ul + 1 <= MYLIM -> Ul++; got = 1; COMMIT_L
+			:: else -> got = 0; REACHED(2, true)
+			fi);
+#endif
 		if
 		:: got ->
 			STEP(   /* claim a free entry: CAS FREE -> CLAIMING */
@@ -576,6 +669,15 @@ rc_end:
 	assert(Uh == 0 && Ul == 0);     /* convergence */
 }
 #undef CRASH
+
+#ifdef LIMIT_DROP
+/* The publisher lowers the limit once, at any moment; the store is the
+ * publication, acknowledged (capctl returns) right after it. */
+active proctype publisher()
+{
+	lim = LIMIT - 1
+}
+#endif
 
 active proctype monitor()
 {

@@ -1,0 +1,322 @@
+/*
+ * test_tp_reserve.c - reservation races forced with the pause points of
+ * the test build (lib/testpoint.h): one thread is held still at a
+ * chosen line of lib/reserve.c or lib/place.c while the test changes
+ * the shared words around it, then let go.  Each test pins a finding
+ * of issue 12 and fails without its fix.
+ *
+ * Segments are built in memory the broker's way (segfix.h); the
+ * publisher's and the sweeper's sides are played by the test thread.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "place.h"
+#include "reserve.h"
+#include "segment.h"
+#include "seqlock.h"
+#include "slots.h"
+#include "state_word.h"
+#include "sweep.h"
+#include "testpoint.h"
+
+#define NAME "tprsv"
+#define INSTANCE 0x0badc0ffee00000cull
+
+#include "segfix.h"	/* after NAME and INSTANCE */
+
+#define START 4242ull
+#define LOCAL_SIZE 64u
+#define P 1
+
+struct fx {
+	void *state;
+	void *slots;
+	struct cb_rsv r;           /* the test thread's client */
+	struct cb_rsv r2;          /* the client of the held thread */
+	struct cb_sweep_scratch sweep;
+};
+
+/* ---- holding one thread at a point ----------------------------------- */
+
+/*
+ * The hook runs in every thread that reaches any point; it holds only
+ * a thread that asked to be held (hold_me), at the point named in
+ * hold_at, once.  The test waits for `reached`, does its part, sets
+ * `go`.
+ */
+static _Thread_local int hold_me;
+static const char *volatile hold_at;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int reached, go;
+
+static void hook(const char *name)
+{
+	if (!hold_me || hold_at == NULL || strcmp(name, hold_at) != 0)
+		return;
+	hold_me = 0;
+	pthread_mutex_lock(&mu);
+	reached = 1;
+	pthread_cond_broadcast(&cv);
+	while (!go)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+}
+
+static void hold_arm(const char *point)
+{
+	reached = go = 0;
+	hold_at = point;
+	cb_testpoint_hook = hook;
+}
+
+static void hold_wait_reached(void)
+{
+	pthread_mutex_lock(&mu);
+	while (!reached)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+}
+
+static void hold_release(void)
+{
+	pthread_mutex_lock(&mu);
+	go = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static void hold_disarm(void)
+{
+	cb_testpoint_hook = NULL;
+	hold_at = NULL;
+}
+
+/* What the held thread does. */
+struct op {
+	struct fx *f;
+	int pool, kind;            /* CB_HOLD, CB_LAUNCH, or 0: a pick */
+	uint32_t observed;
+	int ret;
+	cb_ticket t;
+};
+
+static void *run_op(void *arg)
+{
+	struct op *o = arg;
+	char id[CB_WORKER_ID_STRLEN];
+
+	hold_me = 1;
+	if (o->kind == 0)
+		o->ret = cb_place_try(&o->f->r2, o->pool,
+		    CB_PLACE_LEAST_LOADED, &o->t, id);
+	else
+		o->ret = cb_rsv_try(&o->f->r2, o->pool, o->kind, o->observed,
+		    &o->t);
+	hold_me = 0;
+	return NULL;
+}
+
+/* Start op in a thread and wait until it is held at point. */
+static void op_start_held(pthread_t *th, struct op *o, const char *point)
+{
+	hold_arm(point);
+	assert_int_equal(pthread_create(th, NULL, run_op, o), 0);
+	hold_wait_reached();
+}
+
+static void op_finish(pthread_t th)
+{
+	hold_release();
+	assert_int_equal(pthread_join(th, NULL), 0);
+	hold_disarm();
+}
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->state = aligned_alloc(4096, seg_size(CB_SEG_STATE));
+	f->slots = aligned_alloc(4096, seg_size(CB_SEG_SLOTS));
+	assert_non_null(f->state);
+	assert_non_null(f->slots);
+	seg_init(f->state, CB_SEG_STATE);
+	seg_init(f->slots, CB_SEG_SLOTS);
+	seg_pool_define(f->state, 0, 8, 2000, 0);
+	seg_pool_define(f->state, P, 2, 2000, 0);
+	seg_rsv_open(&f->r, f->state, f->slots, getpid(), START, LOCAL_SIZE);
+	seg_rsv_open(&f->r2, f->state, f->slots, getpid() + 1, START,
+	    LOCAL_SIZE);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	hold_disarm();
+	free((void *)f->r.local);
+	free((void *)f->r2.local);
+	free(f->state);
+	free(f->slots);
+	free(f);
+	return 0;
+}
+
+static uint64_t usage(struct fx *f, int pool)
+{
+	return atomic_load(&cb_slots_pool(f->slots, pool)->usage);
+}
+
+static uint32_t holds(struct fx *f, const struct cb_rsv *r, int pool)
+{
+	return atomic_load(&cb_slots_client(f->slots, r->client)->holds[pool]);
+}
+
+/* One published ready worker, slot 0, room for 10. */
+static void one_worker(struct fx *f)
+{
+	struct cb_worker_table *t = cb_seg_region(f->state, CB_RS_WORKERS);
+	struct cb_worker_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.id, sizeof(rec.id), "w0");
+	rec.state = CB_WORKER_READY;
+	rec.max_running = 10;
+	rec.limit = 10;
+	rec.slot = 0;
+	cb_seqlock_write_begin(&t->seq);
+	__atomic_store_n(&t->count, 1, __ATOMIC_RELAXED);
+	cb_seq_copy_in(cb_seg_record(f->state, CB_RS_WORKERS, sizeof(*t), 0),
+	    &rec, sizeof(rec));
+	cb_seqlock_write_end(&t->seq);
+}
+
+/* ---- finding 3: a limit lowered while an admission is in flight ----- */
+
+/*
+ * Issue 12, finding 3: the admission's limit is read before its CAS.
+ * A reserver is held between its read of limit 2 and its CAS; the
+ * publisher lowers the limit to 1 (pool 1 held 1 already); let go, the
+ * reserver must be refused and usage stay within the new limit.
+ * Without the re-check after the CAS it was admitted: held 2 at limit 1.
+ */
+static void lowered_limit_refuses(struct fx *f, int pool, int kind)
+{
+	struct op o = { .f = f, .pool = pool, .kind = kind };
+	cb_ticket mine;
+	pthread_t th;
+
+	seg_pool_define(f->state, pool, 2, 2000, 0);
+	assert_int_equal(cb_rsv_try(&f->r, pool, CB_HOLD, 0, &mine), 0);
+	op_start_held(&th, &o, "reserve:before-cas");
+	seg_pool_define(f->state, pool, 1, 2000, 0);    /* published */
+	op_finish(th);
+	assert_int_equal(o.ret, -EAGAIN);
+	assert_int_equal(CB_USAGE_HELD(usage(f, pool)) +
+	    CB_USAGE_LAUNCHING(usage(f, pool)), 1);
+	assert_int_equal(holds(f, &f->r2, pool), 0);
+	assert_int_equal(cb_rsv_release(&f->r, &mine), 0);
+	assert_int_equal(usage(f, pool), 0);
+}
+
+static void test_lowered_limit_hold(void **state)
+{
+	lowered_limit_refuses(*state, P, CB_HOLD);
+}
+
+static void test_lowered_limit_launch(void **state)
+{
+	lowered_limit_refuses(*state, P, CB_LAUNCH);
+}
+
+/* Pool 0: its limit is the capacity in the state word. */
+static void test_lowered_capacity_pool0(void **state)
+{
+	lowered_limit_refuses(*state, 0, CB_HOLD);
+}
+
+/* A launch's floor: the broker's observation rises while the launcher
+ * is held before its CAS (1 held + observed 2 + 1 > limit 3). */
+static void test_raised_observed_floor_launch(void **state)
+{
+	struct fx *f = *state;
+	struct op o = { .f = f, .pool = P, .kind = CB_LAUNCH };
+	cb_ticket mine;
+	pthread_t th;
+
+	seg_pool_define(f->state, P, 3, 2000, 0);
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &mine), 0);
+	op_start_held(&th, &o, "reserve:before-cas");
+	seg_pool_define(f->state, P, 3, 2000, 2);
+	op_finish(th);
+	assert_int_equal(o.ret, -EAGAIN);
+	assert_int_equal(usage(f, P), CB_USAGE(1, 0));
+}
+
+/* The same for a pick: its limit is read before the scan of the worker
+ * table, the CAS comes after. */
+static void test_lowered_limit_pick(void **state)
+{
+	struct fx *f = *state;
+	struct op o = { .f = f, .pool = P, .kind = 0 };
+	cb_ticket mine;
+	pthread_t th;
+
+	one_worker(f);
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &mine), 0);
+	op_start_held(&th, &o, "place:before-cas");
+	seg_pool_define(f->state, P, 1, 2000, 0);
+	op_finish(th);
+	assert_int_equal(o.ret, -EAGAIN);
+	assert_int_equal(usage(f, P), CB_USAGE(1, 0));
+	assert_int_equal(holds(f, &f->r2, P), 0);
+	assert_int_equal(cb_place_inflight(f->slots, 0), 0);
+}
+
+/* Control: a limit that did not change admits as before. */
+static void test_unchanged_limit_admits(void **state)
+{
+	struct fx *f = *state;
+	struct op o = { .f = f, .pool = P, .kind = CB_HOLD };
+	pthread_t th;
+
+	op_start_held(&th, &o, "reserve:before-cas");
+	op_finish(th);
+	assert_int_equal(o.ret, 0);
+	assert_int_equal(usage(f, P), CB_USAGE(1, 0));
+	assert_int_equal(holds(f, &f->r2, P), 1);
+}
+
+#define TP_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TP_TEST(test_lowered_limit_hold),
+		TP_TEST(test_lowered_limit_launch),
+		TP_TEST(test_lowered_capacity_pool0),
+		TP_TEST(test_raised_observed_floor_launch),
+		TP_TEST(test_lowered_limit_pick),
+		TP_TEST(test_unchanged_limit_admits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
