@@ -284,6 +284,7 @@ static void heartbeat(struct cb_broker *b, int tfd)
 		return;
 	atomic_store_explicit(&h->heartbeat_ns, cb_monotonic_ns(),
 	    memory_order_relaxed);
+	cb_segments_check(&b->seg);
 	sd_notify(0, "WATCHDOG=1");
 	w = atomic_load_explicit(&hot->state_word, memory_order_relaxed);
 	if (w != last_word) {

@@ -122,7 +122,7 @@ static void restore_header(struct cb_seg_header *live,
 
 static int create_one(const char *shm, enum cb_seg_kind kind,
     const char *name, uint64_t instance, mode_t mode, gid_t group,
-    void **base, size_t *size, char *err, size_t errlen)
+    void **base, size_t *size, int *keep_fd, char *err, size_t errlen)
 {
 	struct cb_layout l;
 	int fd, r;
@@ -154,7 +154,10 @@ static int create_one(const char *shm, enum cb_seg_kind kind,
 		    strerror(errno));
 		goto fail;
 	}
-	close(fd);
+	if (keep_fd != NULL)
+		*keep_fd = fd;
+	else
+		close(fd);
 	cb_seg_header_init(*base, kind, name, instance, &l);
 	return 0;
 fail:
@@ -172,11 +175,13 @@ static int create_both(struct cb_segments *s, const char *name,
 	if (getrandom(&instance, sizeof(instance), 0) != sizeof(instance))
 		instance = cb_realtime_ns() ^ ((uint64_t)getpid() << 32);
 	r = create_one(s->state_name, CB_SEG_STATE, name, instance,
-	    o->state_mode, o->group, &s->state, &s->state_size, err, errlen);
+	    o->state_mode, o->group, &s->state, &s->state_size, NULL, err,
+	    errlen);
 	if (r < 0)
 		return r;
 	r = create_one(s->slots_name, CB_SEG_SLOTS, name, instance,
-	    o->slots_mode, o->group, &s->slots, &s->slots_size, err, errlen);
+	    o->slots_mode, o->group, &s->slots, &s->slots_size, &s->slots_fd,
+	    err, errlen);
 	if (r < 0) {
 		munmap(s->state, s->state_size);
 		shm_unlink(s->state_name);
@@ -300,10 +305,15 @@ static int adopt(struct cb_segments *s, struct found *st, struct found *sl)
 	s->state_size = st->size;
 	s->slots = sl->base;
 	s->slots_size = sl->size;
+	s->slots_fd = sl->fd;
+	s->slots_total = sl->hdr.total_size;
 	s->adopted = true;
 	st->base = sl->base = NULL;
+	sl->fd = -1;
 	release(st);
-	release(sl);
+	/* A file grown past its size: said and repaired now, not at the
+	 * first heartbeat. */
+	cb_segments_check(s);
 	return 0;
 }
 
@@ -352,6 +362,7 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 	memset(s, 0, sizeof(*s));
 	cb_shm_name(s->state_name, sizeof(s->state_name), name, CB_SEG_STATE);
 	cb_shm_name(s->slots_name, sizeof(s->slots_name), name, CB_SEG_SLOTS);
+	s->slots_fd = -1;
 	inspect(s->state_name, name, CB_SEG_STATE, &st);
 	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
 
@@ -395,10 +406,48 @@ void cb_segments_publish(struct cb_segments *s)
 {
 	cb_seg_header_publish(s->slots, CB_SEG_SLOTS);
 	cb_seg_header_publish(s->state, CB_SEG_STATE);
+	s->slots_total = s->slots_size;
+}
+
+static void check_size(struct cb_segments *s, uint64_t size)
+{
+	uint64_t want = s->slots_total;
+
+	if (size > want) {
+		log_warnx("%s: segment is %llu bytes, its header says %llu: "
+		    "grown by a member of its group (new clients may have "
+		    "refused it); trimming it back", s->slots_name,
+		    (unsigned long long)size, (unsigned long long)want);
+		if (ftruncate(s->slots_fd, (off_t)want) < 0)
+			log_warn("%s: ftruncate to %llu bytes", s->slots_name,
+			    (unsigned long long)want);
+		return;
+	}
+	if (s->size_warned)
+		return;
+	s->size_warned = true;
+	log_warnx("%s: segment shrunk to %llu bytes, its header says %llu: "
+	    "truncated by a member of its group; processes touching the "
+	    "lost pages get SIGBUS (not repaired)", s->slots_name,
+	    (unsigned long long)size, (unsigned long long)want);
+}
+
+void cb_segments_check(struct cb_segments *s)
+{
+	struct stat st;
+
+	if (s->slots == NULL || s->slots_fd < 0)
+		return;
+	if (fstat(s->slots_fd, &st) == 0 &&
+	    (uint64_t)st.st_size != s->slots_total)
+		check_size(s, (uint64_t)st.st_size);
 }
 
 void cb_segments_close(struct cb_segments *s, bool remove)
 {
+	if (s->slots_fd >= 0)
+		close(s->slots_fd);
+	s->slots_fd = -1;
 	if (s->state != NULL)
 		munmap(s->state, s->state_size);
 	if (s->slots != NULL)

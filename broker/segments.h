@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct cb_segments {
@@ -47,6 +48,15 @@ struct cb_segments {
 	bool adopted;            /* existing segments were taken over */
 	char state_name[64];
 	char slots_name[64];
+	/*
+	 * The slots file's size as it must stay (cb_segments_check): its
+	 * fd, kept open for fstat/ftruncate, and the total size of its
+	 * header as validated at creation or adoption (slots_size is what
+	 * is mapped: more, when a grown file was adopted).
+	 */
+	int slots_fd;
+	uint64_t slots_total;
+	bool size_warned;        /* a shrink was logged (not repaired) */
 };
 
 struct cb_seg_opts {
@@ -59,6 +69,15 @@ struct cb_seg_opts {
 int cb_segments_open(struct cb_segments *s, const char *name,
     const struct cb_seg_opts *o, char *err, size_t errlen);
 void cb_segments_publish(struct cb_segments *s);
+/*
+ * Check the size of the slots file, which every member of its group can
+ * truncate (its header is the sweeper's to check: check_header() in
+ * sweeper.c).  A file grown past its size is trimmed back, and logged.
+ * A shrunk file is logged once and left (its pages are lost already; a
+ * mapping that touches them gets SIGBUS: not repaired here).  Main
+ * thread, each heartbeat: one fstat when nothing changed.
+ */
+void cb_segments_check(struct cb_segments *s);
 /* Unmap; with remove, also shm_unlink both. */
 void cb_segments_close(struct cb_segments *s, bool remove);
 

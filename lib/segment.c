@@ -251,7 +251,11 @@ int cb_seg_validate(const void *base, size_t mapped_size,
 	r = validate_identity(h, kind, err, errlen);
 	if (r < 0)
 		return r;
-	if (h->total_size != mapped_size)
+	/* Larger is harmless: nothing is located past total_size (every
+	 * region is checked against it below), and the broker trims the
+	 * file back (cb_segments_check).  Refusing it would let any member
+	 * of the slots group lock every new client out with one truncate. */
+	if (h->total_size > mapped_size)
 		return refuse(err, errlen, "header says %llu bytes, segment is "
 		    "%zu", (unsigned long long)h->total_size, mapped_size);
 	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)

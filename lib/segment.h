@@ -44,8 +44,10 @@ void cb_seg_header_publish(struct cb_seg_header *h, enum cb_seg_kind kind);
 
 /*
  * Validate a mapped segment of mapped_size bytes: magic, ABI, endian
- * marker, word size, kind, header size, total size, name (when name is
- * not NULL), and every region's bounds, alignment and minimum size.
+ * marker, word size, kind, header size, total size (at most
+ * mapped_size: a file grown past it is accepted, since nothing is
+ * located beyond total_size), name (when name is not NULL), and every
+ * region's bounds, alignment and minimum size.
  * Returns 0, or -EPROTO with what differs written to err.
  */
 int cb_seg_validate(const void *base, size_t mapped_size,
