@@ -70,7 +70,9 @@ static void inspect(const char *shm, const char *name, enum cb_seg_kind kind,
 	}
 	f->exists = 1;
 	if (fstat(fd, &st) == 0 && st.st_size > 0) {
-		f->size = (size_t)st.st_size;
+		/* A grown file: only what its header says (check_size()
+		 * trims the rest off). */
+		f->size = cb_seg_map_size(fd, (size_t)st.st_size);
 		f->base = mmap(NULL, f->size, PROT_READ | PROT_WRITE,
 		    MAP_SHARED, fd, 0);
 		if (f->base == MAP_FAILED)

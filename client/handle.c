@@ -93,7 +93,10 @@ static int try_map(int fd, enum cb_seg_kind kind, const char *name,
 	if ((size_t)st.st_size < sizeof(struct cb_seg_header))
 		return set_err(err, -EAGAIN, "segment is %lld bytes, smaller "
 		    "than its header", (long long)st.st_size);
-	*size = (size_t)st.st_size;
+	/* A file larger than its header says (grown by a member of the
+	 * slots group) is mapped for what the header says, and accepted:
+	 * nothing lies past total_size, and the broker trims it back. */
+	*size = cb_seg_map_size(fd, (size_t)st.st_size);
 	*base = mmap(NULL, *size, prot, MAP_SHARED, fd, 0);
 	if (*base == MAP_FAILED)
 		return set_err(err, -errno == -EACCES ? -EACCES : -EPROTO,

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What each region must at least hold, by kind and index. */
 struct region_spec {
@@ -138,6 +139,17 @@ void cb_seg_header_publish(struct cb_seg_header *h, enum cb_seg_kind kind)
 	atomic_store_explicit(&h->magic,
 	    kind == CB_SEG_STATE ? CB_MAGIC_STATE : CB_MAGIC_SLOTS,
 	    memory_order_release);
+}
+
+size_t cb_seg_map_size(int fd, size_t file_size)
+{
+	uint64_t total;
+
+	if (pread(fd, &total, sizeof(total), offsetof(struct cb_seg_header,
+	    total_size)) != (ssize_t)sizeof(total) ||
+	    total < sizeof(struct cb_seg_header) || total > file_size)
+		return file_size;
+	return (size_t)total;
 }
 
 static int refuse(char *err, size_t errlen, const char *fmt, ...)

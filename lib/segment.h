@@ -53,6 +53,16 @@ void cb_seg_header_publish(struct cb_seg_header *h, enum cb_seg_kind kind);
 int cb_seg_validate(const void *base, size_t mapped_size,
     enum cb_seg_kind kind, const char *name, char *err, size_t errlen);
 
+/*
+ * How many bytes of an open segment of file_size bytes to map: what its
+ * header says (read with pread), when the file is at least that big.  A
+ * file grown past its header's size (any member of the slots group may
+ * truncate it) is thus mapped for what is used, and a trim back by the
+ * broker never leaves a mapping with pages past the end of the file.
+ * Anything unreadable or implausible: file_size (validation refuses).
+ */
+size_t cb_seg_map_size(int fd, size_t file_size);
+
 /* Address of region idx (call only after cb_seg_validate succeeded). */
 static inline void *cb_seg_region(const void *base, unsigned idx)
 {

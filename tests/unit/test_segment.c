@@ -410,6 +410,34 @@ static void test_refuse_total_size_mismatch(void **state)
 	expect_refused(s, num(s->layout.total_size), num(s->size));
 }
 
+/* cb_seg_map_size: what the header says, when the file holds it. */
+static void test_map_size(void **state)
+{
+	struct seg *s = *state;
+	FILE *f = tmpfile();
+	size_t total = s->layout.total_size;
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(s->base, 1, sizeof(struct cb_seg_header), f),
+	    sizeof(struct cb_seg_header));
+	fflush(f);
+	/* Grown: only what the header says. */
+	assert_true(cb_seg_map_size(fileno(f), total + 4096) == total);
+	assert_true(cb_seg_map_size(fileno(f), total + (1ull << 47)) == total);
+	assert_true(cb_seg_map_size(fileno(f), total) == total);
+	/* Shorter than the header says, or a header too small to be one:
+	 * the file's size, which validation then refuses. */
+	assert_true(cb_seg_map_size(fileno(f), total - 4096) == total - 4096);
+	hdr(s)->total_size = 8;
+	rewind(f);
+	assert_int_equal(fwrite(s->base, 1, sizeof(struct cb_seg_header), f),
+	    sizeof(struct cb_seg_header));
+	fflush(f);
+	assert_true(cb_seg_map_size(fileno(f), total) == total);
+	hdr(s)->total_size = total;
+	fclose(f);
+}
+
 /* A file grown past the header's size (a member of the slots group ran
  * truncate -s +4096): nothing is located past total_size, so it is
  * accepted, and the broker trims the file back (cb_segments_check).
@@ -637,6 +665,7 @@ int main(void)
 		STATE_TEST(test_refuse_total_size_mismatch),
 		STATE_TEST(test_accept_grown_segment),
 		SLOTS_TEST(test_accept_grown_segment),
+		SLOTS_TEST(test_map_size),
 		STATE_TEST(test_refuse_mapping_smaller_than_header),
 		STATE_TEST(test_refuse_name_mismatch),
 		STATE_TEST(test_refuse_unterminated_name),
