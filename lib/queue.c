@@ -221,21 +221,22 @@ static int owner_dead(void *slots, uint64_t w, uint64_t o)
 }
 
 /*
- * The fail-fast path's own check of a blocking waiter (queue.h): with
- * no broker running nobody else frees a dead waiter's client entry,
- * and a fail-fast request never waits, so it never reaches the
- * blocking waiters' stall check.  A /proc read per refused request
- * would be a syscall storm on a busy pool, so each process checks a
- * pool's blockers at most once per BLOCKER_CHECK_MS (one clock read,
- * vDSO, when due or not).  The common path (queued hint 0) never
- * gets here.
+ * The fail-fast path's own check of the head (queue.h): with no broker
+ * running nobody else frees a dead waiter's client entry, and a
+ * fail-fast request never waits, so it never reaches the blocking
+ * waiters' stall check.  A /proc read per refused request would be a
+ * syscall storm on a busy pool, so each process checks a pool's head
+ * at most once per BLOCKER_CHECK_MS (one clock read, vDSO, decides),
+ * and prunes at most BLOCKER_PRUNES dead heads per call.  The common
+ * path (queued hint 0) never gets here.
  */
 #define BLOCKER_CHECK_MS 100
+#define BLOCKER_PRUNES 4
 
 static _Atomic uint64_t blocker_checked_ns[CB_MAX_POOLS];
 
-/* May this call check pool's blockers?  At most one caller per
- * interval wins (relaxed: a lost race costs one check more or less). */
+/* May this call check pool's head?  At most one caller per interval
+ * wins (relaxed: a lost race costs one check more or less). */
 static int blocker_check_due(int pool)
 {
 	_Atomic uint64_t *last = &blocker_checked_ns[pool];
@@ -248,13 +249,11 @@ static int blocker_check_due(int pool)
 	    memory_order_relaxed, memory_order_relaxed);
 }
 
-int cb_wq_blocked(void *slots, int pool, int32_t priority)
+/* Is some live waiter of pool of a priority >= priority queued? */
+static int blocker_queued(void *slots, int pool, int32_t priority)
 {
 	struct cb_wq_view v;
-	int check = -1;         /* -1: not asked yet; 0 not due; 1 due */
 
-	if (cb_wq_hint(slots, pool) == 0)
-		return 0;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
 		uint64_t w = atomic_load_explicit(
 		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
@@ -264,16 +263,41 @@ int cb_wq_blocked(void *slots, int pool, int32_t priority)
 		    !cb_wq_entry_read(slots, e, w, &v) ||
 		    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
 			continue;
-		if (v.priority < priority)
-			continue;
-		if (check < 0)
-			check = blocker_check_due(pool);
-		if (!check || !owner_dead(slots, w, v.owner))
+		if (v.priority >= priority)
 			return 1;
-		/* Dead on proof: prune it and hand over, as its owner
-		 * would have on leaving; then look on. */
-		if (cb_wq_entry_free(slots, e, w))
-			cb_wq_wake_head(slots, pool);
+	}
+	return 0;
+}
+
+/* Prune pool's head if its process is gone on proof, and hand over as
+ * its owner would have on leaving.  Returns 1 if it did. */
+static int prune_dead_head(void *slots, int pool)
+{
+	struct cb_wq_scan sc;
+	struct cb_wq_view v;
+
+	scan(slots, pool, NULL, &sc);
+	if (!sc.has_head ||
+	    !cb_wq_entry_read(slots, sc.head, sc.head_word, &v) ||
+	    !owner_dead(slots, sc.head_word, v.owner) ||
+	    !cb_wq_entry_free(slots, sc.head, sc.head_word))
+		return 0;
+	cb_wq_wake_head(slots, pool);
+	return 1;
+}
+
+int cb_wq_blocked(void *slots, int pool, int32_t priority)
+{
+	if (cb_wq_hint(slots, pool) == 0)
+		return 0;
+	for (int pruned = 0; blocker_queued(slots, pool, priority);
+	    pruned++) {
+		/* The head is what every blocker waits behind: while it is
+		 * dead, live waiters behind it block us for nothing. */
+		if ((pruned == 0 && !blocker_check_due(pool)) ||
+		    pruned == BLOCKER_PRUNES ||
+		    !prune_dead_head(slots, pool))
+			return 1;
 	}
 	return 0;
 }

@@ -88,17 +88,18 @@
  *     With no broker running, a waiter whose head has not moved for a
  *     whole slice (1 s) checks the head's process (pid + start time,
  *     proc.h) and prunes it if it is gone; a fail-fast request that a
- *     waiter blocks does the same (at most once per 100 ms per process
- *     and pool, never when nobody is queued), so fail-fast reserves go
- *     on while the broker is down.  Only proof counts: a start time
+ *     waiter blocks checks the head the same way (at most once per
+ *     100 ms per process and pool, never when nobody is queued), so
+ *     fail-fast reserves go on while the broker is down.  Only proof counts: a start time
  *     that no longer matches; "unknown" (cb_proc_alive -1) is alive.
  *   - Wakes from a hostile client (or none at all: a zeroed waiters
  *     count) cost latency, never a hang: every sleep is a slice.
  * tests/model/queue.pml checks the first two points with spin, with
- * enqueue in its steps and a claim freed as stuck, and that a waiter
+ * enqueue in its steps and a claim freed as stuck, and a fail-fast
+ * reserve pruning a dead head while no broker runs; and that a waiter
  * reading its word after the scan, a leaver that does not hand over,
- * or an enqueuer that claims again without raising waiters does lose
- * a wakeup.
+ * an enqueuer that claims again without raising waiters, or a
+ * fail-fast path blind to a dead head does lose a wakeup.
  *
  * Arrivals do not barge: a blocking request with queued waiters goes
  * to the back of its priority (the hint Q[p].queued, one relaxed load,
@@ -193,9 +194,10 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 /*
  * Would a fail-fast request of `priority` pass a live waiter of pool?
  * 1 if some live waiter has a priority >= priority, else 0.  One
- * relaxed load when nobody is queued.  A blocker whose process is gone
- * on proof (proc.h) is pruned and the head woken (checked at most once
- * per 100 ms per process and pool: the broker may be down).
+ * relaxed load when nobody is queued.  When blocked, a head whose
+ * process is gone on proof (proc.h) is pruned and the next head woken
+ * (checked at most once per 100 ms per process and pool: the broker
+ * may be down).
  */
 int cb_wq_blocked(void *slots, int pool, int32_t priority);
 

@@ -37,6 +37,11 @@
  *   sweeper  the broker: once MORTAL is dead, undoes its unit (release
  *            as above), frees its entry if still WAITING, and wakes
  *            the head (cb_wq_reclaim wakes every queued pool's head).
+ *   failfast with -DFAILFAST: a fail-fast reserve (priority 0), arriving
+ *            once every waiter is queued; blocked, it checks the head
+ *            and prunes it if dead (cb_wq_blocked).  With -DNOBROKER
+ *            there is no sweeper, and MORTAL dies only in the queue
+ *            (a unit the dead hold stays held until a broker runs).
  *   staller  the broker's queue sweep (cb_wq_sweep) with -DSTUCK=k:
  *            once, while waiter k is between its claim and its CAS
  *            (stopped there for two sweeps), frees the claim as stuck
@@ -56,13 +61,17 @@
  *   -DBUG_NO_HANDOVER  a leaving waiter does not wake the next head
  *   -DBUG_SWEEP_NOWAKE the sweeper frees a dead waiter's entry but does
  *                      not wake the head
+ *   -DBUG_FAILFAST_NOPRUNE (with -DFAILFAST -DNOBROKER) the fail-fast
+ *                      path treats a dead head as live (issue 12,
+ *                      finding 7): it is refused for ever
  *   -DBUG_NO_RECOUNT   (with -DSTUCK) an enqueuer whose claim was freed
  *                      claims again without raising Rw (issue 12,
  *                      finding 8): Rw under-counts and a release skips
  *                      the wake a head asleep on R needs
  * Coverage probes (-DCOVER=k): 1 MORTAL killed while queued, 2 MORTAL
  * killed holding its unit, 3 LEAVER timed out at the head, 4 a claim
- * freed as stuck and claimed again.
+ * freed as stuck and claimed again, 5 the fail-fast path prunes a dead
+ * head.
  */
 
 #ifndef NW
@@ -288,10 +297,14 @@ granted:
 	order_check(i);
 	/* Leave the queue, hand over, hold, release. */
 	est[i] = FREE;
+#ifndef NOBROKER
+	/* (With no broker a unit held by the dead stays held: only a
+	 * death in the queue is modelled there.) */
 	if
 	:: i == MORTAL -> REACHED(2, true); dead[i] = 1; goto end_dead
 	:: true -> skip
 	fi;
+#endif
 	Rw--;
 #ifndef BUG_NO_HANDOVER
 	handover();
@@ -319,6 +332,7 @@ active proctype holder()
 	release()
 }
 
+#ifndef NOBROKER
 /* The broker's reclaim of MORTAL once it is dead. */
 active proctype sweeper()
 {
@@ -340,6 +354,72 @@ end_idle:
 end_swept:
 	skip
 }
+
+#endif /* NOBROKER */
+
+#ifdef FAILFAST
+/*
+ * A fail-fast reserve of priority 0 (every waiter blocks it) arriving
+ * once every waiter is queued (cb_wq_blocked, lib/queue.c): with no
+ * live blocker it takes a unit if one is free; blocked, it checks the
+ * head and, dead, prunes it and hands over.  A refused caller retries,
+ * and a retry that sees the same table decides the same, so retrying
+ * is modelled as waiting until what it decided on changes.
+ */
+bool ffheld;
+
+active proctype failfast()
+{
+	byte j, k, h;
+
+	(enq == NW);
+again:
+	/* The head (one step per entry). */
+	h = NONE;
+	j = 0;
+	do
+	:: j < NW ->
+		if
+		:: est[j] == WAITING && (h == NONE || AHEAD(j, h)) -> h = j
+		:: else -> skip
+		fi;
+		j++
+	:: else -> break
+	od;
+	if
+	:: h == NONE ->
+		atomic {
+			if
+			:: U < LIMIT -> U++; assert(U <= LIMIT); ffheld = 1
+			:: else -> skip
+			fi
+		};
+		if
+		:: ffheld -> ffheld = 0; release(); goto end_ff
+		:: else -> (U < LIMIT); goto again
+		fi
+#ifndef BUG_FAILFAST_NOPRUNE
+	:: h != NONE && dead[h] ->
+		/* Dead on proof: prune it, hand over. */
+		REACHED(5, true);
+		atomic {
+			if
+			:: est[h] == WAITING -> est[h] = FREE; Rw--
+			:: else -> skip
+			fi
+		};
+		handover();
+		goto again
+	:: h != NONE && !dead[h] ->
+		(est[h] != WAITING || dead[h]); goto again
+#else
+	:: h != NONE -> (est[h] != WAITING); goto again
+#endif
+	fi;
+end_ff:
+	skip
+}
+#endif
 
 #if STUCK < NW
 /* The queue sweep's free of a claim stuck for two sweeps (STUCK). */

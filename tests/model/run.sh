@@ -234,6 +234,19 @@ expect_ok "queue: the first enqueuer's claim is freed as stuck" "$q" \
     -DMORTAL=3 -DLEAVER=3 -DSTUCK=0
 expect_ok "queue: the high-priority enqueuer's claim is freed as stuck" \
     "$q" -DMORTAL=3 -DLEAVER=3 -DSTUCK=2
+# Broker down (issue 12, finding 7): no sweeper; a fail-fast reserve
+# prunes a dead head (and so rescues the waiters behind it).  Two
+# waiters ("none" = index 2), priorities 0 0 unless said.
+ff="-DNW=2 -DFAILFAST -DNOBROKER"
+# shellcheck disable=SC2086 # $ff: a list of flags
+expect_ok "queue: broker down, the last waiter killed, a fail-fast reserve" \
+    "$q" $ff -DMORTAL=1 -DLEAVER=2
+# shellcheck disable=SC2086
+expect_ok "queue: broker down, the head killed, a fail-fast reserve" \
+    "$q" $ff -DMORTAL=0 -DLEAVER=2
+# shellcheck disable=SC2086
+expect_ok "queue: broker down, a priority-5 head killed, the other times out" \
+    "$q" $ff -DP1=5 -DMORTAL=1 -DLEAVER=0
 lost='invalid end state'
 # shellcheck disable=SC2086 # $3: a list of flags
 qneg() { expect_cex "queue negative $1" "$2" $3; }
@@ -247,6 +260,8 @@ qneg "a stale head keeps a unit an arrival ahead of it waits for" "lastp" \
     "-DBUG_NO_GIVE_BACK -DMORTAL=3 -DLEAVER=3"
 qneg "an enqueuer claims again without raising waiters" "$lost" \
     "-DBUG_NO_RECOUNT -DSTUCK=0 -DMORTAL=3 -DLEAVER=3"
+qneg "broker down, fail-fast path blind to a dead head" "$lost" \
+    "$ff -DBUG_FAILFAST_NOPRUNE -DMORTAL=1 -DLEAVER=2"
 said=reached
 # shellcheck disable=SC2086 # $3: a list of flags
 qcover() { expect_cex "queue reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
@@ -255,6 +270,8 @@ qcover "a waiter killed holding its unit" 2 "-DMORTAL=1 -DLEAVER=3"
 qcover "the head times out"               3 "-DMORTAL=3 -DLEAVER=0"
 qcover "a claim freed as stuck, claimed again" 4 \
     "-DMORTAL=3 -DLEAVER=3 -DSTUCK=0"
+qcover "the fail-fast path prunes a dead head" 5 \
+    "$ff -DMORTAL=1 -DLEAVER=2"
 
 # The eventcount (eventcount.pml, lib/futex.h): 2 waiters, 2 notifiers,
 # both notifier halves; no lost wakeup.

@@ -360,37 +360,48 @@ static void test_failfast_does_not_barge(void **state)
  * Regression (issue 12, finding 7): no broker runs, so nobody frees the
  * client entry of a waiter killed in the queue and its entry looks
  * live.  The fail-fast path used to count it as a blocker for ever;
- * now it checks the blocker's process, prunes it on proof of death, and
- * hands over.  A blocker whose process lives still blocks.
+ * now it checks the head's process, prunes it on proof of death, and
+ * hands over.  A live waiter behind the dead head still blocks (it is
+ * woken: the unit is its); once none is left the request goes by.
  */
-static void test_failfast_prunes_dead_blocker(void **state)
+static void test_failfast_prunes_dead_head(void **state)
 {
 	struct fx *f = *state;
 	struct timespec check_due = { 0, 110 * 1000000 };
 	struct cb_wq_entry dead, live;
 	struct cb_rsv gone;
 	uint64_t start;
+	uint32_t wl;
 	pid_t pid;
 
 	dead_process(&pid, &start);
 	seg_rsv_open(&gone, f->state, f->slots, pid, start, LOCAL_SIZE);
-	/* A process checks a pool's blockers at most once per 100 ms
-	 * (queue.c's BLOCKER_CHECK_MS); each call below waits until one
-	 * is due for sure.  The live blocker is checked and blocks... */
+	enqueue(f, &gone, 5, &dead);
 	enqueue(f, &f->r, 0, &live);
+	wl = atomic_load(&wslot(f, live.index)->wake);
+	/* A process checks a pool's head at most once per 100 ms
+	 * (queue.c's BLOCKER_CHECK_MS): each call below waits until a
+	 * check is due for sure.  The live waiter blocks a request of
+	 * its priority, and the dead head it waits behind is pruned. */
 	nanosleep(&check_due, NULL);
 	assert_int_equal(cb_wq_blocked(f->slots, P, 0), 1);
-	/* ...the dead one is proved dead, pruned, and lets the request
-	 * by. */
-	enqueue(f, &gone, 5, &dead);
-	nanosleep(&check_due, NULL);
-	assert_int_equal(cb_wq_blocked(f->slots, P, 5), 0);
 	assert_int_equal(CB_WAITER_STATE(atomic_load(&wslot(f,
 	    dead.index)->word)), CB_WAITER_FREE);
 	assert_int_equal(queued(f), 1);
 	assert_int_equal(waiters(f), 1);
+	assert_int_not_equal(atomic_load(&wslot(f, live.index)->wake), wl);
 	assert_int_equal(cb_wq_position(f->slots, &live), 0);
+	/* Checked and alive: it blocks. */
+	nanosleep(&check_due, NULL);
+	assert_int_equal(cb_wq_blocked(f->slots, P, 0), 1);
 	assert_int_equal(cb_wq_leave(f->slots, &live), 0);
+
+	/* A dead head alone: pruned, and the request goes by. */
+	enqueue(f, &gone, 5, &dead);
+	nanosleep(&check_due, NULL);
+	assert_int_equal(cb_wq_blocked(f->slots, P, 5), 0);
+	assert_int_equal(queued(f), 0);
+	assert_int_equal(waiters(f), 0);
 	free((void *)gone.local);
 }
 
@@ -683,7 +694,7 @@ int main(void)
 		WQ_TEST(test_close_drops_own_entries),
 		WQ_TEST(test_reused_client_entry_not_live),
 		WQ_TEST(test_failfast_does_not_barge),
-		WQ_TEST(test_failfast_prunes_dead_blocker),
+		WQ_TEST(test_failfast_prunes_dead_head),
 		WQ_TEST(test_table_full),
 		WQ_TEST(test_sweep_repairs),
 		WQ_TEST(test_sweep_repairs_waiters),
