@@ -90,8 +90,9 @@
  *     proc.h) and prunes it if it is gone; a fail-fast request that a
  *     waiter blocks checks the head the same way (at most once per
  *     100 ms per process and pool, never when nobody is queued), so
- *     fail-fast reserves go on while the broker is down.  Only proof counts: a start time
- *     that no longer matches; "unknown" (cb_proc_alive -1) is alive.
+ *     fail-fast reserves go on while the broker is down.  Only proof
+ *     counts: a start time that no longer matches; "unknown"
+ *     (cb_proc_alive -1) is alive.
  *   - Wakes from a hostile client (or none at all: a zeroed waiters
  *     count) cost latency, never a hang: every sleep is a slice.
  * tests/model/queue.pml checks the first two points with spin, with

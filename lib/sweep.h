@@ -123,12 +123,20 @@ int cb_place_recount(void *slots, struct cb_sweep_scratch *sc,
 
 /* ---- fair waiting (queue.h) --------------------------------------- */
 
+/* One live entry of a pool whose tickets are re-based. */
+struct cb_wq_rebase_entry {
+	uint64_t ticket;
+	uint32_t index;
+};
+
 /* The queue sweep's memory between sweeps (private to its thread). */
 struct cb_wq_sweep {
 	uint64_t prev[CB_MAX_WAITERS];  /* CLAIMING words seen last sweep */
 	uint64_t hint_seen[CB_MAX_POOLS];   /* each pool's queued */
 	uint64_t count_seen[CB_MAX_POOLS];  /* its entries in the table */
 	uint32_t waiters_seen[CB_MAX_POOLS]; /* its waiters count */
+	/* Scratch of a re-base, rewritten before it is read. */
+	struct cb_wq_rebase_entry rebase[CB_MAX_WAITERS];
 };
 
 /*

@@ -104,20 +104,15 @@ static uint32_t repair_counters(void *slots, int p, uint64_t count,
 	return fixed;
 }
 
-/* One live entry of a pool being re-based, in its current order. */
-struct rebase_entry {
-	uint64_t ticket;
-	uint32_t e;
-};
-
+/* The current order of live entries within a priority (queue.c's
+ * ahead_of): ticket, then index. */
 static int rebase_cmp(const void *a, const void *b)
 {
-	const struct rebase_entry *x = a, *y = b;
+	const struct cb_wq_rebase_entry *x = a, *y = b;
 
-	/* queue.c's ahead_of within a priority: ticket, then index. */
 	if (x->ticket != y->ticket)
 		return x->ticket < y->ticket ? -1 : 1;
-	return x->e < y->e ? -1 : x->e > y->e;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 /*
@@ -139,9 +134,9 @@ static int rebase_cmp(const void *a, const void *b)
  * the head rescan once the tickets are final, and every sleep is a
  * slice (queue.h).
  */
-static int rebase_tickets(void *slots, int p)
+static int rebase_tickets(void *slots, int p, struct cb_wq_sweep *st)
 {
-	static struct rebase_entry live[CB_MAX_WAITERS];   /* sweeper only */
+	struct cb_wq_rebase_entry *live = st->rebase;
 	_Atomic uint64_t *next = &cb_slots_pool(slots, p)->queue_next;
 	uint32_t k = 0;
 	uint64_t b, base;
@@ -158,7 +153,7 @@ static int rebase_tickets(void *slots, int p)
 		    !cb_wq_owner_live(slots, CB_WAITER_CLIENT(w), v.owner))
 			continue;
 		live[k].ticket = v.ticket;
-		live[k].e = e;
+		live[k].index = e;
 		k++;
 	}
 	qsort(live, k, sizeof(live[0]), rebase_cmp);
@@ -170,13 +165,14 @@ static int rebase_tickets(void *slots, int p)
 	    memory_order_seq_cst, memory_order_relaxed))
 		return 0;
 	for (uint32_t i = 0; i < k; i++) {
+		struct cb_waiter_slot *ws = cb_slots_waiter(slots,
+		    live[i].index);
 		uint64_t t = live[i].ticket;
 
 		/* seq_cst: before the wake of the head (cb_wq_wake_heads'
 		 * seq_cst bump), which the woken head's scan reads after. */
-		atomic_compare_exchange_strong_explicit(
-		    &cb_slots_waiter(slots, live[i].e)->ticket, &t, base + i,
-		    memory_order_seq_cst, memory_order_relaxed);
+		atomic_compare_exchange_strong_explicit(&ws->ticket, &t,
+		    base + i, memory_order_seq_cst, memory_order_relaxed);
 	}
 	return 1;
 }
@@ -228,7 +224,7 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 		if ((waiting & (1ull << p)) && active[p] != 0 &&
 		    top[p] >= atomic_load_explicit(
 		    &cb_slots_pool(slots, p)->queue_next,
-		    memory_order_seq_cst) && rebase_tickets(slots, p))
+		    memory_order_seq_cst) && rebase_tickets(slots, p, st))
 			touched |= 1ull << p;
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		uint32_t fixed = repair_counters(slots, p, count[p], st);
