@@ -606,14 +606,22 @@ void cb_rsv_release_all(struct cb_rsv *r)
 	/* Binds first: their holds are among the H[c,p] taken below. */
 	cb_place_release_all(r->slots, r->client);
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
-		    memory_order_seq_cst);
+		uint32_t n = 0;
 
-		if (h > 0) {
+		/* One unit at a time, H-1 then U-1, as a release does: the
+		 * window earns one unit of slack in the recount, so no more
+		 * than one unit may be between its record and U at once
+		 * (reserve.h).  Taking all h at once left h-1 units beyond
+		 * the slack, which a recount in the gap trimmed from U and the
+		 * late subtraction then took again. */
+		while (holds_dec(cs, p) == 0) {
+			CB_TESTPOINT("reserve:release-all-gap");
 			cb_rsv_usage_sub(&cb_slots_pool(r->slots, p)->usage,
-			    0, h);
-			cb_rsv_wake(r->slots, p);
+			    0, 1);
+			n++;
 		}
+		if (n > 0)
+			cb_rsv_wake(r->slots, p);
 	}
 	window_close(cs);
 	memset((void *)r->local, 0, r->local_size * sizeof(*r->local));

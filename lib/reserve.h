@@ -29,7 +29,12 @@
  * any record, so for the recount it is one more unit in flight, as in
  * the -ENOSPC undo of a launch.
  * Hold, release: the same window around the reverse order:
- *   H[c,p] -= 1, then CAS U: held-1.
+ *   H[c,p] -= 1, then CAS U: held-1.  cb_close releases every hold the
+ *   same way, one unit at a time inside its one window: a window earns
+ *   one unit of slack in the recount, so never more than one unit may
+ *   be between its record and U at once (taking H[c,p] to 0 and then
+ *   subtracting h let a recount in between trim h-1 units that the
+ *   subtraction then took again).
  * Launch, reserve: window; CAS U: launching+1 iff observed + launching +
  *   held + 1 <= limit, re-checked after the CAS against the limit and
  *   the observed floor published now (the floor's loads acquire,

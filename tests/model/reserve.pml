@@ -27,7 +27,8 @@
  *
  *   client(c)  a process with one thread: up to ROUNDS admissions,
  *            holds and launches in any order (several holds at once),
- *            releases in any order, then cb_close - unless it dies.
+ *            releases in any order, then cb_close (-DCLOSE_HOLDS: with
+ *            holds left, released one at a time) - unless it dies.
  *            STEP(x) is one step of the C code, or the process's death
  *            just before it: a client can be killed between any two
  *            shared-memory accesses (and before its first, after its
@@ -86,6 +87,14 @@
  *   -DBUGGY_RELEASE        release decrements U before H
  *   -DRECOUNT_NO_S2        recount without the second collect of S
  *   -DRECOUNT_NO_INFLIGHT  recount accepts windows left open
+ * A close that releases several units (issue 12, finding 2): with
+ * -DCLOSE_HOLDS a client that has made all its admissions may close
+ * with two or more holds left (one is a release and a close), which
+ * cb_close releases one unit at a time in its one window (a switch:
+ * the default configuration with it exceeds run.sh's memory bound);
+ * -DBUGGY_CLOSE_SWAP takes H to 0 at once and subtracts them all after
+ * (a recount in between trims all but one, the subtraction takes them
+ * again).
  * A limit that changes (issue 12, finding 3): -DLIMIT_DROP adds a
  * publisher that lowers the limit once, at any moment, and an
  * admission then re-checks the limit after its CAS (step 2 of
@@ -302,6 +311,7 @@ proctype client(byte c)
 	bool got;
 	byte myh;       /* ghost: holds in use */
 	bool pend;      /* ghost: launch admitted, entry not LIVE yet */
+	byte cl;        /* cb_close: holds still to release */
 #ifdef LIMIT_DROP
 	byte mylim;     /* the limit read before the window */
 #endif
@@ -435,6 +445,30 @@ proctype client(byte c)
 		/* cb_close: no holds left; a ticket not released is a launch
 		 * that went ahead, left to expire */
 		break
+
+#ifdef CLOSE_HOLDS
+	:: n >= ROUNDS && myh > 1 ->
+		/* cb_close with holds (cb_rsv_release_all): all stop being
+		 * used; one window; every hold, one unit at a time: H - 1,
+		 * then CAS U.  -DBUGGY_CLOSE_SWAP (negative control, the code
+		 * before issue 12's finding 2): H to 0 by exchange, then U -
+		 * all of them, so more than one unit sits between its record
+		 * and U under one window's single unit of slack. */
+		STEP(cl = myh; gh = gh - myh; myh = 0; OPEN(c));
+#ifdef BUGGY_CLOSE_SWAP
+		STEP(cl = H[c]; rh = rh - H[c]; H[c] = 0);      /* exchange */
+		STEP(SUBN(Uh, cl); cl = 0);                     /* U - h */
+#else
+		do
+		:: cl > 0 ->
+			STEP(H[c]--; rh--);                     /* H - 1 */
+			STEP(DEC(Uh); cl--)                     /* then U - 1 */
+		:: else -> break
+		od;
+#endif
+		STEP(CLOSE(c));
+		break
+#endif
 	od;
 	STEP(done[c] = 1; tk = 0; e = 0; n = 0)
 out:

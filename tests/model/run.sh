@@ -169,7 +169,14 @@ expect_ok "protocol, strict recount (gives up on any open window)" \
 # moment while admissions are in flight; each re-checks after its CAS.
 expect_ok "protocol, limit lowered while admissions are in flight" \
     "$big" -DLIMIT_DROP -DROUNDS=1
+# Issue 12, finding 2: cb_close with two holds left releases them one
+# at a time in its window (the variant that takes them all at once
+# under-runs U here: the auxiliary check).
+expect_ok "protocol, cb_close releases the holds left" \
+    "$big" -DCLOSE_HOLDS -DMAXCRASH=0 -DNL=1
 if [ "${MODEL_DEEP:-0}" = 1 ]; then
+	expect_ok "protocol, cb_close releases the holds left, limit 3 (deep)" \
+	    "$big" -DCLOSE_HOLDS -DLIMIT=3 -DMAXCRASH=0 -DNL=1
 	expect_ok "protocol, 3 clients with a concurrent recount (deep)" \
 	    "-O2 -DCOLLAPSE -DMEMLIM=16384" -DNC=3 -DROUNDS=1
 	expect_ok "protocol, limit lowered, 3 clients contending (deep)" \
@@ -194,6 +201,9 @@ neg "reclaim subtracts U before zeroing H, broker crash" \
     "$safe" -DRECLAIM_U_FIRST
 neg "reclaim thread without the dead client's window" \
     "$safe" "-DRECLAIM_THREAD -DRECLAIM_NO_WINDOW"
+expect_cex "negative cb_close takes every hold, then subtracts them" \
+    "$safe" -DCORE_ONLY -DCLOSE_HOLDS -DBUGGY_CLOSE_SWAP -DLIMIT=3 \
+    -DMAXCRASH=0 -DNL=1
 lowered='(gh+gl)<=lim'
 neg "admission without the re-check of a lowered limit" \
     "$lowered" "-DLIMIT_DROP -DNO_LIMIT_RECHECK"

@@ -106,9 +106,12 @@ static void hold_disarm(void)
 }
 
 /* What the held thread does. */
+#define OP_PICK 0
+#define OP_CLOSE (-1)              /* cb_rsv_release_all, as cb_close */
+
 struct op {
 	struct fx *f;
-	int pool, kind;            /* CB_HOLD, CB_LAUNCH, or 0: a pick */
+	int pool, kind;            /* CB_HOLD, CB_LAUNCH, OP_PICK, OP_CLOSE */
 	uint32_t observed;
 	int ret;
 	cb_ticket t;
@@ -120,7 +123,9 @@ static void *run_op(void *arg)
 	char id[CB_WORKER_ID_STRLEN];
 
 	hold_me = 1;
-	if (o->kind == 0)
+	if (o->kind == OP_CLOSE)
+		cb_rsv_release_all(&o->f->r2);
+	else if (o->kind == OP_PICK)
 		o->ret = cb_place_try(&o->f->r2, o->pool,
 		    CB_PLACE_LEAST_LOADED, &o->t, id);
 	else
@@ -276,7 +281,7 @@ static void test_raised_observed_floor_launch(void **state)
 static void test_lowered_limit_pick(void **state)
 {
 	struct fx *f = *state;
-	struct op o = { .f = f, .pool = P, .kind = 0 };
+	struct op o = { .f = f, .pool = P, .kind = OP_PICK };
 	cb_ticket mine;
 	pthread_t th;
 
@@ -305,6 +310,47 @@ static void test_unchanged_limit_admits(void **state)
 	assert_int_equal(holds(f, &f->r2, P), 1);
 }
 
+/* ---- finding 2: cb_close releases several units in one window ------- */
+
+/*
+ * Issue 12, finding 2.  A closer with 2 holds and another client with 1
+ * fill pool 1 (limit 3).  The closer is held inside cb_close's window
+ * at reserve:release-all-gap, after its first H-1 and before the U-1
+ * that matches it; a recount runs in the gap (its snapshot is
+ * consistent: nothing moves).  Let go, the pool must hold exactly the
+ * other client's unit, so only 2 more admissions fit.  When cb_close
+ * took H to 0 at once and subtracted 2 after, the recount saw records
+ * 1 with one window open and trimmed U from 3 to 2; the late
+ * subtraction left U 0 with a hold live: 4 live holds at limit 3.
+ */
+static void test_close_recount_in_the_gap(void **state)
+{
+	struct fx *f = *state;
+	struct op o = { .f = f, .pool = P, .kind = OP_CLOSE };
+	cb_ticket t;
+	int64_t hd = 0, ld = 0;
+	pthread_t th;
+	int ret;
+
+	seg_pool_define(f->state, P, 3, 2000, 0);
+	assert_int_equal(cb_rsv_try(&f->r2, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(cb_rsv_try(&f->r2, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(usage(f, P), CB_USAGE(3, 0));
+
+	op_start_held(&th, &o, "reserve:release-all-gap");
+	ret = cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld);
+	assert_true(ret == 0 || ret == 1);      /* a consistent snapshot */
+	op_finish(th);
+
+	assert_int_equal(holds(f, &f->r2, P), 0);
+	assert_int_equal(usage(f, P), CB_USAGE(1, 0));
+	assert_int_equal(cb_rsv_recount(f->slots, P, &f->sweep, &hd, &ld), 0);
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &t), -EAGAIN);
+}
+
 #define TP_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -316,6 +362,7 @@ int main(void)
 		TP_TEST(test_raised_observed_floor_launch),
 		TP_TEST(test_lowered_limit_pick),
 		TP_TEST(test_unchanged_limit_admits),
+		TP_TEST(test_close_recount_in_the_gap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
