@@ -477,8 +477,11 @@ struct cb_launch_slot {
  *   priority  struct cb_request.priority (higher first);
  *   wake      the waiter's own futex word: bumped (seq_cst) and woken
  *             by whoever makes it the head of its pool.
- * owner, ticket and priority are written before WAITING and never
- * while it stays WAITING; readers re-check the word after reading them.
+ * owner, ticket and priority are written before WAITING; while it stays
+ * WAITING only the sweeper changes one of them: its re-base of a pool
+ * whose tickets a hostile write put out of order renumbers live tickets
+ * by CAS (lib/sweep_queue.c).  Readers re-check the word after reading
+ * them, and scans compare the ticket as stored.
  */
 enum cb_waiter_state {
 	CB_WAITER_FREE = 0,
