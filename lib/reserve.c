@@ -27,7 +27,6 @@
 
 enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH };
 
-#define INFLIGHT_MAX 0xfeu   /* S's low byte must never carry */
 #define LOCAL_PROBES 64
 
 static const struct cb_pool_conf *pool_conf(const void *state, int pool)
@@ -49,38 +48,81 @@ static uint32_t nlaunches(const void *slots)
 	return CB_MAX_LAUNCHES;
 }
 
-/* Open a death window: S's in-flight count + 1, never carrying. */
-static void window_open(struct cb_client_slot *cs)
+/*
+ * Open a death window: S's in-flight count + 1, never past
+ * CB_RSV_INFLIGHT_MAX.  Only this process writes its S, but any member
+ * of the slots group can: a count that this process's own threads
+ * cannot account for is repaired here, never waited on (a written
+ * 0xfe used to spin every thread of the victim for ever).
+ *
+ * r->windows (private memory, no other process can touch it) counts
+ * this process's threads from just before their opening CAS to just
+ * after their close; a thread waiting for room steps out of it.  So at
+ * any instant the windows of ours that S counts are at most windows - 1
+ * (ourselves, not in S yet).  When S says full (>= the maximum) and
+ * S's count >= windows, the excess was written by someone else: one CAS
+ * from exactly that S (no window of ours opened or closed since: each
+ * changes S, a close bumps the version) sets the count to windows, an
+ * over-estimate of ours (threads about to CAS are in it), never an
+ * under-estimate, which is the safe side for the recount.  Only a count
+ * genuinely full of our own windows is waited on, and those close.
+ */
+static void window_open(struct cb_rsv *r)
 {
-	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
+	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
+	uint32_t s, mine;
 
+	atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);
+	s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
 	for (;;) {
-		if (CB_SEQ_INFLIGHT(s) >= INFLIGHT_MAX) {
-			sched_yield();
-			s = atomic_load_explicit(&cs->seq,
-			    memory_order_relaxed);
+		if (CB_SEQ_INFLIGHT(s) < CB_RSV_INFLIGHT_MAX) {
+			if (atomic_compare_exchange_weak_explicit(&cs->seq,
+			    &s, s + 1, memory_order_seq_cst,
+			    memory_order_relaxed))
+				return;
 			continue;
 		}
-		if (atomic_compare_exchange_weak_explicit(&cs->seq, &s, s + 1,
-		    memory_order_seq_cst, memory_order_relaxed))
-			return;
+		/* seq_cst: pairs with the opening CAS of our own threads,
+		 * each after its seq_cst windows + 1, so the windows load
+		 * below sees every thread of ours that this S counts. */
+		s = atomic_load_explicit(&cs->seq, memory_order_seq_cst);
+		if (CB_SEQ_INFLIGHT(s) < CB_RSV_INFLIGHT_MAX)
+			continue;
+		mine = atomic_load_explicit(&r->windows, memory_order_seq_cst);
+		if (CB_SEQ_INFLIGHT(s) >= mine) {
+			if (mine > CB_RSV_INFLIGHT_MAX)
+				mine = CB_RSV_INFLIGHT_MAX;
+			if (atomic_compare_exchange_strong_explicit(&cs->seq,
+			    &s, (s & ~0xffu) + 0x100 + mine,
+			    memory_order_seq_cst, memory_order_relaxed))
+				return;
+			continue;
+		}
+		/* Full of our own windows: step out, let one of them close. */
+		atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
+		sched_yield();
+		atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);
+		s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
 	}
 }
 
-/* Close it: in-flight - 1 and version + 1, in one add. */
-static void window_close(struct cb_client_slot *cs)
+/* Close it: in-flight - 1 and version + 1, in one add; then out of
+ * r->windows (after: see window_open). */
+static void window_close(struct cb_rsv *r)
 {
-	atomic_fetch_add_explicit(&cs->seq, 0x100u - 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&cb_slots_client(r->slots, r->client)->seq,
+	    0x100u - 1, memory_order_seq_cst);
+	atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
 }
 
 void cb_rsv_window_open(struct cb_rsv *r)
 {
-	window_open(cb_slots_client(r->slots, r->client));
+	window_open(r);
 }
 
 void cb_rsv_window_close(struct cb_rsv *r)
 {
-	window_close(cb_slots_client(r->slots, r->client));
+	window_close(r);
 }
 
 void cb_rsv_seq_reset(struct cb_client_slot *cs)
@@ -306,7 +348,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 		return -EAGAIN;
 	if (local_claim(r, &nonce, &idx) < 0)
 		return -ENOSPC;
-	window_open(cs);
+	window_open(r);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 0, 0, limit);
 	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
@@ -319,7 +361,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cs->holds[pool], 1,
 		    memory_order_seq_cst);
-	window_close(cs);
+	window_close(r);
 	if (ret < 0) {
 		atomic_store_explicit(&r->local[idx], 0, memory_order_relaxed);
 		/* The unit we held for a moment may have refused someone. */
@@ -393,7 +435,6 @@ uint32_t cb_rsv_window_ms(const void *state, int pool)
 static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
     uint32_t observed, cb_ticket *t)
 {
-	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint32_t floor = launch_floor(r->state, pool, observed);
 	uint64_t now = cb_monotonic_ns(), live = 0;
@@ -404,7 +445,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 
 	if (over_limit(&ps->usage, floor, limit))
 		return -EAGAIN;
-	window_open(cs);
+	window_open(r);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 1, floor, limit);
 	/* Re-check against the limit and the floor published now: a lower
@@ -420,7 +461,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 		if (e < 0)
 			cb_rsv_usage_sub(&ps->usage, 1, 1);
 	}
-	window_close(cs);
+	window_close(r);
 	if (ret < 0) {
 		/* The unit we held for a moment may have refused someone. */
 		if (gave_back)
@@ -548,11 +589,11 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	if (!atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
 	    0, memory_order_relaxed, memory_order_relaxed))
 		return stale(r, pool);
-	window_open(cs);
+	window_open(r);
 	ret = holds_dec(cs, pool);
 	if (ret == 0)
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
-	window_close(cs);
+	window_close(r);
 	if (ret < 0)
 		return stale(r, pool);
 	wake_released(r->slots, pool);
@@ -562,7 +603,6 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
     uint64_t live)
 {
-	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	struct cb_launch_slot *ls;
 	int won;
 
@@ -570,11 +610,11 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 	    CB_LAUNCH_LIVE || CB_LAUNCH_POOL(live) != (unsigned)pool)
 		return -EINVAL;
 	ls = cb_slots_launch(r->slots, e);
-	window_open(cs);
+	window_open(r);
 	won = cb_rsv_launch_free(ls, live);
 	if (won)
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 1, 1);
-	window_close(cs);
+	window_close(r);
 	if (!won)
 		return stale(r, pool);
 	wake_released(r->slots, pool);
@@ -602,7 +642,7 @@ void cb_rsv_release_all(struct cb_rsv *r)
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 
-	window_open(cs);
+	window_open(r);
 	/* Binds first: their holds are among the H[c,p] taken below. */
 	cb_place_release_all(r->slots, r->client);
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
@@ -623,7 +663,7 @@ void cb_rsv_release_all(struct cb_rsv *r)
 		if (n > 0)
 			cb_rsv_wake(r->slots, p);
 	}
-	window_close(cs);
+	window_close(r);
 	memset((void *)r->local, 0, r->local_size * sizeof(*r->local));
 }
 

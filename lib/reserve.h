@@ -62,7 +62,8 @@
  * The snapshot is consistent iff u1 == u2 and every s1[c] == s2[c]:
  * no admission, release or record change overlapped it (each one
  * changes S or U, all seq_cst).  Windows open in s1 (a client stopped
- * mid-operation, say) are counted, K in all: each may hide one unit
+ * mid-operation, say) are counted, K in all, at most
+ * CB_RSV_INFLIGHT_MAX per entry whatever S says: each may hide one unit
  * admitted but unrecorded, or unrecorded but not yet released, so U may
  * exceed the records by up to K.  The excess beyond K is subtracted, a
  * deficit (hostile writes) filled, by one CAS on exactly u1.  So a
@@ -117,7 +118,28 @@ struct cb_rsv {
 	_Atomic uint64_t *local;   /* outstanding hold nonces (private) */
 	uint32_t local_size;       /* entries, a power of two */
 	_Atomic uint64_t nonce;    /* next hold nonce */
+	_Atomic uint32_t windows;  /* threads opening or in a window */
 };
+
+/*
+ * Operations one process may have in flight at once (S's low byte);
+ * more threads wait for one to close.  The recount counts no more than
+ * this per client entry, whatever the word says: any member of the
+ * slots group can write it, and an entry's slack must be bounded by
+ * what the entry can really have in flight.  A count above it (or one
+ * that this process's threads cannot account for) is repaired by the
+ * entry's owner at its next window (reserve.c, window_open).
+ */
+#define CB_RSV_INFLIGHT_MAX 16u
+
+/* The recount's slack for one entry's S: its windows in flight,
+ * bounded by CB_RSV_INFLIGHT_MAX. */
+static inline uint32_t cb_rsv_slack(uint32_t seq)
+{
+	uint32_t k = CB_SEQ_INFLIGHT(seq);
+
+	return k < CB_RSV_INFLIGHT_MAX ? k : CB_RSV_INFLIGHT_MAX;
+}
 
 /* Entries of the private table of outstanding holds. */
 #define CB_LOCAL_HOLDS 65536

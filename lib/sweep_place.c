@@ -57,7 +57,8 @@ uint32_t cb_place_settle(void *slots, uint64_t active)
 
 /*
  * The recount's collect: every S[c] (into sc->seqs), the BOUND entries
- * per worker (sc->records), and the open windows of owned entries.
+ * per worker (sc->records), and the open windows of owned entries (at
+ * most CB_RSV_INFLIGHT_MAX each: cb_rsv_slack).
  * Each seq_cst load pairs with the clients' seq_cst write of the same
  * word: window_open/window_close on S and the owner CASes (reserve.c),
  * bind_claim() and cb_place_bind_free() on B (place.c).
@@ -73,7 +74,7 @@ static uint64_t collect(void *slots, struct cb_sweep_scratch *sc)
 		    memory_order_seq_cst);
 		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
 		    memory_order_seq_cst)) != 0)
-			inflight += CB_SEQ_INFLIGHT(sc->seqs[c]);
+			inflight += cb_rsv_slack(sc->seqs[c]);
 	}
 	memset(sc->records, 0, sizeof(sc->records));
 	for (uint32_t e = 0; e < CB_MAX_BINDS; e++) {

@@ -265,7 +265,8 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
 
 /*
  * One collect of the records of pool p: sum of H over owned entries,
- * live launch entries, and the operations in flight (open windows).
+ * live launch entries, and the operations in flight (open windows, at
+ * most CB_RSV_INFLIGHT_MAX per entry: cb_rsv_slack).
  * Every load is seq_cst: each pairs with the client's seq_cst write of
  * the same word (reserve.c: window_open/window_close on S, the claim
  * and unclaim CAS on the owner, the H updates of try_hold, holds_dec
@@ -284,7 +285,7 @@ static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 		if (CB_OWNER_PID(atomic_load_explicit(&cs->owner,
 		    memory_order_seq_cst)) == 0)
 			continue;
-		*inflight += CB_SEQ_INFLIGHT(seqs[i]);
+		*inflight += cb_rsv_slack(seqs[i]);
 		*held += atomic_load_explicit(&cs->holds[pool],
 		    memory_order_seq_cst);
 	}

@@ -794,6 +794,15 @@ struct records {
 	uint64_t inflight;  /* open windows of owned entries */
 };
 
+/* What one entry's S is worth to a recount: its windows in flight, at
+ * most CB_RSV_INFLIGHT_MAX whatever the word says (reserve.h). */
+static uint64_t inflight_slack(uint32_t seq)
+{
+	uint32_t k = CB_SEQ_INFLIGHT(seq);
+
+	return k < CB_RSV_INFLIGHT_MAX ? k : CB_RSV_INFLIGHT_MAX;
+}
+
 /* The records of pool p, read independently of reserve.c. */
 static void records_of(int p, struct records *rec)
 {
@@ -804,7 +813,7 @@ static void records_of(int p, struct records *rec)
 		if (CB_OWNER_PID(atomic_load(&cs->owner)) == 0)
 			continue;
 		rec->held += atomic_load(&cs->holds[p]);
-		rec->inflight += CB_SEQ_INFLIGHT(atomic_load(&cs->seq));
+		rec->inflight += inflight_slack(atomic_load(&cs->seq));
 	}
 	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
 		uint64_t w = lword(e);
@@ -937,7 +946,7 @@ static void place_records(uint32_t *bound, uint64_t *inflight)
 	*inflight = 0;
 	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++)
 		if (CB_OWNER_PID(atomic_load(&cslot(i)->owner)) != 0)
-			*inflight += CB_SEQ_INFLIGHT(atomic_load(
+			*inflight += inflight_slack(atomic_load(
 			    &cslot(i)->seq));
 }
 

@@ -1836,6 +1836,96 @@ static void test_processes_killed_survivors_hold(void **state)
 	munmap(sh, sizeof(*sh));
 }
 
+/*
+ * Issue 12, finding 6: a member of the slots group writes an in-flight
+ * count into another client's death-window word.  0xfe made every
+ * window_open of the victim spin for ever.  Now the victim sees a count
+ * its own threads cannot account for and repairs it at once.  Each
+ * attempt runs in a child (fork: the fixture is private memory), given
+ * 5 s to return; a wedged child is killed and the test fails.
+ */
+static int forged_child(struct fx *f)
+{
+	cb_ticket t;
+
+	if (cb_rsv_try(&f->r, P, CB_HOLD, 0, &t) != 0)
+		return 2;
+	if (CB_SEQ_INFLIGHT(atomic_load(&cslot(f, f->r.client)->seq)) != 0)
+		return 3;
+	if (cb_rsv_release(&f->r, &t) != 0)
+		return 4;
+	if (CB_SEQ_INFLIGHT(atomic_load(&cslot(f, f->r.client)->seq)) != 0)
+		return 5;
+	return 0;
+}
+
+static void test_window_word_forged_in_flight(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t forged[] = { 0xfe, 0xff, CB_RSV_INFLIGHT_MAX };
+	struct timespec ms = { 0, 1000000 };
+
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		int st = 0, done = 0;
+		pid_t pid;
+
+		atomic_store(&cslot(f, f->r.client)->seq, 0x4200u | forged[i]);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(forged_child(f));
+		for (int k = 0; k < 5000 && !done; k++) {
+			done = waitpid(pid, &st, WNOHANG) == pid;
+			if (!done)
+				nanosleep(&ms, NULL);
+		}
+		if (!done) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			fail_msg("S in-flight 0x%x: the client is wedged",
+			    forged[i]);
+		}
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
+/*
+ * The same hostile word must not stop the recount: an entry's slack is
+ * at most CB_RSV_INFLIGHT_MAX whatever its S says (it was 254, which
+ * stopped every trim of a counter less than 254 too high).  Both the
+ * pool recount and the worker recount.
+ */
+static void test_recount_slack_bounded_per_entry(void **state)
+{
+	struct fx *f = *state;
+	static int64_t drift[CB_MAX_WORKERS];
+	cb_ticket t;
+	int64_t hd, ld;
+
+	rsv_open(f, &f->r2, 31337, LOCAL_SIZE);
+	assert_int_equal(hold(f, &t), 0);
+	atomic_store(&cslot(f, f->r2.client)->seq, 0x4200u | 0xfe);
+	set_usage(f, P, 100, 0);
+	assert_int_equal(recount(f, P, &hd, &ld), 1);
+	assert_int_equal(held(f, P), 1 + CB_RSV_INFLIGHT_MAX);
+
+	atomic_store(&cb_slots_worker(f->slots, 0)->inflight, 100);
+	assert_true(cb_place_recount(f->slots, &f->sweep, drift) >= 1);
+	assert_int_equal(atomic_load(&cb_slots_worker(f->slots, 0)->inflight),
+	    CB_RSV_INFLIGHT_MAX);
+
+	/* The victim's next window repairs its word; then nothing is in
+	 * flight and the recount trims to the records exactly. */
+	set_usage(f, P, 1, 0);
+	assert_int_equal(cb_rsv_try(&f->r2, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(CB_SEQ_INFLIGHT(atomic_load(&cslot(f,
+	    f->r2.client)->seq)), 0);
+	set_usage(f, P, 100, 0);
+	assert_int_equal(recount(f, P, &hd, &ld), 1);
+	assert_int_equal(held(f, P), 2);
+}
+
 #define RSV_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define SHM_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup_shared, teardown_shared)
@@ -1881,6 +1971,8 @@ int main(void)
 		RSV_TEST(test_settle_keeps_racing_claimer),
 		RSV_TEST(test_recount_under_churn),
 		RSV_TEST(test_release_races_expire),
+		RSV_TEST(test_window_word_forged_in_flight),
+		RSV_TEST(test_recount_slack_bounded_per_entry),
 		SHM_TEST(test_processes_never_exceed_limit),
 		SHM_TEST(test_processes_killed_reclaim_recount),
 		SHM_TEST(test_processes_killed_survivors_hold),
