@@ -312,8 +312,20 @@ static uint64_t make_ticket0(int kind, int pool, uint32_t client,
 
 static void wake_released(void *slots, int pool);
 
-/* A private slot recording an outstanding hold's nonce. */
-static int local_claim(struct cb_rsv *r, uint64_t *nonce, uint32_t *idx)
+/*
+ * The private record of an outstanding hold: its nonce and its pool
+ * (pools < 64: 6 bits), never 0.  The pool is in it so that a ticket
+ * naming another pool (a forged or mistyped text ticket) matches
+ * nothing: it must not release a hold this process has in that pool.
+ */
+static uint64_t local_word(uint64_t nonce, int pool)
+{
+	return nonce << 6 | (uint64_t)pool;
+}
+
+/* A private slot recording an outstanding hold of pool. */
+static int local_claim(struct cb_rsv *r, int pool, uint64_t *nonce,
+    uint32_t *idx)
 {
 	uint64_t n = atomic_fetch_add_explicit(&r->nonce, 1,
 	    memory_order_relaxed) + 1;
@@ -323,7 +335,8 @@ static int local_claim(struct cb_rsv *r, uint64_t *nonce, uint32_t *idx)
 		uint64_t zero = 0;
 
 		if (atomic_compare_exchange_strong_explicit(&r->local[i],
-		    &zero, n, memory_order_relaxed, memory_order_relaxed)) {
+		    &zero, local_word(n, pool), memory_order_relaxed,
+		    memory_order_relaxed)) {
 			*nonce = n;
 			*idx = i;
 			return 0;
@@ -346,7 +359,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	 * inside the window is what admits. */
 	if (over_limit(&ps->usage, 0, limit))
 		return -EAGAIN;
-	if (local_claim(r, &nonce, &idx) < 0)
+	if (local_claim(r, pool, &nonce, &idx) < 0)
 		return -ENOSPC;
 	window_open(r);
 	CB_TESTPOINT("reserve:before-cas");
@@ -581,11 +594,13 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
     uint32_t idx, uint64_t nonce)
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
-	uint64_t expect = nonce;
+	uint64_t expect = local_word(nonce, pool);
 	int ret;
 
 	if (client != (r->client & 0xffff) || idx >= r->local_size)
 		return -EINVAL;
+	/* The record names the pool: a ticket whose pool field was changed
+	 * finds no match (-ESTALE), whatever its nonce. */
 	if (!atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
 	    0, memory_order_relaxed, memory_order_relaxed))
 		return stale(r, pool);

@@ -539,6 +539,33 @@ static void test_hold_stale_ticket_same_slot(void **state)
 	assert_true(usage(f, P) == 0);
 }
 
+/*
+ * Issue 12: a hold ticket's private record kept the nonce but not the
+ * pool, so the same ticket with its pool field changed released a hold
+ * this process had in that other pool, and left the real one recorded
+ * with no way to release it.  The record names the pool now.
+ */
+static void test_hold_ticket_other_pool(void **state)
+{
+	struct fx *f = *state;
+	cb_ticket a, other, forged;
+
+	assert_int_equal(hold(f, &a), 0);                    /* pool P */
+	assert_int_equal(cb_rsv_try(&f->r, 0, CB_HOLD, 0, &other), 0);
+	forged = a;
+	forged.opaque[0] = (forged.opaque[0] & ~(uint64_t)0xff00) |
+	    (uint64_t)0 << 8;                                  /* pool 0 */
+	assert_int_equal(cb_rsv_release(&f->r, &forged), -ESTALE);
+	assert_int_equal(holds(f, f->r.client, 0), 1);
+	assert_int_equal(held(f, 0), 1);
+	assert_int_equal(holds(f, f->r.client, P), 1);
+	/* Both real tickets still release, once. */
+	assert_int_equal(cb_rsv_release(&f->r, &a), 0);
+	assert_int_equal(cb_rsv_release(&f->r, &other), 0);
+	assert_int_equal(held(f, 0), 0);
+	assert_int_equal(held(f, P), 0);
+}
+
 static void test_hold_foreign_ticket(void **state)
 {
 	struct fx *f = *state;
@@ -1945,6 +1972,7 @@ int main(void)
 		RSV_TEST(test_hold_double_release),
 		RSV_TEST(test_hold_stale_ticket_same_slot),
 		RSV_TEST(test_hold_foreign_ticket),
+		RSV_TEST(test_hold_ticket_other_pool),
 		RSV_TEST(test_hold_release_all),
 		RSV_TEST(test_launch_admission_observed),
 		RSV_TEST(test_launch_entry_live_and_release),
