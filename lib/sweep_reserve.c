@@ -24,8 +24,13 @@
 #include "reserve.h"
 #include "slots.h"
 
-static void reclaim_claims(void *slots, uint32_t index)
+/* Free the launch entries dead client `index` was still claiming and
+ * give their units back.  Returns the pools it gave units back to, one
+ * bit each (6-bit pool field: every pool fits), for the caller's wake. */
+static uint64_t reclaim_claims(void *slots, uint32_t index)
 {
+	uint64_t pools = 0;
+
 	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
 		struct cb_launch_slot *ls = cb_slots_launch(slots, e);
 		/* Pairs with the claimer's seq_cst CAS FREE -> CLAIMING in
@@ -39,14 +44,16 @@ static void reclaim_claims(void *slots, uint32_t index)
 			continue;
 		cb_rsv_usage_sub(&cb_slots_pool(slots,
 		    (int)CB_LAUNCH_POOL(w))->usage, 1, 1);
+		pools |= 1ull << CB_LAUNCH_POOL(w);
 	}
+	return pools;
 }
 
 long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
     uint32_t *per_pool)
 {
 	struct cb_client_slot *cs = cb_slots_client(slots, index);
-	uint64_t o = owner;
+	uint64_t o = owner, woken = 0;
 	long total = 0;
 
 	/* Pairs with the owner CAS of cb_rsv_claim() and cb_rsv_unclaim()
@@ -69,7 +76,7 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 		h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage, 0, h);
 		per_pool[p] += h;
 		total += h;
-		cb_rsv_wake(slots, p);
+		woken |= 1ull << p;
 	}
 	/* Its binds (place.h): before the entry is freed, as the binds
 	 * table is partitioned by client index. */
@@ -86,7 +93,12 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	 * final. */
 	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
 	    memory_order_relaxed)) != 0)
-		reclaim_claims(slots, index);
+		woken |= reclaim_claims(slots, index);
+	/* Wake, once each, every pool that got units back (held or
+	 * launching): blocked reservers may fit now. */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (woken & (1ull << p))
+			cb_rsv_wake(slots, p);
 	cb_rsv_seq_reset(cs);
 	cb_rsv_flush_admitted(slots, index);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);

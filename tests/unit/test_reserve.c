@@ -1953,6 +1953,31 @@ static void test_recount_slack_bounded_per_entry(void **state)
 	assert_int_equal(held(f, P), 2);
 }
 
+/*
+ * Issue 12: the reclaim of a dead client's CLAIMING launch entries gave
+ * their units back without a wake, so a reserver blocked on the pool
+ * slept on until some other release came.  The client died inside
+ * cb_reserve: its window open, launching + 1, its entry CLAIMING.
+ */
+static void test_reclaim_claims_wakes(void **state)
+{
+	struct fx *f = *state;
+	uint32_t per_pool[CB_MAX_POOLS] = { 0 }, seq, e = 7;
+
+	rsv_open(f, &f->r2, 31337, LOCAL_SIZE);
+	atomic_fetch_add(&cslot(f, f->r2.client)->seq, 1);
+	set_usage(f, P, 0, 1);
+	atomic_store(&lslot(f, e)->word, CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING,
+	    P, f->r2.client, 1));
+	seq = atomic_load(&pslot(f, P)->release_seq);
+	assert_int_equal(cb_rsv_reclaim(f->slots, f->r2.client, f->r2.owner,
+	    per_pool), 0);
+	assert_int_equal(launching(f, P), 0);
+	assert_int_equal(CB_LAUNCH_STATE(atomic_load(&lslot(f, e)->word)),
+	    CB_LAUNCH_FREE);
+	assert_int_equal(atomic_load(&pslot(f, P)->release_seq) - seq, 1);
+}
+
 #define RSV_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define SHM_TEST(fn) \
 	cmocka_unit_test_setup_teardown(fn, setup_shared, teardown_shared)
@@ -2001,6 +2026,7 @@ int main(void)
 		RSV_TEST(test_release_races_expire),
 		RSV_TEST(test_window_word_forged_in_flight),
 		RSV_TEST(test_recount_slack_bounded_per_entry),
+		RSV_TEST(test_reclaim_claims_wakes),
 		SHM_TEST(test_processes_never_exceed_limit),
 		SHM_TEST(test_processes_killed_reclaim_recount),
 		SHM_TEST(test_processes_killed_survivors_hold),
