@@ -190,9 +190,9 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		/* Pairs with the acquire load in cb_rsv_limit(). */
 		atomic_store_explicit(&conf->limit, limit,
 		    memory_order_release);
-		/* Release as abi.h promises, but nothing acquires it: its
-		 * readers (try_launch() in lib/reserve.c, cb_pool_info(),
-		 * capdump) load it relaxed, as one value on its own. */
+		/* Pairs with the acquire load in launch_floor()
+		 * (lib/reserve.c), before and after a launch's CAS;
+		 * cb_pool_info() and capdump read it relaxed, alone. */
 		atomic_store_explicit(&conf->observed, observed[i],
 		    memory_order_release);
 		p->pool_limit[i] = limit;
@@ -200,6 +200,18 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		if (wake)
 			cb_rsv_wake(b->seg.slots, i);
 	}
+	/*
+	 * A lowered limit is acknowledged (the control thread answers OK)
+	 * only after this publish.  The fence puts the limit stores above
+	 * in the single total order with the admitting reservers' seq_cst
+	 * CAS and their seq_cst re-load of the limit (still_fits(),
+	 * lib/reserve.c): a reserver whose re-check read the old limit
+	 * CASed before this point, so any reader of U after the OK sees
+	 * its unit, and one that CASes later reads the new limit.  Without
+	 * it, release stores followed by a load elsewhere are the
+	 * store-buffering case C11 allows.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Record refused overrides (counted by the main thread) in the ring. */
