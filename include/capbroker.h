@@ -17,7 +17,7 @@
  *     libc only, so it is easy to bind from Python, Go or Rust.
  *
  * Thread safety: every call but cb_close may be made on one handle from
- * many threads at once (reserve/release included: at most 254
+ * many threads at once (reserve/release included: at most 16
  * operations are in flight per handle, more threads wait their turn);
  * cb_close must not race with any other call on the same handle.
  * cb_errmsg reports the calling thread's own last failure on the
