@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "segment.h"
 #include "slots.h"
+#include "state_word.h"
 #include "testpoint.h"
 
 /* Every sleep is at most this long, so a lost or hostile wake costs
@@ -419,6 +420,23 @@ static int given_back(struct cb_rsv *r, const struct cb_wq_entry *me,
 	return 1;
 }
 
+/*
+ * Was r's state segment retired (a new broker replaced it)?  Then it
+ * admits nothing, and nothing will free this waiter: retire() sends out
+ * the entries queued when it runs (broker/segments.c, retire_waiters()),
+ * but an enqueue just after that pass finds no-one to release a unit
+ * and no-one to free its entry.  One acquire load of the state word,
+ * paired with the release store that sets CB_STATE_F_RETIRED in
+ * retire(), as the entry points' retired() (client/reserve.c).
+ */
+static int segment_retired(const struct cb_rsv *r)
+{
+	const struct cb_state_hot *hot = cb_seg_region(r->state, CB_RS_HOT);
+
+	return (CB_STATE_FLAGS(atomic_load_explicit(&hot->state_word,
+	    memory_order_acquire)) & CB_STATE_F_RETIRED) != 0;
+}
+
 int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
     uint32_t observed, const struct timespec *deadline, int interruptible,
     cb_ticket *ticket)
@@ -443,6 +461,13 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 		uint32_t val;
 		int ret;
 
+		/* Each round, after every wake or slice: retire() moves
+		 * release_seq after the flag, so a head asleep on it comes
+		 * back at once, anyone else within a slice. */
+		if (segment_retired(r)) {
+			cb_wq_leave(r->slots, me);
+			return -EPROTO;
+		}
 		cb_wq_scan(r->slots, me->pool, me, &sc);
 		if (!sc.found)
 			return -ESTALE;

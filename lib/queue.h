@@ -184,9 +184,11 @@ int cb_wq_leave(void *slots, const struct cb_wq_entry *me);
 /*
  * Wait in the queue until admitted (0: *ticket, and me has left),
  * the absolute CLOCK_MONOTONIC deadline passes (-ETIMEDOUT; NULL: no
- * limit), a signal arrives and `interruptible` (-EINTR), or me is no
- * longer queued (-ESTALE).  On -ETIMEDOUT and -EINTR me stays queued;
- * on any other error from cb_rsv_try it has left.
+ * limit), a signal arrives and `interruptible` (-EINTR), me is no
+ * longer queued (-ESTALE), or r's state segment was retired (-EPROTO:
+ * its state word's CB_STATE_F_RETIRED, checked each round, so within a
+ * slice at most; me has left).  On -ETIMEDOUT and -EINTR me stays
+ * queued; on any other error from cb_rsv_try it has left.
  */
 int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
     uint32_t observed, const struct timespec *deadline, int interruptible,

@@ -681,6 +681,74 @@ static void test_timeout_then_served(void **state)
 	assert_int_equal(waiters(f), 0);
 }
 
+struct retired_waiter {
+	struct fx *f;
+	struct cb_wq_entry me;
+	int ret;
+};
+
+static void *run_retired_waiter(void *arg)
+{
+	struct retired_waiter *w = arg;
+	cb_ticket t;
+
+	w->ret = cb_wq_wait(&w->f->r, &w->me, CB_HOLD, 0, NULL, 0, &t);
+	return NULL;
+}
+
+/*
+ * Regression (issue 12): a blocking reserve that enqueued just after
+ * retire() sent the queue out (broker/segments.c) waited for ever with
+ * no deadline, as nothing is ever released in a retired segment and
+ * cb_wq_wait never looked at the flag.  Here the pool stays full, the
+ * waiter has no deadline, and the segment is retired the way retire()
+ * does it (the flag, then release_seq moved and woken) without freeing
+ * the entry.  The waiter must leave with -EPROTO; the join is bounded
+ * (5 s, the fix needs at most one 1 s slice), so the unfixed wait fails
+ * the test instead of hanging it.
+ */
+static void test_retired_while_queued(void **state)
+{
+	struct fx *f = *state;
+	struct retired_waiter w = { .f = f, .ret = 1 };
+	struct cb_state_hot *hot = cb_seg_region(f->state, CB_RS_HOT);
+	struct cb_pool_slot *ps = pslot(f, P);
+	struct timespec until;
+	uint64_t sw;
+	pthread_t th;
+	int jr;
+
+	enqueue(f, &f->r, 0, &w.me);
+	assert_int_equal(pthread_create(&th, NULL, run_retired_waiter, &w),
+	    0);
+	sw = atomic_load(&hot->state_word);
+	atomic_store_explicit(&hot->state_word, cb_state_pack(
+	    CB_STATE_CAPACITY(sw), CB_STATE_SOURCE(sw),
+	    CB_STATE_FLAGS(sw) | CB_STATE_F_RETIRED,
+	    CB_STATE_GENERATION(sw) + 1), memory_order_release);
+	atomic_fetch_add_explicit(&ps->release_seq, 1, memory_order_seq_cst);
+	cb_futex_wake(&ps->release_seq, 0x7fffffff);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	jr = pthread_timedjoin_np(th, NULL, &until);
+	if (jr != 0) {
+		/* Still waiting: send it out as retire() does queued
+		 * entries (it returns -ESTALE), so the fixture outlives it. */
+		cb_wq_entry_free(f->slots, w.me.index, w.me.word);
+		cb_wq_wake_head(f->slots, P);
+		atomic_fetch_add(&wslot(f, w.me.index)->wake, 1);
+		cb_futex_wake(&wslot(f, w.me.index)->wake, 0x7fffffff);
+		pthread_join(th, NULL);
+		fail_msg("waiter still blocked 5 s after the segment was "
+		    "retired (then freed: %d)", w.ret);
+	}
+	assert_int_equal(w.ret, -EPROTO);
+	/* It left: nothing of it is queued, and the unit is still r's. */
+	assert_int_equal(queued(f), 0);
+	assert_int_equal(waiters(f), 0);
+	assert_int_equal(CB_USAGE_HELD(atomic_load(&ps->usage)), 1);
+}
+
 #define WQ_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -703,6 +771,7 @@ int main(void)
 		WQ_TEST(test_sweep_restores_zeroed_hint),
 		WQ_TEST(test_threads_served_in_order),
 		WQ_TEST(test_timeout_then_served),
+		WQ_TEST(test_retired_while_queued),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
