@@ -69,10 +69,11 @@ static int retired(cb_client *c)
 }
 
 /* A wait ended: if it admitted after the segment was retired, give the
- * unit back; if it was sent out of the queue by the retirement, say so. */
+ * unit back; if it was sent out of the queue by the retirement (-ESTALE,
+ * or cb_wq_wait's own check: -EPROTO), say so. */
 static int wait_ended(cb_client *c, int r, const cb_ticket *ticket)
 {
-	if ((r == 0 || r == -ESTALE) && retired(c) < 0) {
+	if ((r == 0 || r == -ESTALE || r == -EPROTO) && retired(c) < 0) {
 		if (r == 0)
 			cb_rsv_release(&c->rsv, ticket);
 		return -EPROTO;
