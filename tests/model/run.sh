@@ -21,7 +21,9 @@
 #
 # tests/model/queue.pml (fair waiting, lib/queue.h) is checked the same
 # way at the end: no lost wakeup, grant order, its negative controls;
-# then tests/model/eventcount.pml (lib/futex.h, both notifier halves).
+# then tests/model/reuse.pml (a client entry reused under a pending
+# death notice) and tests/model/eventcount.pml (lib/futex.h, both
+# notifier halves).
 #
 # MODEL_DEEP=1 adds the three-client model with a concurrent recount
 # (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB).
@@ -282,6 +284,25 @@ qcover "a claim freed as stuck, claimed again" 4 \
     "-DMORTAL=3 -DLEAVER=3 -DSTUCK=0"
 qcover "the fail-fast path prunes a dead head" 5 \
     "$ff -DMORTAL=1 -DLEAVER=2"
+
+# Entry reuse (reuse.pml, issue 12 finding 1: broker/sweeper.c): a
+# client entry freed and claimed again by a new owner while one epoll
+# batch still holds the old owner's pidfd event.  A live client's holds
+# are never reclaimed, U never under-counts, a dead owner is always
+# reclaimed (no invalid end state).
+model=$here/reuse.pml
+said=counterexample
+expect_ok "reuse: a stale death notice, tag and death checked" "-O0"
+expect_ok "reuse: the death re-check alone" "-O0" -DNO_TAG_CHECK
+expect_ok "reuse: the tag check alone" "-O0" -DNO_DEATH_RECHECK
+expect_cex "reuse negative an event handled by index (before c1f4280)" \
+    '(U>=gh);(gh<=' -DCORE_ONLY -DBUG_INDEX_ONLY
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+rcover() { expect_cex "reuse reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+rcover "a stale event handled after the new owner's watch" 1
+rcover "a dead owner reclaimed with its hold"              2
+rcover "the entry claimed again while a batch holds the old event" 3
 
 # The eventcount (eventcount.pml, lib/futex.h): 2 waiters, 2 notifiers,
 # both notifier halves; no lost wakeup.
