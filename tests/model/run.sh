@@ -22,8 +22,9 @@
 # tests/model/queue.pml (fair waiting, lib/queue.h) is checked the same
 # way at the end: no lost wakeup, grant order, its negative controls;
 # then tests/model/reuse.pml (a client entry reused under a pending
-# death notice) and tests/model/eventcount.pml (lib/futex.h, both
-# notifier halves).
+# death notice), tests/model/slack.pml (hostile writes of window
+# words) and tests/model/eventcount.pml (lib/futex.h, both notifier
+# halves).
 #
 # MODEL_DEEP=1 adds the three-client model with a concurrent recount
 # (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB).
@@ -303,6 +304,37 @@ rcover() { expect_cex "reuse reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
 rcover "a stale event handled after the new owner's watch" 1
 rcover "a dead owner reclaimed with its hold"              2
 rcover "the entry claimed again while a batch holds the old event" 3
+
+# Hostile writes of window words (slack.pml, issue 12 finding 6:
+# lib/reserve.c window_open, cb_rsv_slack): a member raises another
+# client's in-flight count (or its own) at any time.  The honest client
+# is never wedged (no invalid end state), U never under-counts, and a
+# leak beyond one bounded slack per entry is trimmed.  The C code as it
+# is with at most MAX threads of the client (see slack.pml on more);
+# -DREPAIR_WAITS: the repair that also holds with more.
+model=$here/slack.pml
+said=counterexample
+sl="-DMAX=2 -DNWRITE=1"
+# shellcheck disable=SC2086 # $sl: a list of flags
+expect_ok "slack: hostile raises, 2 threads, at most 2 in flight" "-O2" $sl
+# shellcheck disable=SC2086
+expect_ok "slack: hostile also zeroes the words (no wedge, leak trimmed)" \
+    "-O2" $sl -DLOWER
+expect_ok "slack: repair waits over the maximum, 2 threads, at most 1" \
+    "-O2 -DMEMLIM=2048" -DREPAIR_WAITS
+expect_cex "slack negative window_open waits on a forged count (before 72844c7)" \
+    "$lost" -DCORE_ONLY -DBUG_OLD_WAIT
+expect_cex "slack negative the recount's slack unbounded (before 72844c7)" \
+    "(U<=(H+" -DCORE_ONLY -DBUG_NO_SLACK_BOUND
+expect_cex "slack negative the repair leaves out the opener's window" \
+    "(U>=gh)" -DCORE_ONLY -DBUG_REPAIR_LOW -DMAX=2
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+scover() { expect_cex "slack reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+scover "a forged count repaired"                 1 "$sl"
+scover "a thread waits for its own windows"      2 -DREPAIR_WAITS
+scover "a recount trims beside a forged count"   3 "$sl"
+scover "a close borrows from a count forged to 0" 4 "$sl -DLOWER"
 
 # The eventcount (eventcount.pml, lib/futex.h): 2 waiters, 2 notifiers,
 # both notifier halves; no lost wakeup.
