@@ -89,16 +89,19 @@ static void window_open(struct cb_rsv *r)
 		if (CB_SEQ_INFLIGHT(s) < CB_RSV_INFLIGHT_MAX)
 			continue;
 		mine = atomic_load_explicit(&r->windows, memory_order_seq_cst);
-		if (CB_SEQ_INFLIGHT(s) >= mine) {
-			if (mine > CB_RSV_INFLIGHT_MAX)
-				mine = CB_RSV_INFLIGHT_MAX;
+		/* Repair only to a count that covers every window of ours:
+		 * with more of ours than S can say (mine > MAX), capping it
+		 * would hide one from the recount (tests/model/slack.pml,
+		 * -DBUG_REPAIR_CAPPED), so wait like a count full of ours. */
+		if (CB_SEQ_INFLIGHT(s) >= mine && mine <= CB_RSV_INFLIGHT_MAX) {
 			if (atomic_compare_exchange_strong_explicit(&cs->seq,
 			    &s, (s & ~0xffu) + 0x100 + mine,
 			    memory_order_seq_cst, memory_order_relaxed))
 				return;
 			continue;
 		}
-		/* Full of our own windows: step out, let one of them close. */
+		/* Full of our own windows (or more of ours than S can
+		 * count): step out, let one of them close. */
 		atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
 		sched_yield();
 		atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);

@@ -309,9 +309,8 @@ rcover "the entry claimed again while a batch holds the old event" 3
 # lib/reserve.c window_open, cb_rsv_slack): a member raises another
 # client's in-flight count (or its own) at any time.  The honest client
 # is never wedged (no invalid end state), U never under-counts, and a
-# leak beyond one bounded slack per entry is trimmed.  The C code as it
-# is with at most MAX threads of the client (see slack.pml on more);
-# -DREPAIR_WAITS: the repair that also holds with more.
+# leak beyond one bounded slack per entry is trimmed, with at most MAX
+# threads of the client and with more (the repair then waits).
 model=$here/slack.pml
 said=counterexample
 sl="-DMAX=2 -DNWRITE=1"
@@ -321,18 +320,20 @@ expect_ok "slack: hostile raises, 2 threads, at most 2 in flight" "-O2" $sl
 expect_ok "slack: hostile also zeroes the words (no wedge, leak trimmed)" \
     "-O2" $sl -DLOWER
 expect_ok "slack: repair waits over the maximum, 2 threads, at most 1" \
-    "-O2 -DMEMLIM=2048" -DREPAIR_WAITS
+    "-O2 -DMEMLIM=2048"
 expect_cex "slack negative window_open waits on a forged count (before 72844c7)" \
     "$lost" -DCORE_ONLY -DBUG_OLD_WAIT
 expect_cex "slack negative the recount's slack unbounded (before 72844c7)" \
     "(U<=(H+" -DCORE_ONLY -DBUG_NO_SLACK_BOUND
+expect_cex "slack negative the repair capped at the maximum (72844c7 as first made)" \
+    "(U>=gh);assertion violated 0" -DCORE_ONLY -DBUG_REPAIR_CAPPED -DNT=2 -DMAX=1
 expect_cex "slack negative the repair leaves out the opener's window" \
     "(U>=gh)" -DCORE_ONLY -DBUG_REPAIR_LOW -DMAX=2
 said=reached
 # shellcheck disable=SC2086 # $3: a list of flags
 scover() { expect_cex "slack reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
 scover "a forged count repaired"                 1 "$sl"
-scover "a thread waits for its own windows"      2 -DREPAIR_WAITS
+scover "a thread waits for its own windows"      2
 scover "a recount trims beside a forged count"   3 "$sl"
 scover "a close borrows from a count forged to 0" 4 "$sl -DLOWER"
 

@@ -70,16 +70,14 @@
  *                       counting the opener): the recount trims a unit
  *                       in flight (U >= gh)
  *
- * The repair caps the count it writes at MAX (reserve.c: mine >
- * CB_RSV_INFLIGHT_MAX -> MAX).  When more of V's threads than MAX
- * contend (NT > MAX here; more than 16 threads in C, with S raised by
- * someone else), MAX of its own can be in S while one more repairs: S
- * then counts one window fewer than V has open, and a recount may trim
- * that unit (spin: -DNT=2 -DMAX=1, "assertion violated 0": U under-ran
- * after a trim).  So the C code is checked with NT <= MAX (its wait
- * for its own windows is then never taken).  -DREPAIR_WAITS is the
- * remedy: repair only when windows <= MAX, else step out and wait like
- * a count full of our own; it holds with NT > MAX (both paths taken).
+ * The repair writes only a count that covers every window of V's
+ * (reserve.c: repair iff windows <= CB_RSV_INFLIGHT_MAX, else step out
+ * and wait like a count full of V's own).  Checked with NT > MAX, so
+ * both paths are taken.  -DBUG_REPAIR_CAPPED is the repair as 72844c7
+ * first had it, capping the count at MAX: with more of V's threads than
+ * MAX contending and S raised by someone else, S then counts one window
+ * fewer than V has open and a recount trims that unit ("assertion
+ * violated 0": U under-ran after a trim).
  *
  * Coverage (-DCOVER=k): 1 a forged count repaired, 2 a thread of V
  * waits for its own windows, 3 a recount trims with a forged count in
@@ -140,10 +138,10 @@ byte gh;                /* ghost: holds in use */
 #define REPAIRED(m)  ((m) > MAX -> MAX : (m))
 #endif
 
-#ifdef REPAIR_WAITS
-#define REPAIR_OK  (mine <= MAX)
-#else
+#ifdef BUG_REPAIR_CAPPED
 #define REPAIR_OK  true
+#else
+#define REPAIR_OK  (mine <= MAX)
 #endif
 
 #ifdef BUG_OLD_WAIT
@@ -181,8 +179,8 @@ inline wopen()
 				:: atomic { Vch[me] -> READ_V }
 				fi
 			:: else ->                      /* full of our own (or, with
-							 * -DREPAIR_WAITS, more of
-							 * ours than MAX) */
+							 * more of ours than
+							 * MAX) */
 				atomic { windows--; REACHED(2, true) };
 				atomic { (Vch[me] || windows + 1 != mine) ->
 					windows++ };
