@@ -96,4 +96,27 @@ static inline int cb_timespec_before(const struct timespec *a,
 	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/*
+ * A retired segment admits nothing (DESIGN.md, "Trust and faults"): a
+ * new broker instance counts the same limit in new segments, so a unit
+ * taken here would be a unit beyond it.  Checked where each admission
+ * path starts, and again when a wait ends (the flag may come while
+ * waiting: the broker then frees every queued entry and wakes it).
+ * One acquire load of the state word, a line pool 0's admission reads
+ * anyway; paired with the release store that sets CB_STATE_F_RETIRED
+ * in retire() (broker/segments.c), so a client that sees the flag also
+ * sees the entries that store freed before it (and retire() then moves
+ * every pool's release_seq, which wakes blocked pickers).  Returns 0 or
+ * -EPROTO.  Inline: it is on every admission's hot path.
+ */
+static inline int cb_handle_retired(cb_client *c)
+{
+	if (!(CB_STATE_FLAGS(atomic_load_explicit(c->state_word,
+	    memory_order_acquire)) & CB_STATE_F_RETIRED))
+		return 0;
+	return cb_handle_fail(c, -EPROTO, "this segment of broker '%s' was "
+	    "retired (a new broker replaced it): it admits nothing; close "
+	    "the handle and open a new one", c->name);
+}
+
 #endif /* CB_CLIENT_HANDLE_H */

@@ -45,22 +45,6 @@ int cb_placement_parse(const char *name)
  */
 #define PICK_SLICE_MS 10
 
-/*
- * A retired segment admits nothing: as retired() in reserve.c, one
- * acquire load of the state word, paired with the release store that
- * sets CB_STATE_F_RETIRED in retire() (broker/segments.c), which then
- * moves every pool's release_seq to wake blocked pickers.
- */
-static int retired(cb_client *c)
-{
-	if (!(CB_STATE_FLAGS(atomic_load_explicit(c->state_word,
-	    memory_order_acquire)) & CB_STATE_F_RETIRED))
-		return 0;
-	return cb_handle_fail(c, -EPROTO, "this segment of broker '%s' was "
-	    "retired (a new broker replaced it): it admits nothing; close "
-	    "the handle and open a new one", c->name);
-}
-
 static int pick_check(cb_client *c, const struct cb_request *req,
     int policy, const cb_ticket *ticket, const char *worker_id,
     unsigned long id_len)
@@ -86,7 +70,7 @@ static int pick_check(cb_client *c, const struct cb_request *req,
 		    CB_WORKER_ID_STRLEN);
 	if (!cb_handle_pool_valid(c, req->pool))
 		return cb_handle_fail(c, -ENOENT, "no pool %d", req->pool);
-	return retired(c);
+	return cb_handle_retired(c);
 }
 
 /* Wait for room (see above) until picked or the deadline. */
@@ -113,7 +97,7 @@ static int pick_wait(cb_client *c, const struct cb_request *req,
 		uint32_t s = atomic_load_explicit(&ps->release_seq,
 		    memory_order_seq_cst);
 
-		if (retired(c) < 0)
+		if (cb_handle_retired(c) < 0)
 			return -EPROTO;
 		r = cb_place_try(&c->rsv, req->pool, policy, ticket, id);
 		if (r != -EAGAIN)
@@ -161,7 +145,7 @@ int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
 		    req->timeout_ms);
 	}
 	if (r == -EPROTO)
-		return r;        /* retired: message kept by retired() */
+		return r;        /* retired: message kept by cb_handle_retired() */
 	if (r == -ENOENT)
 		return cb_handle_fail(c, r, "no ready worker in broker '%s'",
 		    c->name);

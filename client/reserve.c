@@ -47,33 +47,13 @@ uint32_t cb_handle_retry_hint(cb_client *c, int pool)
 	return dflt ? dflt : 100;
 }
 
-/*
- * A retired segment admits nothing (DESIGN.md, "Trust and faults"): a
- * new broker instance counts the same limit in new segments, so a unit
- * taken here would be a unit beyond it.  Checked where each admission
- * path starts, and again when a wait ends (the flag may come while
- * waiting: the broker then frees every queued entry and wakes it).
- * One acquire load of the state word, a line pool 0's admission reads
- * anyway; paired with the release store that sets CB_STATE_F_RETIRED
- * in retire() (broker/segments.c), so a client that sees the flag also
- * sees the entries that store freed before it.  Returns 0 or -EPROTO.
- */
-static int retired(cb_client *c)
-{
-	if (!(CB_STATE_FLAGS(atomic_load_explicit(c->state_word,
-	    memory_order_acquire)) & CB_STATE_F_RETIRED))
-		return 0;
-	return cb_handle_fail(c, -EPROTO, "this segment of broker '%s' was "
-	    "retired (a new broker replaced it): it admits nothing; close "
-	    "the handle and open a new one", c->name);
-}
-
 /* A wait ended: if it admitted after the segment was retired, give the
  * unit back; if it was sent out of the queue by the retirement (-ESTALE,
  * or cb_wq_wait's own check: -EPROTO), say so. */
 static int wait_ended(cb_client *c, int r, const cb_ticket *ticket)
 {
-	if ((r == 0 || r == -ESTALE || r == -EPROTO) && retired(c) < 0) {
+	if ((r == 0 || r == -ESTALE || r == -EPROTO) &&
+	    cb_handle_retired(c) < 0) {
 		if (r == 0)
 			cb_rsv_release(&c->rsv, ticket);
 		return -EPROTO;
@@ -98,7 +78,7 @@ static int check_request(cb_client *c, const struct cb_request *req,
 		    req->timeout_ms);
 	if (!cb_handle_pool_valid(c, req->pool))
 		return cb_handle_fail(c, -ENOENT, "no pool %d", req->pool);
-	return retired(c);
+	return cb_handle_retired(c);
 }
 
 /* The errors of an over-the-limit reserve or wait: counted, hinted. */
@@ -184,7 +164,7 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 	if (r == 0)
 		return 0;
 	if (r == -EPROTO)
-		return r;        /* retired: message kept by retired() */
+		return r;        /* retired: message kept by cb_handle_retired() */
 	if (r == -EAGAIN || r == -ETIMEDOUT)
 		return over_limit(c, req->pool, r, req->timeout_ms,
 		    retry_after_ms);
@@ -309,7 +289,7 @@ int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
 	r = waiter_open(c, w, &me, &kind, &observed);
 	if (r < 0)
 		return r;
-	r = retired(c);
+	r = cb_handle_retired(c);
 	if (r < 0) {
 		cb_wq_leave(c->slots, &me);
 		w->opaque[0] = 0;
