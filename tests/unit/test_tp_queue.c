@@ -31,6 +31,7 @@
 #include "state_word.h"
 #include "sweep.h"
 #include "testpoint.h"
+#include "tphold.h"
 
 #define NAME "tpwq"
 #define INSTANCE 0x0badc0ffee00000dull
@@ -50,33 +51,6 @@ struct fx {
 	int ret;                   /* and its return */
 };
 
-/* ---- holding one thread at a point ----------------------------------- */
-
-/*
- * The hook runs in every thread that reaches any point; it holds only
- * the thread that asked to be held (hold_me), at the point named in
- * hold_at, once.  The test waits for `reached`, does its part, sets
- * `go`.
- */
-static _Thread_local int hold_me;
-static const char *volatile hold_at;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int reached, go;
-
-static void hook(const char *name)
-{
-	if (!hold_me || hold_at == NULL || strcmp(name, hold_at) != 0)
-		return;
-	hold_me = 0;
-	pthread_mutex_lock(&mu);
-	reached = 1;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
-}
-
 static void *enqueuer(void *arg)
 {
 	struct fx *f = arg;
@@ -90,27 +64,16 @@ static void *enqueuer(void *arg)
 /* Start the enqueuer and wait until it is held at point. */
 static void hold_enqueuer(struct fx *f, const char *point, pthread_t *t)
 {
-	pthread_mutex_lock(&mu);
-	reached = go = 0;
-	pthread_mutex_unlock(&mu);
-	hold_at = point;
-	cb_testpoint_hook = hook;
+	hold_arm(point);
 	assert_int_equal(pthread_create(t, NULL, enqueuer, f), 0);
-	pthread_mutex_lock(&mu);
-	while (!reached)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
+	hold_wait_reached();
 }
 
 static void let_go(pthread_t t)
 {
-	pthread_mutex_lock(&mu);
-	go = 1;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
+	hold_release();
 	assert_int_equal(pthread_join(t, NULL), 0);
-	cb_testpoint_hook = NULL;
-	hold_at = NULL;
+	hold_disarm();
 }
 
 /* ---- fixture ------------------------------------------------------------ */

@@ -31,6 +31,7 @@
 #include "state_word.h"
 #include "sweep.h"
 #include "testpoint.h"
+#include "tphold.h"
 
 #define NAME "tprsv"
 #define INSTANCE 0x0badc0ffee00000cull
@@ -48,62 +49,6 @@ struct fx {
 	struct cb_rsv r2;          /* the client of the held thread */
 	struct cb_sweep_scratch sweep;
 };
-
-/* ---- holding one thread at a point ----------------------------------- */
-
-/*
- * The hook runs in every thread that reaches any point; it holds only
- * a thread that asked to be held (hold_me), at the point named in
- * hold_at, once.  The test waits for `reached`, does its part, sets
- * `go`.
- */
-static _Thread_local int hold_me;
-static const char *volatile hold_at;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int reached, go;
-
-static void hook(const char *name)
-{
-	if (!hold_me || hold_at == NULL || strcmp(name, hold_at) != 0)
-		return;
-	hold_me = 0;
-	pthread_mutex_lock(&mu);
-	reached = 1;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
-}
-
-static void hold_arm(const char *point)
-{
-	reached = go = 0;
-	hold_at = point;
-	cb_testpoint_hook = hook;
-}
-
-static void hold_wait_reached(void)
-{
-	pthread_mutex_lock(&mu);
-	while (!reached)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
-}
-
-static void hold_release(void)
-{
-	pthread_mutex_lock(&mu);
-	go = 1;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
-}
-
-static void hold_disarm(void)
-{
-	cb_testpoint_hook = NULL;
-	hold_at = NULL;
-}
 
 /* What the held thread does. */
 #define OP_PICK 0

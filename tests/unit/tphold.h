@@ -1,0 +1,69 @@
+/*
+ * tphold.h - hold one thread at a test point (lib/testpoint.h) in the
+ * test-point build's unit tests (tests/unit/test_tp_*.c).
+ *
+ * The hook runs in every thread that reaches any point; it holds only
+ * a thread that asked to be held (hold_me = 1 in that thread), at the
+ * point named by hold_arm(), once.  The test waits with
+ * hold_wait_reached(), does its part, then hold_release() and, after
+ * joining the thread, hold_disarm().
+ */
+#ifndef CB_TPHOLD_H
+#define CB_TPHOLD_H
+
+#include <pthread.h>
+#include <string.h>
+
+#include "testpoint.h"
+
+static _Thread_local int hold_me;
+static const char *volatile hold_at;
+static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static int hold_reached, hold_go;
+
+static inline void hold_hook(const char *name)
+{
+	if (!hold_me || hold_at == NULL || strcmp(name, hold_at) != 0)
+		return;
+	hold_me = 0;
+	pthread_mutex_lock(&hold_mu);
+	hold_reached = 1;
+	pthread_cond_broadcast(&hold_cv);
+	while (!hold_go)
+		pthread_cond_wait(&hold_cv, &hold_mu);
+	pthread_mutex_unlock(&hold_mu);
+}
+
+static inline void hold_arm(const char *point)
+{
+	pthread_mutex_lock(&hold_mu);
+	hold_reached = hold_go = 0;
+	pthread_mutex_unlock(&hold_mu);
+	hold_at = point;
+	cb_testpoint_hook = hold_hook;
+}
+
+static inline void hold_wait_reached(void)
+{
+	pthread_mutex_lock(&hold_mu);
+	while (!hold_reached)
+		pthread_cond_wait(&hold_cv, &hold_mu);
+	pthread_mutex_unlock(&hold_mu);
+}
+
+static inline void hold_release(void)
+{
+	pthread_mutex_lock(&hold_mu);
+	hold_go = 1;
+	pthread_cond_broadcast(&hold_cv);
+	pthread_mutex_unlock(&hold_mu);
+}
+
+static inline void hold_disarm(void)
+{
+	cb_testpoint_hook = NULL;
+	hold_at = NULL;
+}
+
+#endif /* CB_TPHOLD_H */
