@@ -114,6 +114,23 @@ wait_for() {
 	wait_until "$3" grep -Eq -- "$2" "$D/$1" 2>/dev/null
 }
 
+# hold FILE POOL KIND TIMEOUT_MS HOLD_MS: cbhold in the background,
+# output in $D/FILE, pid in pid_FILE (and PIDS).  (t_blocking and
+# t_fairqueue have their own.)
+hold() {
+	f=$1
+	shift
+	"$BIN/tests/cbhold" "$NAME" "$@" >"$D/$f" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "pid_$f=$!"
+}
+
+# admitted FILE: the holder writing $D/FILE answered, and was admitted.
+admitted() {
+	wait_for "$1" '^(ok|E[A-Z]+) ' 10 || fail "$1: no answer"
+	grep -q '^ok ' "$D/$1" || fail "$1: not admitted: $(cat "$D/$1")"
+}
+
 # The pid a test stored in pid_NAME (eval "pid_$NAME=$!").
 pid_of() {
 	eval "echo \$pid_$1"

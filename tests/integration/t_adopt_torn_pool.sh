@@ -16,19 +16,6 @@ TPD=$D/tp
 POINT=publisher:pool-def
 mkdir -p "$TPD"
 
-hold() {	# FILE POOL KIND TIMEOUT_MS HOLD_MS: cbhold in the background
-	f=$1
-	shift
-	"$BIN/tests/cbhold" "$NAME" "$@" >"$D/$f" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "pid_$f=$!"
-}
-
-admitted() {	# FILE
-	wait_for "$1" '^(ok|E[A-Z]+) ' 10 || fail "$1: no answer"
-	grep -q '^ok ' "$D/$1" || fail "$1: not admitted: $(cat "$D/$1")"
-}
-
 usage() {	# "limit=L held=H launching=N" of pool ad, as a client reads it
 	"$BIN/tests/cbburst" "$NAME" info ad 2>&1 | tr ' ' '\n' |
 	    grep -E '^(limit|held|launching)=' | tr '\n' ' ' | sed 's/ $//'

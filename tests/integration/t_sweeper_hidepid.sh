@@ -19,19 +19,6 @@ FAKE=$D/proc
 mkdir -p "$TPD" "$FAKE"
 ln -s /proc/self "$FAKE/self"
 
-hold() {	# FILE POOL KIND TIMEOUT_MS HOLD_MS: cbhold in the background
-	f=$1
-	shift
-	"$BIN/tests/cbhold" "$NAME" "$@" >"$D/$f" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "pid_$f=$!"
-}
-
-admitted() {	# FILE
-	wait_for "$1" '^(ok|E[A-Z]+) ' 10 || fail "$1: no answer"
-	grep -q '^ok ' "$D/$1" || fail "$1: not admitted: $(cat "$D/$1")"
-}
-
 held() {
 	"$BIN/tests/cbburst" "$NAME" info hp | tr ' ' '\n' |
 	    sed -n 's/^held=//p'

@@ -20,19 +20,6 @@ TPD=$D/tp
 POINT=sweeper:drained
 mkdir -p "$TPD"
 
-hold() {	# FILE POOL KIND TIMEOUT_MS HOLD_MS: cbhold in the background
-	f=$1
-	shift
-	"$BIN/tests/cbhold" "$NAME" "$@" >"$D/$f" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "pid_$f=$!"
-}
-
-admitted() {	# FILE
-	wait_for "$1" '^(ok|E[A-Z]+) ' 10 || fail "$1: no answer"
-	grep -q '^ok ' "$D/$1" || fail "$1: not admitted: $(cat "$D/$1")"
-}
-
 # entry_of PID: the client-table index capdump shows for PID.
 entry_of() {
 	"$BIN/capdump" -n "$NAME" --json |
