@@ -64,16 +64,12 @@ static void *enqueuer(void *arg)
 /* Start the enqueuer and wait until it is held at point. */
 static void hold_enqueuer(struct fx *f, const char *point, pthread_t *t)
 {
-	hold_arm(point);
-	assert_int_equal(pthread_create(t, NULL, enqueuer, f), 0);
-	hold_wait_reached();
+	assert_int_equal(hold_start(t, point, enqueuer, f), 0);
 }
 
 static void let_go(pthread_t t)
 {
-	hold_release();
-	assert_int_equal(pthread_join(t, NULL), 0);
-	hold_disarm();
+	assert_int_equal(hold_finish(t), 0);
 }
 
 /* ---- fixture ------------------------------------------------------------ */

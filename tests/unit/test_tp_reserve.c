@@ -83,16 +83,12 @@ static void *run_op(void *arg)
 /* Start op in a thread and wait until it is held at point. */
 static void op_start_held(pthread_t *th, struct op *o, const char *point)
 {
-	hold_arm(point);
-	assert_int_equal(pthread_create(th, NULL, run_op, o), 0);
-	hold_wait_reached();
+	assert_int_equal(hold_start(th, point, run_op, o), 0);
 }
 
 static void op_finish(pthread_t th)
 {
-	hold_release();
-	assert_int_equal(pthread_join(th, NULL), 0);
-	hold_disarm();
+	assert_int_equal(hold_finish(th), 0);
 }
 
 /* ---- fixtures ---------------------------------------------------------- */

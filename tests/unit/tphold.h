@@ -6,7 +6,8 @@
  * a thread that asked to be held (hold_me = 1 in that thread), at the
  * point named by hold_arm(), once.  The test waits with
  * hold_wait_reached(), does its part, then hold_release() and, after
- * joining the thread, hold_disarm().
+ * joining the thread, hold_disarm().  hold_start() and hold_finish()
+ * are those steps around a thread of the test's own.
  */
 #ifndef CB_TPHOLD_H
 #define CB_TPHOLD_H
@@ -64,6 +65,31 @@ static inline void hold_disarm(void)
 {
 	cb_testpoint_hook = NULL;
 	hold_at = NULL;
+}
+
+/* Start fn(arg) in a thread (which sets hold_me) and return once it is
+ * held at point. */
+static inline int hold_start(pthread_t *t, const char *point,
+    void *(*fn)(void *), void *arg)
+{
+	int r;
+
+	hold_arm(point);
+	if ((r = pthread_create(t, NULL, fn, arg)) != 0)
+		return r;
+	hold_wait_reached();
+	return 0;
+}
+
+/* Let the held thread go, join it and disarm. */
+static inline int hold_finish(pthread_t t)
+{
+	int r;
+
+	hold_release();
+	r = pthread_join(t, NULL);
+	hold_disarm();
+	return r;
 }
 
 #endif /* CB_TPHOLD_H */
