@@ -42,7 +42,6 @@ cleanup_readme() {
 	cleanup
 }
 trap cleanup_readme EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
 
 # The README's sh blocks, one file each: $D/block.N
 awk -v dir="$D" '
