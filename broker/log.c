@@ -5,31 +5,65 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 static char prefix[64] = "capbrokerd";
+/* Written by log_init() before any thread exists, read-only after. */
+static bool to_journal;
+
+/*
+ * stderr is the journal when JOURNAL_STREAM names its device and inode
+ * (systemd sets it for StandardError=journal; a redirection in between
+ * changes the inode, and the variable no longer applies).
+ */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *instance)
 {
 	snprintf(prefix, sizeof(prefix), "capbrokerd[%s]", instance);
+	to_journal = stderr_is_journal();
 }
 
-static void vlog(const char *level, const char *fmt, va_list ap,
-    const char *suffix)
+static void vlog(const char *prio, const char *level, const char *fmt,
+    va_list ap, const char *suffix)
 {
 	char msg[1024], stamp[32];
 	struct timespec ts;
 	struct tm tm;
 
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* One fprintf per line: stdio's lock keeps threads' lines whole. */
+	if (to_journal) {
+		/* The journal stamps and ranks lines itself: a priority
+		 * prefix (sd-daemon(3)), no clock. */
+		fprintf(stderr, "%s%s: %s%s%s%s\n", prio, prefix, level, msg,
+		    suffix ? ": " : "", suffix ? suffix : "");
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* One fprintf per line: stdio's lock keeps threads' lines whole. */
 	fprintf(stderr, "%s.%03ld %s: %s%s%s%s\n", stamp,
 	    ts.tv_nsec / 1000000, prefix, level, msg, suffix ? ": " : "",
 	    suffix ? suffix : "");
@@ -40,7 +74,7 @@ void log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("", fmt, ap, NULL);
+	vlog(SD_INFO, "", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -49,7 +83,7 @@ void log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap, NULL);
+	vlog(SD_WARNING, "warning: ", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -59,7 +93,26 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap, why);
+	vlog(SD_WARNING, "warning: ", fmt, ap, why);
+	va_end(ap);
+}
+
+void log_errx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(SD_ERR, "error: ", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void log_err(const char *fmt, ...)
+{
+	const char *why = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(SD_ERR, "error: ", fmt, ap, why);
 	va_end(ap);
 }
 
@@ -68,7 +121,7 @@ void fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("fatal: ", fmt, ap, NULL);
+	vlog(SD_CRIT, "fatal: ", fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
 }
@@ -79,7 +132,7 @@ void fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("fatal: ", fmt, ap, why);
+	vlog(SD_CRIT, "fatal: ", fmt, ap, why);
 	va_end(ap);
 	exit(1);
 }
