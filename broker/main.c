@@ -319,19 +319,41 @@ static int on_signal(struct cb_broker *b, int sfd)
 	return 1;
 }
 
+/*
+ * The signals the main loop takes from its signalfd.  They must be
+ * blocked in every thread of the process, or the kernel may deliver
+ * one to a thread that has it unblocked and the default action (exit
+ * 129 on HUP, 143 on TERM: no stopping flag, pidfile and socket left)
+ * runs instead of the signalfd read.  A thread inherits its creator's
+ * mask, and threads appear before the signalfd exists: liburcu starts
+ * its call_rcu thread at the first call_rcu(), which applying the
+ * configuration does as soon as it changes a worker the adopted
+ * segment already had.  So main() blocks them first thing, before any
+ * library can start a thread.
+ */
+static void broker_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+
+	broker_sigset(&set);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		fatalx("cannot block signals");
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static int make_signalfd(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	/* Blocked before any thread starts, so every thread inherits it
-	 * and the signalfd sees them all. */
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
+	broker_sigset(&set);
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
@@ -497,6 +519,7 @@ int main(int argc, char **argv)
 
 	setproctitle_init(argc, argv, environ);
 	parse_args(argc, argv, &o);
+	block_signals();
 	log_init(o.name);
 	start(b, &o, &cfg);
 	make_rundir();
