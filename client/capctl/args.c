@@ -131,7 +131,8 @@ const char *cmd_pool_name(struct ctl *ctl, const char *name)
 	return name;
 }
 
-/* An integer option argument in min..max; a usage error names it. */
+/* An integer option argument in min..max; a usage error names it (and
+ * the command's help, once there is a command). */
 long long opt_number(struct ctl *ctl, const char *opt,
     const char *arg, long long min, long long max)
 {
@@ -140,7 +141,8 @@ long long opt_number(struct ctl *ctl, const char *opt,
 
 	v = strtonum(arg, min, max, &errstr);
 	if (errstr != NULL)
-		usage_error(ctl->topic, "%s '%.32s' is %s (%lld..%lld)", opt,
-		    arg, errstr, min, max);
+		usage_error(ctl->topic[0] != '\0' ? ctl->topic : NULL,
+		    "%s '%.32s' is %s (%lld..%lld)", opt, arg, errstr, min,
+		    max);
 	return v;
 }

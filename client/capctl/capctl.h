@@ -35,6 +35,10 @@
 #define EXIT_USAGE EX_USAGE            /* 64: bad arguments */
 #define EXIT_UNREACHABLE EX_UNAVAILABLE /* 69: no broker to talk to */
 #define EXIT_PROTOCOL EX_SOFTWARE      /* 70: the reply made no sense */
+#define EXIT_NOPERM EX_NOPERM          /* 77: the socket or segment is
+                                        * there, we may not use it */
+#define EXIT_FULL EX_TEMPFAIL          /* 75: run, launch: pool full
+                                        * (run -E chooses another) */
 
 /* The command being run, and its connection to the broker. */
 struct ctl {
@@ -110,13 +114,15 @@ struct rsv_opts {
 	int timeout_ms;                /* 0 fail fast, -1 no limit */
 	uint32_t observed;             /* launch only */
 	int pick;                      /* run only: a CB_PLACE_*, 0 none */
+	int full_status;               /* exit status when full: 75, or
+	                                * run's -E CODE */
 };
 
 /* The options of launch (launch 1) or run (0), checked, into o. */
 void rsv_opts_parse(struct ctl *ctl, int argc, char **argv,
     struct rsv_opts *o, int launch);
-/* Attach as a reserving client; no segment or no access to it exits
- * 69, any other failure 1. */
+/* Attach as a reserving client; no segment exits 69, no access to it
+ * 77, any other failure 1. */
 cb_client *rsv_open(const struct ctl *ctl);
 /* One reservation of kind (CB_HOLD, CB_LAUNCH) in o's pool; run
  * --pick's hold bound to a worker, its id in CAPBROKER_WORKER.  Each

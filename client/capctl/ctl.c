@@ -8,8 +8,8 @@
  * and may be old, new, wedged or not a broker at all; the client caps
  * and checks every line and times out every operation, and what it
  * cannot use ends the command here: 69 when there is no broker to talk
- * to, 70 when its reply makes no sense.  A refusal (ERR) is the
- * command's to report (1).
+ * to, 77 when there is one we may not talk to, 70 when its reply makes
+ * no sense.  A refusal (ERR) is the command's to report (1).
  */
 #include <err.h>
 #include <errno.h>
@@ -17,19 +17,45 @@
 #include <stdio.h>
 
 #include "capctl.h"
+#include "rundir.h"
 
-/* Exit 69 with conn's reason and a hint that fits it. */
+/*
+ * Is a broker of this name running, judged from its shared memory (the
+ * socket could not tell)?  A broker that is up but whose socket is not
+ * where we looked runs with another CAPBROKER_RUNDIR.
+ */
+static int broker_runs(const char *name)
+{
+	cb_client *c;
+	int alive;
+
+	if (cb_open(&c, name, CB_OPEN_RDONLY) < 0)
+		return 0;
+	alive = cb_broker_check(c) == 0;
+	cb_close(c);
+	return alive;
+}
+
+/* Exit 69 (77 for a permission problem) with conn's reason and a hint
+ * that fits it. */
 static void __attribute__((noreturn))
 ctl_unreachable(const struct ctl *ctl)
 {
 	const struct cb_ctl_conn *conn = &ctl->conn;
 
 	/* The hint must fit the cause: a permission problem is not a
-	 * broker that is down. */
+	 * broker that is down, nor is a socket looked for elsewhere. */
 	if (conn->sys_errno == EACCES || conn->sys_errno == EPERM)
-		errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
+		errx(EXIT_NOPERM, "cannot reach broker '%s' at %s: %s "
 		    "(the socket is mode 0660: run as the broker's user or "
 		    "group)", ctl->name, conn->path, conn->errmsg);
+	if ((conn->sys_errno == ENOENT || conn->sys_errno == ECONNREFUSED) &&
+	    broker_runs(ctl->name))
+		errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s; "
+		    "capbrokerd -n %s is running, so its socket is elsewhere: "
+		    "set CAPBROKER_RUNDIR to its run directory (default %s)",
+		    ctl->name, conn->path, conn->errmsg, ctl->name,
+		    CB_RUNDIR_DEFAULT);
 	errx(EXIT_UNREACHABLE, "cannot reach broker '%s' at %s: %s "
 	    "(is capbrokerd -n %s running?)", ctl->name, conn->path,
 	    conn->errmsg, ctl->name);

@@ -75,8 +75,8 @@ static const struct ctl_cmd commands[] = {
 	    "capacity), the current LIMIT, the launch WINDOW in seconds,\n"
 	    "OBSERVED, and the units HELD and LAUNCHING right now.\n" },
 	{ "run", NULL, cmd_run,
-	    "[--pool POOL] [--timeout SECONDS] [--pick POLICY] -- COMMAND "
-	    "[ARG...]",
+	    "[--pool POOL] [--timeout SECONDS] [--pick POLICY] [-E CODE] -- "
+	    "COMMAND [ARG...]",
 	    "Hold one unit of POOL while COMMAND runs, like flock(1): take a\n"
 	    "hold, run COMMAND (searched in PATH), wait for it, release the\n"
 	    "hold, and exit with COMMAND's exit status (128+N if signal N\n"
@@ -86,7 +86,7 @@ static const struct ctl_cmd commands[] = {
 	    "long as COMMAND runs.  If capctl itself is killed (SIGKILL),\n"
 	    "the broker gives the unit back even if COMMAND still runs.\n"
 	    "Over the limit, prints how full the pool is and when to retry,\n"
-	    "and exits 75 without running COMMAND.\n"
+	    "and exits 75 (or -E's CODE) without running COMMAND.\n"
 	    "Reserves through shared memory: works while the broker is down.\n"
 	    "\n"
 	    "-p, --pool POOL        the pool (default: \"default\", whose\n"
@@ -99,7 +99,11 @@ static const struct ctl_cmd commands[] = {
 	    "                       spread (the most room for its size) or\n"
 	    "                       least_loaded (the fewest in flight); its\n"
 	    "                       id is in CAPBROKER_WORKER for COMMAND.\n"
-	    "                       No ready worker at all: exits 69\n" },
+	    "                       No ready worker at all: exits 69\n"
+	    "-E, --conflict-exit-code CODE\n"
+	    "                       exit CODE (0..255) instead of 75 when the\n"
+	    "                       pool is full, as flock(1) -E does, so it\n"
+	    "                       cannot be mistaken for COMMAND's own 75\n" },
 	{ "launch", NULL, cmd_launch,
 	    "[--pool POOL] [--observed N] [--timeout SECONDS]",
 	    "Take one launch reservation in POOL and print its ticket, alone\n"
@@ -163,6 +167,10 @@ static const char help_outro[] =
 "Options:\n"
 "  -n, --name NAME   the broker instance (default \"default\"): 1-31 of\n"
 "                    A-Z a-z 0-9 . _ -; give it before the command\n"
+"  -T, --socket-timeout SECONDS\n"
+"                    how long to wait for the broker on its socket: to\n"
+"                    connect, and for each whole reply (1-3600, default\n"
+"                    10)\n"
 "  -h, --help        this text; after a command, that command's help\n"
 "  -V, --version     print the version\n"
 "\n"
@@ -176,13 +184,15 @@ static const char help_outro[] =
 "      failed (a stale ticket, no such pool); its message is printed\n"
 "  64  usage error: bad command, option or argument (EX_USAGE)\n"
 "  69  the broker cannot be reached: no socket, connection refused,\n"
-"      permission denied, or no reply within 10 s; for run, launch\n"
-"      and release: no shared memory of that name, or no permission\n"
-"      to it (EX_UNAVAILABLE)\n"
+"      or no reply within the socket timeout; for run, launch and\n"
+"      release: no shared memory of that name (EX_UNAVAILABLE)\n"
 "  70  the broker's reply is malformed (EX_SOFTWARE)\n"
 "  71, 74  out of memory, cannot write the output (EX_OSERR, EX_IOERR)\n"
 "  75  run, launch: the pool is full (or stayed full for --timeout);\n"
-"      the message says when to retry (EX_TEMPFAIL)\n"
+"      the message says when to retry (EX_TEMPFAIL); run -E CODE\n"
+"      exits CODE instead\n"
+"  77  permission denied: to the socket, or for run, launch and\n"
+"      release to the shared memory (EX_NOPERM)\n"
 "  run otherwise exits with COMMAND's status: 128+N if signal N killed\n"
 "  it, 126 if it cannot be executed, 127 if it is not found.\n"
 "\n"
@@ -199,7 +209,7 @@ static const char help_outro[] =
 
 static void help_full(FILE *f)
 {
-	fputs("usage: capctl [-n NAME] COMMAND [ARG...]\n", f);
+	fputs("usage: capctl [-n NAME] [-T SECONDS] COMMAND [ARG...]\n", f);
 	for (size_t i = 0; i < ncommands; i++) {
 		fputs("       capctl [-n NAME] ", f);
 		print_cmd_words(f, &commands[i]);
@@ -312,17 +322,18 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "socket-timeout", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl ctl = { .name = "default" };
 	int ch, rc;
 
-	/* --help promises "no reply within 10 s" (exit status 69). */
+	/* --help promises 10 s unless -T says otherwise (exit status 69). */
 	cb_ctl_init(&ctl.conn, CB_CTL_TIMEOUT_MS);
 	opterr = 0;
 	/* "+": stop at the command; its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+:hn:V", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:hn:T:V", opts, NULL)) != -1) {
 		if (ch == 'h') {
 			help_full(stdout);
 			return 0;
@@ -332,6 +343,9 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (ch == 'n')
 			ctl.name = optarg;
+		else if (ch == 'T')
+			cb_ctl_init(&ctl.conn, 1000 * (int)opt_number(&ctl,
+			    "--socket-timeout", optarg, 1, 3600));
 		else
 			option_error(NULL, ch, argv);
 	}

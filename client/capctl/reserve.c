@@ -66,6 +66,9 @@ static void rsv_opt_set(struct ctl *ctl, struct rsv_opts *o, int ch,
 	} else if (ch == 'o') {
 		o->observed = (uint32_t)opt_number(ctl, "--observed", arg, 0,
 		    CB_CAPACITY_MAX);
+	} else if (ch == 'E') {
+		o->full_status = (int)opt_number(ctl, "--conflict-exit-code",
+		    arg, 0, 255);
 	} else if (ch == 'k') {
 		o->pick = cb_placement_parse(arg);
 		if (o->pick < 0)
@@ -91,21 +94,23 @@ void rsv_opts_parse(struct ctl *ctl, int argc, char **argv,
 		{ "pool", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "pick", required_argument, NULL, 'k' },
+		{ "conflict-exit-code", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* run: "+" stops at COMMAND, whose options are its own. */
-	const char *shortopts = launch ? ":hp:t:o:" : "+:hp:t:k:";
+	const char *shortopts = launch ? ":hp:t:o:" : "+:hp:t:k:E:";
 	int ch;
 
-	*o = (struct rsv_opts){ .pool = "default", .timeout_text = "0" };
+	*o = (struct rsv_opts){ .pool = "default", .timeout_text = "0",
+	    .full_status = EXIT_FULL };
 	while ((ch = cmd_getopt(ctl, argc, argv, shortopts,
 	    launch ? opts : run_opts)) != -1)
 		rsv_opt_set(ctl, o, ch, optarg);
 }
 
 /*
- * Attach as a reserving client.  No segment, or no permission to it,
- * means there is no broker we may use: 69, as for the socket.
+ * Attach as a reserving client.  No segment means there is no broker:
+ * 69, as for the socket; no permission to it 77, as for the socket.
  */
 cb_client *rsv_open(const struct ctl *ctl)
 {
@@ -113,8 +118,10 @@ cb_client *rsv_open(const struct ctl *ctl)
 	int r;
 
 	r = cb_open(&c, ctl->name, 0);
-	if (r == -ENOENT || r == -EACCES)
+	if (r == -ENOENT)
 		errx(EXIT_UNREACHABLE, "%s", cb_open_errmsg());
+	if (r == -EACCES || r == -EPERM)
+		errx(EXIT_NOPERM, "%s", cb_open_errmsg());
 	if (r < 0)
 		errx(EXIT_REFUSED, "%s", cb_open_errmsg());
 	return c;
@@ -136,7 +143,7 @@ static int rsv_pool(cb_client *c, const struct ctl *ctl,
 
 /*
  * Over the limit: say how full the pool is and when to retry, and
- * return 75.  The numbers are read after the fact, each on its own, so
+ * return o->full_status (75 unless run -E says otherwise).  The numbers are read after the fact, each on its own, so
  * they may have moved since; they explain, they do not promise.  A
  * launch also counts what is observed (the larger of --observed and
  * the pool's published observation), so its hint says that too: a
@@ -151,12 +158,12 @@ static int rsv_full(cb_client *c, const struct rsv_opts *o, int pool,
 	if (r == -ETIMEDOUT) {
 		warnx("pool %s is full: no slot within %s s", o->pool,
 		    o->timeout_text);
-		return EX_TEMPFAIL;
+		return o->full_status;
 	}
 	if (cb_pool_info(c, pool, &pi) < 0) {
 		warnx("pool %s is full; retry after %" PRIu32 " ms", o->pool,
 		    retry_after_ms);
-		return EX_TEMPFAIL;
+		return o->full_status;
 	}
 	if (kind == CB_LAUNCH && (o->observed > 0 || pi.observed > 0))
 		snprintf(observed, sizeof(observed), ", %" PRIu32 " observed",
@@ -164,7 +171,7 @@ static int rsv_full(cb_client *c, const struct rsv_opts *o, int pool,
 	warnx("pool %s is full (%" PRIu32 "+%" PRIu32 "/%" PRIu32 " in use%s);"
 	    " retry after %" PRIu32 " ms", o->pool, pi.held, pi.launching,
 	    pi.limit, observed, retry_after_ms);
-	return EX_TEMPFAIL;
+	return o->full_status;
 }
 
 /* One reservation of kind in the pool of o.  Returns 0, or the exit
@@ -214,7 +221,7 @@ int rsv_pick(cb_client *c, const struct ctl *ctl,
 		warnx("pool %s or its ready workers are full: %s; retry "
 		    "after %" PRIu32 " ms", o->pool, cb_errmsg(c),
 		    retry_after_ms);
-		return EX_TEMPFAIL;
+		return o->full_status;
 	}
 	if (r == -ENOENT) {
 		warnx("no ready worker to pick in broker '%s'", ctl->name);

@@ -31,3 +31,35 @@ say "help and version exit 0"
 ctl --help | grep -q "worker set" || fail "--help lacks worker set"
 ctl worker --help >/dev/null || fail "worker --help"
 ctl -V | grep -q '^capctl ' || fail "-V"
+
+say "a broker that runs with another CAPBROKER_RUNDIR: exit 69, and the hint says so"
+other=$CAPBROKER_RUNDIR/other
+mkdir "$other"
+out=$(CAPBROKER_RUNDIR=$other "$BIN/capctl" -n "$NAME" ping 2>&1)
+expect_eq "$?" 69 "wrong run directory exit status"
+expect_match "$out" "is running, so its socket is elsewhere: set CAPBROKER_RUNDIR" \
+    "wrong run directory hint"
+rmdir "$other"
+
+say "-T SECONDS bounds the wait for a broker that does not answer"
+ctl -T 0 ping >/dev/null 2>&1
+expect_eq "$?" 64 "-T 0"
+kill -STOP "$BROKER"
+out=$(ctl -T 1 ping 2>&1)
+rc=$?
+kill -CONT "$BROKER"
+expect_eq "$rc" 69 "stopped broker, -T 1"
+expect_match "$out" "within 1 s" "the timeout is the one asked for"
+
+say "run -E CODE: a full pool exits CODE, told apart from COMMAND's own 75"
+ctl pool set one --limit 1 >/dev/null || fail "pool set one"
+ctl run --pool one -- sh -c '
+	"$0" -n "$1" run --pool one -- true 2>/dev/null; echo "$?" >"$2.full"
+	"$0" -n "$1" run -E 3 --pool one -- true 2>/dev/null; echo "$?" >"$2.E"' \
+    "$BIN/capctl" "$NAME" "$CAPBROKER_RUNDIR/rc" || fail "outer run"
+expect_eq "$(cat "$CAPBROKER_RUNDIR/rc.full")" 75 "full, default"
+expect_eq "$(cat "$CAPBROKER_RUNDIR/rc.E")" 3 "full, -E 3"
+ctl run -E 3 --pool one -- sh -c 'exit 75'
+expect_eq "$?" 75 "not full: COMMAND's own 75"
+ctl run -E 256 --pool one -- true >/dev/null 2>&1
+expect_eq "$?" 64 "-E out of range"

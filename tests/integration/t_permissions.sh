@@ -52,7 +52,10 @@ expect_eq "$?" 23 "outsider cannot reserve (-EACCES)"
 as 65534 65534 65534 "$BIN/capdump" -n "$NAME" >/dev/null 2>&1
 expect_eq "$?" 0 "outsider observes with capdump"
 out=$(as 65534 65534 65534 "$BIN/capctl" -n "$NAME" ping 2>&1)
-expect_eq "$?" 69 "outsider cannot reach the socket"
+expect_eq "$?" 77 "outsider cannot reach the socket (EX_NOPERM)"
+expect_match "$out" "Permission denied" "outsider: why"
+out=$(as 65534 65534 65534 "$BIN/capctl" -n "$NAME" run -- true 2>&1)
+expect_eq "$?" 77 "outsider cannot reserve with capctl run (EX_NOPERM)"
 
 say "a client cannot register another process's entry (HELLO is checked)"
 out=$(printf 'HELLO 0 %s\n' "$((1 << 32 | 1))" | "$BIN/tests/cbsend" "$SOCK")
