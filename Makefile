@@ -94,7 +94,7 @@ PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
 # that drive it, never into libcapbroker.
 CORE_SRC     = lib/segment.c lib/tier.c lib/clock.c lib/futex.c lib/proc.c \
                lib/rundir.c lib/snapshot.c lib/reserve.c lib/queue.c \
-               lib/place.c
+               lib/place.c lib/sigbus.c
 TOOLCORE_SRC = lib/proto.c lib/ctl_client.c
 SWEEP_SRC    = lib/sweep_reserve.c lib/sweep_queue.c lib/sweep_place.c
 # client/*.c is libcapbroker; each program is a folder of its own.
