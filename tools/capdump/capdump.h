@@ -14,6 +14,7 @@
  *   gather.c        attaching; the state segment (broker-written)
  *   reservations.c  the slots segment (client-written: hostile)
  *   dump.c          warnings, flags, pool names, the words for enums
+ *   output.c        -o FILE: each dump replaces FILE whole
  */
 #ifndef CAPDUMP_H
 #define CAPDUMP_H
@@ -41,6 +42,14 @@ struct options {
 	const char *name;
 	enum format format;
 	int watch;
+	const char *output;		/* -o FILE, or NULL: stdout */
+};
+
+/* -o FILE while one dump is being written (output.c). */
+struct output {
+	const char *path;
+	char tmp[4096];
+	int saved;			/* the real stdout, -1 when not */
 };
 
 /*
@@ -140,6 +149,10 @@ struct dump {
 	int info_ok;
 	struct cb_info info;
 
+	/* 0: the slots segment is not ours to read (not in the broker's
+	 * group): pools, clients, launches, waiters are unknown, not none. */
+	int slots_readable;
+
 	int workers_ok;
 	struct cb_worker_rec *workers;
 	uint32_t nworkers;
@@ -199,6 +212,18 @@ void dump_free(struct dump *d);
 void print_human(const struct dump *d);
 void print_json(const struct dump *d);
 void print_prometheus(const struct dump *d);
+void print_json_unattached(const char *name, const char *why);
+void print_prometheus_unattached(const char *name, const char *why);
+
+/* The whole document for an instance we cannot attach to (-o FILE must
+ * not keep saying what an earlier dump said). */
+void print_unattached(const char *name, const char *why, enum format f);
+
+/* output.c: stdout goes to a temporary file in FILE's directory until
+ * output_commit() renames it over FILE.  Each returns 0, or an exit
+ * status after saying why (the temporary file is then gone). */
+int output_begin(struct output *out, const char *path);
+int output_commit(struct output *out);
 
 /* run.c: the exit status (EXIT_*, or EX_IOERR). */
 int run_once(const struct target *t, const struct options *o);

@@ -130,6 +130,7 @@ void dump_gather(const struct target *t, struct dump *d)
 	gather_info(t->c, d);
 	gather_workers(t->c, d);
 	gather_events(t->c, d);
+	d->slots_readable = t->slots.readable;
 	slots_gather(t, d);
 }
 

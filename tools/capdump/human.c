@@ -367,10 +367,16 @@ void print_human(const struct dump *d)
 	human_state(d);
 	human_info(d);
 	human_workers(d);
-	human_pools(d);
-	human_clients(d);
-	human_launches(d);
-	human_waiters(d);
+	if (d->slots_readable) {
+		human_pools(d);
+		human_clients(d);
+		human_launches(d);
+		human_waiters(d);
+	} else {
+		/* Unknown, not none: see the warning. */
+		printf("\nPOOLS, CLIENTS, LAUNCHES, WAITERS\n  not readable "
+		    "(the slots segment is the broker's group's)\n");
+	}
 	human_events(d);
 	for (int i = 0; i < d->nwarnings; i++)
 		printf("%swarning: %s\n", i == 0 ? "\n" : "", d->warning[i]);

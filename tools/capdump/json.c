@@ -117,8 +117,20 @@ static void json_workers(const struct dump *d)
 	putchar(']');
 }
 
+/* The tables of the slots segment are null, not empty, when it is not
+ * ours to read: "no pools" and "cannot tell" differ. */
+static int json_slots_unreadable(const struct dump *d, const char *key)
+{
+	if (d->slots_readable)
+		return 0;
+	printf(",\"%s\":null", key);
+	return 1;
+}
+
 static void json_pools(const struct dump *d)
 {
+	if (json_slots_unreadable(d, "pools"))
+		return;
 	printf(",\"pools\":[");
 	for (size_t i = 0; i < d->npools; i++) {
 		const struct pool_row *p = &d->pools[i];
@@ -144,6 +156,8 @@ static void json_clients(const struct dump *d)
 {
 	const struct client_row *c;
 
+	if (json_slots_unreadable(d, "clients"))
+		return;
 	printf(",\"clients\":[");
 	for (size_t i = 0; i < d->nclients; i++) {
 		c = &d->clients[i];
@@ -162,6 +176,8 @@ static void json_launches(const struct dump *d)
 	const struct launch_row *l;
 	const char *name;
 
+	if (json_slots_unreadable(d, "launches"))
+		return;
 	printf(",\"launches\":[");
 	for (size_t i = 0; i < d->nlaunches; i++) {
 		l = &d->launches[i];
@@ -184,6 +200,8 @@ static void json_waiters(const struct dump *d)
 {
 	const char *name;
 
+	if (json_slots_unreadable(d, "waiters"))
+		return;
 	printf(",\"waiters\":[");
 	for (size_t i = 0; i < d->nwaiters; i++) {
 		const struct waiter_row *r = &d->waiters[i];
@@ -238,6 +256,8 @@ void print_json(const struct dump *d)
 	json_string(d->name, sizeof(d->name));
 	printf(",\"abi\":{\"major\":%u,\"minor\":%u}", d->abi_major,
 	    d->abi_minor);
+	printf(",\"slots_readable\":%s", d->slots_readable ? "true" :
+	    "false");
 	json_broker(d);
 	json_state(d);
 	json_info(d);
@@ -248,5 +268,16 @@ void print_json(const struct dump *d)
 	json_waiters(d);
 	json_events(d);
 	json_warnings(d);
+	printf("}\n");
+}
+
+/* {"name":..., "attached":false, "error":...}: what -o FILE says when
+ * the instance cannot be attached. */
+void print_json_unattached(const char *name, const char *why)
+{
+	printf("{\"name\":");
+	json_string(name, CB_NAME_MAX + 1);
+	printf(",\"attached\":false,\"error\":");
+	json_string(why, CB_ERRMSG_MAX);
 	printf("}\n");
 }

@@ -24,7 +24,7 @@ static const char help_text[] =
 "     capdump - inspect a capbroker instance's shared memory, read-only\n"
 "\n"
 "SYNOPSIS\n"
-"     capdump [-n NAME] [--json | --prometheus] [--watch]\n"
+"     capdump [-n NAME] [--json | --prometheus] [--watch] [-o FILE]\n"
 "     capdump -h | --help\n"
 "     capdump -V | --version\n"
 "\n"
@@ -81,6 +81,17 @@ static const char help_text[] =
 "             with new segments, capdump follows it.  SIGINT or SIGTERM\n"
 "             ends the watch with exit status 0.\n"
 "\n"
+"     -o, --output FILE\n"
+"             Write each dump to FILE instead of standard output, whole:\n"
+"             to a temporary file in FILE's directory (mode 0644), then\n"
+"             renamed over FILE, so a reader never sees half a dump.\n"
+"             FILE is replaced even when the broker is stale (the dump\n"
+"             says so: capbroker_broker_up 0) and when the instance\n"
+"             cannot be attached at all (a dump that says only that:\n"
+"             capbroker_broker_up 0, or {\"attached\":false} in JSON),\n"
+"             so it never keeps an old dump that looks current.  With\n"
+"             --watch, FILE is replaced every round.\n"
+"\n"
 "     -h, --help\n"
 "             Print this text and exit.\n"
 "\n"
@@ -91,10 +102,15 @@ static const char help_text[] =
 "     0    The broker is alive (with --watch: ended by a signal).\n"
 "     1    The broker is stale, stopped or gone, or its segment was\n"
 "          retired.  The full dump is still printed, marked stale.\n"
+"          Not in the broker's group, the dump lacks pools, clients\n"
+"          and launches: a warning on standard error says so, JSON has\n"
+"          them null, Prometheus capbroker_slots_readable 0; the exit\n"
+"          status is still 0 for a live broker.\n"
 "     2    Cannot attach: no such instance, permission denied, or an\n"
 "          incompatible or corrupt segment.\n"
 "     64   Usage error.\n"
-"     74   Error writing standard output.\n"
+"     73   -o: cannot create the temporary file.\n"
+"     74   Error writing standard output, or -o's file.\n"
 "\n"
 "ENVIRONMENT\n"
 "     TZ   Time zone of the event times in the human report.\n"
@@ -116,9 +132,9 @@ static const char help_text[] =
 "     Follow changes as NDJSON:\n"
 "           capdump -n gw --json --watch\n"
 "\n"
-"     Feed the node_exporter textfile collector:\n"
-"           capdump --prometheus > capbroker.prom.tmp &&\n"
-"               mv capbroker.prom.tmp capbroker.prom\n"
+"     Feed the node_exporter textfile collector (from a timer, or\n"
+"     run it with --watch as a service):\n"
+"           capdump --prometheus -o /var/lib/node_exporter/capbroker.prom\n"
 "\n"
 "SEE ALSO\n"
 "     capbrokerd(8), capctl(1)\n";
@@ -131,7 +147,8 @@ static void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nusage: capdump [-n NAME] [--json | --prometheus] [--watch]\n"
+	fputs("\nusage: capdump [-n NAME] [--json | --prometheus] [--watch] "
+	    "[-o FILE]\n"
 	    "Try 'capdump --help' for more information.\n", stderr);
 	exit(EX_USAGE);
 }
@@ -159,6 +176,11 @@ static void apply_option(struct options *o, int ch, char **argv)
 	case 'w':
 		o->watch = 1;
 		break;
+	case 'o':
+		if (*optarg == '\0')
+			usage_error("-o needs a file name");
+		o->output = optarg;
+		break;
 	case 'h':
 		fputs(help_text, stdout);
 		exit(EXIT_HEALTHY);
@@ -184,6 +206,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "prometheus", no_argument, NULL, 'p' },
 		{ "watch", no_argument, NULL, 'w' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -193,7 +216,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	o->name = "default";
 	/* Our own messages, with the usage hint, instead of getopt's. */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":n:jpwhV", longopts,
+	while ((ch = getopt_long(argc, argv, ":n:jpwo:hV", longopts,
 	    NULL)) != -1)
 		apply_option(o, ch, argv);
 	if (optind < argc)
@@ -206,12 +229,18 @@ static void parse_args(int argc, char **argv, struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
+	struct output out;
 	struct target tg;
 	int r;
 
 	parse_args(argc, argv, &o);
 	if (target_open(&tg, o.name) < 0) {
 		fprintf(stderr, "capdump: %s\n", cb_open_errmsg());
+		/* -o FILE: replace what it said with "cannot attach". */
+		if (o.output != NULL && output_begin(&out, o.output) == 0) {
+			print_unattached(o.name, cb_open_errmsg(), o.format);
+			output_commit(&out);
+		}
 		return EXIT_ATTACH;
 	}
 	r = o.watch ? run_watch(&tg, &o) : run_once(&tg, &o);

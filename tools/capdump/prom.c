@@ -266,6 +266,16 @@ static void prom_clients(const struct dump *d, const char *broker)
 	    "Launch reservation entries claimed or live.", d->nlaunches);
 }
 
+/* Whether the pool, client and launch series can be there at all: a
+ * collector run outside the broker's group would lose them silently. */
+static void prom_slots_readable(const struct dump *d, const char *broker)
+{
+	prom_u64(broker, "capbroker_slots_readable", "gauge",
+	    "1 if capdump could read the reservation table (pools, clients, "
+	    "launches), 0 if not (not in the broker's group).",
+	    d->slots_readable != 0);
+}
+
 void print_prometheus(const struct dump *d)
 {
 	char broker[2 * CB_NAME_MAX + 3];
@@ -275,8 +285,21 @@ void print_prometheus(const struct dump *d)
 	for (int i = 0; i < d->nwarnings; i++)
 		printf("# warning: %s\n", d->warning[i]);
 	prom_state(d, broker);
+	prom_slots_readable(d, broker);
 	prom_info(d, broker);
 	prom_workers(d, broker);
 	prom_pools(d, broker);
 	prom_clients(d, broker);
+}
+
+/* What -o FILE says when the instance cannot be attached: down. */
+void print_prometheus_unattached(const char *name, const char *why)
+{
+	char broker[2 * CB_NAME_MAX + 3], reason[2 * CB_ERRMSG_MAX + 1];
+
+	prom_escape(broker, sizeof(broker), name);
+	printf("# warning: cannot attach: %s\n", prom_escape(reason,
+	    sizeof(reason), why));
+	prom_u64(broker, "capbroker_broker_up", "gauge",
+	    "1 if the broker is alive, 0 if stale, stopped or gone.", 0);
 }

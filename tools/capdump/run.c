@@ -38,6 +38,20 @@ static void print_dump(const struct dump *d, enum format f)
 	}
 }
 
+void print_unattached(const char *name, const char *why, enum format f)
+{
+	switch (f) {
+	case FMT_JSON:
+		print_json_unattached(name, why);
+		break;
+	case FMT_PROMETHEUS:
+		print_prometheus_unattached(name, why);
+		break;
+	default:
+		printf("capdump: %s: cannot attach: %s\n", name, why);
+	}
+}
+
 static void warn_stderr(const struct dump *d)
 {
 	for (int i = 0; i < d->nwarnings; i++)
@@ -54,6 +68,22 @@ static int flush_stdout(void)
 	return EX_IOERR;
 }
 
+/* Print d to stdout, or (-o) replace the output file with it. */
+static int emit(const struct dump *d, const struct options *o)
+{
+	struct output out;
+	int r;
+
+	if (o->output == NULL) {
+		print_dump(d, o->format);
+		return flush_stdout();
+	}
+	if ((r = output_begin(&out, o->output)) != 0)
+		return r;
+	print_dump(d, o->format);
+	return output_commit(&out);
+}
+
 int run_once(const struct target *tg, const struct options *o)
 {
 	struct dump d;
@@ -61,9 +91,8 @@ int run_once(const struct target *tg, const struct options *o)
 
 	dump_gather(tg, &d);
 	warn_stderr(&d);
-	print_dump(&d, o->format);
+	r = emit(&d, o);
 	dump_free(&d);
-	r = flush_stdout();
 	if (r != 0)
 		return r;
 	return d.check == 0 ? EXIT_HEALTHY : EXIT_STALE;
@@ -205,6 +234,9 @@ static int watch_print(const struct dump *cur, const struct dump *prev,
 {
 	if (prev == NULL || warnings_differ(cur, prev))
 		warn_stderr(cur);
+	/* A file is replaced every round: it must stay current. */
+	if (o->output != NULL)
+		return emit(cur, o);
 	if (o->format == FMT_JSON) {
 		if (prev != NULL && !dump_changed(cur, prev))
 			return 0;
