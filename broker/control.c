@@ -1,5 +1,23 @@
 /*
  * control.c - control socket and request handlers (see control.h).
+ *
+ * Everything here runs on the main thread: the connection list, the
+ * counts and every buffer below have that one writer and reader, so no
+ * field needs an atomic.  The only shared words are the pressure
+ * counters in the state segment's header (publish_pressure()).
+ *
+ * What one peer may cost (docs/OPERATIONS.md, "Control-socket limits"):
+ *
+ *   output   a connection whose queued replies reach OUT_HIGH is not
+ *            read (EPOLLIN off; lines already read wait) until they
+ *            drain; one reply may overshoot the mark, never OUT_MAX.
+ *            While all connections together queue OUT_TOTAL_MAX or
+ *            more, the listing verbs (WORKER LIST, POOL LIST, STATUS)
+ *            of non-admin peers get EAGAIN instead of a reply.  A
+ *            connection whose queued output makes no progress for
+ *            STALL_MS is cut.  So buffered output stays under about
+ *            OUT_TOTAL_MAX + CONN_MAX * (OUT_HIGH + one small reply)
+ *            plus one listing, whatever the peers do.
  */
 #include "control.h"
 
@@ -12,6 +30,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,6 +38,7 @@
 
 #include "broker.h"
 #include "capbroker.h"
+#include "clock.h"
 #include "log.h"
 #include "proto.h"
 #include "reserve.h"
@@ -29,6 +49,10 @@
 
 #define CONN_MAX 4096
 #define OUT_MAX (1u << 20)      /* a reader this far behind is dropped */
+#define OUT_HIGH (16u << 10)    /* queued this much: stop reading it */
+#define OUT_TOTAL_MAX (16u << 20) /* all queues: listings refused */
+#define STALL_MS 10000          /* queued output, no progress: cut */
+#define TICK_MS 250             /* the control tick (deadlines) */
 #define PUBLISH_WAIT_MS 2000
 
 struct conn {
@@ -40,7 +64,9 @@ struct conn {
 	char *out;
 	size_t outlen, outcap;
 	int epfd;
+	int admin;               /* is_admin(), decided at accept */
 	int closing;             /* flush what is queued, then close */
+	uint64_t drained_ns;     /* output last empty or last progressed */
 	int client;              /* HELLO: client-table index, else -1 */
 	uint64_t owner;          /* HELLO: its owner word */
 	LIST_ENTRY(conn) link;
@@ -49,7 +75,12 @@ struct conn {
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static unsigned nconns;
 static unsigned nregistered;    /* connections that sent HELLO */
+static size_t out_total;        /* sum of every connection's outlen */
+static uint64_t ncut;           /* connections cut: stalled, timed out */
 static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
+/* The tick's timerfd comes back through cb_control_io() (control.h). */
+static struct cb_pollable tick_poll = { CB_POLL_CONN };
+static int tick_fd = -1;
 
 static void conn_free(struct cb_broker *b, struct conn *c)
 {
@@ -61,9 +92,26 @@ static void conn_free(struct cb_broker *b, struct conn *c)
 	}
 	LIST_REMOVE(c, link);
 	nconns--;
+	out_total -= c->outlen;
 	close(c->fd);             /* also leaves the epoll set */
 	free(c->out);
 	free(c);
+}
+
+/* Every change of a queue's length goes through here: out_total and the
+ * stall clock follow it. */
+static void out_set_len(struct conn *c, size_t len)
+{
+	if (c->outlen == 0 || len < c->outlen)
+		c->drained_ns = cb_monotonic_ns();
+	out_total = out_total - c->outlen + len;
+	c->outlen = len;
+}
+
+/* Whether the next request line of c may be handled now. */
+static int conn_may_read(const struct conn *c)
+{
+	return !c->closing && c->outlen < OUT_HIGH;
 }
 
 static int out_reserve(struct conn *c, size_t more)
@@ -97,11 +145,11 @@ static void out_vprintf(struct conn *c, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	if (out_reserve(c, (size_t)n) < 0) {
 		c->closing = 1;     /* not reading its replies: drop it */
-		c->outlen = 0;
+		out_set_len(c, 0);
 		return;
 	}
 	memcpy(c->out + c->outlen, line, (size_t)n);
-	c->outlen += (size_t)n;
+	out_set_len(c, c->outlen + (size_t)n);
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -139,16 +187,19 @@ static void conn_flush(struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			c->outlen = 0;
+			out_set_len(c, 0);
 			c->closing = 1;
 			break;
 		}
 		memmove(c->out, c->out + n, c->outlen - (size_t)n);
-		c->outlen -= (size_t)n;
+		out_set_len(c, c->outlen - (size_t)n);
 	}
 	/* A closing connection no longer reads: level-triggered EPOLLIN at
-	 * EOF would otherwise spin the loop while replies wait to drain. */
-	ev.events = (c->closing ? 0 : EPOLLIN) | (c->outlen > 0 ? EPOLLOUT : 0);
+	 * EOF would otherwise spin the loop while replies wait to drain.
+	 * Nor does one whose replies pile up (conn_may_read): its peer's
+	 * requests wait in the socket, where they cost us nothing. */
+	ev.events = (conn_may_read(c) ? EPOLLIN : 0) |
+	    (c->outlen > 0 ? EPOLLOUT : 0);
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -422,9 +473,17 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 	}
 	if ((req.verb == CB_CTL_WORKER_SET || req.verb == CB_CTL_WORKER_DEL ||
 	    req.verb == CB_CTL_OVERRIDE || req.verb == CB_CTL_POOL_SET) &&
-	    !is_admin(b, c)) {
+	    !c->admin) {
 		reply_err(c, EPERM, "uid %u may not change the broker (needs "
 		    "uid %u, root or the admin group)", c->cred.uid, b->uid);
+		return;
+	}
+	if ((req.verb == CB_CTL_WORKER_LIST || req.verb == CB_CTL_POOL_LIST ||
+	    req.verb == CB_CTL_STATUS) && out_total >= OUT_TOTAL_MAX &&
+	    !c->admin) {
+		reply_err(c, EAGAIN, "the broker's reply buffers are full "
+		    "(%zu bytes queued for peers that do not read); retry",
+		    out_total);
 		return;
 	}
 	switch (req.verb) {
@@ -463,7 +522,8 @@ static void conn_lines(struct cb_broker *b, struct conn *c)
 {
 	char *nl;
 
-	while (!c->closing && (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
+	while (conn_may_read(c) &&
+	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
 		size_t len = (size_t)(nl - c->in);
 
 		*nl = '\0';
@@ -484,7 +544,7 @@ static void conn_read(struct cb_broker *b, struct conn *c)
 
 	/* A bounded number of reads per wake-up, so one chatty peer cannot
 	 * starve the others (epoll is level-triggered: the rest waits). */
-	for (int budget = 16; budget > 0 && !c->closing; budget--) {
+	for (int budget = 16; budget > 0 && conn_may_read(c); budget--) {
 		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -501,14 +561,53 @@ static void conn_read(struct cb_broker *b, struct conn *c)
 	}
 }
 
+/* Cut c now: it broke a limit; what it has queued is dropped. */
+static void conn_cut(struct cb_broker *b, struct conn *c, const char *why)
+{
+	ncut++;
+	log_warnx("control: cut a connection of uid %u pid %d: %s",
+	    c->cred.uid, c->cred.pid, why);
+	conn_free(b, c);
+}
+
+/*
+ * The control tick, every TICK_MS: the deadlines no event announces.
+ * Reading the timerfd re-arms its level-triggered readiness.
+ */
+static void control_tick(struct cb_broker *b)
+{
+	uint64_t expirations, now = cb_monotonic_ns();
+	struct conn *c, *next;
+
+	if (read(tick_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->outlen > 0 && now - c->drained_ns >=
+		    STALL_MS * CB_NS_PER_MS)
+			conn_cut(b, c, "its replies have not drained for "
+			    "10 s");
+	}
+}
+
 void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
     uint32_t events)
 {
 	struct conn *c = (struct conn *)p;
 
+	if (p == &tick_poll) {
+		control_tick(b);
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_read(b, c);
 	conn_flush(c);
+	/* Replies drained below the mark: the lines that waited for it.
+	 * Each round handles at least one line of the bounded buffer. */
+	while (conn_may_read(c) && memchr(c->in, '\n', c->inlen) != NULL) {
+		conn_lines(b, c);
+		conn_flush(c);
+	}
 	if (c->closing && c->outlen == 0)
 		conn_free(b, c);
 }
@@ -538,6 +637,7 @@ void cb_control_accept(struct cb_broker *b, int epfd)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred,
 		    &len) < 0)
 			c->cred.uid = (uid_t)-1;   /* unknown: no admin */
+		c->admin = is_admin(b, c);
 		ev.data.ptr = &c->poll;
 		LIST_INSERT_HEAD(&conns, c, link);
 		nconns++;
@@ -548,6 +648,27 @@ void cb_control_accept(struct cb_broker *b, int epfd)
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		log_warn("control: accept");
+}
+
+static int tick_open(int epfd)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, TICK_MS * 1000000L },
+		.it_value = { 0, TICK_MS * 1000000L },
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tick_poll };
+
+	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (tick_fd < 0 || timerfd_settime(tick_fd, 0, &its, NULL) < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, tick_fd, &ev) < 0) {
+		int r = -errno;
+
+		if (tick_fd >= 0)
+			close(tick_fd);
+		tick_fd = -1;
+		return r;
+	}
+	return 0;
 }
 
 int cb_control_open(struct cb_broker *b, int epfd)
@@ -577,7 +698,7 @@ int cb_control_open(struct cb_broker *b, int epfd)
 		return r;
 	}
 	b->control_fd = fd;
-	return 0;
+	return tick_open(epfd);
 }
 
 void cb_control_close(struct cb_broker *b)
@@ -588,5 +709,9 @@ void cb_control_close(struct cb_broker *b)
 		close(b->control_fd);
 		unlink(b->socket_path);
 		b->control_fd = -1;
+	}
+	if (tick_fd >= 0) {
+		close(tick_fd);
+		tick_fd = -1;
 	}
 }

@@ -4,8 +4,9 @@
  *
  * Runs on the main thread inside its epoll loop; every socket is
  * non-blocking and every connection has a bounded input line and a
- * bounded output buffer, so no client can block or exhaust the broker.
- * SO_PEERCRED decides who may change state.
+ * bounded output buffer, so no client can block or exhaust the broker
+ * (the limits are listed at the top of control.c).  SO_PEERCRED decides
+ * who may change state.
  */
 #ifndef CB_CONTROL_H
 #define CB_CONTROL_H
@@ -21,7 +22,8 @@ struct cb_pollable {
 
 enum cb_poll_kind {
 	CB_POLL_LISTEN = 1,
-	CB_POLL_CONN,
+	CB_POLL_CONN,            /* a connection, or the control tick's timer:
+	                            cb_control_io() tells them apart */
 	CB_POLL_SIGNAL,
 	CB_POLL_TIMER,
 };

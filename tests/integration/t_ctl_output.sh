@@ -1,0 +1,87 @@
+# Replies nobody reads are not amplified (issue 13, item 8): with 1,024
+# workers registered, 300 connections that each send 12 WORKER LIST
+# lines and never read must not grow the broker by a queued reply per
+# line (the unbounded code queued ~0.7 MB per connection: ~200 MB);
+# `capctl ping` answers throughout, and a connection whose replies make
+# no progress for 10 s is cut.
+. "$(dirname "$0")/lib.sh"
+
+SOCK="$CAPBROKER_RUNDIR/$NAME.sock"
+D="$CAPBROKER_RUNDIR"
+CONNS=300
+
+rss_kb() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$BROKER/status"
+}
+fds() {
+	ls "/proc/$BROKER/fd" | wc -l
+}
+pings() {	# WHEN: the broker answers a ping within a generous 10 s
+	timeout 10 "$BIN/capctl" -n "$NAME" ping >/dev/null 2>&1 ||
+	    fail "capctl ping got no answer $1"
+}
+# as_peer CMD...: run CMD as a non-admin uid when we can (root and
+# setpriv), else as ourselves (an admin peer: the per-connection mark
+# still bounds it).
+as_peer() {
+	if [ -n "$PEER" ]; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+	else
+		"$@"
+	fi
+}
+PEER=
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	PEER=65534
+fi
+
+# 1,024 workers with the longest ids: a WORKER LIST reply is ~74 KB.
+id63=$(printf 'w%062d' 0 | cut -c1-58)
+i=0
+while [ $i -lt 1024 ]; do
+	printf 'worker %s%05d ready 1\n' "$id63" $i
+	i=$((i + 1))
+done >"$D/workers.conf"
+start_broker -c "$D/workers.conf"
+if [ -n "$PEER" ]; then
+	chmod 0777 "$CAPBROKER_RUNDIR"
+	chmod 0666 "$SOCK"
+fi
+expect_eq "$(ctl worker list | grep -c "^$id63")" 1024 "workers registered"
+
+pings "before the attack"
+rss0=$(rss_kb)
+fd0=$(fds)
+say "before: VmRSS ${rss0} kB, $fd0 fds"
+
+say "$CONNS connections send 12 WORKER LIST each and never read"
+mkfifo "$D/attack.in"
+as_peer "$BIN/tests/cbconns" -n $CONNS -r 12 "$SOCK" 'WORKER LIST' \
+    <"$D/attack.in" >"$D/attack.out" 2>&1 &
+ATTACK=$!
+PIDS="$PIDS $ATTACK"
+exec 7>"$D/attack.in"
+wait_for attack.out '^connected ' 30 || fail "attack did not start"
+out=$(head -1 "$D/attack.out")
+expect_eq "$out" "connected $CONNS refused 0 answered $CONNS" "attack"
+pings "during the attack"
+rss1=$(rss_kb)
+say "during: VmRSS ${rss1} kB, $(fds) fds"
+grow=$((rss1 - rss0))
+[ $grow -lt 65536 ] || fail "VmRSS grew by $grow kB (>= 64 MB) for replies nobody reads"
+
+say "replies that do not drain for 10 s: their connections are cut"
+some_cut() {
+	echo >&7
+	n=$(tail -1 "$D/attack.out" | sed -n 's/^open //p')
+	[ -n "$n" ] && [ "$n" -lt $CONNS ]
+}
+wait_until 40 some_cut || fail "stalled connections not cut: $(tail -1 "$D/attack.out")"
+grep -q "control: cut a connection of uid" "$LOG" || fail "cut not logged"
+say "$(tail -1 "$D/attack.out") of $CONNS left"
+pings "with the attack still connected"
+exec 7>&-
+wait "$ATTACK"
+wait_until 10 yields "$fd0" fds || fail "fds: $(fds), $fd0 before"
+pings "after the attack"
+say "after: VmRSS $(rss_kb) kB, $(fds) fds"
