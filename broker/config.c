@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "proto.h"
 #include "tier.h"
@@ -52,28 +53,94 @@ void cb_config_free(struct cb_config *c)
 	c->npools = 0;
 }
 
+static struct cb_config_pool *find_pool(struct cb_config *c,
+    const char *name)
+{
+	for (size_t i = 0; i < c->npools; i++)
+		if (strcmp(c->pools[i].req.pool, name) == 0)
+			return &c->pools[i];
+	return NULL;
+}
+
+/* A later line's keys over an earlier line's: as two POOL SETs would
+ * leave the pool (limit= and share= replace each other). */
+static void merge_pool(struct cb_ctl_req *to, const struct cb_ctl_req *from)
+{
+	if (from->pool_keys & (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE))
+		to->pool_keys &= ~(unsigned)(CB_POOL_SET_LIMIT |
+		    CB_POOL_SET_SHARE);
+	if (from->pool_keys & CB_POOL_SET_LIMIT)
+		to->limit = from->limit;
+	if (from->pool_keys & CB_POOL_SET_SHARE)
+		to->share = from->share;
+	if (from->pool_keys & CB_POOL_SET_WINDOW)
+		to->window_s = from->window_s;
+	if (from->pool_keys & CB_POOL_SET_OBSERVED)
+		to->observed = from->observed;
+	to->pool_keys |= from->pool_keys;
+}
+
+/* Distinct pools the file names, "default" included (pool 0 exists
+ * anyway, so it always takes one of the CB_MAX_POOLS). */
+static size_t pools_used(const struct cb_config *c)
+{
+	for (size_t i = 0; i < c->npools; i++)
+		if (strcmp(c->pools[i].req.pool, "default") == 0)
+			return c->npools;
+	return c->npools + 1;
+}
+
 /* "pool NAME k=v ..." is the control protocol's POOL SET: one parser. */
 static int add_pool(struct cb_config *c, const char *args, const char *path,
     unsigned line, char *err, size_t errlen)
 {
 	char req[CB_PROTO_LINE_MAX], why[CB_PROTO_LINE_MAX];
-	struct cb_ctl_req *p;
+	struct cb_config_pool *p;
+	struct cb_ctl_req r;
 	int n;
 
-	if (c->npools >= CB_MAX_POOLS)
-		return fail(err, errlen, path, line, "more than %d pools",
-		    CB_MAX_POOLS);
 	n = snprintf(req, sizeof(req), "POOL SET %s", args);
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return fail(err, errlen, path, line, "pool line too long");
+	if (cb_ctl_parse(req, &r, why, sizeof(why)) < 0 ||
+	    r.verb != CB_CTL_POOL_SET)
+		return fail(err, errlen, path, line, "pool: %s", why);
+	if (strcmp(r.pool, "default") == 0 &&
+	    (r.pool_keys & (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE)))
+		return fail(err, errlen, path, line, "pool default follows "
+		    "the capacity: only window= and observed= apply");
+	p = find_pool(c, r.pool);
+	if (p != NULL) {
+		merge_pool(&p->req, &r);
+		return 0;
+	}
+	if (strcmp(r.pool, "default") != 0 && pools_used(c) >= CB_MAX_POOLS)
+		return fail(err, errlen, path, line, "pool %s: more than %d "
+		    "pools (default included)", r.pool, CB_MAX_POOLS);
 	p = reallocarray(c->pools, c->npools + 1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
 	c->pools = p;
-	if (cb_ctl_parse(req, &c->pools[c->npools], why, sizeof(why)) < 0 ||
-	    c->pools[c->npools].verb != CB_CTL_POOL_SET)
-		return fail(err, errlen, path, line, "pool: %s", why);
+	c->pools[c->npools].req = r;
+	c->pools[c->npools].line = line;
 	c->npools++;
+	return 0;
+}
+
+/* After the last line: a pool but "default" needs a limit or a share on
+ * one of its lines; the error names its first line. */
+static int check_pools(const struct cb_config *c, const char *path,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct cb_config_pool *p = &c->pools[i];
+
+		if (strcmp(p->req.pool, "default") != 0 &&
+		    !(p->req.pool_keys & (CB_POOL_SET_LIMIT |
+		    CB_POOL_SET_SHARE)))
+			return fail(err, errlen, path, p->line, "pool %s: "
+			    "needs limit= or share=", p->req.pool);
+	}
 	return 0;
 }
 
@@ -93,7 +160,7 @@ static int add_worker(struct cb_config *c, char *args, const char *path,
     unsigned line, char *err, size_t errlen)
 {
 	char *save = NULL, *id, *state, *max, *extra;
-	struct cb_config_worker *w;
+	struct cb_config_worker *w, nw = { 0 };
 	const char *errstr;
 
 	id = strtok_r(args, " \t", &save);
@@ -106,6 +173,25 @@ static int add_worker(struct cb_config *c, char *args, const char *path,
 	if (!cb_worker_id_valid(id))
 		return fail(err, errlen, path, line, "bad worker id '%.64s'",
 		    id);
+	nw.state = cb_worker_state_parse(state);
+	if (nw.state == 0)
+		return fail(err, errlen, path, line, "bad worker state '%.32s' "
+		    "(ready, not_ready or draining)", state);
+	if (max != NULL) {
+		nw.max_running = (uint32_t)strtonum(max, 0, CB_CAPACITY_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			return fail(err, errlen, path, line, "max_running "
+			    "'%.32s' is %s (0..%u)", max, errstr,
+			    CB_CAPACITY_MAX);
+	}
+	/* Named again: the later line wins, in the first one's place. */
+	for (size_t i = 0; i < c->nworkers; i++)
+		if (strcmp(c->workers[i].id, id) == 0) {
+			c->workers[i].state = nw.state;
+			c->workers[i].max_running = nw.max_running;
+			return 0;
+		}
 	if (c->nworkers >= CB_MAX_WORKERS)
 		return fail(err, errlen, path, line, "more than %d workers",
 		    CB_MAX_WORKERS);
@@ -113,22 +199,9 @@ static int add_worker(struct cb_config *c, char *args, const char *path,
 	if (w == NULL)
 		return -ENOMEM;
 	c->workers = w;
-	w = &c->workers[c->nworkers];
-	memset(w, 0, sizeof(*w));
-	strlcpy(w->id, id, sizeof(w->id));
-	w->state = cb_worker_state_parse(state);
-	if (w->state == 0)
-		return fail(err, errlen, path, line, "bad worker state '%.32s' "
-		    "(ready, not_ready or draining)", state);
-	if (max != NULL) {
-		w->max_running = (uint32_t)strtonum(max, 0, CB_CAPACITY_MAX,
-		    &errstr);
-		if (errstr != NULL)
-			return fail(err, errlen, path, line, "max_running "
-			    "'%.32s' is %s (0..%u)", max, errstr,
-			    CB_CAPACITY_MAX);
-	}
-	c->nworkers++;
+	strlcpy(nw.id, id, sizeof(nw.id));
+	nw.line = line;
+	c->workers[c->nworkers++] = nw;
 	return 0;
 }
 
@@ -239,13 +312,15 @@ int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
 			return r;
 	}
 	if (ferror(f))
-		return fail(err, errlen, path, line, "read error");
-	return 0;
+		return fail(err, errlen, path, line + 1, "read error: %s",
+		    strerror(errno));
+	return check_pools(c, path, err, errlen);
 }
 
 int cb_config_load(struct cb_config *c, const char *path, char *err,
     size_t errlen)
 {
+	struct stat st;
 	FILE *f;
 	int r;
 
@@ -258,6 +333,13 @@ int cb_config_load(struct cb_config *c, const char *path, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* fopen() takes a directory; the first read would fail. */
+		snprintf(err, errlen, "%s: is a directory", path);
+		fclose(f);
+		return -EISDIR;
+	}
+	c->path = path;
 	r = cb_config_parse(c, f, path, err, errlen);
 	fclose(f);
 	if (r < 0)

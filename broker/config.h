@@ -20,6 +20,15 @@
  * workers).  A bad line is an error naming FILE:LINE, except an
  * out-of-range override, which is ignored with a warning and counted
  * (an override is never clamped or silently dropped).
+ *
+ * Lines naming one worker or one pool again amend the first: a worker's
+ * later line replaces its state and max_running, a pool's later keys
+ * replace the earlier ones (limit= and share= replace each other).  So
+ * the parsed config holds one entry per worker and per pool, in the
+ * order of their first lines, and only distinct pools count toward the
+ * CB_MAX_POOLS limit (pool "default" included).  Every pool but
+ * "default" needs limit= or share= on one of its lines; "default"
+ * takes neither (it follows the capacity).
  */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
@@ -37,6 +46,12 @@ struct cb_config_worker {
 	char id[CB_WORKER_ID_MAX + 1];
 	uint32_t state;
 	uint32_t max_running;
+	unsigned line;                /* its first line in the file */
+};
+
+struct cb_config_pool {
+	struct cb_ctl_req req;        /* POOL SET, the file's lines merged */
+	unsigned line;                /* its first line in the file */
 };
 
 struct cb_config {
@@ -52,8 +67,9 @@ struct cb_config {
 	unsigned override_rejects;    /* how many were ignored */
 	struct cb_config_worker *workers;
 	size_t nworkers;
-	struct cb_ctl_req *pools;     /* parsed as POOL SET requests */
+	struct cb_config_pool *pools;
 	size_t npools;
+	const char *path;             /* the file (messages); NULL: none */
 };
 
 void cb_config_defaults(struct cb_config *c);

@@ -177,12 +177,13 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 		changed |= atomic_exchange_explicit(&b->set.override,
 		    cfg->override, memory_order_relaxed) != cfg->override;
 	for (size_t i = 0; i < cfg->npools; i++) {
+		const struct cb_config_pool *p = &cfg->pools[i];
 		char err[256];
-		int r = cb_pools_set(&b->pools, &cfg->pools[i], err,
-		    sizeof(err));
+		int r = cb_pools_set(&b->pools, &p->req, err, sizeof(err));
 
 		if (r < 0)
-			log_warnx("pool %s: %s", cfg->pools[i].pool, err);
+			log_warnx("%s:%u: pool %s: %s", cfg->path, p->line,
+			    p->req.pool, err);
 		changed |= r >= 0;
 	}
 	for (size_t i = 0; i < cfg->nworkers; i++) {
@@ -191,7 +192,8 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 		    w->max_running);
 
 		if (r < 0)
-			log_warnx("worker %s: %s", w->id, strerror(-r));
+			log_warnx("%s:%u: worker %s: %s", cfg->path, w->line,
+			    w->id, strerror(-r));
 		changed |= r > 0;
 	}
 	return changed;

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "abi.h"
@@ -439,6 +440,118 @@ static void test_load(void **state)
 	assert_non_null(strstr(f->err, path));
 }
 
+/* Lines naming a worker again amend it in place (issue 13: a duplicate
+ * line changed the worker twice on every load). */
+static void test_duplicate_worker_amends(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, "worker a ready 5\nworker b draining\n"
+	    "worker a not_ready 6\n"), 0);
+	assert_int_equal(f->c.nworkers, 2);
+	assert_string_equal(f->c.workers[0].id, "a");
+	assert_int_equal(f->c.workers[0].state, CB_WORKER_NOT_READY);
+	assert_int_equal(f->c.workers[0].max_running, 6);
+	assert_int_equal(f->c.workers[0].line, 1);
+	assert_string_equal(f->c.workers[1].id, "b");
+	assert_int_equal(f->c.workers[1].line, 2);
+	/* Without MAX_RUNNING the later line means "not reporting". */
+	assert_int_equal(parse(f, "worker a ready\n"), 0);
+	assert_int_equal(f->c.workers[0].max_running, 0);
+}
+
+/* A pool's later lines replace the keys they name; limit= and share=
+ * replace each other. */
+static void test_duplicate_pool_merges(void **state)
+{
+	struct fx *f = *state;
+	const struct cb_ctl_req *r;
+
+	assert_int_equal(parse(f, "pool gpu limit=3 window=30\n"
+	    "pool cpu share=10\n"
+	    "pool gpu share=50 observed=2\n"
+	    "pool gpu window=40\n"), 0);
+	assert_int_equal(f->c.npools, 2);
+	r = &f->c.pools[0].req;
+	assert_string_equal(r->pool, "gpu");
+	assert_int_equal(f->c.pools[0].line, 1);
+	assert_int_equal(r->pool_keys, CB_POOL_SET_SHARE | CB_POOL_SET_WINDOW |
+	    CB_POOL_SET_OBSERVED);
+	assert_int_equal(r->share, 50);
+	assert_int_equal(r->window_s, 40);
+	assert_int_equal(r->observed, 2);
+	assert_int_equal(parse(f, "pool gpu limit=7\n"), 0);
+	assert_int_equal(f->c.pools[0].req.pool_keys, CB_POOL_SET_LIMIT |
+	    CB_POOL_SET_WINDOW | CB_POOL_SET_OBSERVED);
+	assert_int_equal(f->c.pools[0].req.limit, 7);
+}
+
+/* Issue 13: 65 lines redefining one pool counted as 65 pools (fatal).
+ * Only distinct pools count, "default" among them. */
+static void test_pool_limit_counts_distinct_pools(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 80 * 32 + 64, off = 0;
+	char *text = malloc(len);
+	int i;
+
+	assert_non_null(text);
+	for (i = 0; i < CB_MAX_POOLS + 1; i++)
+		off += (size_t)snprintf(text + off, len - off,
+		    "pool gpu limit=%d\n", i + 1);
+	assert_int_equal(parse(f, text), 0);
+	assert_int_equal(f->c.npools, 1);
+	assert_int_equal(f->c.pools[0].req.limit, CB_MAX_POOLS + 1);
+	cb_config_free(&f->c);
+
+	/* 63 pools and default fill the table; one more is refused. */
+	off = 0;
+	for (i = 0; i < CB_MAX_POOLS - 1; i++)
+		off += (size_t)snprintf(text + off, len - off,
+		    "pool p%d limit=1\n", i);
+	off += (size_t)snprintf(text + off, len - off, "pool p0 limit=2\n"
+	    "pool default window=5\n");
+	assert_int_equal(parse(f, text), 0);
+	assert_int_equal(f->c.npools, CB_MAX_POOLS);
+	cb_config_free(&f->c);
+	snprintf(text + off, len - off, "pool one-more limit=1\n");
+	expect_error(f, text, CB_MAX_POOLS + 2, "more than 64 pools");
+	free(text);
+}
+
+/* Issue 13: these were warnings at apply time, without FILE:LINE. */
+static void test_pool_errors_name_the_line(void **state)
+{
+	struct fx *f = *state;
+
+	expect_error(f, "\npool default limit=4\n", 2, "pool default "
+	    "follows the capacity");
+	expect_error(f, "pool default share=4\n", 1, "pool default");
+	/* A pool without a limit or a share: named at its first line. */
+	expect_error(f, "# pools\npool gpu window=30\npool gpu observed=1\n",
+	    2, "pool gpu: needs limit= or share=");
+	cb_config_free(&f->c);
+	/* Given on a later line of the same pool, it is complete. */
+	assert_int_equal(parse(f, "pool gpu window=30\npool gpu limit=2\n"),
+	    0);
+	assert_int_equal(parse(f, "pool default window=9 observed=3\n"), 0);
+}
+
+/* Issue 12/13: a directory was "cfg:0: read error". */
+static void test_load_directory(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/cbconfdirXXXXXX";
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cb_config_load(&f->c, dir, f->err, sizeof(f->err)),
+	    -EISDIR);
+	assert_non_null(strstr(f->err, dir));
+	assert_non_null(strstr(f->err, "is a directory"));
+	assert_null(f->c.pools);
+	rmdir(dir);
+}
+
 #define CFG_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -459,6 +572,11 @@ int main(void)
 		CFG_TEST(test_retry_after_ms),
 		CFG_TEST(test_long_line),
 		CFG_TEST(test_load),
+		CFG_TEST(test_duplicate_worker_amends),
+		CFG_TEST(test_duplicate_pool_merges),
+		CFG_TEST(test_pool_limit_counts_distinct_pools),
+		CFG_TEST(test_pool_errors_name_the_line),
+		CFG_TEST(test_load_directory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
