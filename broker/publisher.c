@@ -39,12 +39,12 @@ struct drained {
 
 static void event_append(struct cb_broker *b, struct cb_event_rec *ev)
 {
-	const struct cb_seg_header *h = b->seg.state;
-	struct cb_event_ring *ring = cb_seg_region(h, CB_RS_EVENTS);
-	uint32_t slots = h->region[CB_RS_EVENTS].count;
+	struct cb_event_ring *ring = cb_seg_region(b->seg.state,
+	    CB_RS_EVENTS);
 	uint64_t n = atomic_load_explicit(&ring->head, memory_order_relaxed);
-	struct cb_event_rec *rec = cb_seg_record(h, CB_RS_EVENTS,
-	    sizeof(*ring), (uint32_t)(n % slots));
+	/* This build's ring size, never the header's (segment.h). */
+	struct cb_event_rec *rec = cb_seg_record(b->seg.state, CB_RS_EVENTS,
+	    sizeof(*ring), (uint32_t)(n % CB_EVENT_RING));
 
 	ev->time_ns = cb_realtime_ns();
 	atomic_store_explicit(&rec->seq, 2 * n + 1, memory_order_relaxed);
@@ -297,6 +297,60 @@ static void publish(struct cb_broker *b, uint64_t events, int type)
 	publish_pools(b, res.capacity);
 }
 
+/* Must region entry r be put back to this build's entry want?  When a
+ * fresh validation would refuse it, or it places records elsewhere. */
+static bool region_damaged(const struct cb_region *r,
+    const struct cb_region *want)
+{
+	return r->offset != want->offset || r->stride != want->stride ||
+	    r->count < want->count || r->size < want->size;
+}
+
+/*
+ * The state header's region table is the broker's: only its uid can
+ * write the segment.  Neither the broker nor any client reads it after
+ * validation (segment.h: records are located through this build's
+ * layout), so a stray write there moves no reader; but every new client
+ * validates it before attaching, and a damaged table would lock them
+ * all out.  After each publication, put back from this build's layout
+ * what validation would refuse: validation required the regions to sit
+ * there when the segment was created or adopted, and they have not
+ * moved.  These are creator fields: written once before the magic, and
+ * from then on by this thread only.  A client validating while they are
+ * rewritten is refused once, with the message of what it read.
+ */
+static void restore_region_table(struct cb_broker *b)
+{
+	struct cb_seg_header *h = b->seg.state;
+	char why[CB_ERRMSG_MAX];
+	struct cb_layout l;
+	bool fixed = false;
+
+	if (cb_seg_validate(h, b->seg.state_size, CB_SEG_STATE, b->name, why,
+	    sizeof(why)) == 0)
+		return;
+	cb_layout_init(&l, CB_SEG_STATE);
+	if (h->total_size != b->seg.state_size) {
+		h->total_size = b->seg.state_size;
+		fixed = true;
+	}
+	if (h->region_count < l.region_count ||
+	    h->region_count > CB_REGION_MAX) {
+		h->region_count = l.region_count;
+		fixed = true;
+	}
+	for (uint32_t i = 0; i < l.region_count; i++) {
+		if (region_damaged(&h->region[i], &l.region[i])) {
+			h->region[i] = l.region[i];
+			fixed = true;
+		}
+	}
+	if (fixed)
+		log_warnx("%s: its header was overwritten (%s): region table "
+		    "restored from this build's layout", b->seg.state_name,
+		    why);
+}
+
 static struct drained drain(struct cb_publisher *p)
 {
 	struct cds_wfcq_node *node;
@@ -338,6 +392,9 @@ static void *publisher_main(void *arg)
 		if (d.events == 0 && !d.stop && upto == p->applied)
 			continue;
 		publish(b, d.events, d.stop ? CB_EV_STOP : CB_EV_PUBLISH);
+		/* Before the acknowledgement: a change the control socket
+		 * confirmed finds new clients able to attach. */
+		restore_region_table(b);
 		pthread_mutex_lock(&p->lock);
 		p->applied = upto;
 		pthread_cond_broadcast(&p->cond);

@@ -167,13 +167,12 @@ int cb_broker_check(cb_client *c)
 
 int cb_pool(cb_client *c, const char *pool_name)
 {
-	const struct cb_seg_header *h = c->state;
 	struct cb_pool_def def;
-	uint32_t n = h->region[CB_RS_POOLS].count;
 
 	if (pool_name == NULL)
 		return cb_handle_fail(c, -EINVAL, "no pool name");
-	for (uint32_t p = 0; p < n && p < CB_MAX_POOLS; p++) {
+	/* This build's pool count, never the header's (segment.h). */
+	for (uint32_t p = 0; p < CB_MAX_POOLS; p++) {
 		if (cb_snapshot_pool(c->state, (int)p, &def) < 0 ||
 		    !(def.flags & CB_POOL_F_ACTIVE))
 			continue;

@@ -7,9 +7,13 @@
  *   - The header comes first and describes everything after it: magic,
  *     ABI major/minor, header size, total size, endian marker, word
  *     size, and a table of regions (offset, size, count, stride).
- *     Readers locate regions through that table, never by sizeof(), so
- *     a minor version may grow a region's stride or append regions.
- *     A major mismatch is refused.
+ *     Validation checks that table against this build's layout: each
+ *     region this build knows where it puts it, with its stride and at
+ *     least its count.  After that, readers locate records through
+ *     their own layout (segment.h), never through the table, which
+ *     whoever can write the segment could point anywhere.  So a minor
+ *     version may append regions and use padding, never move or grow a
+ *     region.  A major mismatch is refused.
  *   - Offsets and indexes only, never pointers.  Every index read from
  *     shared memory is bounds-checked before use.
  *   - Shared words are lock-free C11 atomics of at most 8 bytes

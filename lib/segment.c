@@ -49,11 +49,31 @@ static const struct region_spec *specs(enum cb_seg_kind kind, unsigned *n)
 	return slots_regions;
 }
 
-static struct cb_layout slots_layout;
+/*
+ * This build's layouts, computed once, before main().  Readers locate
+ * records through these, never through a segment's header (segment.h:
+ * cb_seg_region, cb_slots_record); validation checks each header's
+ * regions against them.  Written only here, read-only afterwards.
+ */
+static struct cb_layout state_layout, slots_layout;
 
-__attribute__((constructor)) static void slots_layout_init(void)
+__attribute__((constructor)) static void build_layouts_init(void)
 {
+	cb_layout_init(&state_layout, CB_SEG_STATE);
 	cb_layout_init(&slots_layout, CB_SEG_SLOTS);
+}
+
+void *cb_seg_region(const void *state, unsigned idx)
+{
+	return (char *)state + state_layout.region[idx].offset;
+}
+
+void *cb_seg_record(const void *state, unsigned idx, size_t hdr_size,
+    uint32_t i)
+{
+	const struct cb_region *r = &state_layout.region[idx];
+
+	return (char *)state + r->offset + hdr_size + (uint64_t)i * r->stride;
 }
 
 void *cb_slots_record(const void *slots, unsigned idx, uint32_t i)
@@ -162,22 +182,31 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
 	return -EPROTO;
 }
 
+/* Where region i sits in this build's layout: readers look nowhere
+ * else (cb_seg_region, cb_slots_record), so a segment whose table puts
+ * it elsewhere, or strides its records differently, is refused. */
+static int validate_placement(const struct cb_seg_header *h, unsigned i,
+    char *err, size_t errlen)
+{
+	const struct cb_layout *l =
+	    h->kind == CB_SEG_STATE ? &state_layout : &slots_layout;
+	const struct cb_region *r = &h->region[i], *want = &l->region[i];
+
+	if (r->offset == want->offset && r->stride == want->stride)
+		return 0;
+	return refuse(err, errlen, "%s region %u at offset %llu stride %u, "
+	    "this build has it at %llu stride %u (a newer minor may append "
+	    "regions, never move or grow one)",
+	    h->kind == CB_SEG_STATE ? "state" : "slots", i,
+	    (unsigned long long)r->offset, r->stride,
+	    (unsigned long long)want->offset, want->stride);
+}
+
 static int validate_region(const struct cb_seg_header *h, unsigned i,
     const struct region_spec *spec, char *err, size_t errlen)
 {
 	const struct cb_region *r = &h->region[i];
 	uint64_t need;
-
-	/* Slots records are located through our own layout (see
-	 * cb_slots_record), so they must be exactly where it says. */
-	if (h->kind == CB_SEG_SLOTS && i < CB_RL_COUNT &&
-	    (r->offset != slots_layout.region[i].offset ||
-	    r->stride != slots_layout.region[i].stride))
-		return refuse(err, errlen, "slots region %u at offset %llu "
-		    "stride %u, this build has them at %llu stride %u", i,
-		    (unsigned long long)r->offset, r->stride,
-		    (unsigned long long)slots_layout.region[i].offset,
-		    slots_layout.region[i].stride);
 
 	if (r->offset % CB_CACHE_LINE != 0 || r->offset < h->header_size)
 		return refuse(err, errlen, "region %u: offset %llu is "
@@ -194,7 +223,7 @@ static int validate_region(const struct cb_seg_header *h, unsigned i,
 			return refuse(err, errlen, "region %u: %llu bytes, "
 			    "need %llu", i, (unsigned long long)r->size,
 			    (unsigned long long)spec->head);
-		return 0;
+		return validate_placement(h, i, err, errlen);
 	}
 	if (r->stride < spec->stride || r->stride % 8 != 0)
 		return refuse(err, errlen, "region %u: record stride %u, need "
@@ -207,7 +236,7 @@ static int validate_region(const struct cb_seg_header *h, unsigned i,
 		return refuse(err, errlen, "region %u: %llu bytes cannot hold "
 		    "%u records of %u", i, (unsigned long long)r->size,
 		    r->count, r->stride);
-	return 0;
+	return validate_placement(h, i, err, errlen);
 }
 
 static int validate_identity(const struct cb_seg_header *h,

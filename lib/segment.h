@@ -47,8 +47,11 @@ void cb_seg_header_publish(struct cb_seg_header *h, enum cb_seg_kind kind);
  * marker, word size, kind, header size, total size (at most
  * mapped_size: a file grown past it is accepted, since nothing is
  * located beyond total_size), name (when name is not NULL), and every
- * region's bounds, alignment and minimum size.
- * Returns 0, or -EPROTO with what differs written to err.
+ * region's bounds, alignment and minimum size; then that each region
+ * this build knows sits at this build's offset with this build's
+ * stride (readers locate records through this build's layout, never
+ * the table).  A newer minor may append regions, never move or grow
+ * one.  Returns 0, or -EPROTO with what differs written to err.
  */
 int cb_seg_validate(const void *base, size_t mapped_size,
     enum cb_seg_kind kind, const char *name, char *err, size_t errlen);
@@ -63,24 +66,22 @@ int cb_seg_validate(const void *base, size_t mapped_size,
  */
 size_t cb_seg_map_size(int fd, size_t file_size);
 
-/* Address of region idx (call only after cb_seg_validate succeeded). */
-static inline void *cb_seg_region(const void *base, unsigned idx)
-{
-	const struct cb_seg_header *h = base;
-
-	return (char *)base + h->region[idx].offset;
-}
-
-/* Record i of an array region whose first record follows a table header
- * of hdr_size bytes (bounds: i < region.count, checked by the caller). */
-static inline void *cb_seg_record(const void *base, unsigned idx,
-    size_t hdr_size, uint32_t i)
-{
-	const struct cb_seg_header *h = base;
-
-	return (char *)base + h->region[idx].offset + hdr_size +
-	    (uint64_t)i * h->region[idx].stride;
-}
+/*
+ * Region idx (a CB_RS_*) of the state segment, and record i of a state
+ * array region whose records follow a table header of hdr_size bytes.
+ * Located through this build's own layout, never through the segment's
+ * header: only the broker's uid can write that header, but one 8-byte
+ * write of a region offset there would otherwise send every reader,
+ * the broker included, wherever it points.  cb_seg_validate() requires
+ * the state regions to sit exactly where this layout puts them, so a
+ * reader never looks at the table again after attaching, and loops over
+ * records use this build's counts (CB_MAX_WORKERS, CB_EVENT_RING,
+ * CB_MAX_POOLS), never the table's: the caller bounds i by them.  State
+ * segment only: the slots side is cb_slots_record() below.
+ */
+void *cb_seg_region(const void *state, unsigned idx);
+void *cb_seg_record(const void *state, unsigned idx, size_t hdr_size,
+    uint32_t i);
 
 /*
  * Record i of slots-segment region idx, located through this build's

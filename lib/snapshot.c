@@ -19,13 +19,13 @@ int cb_snapshot_info(const void *state, struct cb_info *out)
 static uint32_t copy_workers(const void *state, struct cb_worker_rec *out,
     uint32_t max)
 {
-	const struct cb_seg_header *h = state;
 	const struct cb_worker_table *t = cb_seg_region(state, CB_RS_WORKERS);
 	uint32_t n = __atomic_load_n(&t->count, __ATOMIC_RELAXED);
 
-	/* count is hostile until checked: bound by table and caller. */
-	if (n > h->region[CB_RS_WORKERS].count)
-		n = h->region[CB_RS_WORKERS].count;
+	/* count is hostile until checked: bound by the table (this
+	 * build's size of it, segment.h) and the caller. */
+	if (n > CB_MAX_WORKERS)
+		n = CB_MAX_WORKERS;
 	if (n > max)
 		n = max;
 	for (uint32_t i = 0; i < n; i++)
@@ -78,9 +78,8 @@ int cb_snapshot_ident(const void *state, struct cb_ident *out)
 size_t cb_snapshot_events(const void *state, struct cb_event_rec *out,
     size_t max)
 {
-	const struct cb_seg_header *h = state;
 	const struct cb_event_ring *ring = cb_seg_region(state, CB_RS_EVENTS);
-	uint32_t slots = h->region[CB_RS_EVENTS].count;
+	const uint32_t slots = CB_EVENT_RING;
 	/* Paired with the release store of head in the publisher. */
 	uint64_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
 	uint64_t first = head > max ? head - max : 0;
@@ -108,11 +107,9 @@ size_t cb_snapshot_events(const void *state, struct cb_event_rec *out,
 
 int cb_snapshot_pool(const void *state, int pool, struct cb_pool_def *out)
 {
-	const struct cb_seg_header *h = state;
 	const struct cb_pool_conf *conf;
 
-	if (pool < 0 || (uint32_t)pool >= h->region[CB_RS_POOLS].count ||
-	    pool >= CB_MAX_POOLS)
+	if (pool < 0 || pool >= CB_MAX_POOLS)
 		return -ENOENT;
 	conf = cb_seg_record(state, CB_RS_POOLS, 0, (uint32_t)pool);
 	return cb_seqlock_read(&conf->seq, out, &conf->def, sizeof(*out));

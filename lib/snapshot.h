@@ -5,7 +5,9 @@
  * Readers only: they never write, so they work on a PROT_READ mapping
  * and never block a writer.  Each returns -EAGAIN when no stable copy
  * could be taken (a writer died mid-write: see seqlock.h).  The base
- * must have passed cb_seg_validate(CB_SEG_STATE).  libc only.
+ * must have passed cb_seg_validate(CB_SEG_STATE); from then on records
+ * are found, and loops bounded, by this build's layout and counts
+ * (segment.h), never by the header's region table.  libc only.
  */
 #ifndef CB_SNAPSHOT_H
 #define CB_SNAPSHOT_H

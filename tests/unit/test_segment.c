@@ -260,7 +260,8 @@ static void test_valid_state_accepted(void **state)
 	/* name NULL: any instance. */
 	assert_int_equal(cb_seg_validate(s->base, s->size, CB_SEG_STATE,
 	    NULL, s->err, sizeof(s->err)), 0);
-	/* Region addresses follow the table. */
+	/* Region addresses follow this build's layout, which the table
+	 * matches. */
 	assert_ptr_equal(cb_seg_region(s->base, CB_RS_INFO),
 	    (char *)s->base + s->layout.region[CB_RS_INFO].offset);
 	assert_ptr_equal(cb_seg_record(s->base, CB_RS_WORKERS,
@@ -291,7 +292,7 @@ static void test_extra_regions_accepted(void **state)
 {
 	struct seg *s = *state;
 
-	/* A newer minor may append regions and grow strides/counts. */
+	/* A newer minor may append regions (never move or grow one). */
 	hdr(s)->region_count = CB_REGION_MAX;
 	assert_int_equal(validate(s), 0);
 	hdr(s)->region_count = CB_RS_COUNT + 1;
@@ -578,19 +579,89 @@ static void test_refuse_record_stride(void **state)
 	assert_int_equal(validate(s), 0);
 
 	/*
-	 * A newer minor may grow a record: a larger stride is accepted
-	 * when it is a multiple of 8 and the region holds the records
-	 * (the event ring is last, with slack before the page end).
+	 * A larger stride, even one the region and the segment would hold,
+	 * is refused: readers step through records by this build's stride
+	 * (segment.h), so a grown record would be read out of step.  (Up
+	 * to issue 12, step 7, a newer minor could grow a record; it may
+	 * now only append regions.)
 	 */
 	e->stride = sizeof(struct cb_event_rec) + 8;
 	e->size = sizeof(struct cb_event_ring) +
 	    (uint64_t)e->count * e->stride;
 	assert_true(e->offset + e->size <= s->size);
-	assert_int_equal(validate(s), 0);
+	expect_refused(s, "state region 3 at offset", "stride 72, this build "
+	    "has it at");
 	e->stride = sizeof(struct cb_event_rec) + 4;
 	expect_refused(s, "region 3", "stride");
 	e->stride = sizeof(struct cb_event_rec) - 8;
 	expect_refused(s, "region 3", "stride");
+}
+
+/* A region moved to another aligned place inside the segment, where
+ * its records still fit: before issue 12 (step 7) accepted, and every
+ * reader followed it there. */
+static void test_refuse_state_region_moved(void **state)
+{
+	struct seg *s = *state;
+	struct cb_region *p = &hdr(s)->region[CB_RS_POOLS];
+	uint64_t events = s->layout.region[CB_RS_EVENTS].offset;
+
+	assert_true(events + p->size <= s->size);
+	p->offset = events;
+	expect_refused(s, "state region 4 at offset", num(events));
+	expect_refused(s, "this build has it at",
+	    num(s->layout.region[CB_RS_POOLS].offset));
+	p->offset = s->layout.region[CB_RS_POOLS].offset;
+	assert_int_equal(validate(s), 0);
+}
+
+static void test_refuse_slots_region_moved(void **state)
+{
+	struct seg *s = *state;
+	struct cb_region *p = &hdr(s)->region[CB_RL_POOLS];
+
+	p->offset += CB_CACHE_LINE;
+	expect_refused(s, "slots region 2 at offset",
+	    num(s->layout.region[CB_RL_POOLS].offset + CB_CACHE_LINE));
+	p->offset -= CB_CACHE_LINE;
+	assert_int_equal(validate(s), 0);
+}
+
+/*
+ * The table overwritten after validation (one 8-byte write by the
+ * broker's uid is enough): region and record addresses do not move --
+ * they never come from the table -- and a fresh validation refuses it
+ * with a message naming the region.  Before issue 12 (step 7) these
+ * addresses followed the forged table, 2^40 bytes past the mapping.
+ */
+static void test_forged_table_after_validation(void **state)
+{
+	struct seg *s = *state;
+	char *base = s->base;
+	const struct cb_region *l = s->layout.region;
+
+	assert_int_equal(validate(s), 0);
+	for (unsigned i = 0; i < CB_RS_COUNT; i++) {
+		hdr(s)->region[i].offset = 1ull << 40;
+		hdr(s)->region[i].stride = 1u << 20;
+		hdr(s)->region[i].count = 0;
+	}
+	assert_ptr_equal(cb_seg_region(base, CB_RS_HOT),
+	    base + l[CB_RS_HOT].offset);
+	assert_ptr_equal(cb_seg_region(base, CB_RS_INFO),
+	    base + l[CB_RS_INFO].offset);
+	assert_ptr_equal(cb_seg_record(base, CB_RS_WORKERS,
+	    sizeof(struct cb_worker_table), CB_MAX_WORKERS - 1),
+	    base + l[CB_RS_WORKERS].offset + sizeof(struct cb_worker_table) +
+	    (uint64_t)(CB_MAX_WORKERS - 1) * sizeof(struct cb_worker_rec));
+	assert_ptr_equal(cb_seg_record(base, CB_RS_EVENTS,
+	    sizeof(struct cb_event_ring), 7),
+	    base + l[CB_RS_EVENTS].offset + sizeof(struct cb_event_ring) +
+	    7 * sizeof(struct cb_event_rec));
+	assert_ptr_equal(cb_seg_record(base, CB_RS_POOLS, 0, CB_MAX_POOLS - 1),
+	    base + l[CB_RS_POOLS].offset +
+	    (uint64_t)(CB_MAX_POOLS - 1) * sizeof(struct cb_pool_conf));
+	expect_refused(s, "region 0", "past the segment end");
 }
 
 static void test_refuse_record_count(void **state)
@@ -675,6 +746,9 @@ int main(void)
 		STATE_TEST(test_refuse_region_past_end),
 		STATE_TEST(test_refuse_region_past_end_overflow),
 		STATE_TEST(test_refuse_record_stride),
+		STATE_TEST(test_refuse_state_region_moved),
+		SLOTS_TEST(test_refuse_slots_region_moved),
+		STATE_TEST(test_forged_table_after_validation),
 		STATE_TEST(test_refuse_record_count),
 		STATE_TEST(test_refuse_region_too_small),
 		SLOTS_TEST(test_refuse_slots_region),

@@ -149,11 +149,10 @@ static int event_matches(const struct cb_event_rec *e, uint64_t n)
 /* The protocol documented above struct cb_event_ring in abi.h. */
 static void event_write(void *base)
 {
-	const struct cb_seg_header *h = base;
 	struct cb_event_ring *ring = event_ring(base);
 	uint64_t n = atomic_load_explicit(&ring->head, memory_order_relaxed);
 	struct cb_event_rec *rec = cb_seg_record(base, CB_RS_EVENTS,
-	    sizeof(*ring), (uint32_t)(n % h->region[CB_RS_EVENTS].count));
+	    sizeof(*ring), (uint32_t)(n % CB_EVENT_RING));
 	struct cb_event_rec e = event_for(n);
 
 	atomic_store_explicit(&rec->seq, 2 * n + 1, memory_order_relaxed);
@@ -460,31 +459,120 @@ static void test_events_mismatched_seq_skipped(void **state)
 	assert_true(event_matches(&out[4], 5));
 }
 
-static void test_events_follow_region_stride(void **state)
+/* ---- a forged region table (issue 12, step 7) ---------------------- */
+
+/* Pool p's definition, the publisher's way (seqlock write). */
+static void pool_write(void *base, int p, const struct cb_pool_def *def)
 {
+	struct cb_pool_conf *conf = cb_seg_record(base, CB_RS_POOLS, 0,
+	    (uint32_t)p);
+
+	cb_seqlock_write(&conf->seq, &conf->def, def, sizeof(*def));
+}
+
+/* What a writer with the broker's uid could put in the table after
+ * the readers validated the segment. */
+struct forgery {
+	const char *what;
+	uint64_t offset;     /* 0: keep */
+	uint32_t stride;     /* 0: keep */
+	uint32_t count;
+	const char *refusal; /* what a fresh validation must say */
+};
+
+static void forge_table(void *base, const struct forgery *f)
+{
+	struct cb_seg_header *h = base;
+
+	for (unsigned i = 0; i < CB_RS_COUNT; i++) {
+		if (f->offset != 0)
+			h->region[i].offset = f->offset;
+		if (f->stride != 0)
+			h->region[i].stride = f->stride;
+		h->region[i].count = f->count;
+	}
+}
+
+/*
+ * Every reader of the state segment, on a segment whose region table
+ * was overwritten after it was validated: each still reads what the
+ * writer put where this build's layout says (no fault, the right data),
+ * and a fresh validation refuses the table with a message that says
+ * what is wrong.  Before the fix the readers followed the table: the
+ * first forgery faulted (2^40 bytes past the mapping), the second
+ * divided by a zero event count, the third read pools out of the event
+ * ring.
+ */
+static void test_readers_ignore_forged_table(void **state)
+{
+	struct seg *s = *state;
 	struct cb_layout l;
-	struct seg *s;
-	struct cb_event_rec out[CB_EVENT_RING];
-	size_t n;
-	(void)state;
+	const struct forgery forged[] = {
+		{ "far outside", 1ull << 40, 1u << 20, UINT32_MAX,
+		    "past the segment end" },
+		{ "count 0", 0, 0, 0, "records, need" },
+		{ "another region's place", 0, 0, 0, "this build has it at" },
+	};
+	struct cb_worker_rec in[3], out[4];
+	struct cb_event_rec ev[CB_EVENT_RING];
+	struct cb_info info_in, info_out;
+	struct cb_pool_def def_in, def_out;
+	char err[CB_ERRMSG_MAX];
+	uint32_t count;
 
-	/* A newer minor grew the event record: readers use the stride. */
 	cb_layout_init(&l, CB_SEG_STATE);
-	l.region[CB_RS_EVENTS].stride = sizeof(struct cb_event_rec) + 64;
-	l.region[CB_RS_EVENTS].size = sizeof(struct cb_event_ring) +
-	    (uint64_t)CB_EVENT_RING * l.region[CB_RS_EVENTS].stride;
-	l.total_size = (l.region[CB_RS_EVENTS].offset +
-	    l.region[CB_RS_EVENTS].size + 4095) & ~4095ull;
-	s = seg_build(&l);
-
-	for (int i = 0; i < CB_EVENT_RING + 3; i++)
+	fill_info(&info_in, 3);
+	info_write(s->base, &info_in);
+	in[0] = worker("w0", CB_WORKER_READY, 1);
+	in[1] = worker("w1", CB_WORKER_DRAINING, 2);
+	in[2] = worker("w2", CB_WORKER_NOT_READY, 3);
+	workers_write(s->base, in, 3);
+	for (int i = 0; i < 5; i++)
 		event_write(s->base);
-	n = cb_snapshot_events(s->base, out, CB_EVENT_RING);
-	assert_int_equal(n, CB_EVENT_RING);
-	for (size_t i = 0; i < n; i++)
-		assert_true(event_matches(&out[i], 3 + i));
-	free(s->base);
-	free(s);
+	memset(&def_in, 0, sizeof(def_in));
+	def_in.flags = CB_POOL_F_ACTIVE;
+	snprintf(def_in.name, sizeof(def_in.name), "p5");
+	def_in.value = 55;
+	pool_write(s->base, 5, &def_in);
+
+	for (size_t k = 0; k < sizeof(forged) / sizeof(forged[0]); k++) {
+		struct forgery f = forged[k];
+
+		if (k == 2) {
+			/* Every region at the events' place, in bounds and
+			 * aligned, one record each. */
+			f.offset = l.region[CB_RS_EVENTS].offset;
+			f.count = 1;
+		}
+		print_message("forged table: %s\n", f.what);
+		forge_table(s->base, &f);
+
+		memset(&info_out, 0, sizeof(info_out));
+		assert_int_equal(cb_snapshot_info(s->base, &info_out), 0);
+		assert_memory_equal(&info_out, &info_in, sizeof(info_in));
+		memset(out, 0, sizeof(out));
+		assert_int_equal(cb_snapshot_workers(s->base, out, 4, &count),
+		    0);
+		assert_int_equal(count, 3);
+		assert_memory_equal(out, in, sizeof(in));
+		assert_int_equal(cb_snapshot_events(s->base, ev,
+		    CB_EVENT_RING), 5);
+		for (size_t i = 0; i < 5; i++)
+			assert_true(event_matches(&ev[i], i));
+		assert_int_equal(cb_snapshot_pool(s->base, 5, &def_out), 0);
+		assert_memory_equal(&def_out, &def_in, sizeof(def_in));
+		assert_int_equal(cb_snapshot_pool(s->base, CB_MAX_POOLS,
+		    &def_out), -ENOENT);
+
+		memset(err, 0, sizeof(err));
+		assert_int_equal(cb_seg_validate(s->base, s->size,
+		    CB_SEG_STATE, NAME, err, sizeof(err)), -EPROTO);
+		print_message("  refused: %s\n", err);
+		assert_non_null(strstr(err, f.refusal));
+		/* Put back for the next forgery. */
+		memcpy(((struct cb_seg_header *)s->base)->region, l.region,
+		    sizeof(l.region));
+	}
 }
 
 /* ---- concurrent writer ------------------------------------------- */
@@ -594,7 +682,7 @@ int main(void)
 		SEG_TEST(test_events_round_trip_oldest_first),
 		SEG_TEST(test_events_older_than_ring_dropped),
 		SEG_TEST(test_events_mismatched_seq_skipped),
-		cmocka_unit_test(test_events_follow_region_stride),
+		SEG_TEST(test_readers_ignore_forged_table),
 		SEG_TEST(test_readers_under_concurrent_writer),
 	};
 

@@ -94,13 +94,12 @@ static void pool_row_fill(cb_client *c, const struct dump *d, uint32_t i,
  */
 static void gather_pools(cb_client *c, struct dump *d)
 {
-	const struct cb_seg_header *sh = cb_client_state(c);
-	uint32_t n = CB_MAX_POOLS;
+	const void *sh = cb_client_state(c);
+	/* This build's pool count, never the header's (segment.h). */
+	const uint32_t n = CB_MAX_POOLS;
 	struct cb_pool_def def;
 	int r;
 
-	if (sh->region[CB_RS_POOLS].count < n)
-		n = sh->region[CB_RS_POOLS].count;
 	if ((d->pools = calloc(n, sizeof(*d->pools))) == NULL) {
 		dump_warn(d, "pools: out of memory");
 		return;
