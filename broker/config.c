@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "clock.h"
 #include "proto.h"
 #include "tier.h"
 
@@ -345,4 +347,124 @@ int cb_config_load(struct cb_config *c, const char *path, char *err,
 	if (r < 0)
 		cb_config_free(c);
 	return r;
+}
+
+static int print_pool(const struct cb_config_pool *p, FILE *f)
+{
+	const struct cb_ctl_req *r = &p->req;
+
+	fprintf(f, "pool %s", r->pool);
+	if (r->pool_keys & CB_POOL_SET_LIMIT)
+		fprintf(f, " limit=%u", r->limit);
+	if (r->pool_keys & CB_POOL_SET_SHARE)
+		fprintf(f, " share=%u", r->share);
+	if (r->pool_keys & CB_POOL_SET_WINDOW)
+		fprintf(f, " window=%u", r->window_s);
+	if (r->pool_keys & CB_POOL_SET_OBSERVED)
+		fprintf(f, " observed=%u", r->observed);
+	return fputc('\n', f) == EOF ? -EIO : 0;
+}
+
+static void print_group(const char *key, gid_t gid, FILE *f)
+{
+	struct group *g;
+
+	if (gid == (gid_t)-1) {
+		fprintf(f, "# %s: not set\n", key);
+		return;
+	}
+	g = getgrgid(gid);
+	if (g != NULL)
+		fprintf(f, "%s = %s\n", key, g->gr_name);
+	else    /* parsed from a name moments ago: the group went away */
+		fprintf(f, "# %s: gid %u has no name now\n", key,
+		    (unsigned)gid);
+}
+
+int cb_config_print(const struct cb_config *c, FILE *f)
+{
+	fprintf(f, "slots_per_worker = %u\n", c->slots_per_worker);
+	fprintf(f, "legacy_max_concurrent_requests = %u\n", c->legacy_max);
+	if (c->override_set)
+		fprintf(f, "override = %u\n", c->override);
+	else
+		fprintf(f, "# override: not set (a running override stays)\n");
+	fprintf(f, "retry_after_ms = %u\n", c->retry_after_ms);
+	print_group("group", c->group, f);
+	print_group("admin_group", c->admin_group, f);
+	fprintf(f, "state_mode = 0%o\n", c->state_mode);
+	for (size_t i = 0; i < c->npools; i++)
+		print_pool(&c->pools[i], f);
+	for (size_t i = 0; i < c->nworkers; i++) {
+		const struct cb_config_worker *w = &c->workers[i];
+
+		fprintf(f, "worker %s %s %u\n", w->id,
+		    cb_worker_state_name(w->state), w->max_running);
+	}
+	if (fflush(f) == EOF || ferror(f))
+		return -(errno ? errno : EIO);
+	return 0;
+}
+
+/*
+ * The last reload's outcome.  Main thread only (config.h): plain
+ * fields, no ordering to argue.
+ */
+static struct {
+	const char *path;
+	uint64_t when_ns;           /* CLOCK_REALTIME; 0: no SIGHUP yet */
+	bool failed, changed;
+	char error[512];
+} last_reload;
+
+void cb_reload_init(const char *path)
+{
+	memset(&last_reload, 0, sizeof(last_reload));
+	last_reload.path = path;
+}
+
+void cb_reload_note(const char *error, bool changed)
+{
+	last_reload.when_ns = cb_realtime_ns();
+	last_reload.failed = error != NULL;
+	last_reload.changed = changed;
+	strlcpy(last_reload.error, error != NULL ? error : "",
+	    sizeof(last_reload.error));
+}
+
+static void format_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / CB_NS_PER_S);
+	struct tm tm;
+
+	if (ns == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(buf, "never", len);
+}
+
+void cb_reload_status(unsigned i, char *buf, size_t len)
+{
+	char when[32];
+
+	if (len == 0)
+		return;
+	if (i == 0) {
+		snprintf(buf, len, "config %s", last_reload.path != NULL ?
+		    last_reload.path : "-");
+	} else if (i == 1) {
+		format_time(last_reload.when_ns, when, sizeof(when));
+		snprintf(buf, len, "reload_time %s", when);
+	} else if (last_reload.when_ns == 0) {
+		snprintf(buf, len, "reload_result none");
+	} else if (last_reload.failed) {
+		snprintf(buf, len, "reload_result error %s",
+		    last_reload.error);
+	} else {
+		snprintf(buf, len, "reload_result ok%s",
+		    last_reload.changed ? "" : " unchanged");
+	}
+	/* One line each: a path or a message cannot add lines. */
+	for (char *p = buf; *p != '\0'; p++)
+		if (iscntrl((unsigned char)*p))
+			*p = '?';
 }

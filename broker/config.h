@@ -29,6 +29,10 @@
  * CB_MAX_POOLS limit (pool "default" included).  Every pool but
  * "default" needs limit= or share= on one of its lines; "default"
  * takes neither (it follows the capacity).
+ *
+ * A reload (SIGHUP) parses the whole file into a private struct
+ * cb_config first and applies nothing unless all of it is valid and
+ * fits (main.c); its outcome is kept for STATUS (cb_reload_status).
  */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
@@ -84,5 +88,38 @@ int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
  * err). */
 int cb_config_load(struct cb_config *c, const char *path, char *err,
     size_t errlen);
+
+/*
+ * Write c to f in the file's own syntax, every setting spelled out
+ * (defaults too), so that parsing the output gives c back
+ * (capbrokerd -t).  Returns 0, or -errno if writing failed.
+ */
+int cb_config_print(const struct cb_config *c, FILE *f);
+
+/*
+ * The outcome of the last reload, for STATUS.  The main thread is the
+ * only caller of both: reload() notes, the control handler (also run
+ * from the main loop) reads; no other thread touches the record.
+ *
+ * cb_reload_init: at start-up, the configuration file in use (NULL:
+ * none; the pointer must outlive the broker, e.g. argv).
+ * cb_reload_note: after each SIGHUP; error is NULL for a reload that
+ * applied, or its message (FILE:LINE: what); changed says whether an
+ * applied reload changed anything.
+ */
+void cb_reload_init(const char *path);
+void cb_reload_note(const char *error, bool changed);
+
+/*
+ * Line i (0 .. CB_RELOAD_STATUS_LINES - 1) of STATUS about the
+ * configuration, "KEY VALUE" without a newline, control characters
+ * replaced:
+ *   config PATH            or "-" (embedded defaults)
+ *   reload_time TIME       ISO 8601 UTC of the last SIGHUP, or "never"
+ *   reload_result RESULT   "ok", "ok unchanged", "error MESSAGE", or
+ *                          "none" before the first SIGHUP
+ */
+#define CB_RELOAD_STATUS_LINES 3
+void cb_reload_status(unsigned i, char *buf, size_t len);
 
 #endif /* CB_CONFIG_H */

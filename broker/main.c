@@ -51,12 +51,14 @@ struct options {
 	const char *config;
 	int remove;
 	int replace;
+	int test;      /* -t: check the configuration and exit */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: capbrokerd [-f] [-n NAME] [-c CONFIG] [--replace] [--remove]\n"
+"       capbrokerd -t [-c CONFIG]\n"
 "\n"
 "Publish a fleet's capacity in shared memory for libcapbroker clients.\n"
 "Runs in the foreground and logs to stderr (any supervisor will do).\n"
@@ -71,6 +73,10 @@ static void usage(FILE *f)
 "                     create a new one instead of refusing to start\n"
 "      --remove       unlink the segments on exit (default: keep them\n"
 "                     so the next broker adopts them)\n"
+"  -t, --test-config  check the configuration, print the settings it\n"
+"                     gives in the file's own syntax and exit: 0 valid,\n"
+"                     1 not (FILE:LINE on stderr); touches no segment,\n"
+"                     socket or pidfile\n"
 "  -h, --help         this text\n"
 "  -V, --version      print the version\n"
 "\n"
@@ -89,7 +95,8 @@ static void usage(FILE *f)
 "                                         reads the capacity)\n"
 "  pool NAME limit=N|share=PCT [window=SECONDS] [observed=N]\n"
 "\n"
-"Signals: TERM/INT stop (exit 0), HUP reloads the configuration.\n"
+"Signals: TERM/INT stop (exit 0), HUP reloads the configuration: all\n"
+"of it, or nothing if any line is bad (logged with FILE:LINE).\n"
 "Environment: CAPBROKER_RUNDIR (default " CB_RUNDIR_DEFAULT ").\n");
 }
 
@@ -101,6 +108,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "replace", no_argument, NULL, 'R' },
 		{ "remove", no_argument, NULL, 'X' },
+		{ "test-config", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -109,13 +117,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->name = "default";
-	while ((ch = getopt_long(argc, argv, "n:c:fhV", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "n:c:fthV", longopts, NULL)) != -1)
 		switch (ch) {
 		case 'n': o->name = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'f': break;
 		case 'R': o->replace = 1; break;
 		case 'X': o->remove = 1; break;
+		case 't': o->test = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V':
 			printf("capbrokerd %d.%d (ABI %d.%d)\n",
@@ -181,6 +190,7 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 		char err[256];
 		int r = cb_pools_set(&b->pools, &p->req, err, sizeof(err));
 
+		/* config_fits() and the parser rule out every refusal. */
 		if (r < 0)
 			log_warnx("%s:%u: pool %s: %s", cfg->path, p->line,
 			    p->req.pool, err);
@@ -197,6 +207,70 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 		changed |= r > 0;
 	}
 	return changed;
+}
+
+/* Whether id is among the n workers of a registry snapshot. */
+static int has_worker(const struct cb_worker_rec *w, size_t n,
+    const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether cfg can be applied in full: its new pools fit the free pool
+ * slots (pools are never deleted, and capctl may have defined some),
+ * its new workers the registry.  The main thread is the only writer of
+ * both (broker.h), so what this finds still holds when apply_config()
+ * runs right after it.  Returns 0, or -ENOSPC with FILE:LINE in err.
+ */
+static int config_fits(struct cb_broker *b, const struct cb_config *cfg,
+    char *err, size_t errlen)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	struct cb_worker_rec *w;
+	size_t n, room, free_slots = 0;
+	int r = 0;
+
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		free_slots += !(def[p].flags & CB_POOL_F_ACTIVE);
+	for (size_t i = 0; i < cfg->npools; i++) {
+		const struct cb_config_pool *cp = &cfg->pools[i];
+		int known = 0;
+
+		for (int p = 0; p < CB_MAX_POOLS && !known; p++)
+			known = (def[p].flags & CB_POOL_F_ACTIVE) &&
+			    strcmp(def[p].name, cp->req.pool) == 0;
+		if (!known && free_slots-- == 0) {
+			snprintf(err, errlen, "%s:%u: pool %s: all %d pools "
+			    "are in use (pools are never deleted)",
+			    cfg->path, cp->line, cp->req.pool, CB_MAX_POOLS);
+			return -ENOSPC;
+		}
+	}
+	w = calloc(CB_MAX_WORKERS, sizeof(*w));
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n = cb_registry_snapshot(&b->reg, w, CB_MAX_WORKERS);
+	room = CB_MAX_WORKERS - n;
+	for (size_t i = 0; i < cfg->nworkers && r == 0; i++) {
+		const struct cb_config_worker *cw = &cfg->workers[i];
+
+		if (!has_worker(w, n, cw->id) && room-- == 0) {
+			snprintf(err, errlen, "%s:%u: worker %s: all %d "
+			    "workers are registered", cfg->path, cw->line,
+			    cw->id, CB_MAX_WORKERS);
+			r = -ENOSPC;
+		}
+	}
+	free(w);
+	return r;
 }
 
 /* On adoption: the registry and settings come back from the segment. */
@@ -249,29 +323,47 @@ static void set_identity(struct cb_broker *b)
 	    memory_order_relaxed);
 }
 
+/*
+ * SIGHUP.  All or nothing: the whole file is parsed into a private
+ * config and checked against what is running (config_fits); only then
+ * is any of it applied.  A failure logs FILE:LINE and keeps every
+ * running setting; either way the outcome is noted for STATUS.
+ */
 static void reload(struct cb_broker *b)
 {
 	struct cb_config cfg;
 	char err[512];
+	int changed;
 
 	if (b->config_path == NULL) {
 		log_info("SIGHUP: no configuration file (-c); nothing to "
 		    "reload");
+		cb_reload_note(NULL, false);
 		return;
 	}
 	if (cb_config_load(&cfg, b->config_path, err, sizeof(err)) < 0) {
 		log_warnx("SIGHUP: %s; keeping the running configuration",
 		    err);
+		cb_reload_note(err, false);
+		return;
+	}
+	if (config_fits(b, &cfg, err, sizeof(err)) < 0) {
+		log_warnx("SIGHUP: %s; keeping the running configuration",
+		    err);
+		cb_reload_note(err, false);
+		cb_config_free(&cfg);
 		return;
 	}
 	note_override_rejects(b, &cfg, b->config_path);
-	if (apply_config(b, &cfg) || cfg.override_rejects) {
+	changed = apply_config(b, &cfg) || cfg.override_rejects;
+	if (changed) {
 		log_info("SIGHUP: reloaded %s", b->config_path);
 		cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_SETTINGS),
 		    2000);
 	} else {
 		log_info("SIGHUP: %s unchanged", b->config_path);
 	}
+	cb_reload_note(NULL, changed);
 	cb_config_free(&cfg);
 }
 
@@ -468,6 +560,8 @@ static void open_segments(struct cb_broker *b, const struct options *o,
 		refuse_live_owner(b);
 	if (b->seg.adopted)
 		restore_from_segment(b);
+	if (config_fits(b, cfg, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	note_override_rejects(b, cfg, o->config);
 	apply_config(b, cfg);
 	set_identity(b);
@@ -486,6 +580,7 @@ static void start(struct cb_broker *b, const struct options *o,
 		fatalx("%s", err);
 	snprintf(b->name, sizeof(b->name), "%s", o->name);
 	b->config_path = o->config;
+	cb_reload_init(o->config);
 	b->uid = geteuid();
 	b->admin_group = cfg->admin_group;
 	b->group = cfg->group;
@@ -507,6 +602,43 @@ static void start(struct cb_broker *b, const struct options *o,
 		fatalx("cannot create the worker registry");
 }
 
+/*
+ * capbrokerd -t: load the configuration as start-up would, print what
+ * it sets in the file's own syntax, exit 0 or 1.  Runs before anything
+ * of the instance exists (run directory, pidfile, segments, socket), so
+ * it cannot disturb a running broker.  What only the running broker
+ * knows (pools or workers defined with capctl taking the room a new one
+ * needs) is checked again by the reload itself.
+ */
+static int test_config(const struct options *o)
+{
+	const char *what = o->config != NULL ? o->config :
+	    "the embedded defaults";
+	struct cb_config cfg;
+	char err[512];
+	int r;
+
+	if (cb_config_load(&cfg, o->config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "capbrokerd: %s\n", err);
+		return 1;
+	}
+	if (cfg.override_rejects > 0)
+		fprintf(stderr, "capbrokerd: warning: %s: override %lld "
+		    "ignored: outside 0..%u (%u such line%s)\n", what,
+		    cfg.override_rejected, CB_CAPACITY_MAX,
+		    cfg.override_rejects, cfg.override_rejects == 1 ? "" :
+		    "s");
+	r = cb_config_print(&cfg, stdout);
+	cb_config_free(&cfg);
+	if (r < 0) {
+		fprintf(stderr, "capbrokerd: standard output: %s\n",
+		    strerror(-r));
+		return 1;
+	}
+	fprintf(stderr, "capbrokerd: %s: configuration ok\n", what);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct cb_broker broker;
@@ -521,6 +653,8 @@ int main(int argc, char **argv)
 
 	setproctitle_init(argc, argv, environ);
 	parse_args(argc, argv, &o);
+	if (o.test)
+		return test_config(&o);
 	block_signals();
 	log_init(o.name);
 	start(b, &o, &cfg);

@@ -552,6 +552,126 @@ static void test_load_directory(void **state)
 	rmdir(dir);
 }
 
+/* capbrokerd -t prints what the file sets in its own syntax: parsing
+ * the output gives the same configuration back. */
+static void test_print_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct cb_config back;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *mem;
+
+	assert_int_equal(parse(f, "slots_per_worker = 7\n"
+	    "legacy_max_concurrent_requests = 99\n"
+	    "override = 12\nretry_after_ms = 300\nstate_mode = 0640\n"
+	    "group = root\n"
+	    "pool gpu limit=3 window=30\npool half share=50 observed=4\n"
+	    "pool default window=9\n"
+	    "worker a ready 5\nworker b draining\nworker a not_ready 6\n"),
+	    0);
+	mem = open_memstream(&out, &outlen);
+	assert_non_null(mem);
+	assert_int_equal(cb_config_print(&f->c, mem), 0);
+	fclose(mem);
+	assert_non_null(strstr(out, "pool gpu limit=3 window=30\n"));
+	assert_non_null(strstr(out, "worker a not_ready 6\n"));
+	assert_non_null(strstr(out, "group = root\n"));
+
+	cb_config_defaults(&back);
+	mem = fmemopen(out, outlen, "r");
+	assert_non_null(mem);
+	assert_int_equal(cb_config_parse(&back, mem, "printed", f->err,
+	    sizeof(f->err)), 0);
+	fclose(mem);
+	assert_int_equal(back.slots_per_worker, 7);
+	assert_int_equal(back.legacy_max, 99);
+	assert_true(back.override_set);
+	assert_int_equal(back.override, 12);
+	assert_int_equal(back.retry_after_ms, 300);
+	assert_int_equal(back.state_mode, 0640);
+	assert_int_equal(back.group, f->c.group);
+	assert_int_equal(back.admin_group, (gid_t)-1);
+	assert_int_equal(back.npools, f->c.npools);
+	for (size_t i = 0; i < back.npools; i++) {
+		const struct cb_ctl_req *a = &f->c.pools[i].req;
+		const struct cb_ctl_req *b = &back.pools[i].req;
+
+		assert_string_equal(a->pool, b->pool);
+		assert_int_equal(a->pool_keys, b->pool_keys);
+		assert_int_equal(a->limit, b->limit);
+		assert_int_equal(a->share, b->share);
+		assert_int_equal(a->window_s, b->window_s);
+		assert_int_equal(a->observed, b->observed);
+	}
+	assert_int_equal(back.nworkers, 2);
+	for (size_t i = 0; i < back.nworkers; i++) {
+		assert_string_equal(back.workers[i].id, f->c.workers[i].id);
+		assert_int_equal(back.workers[i].state, f->c.workers[i].state);
+		assert_int_equal(back.workers[i].max_running,
+		    f->c.workers[i].max_running);
+	}
+	cb_config_free(&back);
+	free(out);
+
+	/* An override the file does not set stays unset. */
+	cb_config_free(&f->c);
+	cb_config_defaults(&f->c);
+	mem = open_memstream(&out, &outlen);
+	assert_int_equal(cb_config_print(&f->c, mem), 0);
+	fclose(mem);
+	assert_null(strstr(out, "\noverride ="));
+	free(out);
+}
+
+static void status_line(unsigned i, char *buf, size_t len)
+{
+	memset(buf, 'x', len);
+	cb_reload_status(i, buf, len);
+}
+
+/* The STATUS lines: config path, last reload's time and result. */
+static void test_reload_status(void **state)
+{
+	char buf[600];
+
+	(void)state;
+	cb_reload_init(NULL);
+	status_line(0, buf, sizeof(buf));
+	assert_string_equal(buf, "config -");
+	status_line(1, buf, sizeof(buf));
+	assert_string_equal(buf, "reload_time never");
+	status_line(2, buf, sizeof(buf));
+	assert_string_equal(buf, "reload_result none");
+
+	cb_reload_init("/etc/capbroker/x.conf");
+	status_line(0, buf, sizeof(buf));
+	assert_string_equal(buf, "config /etc/capbroker/x.conf");
+	cb_reload_note(NULL, true);
+	status_line(2, buf, sizeof(buf));
+	assert_string_equal(buf, "reload_result ok");
+	cb_reload_note(NULL, false);
+	status_line(2, buf, sizeof(buf));
+	assert_string_equal(buf, "reload_result ok unchanged");
+	status_line(1, buf, sizeof(buf));
+	/* reload_time YYYY-MM-DDTHH:MM:SSZ */
+	assert_int_equal(strlen(buf), strlen("reload_time ") + 20);
+	assert_int_equal(buf[strlen("reload_time ") + 10], 'T');
+	assert_int_equal(buf[strlen(buf) - 1], 'Z');
+
+	cb_reload_note("x.conf:3: pool gpu: needs limit= or share=", false);
+	status_line(2, buf, sizeof(buf));
+	assert_string_equal(buf, "reload_result error x.conf:3: pool gpu: "
+	    "needs limit= or share=");
+	/* A path cannot add a line to the reply. */
+	cb_reload_init("/tmp/a\nb");
+	status_line(0, buf, sizeof(buf));
+	assert_string_equal(buf, "config /tmp/a?b");
+	/* Truncated, still terminated. */
+	status_line(0, buf, 8);
+	assert_string_equal(buf, "config ");
+}
+
 #define CFG_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -577,6 +697,8 @@ int main(void)
 		CFG_TEST(test_pool_limit_counts_distinct_pools),
 		CFG_TEST(test_pool_errors_name_the_line),
 		CFG_TEST(test_load_directory),
+		CFG_TEST(test_print_round_trip),
+		CFG_TEST(test_reload_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
