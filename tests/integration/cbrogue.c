@@ -124,15 +124,15 @@ static int counters(void *base, const char *pools)
 	npools = (unsigned)np;
 
 	for (unsigned p = 0; p < CB_MAX_POOLS; p++) {
-		struct cb_pool_slot *ps = cb_seg_record(base, CB_RL_POOLS, 0,
+		struct cb_pool_slot *ps = cb_slots_record(base, CB_RL_POOLS,
 		    p);
 
 		atomic_store(&ps->usage,
 		    usage[p % (sizeof(usage) / sizeof(usage[0]))]);
 	}
 	for (uint32_t e = 0; e < CB_MAX_LAUNCHES && set < 256; e++) {
-		struct cb_launch_slot *ls = cb_seg_record(base,
-		    CB_RL_LAUNCHES, 0, e);
+		struct cb_launch_slot *ls = cb_slots_record(base,
+		    CB_RL_LAUNCHES, e);
 		uint64_t w = atomic_load(&ls->word), nw;
 
 		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE)
@@ -161,8 +161,8 @@ static int count(const void *base, const char *pools)
 	for (int i = 0; i < np; i++)
 		active |= 1ull << pool[i];
 	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
-		const struct cb_launch_slot *ls = cb_seg_record(base,
-		    CB_RL_LAUNCHES, 0, e);
+		const struct cb_launch_slot *ls = cb_slots_record(base,
+		    CB_RL_LAUNCHES, e);
 		uint64_t w = atomic_load(&ls->word);
 
 		if ((CB_LAUNCH_STATE(w) == CB_LAUNCH_LIVE ||
@@ -175,8 +175,8 @@ static int count(const void *base, const char *pools)
 		n[CB_LAUNCH_STATE(w)]++;
 	}
 	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
-		const struct cb_client_slot *cs = cb_seg_record(base,
-		    CB_RL_CLIENTS, 0, i);
+		const struct cb_client_slot *cs = cb_slots_record(base,
+		    CB_RL_CLIENTS, i);
 
 		clients += CB_OWNER_PID(atomic_load(&cs->owner)) != 0;
 	}
