@@ -15,9 +15,25 @@
  *            more, the listing verbs (WORKER LIST, POOL LIST, STATUS)
  *            of non-admin peers get EAGAIN instead of a reply.  A
  *            connection whose queued output makes no progress for
- *            STALL_MS is cut.  So buffered output stays under about
+ *            CUT_MS is cut.  So buffered output stays under about
  *            OUT_TOTAL_MAX + CONN_MAX * (OUT_HIGH + one small reply)
  *            plus one listing, whatever the peers do.
+ *
+ *   time     a connection that has not said HELLO must complete a
+ *            request line within CUT_MS of connecting and of its
+ *            previous line; a registered one (HELLO: its connection is
+ *            its death notice, kept for the client's life) only once it
+ *            has started a line.  Else it is cut.
+ *
+ *   slots    CONN_MAX connections in all.  Registered ones are bounded
+ *            by the client table (one connection per entry, HELLO
+ *            refuses a second).  Of the others, a non-admin uid may
+ *            hold UID_PENDING_MAX at once -- they last only until
+ *            HELLO or the reply, so a gateway of many workers under one
+ *            uid is not capped by it -- and the last ADMIN_RESERVE
+ *            slots are for admin peers (is_admin()) only.  A
+ *            connection over a limit is accepted and closed at once,
+ *            and counted (capdump's refused), never waited on.
  */
 #include "control.h"
 
@@ -51,8 +67,11 @@
 #define OUT_MAX (1u << 20)      /* a reader this far behind is dropped */
 #define OUT_HIGH (16u << 10)    /* queued this much: stop reading it */
 #define OUT_TOTAL_MAX (16u << 20) /* all queues: listings refused */
-#define STALL_MS 10000          /* queued output, no progress: cut */
 #define TICK_MS 250             /* the control tick (deadlines) */
+#define CUT_MS 10000            /* stalled output, idle or slow line */
+#define ADMIN_RESERVE 16        /* the last slots: admin peers only */
+#define UID_PENDING_MAX 256     /* per non-admin uid, before HELLO */
+#define LOG_EVERY_MS 10000      /* refusals: one summary line per */
 #define PUBLISH_WAIT_MS 2000
 
 struct conn {
@@ -67,6 +86,7 @@ struct conn {
 	int admin;               /* is_admin(), decided at accept */
 	int closing;             /* flush what is queued, then close */
 	uint64_t drained_ns;     /* output last empty or last progressed */
+	uint64_t line_ns;        /* CUT_MS counts from here */
 	int client;              /* HELLO: client-table index, else -1 */
 	uint64_t owner;          /* HELLO: its owner word */
 	LIST_ENTRY(conn) link;
@@ -77,16 +97,60 @@ static unsigned nconns;
 static unsigned nregistered;    /* connections that sent HELLO */
 static size_t out_total;        /* sum of every connection's outlen */
 static uint64_t ncut;           /* connections cut: stalled, timed out */
+static uint64_t nrefused;       /* connections closed at accept */
+/* HELLO: the connection watching each client entry, one at most. */
+static struct conn *watching[CB_MAX_CLIENTS];
+/* Connections before HELLO of each non-admin uid (few uids: a list). */
+static struct uid_pending {
+	uid_t uid;
+	unsigned n;
+} *pending;
+static size_t npending_uids;
+/* Refusals not yet logged, and since when (one summary per period). */
+static uint64_t refused_unlogged, refused_logged_ns;
 static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
 /* The tick's timerfd comes back through cb_control_io() (control.h). */
 static struct cb_pollable tick_poll = { CB_POLL_CONN };
 static int tick_fd = -1;
 
+/* The pending count of uid after adding delta (0, +1 or -1). */
+static unsigned uid_pending_add(uid_t uid, int delta)
+{
+	struct uid_pending *p;
+	size_t i;
+
+	for (i = 0; i < npending_uids && pending[i].uid != uid; i++)
+		;
+	if (i == npending_uids) {
+		if (delta <= 0)
+			return 0;
+		p = reallocarray(pending, npending_uids + 1, sizeof(*p));
+		if (p == NULL)
+			return UID_PENDING_MAX;   /* refuse: no room to count */
+		pending = p;
+		pending[npending_uids++] = (struct uid_pending){ uid, 0 };
+	}
+	pending[i].n += (unsigned)delta;
+	if (pending[i].n > 0)
+		return pending[i].n;
+	pending[i] = pending[--npending_uids];
+	return 0;
+}
+
+/* c leaves the pending set: it said HELLO, or it closes. */
+static void conn_unpend(struct conn *c)
+{
+	if (!c->admin && c->client < 0)
+		uid_pending_add(c->cred.uid, -1);
+}
+
 static void conn_free(struct cb_broker *b, struct conn *c)
 {
+	conn_unpend(c);
 	/* A registered client's connection closing is a death notice. */
 	if (c->client >= 0) {
 		nregistered--;
+		watching[c->client] = NULL;
 		if (b != NULL)
 			cb_sweeper_check(b, (uint32_t)c->client, c->owner);
 	}
@@ -388,6 +452,17 @@ static void do_pool_list(struct cb_broker *b, struct conn *c)
 	}
 }
 
+/* A registered connection of an entry's former owner: pending again. */
+static void conn_unregister(struct conn *c)
+{
+	watching[c->client] = NULL;
+	c->client = -1;
+	nregistered--;
+	if (!c->admin)
+		uid_pending_add(c->cred.uid, +1);
+	c->line_ns = cb_monotonic_ns();
+}
+
 /*
  * HELLO: the client claimed entry `client` itself; we only check it is
  * the caller's (SO_PEERCRED pid, which a client cannot forge) and keep
@@ -413,8 +488,20 @@ static void do_hello(struct cb_broker *b, struct conn *c,
 		    req->client, c->cred.pid);
 		return;
 	}
+	if (watching[req->client] != NULL &&
+	    watching[req->client]->owner == req->owner) {
+		reply_err(c, EBUSY, "client entry %u already said HELLO on "
+		    "another connection", req->client);
+		return;
+	}
+	if (watching[req->client] != NULL)
+		/* The entry has a new owner: the old one is dead and
+		 * reclaimed, its connection no notice of anything. */
+		conn_unregister(watching[req->client]);
+	conn_unpend(c);
 	c->client = (int)req->client;
 	c->owner = req->owner;
+	watching[req->client] = c;
 	nregistered++;
 	cb_sweeper_hello(b, req->client, req->owner);
 	out_line(c, "OK 0 watching");
@@ -527,6 +614,7 @@ static void conn_lines(struct cb_broker *b, struct conn *c)
 		size_t len = (size_t)(nl - c->in);
 
 		*nl = '\0';
+		c->line_ns = cb_monotonic_ns();
 		handle_line(b, c, c->in, len);
 		c->inlen -= len + 1;
 		memmove(c->in, nl + 1, c->inlen);
@@ -556,18 +644,47 @@ static void conn_read(struct cb_broker *b, struct conn *c)
 			c->closing = 1;
 			return;
 		}
+		/* A registered peer's line clock starts with the line. */
+		if (c->inlen == 0 && c->client >= 0)
+			c->line_ns = cb_monotonic_ns();
 		c->inlen += (size_t)n;
 		conn_lines(b, c);
 	}
 }
 
-/* Cut c now: it broke a limit; what it has queued is dropped. */
-static void conn_cut(struct cb_broker *b, struct conn *c, const char *why)
+/* Why a connection is cut (conn_overdue()), and the words for it. */
+enum cut_why { CUT_NONE = -1, CUT_STALLED, CUT_SLOW_LINE, CUT_IDLE,
+    CUT_WHYS };
+static const char *const cut_words[CUT_WHYS] = {
+	"replies not drained", "request line too slow", "idle",
+};
+
+/* Whether c is past a deadline, and which. */
+static enum cut_why conn_overdue(const struct conn *c, uint64_t now)
 {
-	ncut++;
-	log_warnx("control: cut a connection of uid %u pid %d: %s",
-	    c->cred.uid, c->cred.pid, why);
-	conn_free(b, c);
+	if (c->outlen > 0)
+		return now - c->drained_ns >= CUT_MS * CB_NS_PER_MS ?
+		    CUT_STALLED : CUT_NONE;
+	if ((c->client < 0 || c->inlen > 0) &&
+	    now - c->line_ns >= CUT_MS * CB_NS_PER_MS)
+		return c->inlen > 0 ? CUT_SLOW_LINE : CUT_IDLE;
+	return CUT_NONE;
+}
+
+/* Refusals and cuts are logged as one summary line per LOG_EVERY_MS,
+ * not one per connection: a flood of them must not flood the log. */
+static void log_refusals(uint64_t now)
+{
+	if (refused_unlogged == 0 ||
+	    now - refused_logged_ns < LOG_EVERY_MS * CB_NS_PER_MS)
+		return;
+	log_warnx("control: refused %llu connection%s (limits: %u in all, "
+	    "the last %u for admins, %u per uid before HELLO); %u open",
+	    (unsigned long long)refused_unlogged,
+	    refused_unlogged == 1 ? "" : "s", CONN_MAX, ADMIN_RESERVE,
+	    UID_PENDING_MAX, nconns);
+	refused_unlogged = 0;
+	refused_logged_ns = now;
 }
 
 /*
@@ -577,17 +694,34 @@ static void conn_cut(struct cb_broker *b, struct conn *c, const char *why)
 static void control_tick(struct cb_broker *b)
 {
 	uint64_t expirations, now = cb_monotonic_ns();
+	unsigned cut[CUT_WHYS] = { 0 }, total = 0;
+	struct ucred first = { 0 };
 	struct conn *c, *next;
+	enum cut_why why;
 
 	if (read(tick_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, link);
-		if (c->outlen > 0 && now - c->drained_ns >=
-		    STALL_MS * CB_NS_PER_MS)
-			conn_cut(b, c, "its replies have not drained for "
-			    "10 s");
+		if ((why = conn_overdue(c, now)) == CUT_NONE)
+			continue;
+		if (total++ == 0)
+			first = c->cred;
+		cut[why]++;
+		conn_free(b, c);
 	}
+	/* One line per tick, however many: a flood must not flood the
+	 * log. */
+	if (total > 0)
+		log_warnx("control: cut %u connection%s after %d s: %u %s, "
+		    "%u %s, %u %s (the first: uid %u pid %d)", total,
+		    total == 1 ? "" : "s", CUT_MS / 1000,
+		    cut[CUT_IDLE], cut_words[CUT_IDLE],
+		    cut[CUT_SLOW_LINE], cut_words[CUT_SLOW_LINE],
+		    cut[CUT_STALLED], cut_words[CUT_STALLED],
+		    first.uid, first.pid);
+	ncut += total;
+	log_refusals(now);
 }
 
 void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
@@ -612,20 +746,54 @@ void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
 		conn_free(b, c);
 }
 
+/* Whether a new connection with c's credentials may have a slot; why
+ * not, if not.  Counts it as pending if so. */
+static const char *conn_admit(const struct conn *c)
+{
+	if (nconns >= CONN_MAX)
+		return "no free slot";
+	if (c->admin)
+		return NULL;
+	if (nconns >= CONN_MAX - ADMIN_RESERVE)
+		return "only admin slots left";
+	if (uid_pending_add(c->cred.uid, 0) >= UID_PENDING_MAX)
+		return "too many connections of this uid before HELLO";
+	uid_pending_add(c->cred.uid, +1);
+	return NULL;
+}
+
+static void conn_refuse(struct conn *c, const char *why)
+{
+	uint64_t now = cb_monotonic_ns();
+
+	nrefused++;
+	/* The first refusal of a quiet period is logged at once; the
+	 * rest are summed up by the tick (log_refusals()). */
+	if (refused_unlogged == 0 && (refused_logged_ns == 0 ||
+	    now - refused_logged_ns >= LOG_EVERY_MS * CB_NS_PER_MS)) {
+		log_warnx("control: refused a connection of uid %u pid %d: "
+		    "%s", c->cred.uid, c->cred.pid, why);
+		refused_logged_ns = now;
+	} else {
+		refused_unlogged++;
+	}
+	close(c->fd);
+	free(c);
+}
+
 void cb_control_accept(struct cb_broker *b, int epfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
+	const char *why;
 	socklen_t len;
 	struct conn *c;
 	int fd;
 
-	(void)b;
 	while ((fd = accept4(b->control_fd, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		c = nconns < CONN_MAX ? calloc(1, sizeof(*c)) : NULL;
+		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
-			log_warnx("control: dropping a connection (%u open)",
-			    nconns);
+			log_warnx("control: out of memory for a connection");
 			close(fd);
 			continue;
 		}
@@ -633,11 +801,16 @@ void cb_control_accept(struct cb_broker *b, int epfd)
 		c->client = -1;
 		c->fd = fd;
 		c->epfd = epfd;
+		c->line_ns = c->drained_ns = cb_monotonic_ns();
 		len = sizeof(c->cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred,
 		    &len) < 0)
 			c->cred.uid = (uid_t)-1;   /* unknown: no admin */
 		c->admin = is_admin(b, c);
+		if ((why = conn_admit(c)) != NULL) {
+			conn_refuse(c, why);
+			continue;
+		}
 		ev.data.ptr = &c->poll;
 		LIST_INSERT_HEAD(&conns, c, link);
 		nconns++;
@@ -705,6 +878,8 @@ void cb_control_close(struct cb_broker *b)
 {
 	while (!LIST_EMPTY(&conns))
 		conn_free(NULL, LIST_FIRST(&conns));
+	free(pending);
+	pending = NULL;
 	if (b->control_fd >= 0) {
 		close(b->control_fd);
 		unlink(b->socket_path);

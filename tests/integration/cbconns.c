@@ -2,21 +2,25 @@
  * cbconns - many control-socket connections that misbehave, for the
  * control-socket limit tests (t_ctl_*.sh).
  *
- *   cbconns [-n N] [-r REPEAT] [-d MS] PATH [LINE]
+ *   cbconns [-n N] [-l LINE [-r REPEAT]] [-d MS | -k MS] PATH
  *
  * Opens N connections (default 1) to the socket PATH, each with a
  * non-blocking connect retried while the backlog is full (at most 2 s):
- * one that does not get in is counted as refused.  With LINE, writes LINE and a newline REPEAT
- * times (default 1) on each and never reads a reply; with -d MS instead
- * dribbles LINE one byte every MS milliseconds and never ends the line.
- * Without -d it then waits (at most 10 s) until every connection has
+ * one that does not get in is counted as refused.  With -l, writes LINE
+ * and a newline REPEAT times (default 1) on each and never reads a
+ * reply; with -d MS instead dribbles LINE one byte every MS
+ * milliseconds and never ends the line.  With -k MS each connection
+ * sends PING every MS milliseconds and reads the replies: busy, never
+ * idle.
+ * With -l and without -d it then waits (at most 10 s) until every connection has
  * either a reply byte waiting or was closed, so the broker has handled
  * the first request of each before the test measures it.  Prints
  *
  *   connected C refused R answered A
  *
- * and then, for each line read on stdin, "open K": how many of the C
- * connections the broker has not closed.  Exits at the end of stdin.
+ * and then "open K" each time K, the number of the C connections the
+ * broker has not closed, changes (looked at every 50 ms, or every MS
+ * with -d).  Exits when K reaches 0; else runs until killed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +35,7 @@
 #include <unistd.h>
 
 struct opts {
-	int n, repeat, dribble_ms;
+	int n, repeat, dribble_ms, keepalive_ms;
 	const char *path, *line;
 };
 
@@ -51,8 +55,10 @@ static int dial(const char *path)
 	for (int t = 0; t < 2000; t++) {
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			return fd;
-		if (errno != EAGAIN)
+		if (errno != EAGAIN) {
+			perror("connect");
 			break;
+		}
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
 	close(fd);
@@ -97,50 +103,70 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->n = 1;
 	o->repeat = 1;
 	o->dribble_ms = 0;
-	while ((ch = getopt(argc, argv, "n:r:d:")) != -1)
+	o->keepalive_ms = 0;
+	o->line = NULL;
+	while ((ch = getopt(argc, argv, "n:l:r:d:k:")) != -1)
 		switch (ch) {
 		case 'n': o->n = atoi(optarg); break;
+		case 'l': o->line = optarg; break;
 		case 'r': o->repeat = atoi(optarg); break;
 		case 'd': o->dribble_ms = atoi(optarg); break;
+		case 'k': o->keepalive_ms = atoi(optarg); break;
 		default: goto usage;
 		}
-	if (optind != argc - 1 && optind != argc - 2)
+	if (optind != argc - 1)
 		goto usage;
 	o->path = argv[optind];
-	o->line = optind + 1 < argc ? argv[optind + 1] : NULL;
-	if (o->n > 0 && o->repeat > 0 && o->dribble_ms >= 0)
+	if (o->n > 0 && o->repeat > 0 && o->dribble_ms >= 0 &&
+	    o->keepalive_ms >= 0 && !(o->dribble_ms && o->keepalive_ms) &&
+	    (o->dribble_ms == 0 || (o->line != NULL && *o->line != '\0')))
 		return;
 usage:
-	fprintf(stderr, "usage: cbconns [-n N] [-r REPEAT] [-d MS] PATH "
-	    "[LINE]\n");
+	fprintf(stderr, "usage: cbconns [-n N] [-l LINE [-r REPEAT]] "
+	    "[-d MS | -k MS] PATH\n");
 	exit(64);
 }
 
-/* Answer stdin's lines with "open K"; dribble meanwhile if asked. */
-static void serve(const struct opts *o, const int *fds, int c)
+/* -k: a PING on each connection, and whatever replies came, read. */
+static void keepalive(const int *fds, int c)
 {
-	struct pollfd in = { .fd = 0, .events = POLLIN };
+	char buf[4096];
+
+	send_all(fds, c, "PING\n", 5);
+	for (int i = 0; i < c; i++)
+		while (recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+}
+
+/* Report the open count as it changes; dribble or ping if asked. */
+static void watch(const struct opts *o, const int *fds, int c)
+{
 	size_t at = 0, len = o->line ? strlen(o->line) : 0;
-	char buf[256];
+	int last = -1, open;
 
 	for (;;) {
-		int r = poll(&in, 1, o->dribble_ms > 0 ? o->dribble_ms : -1);
-
-		if (r == 0 && len > 0) {
-			send_all(fds, c, o->line + at, 1);
-			at = (at + 1) % len;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || fgets(buf, sizeof(buf), stdin) == NULL)
-			return;
-		int open = 0;
-
+		open = 0;
 		for (int i = 0; i < c; i++)
 			open += !closed(fds[i]);
-		printf("open %d\n", open);
-		fflush(stdout);
+		if (open != last) {
+			printf("open %d\n", open);
+			fflush(stdout);
+			last = open;
+		}
+		if (open == 0)
+			return;
+		if (o->dribble_ms > 0) {
+			nanosleep(&(struct timespec){ o->dribble_ms / 1000,
+			    (o->dribble_ms % 1000) * 1000000L }, NULL);
+			send_all(fds, c, o->line + at, 1);
+			at = (at + 1) % len;
+		} else if (o->keepalive_ms > 0) {
+			nanosleep(&(struct timespec){ o->keepalive_ms / 1000,
+			    (o->keepalive_ms % 1000) * 1000000L }, NULL);
+			keepalive(fds, c);
+		} else {
+			nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+		}
 	}
 }
 
@@ -180,6 +206,6 @@ int main(int argc, char **argv)
 	}
 	printf("connected %d refused %d answered %d\n", c, refused, a);
 	fflush(stdout);
-	serve(&o, fds, c);
+	watch(&o, fds, c);
 	return 0;
 }
