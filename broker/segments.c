@@ -18,6 +18,7 @@
 #include "log.h"
 #include "queue.h"
 #include "segment.h"
+#include "sigbus.h"
 #include "slots.h"
 #include "state_word.h"
 
@@ -122,6 +123,35 @@ static void restore_header(struct cb_seg_header *live,
 	    memory_order_relaxed), memory_order_release);
 }
 
+/* The modification time of the slots file now (0 when unknown). */
+static struct timespec slots_mtime(const struct cb_segments *s)
+{
+	struct stat st;
+	struct timespec zero = { 0, 0 };
+
+	return fstat(s->slots_fd, &st) == 0 ? st.st_mtim : zero;
+}
+
+/*
+ * Our own slots mapping, guarded (lib/sigbus.h): when a member
+ * truncates the file, whichever thread of ours touches a cut page first
+ * puts the size back through slots_fd and retries on zero pages; the
+ * heartbeat then sees the file's mtime move and says so
+ * (cb_segments_check).  Only the header's total is guarded: nothing
+ * lies past it.
+ */
+static void guard_slots(struct cb_segments *s)
+{
+	int r = cb_sigbus_guard(s->slots, (size_t)s->slots_total,
+	    PROT_READ | PROT_WRITE, s->slots_fd, NULL, 0);
+
+	if (r < 0)
+		log_warnx("%s: cannot guard the mapping against SIGBUS: %s "
+		    "(a member truncating the file can crash the broker)",
+		    s->slots_name, strerror(-r));
+	s->slots_mtime = slots_mtime(s);
+}
+
 static int create_one(const char *shm, enum cb_seg_kind kind,
     const char *name, uint64_t instance, mode_t mode, gid_t group,
     void **base, size_t *size, int *keep_fd, char *err, size_t errlen)
@@ -188,8 +218,11 @@ static int create_both(struct cb_segments *s, const char *name,
 		munmap(s->state, s->state_size);
 		shm_unlink(s->state_name);
 		s->state = NULL;
+		return r;
 	}
-	return r;
+	s->slots_total = s->slots_size;
+	guard_slots(s);
+	return 0;
 }
 
 /*
@@ -313,6 +346,7 @@ static int adopt(struct cb_segments *s, struct found *st, struct found *sl)
 	st->base = sl->base = NULL;
 	sl->fd = -1;
 	release(st);
+	guard_slots(s);
 	/* A file grown past its size: said and repaired now, not at the
 	 * first heartbeat. */
 	cb_segments_check(s);
@@ -355,6 +389,47 @@ static int slots_rebuild(struct found *sl, const struct found *st,
 	return sl->valid;
 }
 
+/*
+ * The state segment is valid, so both segments were published (see
+ * segments.h), and its slots twin was laid out by this build's layout
+ * when the ABI minor is ours.  A slots file shorter than that layout
+ * was truncated by a member of its group while no broker ran: extend it
+ * back before inspecting it, so that an intact header is adopted (and a
+ * cut one rebuilt, slots_rebuild()) instead of refused.
+ */
+static void slots_regrow(const char *shm, const struct found *st)
+{
+	struct cb_layout l;
+	struct stat sb;
+	int fd, r;
+
+	cb_layout_init(&l, CB_SEG_SLOTS);
+	if (!st->valid || st->hdr.abi_minor != CB_ABI_MINOR)
+		return;
+	fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size < l.total_size) {
+		log_errx("%s: segment is %llu bytes, its layout says %llu: "
+		    "truncated by a member of its group while no broker ran; "
+		    "extending it back and adopting it.  What the cut pages "
+		    "recorded (past byte %llu: client entries, pool usage, "
+		    "holds, launches, queued waiters, binds) is lost; pools "
+		    "and workers are kept (state segment)", shm,
+		    (unsigned long long)sb.st_size,
+		    (unsigned long long)l.total_size,
+		    (unsigned long long)sb.st_size);
+		if (ftruncate(fd, (off_t)l.total_size) < 0)
+			log_err("%s: ftruncate to %llu bytes", shm,
+			    (unsigned long long)l.total_size);
+		else if ((r = posix_fallocate(fd, 0,
+		    (off_t)l.total_size)) != 0)
+			log_errx("%s: allocate %llu bytes: %s", shm,
+			    (unsigned long long)l.total_size, strerror(r));
+	}
+	close(fd);
+}
+
 int cb_segments_open(struct cb_segments *s, const char *name,
     const struct cb_seg_opts *o, char *err, size_t errlen)
 {
@@ -366,6 +441,7 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 	cb_shm_name(s->slots_name, sizeof(s->slots_name), name, CB_SEG_SLOTS);
 	s->slots_fd = -1;
 	inspect(s->state_name, name, CB_SEG_STATE, &st);
+	slots_regrow(s->slots_name, &st);
 	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
 
 	if (st.valid && (!sl.valid || sl.hdr.instance != st.hdr.instance))
@@ -411,6 +487,45 @@ void cb_segments_publish(struct cb_segments *s)
 	s->slots_total = s->slots_size;
 }
 
+/* Put the slots file back to its size, every page allocated again (a
+ * hole a full tmpfs cannot fill is a SIGBUS too).  0 or -1. */
+static int restore_size(struct cb_segments *s)
+{
+	int r;
+
+	if (ftruncate(s->slots_fd, (off_t)s->slots_total) < 0) {
+		log_err("%s: ftruncate back to %llu bytes", s->slots_name,
+		    (unsigned long long)s->slots_total);
+		return -1;
+	}
+	r = posix_fallocate(s->slots_fd, 0, (off_t)s->slots_total);
+	if (r != 0)
+		log_errx("%s: allocate %llu bytes: %s", s->slots_name,
+		    (unsigned long long)s->slots_total, strerror(r));
+	return 0;
+}
+
+/*
+ * Where our own guard could not put the size back (ftruncate refused),
+ * it mapped private zeros over the cut part of our mapping: the
+ * sweeper would work on a copy nobody else sees.  Once the size is
+ * back, map the file again over the same addresses (MAP_FIXED replaces
+ * the zero pages in one step: a sweeper access sees either) and guard
+ * it afresh, which clears the damage.
+ */
+static void remap_if_damaged(struct cb_segments *s)
+{
+	if (!cb_sigbus_damaged(s->slots))
+		return;
+	if (mmap(s->slots, (size_t)s->slots_total, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_FIXED, s->slots_fd, 0) == MAP_FAILED)
+		fatal("%s: mapping the restored segment again", s->slots_name);
+	cb_sigbus_unguard(s->slots);
+	guard_slots(s);
+	log_errx("%s: the broker's own mapping had private zeros over the "
+	    "cut pages; mapped the file again", s->slots_name);
+}
+
 static void check_size(struct cb_segments *s, uint64_t size)
 {
 	uint64_t want = s->slots_total;
@@ -425,36 +540,69 @@ static void check_size(struct cb_segments *s, uint64_t size)
 			    (unsigned long long)want);
 		return;
 	}
-	if (s->size_warned)
-		return;
-	s->size_warned = true;
-	log_warnx("%s: segment shrunk to %llu bytes, its header says %llu: "
-	    "truncated by a member of its group; processes touching the "
-	    "lost pages get SIGBUS (not repaired)", s->slots_name,
-	    (unsigned long long)size, (unsigned long long)want);
+	log_errx("%s: segment shrunk to %llu bytes, its header says %llu: "
+	    "truncated by a member of its group; restoring its size.  What "
+	    "the cut pages recorded (past byte %llu: client entries, pool "
+	    "usage, holds, launches, queued waiters, binds) is lost and "
+	    "reads as zeros; the sweeper rebuilds the counts from what is "
+	    "left and restores the header within a recount.  Pools and "
+	    "workers are kept (state segment)", s->slots_name,
+	    (unsigned long long)size, (unsigned long long)want,
+	    (unsigned long long)size);
+	restore_size(s);
+}
+
+/*
+ * A shrink that a process's SIGBUS guard undid before this heartbeat
+ * leaves the size right; ftruncate moves the file's mtime, which
+ * nothing else here does (mapped writes to tmpfs leave it; a member's
+ * write(2) moves it too, and is reported the same way: it may have
+ * written anything, as through its mapping).
+ */
+static void check_restored(struct cb_segments *s)
+{
+	log_errx("%s: truncated by a member of its group and put back to "
+	    "its size since the last heartbeat (by the SIGBUS guard of a "
+	    "process that touched the cut pages, %llu time%s by this "
+	    "broker's).  What the cut pages recorded is lost and reads as "
+	    "zeros; the sweeper rebuilds the counts from what is left and "
+	    "restores the header within a recount.  Pools and workers are "
+	    "kept (state segment)", s->slots_name,
+	    (unsigned long long)cb_sigbus_restores(s->slots),
+	    cb_sigbus_restores(s->slots) == 1 ? "" : "s");
+	restore_size(s);   /* the pages allocated again */
 }
 
 void cb_segments_check(struct cb_segments *s)
 {
 	struct stat st;
 
-	if (s->slots == NULL || s->slots_fd < 0)
+	if (s->slots == NULL || s->slots_fd < 0 ||
+	    fstat(s->slots_fd, &st) < 0)
 		return;
-	if (fstat(s->slots_fd, &st) == 0 &&
-	    (uint64_t)st.st_size != s->slots_total)
+	if ((uint64_t)st.st_size != s->slots_total)
 		check_size(s, (uint64_t)st.st_size);
+	else if (st.st_mtim.tv_sec != s->slots_mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != s->slots_mtime.tv_nsec)
+		check_restored(s);
+	else
+		return;
+	remap_if_damaged(s);
+	s->slots_mtime = slots_mtime(s);
 }
 
 void cb_segments_close(struct cb_segments *s, bool remove)
 {
+	if (s->state != NULL)
+		munmap(s->state, s->state_size);
+	if (s->slots != NULL) {
+		cb_sigbus_unguard(s->slots);
+		munmap(s->slots, s->slots_size);
+	}
+	s->state = s->slots = NULL;
 	if (s->slots_fd >= 0)
 		close(s->slots_fd);
 	s->slots_fd = -1;
-	if (s->state != NULL)
-		munmap(s->state, s->state_size);
-	if (s->slots != NULL)
-		munmap(s->slots, s->slots_size);
-	s->state = s->slots = NULL;
 	if (remove) {
 		shm_unlink(s->state_name);
 		shm_unlink(s->slots_name);

@@ -26,6 +26,11 @@
  * magic let one client's zeroing of it, while the broker was down, make
  * the next broker replace a live instance and split its clients in two.
  *
+ * A slots file shorter than this build's layout while the state segment
+ * is valid (a member truncated it while no broker ran) is extended back
+ * first, and logged: then its header, if intact, is adopted as above,
+ * or, if the cut took the header too, rebuilt as above.
+ *
  * Creation: shm_open(O_CREAT|O_EXCL) mode 0600, then fchmod/fchown to
  * the configured mode and group (umask-proof), pages allocated up front
  * (posix_fallocate: no SIGBUS later), never O_TRUNC.  The caller
@@ -39,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct cb_segments {
 	void *state;
@@ -56,7 +62,9 @@ struct cb_segments {
 	 */
 	int slots_fd;
 	uint64_t slots_total;
-	bool size_warned;        /* a shrink was logged (not repaired) */
+	/* The file's mtime after our last look or repair: a shrink that a
+	 * SIGBUS guard undid before we looked moved it. */
+	struct timespec slots_mtime;
 };
 
 struct cb_seg_opts {
@@ -73,9 +81,17 @@ void cb_segments_publish(struct cb_segments *s);
  * Check the size of the slots file, which every member of its group can
  * truncate (its header is the sweeper's to check: check_header() in
  * sweeper.c).  A file grown past its size is trimmed back, and logged.
- * A shrunk file is logged once and left (its pages are lost already; a
- * mapping that touches them gets SIGBUS: not repaired here).  Main
- * thread, each heartbeat: one fstat when nothing changed.
+ * A shrunk one is put back to its size at once and logged as an error,
+ * once per event; so is one that a process's SIGBUS guard (lib/sigbus.h)
+ * already put back, seen by its mtime.  Either way the cut pages read as
+ * zeros from then on, for everyone: to the sweeper that is free client
+ * entries, launch, waiter and bind entries, and pool and worker counters
+ * at 0, which its repairs of hostile writes already handle (scrub,
+ * settle, recount; the header restored from its copy); what the broker
+ * owns outside the slots segment (pools, workers, settings: the state
+ * segment) is untouched.  Our own mapping is guarded from creation or
+ * adoption until cb_segments_close().  Main thread, each heartbeat: one
+ * fstat when nothing changed.
  */
 void cb_segments_check(struct cb_segments *s);
 /* Unmap; with remove, also shm_unlink both. */

@@ -30,6 +30,8 @@
 #include "proc.h"
 #include "queue.h"
 #include "rundir.h"
+#include "sigbus.h"
+#include "state_word.h"
 
 /* How long cb_open waits for a segment a broker is still initialising. */
 #define OPEN_INIT_WAIT_MS 200
@@ -114,9 +116,10 @@ static int try_map(int fd, enum cb_seg_kind kind, const char *name,
 	return r;
 }
 
-/* Open, map and validate one segment of instance name. */
+/* Open, map and validate one segment of instance name; its fd is kept
+ * in *keep_fd when that is not NULL (and the mapping succeeded). */
 static int map_segment(const char *name, enum cb_seg_kind kind,
-    int writable, void **base, size_t *size, char *err)
+    int writable, void **base, size_t *size, int *keep_fd, char *err)
 {
 	char shm[CB_SHM_NAME_MAX], why[CB_ERRMSG_MAX];
 	int fd, r, prot = PROT_READ | (writable ? PROT_WRITE : 0);
@@ -141,7 +144,10 @@ static int map_segment(const char *name, enum cb_seg_kind kind,
 			break;
 		sleep_ms(10);
 	}
-	close(fd);
+	if (r == 0 && keep_fd != NULL)
+		*keep_fd = fd;
+	else
+		close(fd);
 	if (r == -EAGAIN)
 		r = -EPROTO;
 	if (r < 0)
@@ -296,8 +302,37 @@ static void unmap_all(cb_client *c)
 {
 	if (c->state != NULL)
 		munmap((void *)c->state, c->state_size);
-	if (c->slots != NULL)
+	if (c->slots != NULL) {
+		cb_sigbus_unguard(c->slots);
 		munmap(c->slots, c->slots_size);
+	}
+	if (c->slots_fd >= 0)
+		close(c->slots_fd);
+}
+
+/*
+ * Any member of the slots group can truncate the slots file under our
+ * mapping (lib/sigbus.h): guard it.  With our O_RDWR fd the handler
+ * puts the size back and the access retries; where it cannot (a
+ * read-only handle, ftruncate refused) it maps private zeros over the
+ * cut part and points admit_word at retired_word: from then on this
+ * handle admits nothing (cb_handle_retired).
+ */
+static int guard_slots(cb_client *c)
+{
+	int prot = PROT_READ | (c->flags & CB_OPEN_RDONLY ? 0 : PROT_WRITE);
+	int r;
+
+	atomic_init(&c->retired_word, cb_state_pack(0, 0, CB_STATE_F_RETIRED,
+	    0));
+	r = cb_sigbus_guard(c->slots, c->slots_size, prot, c->slots_fd,
+	    &c->admit_word, (uintptr_t)&c->retired_word);
+	if (r < 0)
+		return set_err(open_errmsg, r, "cannot guard the slots "
+		    "segment of '%s' against SIGBUS: %s", c->name,
+		    r == -ENOSPC ? "too many handles open in this process" :
+		    strerror(-r));
+	return 0;
 }
 
 int cb_open(cb_client **out, const char *name, unsigned flags)
@@ -326,13 +361,14 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->flags = flags;
 
-	r = map_segment(name, CB_SEG_STATE, 0, &base, &c->state_size,
+	c->slots_fd = -1;
+	r = map_segment(name, CB_SEG_STATE, 0, &base, &c->state_size, NULL,
 	    open_errmsg);
 	if (r < 0)
 		goto fail;
 	c->state = base;
 	r = map_segment(name, CB_SEG_SLOTS, !(flags & CB_OPEN_RDONLY), &base,
-	    &c->slots_size, open_errmsg);
+	    &c->slots_size, &c->slots_fd, open_errmsg);
 	/* The state segment is world-readable, the slots segment only for
 	 * the broker's group: an observer outside it still reads the
 	 * capacity and watches it, without pools' usage. */
@@ -355,6 +391,9 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 	    cb_slots_record(c->slots, CB_RL_HOT, 0);
 
 	c->state_word = &hot->state_word;
+	atomic_init(&c->admit_word, (uintptr_t)c->state_word);
+	if (c->slots != NULL && (r = guard_slots(c)) < 0)
+		goto fail;
 	c->watch_seq = &hot->watch_seq;
 	c->watch_waiters = flags & CB_OPEN_RDONLY ? NULL :
 	    &shot->watch_waiters;

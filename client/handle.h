@@ -40,6 +40,18 @@ struct cb_client {
 	void *slots;                   /* PROT_READ|PROT_WRITE unless RDONLY */
 	size_t slots_size;
 	const _Atomic uint64_t *state_word;
+	/*
+	 * The word the admission paths check for the retired flag
+	 * (cb_handle_retired), as a const _Atomic uint64_t *: state_word,
+	 * until the SIGBUS guard (lib/sigbus.h) puts private zero pages
+	 * over a cut part of our slots mapping; the handler then stores
+	 * &retired_word here (release), so the handle admits nothing from
+	 * then on with no extra load on the hot path.  Written by cb_open
+	 * and that handler only.
+	 */
+	_Atomic uintptr_t admit_word;
+	_Atomic uint64_t retired_word; /* CB_STATE_F_RETIRED, set at open */
+	int slots_fd;                  /* kept for the guard; -1: none */
 	const _Atomic uint32_t *watch_seq;
 	_Atomic uint32_t *watch_waiters; /* NULL when read-only */
 	const struct cb_seg_header *state_hdr;
@@ -106,14 +118,27 @@ static inline int cb_timespec_before(const struct timespec *a,
  * anyway; paired with the release store that sets CB_STATE_F_RETIRED
  * in retire() (broker/segments.c), so a client that sees the flag also
  * sees the entries that store freed before it (and retire() then moves
- * every pool's release_seq, which wakes blocked pickers).  Returns 0 or
+ * every pool's release_seq, which wakes blocked pickers).  A handle
+ * whose slots mapping the SIGBUS guard had to replace with private
+ * zeros is treated as retired too (admit_word).  Returns 0 or
  * -EPROTO.  Inline: it is on every admission's hot path.
  */
 static inline int cb_handle_retired(cb_client *c)
 {
-	if (!(CB_STATE_FLAGS(atomic_load_explicit(c->state_word,
+	/* Relaxed: retired_word was written at open, before the handle
+	 * was anyone's; see admit_word. */
+	const _Atomic uint64_t *w = (const _Atomic uint64_t *)
+	    atomic_load_explicit(&c->admit_word, memory_order_relaxed);
+
+	if (!(CB_STATE_FLAGS(atomic_load_explicit(w,
 	    memory_order_acquire)) & CB_STATE_F_RETIRED))
 		return 0;
+	if (w == &c->retired_word)
+		return cb_handle_fail(c, -EPROTO, "the slots segment of broker "
+		    "'%s' was shrunk (truncated by a member of its group) "
+		    "and this process could not restore its size: this "
+		    "handle now sees private zeros and admits nothing; "
+		    "close it and open a new one", c->name);
 	return cb_handle_fail(c, -EPROTO, "this segment of broker '%s' was "
 	    "retired (a new broker replaced it): it admits nothing; close "
 	    "the handle and open a new one", c->name);

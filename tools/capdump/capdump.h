@@ -152,6 +152,10 @@ struct dump {
 	/* 0: the slots segment is not ours to read (not in the broker's
 	 * group): pools, clients, launches, waiters are unknown, not none. */
 	int slots_readable;
+	/* 1: the slots file was shrunk under our mapping and the SIGBUS
+	 * guard (lib/sigbus.h) put private zeros over the cut part: what
+	 * this dump shows of the slots segment is not what is there. */
+	int slots_damaged;
 
 	int workers_ok;
 	struct cb_worker_rec *workers;

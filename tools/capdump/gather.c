@@ -26,6 +26,7 @@
 #include "capdump.h"
 #include "client_internal.h"
 #include "clock.h"
+#include "sigbus.h"
 
 static void gather_header(cb_client *c, struct dump *d)
 {
@@ -106,6 +107,23 @@ static void gather_events(cb_client *c, struct dump *d)
 	    CB_EVENT_RING);
 }
 
+/*
+ * A member of the slots group truncated the slots file while we read it:
+ * libcapbroker's SIGBUS guard (lib/sigbus.h) kept us alive by mapping
+ * private zeros over the cut part of our read-only mapping.  Say so:
+ * those zeros are ours alone, and the broker restores the real file
+ * (--watch then attaches again, run.c).
+ */
+static void gather_damage(cb_client *c, struct dump *d)
+{
+	if (!d->slots_readable || !cb_sigbus_damaged(cb_client_slots(c)))
+		return;
+	d->slots_damaged = 1;
+	dump_warn(d, "slots segment: shrunk under capdump (truncated by a "
+	    "member of its group): its cut part reads as zeros here, so "
+	    "pools, clients, launches and waiters shown may be wrong");
+}
+
 int target_open(struct target *t, const char *name)
 {
 	int r = cb_open(&t->c, name, CB_OPEN_RDONLY);
@@ -132,6 +150,7 @@ void dump_gather(const struct target *t, struct dump *d)
 	gather_events(t->c, d);
 	d->slots_readable = t->slots.readable;
 	slots_gather(t, d);
+	gather_damage(t->c, d);
 }
 
 void dump_free(struct dump *d)

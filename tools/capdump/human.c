@@ -367,6 +367,10 @@ void print_human(const struct dump *d)
 	human_state(d);
 	human_info(d);
 	human_workers(d);
+	if (d->slots_damaged)
+		printf("\nSLOTS SEGMENT DAMAGED\n  shrunk while read (truncated "
+		    "by a member of its group): the cut part read as zeros "
+		    "here; the broker restores the file\n");
 	if (d->slots_readable) {
 		human_pools(d);
 		human_clients(d);

@@ -258,6 +258,8 @@ void print_json(const struct dump *d)
 	    d->abi_minor);
 	printf(",\"slots_readable\":%s", d->slots_readable ? "true" :
 	    "false");
+	printf(",\"slots_damaged\":%s", d->slots_damaged ? "true" :
+	    "false");
 	json_broker(d);
 	json_state(d);
 	json_info(d);

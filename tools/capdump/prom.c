@@ -274,6 +274,10 @@ static void prom_slots_readable(const struct dump *d, const char *broker)
 	    "1 if capdump could read the reservation table (pools, clients, "
 	    "launches), 0 if not (not in the broker's group).",
 	    d->slots_readable != 0);
+	prom_u64(broker, "capbroker_slots_damaged", "gauge",
+	    "1 if the slots file was shrunk while capdump read it (the cut "
+	    "part read as zeros: pool, client and launch series may be "
+	    "wrong), 0 if not.", d->slots_damaged != 0);
 }
 
 void print_prometheus(const struct dump *d)

@@ -95,7 +95,7 @@ int run_once(const struct target *tg, const struct options *o)
 	dump_free(&d);
 	if (r != 0)
 		return r;
-	return d.check == 0 ? EXIT_HEALTHY : EXIT_STALE;
+	return d.check == 0 && !d.slots_damaged ? EXIT_HEALTHY : EXIT_STALE;
 }
 
 static int warnings_differ(const struct dump *a, const struct dump *b)
@@ -126,6 +126,7 @@ static int launches_differ(const struct dump *a, const struct dump *b)
 static int broker_changed(const struct dump *a, const struct dump *b)
 {
 	if (a->state_word != b->state_word || a->retired != b->retired ||
+	    a->slots_damaged != b->slots_damaged ||
 	    a->instance != b->instance || a->check != b->check ||
 	    a->ident_ok != b->ident_ok || a->ident.pid != b->ident.pid ||
 	    a->ident.start != b->ident.start ||
@@ -228,6 +229,23 @@ static void follow_instance(struct target *tg, const char *name,
 	*gen = 0;
 }
 
+/*
+ * Our slots mapping got private zeros over a cut part (the file was
+ * shrunk: gather_damage()); the broker puts the file back within a
+ * heartbeat, and a new mapping sees it.  Attach again; on failure keep
+ * the damaged one and try next round.
+ */
+static void reattach(struct target *tg, const char *name, uint32_t *gen)
+{
+	struct target next;
+
+	if (target_open(&next, name) < 0)
+		return;
+	target_close(tg);
+	*tg = next;
+	*gen = 0;
+}
+
 /* Print one watch round; returns 0 or EX_IOERR. */
 static int watch_print(const struct dump *cur, const struct dump *prev,
     const struct options *o, int tty)
@@ -269,6 +287,8 @@ int run_watch(struct target *tg, const struct options *o)
 		gen = CB_STATE_GENERATION(prev->state_word);
 		if (prev->check != 0)
 			follow_instance(tg, o->name, &gen);
+		else if (prev->slots_damaged)
+			reattach(tg, o->name, &gen);
 		wait_for_change(tg->c, &gen);
 	}
 	if (prev != NULL)
