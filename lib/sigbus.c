@@ -87,15 +87,23 @@ static void chain(int sig, siginfo_t *si, void *uc)
 }
 
 /*
- * The size is right but the access faulted: retry once per address (a
- * restore by another process raced our fstat), not twice in a row (a
- * fault the size cannot explain).  Threads faulting at once may reset
- * each other's address: a few more retries at worst, each a fault.
+ * The size is right but the access faulted: retry once per address and
+ * file version (a restore by another process raced our fstat), not
+ * twice (a fault the size cannot explain).  The version is the file's
+ * mtime, which every ftruncate that changes the size moves: the same
+ * page faulting after a later shrink and restore is a new event and is
+ * retried again.  Threads faulting at once may reset each other's key:
+ * a few more retries at worst, each a fault.
  */
-static int retry_once(struct guard *g, uintptr_t page)
+static int retry_once(struct guard *g, uintptr_t page,
+    const struct timespec *mtime)
 {
-	return atomic_exchange_explicit(&g->last_retry, page,
-	    memory_order_relaxed) != page;
+	uint64_t version = (uint64_t)mtime->tv_sec * 1000000000u +
+	    (uint64_t)mtime->tv_nsec;
+	uintptr_t key = page ^ (uintptr_t)(version * 0x9e3779b97f4a7c15ull);
+
+	return atomic_exchange_explicit(&g->last_retry, key,
+	    memory_order_relaxed) != key;
 }
 
 /* Private zero pages over [from, end) of g's mapping; sets damaged. */
@@ -128,7 +136,7 @@ static int repair(struct guard *g, uintptr_t addr, uintptr_t pg)
 	if (g->fd < 0 || fstat(g->fd, &st) < 0)
 		return zero_map(g, fault_page);
 	if ((uint64_t)st.st_size >= g->length) {
-		if (retry_once(g, fault_page))
+		if (retry_once(g, fault_page, &st.st_mtim))
 			return 1;
 		return zero_map(g, fault_page);
 	}

@@ -26,9 +26,10 @@
  *     owner of the contents repairs it (the broker: segments.h).
  *   - inside a guarded mapping whose file is already back to its size
  *     (another process restored it between our fault and our fstat):
- *     returned, to retry, once per fault address; the same address
- *     faulting again with the size right is not a shrink (a tmpfs out
- *     of pages for a hole, say) and is treated as the next case.
+ *     returned, to retry, once per fault address and file mtime; the
+ *     same address faulting again with the size right and the mtime
+ *     unmoved (no ftruncate since) is not a shrink (a tmpfs out of
+ *     pages for a hole, say) and is treated as the next case.
  *   - otherwise (no fd, a read-only fd, ftruncate failed): the cut part
  *     of this process's mapping -- from the end of the file, or from
  *     the faulting page when the size is unknown, to the end of the

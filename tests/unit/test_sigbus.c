@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -277,6 +278,60 @@ static int body_chained(void)
 	return 6;
 }
 
+/*
+ * A fault whose file has its size: SIGBUS forged as the kernel would
+ * send it (si_code BUS_ADRERR, si_addr in the mapping), which a process
+ * may queue to itself.  The first is retried (another process may have
+ * restored the size just before our fstat); the same page again with the
+ * file unchanged is no shrink, and gets private zeros; after the file's
+ * mtime moved (a later shrink and restore) it is retried again.
+ */
+static void forge_sigbus(volatile unsigned char *addr)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = BUS_ADRERR;
+	si.si_addr = (void *)addr;
+	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS,
+	    &si) < 0)
+		_exit(93);
+}
+
+static int body_retry(void)
+{
+	_Atomic uintptr_t damaged = 0;
+	struct timespec times[2] = { { 0, UTIME_OMIT }, { 12345, 0 } };
+	int fd = make_file();
+	volatile unsigned char *m;
+	unsigned char b = 0;
+
+	set_default();
+	m = mmap(NULL, PAGES * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return 1;
+	if (cb_sigbus_guard((void *)m, PAGES * pg, PROT_READ | PROT_WRITE,
+	    fd, &damaged, 1) != 0)
+		return 2;
+	forge_sigbus(m + 3 * pg + 8);
+	if (atomic_load(&damaged) != 0 || m[3 * pg] != 0xab)
+		return 3;                   /* retried, still shared */
+	if (futimens(fd, times) < 0)        /* as a shrink and restore */
+		return 4;
+	forge_sigbus(m + 3 * pg + 16);
+	if (atomic_load(&damaged) != 0 || m[3 * pg] != 0xab)
+		return 5;                   /* a new event: retried */
+	forge_sigbus(m + 3 * pg + 24);
+	if (atomic_load(&damaged) != 1 || m[3 * pg] != 0)
+		return 6;                   /* the same again: zeros */
+	if (pread(fd, &b, 1, 3 * pg) != 1 || b != 0xab)
+		return 7;                   /* ours alone */
+	if (m[2 * pg] != 0xab)
+		return 8;                   /* only from the faulting page */
+	return 0;
+}
+
 /* A SIGBUS sent with kill(2) is never taken for a fault. */
 static int body_sent(void)
 {
@@ -321,6 +376,12 @@ static void expect_sigbus(int status)
 	assert_int_equal(WTERMSIG(status), SIGBUS);
 }
 
+static void test_size_right_retried_once(void **state)
+{
+	(void)state;
+	expect_exit0(in_child("retry"));
+}
+
 static void test_unguarded_fault_kills(void **state)
 {
 	(void)state;
@@ -361,7 +422,7 @@ static const struct {
 	{ "writable", body_writable }, { "readonly", body_readonly },
 	{ "nofd", body_nofd }, { "unguarded", body_unguarded },
 	{ "unguard", body_unguard }, { "sent", body_sent },
-	{ "chained", body_chained },
+	{ "chained", body_chained }, { "retry", body_retry },
 };
 
 int main(int argc, char **argv)
@@ -370,6 +431,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_writable_restores_size),
 		cmocka_unit_test(test_readonly_maps_zeros),
 		cmocka_unit_test(test_no_fd_maps_zeros),
+		cmocka_unit_test(test_size_right_retried_once),
 		cmocka_unit_test(test_unguarded_fault_kills),
 		cmocka_unit_test(test_unguard),
 		cmocka_unit_test(test_sent_sigbus_kills),
