@@ -34,6 +34,19 @@
  *            slots are for admin peers (is_admin()) only.  A
  *            connection over a limit is accepted and closed at once,
  *            and counted (capdump's refused), never waited on.
+ *
+ *   fds      start-up raises RLIMIT_NOFILE's soft limit to the hard
+ *            one.  When accept4() fails for want of descriptors
+ *            (EMFILE, ENFILE) the listener is no longer watched, so
+ *            the level-triggered loop does not spin on it: it is
+ *            watched again when a connection closes or at the next
+ *            tick.  One descriptor is kept in reserve (spare_fd): when
+ *            out of them, it is given up to accept what waits, one at a
+ *            time -- an admin peer is served on it (capctl answers;
+ *            its HELLO is refused, which would keep it), everyone else
+ *            is closed at once (counted) -- and taken back after.  A
+ *            shortage is logged once when it starts and once, with the
+ *            count, when descriptors are free again.
  */
 #include "control.h"
 
@@ -42,8 +55,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -72,6 +88,11 @@
 #define ADMIN_RESERVE 16        /* the last slots: admin peers only */
 #define UID_PENDING_MAX 256     /* per non-admin uid, before HELLO */
 #define LOG_EVERY_MS 10000      /* refusals: one summary line per */
+#define PUBLISH_TICKS 4         /* pressure counters: every 4th tick */
+#define SHED_MAX 64             /* out of fds: at most this many shed a go */
+/* Descriptors a full broker can use: a connection and a pidfd per
+ * client, the other connections, and its own (segments, epoll, ...). */
+#define FDS_WANTED (2 * CB_MAX_CLIENTS + (CONN_MAX - CB_MAX_CLIENTS) + 64)
 #define PUBLISH_WAIT_MS 2000
 
 struct conn {
@@ -85,6 +106,7 @@ struct conn {
 	int epfd;
 	int admin;               /* is_admin(), decided at accept */
 	int closing;             /* flush what is queued, then close */
+	int spare;               /* on the reserve descriptor: no HELLO */
 	uint64_t drained_ns;     /* output last empty or last progressed */
 	uint64_t line_ns;        /* CUT_MS counts from here */
 	int client;              /* HELLO: client-table index, else -1 */
@@ -108,10 +130,37 @@ static struct uid_pending {
 static size_t npending_uids;
 /* Refusals not yet logged, and since when (one summary per period). */
 static uint64_t refused_unlogged, refused_logged_ns;
+/* Out of descriptors: the reserve one, and the run of failures. */
+static int spare_fd = -1;
+static int listen_fd = -1, listen_epfd = -1;
+static int accept_paused;       /* the listener is not watched */
+static uint64_t starved_ns;     /* 0, or when the run began */
+static uint64_t starved_last_ns; /* the run's latest failure */
+static uint64_t starved_refused; /* connections shed during the run */
+static rlim_t fd_limit;         /* RLIMIT_NOFILE soft, after raising */
 static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
 /* The tick's timerfd comes back through cb_control_io() (control.h). */
 static struct cb_pollable tick_poll = { CB_POLL_CONN };
 static int tick_fd = -1;
+
+/* Keep one descriptor in reserve, if we can (see the top). */
+static void spare_take(void)
+{
+	if (spare_fd < 0)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Watch the listener again after a shortage (a descriptor freed, or a
+ * tick passed); the next accept says whether it is over. */
+static void accept_resume(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_poll };
+
+	if (!accept_paused || listen_epfd < 0)
+		return;
+	accept_paused = 0;
+	epoll_ctl(listen_epfd, EPOLL_CTL_MOD, listen_fd, &ev);
+}
 
 /* The pending count of uid after adding delta (0, +1 or -1). */
 static unsigned uid_pending_add(uid_t uid, int delta)
@@ -160,6 +209,9 @@ static void conn_free(struct cb_broker *b, struct conn *c)
 	close(c->fd);             /* also leaves the epoll set */
 	free(c->out);
 	free(c);
+	/* A descriptor is free: the reserve first, then the listener. */
+	spare_take();
+	accept_resume();
 }
 
 /* Every change of a queue's length goes through here: out_total and the
@@ -477,6 +529,12 @@ static void do_hello(struct cb_broker *b, struct conn *c,
 		reply_err(c, EINVAL, "bad client index %u", req->client);
 		return;
 	}
+	if (c->spare) {
+		/* A registration would keep the reserve descriptor. */
+		reply_err(c, EMFILE, "the broker is out of file descriptors; "
+		    "not watching client entry %u", req->client);
+		return;
+	}
 	cs = cb_slots_client(b->seg.slots, req->client);
 	/* Relaxed: a check only; this thread reads nothing else of the
 	 * entry.  watch() (sweeper.c) re-checks the owner with acquire,
@@ -691,9 +749,59 @@ static void log_refusals(uint64_t now)
  * The control tick, every TICK_MS: the deadlines no event announces.
  * Reading the timerfd re-arms its level-triggered readiness.
  */
+/* Open descriptors of this process; at a shortage, the limit. */
+static unsigned count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (d == NULL)
+		return errno == EMFILE || errno == ENFILE ? (unsigned)fd_limit :
+		    0;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 0 ? n - 1 : 0;   /* not the directory's own */
+}
+
+/* The pressure counters in the state header (abi.h): relaxed stores,
+ * this thread their only writer; each stands alone. */
+static void publish_pressure(struct cb_broker *b)
+{
+	struct cb_seg_header *h = b->seg.state;
+
+	atomic_store_explicit(&h->ctl_fds, count_fds(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&h->ctl_fd_limit, fd_limit > UINT32_MAX ?
+	    UINT32_MAX : (uint32_t)fd_limit, memory_order_relaxed);
+	atomic_store_explicit(&h->ctl_conns, nconns, memory_order_relaxed);
+	atomic_store_explicit(&h->ctl_refused, nrefused,
+	    memory_order_relaxed);
+	atomic_store_explicit(&h->ctl_cut, ncut, memory_order_relaxed);
+}
+
+/* Each tick retries a paused listener.  The run of failures ends when
+ * none came for a second and descriptors are free again: logged once,
+ * not once per connection at the edge. */
+static void accept_tick(uint64_t now)
+{
+	accept_resume();
+	if (starved_ns == 0 || now - starved_last_ns < CB_NS_PER_S ||
+	    count_fds() >= fd_limit)
+		return;
+	log_info("control: file descriptors free again after %llu s; %llu "
+	    "connection%s refused meanwhile",
+	    (unsigned long long)((now - starved_ns) / CB_NS_PER_S),
+	    (unsigned long long)starved_refused,
+	    starved_refused == 1 ? "" : "s");
+	starved_ns = 0;
+}
+
 static void control_tick(struct cb_broker *b)
 {
 	uint64_t expirations, now = cb_monotonic_ns();
+	static unsigned ticks;
 	unsigned cut[CUT_WHYS] = { 0 }, total = 0;
 	struct ucred first = { 0 };
 	struct conn *c, *next;
@@ -722,6 +830,9 @@ static void control_tick(struct cb_broker *b)
 		    first.uid, first.pid);
 	ncut += total;
 	log_refusals(now);
+	accept_tick(now);
+	if (++ticks % PUBLISH_TICKS == 0)
+		publish_pressure(b);
 }
 
 void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
@@ -781,43 +892,95 @@ static void conn_refuse(struct conn *c, const char *why)
 	free(c);
 }
 
-void cb_control_accept(struct cb_broker *b, int epfd)
+/* fd was accepted (on the reserve descriptor if spare): admit it, or
+ * close it at once. */
+static void conn_accepted(struct cb_broker *b, int epfd, int fd, int spare)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	const char *why;
 	socklen_t len;
-	struct conn *c;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		log_warnx("control: out of memory for a connection");
+		close(fd);
+		return;
+	}
+	c->poll.kind = CB_POLL_CONN;
+	c->client = -1;
+	c->fd = fd;
+	c->epfd = epfd;
+	c->spare = spare;
+	c->line_ns = c->drained_ns = cb_monotonic_ns();
+	len = sizeof(c->cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0)
+		c->cred.uid = (uid_t)-1;   /* unknown: no admin */
+	c->admin = is_admin(b, c);
+	why = spare && !c->admin ? "out of file descriptors" : conn_admit(c);
+	if (why != NULL) {
+		starved_refused += spare;
+		conn_refuse(c, why);
+		return;
+	}
+	ev.data.ptr = &c->poll;
+	LIST_INSERT_HEAD(&conns, c, link);
+	nconns++;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_warn("control: epoll_ctl");
+		conn_free(NULL, c);
+	}
+}
+
+/* Out of descriptors: stop watching the listener (see the top). */
+static void accept_pause(int err)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &listen_poll };
+
+	starved_last_ns = cb_monotonic_ns();
+	if (starved_ns == 0) {
+		starved_ns = starved_last_ns;
+		starved_refused = 0;
+		log_warnx("control: out of file descriptors (%s, limit %llu): "
+		    "accepting only as they free; admin peers are served on "
+		    "a reserved one", strerror(err),
+		    (unsigned long long)fd_limit);
+	}
+	if (!accept_paused) {
+		accept_paused = 1;
+		epoll_ctl(listen_epfd, EPOLL_CTL_MOD, listen_fd, &ev);
+	}
+}
+
+/* Give up the reserve descriptor to take what waits, one at a time;
+ * it comes back unless an admin peer keeps it. */
+static void accept_shed(struct cb_broker *b, int epfd)
+{
+	int fd;
+
+	for (int i = 0; i < SHED_MAX && spare_fd >= 0; i++) {
+		close(spare_fd);
+		spare_fd = -1;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd >= 0)
+			conn_accepted(b, epfd, fd, 1);
+		spare_take();
+		if (fd < 0)
+			return;         /* nothing waits (or worse) */
+	}
+}
+
+void cb_control_accept(struct cb_broker *b, int epfd)
+{
 	int fd;
 
 	while ((fd = accept4(b->control_fd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			log_warnx("control: out of memory for a connection");
-			close(fd);
-			continue;
-		}
-		c->poll.kind = CB_POLL_CONN;
-		c->client = -1;
-		c->fd = fd;
-		c->epfd = epfd;
-		c->line_ns = c->drained_ns = cb_monotonic_ns();
-		len = sizeof(c->cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred,
-		    &len) < 0)
-			c->cred.uid = (uid_t)-1;   /* unknown: no admin */
-		c->admin = is_admin(b, c);
-		if ((why = conn_admit(c)) != NULL) {
-			conn_refuse(c, why);
-			continue;
-		}
-		ev.data.ptr = &c->poll;
-		LIST_INSERT_HEAD(&conns, c, link);
-		nconns++;
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			log_warn("control: epoll_ctl");
-			conn_free(NULL, c);
-		}
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+		conn_accepted(b, epfd, fd, 0);
+	if (errno == EMFILE || errno == ENFILE) {
+		accept_pause(errno);
+		accept_shed(b, epfd);
+		return;
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		log_warn("control: accept");
@@ -842,6 +1005,35 @@ static int tick_open(int epfd)
 		return r;
 	}
 	return 0;
+}
+
+/* Soft RLIMIT_NOFILE up to the hard one, as daemons do; logged. */
+static void fd_limit_raise(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = was;
+	}
+	fd_limit = rl.rlim_cur;
+	if (fd_limit != was)
+		log_info("control: file descriptor limit %llu (raised from "
+		    "%llu)", (unsigned long long)fd_limit,
+		    (unsigned long long)was);
+	else
+		log_info("control: file descriptor limit %llu",
+		    (unsigned long long)fd_limit);
+	if (fd_limit < FDS_WANTED)
+		log_warnx("control: a full broker can use %u file "
+		    "descriptors (%u clients, %u connections); raise the "
+		    "limit (LimitNOFILE=, ulimit -n)", FDS_WANTED,
+		    CB_MAX_CLIENTS, CONN_MAX);
 }
 
 int cb_control_open(struct cb_broker *b, int epfd)
@@ -871,6 +1063,11 @@ int cb_control_open(struct cb_broker *b, int epfd)
 		return r;
 	}
 	b->control_fd = fd;
+	listen_fd = fd;
+	listen_epfd = epfd;
+	fd_limit_raise();
+	spare_take();
+	publish_pressure(b);
 	return tick_open(epfd);
 }
 
@@ -889,4 +1086,9 @@ void cb_control_close(struct cb_broker *b)
 		close(tick_fd);
 		tick_fd = -1;
 	}
+	if (spare_fd >= 0) {
+		close(spare_fd);
+		spare_fd = -1;
+	}
+	listen_fd = listen_epfd = -1;
 }

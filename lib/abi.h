@@ -164,7 +164,20 @@ struct cb_seg_header {
 	 * reserve (the broker would judge it dead and undo its holds).
 	 */
 	_Atomic uint64_t broker_pidns;
-	uint64_t reserved[5];
+	/*
+	 * Control-socket pressure (broker/control.c), state segment only:
+	 * stored relaxed by the main thread about once a second; each is
+	 * a count of its own, ordered with nothing.  In ABI 1.1's reserved
+	 * words: zeros from a broker that predates them.
+	 */
+	_Atomic uint32_t ctl_fds;       /* open file descriptors */
+	_Atomic uint32_t ctl_fd_limit;  /* RLIMIT_NOFILE (soft) */
+	_Atomic uint32_t ctl_conns;     /* open control connections */
+	uint32_t reserved1;
+	_Atomic uint64_t ctl_refused;   /* connections refused at accept */
+	_Atomic uint64_t ctl_cut;       /* connections cut: idle, slow,
+	                                   replies not drained */
+	uint64_t reserved[1];
 };
 
 /*

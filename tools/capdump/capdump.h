@@ -145,6 +145,12 @@ struct dump {
 	int check;			/* cb_broker_check(): 0 alive */
 	char reason[CB_ERRMSG_MAX];	/* why stale; "" when alive */
 	int64_t heartbeat_age_ms;	/* -1: no heartbeat yet */
+	/* Control-socket pressure (abi.h, header): fd_limit 0 when the
+	 * broker does not publish it. */
+	struct {
+		uint32_t fds, fd_limit, conns, reserved;
+		uint64_t refused, cut;
+	} control;
 
 	int info_ok;
 	struct cb_info info;

@@ -73,6 +73,17 @@ static void gather_broker(cb_client *c, struct dump *d)
 	else
 		d->heartbeat_age_ms = now > beat ?
 		    (int64_t)((now - beat) / CB_NS_PER_MS) : 0;
+	/* Relaxed: counts that stand alone (abi.h). */
+	d->control.fds = atomic_load_explicit(&h->ctl_fds,
+	    memory_order_relaxed);
+	d->control.fd_limit = atomic_load_explicit(&h->ctl_fd_limit,
+	    memory_order_relaxed);
+	d->control.conns = atomic_load_explicit(&h->ctl_conns,
+	    memory_order_relaxed);
+	d->control.refused = atomic_load_explicit(&h->ctl_refused,
+	    memory_order_relaxed);
+	d->control.cut = atomic_load_explicit(&h->ctl_cut,
+	    memory_order_relaxed);
 }
 
 static void gather_info(cb_client *c, struct dump *d)

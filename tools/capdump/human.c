@@ -74,6 +74,12 @@ static void human_broker(const struct dump *d)
 	else
 		printf(" (heartbeat %" PRId64 " ms ago)\n",
 		    d->heartbeat_age_ms);
+	if (d->control.fd_limit == 0)
+		return;             /* a broker that does not publish it */
+	printf("control     %" PRIu32 " of %" PRIu32 " fds, %" PRIu32
+	    " connections, %" PRIu64 " refused, %" PRIu64 " cut\n",
+	    d->control.fds, d->control.fd_limit, d->control.conns,
+	    d->control.refused, d->control.cut);
 }
 
 static void human_state(const struct dump *d)

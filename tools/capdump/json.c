@@ -41,10 +41,18 @@ static void json_broker(const struct dump *d)
 	printf(",\"stale\":%s,\"reason\":", d->check == 0 ? "false" : "true");
 	json_string(d->check == 0 ? "" : d->reason, sizeof(d->reason));
 	if (d->heartbeat_age_ms < 0)
-		printf(",\"heartbeat_age_ms\":null}");
+		printf(",\"heartbeat_age_ms\":null");
 	else
-		printf(",\"heartbeat_age_ms\":%" PRId64 "}",
+		printf(",\"heartbeat_age_ms\":%" PRId64,
 		    d->heartbeat_age_ms);
+	if (d->control.fd_limit == 0)
+		printf(",\"control\":null}");
+	else
+		printf(",\"control\":{\"fds\":%" PRIu32 ",\"fd_limit\":%"
+		    PRIu32 ",\"connections\":%" PRIu32 ",\"refused\":%"
+		    PRIu64 ",\"cut\":%" PRIu64 "}}", d->control.fds,
+		    d->control.fd_limit, d->control.conns,
+		    d->control.refused, d->control.cut);
 }
 
 static void json_state(const struct dump *d)

@@ -49,6 +49,26 @@ static void prom_u64(const char *broker, const char *metric,
 	printf("%s{broker=\"%s\"} %" PRIu64 "\n", metric, broker, v);
 }
 
+/* Control-socket pressure, when the broker publishes it. */
+static void prom_control(const struct dump *d, const char *broker)
+{
+	if (d->control.fd_limit == 0)
+		return;
+	prom_u64(broker, "capbroker_open_fds", "gauge",
+	    "File descriptors the broker has open.", d->control.fds);
+	prom_u64(broker, "capbroker_fd_limit", "gauge",
+	    "The broker's file descriptor limit (RLIMIT_NOFILE).",
+	    d->control.fd_limit);
+	prom_u64(broker, "capbroker_control_connections", "gauge",
+	    "Open control-socket connections.", d->control.conns);
+	prom_u64(broker, "capbroker_control_refused_total", "counter",
+	    "Control connections refused at accept (limits, no fds).",
+	    d->control.refused);
+	prom_u64(broker, "capbroker_control_cut_total", "counter",
+	    "Control connections cut (idle, slow line, replies not "
+	    "drained).", d->control.cut);
+}
+
 static void prom_state(const struct dump *d, const char *broker)
 {
 	uint64_t w = d->state_word;
@@ -75,6 +95,7 @@ static void prom_state(const struct dump *d, const char *broker)
 	else
 		printf("capbroker_heartbeat_age_seconds{broker=\"%s\"} "
 		    "%.3f\n", broker, (double)d->heartbeat_age_ms / 1000.0);
+	prom_control(d, broker);
 	if (!d->ident_ok)
 		return;
 	prom_u64(broker, "capbroker_epoch", "gauge",
