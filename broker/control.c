@@ -22,8 +22,10 @@
  *   time     a connection that has not said HELLO must complete a
  *            request line within CUT_MS of connecting and of its
  *            previous line; a registered one (HELLO: its connection is
- *            its death notice, kept for the client's life) only once it
- *            has started a line.  Else it is cut.
+ *            its death notice, kept for the client's life) and an
+ *            admin peer's (trusted, and within CONN_MAX: capbench keeps
+ *            one across its sections) only once it has started a line
+ *            (conn_may_idle()).  Else it is cut.
  *
  *   slots    CONN_MAX connections in all.  Registered ones are bounded
  *            by the client table (one connection per entry, HELLO
@@ -222,6 +224,14 @@ static void out_set_len(struct conn *c, size_t len)
 		c->drained_ns = cb_monotonic_ns();
 	out_total = out_total - c->outlen + len;
 	c->outlen = len;
+}
+
+/* Whether c may stay quiet between lines (see the top): a registered
+ * client, or an admin peer -- not on the reserve descriptor, which it
+ * would keep from the next admin. */
+static int conn_may_idle(const struct conn *c)
+{
+	return c->client >= 0 || (c->admin && !c->spare);
 }
 
 /* Whether the next request line of c may be handled now. */
@@ -702,8 +712,9 @@ static void conn_read(struct cb_broker *b, struct conn *c)
 			c->closing = 1;
 			return;
 		}
-		/* A registered peer's line clock starts with the line. */
-		if (c->inlen == 0 && c->client >= 0)
+		/* The line clock of a peer that may idle starts with the
+		 * line. */
+		if (c->inlen == 0 && conn_may_idle(c))
 			c->line_ns = cb_monotonic_ns();
 		c->inlen += (size_t)n;
 		conn_lines(b, c);
@@ -723,7 +734,7 @@ static enum cut_why conn_overdue(const struct conn *c, uint64_t now)
 	if (c->outlen > 0)
 		return now - c->drained_ns >= CUT_MS * CB_NS_PER_MS ?
 		    CUT_STALLED : CUT_NONE;
-	if ((c->client < 0 || c->inlen > 0) &&
+	if ((!conn_may_idle(c) || c->inlen > 0) &&
 	    now - c->line_ns >= CUT_MS * CB_NS_PER_MS)
 		return c->inlen > 0 ? CUT_SLOW_LINE : CUT_IDLE;
 	return CUT_NONE;

@@ -3,7 +3,7 @@
 # of the 4,096 slots are for admin peers, a connection that does not
 # complete a request line within 10 s is cut (an idle one, or one that
 # dribbles a line), and a registered client's connection (HELLO: its
-# death notice) is not cut for being quiet.  Without the limits every
+# death notice) or an admin's is not cut for being quiet.  Without the limits every
 # connection of one uid is kept, and 4,096 of them leave root's
 # `capctl ping` unanswered.
 . "$(dirname "$0")/lib.sh"
@@ -95,6 +95,11 @@ kill $PEERS
 wait_until 20 yields "$fd1" fds || fail "fds: $(fds), $fd1 before"
 
 say "idle connections, and a line dribbled a byte every 500 ms, are cut after 10 s"
+# Root's quiet connection first: were it cut, it would go no later.
+"$BIN/tests/cbconns" -n 1 "$SOCK" >"$D/root" 2>&1 &
+PIDS="$PIDS $!"
+ROOT=$!
+wait_for root '^connected 1 ' 10 || fail "root's connection"
 attack idle 65534 50
 attack slow 65533 1 -d 500 -l PING
 wait_until 30 open_is idle 0 || fail "idle connections not cut ($(tail -1 "$D/idle"))"
@@ -104,6 +109,8 @@ wait_until 10 grep -Eq "control: cut [0-9]+ connections? after 10 s: [1-9][0-9]*
 wait_until 10 grep -Eq "control: cut [0-9]+ connections? after 10 s: [0-9]+ idle, 1 request line too slow" "$LOG" ||
     fail "slow-line cut not logged"
 expect_match "$(ctl status)" "registered: +1$" "registered client kept"
+expect_eq "$(fds)" $((fd1 + 1)) "fds: h1's and root's connections kept"
+kill "$ROOT"
 wait_until 10 yields "$fd1" fds || fail "fds: $(fds), $fd1 before"
 pings "after"
 let_go h1
