@@ -52,13 +52,13 @@
  */
 #include "control.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
@@ -687,7 +687,10 @@ static void conn_lines(struct cb_broker *b, struct conn *c)
 		c->inlen -= len + 1;
 		memmove(c->in, nl + 1, c->inlen);
 	}
-	if (!c->closing && c->inlen == sizeof(c->in)) {
+	/* Full, and no line in it (lines that wait for the replies to
+	 * drain are not too long). */
+	if (!c->closing && c->inlen == sizeof(c->in) &&
+	    memchr(c->in, '\n', c->inlen) == NULL) {
 		reply_err(c, E2BIG, "line longer than %d bytes",
 		    CB_PROTO_LINE_MAX - 1);
 		c->closing = 1;
@@ -756,10 +759,6 @@ static void log_refusals(uint64_t now)
 	refused_logged_ns = now;
 }
 
-/*
- * The control tick, every TICK_MS: the deadlines no event announces.
- * Reading the timerfd re-arms its level-triggered readiness.
- */
 /* Open descriptors of this process; at a shortage, the limit. */
 static unsigned count_fds(void)
 {
@@ -809,6 +808,11 @@ static void accept_tick(uint64_t now)
 	starved_ns = 0;
 }
 
+/*
+ * The control tick, every TICK_MS: the deadlines no event announces,
+ * the paused listener, the summaries and the pressure counters.
+ * Reading the timerfd re-arms its level-triggered readiness.
+ */
 static void control_tick(struct cb_broker *b)
 {
 	uint64_t expirations, now = cb_monotonic_ns();
