@@ -53,7 +53,7 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_SRC_proto  = lib/proto.c
 FUZZ_SRC_slots  = lib/segment.c lib/reserve.c lib/snapshot.c lib/place.c \
                   lib/queue.c $(wildcard lib/sweep_*.c)
-FUZZ_SRC_config = broker/config.c lib/proto.c
+FUZZ_SRC_config = broker/config.c lib/proto.c lib/clock.c
 FUZZ_LIBS_proto  = -lbsd
 FUZZ_LIBS_slots  =
 FUZZ_LIBS_config = -lbsd
