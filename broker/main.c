@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,14 @@ struct options {
 	int test;      /* -t: check the configuration and exit */
 };
 
+#define USAGE_LINES \
+"usage: capbrokerd [-f] [-n NAME] [-c CONFIG] [--replace] [--remove]\n" \
+"       capbrokerd -t [-c CONFIG]\n"
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: capbrokerd [-f] [-n NAME] [-c CONFIG] [--replace] [--remove]\n"
-"       capbrokerd -t [-c CONFIG]\n"
+USAGE_LINES
 "\n"
 "Publish a fleet's capacity in shared memory for libcapbroker clients.\n"
 "Runs in the foreground and logs to stderr (any supervisor will do).\n"
@@ -100,6 +104,21 @@ static void usage(FILE *f)
 "Environment: CAPBROKER_RUNDIR (default " CB_RUNDIR_DEFAULT ").\n");
 }
 
+/* A usage error: what was wrong, the synopsis and where the help is,
+ * not the whole help (exit 64, EX_USAGE). */
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("capbrokerd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n" USAGE_LINES
+	    "Try 'capbrokerd --help' for more information.\n", stderr);
+	exit(64);
+}
+
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -117,7 +136,10 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->name = "default";
-	while ((ch = getopt_long(argc, argv, "n:c:fthV", longopts, NULL)) != -1)
+	/* Our own messages, with the usage hint, instead of getopt's. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":n:c:fthV", longopts,
+	    NULL)) != -1)
 		switch (ch) {
 		case 'n': o->name = optarg; break;
 		case 'c': o->config = optarg; break;
@@ -131,14 +153,18 @@ static void parse_args(int argc, char **argv, struct options *o)
 			    CB_VERSION_MAJOR, CB_VERSION_MINOR, CB_ABI_MAJOR,
 			    CB_ABI_MINOR);
 			exit(0);
-		default: usage(stderr); exit(64);
+		case ':':
+			usage_error("option '%s' needs an argument",
+			    argv[optind - 1]);
+			break;
+		default:
+			/* optopt names a short option even inside "-fx". */
+			if (optopt != 0)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
-	if (optind != argc) {
-		fprintf(stderr, "capbrokerd: unexpected argument '%s'\n",
-		    argv[optind]);
-		usage(stderr);
-		exit(64);
-	}
+	if (optind != argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!cb_name_valid(o->name)) {
 		fprintf(stderr, "capbrokerd: bad instance name '%s' (1-%d of "
 		    "A-Z a-z 0-9 . _ -)\n", o->name, CB_NAME_MAX);

@@ -90,3 +90,14 @@ expect_match "$(ctl run --pool one -- true 2>&1)" "retry after 250 ms" \
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 stop_broker
+
+say "a usage error: what was wrong, the synopsis and the --help hint, not the whole help (exit 64)"
+for args in --bogus -x "-n" extra; do
+	err=$("$BIN/capbrokerd" $args 2>&1 >/dev/null)
+	expect_eq "$?" 64 "capbrokerd $args"
+	expect_match "$err" "^capbrokerd: (unknown option|option .* needs an argument|unexpected argument)" \
+	    "capbrokerd $args names the error"
+	expect_match "$err" "Try 'capbrokerd --help'" "capbrokerd $args: the hint"
+	expect_eq "$(printf '%s\n' "$err" | wc -l)" 4 "capbrokerd $args: four lines, not the help: $err"
+done
+expect_match "$("$BIN/capbrokerd" --help)" "Configuration \(one per line" "--help still prints the whole help"
