@@ -116,6 +116,15 @@ void log_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_critx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(SD_CRIT, "critical: ", fmt, ap, NULL);
+	va_end(ap);
+}
+
 void fatalx(const char *fmt, ...)
 {
 	va_list ap;

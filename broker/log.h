@@ -24,6 +24,9 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Something is broken and being repaired, or cannot be: priority err. */
 void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The broker cannot do its job and keeps running to serve what it can:
+ * priority crit. */
+void log_critx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 noreturn void fatal(const char *fmt, ...)

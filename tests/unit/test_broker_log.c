@@ -100,6 +100,7 @@ static void test_journal_priorities(void **state)
 		{ log_info, "<6>capbrokerd[j]: hello 7" },
 		{ log_warnx, "<4>capbrokerd[j]: warning: hello 7" },
 		{ log_errx, "<3>capbrokerd[j]: error: hello 7" },
+		{ log_critx, "<2>capbrokerd[j]: critical: hello 7" },
 	};
 
 	name_stderr("", 0);
