@@ -404,8 +404,11 @@ static void heartbeat(struct cb_broker *b, int tfd)
 		return;
 	atomic_store_explicit(&h->heartbeat_ns, cb_monotonic_ns(),
 	    memory_order_relaxed);
-	cb_segments_check(&b->seg);
-	sd_notify(0, "WATCHDOG=1");
+	/* Fed only while new clients can find the segments: a name
+	 * that cannot be linked again is for a restart to repair
+	 * (segments.h, "Names"). */
+	if (cb_segments_check(&b->seg))
+		sd_notify(0, "WATCHDOG=1");
 	w = atomic_load_explicit(&hot->state_word, memory_order_relaxed);
 	if (w != last_word) {
 		last_word = w;

@@ -1,5 +1,6 @@
 /*
- * segments.c - create, adopt or replace segments (see segments.h).
+ * segments.c - create, adopt or replace segments, and keep their names
+ * (see segments.h).
  */
 #include "segments.h"
 
@@ -11,9 +12,11 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capbroker.h"
+#include "clock.h"
 #include "futex.h"
 #include "log.h"
 #include "queue.h"
@@ -30,6 +33,13 @@
 #define CREATOR_FIRST offsetof(struct cb_seg_header, abi_major)
 #define CREATOR_END (offsetof(struct cb_seg_header, region) + \
 	sizeof(((struct cb_seg_header *)0)->region))
+
+/* Where glibc's shm_open keeps its names: the spare links (segments.h,
+ * "Names") are made there with link(2), which takes paths. */
+#define SHM_DIR "/dev/shm"
+
+/* The critical line about a name that cannot be put back: how often. */
+#define CRIT_EVERY_NS (60 * 1000000000ull)
 
 /* What we found under one name. */
 struct found {
@@ -152,6 +162,175 @@ static void guard_slots(struct cb_segments *s)
 	s->slots_mtime = slots_mtime(s);
 }
 
+/* ---- names: the public ones and the spare links (segments.h) ------ */
+
+static const char *const name_kind[2] = { "state", "slots" };
+
+static void names_init(struct cb_segments *s)
+{
+	for (int k = 0; k < 2; k++) {
+		struct cb_seg_names *n = &s->names[k];
+		const char *shm = k == 0 ? s->state_name : s->slots_name;
+
+		/* shm names start with '/': the spare link puts a dot
+		 * after it. */
+		snprintf(n->path, sizeof(n->path), SHM_DIR "%s", shm);
+		snprintf(n->spare, sizeof(n->spare), SHM_DIR "/.%s", shm + 1);
+		snprintf(n->temp, sizeof(n->temp), "%s.new", n->spare);
+	}
+}
+
+static int name_fd(const struct cb_segments *s, int k)
+{
+	return k == 0 ? s->state_fd : s->slots_fd;
+}
+
+/* 1: path leads to the file ours describes; 0: no such name; -1: it
+ * leads to another file, or cannot be looked up (errno). */
+static int leads_to(const char *path, const struct stat *ours)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return st.st_dev == ours->st_dev && st.st_ino == ours->st_ino ? 1 :
+	    -1;
+}
+
+/*
+ * Give the file open as fd the name path, replacing whatever file holds
+ * it.  Through /proc/self/fd: the file we have mapped, not whatever a
+ * name of it leads to now; it fails with ENOENT once no name is left
+ * (st_nlink 0).  A name held by another file is replaced in one step
+ * (a link under temp renamed over it): an open of the name finds one
+ * file or the other, never none.  0, or -1 with errno.
+ */
+static int link_fd(int fd, const char *path, const char *temp)
+{
+	char proc[32];
+	int e;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	if ((unlink(temp) < 0 && errno != ENOENT) ||
+	    linkat(AT_FDCWD, proc, AT_FDCWD, temp, AT_SYMLINK_FOLLOW) < 0)
+		return -1;
+	if (rename(temp, path) < 0) {
+		e = errno;
+		unlink(temp);
+		errno = e;
+		return -1;
+	}
+	/* rename() between two links of one file leaves both. */
+	unlink(temp);
+	return 0;
+}
+
+/* Make (or correct) both spare links: at creation and adoption. */
+static void make_spares(struct cb_segments *s)
+{
+	for (int k = 0; k < 2; k++) {
+		struct cb_seg_names *n = &s->names[k];
+		struct stat ours;
+		int r;
+
+		if (fstat(name_fd(s, k), &ours) < 0)
+			continue;
+		r = leads_to(n->spare, &ours);
+		if (r == 1)
+			continue;
+		if (r < 0)
+			log_warnx("%s: a spare link of another file (an "
+			    "earlier segment's?): replacing it", n->spare);
+		if (link_fd(name_fd(s, k), n->spare, n->temp) < 0) {
+			log_warn("%s: cannot make the spare link (a deleted "
+			    "%s cannot be linked again)", n->spare, n->path);
+			n->spare_lost = true;
+		}
+	}
+}
+
+static void remove_spares(const struct cb_segments *s)
+{
+	for (int k = 0; k < 2; k++)
+		if (unlink(s->names[k].spare) < 0 && errno != ENOENT)
+			log_warn("%s: removing the spare link",
+			    s->names[k].spare);
+}
+
+/* A name that is missing while a spare link of ours is there. */
+static bool name_recoverable(const struct cb_seg_names *n)
+{
+	struct stat st;
+
+	if (lstat(n->path, &st) == 0 || errno != ENOENT)
+		return false;
+	/* Ours alone: anyone can put a file in the sticky /dev/shm. */
+	return lstat(n->spare, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid();
+}
+
+/* Whether the state segment behind the spare link says its broker
+ * stopped cleanly (it published STOPPING last). */
+static bool stopped_cleanly(const struct cb_segments *s, const char *name)
+{
+	const struct cb_state_hot *hot;
+	struct found f;
+	bool r = false;
+
+	/* shm_open takes the spare name too: "/.capbroker.NAME.state". */
+	inspect(s->names[0].spare + strlen(SHM_DIR), name, CB_SEG_STATE, &f);
+	if (f.valid) {
+		hot = cb_seg_region(f.base, CB_RS_HOT);
+		/* Pairs with the release store of the state word in
+		 * publish() (publisher.c). */
+		r = CB_STATE_FLAGS(atomic_load_explicit(&hot->state_word,
+		    memory_order_acquire)) & CB_STATE_F_STOPPING;
+	}
+	release(&f);
+	return r;
+}
+
+/*
+ * Start-up: a public name removed while the last broker ran, which was
+ * killed before it could link it again, is linked again from its spare
+ * link, and the segments are adopted as usual.  Both removed after a
+ * clean stop: by hand, to start afresh (segments.h, "Names").
+ */
+static void recover_names(struct cb_segments *s, const char *name)
+{
+	bool missing[2];
+
+	for (int k = 0; k < 2; k++)
+		missing[k] = name_recoverable(&s->names[k]);
+	if (!missing[0] && !missing[1])
+		return;
+	if (missing[0] && missing[1] && stopped_cleanly(s, name)) {
+		log_info("%s and %s were removed after the last broker "
+		    "stopped cleanly: starting afresh (removing their spare "
+		    "links %s, %s)", s->names[0].path, s->names[1].path,
+		    s->names[0].spare, s->names[1].spare);
+		remove_spares(s);
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		if (!missing[k])
+			continue;
+		if (link(s->names[k].spare, s->names[k].path) < 0) {
+			log_err("%s: missing; linking it again from its spare "
+			    "link %s", s->names[k].path, s->names[k].spare);
+			continue;
+		}
+		log_warnx("%s: was removed while the last broker ran, which "
+		    "stopped before it could link it again; linked it again "
+		    "from its spare link %s (nothing is lost)",
+		    s->names[k].path, s->names[k].spare);
+	}
+}
+
 static int create_one(const char *shm, enum cb_seg_kind kind,
     const char *name, uint64_t instance, mode_t mode, gid_t group,
     void **base, size_t *size, int *keep_fd, char *err, size_t errlen)
@@ -207,8 +386,8 @@ static int create_both(struct cb_segments *s, const char *name,
 	if (getrandom(&instance, sizeof(instance), 0) != sizeof(instance))
 		instance = cb_realtime_ns() ^ ((uint64_t)getpid() << 32);
 	r = create_one(s->state_name, CB_SEG_STATE, name, instance,
-	    o->state_mode, o->group, &s->state, &s->state_size, NULL, err,
-	    errlen);
+	    o->state_mode, o->group, &s->state, &s->state_size, &s->state_fd,
+	    err, errlen);
 	if (r < 0)
 		return r;
 	r = create_one(s->slots_name, CB_SEG_SLOTS, name, instance,
@@ -216,12 +395,15 @@ static int create_both(struct cb_segments *s, const char *name,
 	    err, errlen);
 	if (r < 0) {
 		munmap(s->state, s->state_size);
+		close(s->state_fd);
 		shm_unlink(s->state_name);
 		s->state = NULL;
+		s->state_fd = -1;
 		return r;
 	}
 	s->slots_total = s->slots_size;
 	guard_slots(s);
+	make_spares(s);
 	return 0;
 }
 
@@ -341,12 +523,13 @@ static int adopt(struct cb_segments *s, struct found *st, struct found *sl)
 	s->slots = sl->base;
 	s->slots_size = sl->size;
 	s->slots_fd = sl->fd;
+	s->state_fd = st->fd;
 	s->slots_total = sl->hdr.total_size;
 	s->adopted = true;
 	st->base = sl->base = NULL;
-	sl->fd = -1;
-	release(st);
+	st->fd = sl->fd = -1;
 	guard_slots(s);
+	make_spares(s);
 	/* A file grown past its size: said and repaired now, not at the
 	 * first heartbeat. */
 	cb_segments_check(s);
@@ -430,9 +613,33 @@ static void slots_regrow(const char *shm, const struct found *st)
 	close(fd);
 }
 
+/*
+ * Why a pair of segments cannot be adopted, for the refusal and for
+ * the replacement's log line: never empty (a valid segment has no
+ * why of its own; its twin's absence or another instance is the
+ * reason).
+ */
+static void pair_reason(const struct cb_segments *s, const struct found *st,
+    const struct found *sl, char *buf, size_t len)
+{
+	if (!st->exists)
+		snprintf(buf, len, "%s: %s (and no client can attach without "
+		    "it)", s->state_name, st->why);
+	else if (!st->valid)
+		snprintf(buf, len, "%s: %s", s->state_name, st->why);
+	else if (!sl->valid)
+		snprintf(buf, len, "%s: %s", s->slots_name, sl->why);
+	else
+		snprintf(buf, len, "%s and %s belong to different instances "
+		    "(%016llx, %016llx)", s->state_name, s->slots_name,
+		    (unsigned long long)st->hdr.instance,
+		    (unsigned long long)sl->hdr.instance);
+}
+
 int cb_segments_open(struct cb_segments *s, const char *name,
     const struct cb_seg_opts *o, char *err, size_t errlen)
 {
+	char why[2 * CB_ERRMSG_MAX];
 	struct found st, sl;
 	int r;
 
@@ -440,6 +647,9 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 	cb_shm_name(s->state_name, sizeof(s->state_name), name, CB_SEG_STATE);
 	cb_shm_name(s->slots_name, sizeof(s->slots_name), name, CB_SEG_SLOTS);
 	s->slots_fd = -1;
+	s->state_fd = -1;
+	names_init(s);
+	recover_names(s, name);
 	inspect(s->state_name, name, CB_SEG_STATE, &st);
 	slots_regrow(s->slots_name, &st);
 	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
@@ -455,21 +665,17 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 		/* The state magic alone says "finished" (segments.h). */
 		int unattached = !st.exists || st.magic_zero;
 
+		pair_reason(s, &st, &sl, why, sizeof(why));
 		if (!unattached && !o->replace) {
-			r = refuse(err, errlen, -EPROTO, "%s: %s; refusing to "
+			r = refuse(err, errlen, -EPROTO, "%s; refusing to "
 			    "touch it (capbrokerd --replace retires it and "
-			    "creates a new one)",
-			    st.valid ? s->slots_name : s->state_name,
-			    st.valid ? (sl.valid ? "state and slots segments "
-			    "belong to different instances" : sl.why) :
-			    st.why);
+			    "creates a new one)", why);
 			release(&st);
 			release(&sl);
 			return r;
 		}
-		log_warnx("%s %s: %s; replacing", unattached ? "unfinished" :
-		    "incompatible", st.valid || !st.exists ? s->slots_name :
-		    s->state_name, st.valid || !st.exists ? sl.why : st.why);
+		log_warnx("%s %s; replacing", unattached ?
+		    "unfinished" : "incompatible", why);
 		retire(&st, CB_SEG_STATE);
 		retire(&sl, CB_SEG_SLOTS);
 		release(&st);
@@ -477,6 +683,8 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 		shm_unlink(s->state_name);
 		shm_unlink(s->slots_name);
 	}
+	/* The spare links of what was there (if any) go with it. */
+	remove_spares(s);
 	return create_both(s, name, o, err, errlen);
 }
 
@@ -573,7 +781,7 @@ static void check_restored(struct cb_segments *s)
 	restore_size(s);   /* the pages allocated again */
 }
 
-void cb_segments_check(struct cb_segments *s)
+static void check_slots_size(struct cb_segments *s)
 {
 	struct stat st;
 
@@ -591,8 +799,186 @@ void cb_segments_check(struct cb_segments *s)
 	s->slots_mtime = slots_mtime(s);
 }
 
+/*
+ * A public name that cannot be put back: critical, now and once a
+ * minute after, for as long as it lasts; the caller stops feeding the
+ * watchdog (segments.h, "Names").
+ */
+static void name_critical(struct cb_seg_names *n, const char *why)
+{
+	uint64_t now = cb_monotonic_ns();
+
+	if (n->crit_ns != 0 && now - n->crit_ns < CRIT_EVERY_NS)
+		return;
+	n->crit_ns = now;
+	log_critx("%s: cannot be linked again (%s).  Attached clients are "
+	    "served on; new clients and capdump cannot attach.  The "
+	    "watchdog is no longer fed: a supervisor restarts the broker, "
+	    "which %s", n->path, why, n->gone ? "starts empty (nothing can "
+	    "reach this segment any more)" : "links it again from its "
+	    "spare link if it can");
+}
+
+/*
+ * The public name does not lead to our segment (r: 0 missing, -1
+ * another file): say so once, then put it back from our fd, which
+ * works while any name of the file is left (the spare link).  Returns
+ * 1 once the name is ours again.
+ */
+static int name_lost(struct cb_segments *s, int k, int r,
+    const struct stat *ours)
+{
+	struct cb_seg_names *n = &s->names[k];
+	char why[160];
+
+	if (!n->lost) {
+		n->lost = true;
+		n->lost_at = time(NULL);
+		log_errx("%s: %s under the running broker: new clients and "
+		    "capdump cannot attach to the %s segment (attached ones "
+		    "are unaffected); linking it again", n->path, r == 0 ?
+		    "removed" : "replaced by another file", name_kind[k]);
+	}
+	n->gone = ours->st_nlink == 0;
+	if (n->gone) {
+		snprintf(why, sizeof(why), "no name leads to the segment any "
+		    "more: its spare link %s was removed too", n->spare);
+		name_critical(n, why);
+		return r;
+	}
+	if (link_fd(name_fd(s, k), n->path, n->temp) < 0) {
+		snprintf(why, sizeof(why), "link: %s", strerror(errno));
+		name_critical(n, why);
+		return r;
+	}
+	n->lost = false;
+	n->crit_ns = 0;
+	n->relinks++;
+	n->relinked_at = time(NULL);
+	log_warnx("%s: linked again to the segment in use (inode %llu): new "
+	    "clients attach to it again; nothing is lost", n->path,
+	    (unsigned long long)ours->st_ino);
+	return 1;
+}
+
+/* The spare link does not lead to our segment: make it again, quietly
+ * but for one warning per incident (nothing is wrong for clients). */
+static void spare_lost(struct cb_segments *s, int k, int r)
+{
+	struct cb_seg_names *n = &s->names[k];
+
+	if (link_fd(name_fd(s, k), n->spare, n->temp) == 0) {
+		log_warnx("%s: the spare link of %s was %s; made it again",
+		    n->spare, n->path, r == 0 ? "removed" :
+		    "replaced by another file");
+		n->spare_lost = false;
+		return;
+	}
+	if (!n->spare_lost)
+		log_warn("%s: the spare link of %s was %s and cannot be made "
+		    "again (a removed %s cannot be linked again)", n->spare,
+		    n->path, r == 0 ? "removed" : "replaced by another file",
+		    n->path);
+	n->spare_lost = true;
+}
+
+/* One segment's names (segments.h, "Names"): true when its public name
+ * leads to it (after any repair). */
+static bool check_name(struct cb_segments *s, int k)
+{
+	struct cb_seg_names *n = &s->names[k];
+	struct stat ours;
+	int r;
+
+	if (name_fd(s, k) < 0 || fstat(name_fd(s, k), &ours) < 0)
+		return true;
+	r = leads_to(n->path, &ours);
+	if (r != 1)
+		r = name_lost(s, k, r, &ours);
+	else if (n->lost) {
+		/* Someone else put it back (ln, mv): fine too. */
+		log_warnx("%s: leads to the segment in use again", n->path);
+		n->lost = n->gone = false;
+		n->crit_ns = 0;
+	}
+	if (n->gone)
+		return false;
+	/* Afresh: a repair above changed st_nlink. */
+	if (fstat(name_fd(s, k), &ours) == 0) {
+		r = leads_to(n->spare, &ours);
+		if (r != 1)
+			spare_lost(s, k, r);
+		else
+			n->spare_lost = false;
+	}
+	return !n->lost;
+}
+
+bool cb_segments_check(struct cb_segments *s)
+{
+	bool linked = true;
+
+	check_slots_size(s);
+	for (int k = 0; k < 2; k++)
+		if (!check_name(s, k))
+			linked = false;
+	return linked;
+}
+
+/* An ISO 8601 UTC stamp of t. */
+static void stamp(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)t);
+}
+
+void cb_segments_describe(const struct cb_segments *s, char *buf,
+    size_t len)
+{
+	const struct cb_seg_names *n;
+	char when[32];
+	size_t at = 0;
+	int w;
+
+#define PUT(...) do {							\
+	w = snprintf(buf + at, len - at, __VA_ARGS__);			\
+	if (w < 0 || (size_t)w >= len - at)				\
+		return;							\
+	at += (size_t)w;						\
+} while (0)
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	PUT("%s", s->names[0].lost || s->names[1].lost ? "UNLINKED" :
+	    "linked");
+	for (int k = 0; k < 2; k++) {
+		n = &s->names[k];
+		if (n->lost) {
+			stamp(n->lost_at, when, sizeof(when));
+			PUT("; %s %s since %s (%s; watchdog not fed)",
+			    name_kind[k], n->gone ? "gone" : "unlinked", when,
+			    n->gone ? "cannot be linked again" : "retrying");
+		}
+		if (n->relinks > 0) {
+			stamp(n->relinked_at, when, sizeof(when));
+			PUT("; %s re-linked %llu time%s, last at %s",
+			    name_kind[k], (unsigned long long)n->relinks,
+			    n->relinks == 1 ? "" : "s", when);
+		}
+		if (n->spare_lost)
+			PUT("; %s has no spare link", name_kind[k]);
+	}
+#undef PUT
+}
+
 void cb_segments_close(struct cb_segments *s, bool remove)
 {
+	/* Kept for the next broker: under their names (segments.h). */
+	if (!remove && s->state != NULL)
+		cb_segments_check(s);
 	if (s->state != NULL)
 		munmap(s->state, s->state_size);
 	if (s->slots != NULL) {
@@ -602,9 +988,12 @@ void cb_segments_close(struct cb_segments *s, bool remove)
 	s->state = s->slots = NULL;
 	if (s->slots_fd >= 0)
 		close(s->slots_fd);
-	s->slots_fd = -1;
+	if (s->state_fd >= 0)
+		close(s->state_fd);
+	s->slots_fd = s->state_fd = -1;
 	if (remove) {
 		shm_unlink(s->state_name);
 		shm_unlink(s->slots_name);
+		remove_spares(s);
 	}
 }

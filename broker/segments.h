@@ -36,6 +36,59 @@
  * (posix_fallocate: no SIGBUS later), never O_TRUNC.  The caller
  * initialises the contents and then calls cb_segments_publish(), which
  * stores the magic numbers (slots first: cb_open maps state first).
+ *
+ * Names.  Clients find a segment by its public name alone
+ * (/dev/shm/capbroker.NAME.state and .slots, through shm_open).  Anyone
+ * who may unlink it (its owner, root) can `rm` it under a running
+ * broker: attached processes keep their mappings, but new clients and
+ * capdump find nothing, and the next broker would start empty.  Linux
+ * cannot give an unlinked file a name again from an fd (linkat with
+ * AT_EMPTY_PATH, or through /proc/self/fd, fails with ENOENT once
+ * st_nlink is 0; only O_TMPFILE files are exempt, and shm_open cannot
+ * make those), so the broker keeps a second hard link to each segment
+ * in the same directory, its spare link:
+ *
+ *   /dev/shm/.capbroker.NAME.state, /dev/shm/.capbroker.NAME.slots
+ *
+ * (a dot name: `ls` and `rm /dev/shm/capbroker.NAME.*` miss it; the
+ * directory is sticky, so only the broker's user or root can remove
+ * it).  It is made at creation and adoption, removed with --remove and
+ * whenever the segments are replaced.  Each heartbeat compares the
+ * inode behind each name with the one the broker has mapped
+ * (cb_segments_check):
+ *
+ *   public name missing           logged as an error, then linked again
+ *                                   from our fd (/proc/self/fd/N: the
+ *                                   file still has the spare link, so
+ *                                   st_nlink > 0), and the repair logged;
+ *   public name leads to another  the same, but the other file is
+ *     file (someone put one         replaced (a link under a temporary
+ *     there)                        spare name renamed over it): every
+ *                                   client that opens the name would
+ *                                   otherwise attach to the wrong file,
+ *                                   and the broker owns the name (it
+ *                                   holds the instance's pidfile lock);
+ *   spare link missing or wrong   made again (warning): nothing is
+ *                                   wrong for clients yet;
+ *   no name left at all           cannot be repaired: critical, once a
+ *     (st_nlink 0)                  minute; attached clients are served
+ *                                   on, but the watchdog is no longer
+ *                                   fed, so a supervisor restarts the
+ *                                   broker, which starts empty (nothing
+ *                                   can reach the old contents).  Copying
+ *                                   them into new files is not sound: the
+ *                                   slots segment is written by attached
+ *                                   clients, which would stay on the old
+ *                                   file while new ones used the copy.
+ *
+ * On start-up (cb_segments_open) a public name that is missing while
+ * its spare link exists (the broker that could have re-linked it was
+ * killed first) is linked again from the spare link and the segments
+ * adopted as usual: nothing is lost.  Except when both public names are
+ * missing and the state segment says its broker stopped cleanly (the
+ * STOPPING flag; a clean stop puts missing names back first): then they
+ * were removed after the stop, by hand, which has always meant "start
+ * afresh"; the spare links are removed and new segments created.
  */
 #ifndef CB_SEGMENTS_H
 #define CB_SEGMENTS_H
@@ -65,6 +118,22 @@ struct cb_segments {
 	/* The file's mtime after our last look or repair: a shrink that a
 	 * SIGBUS guard undid before we looked moved it. */
 	struct timespec slots_mtime;
+	/* The state file, kept open to find its inode and link it again. */
+	int state_fd;
+	/* Each segment's names, [0] state and [1] slots (see "Names"
+	 * above).  Main thread only. */
+	struct cb_seg_names {
+		char path[96];      /* /dev/shm/capbroker.NAME.KIND */
+		char spare[96];     /* /dev/shm/.capbroker.NAME.KIND */
+		char temp[104];     /* spare + ".new": a link on its way */
+		bool lost;          /* path is not ours: reported, unrepaired */
+		bool spare_lost;    /* spare is not ours: reported */
+		bool gone;          /* st_nlink 0: cannot be repaired */
+		uint64_t relinks;   /* path put back since start-up */
+		time_t lost_at;     /* CLOCK_REALTIME, when lost was set */
+		time_t relinked_at; /* CLOCK_REALTIME, the last put back */
+		uint64_t crit_ns;   /* CLOCK_MONOTONIC, the last critical line */
+	} names[2];
 };
 
 struct cb_seg_opts {
@@ -93,8 +162,23 @@ void cb_segments_publish(struct cb_segments *s);
  * adoption until cb_segments_close().  Main thread, each heartbeat: one
  * fstat when nothing changed.
  */
-void cb_segments_check(struct cb_segments *s);
-/* Unmap; with remove, also shm_unlink both. */
+/*
+ * Then checks the segments' names (see "Names" above) and repairs what
+ * it can.  Returns true when both public names lead to the broker's
+ * segments (after any repair): the heartbeat feeds the watchdog only
+ * then.
+ */
+bool cb_segments_check(struct cb_segments *s);
+/*
+ * What the names are now, one line for `capctl status` (NUL-terminated,
+ * cut at len): "linked", "linked; re-linked N times, last ... (state)",
+ * "UNLINKED since ...: slots ..." and so on.  Main thread only (the
+ * heartbeat updates what it reads).
+ */
+void cb_segments_describe(const struct cb_segments *s, char *buf,
+    size_t len);
+/* Unmap; with remove, also unlink both and their spare links; without,
+ * put back a missing name first (segments.h, "Names"). */
 void cb_segments_close(struct cb_segments *s, bool remove);
 
 #endif /* CB_SEGMENTS_H */

@@ -14,12 +14,22 @@ export CAPBROKER_RUNDIR
 LOG="$CAPBROKER_RUNDIR/broker.log"
 PIDS=""
 
+# The instance's segments, under their public names and the broker's
+# spare links (broker/segments.h, "Names"; .new: a link on its way).
+rm_segments() {
+	for _k in state slots; do
+		rm -f "/dev/shm/capbroker.$NAME.$_k" \
+		    "/dev/shm/.capbroker.$NAME.$_k" \
+		    "/dev/shm/.capbroker.$NAME.$_k.new"
+	done
+}
+
 cleanup() {
 	for p in $PIDS; do
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+	rm_segments
 	rm -rf "$CAPBROKER_RUNDIR"
 }
 trap cleanup EXIT

@@ -38,7 +38,7 @@ assert len(d["targets"]) == 9
 PY
 
 say "the broker, redis-server and every worker process are gone"
-left=$(ls /dev/shm | grep "^capbroker\.$NAME\." || true)
+left=$(ls -A /dev/shm | grep "^\.\{0,1\}capbroker\.$NAME\." || true)
 expect_eq "$left" "" "segments left in /dev/shm"
 if pgrep -f "capbrokerd -n $NAME " >/dev/null; then
 	fail "capbench left its broker running"

@@ -36,7 +36,7 @@ cleanup_readme() {
 	for p in $(cat "$PIDFILE" 2>/dev/null); do
 		kill -9 "$p" 2>/dev/null
 	done
-	for f in /dev/shm/capbroker."$NAME"-*; do
+	for f in /dev/shm/capbroker."$NAME"-* /dev/shm/.capbroker."$NAME"-*; do
 		[ -e "$f" ] && rm -f "$f"
 	done
 	cleanup

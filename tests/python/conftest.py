@@ -117,11 +117,13 @@ class Broker:
                 if stream is not None:
                     stream.close()
         self.kill()
+        # The segments and the broker's spare links of them (dot names).
         for seg in ("state", "slots"):
-            try:
-                os.unlink(f"/dev/shm/capbroker.{self.name}.{seg}")
-            except FileNotFoundError:
-                pass
+            for prefix in ("", "."):
+                try:
+                    os.unlink(f"/dev/shm/{prefix}capbroker.{self.name}.{seg}")
+                except FileNotFoundError:
+                    pass
         shutil.rmtree(self.rundir, ignore_errors=True)
 
 

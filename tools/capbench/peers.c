@@ -279,14 +279,19 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* Both segments, and the broker's spare links of them: the same name
+ * after a dot, "/.capbroker.NAME.state" (broker/segments.h, "Names"). */
 static void shm_remove(const char *name)
 {
-	char shm[64];
+	char shm[64], spare[66];
 
-	if (cb_shm_name(shm, sizeof(shm), name, CB_SEG_STATE) == 0)
+	for (int k = CB_SEG_STATE; k <= CB_SEG_SLOTS; k++) {
+		if (cb_shm_name(shm, sizeof(shm), name, k) < 0)
+			continue;
 		shm_unlink(shm);
-	if (cb_shm_name(shm, sizeof(shm), name, CB_SEG_SLOTS) == 0)
-		shm_unlink(shm);
+		snprintf(spare, sizeof(spare), "/.%s", shm + 1);
+		shm_unlink(spare);
+	}
 }
 
 /* Kill every worker and redis-server, stop the broker, remove its
@@ -316,9 +321,11 @@ int shm_leftovers(const char *name)
 
 	if (d == NULL)
 		return 0;
-	snprintf(prefix, sizeof(prefix), "capbroker.%s.", name);
+	/* The broker's spare links too: the same names after a dot. */
+	snprintf(prefix, sizeof(prefix), ".capbroker.%s.", name);
 	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 ||
+		    strncmp(e->d_name, prefix + 1, strlen(prefix + 1)) == 0) {
 			fprintf(stderr, "capbench: left behind: /dev/shm/%s\n",
 			    e->d_name);
 			n++;
