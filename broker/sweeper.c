@@ -41,6 +41,9 @@
 _Static_assert(CB_MAX_CLIENTS <= (1u << WATCH_SHIFT),
     "a client index fits below a watch tag's seq");
 #define RECLAIM_LOG_MAX 8
+/* Worker in-flight drift (sweep_placement): one line per sweep at most,
+ * and then at most one per DRIFT_LOG_EVERY_NS while it goes on. */
+#define DRIFT_LOG_EVERY_NS (10 * CB_NS_PER_S)
 
 enum { REQ_HELLO = 1, REQ_CHECK = 2 };
 
@@ -349,6 +352,49 @@ static void sweep_queues(struct cb_broker *b, const struct cb_pool_def *def)
 }
 
 /*
+ * Say what a worker recount repaired: one line for all the slots, not
+ * one per slot (a member writing the workers region would otherwise get
+ * up to CB_MAX_WORKERS lines every sweep), and while it goes on at most
+ * one line every DRIFT_LOG_EVERY_NS, counting what the quiet sweeps
+ * repaired.  Sweeper thread only.
+ */
+static void log_worker_drift(const int64_t *drift)
+{
+	static uint64_t quiet_until, slots, units, sweeps;
+	static uint32_t first;
+	static int64_t first_drift;
+	uint64_t now;
+	uint32_t n = 0;
+
+	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
+		if (drift[w] == 0)
+			continue;
+		if (slots == 0 && n == 0) {
+			first = w;
+			first_drift = drift[w];
+		}
+		n++;
+		units += (uint64_t)llabs(drift[w]);
+	}
+	if (n == 0)
+		return;
+	slots += n;
+	sweeps++;
+	now = cb_monotonic_ns();
+	if (now < quiet_until)
+		return;
+	log_warnx("placement: in-flight drift repaired against the binds: "
+	    "%llu worker slot%s, %llu unit%s in %llu sweep%s (slot %u "
+	    "first, %+lld)%s", (unsigned long long)slots, slots == 1 ? "" :
+	    "s", (unsigned long long)units, units == 1 ? "" : "s",
+	    (unsigned long long)sweeps, sweeps == 1 ? "" : "s", first,
+	    (long long)first_drift, quiet_until != 0 ?
+	    "; more lines like it are held back 10 s" : "");
+	quiet_until = now + DRIFT_LOG_EVERY_NS;
+	slots = units = sweeps = 0;
+}
+
+/*
  * Placement (place.h): free garbage bind entries, then bring every
  * worker's in-flight counter back in line with the binds table.
  */
@@ -371,11 +417,7 @@ static void sweep_placement(struct cb_broker *b,
 		r = cb_place_recount(b->seg.slots, b->sweeper.scratch, drift);
 	if (r <= 0)
 		return;
-	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
-		if (drift[w] != 0)
-			log_warnx("placement: worker slot %u in-flight drift "
-			    "repaired (%+lld against the binds)", w,
-			    (long long)drift[w]);
+	log_worker_drift(drift);
 	/* Units given back: pickers waiting for room may fit now. */
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (active & (1ull << p))

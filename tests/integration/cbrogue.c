@@ -17,6 +17,9 @@
  *	POOLS (comma-separated indexes; pass pools that exist with a short
  *	window, and indexes of pools that do not exist).  Entries in use
  *	are left alone, so real launches survive;
+ *   cbrogue NAME workers SEED N
+ *	the in-flight counter of the first N worker slots set to a random
+ *	value in 1..1000 (no bind entry backs any of it);
  *   cbrogue NAME count POOLS
  *	read-only: print "free F claiming C live L bad B clients N stray S":
  *	launch entries by state (live: LIVE entries naming a pool in
@@ -42,6 +45,7 @@
 #include "clock.h"
 #include "abi.h"
 #include "segment.h"
+#include "slots.h"
 
 static uint64_t rng;
 
@@ -196,7 +200,7 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: cbrogue NAME random|header|hdronly SEED | "
-		    "counters SEED POOLS | count POOLS\n");
+		    "counters SEED POOLS | workers SEED N | count POOLS\n");
 		return 64;
 	}
 	mode = argv[2];
@@ -245,6 +249,17 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "counters") == 0 && argc == 5)
 		return counters(base, argv[4]);
+	if (strcmp(mode, "workers") == 0 && argc == 5) {
+		unsigned long n = strtoul(argv[4], NULL, 0);
+
+		if (n > CB_MAX_WORKERS)
+			n = CB_MAX_WORKERS;
+		for (uint32_t w = 0; w < n; w++)
+			atomic_store(&cb_slots_worker(base, w)->inflight,
+			    (uint32_t)(1 + next() % 1000));
+		printf("forged the in-flight count of %lu worker slots\n", n);
+		return 0;
+	}
 	fprintf(stderr, "cbrogue: bad mode or arguments\n");
 	return 64;
 }

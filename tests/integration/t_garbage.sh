@@ -230,3 +230,14 @@ expect_eq "$(burst release "$keep_ticket")" "ok" "real launch released"
 converge "$ALL0" 0 0
 fresh "counters"
 healthy "the end"
+
+say "forged in-flight counts on 600 worker slots: repaired, said in one line, not 600"
+mark=$(wc -l <"$LOG")
+rogue workers 5 600 >/dev/null || fail "cbrogue workers"
+wait_until 10 yields 1 sh -c "tail -n +$((mark + 1)) '$LOG' | grep -c 'in-flight drift repaired against the binds: 600 worker slots'" ||
+    fail "no summary of the 600 slots: $(tail -n +$((mark + 1)) "$LOG" | grep drift | head -3)"
+rogue workers 6 600 >/dev/null || fail "cbrogue workers, again"
+sleep 0.5	# a few sweeps over it
+healthy "workers"
+lines=$(tail -n +"$((mark + 1))" "$LOG" | grep -c 'placement: .*drift')
+[ "$lines" -le 2 ] || fail "$lines drift lines for two forgeries (one per slot?)"
