@@ -134,7 +134,16 @@ static void update_info(struct cb_broker *b, size_t n,
 	cb_seqlock_write(&blk->seq, &blk->info, in, sizeof(*in));
 }
 
-static void reset_pool_slot(struct cb_broker *b, int i)
+/*
+ * A new pool's slot starts from zero.  At an index a deleted pool had
+ * (its tombstone, the last definition published here), U is left as it
+ * is: the sweeper proved it zero before it freed the index (pools.h),
+ * and a unit there now can only be a straggler's, a reserver that read
+ * the deleted pool's limit before the deletion and CASes only now; its
+ * re-check reads the new limit (still_fits(), reserve.c) and its unit
+ * is counted, where a reset would have lost it.
+ */
+static void reset_pool_slot(struct cb_broker *b, int i, int reused)
 {
 	struct cb_pool_slot *ps = cb_slots_pool(b->seg.slots, i);
 
@@ -142,7 +151,8 @@ static void reset_pool_slot(struct cb_broker *b, int i)
 	 * here before it acquires the pool's non-zero limit (cb_rsv_limit),
 	 * which publish_pools() stores with release after this reset: its
 	 * CAS on U (admit(), reserve.c) comes after it. */
-	atomic_store_explicit(&ps->usage, 0, memory_order_seq_cst);
+	if (!reused)
+		atomic_store_explicit(&ps->usage, 0, memory_order_seq_cst);
 	atomic_store_explicit(&ps->admitted, 0, memory_order_relaxed);
 	atomic_store_explicit(&ps->rejected, 0, memory_order_relaxed);
 	atomic_store_explicit(&ps->stale_releases, 0, memory_order_relaxed);
@@ -176,7 +186,8 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		 * been admitted against a pool that did not exist). */
 		if ((def[i].flags & CB_POOL_F_ACTIVE) &&
 		    !(p->pool_def[i].flags & CB_POOL_F_ACTIVE) && !p->adopting)
-			reset_pool_slot(b, i);
+			reset_pool_slot(b, i, (p->pool_def[i].flags &
+			    CB_POOL_F_DELETED) != 0);
 		if (memcmp(&def[i], &p->pool_def[i], sizeof(def[i])) != 0) {
 			cb_seqlock_write_begin(&conf->seq);
 			cb_seq_copy_in(&conf->def, &def[i], sizeof(def[i]));

@@ -160,7 +160,8 @@ void cb_segments_publish(struct cb_segments *s);
  * owns outside the slots segment (pools, workers, settings: the state
  * segment) is untouched.  Our own mapping is guarded from creation or
  * adoption until cb_segments_close().  Main thread, each heartbeat: one
- * fstat when nothing changed.
+ * fstat when nothing changed, and for the names below two fstat and
+ * four stat.
  */
 /*
  * Then checks the segments' names (see "Names" above) and repairs what

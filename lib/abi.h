@@ -330,11 +330,24 @@ enum cb_limit_kind {
 	CB_LIMIT_SHARE = 3,    /* def.value percent of capacity, >= 1 */
 };
 
+/*
+ * Pool definition flags.  ACTIVE: the pool exists (admits; readers look
+ * at this bit only).  DELETED, never with ACTIVE: a deleted pool whose
+ * index is not free yet (broker/pools.h: a tombstone, kept until the
+ * sweeper proves nothing in the slots segment can still act on the
+ * index; published so a restarted broker neither brings the pool back
+ * nor reuses the index early).  FILE: the configuration file defines
+ * the pool (a reload that no longer names it deletes it); without it
+ * the pool was created at run time (POOL SET) and only POOL DEL
+ * deletes it.  Readers of ABI 1.1 before these bits ignore both.
+ */
 #define CB_POOL_F_ACTIVE 0x1u
+#define CB_POOL_F_DELETED 0x2u
+#define CB_POOL_F_FILE 0x4u
 
 /* Seqlock-protected part of a pool's definition. */
 struct cb_pool_def {
-	uint32_t flags;                   /* CB_POOL_F_ACTIVE */
+	uint32_t flags;                   /* CB_POOL_F_* */
 	uint32_t kind;                    /* enum cb_limit_kind */
 	char name[CB_POOL_NAME_MAX + 1];
 	uint32_t value;                   /* fixed limit or share percent */
