@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "log.h"
+#include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
+#include "slots.h"
 #include "snapshot.h"
 
 static uint32_t limit_capacity(const struct cb_pool_def *def,
@@ -98,6 +100,14 @@ static int adoptable(const struct cb_pool_def *def)
 	    cb_pool_name_valid(def->name);
 }
 
+/* A tombstone (pools.h): DELETED without ACTIVE.  Adopted as one, its
+ * other fields only named in logs. */
+static int tombstone(const struct cb_pool_def *def)
+{
+	return (def->flags & (CB_POOL_F_ACTIVE | CB_POOL_F_DELETED)) ==
+	    CB_POOL_F_DELETED;
+}
+
 void cb_pools_adopt(struct cb_pools *ps, void *state)
 {
 	struct cb_pool_def def;
@@ -108,6 +118,11 @@ void cb_pools_adopt(struct cb_pools *ps, void *state)
 		if (cb_snapshot_pool(state, p, &def) < 0)
 			continue;
 		def.name[CB_POOL_NAME_MAX] = '\0';
+		if (tombstone(&def)) {
+			def.flags = CB_POOL_F_DELETED;
+			ps->def[p] = def;
+			continue;
+		}
 		if (!adoptable(&def)) {
 			if (torn) {
 				log_warnx("pool slot %d: the previous broker "
@@ -140,12 +155,21 @@ void cb_pools_adopt(struct cb_pools *ps, void *state)
 	}
 }
 
+/* Whether index p may take a new pool: neither active nor a tombstone
+ * still to be proved idle.  Under the lock. */
+static int slot_free(const struct cb_pools *ps, int p)
+{
+	return !(ps->def[p].flags & CB_POOL_F_ACTIVE) &&
+	    (!(ps->def[p].flags & CB_POOL_F_DELETED) ||
+	    (ps->drained & (1ull << p)));
+}
+
 static int find(struct cb_pools *ps, const char *name, int *free_slot)
 {
 	*free_slot = -1;
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		if (!(ps->def[p].flags & CB_POOL_F_ACTIVE)) {
-			if (*free_slot < 0)
+			if (*free_slot < 0 && slot_free(ps, p))
 				*free_slot = p;
 		} else if (strcmp(ps->def[p].name, name) == 0) {
 			return p;
@@ -173,8 +197,8 @@ static int apply(struct cb_pools *ps, int p, const struct cb_ctl_req *req)
 	return p;
 }
 
-int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
-    char *err, size_t errlen)
+static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
+    uint32_t origin, char *err, size_t errlen)
 {
 	int p, free_slot, r;
 
@@ -202,8 +226,109 @@ int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
 			    sizeof(ps->def[p].name));
 			ps->def[p].window_ms = CB_DEFAULT_WINDOW_MS;
 			ps->observed[p] = 0;
+			ps->drained &= ~(1ull << p);
 		}
+		if (p > 0)
+			ps->def[p].flags |= origin;
 		r = apply(ps, p, req);
+	}
+	pthread_rwlock_unlock(&ps->lock);
+	return r;
+}
+
+int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	return set(ps, req, 0, err, errlen);
+}
+
+int cb_pools_set_file(struct cb_pools *ps, const struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	return set(ps, req, CB_POOL_F_FILE, err, errlen);
+}
+
+int cb_pools_busy(const void *slots, int p, struct cb_pool_busy *busy)
+{
+	const struct cb_pool_slot *sl = cb_slots_record(slots, CB_RL_POOLS,
+	    (uint32_t)p);
+	/* Relaxed, both: a refusal's evidence, no part of the recount's
+	 * double collect.  An admission racing with the check and the
+	 * tombstone lands in the tombstone's counter (pools.h), so a
+	 * stale read loses nothing. */
+	uint64_t u = atomic_load_explicit(&sl->usage, memory_order_relaxed);
+
+	busy->held = CB_USAGE_HELD(u);
+	busy->launching = CB_USAGE_LAUNCHING(u);
+	busy->queued = atomic_load_explicit(&sl->queued,
+	    memory_order_relaxed);
+	return busy->held != 0 || busy->launching != 0 || busy->queued != 0;
+}
+
+int cb_pools_del(struct cb_pools *ps, const char *name, int force,
+    const void *slots, struct cb_pool_busy *busy, char *err, size_t errlen)
+{
+	int p, free_slot, r;
+
+	memset(busy, 0, sizeof(*busy));
+	pthread_rwlock_wrlock(&ps->lock);
+	p = find(ps, name, &free_slot);
+	if (p < 0) {
+		snprintf(err, errlen, "no pool '%s'", name);
+		r = -ENOENT;
+	} else if (p == 0) {
+		snprintf(err, errlen, "pool default follows the capacity and "
+		    "cannot be deleted");
+		r = -EINVAL;
+	} else if (cb_pools_busy(slots, p, busy) && !force) {
+		snprintf(err, errlen, "pool %s is in use: %u hold%s, %u "
+		    "launch%s, %llu waiter%s (--force deletes it anyway)",
+		    name, busy->held, busy->held == 1 ? "" : "s",
+		    busy->launching, busy->launching == 1 ? "" : "es",
+		    (unsigned long long)busy->queued,
+		    busy->queued == 1 ? "" : "s");
+		r = -EBUSY;
+	} else {
+		ps->def[p].flags = CB_POOL_F_DELETED;
+		ps->observed[p] = 0;
+		ps->drained &= ~(1ull << p);
+		r = p;
+	}
+	pthread_rwlock_unlock(&ps->lock);
+	return r;
+}
+
+int cb_pools_room(struct cb_pools *ps)
+{
+	int n = 0;
+
+	pthread_rwlock_rdlock(&ps->lock);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		n += slot_free(ps, p);
+	pthread_rwlock_unlock(&ps->lock);
+	return n;
+}
+
+uint64_t cb_pools_pending(struct cb_pools *ps)
+{
+	uint64_t m = 0;
+
+	pthread_rwlock_rdlock(&ps->lock);
+	for (int p = 1; p < CB_MAX_POOLS; p++)
+		if (tombstone(&ps->def[p]) && !(ps->drained & (1ull << p)))
+			m |= 1ull << p;
+	pthread_rwlock_unlock(&ps->lock);
+	return m;
+}
+
+int cb_pools_reap(struct cb_pools *ps, int p)
+{
+	int r = 0;
+
+	pthread_rwlock_wrlock(&ps->lock);
+	if (tombstone(&ps->def[p]) && !(ps->drained & (1ull << p))) {
+		ps->drained |= 1ull << p;
+		r = 1;
 	}
 	pthread_rwlock_unlock(&ps->lock);
 	return r;

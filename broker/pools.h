@@ -7,8 +7,22 @@
  * publisher is the only writer of the pool records in the state
  * segment (definition, limit, observed).
  *
- * A pool, once active, stays active: POOL SET creates and changes
- * pools, nothing deletes one.  The sweeper relies on that (sweeper.c).
+ * POOL SET creates and changes pools; POOL DEL (and a reload that no
+ * longer names a pool the file defined) deletes one.  A deleted pool
+ * is not free at once: its definition becomes a tombstone
+ * (CB_POOL_F_DELETED, not ACTIVE), published with limit 0 so that
+ * nothing more is admitted, and its index is not handed out again
+ * until the sweeper has proved that nothing in the slots segment still
+ * names it (cb_pools_pending, cb_pools_reap; sweeper.c): no hold
+ * recorded in any client entry, U zero in a consistent snapshot, no
+ * launch, waiter or bind entry of the index.  Until then the holds
+ * taken before the deletion release into the tombstone's own counter,
+ * which no other pool shares, so a late release can neither lower
+ * another pool's count nor free its units; a client that cached the
+ * index gets -ENOENT (client/reserve.c).  The tombstone is in the
+ * state segment, so a restart neither brings the pool back nor frees
+ * the index early.  The sweeper relies on the pin (cb_pools_pin):
+ * nothing becomes ACTIVE while it holds one.
  *
  * A pool's limit comes from a limit source, chosen by the definition's
  * kind.  Sources are a small vtable so that a pool can later take its
@@ -40,6 +54,16 @@ struct cb_pools {
 	pthread_rwlock_t lock;
 	struct cb_pool_def def[CB_MAX_POOLS];
 	uint32_t observed[CB_MAX_POOLS];
+	/* Bit p: tombstone p was proved idle (cb_pools_reap), so its
+	 * index is free for the next new pool.  Private to the broker. */
+	uint64_t drained;
+};
+
+/* What the slots segment says a pool is doing (hostile: a hint). */
+struct cb_pool_busy {
+	uint32_t held;       /* U's holds */
+	uint32_t launching;  /* U's live launches */
+	uint64_t queued;     /* waiters in its fair queue */
 };
 
 /* Pool 0 "default" (follows the capacity), nothing else. */
@@ -49,7 +73,8 @@ void cb_pools_destroy(struct cb_pools *ps);
 /*
  * Take the definitions over from an adopted state segment, first
  * repairing any a killed broker left half-written (its seqlock odd):
- * kept if valid, cleared if not.  Start-up only, before the publisher
+ * kept if valid, cleared if not.  Tombstones stay tombstones, to be
+ * proved idle again by this broker's sweeper.  Start-up only, before the publisher
  * runs (it writes the segment's definitions from then on).
  */
 void cb_pools_adopt(struct cb_pools *ps, void *state);
@@ -61,6 +86,34 @@ void cb_pools_adopt(struct cb_pools *ps, void *state);
  */
 int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
     char *err, size_t errlen);
+
+/* The same for a pool the configuration file defines: marks it
+ * CB_POOL_F_FILE (a reload that drops its line deletes it). */
+int cb_pools_set_file(struct cb_pools *ps, const struct cb_ctl_req *req,
+    char *err, size_t errlen);
+
+/*
+ * Apply POOL DEL for pool `name`: the pool becomes a tombstone (above).
+ * Unless force, refused while the slots segment shows it in use (holds,
+ * launches or queued waiters; *busy gets the counts).  Returns the
+ * pool's index, or -errno with a message: -ENOENT no such pool,
+ * -EINVAL pool default, -EBUSY in use and not forced.
+ */
+int cb_pools_del(struct cb_pools *ps, const char *name, int force,
+    const void *slots, struct cb_pool_busy *busy, char *err, size_t errlen);
+
+/* Read pool p's use from the slots segment; 1 if any. */
+int cb_pools_busy(const void *slots, int p, struct cb_pool_busy *busy);
+
+/* Indexes that a new pool could take now. */
+int cb_pools_room(struct cb_pools *ps);
+
+/* Bit p set for every tombstone not yet proved idle (sweeper). */
+uint64_t cb_pools_pending(struct cb_pools *ps);
+
+/* Tombstone p was proved idle: free its index.  Returns 1 if it was
+ * still a pending tombstone. */
+int cb_pools_reap(struct cb_pools *ps, int p);
 
 /* Copy definitions and observations (publisher, POOL LIST). */
 void cb_pools_copy(struct cb_pools *ps, struct cb_pool_def *def,

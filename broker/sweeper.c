@@ -399,7 +399,7 @@ static void log_worker_drift(const int64_t *drift)
  * worker's in-flight counter back in line with the binds table.
  */
 static void sweep_placement(struct cb_broker *b,
-    const struct cb_pool_def *def)
+    const struct cb_pool_def *def, uint64_t pending)
 {
 	int64_t *drift = b->sweeper.worker_drift;
 	uint64_t active = 0;
@@ -409,7 +409,10 @@ static void sweep_placement(struct cb_broker *b,
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (def[p].flags & CB_POOL_F_ACTIVE)
 			active |= 1ull << p;
-	fixed = cb_place_settle(b->seg.slots, active);
+	/* A deleted pool's binds are its holders' to release (pools.h):
+	 * freed here, the release would miss them and its hold stay
+	 * counted.  Its tombstone waits for them instead. */
+	fixed = cb_place_settle(b->seg.slots, active | pending);
 	if (fixed > 0)
 		log_warnx("placement: freed %u bind entr%s holding garbage",
 		    fixed, fixed == 1 ? "y" : "ies");
@@ -425,6 +428,36 @@ static void sweep_placement(struct cb_broker *b,
 }
 
 /*
+ * Deleted pools still to be proved idle (pools.h): their counters
+ * recounted like any pool's (the launch entries that settle freed as
+ * a pool's that does not exist leave U to correct), then the proof;
+ * a pool proved idle frees its index.  In the pinned section: the
+ * tombstone cannot turn into a new pool under the proof.
+ */
+static void sweep_deleted(struct cb_broker *b, const struct cb_pool_def *def,
+    uint64_t pending, uint64_t *idle)
+{
+	*idle = 0;
+	for (int p = 1; p < CB_MAX_POOLS; p++) {
+		if (!(pending & (1ull << p)))
+			continue;
+		recount_pool(b, p, def[p].name);
+		if (cb_rsv_pool_idle(b->seg.slots, p, b->sweeper.scratch))
+			*idle |= 1ull << p;
+	}
+}
+
+static void reap_deleted(struct cb_broker *b, const struct cb_pool_def *def,
+    uint64_t idle)
+{
+	for (int p = 1; p < CB_MAX_POOLS; p++)
+		if ((idle & (1ull << p)) && cb_pools_reap(&b->pools, p))
+			log_info("pool %s (index %d): deleted, and nothing "
+			    "holds it any more; the index is free", def[p].name,
+			    p);
+}
+
+/*
  * Launch, waiter and bind entries that name a pool not in `def` are
  * garbage (nothing could have admitted them) and are freed.  That is
  * only true of a `def` no older than the entries: a pool created after
@@ -432,17 +465,21 @@ static void sweep_placement(struct cb_broker *b,
  * be freed under its live client (a bind so freed turned the client's
  * release into -ESTALE and left its pool hold counted).  So `def` is
  * pinned while those passes run: a POOL SET, the only thing that
- * activates a pool (pools.h: none is ever deactivated), waits for the
- * unpin.  An entry read meanwhile that names pool p was written by a
- * client that had read p from the published state segment, so p was
- * active before the pin; the seq_cst (hence acquire) loads of the
- * entries carry that order to our reading of `def`.
+ * activates a pool, waits for the unpin.  An entry read meanwhile that
+ * names pool p was written by a client that had read p from the
+ * published state segment, so p was active before the pin; the
+ * seq_cst (hence acquire) loads of the entries carry that order to our
+ * reading of `def`.  A deleted pool (POOL DEL, pools.h) is not in
+ * `def`: its launch and waiter entries are freed on purpose (a forced
+ * deletion sends them out; their tickets and handles get -ESTALE, the
+ * waiters -ENOENT), its binds are kept for their holders (`pending`),
+ * and its index is not reused before its tombstone is proved idle.
  */
 static void sweep(struct cb_broker *b)
 {
 	struct cb_pool_def def[CB_MAX_POOLS];
 	uint32_t observed[CB_MAX_POOLS];
-	uint64_t v;
+	uint64_t v, pending, idle;
 
 	if (read(b->sweeper.timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
@@ -453,13 +490,17 @@ static void sweep(struct cb_broker *b)
 	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)
 		return;
 	scan_clients(b);
+	/* Before the pin: a reap takes the lock for writing, after it. */
+	pending = cb_pools_pending(&b->pools);
 	cb_pools_pin(&b->pools, def, observed);
 	sweep_queues(b, def);
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (def[p].flags & CB_POOL_F_ACTIVE)
 			recount_pool(b, p, def[p].name);
-	sweep_placement(b, def);
+	sweep_placement(b, def, pending);
+	sweep_deleted(b, def, pending, &idle);
 	cb_pools_unpin(&b->pools);
+	reap_deleted(b, def, idle);
 	check_header(b);
 }
 

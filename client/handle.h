@@ -88,6 +88,9 @@ int cb_handle_enter(cb_client *c, int args_ok, const char *what);
 
 /* Is pool a pool of the broker's (cached once seen active)? */
 int cb_handle_pool_valid(cb_client *c, int pool);
+/* Was pool, refused or sent out of its queue, deleted (its limit 0 and
+ * its definition no longer active)?  Forgets the cached validity. */
+int cb_handle_pool_gone(cb_client *c, int pool);
 
 /* reserve.c */
 

@@ -178,11 +178,13 @@ int cb_pool(cb_client *c, const char *pool_name)
 			continue;
 		def.name[CB_POOL_NAME_MAX] = '\0';
 		if (strcmp(def.name, pool_name) == 0) {
-			/* Relaxed: a cache of a fact that never reverts (a
-			 * pool once active stays active, broker/pools.h);
-			 * its load in cb_handle_pool_valid() is relaxed,
-			 * and admission acquires the limit itself
-			 * (cb_rsv_limit()). */
+			/* Relaxed: a cache that spares the lookup; its
+			 * load in cb_handle_pool_valid() is relaxed, and
+			 * admission acquires the limit itself
+			 * (cb_rsv_limit()).  A deleted pool publishes
+			 * limit 0, and a refusal then checks the
+			 * definition (cb_handle_pool_gone()), which
+			 * clears the bit. */
 			atomic_fetch_or_explicit(&c->pools_known, 1ull << p,
 			    memory_order_relaxed);
 			return (int)p;
@@ -210,6 +212,23 @@ int cb_handle_pool_valid(cb_client *c, int pool)
 		return 1;
 	}
 	return 0;
+}
+
+int cb_handle_pool_gone(cb_client *c, int pool)
+{
+	struct cb_pool_def def;
+
+	/* A deleted pool's limit is 0 (publish_pools(), broker): one load
+	 * first, so a full pool's refusals read no definition. */
+	if (pool <= 0 || pool >= CB_MAX_POOLS ||
+	    cb_rsv_limit(c->state, pool) != 0 ||
+	    cb_snapshot_pool(c->state, pool, &def) < 0 ||
+	    (def.flags & CB_POOL_F_ACTIVE))
+		return 0;
+	/* Relaxed: as in cb_pool(); the cache only spares a lookup. */
+	atomic_fetch_and_explicit(&c->pools_known, ~(1ull << pool),
+	    memory_order_relaxed);
+	return 1;
 }
 
 int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)

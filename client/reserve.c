@@ -99,6 +99,13 @@ static int over_limit(cb_client *c, int pool, int r, int timeout_ms,
 	    timeout_ms);
 }
 
+/* The pool was deleted (capctl pool del): a refusal, a wait or a
+ * place in its queue ends with -ENOENT, as a new lookup would. */
+static int pool_deleted(cb_client *c, int pool)
+{
+	return cb_handle_fail(c, -ENOENT, "pool %d was deleted", pool);
+}
+
 static int reserve_failed(cb_client *c, int kind, int r)
 {
 	return cb_handle_fail(c, r, r == -ENOSPC ? "no free %s slot" :
@@ -159,12 +166,19 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 		    ticket);
 	else
 		r = -EAGAIN;
+	if (r == -EAGAIN && cb_handle_pool_gone(c, req->pool))
+		return pool_deleted(c, req->pool);
 	if (r == -EAGAIN && req->timeout_ms != 0)
 		r = reserve_queued(c, req, ticket, &full);
 	if (r == 0)
 		return 0;
 	if (r == -EPROTO)
 		return r;        /* retired: message kept by cb_handle_retired() */
+	/* Sent out of the queue (-ESTALE), or refused to the end, because
+	 * the pool was deleted meanwhile. */
+	if ((r == -ESTALE || r == -EAGAIN || r == -ETIMEDOUT) &&
+	    cb_handle_pool_gone(c, req->pool))
+		return pool_deleted(c, req->pool);
 	if (r == -EAGAIN || r == -ETIMEDOUT)
 		return over_limit(c, req->pool, r, req->timeout_ms,
 		    retry_after_ms);
@@ -308,6 +322,8 @@ int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
 	w->opaque[0] = 0;       /* admitted, or out of the queue */
 	if (r == 0 || r == -EPROTO)
 		return r;
+	if (r == -ESTALE && cb_handle_pool_gone(c, me.pool))
+		return pool_deleted(c, me.pool);
 	if (r == -ESTALE)
 		return pruned(c, r);
 	return reserve_failed(c, kind, r);

@@ -505,6 +505,21 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 	}
 }
 
+void cb_wq_wake_entry(void *slots, uint32_t e)
+{
+	if (e < CB_MAX_WAITERS)
+		wake_entry(slots, e);
+}
+
+void cb_wq_wake_pool(void *slots, int pool)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
+
+	/* Unconditionally: the frees lowered `waiters` already. */
+	atomic_fetch_add_explicit(&ps->release_seq, 1, memory_order_seq_cst);
+	cb_futex_wake(&ps->release_seq, INT_MAX);
+}
+
 void cb_wq_wake_heads(void *slots, uint64_t mask)
 {
 	uint32_t head[CB_MAX_POOLS];

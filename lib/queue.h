@@ -233,6 +233,18 @@ int cb_wq_entry_free(void *slots, uint32_t e, uint64_t w);
 /* Wake the head of every pool in mask: one pass over the table. */
 void cb_wq_wake_heads(void *slots, uint64_t mask);
 
+/*
+ * Send out the waiters of a pool that no longer exists (the sweeper,
+ * after it freed their entries): bump entry e's wake word, or pool
+ * p's release_seq, and FUTEX_WAKE every sleeper on it.  The woken
+ * waiter's scan no longer finds its entry (-ESTALE from cb_wq_wait;
+ * client/reserve.c words it -ENOENT for a deleted pool).  Each bump is
+ * seq_cst after the free, pairing with the waiter's seq_cst load of
+ * the word before its scan (the no-lost-wakeup argument above).
+ */
+void cb_wq_wake_entry(void *slots, uint32_t e);
+void cb_wq_wake_pool(void *slots, int pool);
+
 /* Is owner word o (read from an entry of client c) still c's owner?
  * c comes from a client-written word: bounds-checked. */
 static inline int cb_wq_owner_live(const void *slots, uint32_t c, uint64_t o)

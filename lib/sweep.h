@@ -94,6 +94,18 @@ int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
     int64_t *held_drift, int64_t *launch_drift);
 
 /*
+ * Whether deleted pool p (broker/pools.h: a tombstone, limit 0) is
+ * idle for good, so that its index may take a new pool: in one
+ * consistent snapshot (the recount's double collect: U read before and
+ * after, every S unchanged) U is zero, no owned client entry records a
+ * hold of p, and no launch, waiter or bind entry names p, nor does the
+ * queued hint.  Then no honest ticket of p is outstanding: a hold's
+ * release needs its H[c,p], a launch's or a bind's its entry, a
+ * waiter its entry.  Returns 1 if idle.
+ */
+int cb_rsv_pool_idle(void *slots, int pool, struct cb_sweep_scratch *sc);
+
+/*
  * The double collect's pieces, shared with the worker recount
  * (place.h): is every client's S still what seqs (CB_MAX_CLIENTS) says;
  * and the corrected value of a counter against its records when

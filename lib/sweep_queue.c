@@ -40,8 +40,14 @@ static int sweep_one(void *slots, uint32_t e, uint64_t w,
 		/* Not a state anyone writes: never counted. */
 		return cb_wq_entry_free(slots, e, w);
 	}
-	if (active[p] == 0)
-		return cb_wq_entry_free(slots, e, w);
+	if (active[p] == 0) {
+		/* A deleted pool's waiter (broker/pools.h): sent out at
+		 * once, not left to notice within its slice. */
+		if (!cb_wq_entry_free(slots, e, w))
+			return 0;
+		cb_wq_wake_entry(slots, e);
+		return 1;
+	}
 	if (s == CB_WAITER_CLAIMING) {
 		/* A claimer is between two of its own steps (nanoseconds):
 		 * give it a whole sweep.  Stuck since the last one, it died
@@ -235,8 +241,11 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 		st->count_seen[p] = count[p];
 	}
 	for (int p = 0; p < CB_MAX_POOLS; p++)
-		if (active[p] == 0)
+		if (active[p] == 0 && (touched & (1ull << p))) {
+			/* A head asleep on release_seq (queue.h). */
+			cb_wq_wake_pool(slots, p);
 			touched &= ~(1ull << p);
+		}
 	cb_wq_wake_heads(slots, touched);
 	return freed;
 }

@@ -372,3 +372,46 @@ int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
 		return -EAGAIN;
 	return 1;
 }
+
+/* Whether any entry of a table of word-first records names `pool`
+ * with a state other than FREE (0).  Launch, waiter and bind words
+ * share the layout of the low bits: state 2 bits, pool 6 bits. */
+static int names_pool(const _Atomic uint64_t *word, int pool)
+{
+	/* Pairs with the seq_cst CASes that claim and free the entries
+	 * (reserve.c, queue.c, place.c). */
+	uint64_t w = atomic_load_explicit(word, memory_order_seq_cst);
+
+	return CB_LAUNCH_STATE(w) != 0 &&
+	    CB_LAUNCH_POOL(w) == (unsigned)pool;
+}
+
+static int entries_name(void *slots, int pool)
+{
+	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++)
+		if (names_pool(&cb_slots_waiter(slots, e)->word, pool))
+			return 1;
+	for (uint32_t e = 0; e < CB_MAX_BINDS; e++)
+		if (names_pool(&cb_slots_bind(slots, e)->word, pool))
+			return 1;
+	return 0;
+}
+
+int cb_rsv_pool_idle(void *slots, int pool, struct cb_sweep_scratch *sc)
+{
+	_Atomic uint64_t *usage = &cb_slots_pool(slots, pool)->usage;
+	uint64_t u1, u2, held, launching, inflight;
+
+	/* The recount's double collect (reserve.h): u1, u2 pair with every
+	 * seq_cst CAS on U, the S loads with the windows' seq_cst RMWs. */
+	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
+	if (u1 != 0)
+		return 0;
+	collect(slots, pool, sc->seqs, &held, &launching, &inflight);
+	if (held != 0 || launching != 0 || entries_name(slots, pool) ||
+	    atomic_load_explicit(&cb_slots_pool(slots, pool)->queued,
+	    memory_order_seq_cst) != 0)
+		return 0;
+	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
+	return u2 == 0 && cb_rsv_seqs_unchanged(slots, sc->seqs);
+}
