@@ -483,6 +483,44 @@ static void do_pool_set(struct cb_broker *b, struct conn *c,
 	    observed);
 }
 
+/*
+ * POOL DEL NAME [force]: the pool becomes a tombstone (broker/pools.h)
+ * and admits nothing from the publication on; answered once that is
+ * published.  Refused (EBUSY, the counts named) while the slots
+ * segment shows holds, launches or waiters, unless forced: then the
+ * holds release into the tombstone, the sweeper frees the launches
+ * (their releases: -ESTALE) and sends the waiters out (-ENOENT).
+ */
+static void do_pool_del(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	char err[CB_PROTO_LINE_MAX];
+	struct cb_pool_busy busy;
+	int p = cb_pools_del(&b->pools, req->pool, req->force, b->seg.slots,
+	    &busy, err, sizeof(err));
+
+	if (p < 0) {
+		if (p == -EBUSY)
+			log_info("pool %s: not deleted, in use (uid %u pid "
+			    "%d)", req->pool, c->cred.uid, c->cred.pid);
+		reply_err(c, -p, "%s", err);
+		return;
+	}
+	if (cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_POOLS),
+	    PUBLISH_WAIT_MS) < 0)
+		log_warnx("publisher did not confirm a pool change");
+	log_info("pool %s (index %d): deleted%s, with %u hold%s, %u "
+	    "launch%s, %llu waiter%s (uid %u pid %d)", req->pool, p,
+	    req->force ? " by force" : "", busy.held,
+	    busy.held == 1 ? "" : "s", busy.launching,
+	    busy.launching == 1 ? "" : "es",
+	    (unsigned long long)busy.queued, busy.queued == 1 ? "" : "s",
+	    c->cred.uid, c->cred.pid);
+	out_line(c, "OK 0 pool=%s index=%d deleted holds=%u launches=%u "
+	    "waiters=%llu", req->pool, p, busy.held, busy.launching,
+	    (unsigned long long)busy.queued);
+}
+
 static void do_pool_list(struct cb_broker *b, struct conn *c)
 {
 	struct cb_pool_def def[CB_MAX_POOLS];
@@ -627,8 +665,8 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 		return;
 	}
 	if ((req.verb == CB_CTL_WORKER_SET || req.verb == CB_CTL_WORKER_DEL ||
-	    req.verb == CB_CTL_OVERRIDE || req.verb == CB_CTL_POOL_SET) &&
-	    !c->admin) {
+	    req.verb == CB_CTL_OVERRIDE || req.verb == CB_CTL_POOL_SET ||
+	    req.verb == CB_CTL_POOL_DEL) && !c->admin) {
 		reply_err(c, EPERM, "uid %u may not change the broker (needs "
 		    "uid %u, root or the admin group)", c->cred.uid, b->uid);
 		return;
@@ -662,6 +700,9 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 		break;
 	case CB_CTL_POOL_SET:
 		do_pool_set(b, c, &req);
+		break;
+	case CB_CTL_POOL_DEL:
+		do_pool_del(b, c, &req);
 		break;
 	case CB_CTL_POOL_LIST:
 		do_pool_list(b, c);

@@ -243,6 +243,22 @@ static int parse_pool_key(char *kv, struct cb_ctl_req *req, char *err,
 	    "share, window, observed)", kv);
 }
 
+/* POOL DEL NAME [force] */
+static int parse_pool_del(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	if (n < 3 || n > 4 || (n == 4 && strcmp(word[3], "force") != 0))
+		return fail(err, errlen, -EINVAL, "usage: POOL DEL NAME "
+		    "[force]");
+	if (!cb_pool_name_valid(word[2]))
+		return fail(err, errlen, -EINVAL, "bad pool name (1-%d of "
+		    "A-Z a-z 0-9 . _ -)", CB_POOL_NAME_MAX);
+	strlcpy(req->pool, word[2], sizeof(req->pool));
+	req->force = n == 4;
+	req->verb = CB_CTL_POOL_DEL;
+	return 0;
+}
+
 static int parse_pool(char **word, int n, struct cb_ctl_req *req,
     char *err, size_t errlen)
 {
@@ -252,9 +268,12 @@ static int parse_pool(char **word, int n, struct cb_ctl_req *req,
 		req->verb = CB_CTL_POOL_LIST;
 		return 0;
 	}
+	if (n >= 2 && strcmp(word[1], "DEL") == 0)
+		return parse_pool_del(word, n, req, err, errlen);
 	if (n < 3 || strcmp(word[1], "SET") != 0)
 		return fail(err, errlen, -EINVAL, "usage: POOL SET NAME "
-		    "[limit=N] [share=PCT] [window=S] [observed=N] | POOL LIST");
+		    "[limit=N] [share=PCT] [window=S] [observed=N] | "
+		    "POOL DEL NAME [force] | POOL LIST");
 	if (!cb_pool_name_valid(word[2]))
 		return fail(err, errlen, -EINVAL, "bad pool name (1-%d of "
 		    "A-Z a-z 0-9 . _ -)", CB_POOL_NAME_MAX);

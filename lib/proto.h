@@ -17,6 +17,7 @@
  *   WORKER LIST
  *   OVERRIDE N
  *   POOL SET NAME [limit=N] [share=PCT] [window=SECONDS] [observed=N]
+ *   POOL DEL NAME [force]
  *   POOL LIST
  *   HELLO INDEX OWNER
  *
@@ -47,6 +48,7 @@ enum cb_ctl_verb {
 	CB_CTL_POOL_SET,
 	CB_CTL_POOL_LIST,
 	CB_CTL_HELLO,
+	CB_CTL_POOL_DEL,
 };
 
 /* POOL SET keys present. */
@@ -61,8 +63,9 @@ struct cb_ctl_req {
 	uint32_t worker_state;             /* WORKER SET: cb_worker_state */
 	uint32_t max_running;              /* WORKER SET: 0 = not given */
 	long long number;                  /* OVERRIDE, unchecked range */
-	char pool[CB_POOL_NAME_MAX + 1];   /* POOL SET */
+	char pool[CB_POOL_NAME_MAX + 1];   /* POOL SET, POOL DEL */
 	unsigned pool_keys;                /* CB_POOL_SET_* given */
+	unsigned force;                    /* POOL DEL: 1 = force */
 	uint32_t limit;                    /* 0..65535 */
 	uint32_t share;                    /* 1..100 percent */
 	uint32_t window_s;                 /* 1..86400 */

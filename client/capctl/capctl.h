@@ -9,7 +9,7 @@
  *   ctl.c      requests over the control socket (lib/ctl_client.h),
  *              and the exits when the broker cannot be talked to
  *   workers.c  worker set/del/list, override, status, ping
- *   pools.c    pool set/list
+ *   pools.c    pool set/del/list
  *   reserve.c  launch and release, and the reservation run takes too
  *   run.c      run: hold a unit while a command runs
  *
@@ -69,6 +69,7 @@ int cmd_override(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_ping(struct ctl *ctl, int argc, char **argv);
 int cmd_pool_set(struct ctl *ctl, int argc, char **argv);
+int cmd_pool_del(struct ctl *ctl, int argc, char **argv);
 int cmd_pool_list(struct ctl *ctl, int argc, char **argv);
 int cmd_run(struct ctl *ctl, int argc, char **argv);
 int cmd_launch(struct ctl *ctl, int argc, char **argv);

@@ -57,7 +57,7 @@ static const struct ctl_cmd commands[] = {
 	    "observed O\".  Creating a pool needs --limit or --share.  Pool\n"
 	    "names are 1-31 of A-Z a-z 0-9 . _ -; \"default\" (index 0)\n"
 	    "follows the capacity and takes only --window and --observed.\n"
-	    "Pools are never deleted; at most 64 exist.\n"
+	    "At most 64 pools exist; pool del deletes one.\n"
 	    "\n"
 	    "-l, --limit N          a fixed limit of N units, 0..65535 (0\n"
 	    "                       admits nothing)\n"
@@ -69,6 +69,20 @@ static const struct ctl_cmd commands[] = {
 	    "-o, --observed N       the fleet already visible, 0..65535;\n"
 	    "                       launches are admitted while observed +\n"
 	    "                       launching + held < limit\n" },
+	{ "pool", "del", cmd_pool_del, "POOL [--force]",
+	    "Delete pool POOL: it admits nothing from then on (reserves get\n"
+	    "\"no such pool\") and leaves pool list and capdump.  Refused\n"
+	    "while the pool has holds, launches or queued waiters, with\n"
+	    "their counts, unless --force.  \"default\" cannot be deleted.\n"
+	    "A pool the configuration file defines comes back at the next\n"
+	    "reload or restart unless its line is removed too.\n"
+	    "\n"
+	    "-f, --force            delete it in use: queued waiters are sent\n"
+	    "                       out (\"no such pool\"), launch tickets\n"
+	    "                       become stale, and the holds in flight\n"
+	    "                       release normally into the deleted pool,\n"
+	    "                       whose index is reused only once nothing\n"
+	    "                       holds it any more\n" },
 	{ "pool", "list", cmd_pool_list, "",
 	    "List the pools by index: POOL, INDEX, KIND (capacity, fixed or\n"
 	    "share), VALUE (the fixed limit, the share in percent, - for\n"
@@ -154,7 +168,7 @@ static const char help_intro[] =
 "\n"
 "  capacity C (source S), generation G\n"
 "\n"
-"pool set needs the same rights.  run, launch and release do not use\n"
+"pool set and pool del need the same rights.  run, launch and release do not use\n"
 "the socket: they reserve and release through the instance's shared\n"
 "memory, like any libcapbroker client, so they need read-write access\n"
 "to /dev/shm/capbroker.NAME.slots and work while the broker is down.\n"

@@ -1,6 +1,6 @@
 /*
- * pools.c - capctl's pool commands, over the control socket: pool set
- * and pool list.
+ * pools.c - capctl's pool commands, over the control socket: pool set,
+ * pool del and pool list.
  *
  * pool set checks its options here (--limit and --share exclude each
  * other, something must be set) and sends only what was given, as
@@ -102,6 +102,47 @@ int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 	observed = reply_number(ctl, &r, "observed", CB_CAPACITY_MAX);
 	printf("pool %s (index %lld): limit %lld, window %lld s, observed "
 	    "%lld\n", name, index, limit, window, observed);
+	cb_ctl_reply_free(&r);
+	return 0;
+}
+
+/* pool del POOL [--force]: POOL DEL, the broker judges "in use". */
+int cmd_pool_del(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cb_ctl_reply r;
+	char name[CB_POOL_NAME_MAX + 1];
+	const char *pool;
+	long long index, holds, launches, waiters;
+	int ch, force = 0;
+
+	while ((ch = cmd_getopt(ctl, argc, argv, ":hf", opts)) != -1)
+		if (ch == 'f')
+			force = 1;
+	cmd_operands(ctl, argc, argv, optind, 1, "POOL");
+	pool = cmd_pool_name(ctl, argv[optind]);
+	if (ctl_call(ctl, &r, "POOL DEL %s%s", pool, force ? " force" : "")
+	    != 0)
+		return ctl_refused(&r);
+	if (cb_ctl_reply_value(&r, "pool", name, sizeof(name)) < 0 ||
+	    !cb_pool_name_valid(name))
+		ctl_malformed(ctl, "no valid pool= in '%.64s'", r.text);
+	index = reply_number(ctl, &r, "index", CB_MAX_POOLS - 1);
+	holds = reply_number(ctl, &r, "holds", UINT32_MAX);
+	launches = reply_number(ctl, &r, "launches", UINT32_MAX);
+	waiters = reply_number(ctl, &r, "waiters", UINT32_MAX);
+	if (holds + launches + waiters == 0)
+		printf("pool %s (index %lld): deleted\n", name, index);
+	else
+		printf("pool %s (index %lld): deleted by force, in use by "
+		    "%lld hold%s, %lld launch%s, %lld waiter%s\n", name, index,
+		    holds, holds == 1 ? "" : "s", launches,
+		    launches == 1 ? "" : "es", waiters,
+		    waiters == 1 ? "" : "s");
 	cb_ctl_reply_free(&r);
 	return 0;
 }

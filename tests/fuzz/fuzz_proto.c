@@ -54,7 +54,8 @@ static int same_req(const struct cb_ctl_req *a, const struct cb_ctl_req *b)
 	    strcmp(a->pool, b->pool) == 0 && a->pool_keys == b->pool_keys &&
 	    a->limit == b->limit && a->share == b->share &&
 	    a->window_s == b->window_s && a->observed == b->observed &&
-	    a->client == b->client && a->owner == b->owner;
+	    a->client == b->client && a->owner == b->owner &&
+	    a->force == b->force;
 }
 
 /* 1 if every field the verb does not set is zero (the parser memsets
@@ -81,6 +82,10 @@ static int others_zero(const struct cb_ctl_req *req)
 		memset(t.pool, 0, sizeof(t.pool));
 		t.pool_keys = 0;
 		t.limit = t.share = t.window_s = t.observed = 0;
+		break;
+	case CB_CTL_POOL_DEL:
+		memset(t.pool, 0, sizeof(t.pool));
+		t.force = 0;
 		break;
 	case CB_CTL_HELLO:
 		t.client = 0;
@@ -132,6 +137,10 @@ static void check_ok(const struct cb_ctl_req *req)
 		break;
 	case CB_CTL_POOL_SET:
 		check_pool_set(req);
+		break;
+	case CB_CTL_POOL_DEL:
+		CHECK(cb_pool_name_valid(req->pool));
+		CHECK(req->force <= 1);
 		break;
 	case CB_CTL_HELLO:
 		CHECK(req->client < CB_MAX_CLIENTS);
@@ -191,6 +200,10 @@ static void canonical(const struct cb_ctl_req *req, char *buf, size_t len)
 			put(buf, len, &at, " window=%u", req->window_s);
 		if (req->pool_keys & CB_POOL_SET_OBSERVED)
 			put(buf, len, &at, " observed=%u", req->observed);
+		break;
+	case CB_CTL_POOL_DEL:
+		put(buf, len, &at, "POOL DEL %s%s", req->pool,
+		    req->force ? " force" : "");
 		break;
 	case CB_CTL_HELLO:
 		put(buf, len, &at, "HELLO %u %llu", req->client,

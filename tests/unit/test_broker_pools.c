@@ -324,8 +324,8 @@ static void test_table_full(void **state)
 		assert_int_equal(f->ps.def[p].value,
 		    p == 7 ? 70u : (uint32_t)p);
 	}
-	/* A freed slot is found again (the broker never frees one today,
-	 * but a slot without the active flag is free). */
+	/* A freed slot is found again (a slot neither active nor a
+	 * tombstone still to be reaped is free). */
 	f->ps.def[30].flags = 0;
 	assert_int_equal(pool_set(f, "POOL SET onemore limit=1"), 30);
 	assert_string_equal(f->ps.def[30].name, "onemore");
@@ -350,6 +350,103 @@ static void test_reused_slot_starts_clean(void **state)
 	assert_int_equal(d->window_ms, CB_DEFAULT_WINDOW_MS);
 	assert_int_equal(f->ps.observed[1], 0);
 	assert_int_equal(d->reserved, 0);
+}
+
+/* A zeroed slots segment of this build's layout (cb_pools_busy reads
+ * the pool slots through it). */
+static void *slots_new(void)
+{
+	struct cb_layout l;
+	void *sl;
+
+	cb_layout_init(&l, CB_SEG_SLOTS);
+	sl = aligned_alloc(4096, (l.total_size + 4095) / 4096 * 4096);
+	assert_non_null(sl);
+	memset(sl, 0, l.total_size);
+	return sl;
+}
+
+static int pool_del(struct fx *f, const void *sl, const char *line,
+    struct cb_pool_busy *busy)
+{
+	struct cb_ctl_req req = req_of(line);
+
+	assert_int_equal(req.verb, CB_CTL_POOL_DEL);
+	f->err[0] = '\0';
+	return cb_pools_del(&f->ps, req.pool, (int)req.force, sl, busy,
+	    f->err, sizeof(f->err));
+}
+
+/*
+ * POOL DEL (issue 13, item 11): refused in use unless forced; the pool
+ * becomes a tombstone that no name finds and no new pool takes until
+ * the sweeper reaps it; then its index is free again.
+ */
+static void test_delete_lifecycle(void **state)
+{
+	struct fx *f = *state;
+	struct cb_pool_busy busy;
+	void *sl = slots_new();
+	struct cb_pool_slot *ps = cb_slots_record(sl, CB_RL_POOLS, 1);
+	int room;
+
+	assert_int_equal(pool_set(f, "POOL SET a limit=4"), 1);
+	assert_int_equal(pool_set(f, "POOL SET b limit=4"), 2);
+	room = cb_pools_room(&f->ps);
+	assert_int_equal(room, CB_MAX_POOLS - 3);
+	atomic_store(&ps->usage, 2 | 1ull << 32);   /* 2 held, 1 launching */
+	atomic_store(&ps->queued, 3);
+	assert_int_equal(pool_del(f, sl, "POOL DEL a", &busy), -EBUSY);
+	assert_non_null(strstr(f->err,
+	    "pool a is in use: 2 holds, 1 launch, 3 waiters"));
+	assert_true(f->ps.def[1].flags & CB_POOL_F_ACTIVE);
+	assert_int_equal(pool_del(f, sl, "POOL DEL a force", &busy), 1);
+	assert_int_equal(busy.held, 2);
+	assert_int_equal(busy.launching, 1);
+	assert_int_equal(busy.queued, 3);
+	assert_int_equal(f->ps.def[1].flags, CB_POOL_F_DELETED);
+	/* Gone by name; its index neither found nor free. */
+	assert_int_equal(pool_set(f, "POOL SET a window=3"), -EINVAL);
+	assert_int_equal(pool_del(f, sl, "POOL DEL a", &busy), -ENOENT);
+	assert_int_equal(cb_pools_room(&f->ps), room);
+	assert_int_equal(cb_pools_pending(&f->ps), 1ull << 1);
+	assert_int_equal(pool_set(f, "POOL SET c limit=1"), 3);
+	/* Proved idle: the index is free for the next new pool. */
+	assert_int_equal(cb_pools_reap(&f->ps, 1), 1);
+	assert_int_equal(cb_pools_reap(&f->ps, 1), 0);
+	assert_int_equal(cb_pools_reap(&f->ps, 2), 0);     /* active */
+	assert_int_equal(cb_pools_pending(&f->ps), 0);
+	assert_int_equal(pool_set(f, "POOL SET a limit=7"), 1);
+	assert_int_equal(f->ps.def[1].flags, CB_POOL_F_ACTIVE);
+	assert_int_equal(f->ps.def[1].value, 7);
+	/* An idle pool goes at once; default never. */
+	assert_int_equal(pool_del(f, sl, "POOL DEL b", &busy), 2);
+	assert_int_equal(busy.held + busy.launching + busy.queued, 0);
+	assert_int_equal(pool_del(f, sl, "POOL DEL default force", &busy),
+	    -EINVAL);
+	assert_non_null(strstr(f->err, "cannot be deleted"));
+	free(sl);
+}
+
+/* CB_POOL_F_FILE: set by the file's lines, kept by capctl's. */
+static void test_file_origin(void **state)
+{
+	struct fx *f = *state;
+	struct cb_ctl_req req = req_of("POOL SET filed limit=2");
+
+	assert_int_equal(cb_pools_set_file(&f->ps, &req, f->err,
+	    sizeof(f->err)), 1);
+	assert_int_equal(f->ps.def[1].flags,
+	    CB_POOL_F_ACTIVE | CB_POOL_F_FILE);
+	assert_int_equal(pool_set(f, "POOL SET filed limit=3"), 1);
+	assert_true(f->ps.def[1].flags & CB_POOL_F_FILE);
+	assert_int_equal(pool_set(f, "POOL SET runtime limit=3"), 2);
+	assert_false(f->ps.def[2].flags & CB_POOL_F_FILE);
+	/* default is nobody's to delete: never marked. */
+	req = req_of("POOL SET default window=5");
+	assert_int_equal(cb_pools_set_file(&f->ps, &req, f->err,
+	    sizeof(f->err)), 0);
+	assert_false(f->ps.def[0].flags & CB_POOL_F_FILE);
 }
 
 static void test_copy(void **state)
@@ -518,6 +615,10 @@ static void test_adopt(void **state)
 	    1000, 0);
 	conf_write(st, 6, CB_POOL_F_ACTIVE, CB_LIMIT_FIXED,
 	    "0123456789abcdef0123456789abcdefXX", 1, 1000, 0);
+	/* A deleted pool: adopted as a tombstone, neither a pool nor a
+	 * free index until this broker's sweeper reaps it. */
+	conf_write(st, 7, CB_POOL_F_DELETED, CB_LIMIT_FIXED, "gone", 1, 1000,
+	    0);
 
 	cb_pools_adopt(&f->ps, st);
 	assert_int_equal(f->ps.def[0].window_ms, 15000);
@@ -544,6 +645,9 @@ static void test_adopt(void **state)
 	/* A new one takes the first free slot. */
 	assert_int_equal(pool_set(f, "POOL SET new limit=1"), 3);
 	assert_int_equal(pool_set(f, "POOL SET new2 limit=1"), 4);
+	assert_int_equal(f->ps.def[7].flags, CB_POOL_F_DELETED);
+	assert_int_equal(cb_pools_pending(&f->ps), 1ull << 7);
+	assert_int_equal(pool_set(f, "POOL SET gone limit=1"), 5);
 	free(st);
 }
 
@@ -565,6 +669,8 @@ int main(void)
 		POOL_TEST(test_pools_are_independent),
 		POOL_TEST(test_table_full),
 		POOL_TEST(test_reused_slot_starts_clean),
+		POOL_TEST(test_delete_lifecycle),
+		POOL_TEST(test_file_origin),
 		POOL_TEST(test_copy),
 		POOL_TEST(test_pin_holds_off_pool_set),
 		cmocka_unit_test(test_parse_pool_requests),

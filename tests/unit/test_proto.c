@@ -136,6 +136,30 @@ static void test_worker_del_list(void **state)
 	expect_ok(" WORKER  LIST ", CB_CTL_WORKER_LIST);
 }
 
+/* POOL DEL NAME [force] (issue 13, item 11). */
+static void test_pool_del(void **state)
+{
+	(void)state;
+	expect_ok("POOL DEL backend", CB_CTL_POOL_DEL);
+	assert_string_equal(req.pool, "backend");
+	assert_int_equal(req.force, 0);
+	assert_int_equal(req.pool_keys, 0);
+	expect_ok(" POOL\tDEL  a.b-c_9 force ", CB_CTL_POOL_DEL);
+	assert_string_equal(req.pool, "a.b-c_9");
+	assert_int_equal(req.force, 1);
+	expect_error("POOL DEL", -EINVAL, "usage: POOL DEL");
+	expect_error("POOL DEL a forced", -EINVAL, "usage: POOL DEL");
+	expect_error("POOL DEL a force x", -EINVAL, "usage: POOL DEL");
+	expect_error("POOL DEL a limit=3", -EINVAL, "usage: POOL DEL");
+	expect_error("POOL DEL b/d", -EINVAL, "bad pool name");
+	expect_error("POOL DEL "
+	    "abcdefghijabcdefghijabcdefghij12", -EINVAL, "bad pool name");
+	/* POOL SET's own parse leaves force clear. */
+	expect_ok("POOL SET a limit=3", CB_CTL_POOL_SET);
+	assert_int_equal(req.force, 0);
+	expect_error("POOL REMOVE a", -EINVAL, "POOL DEL NAME [force]");
+}
+
 static void test_override(void **state)
 {
 	static const struct { const char *line; long long n; } ok[] = {
@@ -533,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_worker_set),
 		cmocka_unit_test(test_worker_id_63),
 		cmocka_unit_test(test_worker_del_list),
+		cmocka_unit_test(test_pool_del),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_empty_and_blank),
 		cmocka_unit_test(test_unknown_and_lowercase_verbs),
