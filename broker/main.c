@@ -186,12 +186,112 @@ static void note_override_rejects(struct cb_broker *b,
 	    cfg->override_rejects, memory_order_relaxed);
 }
 
+/* Whether the file cfg names pool `name`. */
+static int config_names_pool(const struct cb_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->npools; i++)
+		if (strcmp(cfg->pools[i].req.pool, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Pools that the configuration file defined (CB_POOL_F_FILE) and that
+ * cfg no longer names: bit p each.  None without a file (-c absent:
+ * the file says nothing).  Pools created with capctl are not the
+ * file's to delete.
+ */
+static uint64_t config_dropped_pools(struct cb_broker *b,
+    const struct cb_config *cfg)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	uint64_t m = 0;
+
+	if (cfg->path == NULL)
+		return 0;
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 1; p < CB_MAX_POOLS; p++)
+		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
+		    (def[p].flags & CB_POOL_F_FILE) &&
+		    !config_names_pool(cfg, def[p].name))
+			m |= 1ull << p;
+	return m;
+}
+
+/*
+ * Delete the pools whose lines cfg dropped, as an unforced POOL DEL
+ * would.  One in use is kept and said so: at a reload config_busy()
+ * has failed the whole reload first, so only start-up gets here with
+ * one (a restart must not fail for it); the next reload tries again.
+ * Returns how many were deleted.
+ */
+static int delete_dropped_pools(struct cb_broker *b,
+    const struct cb_config *cfg)
+{
+	uint64_t m = config_dropped_pools(b, cfg);
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	struct cb_pool_busy busy;
+	char err[256];
+	int n = 0;
+
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 1; p < CB_MAX_POOLS; p++) {
+		if (!(m & (1ull << p)))
+			continue;
+		if (cb_pools_del(&b->pools, def[p].name, 0, b->seg.slots,
+		    &busy, err, sizeof(err)) < 0) {
+			log_warnx("%s: pool %s no longer in the file, kept: "
+			    "%s", cfg->path, def[p].name, err);
+			continue;
+		}
+		log_info("%s: pool %s (index %d) no longer in the file: "
+		    "deleted", cfg->path, def[p].name, p);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A reload is all or nothing: a pool whose line is gone but which is
+ * in use fails it, naming the pool and what holds it (the running
+ * configuration, that pool included, stays).  Returns 0 or -EBUSY.
+ */
+static int config_busy(struct cb_broker *b, const struct cb_config *cfg,
+    char *err, size_t errlen)
+{
+	uint64_t m = config_dropped_pools(b, cfg);
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	struct cb_pool_busy busy;
+
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 1; p < CB_MAX_POOLS; p++)
+		if ((m & (1ull << p)) &&
+		    cb_pools_busy(b->seg.slots, p, &busy)) {
+			snprintf(err, errlen, "%s: pool %s is no longer in "
+			    "the file but is in use: %u hold%s, %u "
+			    "launch%s, %llu waiter%s (delete it with capctl "
+			    "pool del --force, or reload once it is idle)",
+			    cfg->path, def[p].name, busy.held,
+			    busy.held == 1 ? "" : "s", busy.launching,
+			    busy.launching == 1 ? "" : "es",
+			    (unsigned long long)busy.queued,
+			    busy.queued == 1 ? "" : "s");
+			return -EBUSY;
+		}
+	return 0;
+}
+
 /*
  * Apply a configuration: settings always; the override only when the
  * file names one (a runtime override survives restarts and reloads
- * otherwise); pools and workers are set (never deleted: runtime
- * registrations are not the file's to remove).  Returns non-zero if
- * anything may have changed.
+ * otherwise); pools and workers are set.  Workers are never deleted
+ * (runtime registrations are not the file's to remove); a pool the
+ * file defined and no longer names is deleted (delete_dropped_pools),
+ * while one created with capctl stays until capctl pool del.  Returns
+ * non-zero if anything may have changed.
  */
 static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 {
@@ -211,10 +311,12 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 	if (cfg->override_set)
 		changed |= atomic_exchange_explicit(&b->set.override,
 		    cfg->override, memory_order_relaxed) != cfg->override;
+	changed |= delete_dropped_pools(b, cfg) > 0;
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct cb_config_pool *p = &cfg->pools[i];
 		char err[256];
-		int r = cb_pools_set(&b->pools, &p->req, err, sizeof(err));
+		int r = cb_pools_set_file(&b->pools, &p->req, err,
+		    sizeof(err));
 
 		/* config_fits() and the parser rule out every refusal. */
 		if (r < 0)
@@ -247,8 +349,8 @@ static int has_worker(const struct cb_worker_rec *w, size_t n,
 
 /*
  * Whether cfg can be applied in full: its new pools fit the free pool
- * slots (pools are never deleted, and capctl may have defined some),
- * its new workers the registry.  The main thread is the only writer of
+ * slots (capctl may have defined some; a deleted pool's index is free
+ * only once nothing holds it, pools.h), its new workers the registry.  The main thread is the only writer of
  * both (broker.h), so what this finds still holds when apply_config()
  * runs right after it.  Returns 0, or -ENOSPC with FILE:LINE in err.
  */
@@ -262,8 +364,7 @@ static int config_fits(struct cb_broker *b, const struct cb_config *cfg,
 	int r = 0;
 
 	cb_pools_copy(&b->pools, def, observed);
-	for (int p = 0; p < CB_MAX_POOLS; p++)
-		free_slots += !(def[p].flags & CB_POOL_F_ACTIVE);
+	free_slots = (size_t)cb_pools_room(&b->pools);
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct cb_config_pool *cp = &cfg->pools[i];
 		int known = 0;
@@ -273,7 +374,7 @@ static int config_fits(struct cb_broker *b, const struct cb_config *cfg,
 			    strcmp(def[p].name, cp->req.pool) == 0;
 		if (!known && free_slots-- == 0) {
 			snprintf(err, errlen, "%s:%u: pool %s: all %d pools "
-			    "are in use (pools are never deleted)",
+			    "are in use (capctl pool del deletes one)",
 			    cfg->path, cp->line, cp->req.pool, CB_MAX_POOLS);
 			return -ENOSPC;
 		}
@@ -373,7 +474,8 @@ static void reload(struct cb_broker *b)
 		cb_reload_note(err, false);
 		return;
 	}
-	if (config_fits(b, &cfg, err, sizeof(err)) < 0) {
+	if (config_fits(b, &cfg, err, sizeof(err)) < 0 ||
+	    config_busy(b, &cfg, err, sizeof(err)) < 0) {
 		log_warnx("SIGHUP: %s; keeping the running configuration",
 		    err);
 		cb_reload_note(err, false);

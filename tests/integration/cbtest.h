@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "capbroker.h"
@@ -76,7 +77,12 @@ static inline int cbtest_attach(const char *name, unsigned flags,
 		printf("%s\n", cb_open_errmsg());
 		return 10 + -r;
 	}
-	*pool = cb_pool(*c, pool_name);
+	/* "#N": pool index N as is, as a client that looked the name up
+	 * long ago would pass it (t_pooldel.sh). */
+	if (pool_name[0] == '#')
+		*pool = atoi(pool_name + 1);
+	else
+		*pool = cb_pool(*c, pool_name);
 	if (*pool < 0) {
 		printf("pool %s: %s\n", pool_name, errname(*pool));
 		cb_close(*c);
