@@ -132,6 +132,12 @@ static struct uid_pending {
 static size_t npending_uids;
 /* Refusals not yet logged, and since when (one summary per period). */
 static uint64_t refused_unlogged, refused_logged_ns;
+/* Changes refused to non-admin peers (log_denied()): the count not yet
+ * logged, when the last line was, and the latest refused peer. */
+static uint64_t denied_unlogged, denied_logged_ns;
+static uid_t denied_last_uid;
+static pid_t denied_last_pid;
+static int denied_last_verb;
 /* Out of descriptors: the reserve one, and the run of failures. */
 static int spare_fd = -1;
 static int listen_fd = -1, listen_epfd = -1;
@@ -646,6 +652,53 @@ static void do_status(struct cb_broker *b, struct conn *c)
 	out_line(c, "registered %u", nregistered);
 }
 
+/* The verbs that change the broker: admin peers only. */
+static int is_change(int verb)
+{
+	return verb == CB_CTL_WORKER_SET || verb == CB_CTL_WORKER_DEL ||
+	    verb == CB_CTL_OVERRIDE || verb == CB_CTL_POOL_SET ||
+	    verb == CB_CTL_POOL_DEL;
+}
+
+static const char *change_name(int verb)
+{
+	switch (verb) {
+	case CB_CTL_WORKER_SET:
+		return "WORKER SET";
+	case CB_CTL_WORKER_DEL:
+		return "WORKER DEL";
+	case CB_CTL_OVERRIDE:
+		return "OVERRIDE";
+	case CB_CTL_POOL_SET:
+		return "POOL SET";
+	default:
+		return "POOL DEL";
+	}
+}
+
+/*
+ * A non-admin peer's change refused with EPERM: logged with the verb
+ * and the peer's uid and pid, the first of a quiet period at once, the
+ * rest summed up once per LOG_EVERY_MS by the tick (log_denials()), so
+ * one peer looping on a refused change cannot flood the log.
+ */
+static void log_denied(const struct cb_ctl_req *req, const struct conn *c)
+{
+	uint64_t now = cb_monotonic_ns();
+
+	if (denied_unlogged == 0 && (denied_logged_ns == 0 ||
+	    now - denied_logged_ns >= LOG_EVERY_MS * CB_NS_PER_MS)) {
+		log_warnx("control: refused %s from uid %u pid %d: not an "
+		    "admin", change_name(req->verb), c->cred.uid, c->cred.pid);
+		denied_logged_ns = now;
+	} else {
+		denied_unlogged++;
+		denied_last_uid = c->cred.uid;
+		denied_last_pid = c->cred.pid;
+		denied_last_verb = req->verb;
+	}
+}
+
 static void handle_line(struct cb_broker *b, struct conn *c, char *line,
     size_t len)
 {
@@ -664,9 +717,8 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 		reply_err(c, -r, "%s", err);
 		return;
 	}
-	if ((req.verb == CB_CTL_WORKER_SET || req.verb == CB_CTL_WORKER_DEL ||
-	    req.verb == CB_CTL_OVERRIDE || req.verb == CB_CTL_POOL_SET ||
-	    req.verb == CB_CTL_POOL_DEL) && !c->admin) {
+	if (is_change(req.verb) && !c->admin) {
+		log_denied(&req, c);
 		reply_err(c, EPERM, "uid %u may not change the broker (needs "
 		    "uid %u, root or the admin group)", c->cred.uid, b->uid);
 		return;
@@ -800,6 +852,23 @@ static void log_refusals(uint64_t now)
 	refused_logged_ns = now;
 }
 
+static const char *change_name(int verb);
+
+/* The summary of log_denied(): one line per LOG_EVERY_MS at most. */
+static void log_denials(uint64_t now)
+{
+	if (denied_unlogged == 0 ||
+	    now - denied_logged_ns < LOG_EVERY_MS * CB_NS_PER_MS)
+		return;
+	log_warnx("control: refused %llu more change%s from non-admin peers "
+	    "(the latest: %s from uid %u pid %d)",
+	    (unsigned long long)denied_unlogged,
+	    denied_unlogged == 1 ? "" : "s", change_name(denied_last_verb),
+	    denied_last_uid, denied_last_pid);
+	denied_unlogged = 0;
+	denied_logged_ns = now;
+}
+
 /* Open descriptors of this process; at a shortage, the limit. */
 static unsigned count_fds(void)
 {
@@ -886,6 +955,7 @@ static void control_tick(struct cb_broker *b)
 		    first.uid, first.pid);
 	ncut += total;
 	log_refusals(now);
+	log_denials(now);
 	accept_tick(now);
 	if (++ticks % PUBLISH_TICKS == 0)
 		publish_pressure(b);

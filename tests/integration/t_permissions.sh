@@ -1,7 +1,8 @@
 # Permissions: the slots segment and socket belong to the configured
 # group (mode 0660, umask-proof); its members may attach and reserve,
-# only the broker's uid, root or the admin group may change the broker;
-# outsiders may only observe.
+# only the broker's uid, root or the admin group may change the broker
+# (a refused change is logged with the peer's uid and pid, rate-limited:
+# issue 13, item 10); outsiders may only observe.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null ||
@@ -40,6 +41,22 @@ expect_eq "$?:$out" "0:held" "group member runs with a slot"
 out=$(as 65534 100 100 "$BIN/capctl" -n "$NAME" override 5 2>&1)
 expect_eq "$?" 1 "group member may not override"
 expect_match "$out" "may not change" "EPERM message"
+out=$(as 65534 100 100 "$BIN/capctl" -n "$NAME" pool del p 2>&1)
+expect_eq "$?" 1 "group member may not delete a pool"
+expect_match "$out" "may not change" "pool del: EPERM message"
+expect_match "$(ctl pool list)" "^p +1 " "pool p still there"
+
+say "a refused change is logged with the verb, uid and pid, not flooded"
+grep -Eq "control: refused OVERRIDE from uid 65534 pid [0-9]+: not an admin" \
+    "$LOG" || fail "refused override not logged"
+# 200 more in one burst (one connection): the quiet period's first
+# line was logged already; the rest go to the once-per-10-s summary.
+yes 'POOL DEL p force' | head -n 200 |
+    as 65534 100 100 "$BIN/tests/cbsend" "$SOCK" >"$CAPBROKER_RUNDIR/flood"
+expect_eq "$(grep -c '^ERR EPERM' "$CAPBROKER_RUNDIR/flood")" 200 \
+    "every change in the burst refused"
+expect_eq "$(grep -c 'control: refused [A-Z ]* from uid' "$LOG")" 1 \
+    "lines logged for 202 refused changes"
 
 say "the admin group may change it (supplementary group, SO_PEERGROUPS)"
 as 65534 100 100,65534 "$BIN/capctl" -n "$NAME" pool set p --limit 2 >/dev/null ||
