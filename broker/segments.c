@@ -133,21 +133,65 @@ static void restore_header(struct cb_seg_header *live,
 	    memory_order_relaxed), memory_order_release);
 }
 
-/* The modification time of the slots file now (0 when unknown). */
-static struct timespec slots_mtime(const struct cb_segments *s)
+/*
+ * The canary: a word the broker keeps in the slack at the very end of
+ * the slots file, past every region (cb_layout_init() rounds the file
+ * up to a page; nothing is located there, so no client reads or writes
+ * it).  Every shrink cuts the file's last page, so a shrink that a
+ * process's SIGBUS guard undid before the heartbeat looked leaves the
+ * size right and the canary 0.  Neither the mtime (moved by the first
+ * write to any page through a mapping, on recent kernels) nor holes in
+ * the file (filled by the next access to a cut page, the sweeper's
+ * included) can tell that.  Written and read by the main thread only
+ * (guard_slots, cb_segments_check); relaxed: no other data hangs on
+ * it.  A member may write it too: that is reported as a shrink undone,
+ * and costs a posix_fallocate of the allocated file.
+ */
+static _Atomic uint64_t *slots_canary(const struct cb_segments *s)
 {
-	struct stat st;
-	struct timespec zero = { 0, 0 };
+	struct cb_layout l;
+	uint64_t end = 0;
 
-	return fstat(s->slots_fd, &st) == 0 ? st.st_mtim : zero;
+	/* This build's layout, not the header a member can write (an
+	 * adopted file of another layout whose regions reach further gets
+	 * no canary). */
+	cb_layout_init(&l, CB_SEG_SLOTS);
+	for (unsigned i = 0; i < l.region_count; i++)
+		if (l.region[i].offset + l.region[i].size > end)
+			end = l.region[i].offset + l.region[i].size;
+	if (s->slots_total < sizeof(uint64_t) ||
+	    end > s->slots_total - sizeof(uint64_t))
+		return NULL;      /* no slack: a layout without room */
+	return (_Atomic uint64_t *)(void *)((char *)s->slots +
+	    s->slots_total - sizeof(uint64_t));
+}
+
+static void set_canary(struct cb_segments *s)
+{
+	_Atomic uint64_t *c = slots_canary(s);
+
+	if (s->canary == 0 && getrandom(&s->canary, sizeof(s->canary), 0) !=
+	    (ssize_t)sizeof(s->canary))
+		s->canary = cb_monotonic_ns();
+	s->canary |= 1;
+	if (c != NULL)
+		atomic_store_explicit(c, s->canary, memory_order_relaxed);
+}
+
+/* Whether the canary is gone (a shrink undone, or a member's write). */
+static bool canary_gone(const struct cb_segments *s)
+{
+	_Atomic uint64_t *c = slots_canary(s);
+
+	return c != NULL && atomic_load_explicit(c, memory_order_relaxed) !=
+	    s->canary;
 }
 
 /*
  * Our own slots mapping, guarded (lib/sigbus.h): when a member
  * truncates the file, whichever thread of ours touches a cut page first
  * puts the size back through slots_fd and retries on zero pages; the
- * heartbeat then sees the file's mtime move and says so
- * (cb_segments_check).  Only the header's total is guarded: nothing
+ * heartbeat then finds the canary gone and says so (cb_segments_check).  Only the header's total is guarded: nothing
  * lies past it.
  */
 static void guard_slots(struct cb_segments *s)
@@ -159,7 +203,7 @@ static void guard_slots(struct cb_segments *s)
 		log_warnx("%s: cannot guard the mapping against SIGBUS: %s "
 		    "(a member truncating the file can crash the broker)",
 		    s->slots_name, strerror(-r));
-	s->slots_mtime = slots_mtime(s);
+	set_canary(s);
 }
 
 /* ---- names: the public ones and the spare links (segments.h) ------ */
@@ -762,10 +806,9 @@ static void check_size(struct cb_segments *s, uint64_t size)
 
 /*
  * A shrink that a process's SIGBUS guard undid before this heartbeat
- * leaves the size right; ftruncate moves the file's mtime, which
- * nothing else here does (mapped writes to tmpfs leave it; a member's
- * write(2) moves it too, and is reported the same way: it may have
- * written anything, as through its mapping).
+ * leaves the size right and the canary gone (slots_canary()).  The cut
+ * pages may still be holes: allocate them again, as a hole a full tmpfs
+ * cannot fill is a SIGBUS.
  */
 static void check_restored(struct cb_segments *s)
 {
@@ -790,13 +833,12 @@ static void check_slots_size(struct cb_segments *s)
 		return;
 	if ((uint64_t)st.st_size != s->slots_total)
 		check_size(s, (uint64_t)st.st_size);
-	else if (st.st_mtim.tv_sec != s->slots_mtime.tv_sec ||
-	    st.st_mtim.tv_nsec != s->slots_mtime.tv_nsec)
+	else if (canary_gone(s))
 		check_restored(s);
 	else
 		return;
 	remap_if_damaged(s);
-	s->slots_mtime = slots_mtime(s);
+	set_canary(s);
 }
 
 /*

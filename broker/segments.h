@@ -115,9 +115,9 @@ struct cb_segments {
 	 */
 	int slots_fd;
 	uint64_t slots_total;
-	/* The file's mtime after our last look or repair: a shrink that a
-	 * SIGBUS guard undid before we looked moved it. */
-	struct timespec slots_mtime;
+	/* The value of the slots file's canary (segments.c
+	 * slots_canary()): gone, a shrink was undone before we looked. */
+	uint64_t canary;
 	/* The state file, kept open to find its inode and link it again. */
 	int state_fd;
 	/* Each segment's names, [0] state and [1] slots (see "Names"
@@ -152,7 +152,7 @@ void cb_segments_publish(struct cb_segments *s);
  * sweeper.c).  A file grown past its size is trimmed back, and logged.
  * A shrunk one is put back to its size at once and logged as an error,
  * once per event; so is one that a process's SIGBUS guard (lib/sigbus.h)
- * already put back, seen by its mtime.  Either way the cut pages read as
+ * already put back, seen by its canary gone.  Either way the cut pages read as
  * zeros from then on, for everyone: to the sweeper that is free client
  * entries, launch, waiter and bind entries, and pool and worker counters
  * at 0, which its repairs of hostile writes already handle (scrub,
