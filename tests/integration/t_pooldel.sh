@@ -11,6 +11,9 @@
 #     still refuses beyond its limit); once nothing holds it, the
 #     index is free and a pool created there starts at 0 held with its
 #     own limit;
+#   - a launch out when the pool is deleted by force: the index is
+#     freed (the launch entry with it) and the ticket's release fails as
+#     stale;
 #   - a queued waiter is sent out with ENOENT by the forced deletion,
 #     long before its timeout;
 #   - reload: a pool whose line left the file is deleted, one created
@@ -151,6 +154,19 @@ out=$("$BIN/tests/cbhold" "$NAME" reused hold 0 0 2>&1)
 expect_match "$out" "^EAGAIN " "reused refuses beyond its limit"
 let_go h3
 let_go h4
+
+say "forced with a launch out: its ticket goes stale, the index is freed"
+ctl pool set l --limit 2 >/dev/null || fail "pool set l"
+l_index=$(pool_col l 2)
+t=$(ctl launch --pool l) || fail "launch in l"
+out=$(ctl pool del l 2>&1)
+expect_eq "$?" 1 "pool del l, one launch"
+expect_match "$out" "0 holds, 1 launch, 0 waiters" "refusal names the launch"
+ctl pool del l --force >/dev/null || fail "pool del l --force"
+wait_until 10 freed l "$l_index" || fail "index $l_index never freed"
+out=$(ctl release "$t" 2>&1)
+expect_eq "$?" 1 "release of the deleted pool's launch"
+expect_match "$out" "already released, reclaimed or expired" "stale launch"
 
 say "forced: a queued waiter is sent out with ENOENT"
 ctl pool set q --limit 1 >/dev/null || fail "pool set q"
