@@ -221,13 +221,15 @@ static uint64_t config_dropped_pools(struct cb_broker *b,
 
 /*
  * Delete the pools whose lines cfg dropped, as an unforced POOL DEL
- * would.  One in use is kept and said so: at a reload config_busy()
- * has failed the whole reload first, so only start-up gets here with
- * one (a restart must not fail for it); the next reload tries again.
- * Returns how many were deleted.
+ * would.  At start-up one in use is kept and said so (a restart must
+ * not fail for it); the next reload tries again.  A reload has passed
+ * config_busy() just before (reloading): a unit admitted since must
+ * not make it half applied, so the deletion is forced, and that unit
+ * releases into the deleted pool (pools.h).  Returns how many were
+ * deleted.
  */
 static int delete_dropped_pools(struct cb_broker *b,
-    const struct cb_config *cfg)
+    const struct cb_config *cfg, int reloading)
 {
 	uint64_t m = config_dropped_pools(b, cfg);
 	struct cb_pool_def def[CB_MAX_POOLS];
@@ -240,8 +242,8 @@ static int delete_dropped_pools(struct cb_broker *b,
 	for (int p = 1; p < CB_MAX_POOLS; p++) {
 		if (!(m & (1ull << p)))
 			continue;
-		if (cb_pools_del(&b->pools, def[p].name, 0, b->seg.slots,
-		    &busy, err, sizeof(err)) < 0) {
+		if (cb_pools_del(&b->pools, def[p].name, reloading,
+		    b->seg.slots, &busy, err, sizeof(err)) < 0) {
 			log_warnx("%s: pool %s no longer in the file, kept: "
 			    "%s", cfg->path, def[p].name, err);
 			continue;
@@ -293,7 +295,8 @@ static int config_busy(struct cb_broker *b, const struct cb_config *cfg,
  * while one created with capctl stays until capctl pool del.  Returns
  * non-zero if anything may have changed.
  */
-static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
+static int apply_config(struct cb_broker *b, const struct cb_config *cfg,
+    int reloading)
 {
 	int changed = 0;
 
@@ -311,7 +314,7 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg)
 	if (cfg->override_set)
 		changed |= atomic_exchange_explicit(&b->set.override,
 		    cfg->override, memory_order_relaxed) != cfg->override;
-	changed |= delete_dropped_pools(b, cfg) > 0;
+	changed |= delete_dropped_pools(b, cfg, reloading) > 0;
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct cb_config_pool *p = &cfg->pools[i];
 		char err[256];
@@ -483,7 +486,7 @@ static void reload(struct cb_broker *b)
 		return;
 	}
 	note_override_rejects(b, &cfg, b->config_path);
-	changed = apply_config(b, &cfg) || cfg.override_rejects;
+	changed = apply_config(b, &cfg, 1) || cfg.override_rejects;
 	if (changed) {
 		log_info("SIGHUP: reloaded %s", b->config_path);
 		cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_SETTINGS),
@@ -694,7 +697,7 @@ static void open_segments(struct cb_broker *b, const struct options *o,
 	if (config_fits(b, cfg, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	note_override_rejects(b, cfg, o->config);
-	apply_config(b, cfg);
+	apply_config(b, cfg, 0);
 	set_identity(b);
 	if (cb_publisher_init(b) < 0)
 		fatalx("cannot set up the publisher");
