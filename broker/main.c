@@ -641,6 +641,18 @@ static void make_rundir(void)
 		fatal("cannot create run directory %s", dir);
 }
 
+/* The instance's pidfile, removed by any exit after lock_instance()
+ * (a fatal error at start-up left an empty one behind), and by the
+ * clean one in main(). */
+static struct pidfh *instance_pidfh;
+
+static void drop_pidfile(void)
+{
+	if (instance_pidfh != NULL)
+		pidfile_remove(instance_pidfh);
+	instance_pidfh = NULL;
+}
+
 static struct pidfh *lock_instance(const char *name)
 {
 	char path[256];
@@ -655,30 +667,9 @@ static struct pidfh *lock_instance(const char *name)
 		    (int)other, path);
 	if (pfh == NULL)
 		fatal("pidfile %s", path);
+	instance_pidfh = pfh;
+	atexit(drop_pidfile);
 	return pfh;
-}
-
-/*
- * The pidfile lock is per run directory; the segments are per host.  A
- * broker started with another CAPBROKER_RUNDIR must not adopt segments
- * a live broker is serving.
- */
-static void refuse_live_owner(struct cb_broker *b)
-{
-	const struct cb_state_hot *hot = cb_seg_region(b->seg.state,
-	    CB_RS_HOT);
-	struct cb_ident id;
-
-	/* Pairs with the release store of the state word in publish()
-	 * (publisher.c) of the live broker: STOPPING is its last
-	 * publication, and what it wrote before it is what we adopt. */
-	if (cb_snapshot_ident(b->seg.state, &id) == 0 &&
-	    id.pid != (uint32_t)getpid() && cb_proc_alive((pid_t)id.pid,
-	    id.start) && !(CB_STATE_FLAGS(atomic_load_explicit(
-	    &hot->state_word, memory_order_acquire)) & CB_STATE_F_STOPPING))
-		fatalx("%s is served by a live broker, pid %u (another run "
-		    "directory?); refusing to adopt it", b->seg.state_name,
-		    id.pid);
 }
 
 static void open_segments(struct cb_broker *b, const struct options *o,
@@ -690,8 +681,6 @@ static void open_segments(struct cb_broker *b, const struct options *o,
 
 	if (cb_segments_open(&b->seg, b->name, &so, err, sizeof(err)) < 0)
 		fatalx("%s", err);
-	if (b->seg.adopted)
-		refuse_live_owner(b);
 	if (b->seg.adopted)
 		restore_from_segment(b);
 	if (config_fits(b, cfg, err, sizeof(err)) < 0)
@@ -836,7 +825,7 @@ int main(int argc, char **argv)
 	cb_registry_fini(&b->reg);
 	cb_segments_close(&b->seg, o.remove != 0);
 	rcu_unregister_thread();
-	pidfile_remove(pfh);
+	drop_pidfile();
 	close(epfd);
 	close(sfd);
 	close(tfd);

@@ -21,7 +21,9 @@
 #include "log.h"
 #include "queue.h"
 #include "segment.h"
+#include "proc.h"
 #include "sigbus.h"
+#include "snapshot.h"
 #include "slots.h"
 #include "state_word.h"
 
@@ -680,6 +682,36 @@ static void pair_reason(const struct cb_segments *s, const struct found *st,
 		    (unsigned long long)sl->hdr.instance);
 }
 
+/*
+ * The pidfile lock is per run directory; the segments are per host.  A
+ * broker started with another CAPBROKER_RUNDIR must not touch segments
+ * a live broker is serving, so this is checked before anything here
+ * writes to them (slots_regrow, slots_rebuild, set_access, adopt's size
+ * check, retire): it used to be checked after adoption, by which time
+ * the refused broker had rewritten the live one's file.  A pid whose
+ * liveness cannot be read counts as live (lib/proc.h).  Pairs with the
+ * release store of the state word in publish() (publisher.c) of the
+ * live broker: STOPPING is its last publication.
+ */
+static int served_by_live(const struct cb_segments *s, const struct found *st,
+    char *err, size_t errlen)
+{
+	const struct cb_state_hot *hot;
+	struct cb_ident id;
+
+	if (!st->valid || cb_snapshot_ident(st->base, &id) < 0 ||
+	    id.pid == (uint32_t)getpid() ||
+	    cb_proc_alive((pid_t)id.pid, id.start) == 0)
+		return 0;
+	hot = cb_seg_region(st->base, CB_RS_HOT);
+	if (CB_STATE_FLAGS(atomic_load_explicit(&hot->state_word,
+	    memory_order_acquire)) & CB_STATE_F_STOPPING)
+		return 0;
+	return refuse(err, errlen, -EBUSY, "%s is served by a live broker, "
+	    "pid %u (another run directory?); refusing to touch it",
+	    s->state_name, id.pid);
+}
+
 int cb_segments_open(struct cb_segments *s, const char *name,
     const struct cb_seg_opts *o, char *err, size_t errlen)
 {
@@ -695,6 +727,10 @@ int cb_segments_open(struct cb_segments *s, const char *name,
 	names_init(s);
 	recover_names(s, name);
 	inspect(s->state_name, name, CB_SEG_STATE, &st);
+	if ((r = served_by_live(s, &st, err, errlen)) < 0) {
+		release(&st);
+		return r;
+	}
 	slots_regrow(s->slots_name, &st);
 	inspect(s->slots_name, name, CB_SEG_SLOTS, &sl);
 

@@ -17,12 +17,23 @@ expect_match "$(cat "$CAPBROKER_RUNDIR/second")" "already running" "message"
 
 say "a broker with another run directory does not adopt a live broker's segments"
 other=$(mktemp -d "${TMPDIR:-/tmp}/capbroker-it.XXXXXX")
-out=$(CAPBROKER_RUNDIR="$other" "$BIN/capbrokerd" -n "$NAME" 2>&1)
+# Another mode in its configuration: a broker that adopts sets it.
+printf 'state_mode = 0640\n' >"$other/conf"
+segs="/dev/shm/capbroker.$NAME.state /dev/shm/capbroker.$NAME.slots"
+look() { stat -c '%n %i %a %s %g' $segs; }
+seen=$(look)
+out=$(CAPBROKER_RUNDIR="$other" "$BIN/capbrokerd" -n "$NAME" -c "$other/conf" 2>&1)
 st=$?
+left=$(ls "$other")
 rm -rf "$other"
 expect_eq "$st" 1 "second broker exit status"
 expect_match "$out" "served by a live broker, pid $BROKER" "message"
 expect_eq "$(probe check)" "alive" "first broker undisturbed"
+expect_eq "$(look)" "$seen" "the live segments untouched (inode, mode, size, group)"
+expect_eq "$left" "conf" "the refused broker's run directory: no pidfile left"
+sleep 0.3	# a heartbeat: it would find a file another broker touched
+grep -q "truncated by a member\|segment shrunk" "$LOG" &&
+    fail "the first broker saw its file touched: $(grep truncated "$LOG")"
 
 say "a hung broker (SIGSTOP) is reported stale from its heartbeat"
 kill -STOP "$BROKER"
