@@ -629,7 +629,9 @@ static void do_status(struct cb_broker *b, struct conn *c)
 		reply_err(c, EAGAIN, "snapshot busy, retry");
 		return;
 	}
-	out_line(c, "OK 17");
+	char line[512];
+
+	out_line(c, "OK 21");
 	out_line(c, "name %s", b->name);
 	out_line(c, "pid %u", id.pid);
 	out_line(c, "epoch %llu", (unsigned long long)id.epoch);
@@ -650,6 +652,15 @@ static void do_status(struct cb_broker *b, struct conn *c)
 	out_line(c, "override_rejects %llu",
 	    (unsigned long long)in.override_rejects);
 	out_line(c, "registered %u", nregistered);
+	/* The configuration file and the last reload's outcome (main.c's
+	 * reload(); config.c), then whether the segments' names still
+	 * lead to them (segments.h, "Names").  Main thread, as both. */
+	for (unsigned i = 0; i < 3; i++) {
+		cb_reload_status(i, line, sizeof(line));
+		out_line(c, "%s", line);
+	}
+	cb_segments_describe(&b->seg, line, sizeof(line));
+	out_line(c, "segments %s", line);
 }
 
 /* The verbs that change the broker: admin peers only. */

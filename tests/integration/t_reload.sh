@@ -89,11 +89,17 @@ list=$(ctl pool list)
 expect_match "$list" "^gpu +1 +share +50% +3 +30 " "gpu kept"
 printf '%s\n' "$list" | grep -q '^extra ' && fail "pool extra applied"
 ctl worker list | grep -q '^b ' && fail "worker b applied"
+st=$(ctl status)
+expect_match "$st" "^config: +$CONF\$" "capctl status: the file"
+expect_match "$st" "^reload_time: +20[0-9-]+T[0-9:]+Z\$" "capctl status: when"
+expect_match "$st" "^reload_result: +error .*capbroker.conf:6: pool half: needs limit= or share=" \
+    "capctl status: the failed reload, with FILE:LINE"
 
 say "the same file, fixed: all of it applied"
 sed -i 's/^pool half window=30$/pool half share=50/' "$CONF"
 hup
 grep -q "SIGHUP: reloaded" "$LOG" || fail "reload not logged"
+expect_match "$(ctl status)" "^reload_result: +ok\$" "capctl status: the reload's result"
 expect_eq "$(capacity)" 29 "a:9 + b:20"
 list=$(ctl pool list)
 expect_match "$list" "^gpu +1 +fixed +5 +5 +30 " "gpu"

@@ -67,6 +67,7 @@ wait_until 10 grep -q "capbroker.$NAME.slots: linked again" "$LOG" ||
 grep -q "error: $STATE: removed under the running broker" "$LOG" ||
     fail "the removal of state is not logged as an error"
 expect_eq "$(ino "$STATE")" "$ino_state" "state inode"
+expect_match "$(ctl status)" "^segments: +linked; .*re-linked" "capctl status: the repair"
 expect_eq "$(ino "$SLOTS")" "$ino_slots" "slots inode"
 expect_eq "$(held sd)" 1 "capdump: held after the repair"
 new_client_refused
@@ -117,6 +118,8 @@ n=$(sed -n '/^STATUS=capacity 71 /,/^STATUS=capacity 72 /p' "$D/notify.out" |
     grep -c '^WATCHDOG=1$')
 expect_eq "$n" 0 "WATCHDOG=1 between two heartbeats after the loss"
 [ ! -e "$STATE" ] || fail "state name came back"
+expect_match "$(ctl status)" "^segments: +UNLINKED; state gone since .*watchdog not fed" \
+    "capctl status: the loss"
 let_go b
 
 say "(3b) the next broker starts anew, and says why"
