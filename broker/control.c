@@ -623,14 +623,13 @@ static void do_status(struct cb_broker *b, struct conn *c)
 {
 	struct cb_info in;
 	struct cb_ident id;
+	char line[512];
 
 	if (cb_snapshot_info(b->seg.state, &in) < 0 ||
 	    cb_snapshot_ident(b->seg.state, &id) < 0) {
 		reply_err(c, EAGAIN, "snapshot busy, retry");
 		return;
 	}
-	char line[512];
-
 	out_line(c, "OK 21");
 	out_line(c, "name %s", b->name);
 	out_line(c, "pid %u", id.pid);
