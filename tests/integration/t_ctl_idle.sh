@@ -18,6 +18,12 @@ D="$CAPBROKER_RUNDIR"
 fds() {
 	ls "/proc/$BROKER/fd" | wc -l
 }
+# What the broker's descriptors lead to, for a failure message.
+fd_targets() {
+	for f in /proc/"$BROKER"/fd/*; do
+		readlink "$f"
+	done | sed 's/:\[[0-9]*\]$//' | sort | uniq -c | tr '\n' ';'
+}
 pings() {	# WHEN: the broker answers a ping within a generous 10 s
 	timeout 10 "$BIN/capctl" -n "$NAME" ping >/dev/null 2>&1 ||
 	    fail "capctl ping got no answer $1"
@@ -56,6 +62,7 @@ hold h1 default hold 0 -1
 admitted h1
 expect_match "$(ctl status)" "registered: +1$" "registered"
 fd1=$(fds)
+fdt1=$(fd_targets)
 
 # The peers that fill slots keep busy (-k: a PING a second), so that
 # only the limits under test, not the idle timeout, decide what stays.
@@ -92,7 +99,8 @@ out=$(as_uid 65000 "$BIN/capctl" -n "$NAME" status 2>&1) &&
 pings "with every non-admin slot taken"
 say "  ($(fds) broker fds; root still answered)"
 kill $PEERS
-wait_until 20 yields "$fd1" fds || fail "fds: $(fds), $fd1 before"
+wait_until 20 yields "$fd1" fds ||
+    fail "fds: $(fds), $fd1 before: now $(fd_targets), before $fdt1"
 
 say "idle connections, and a line dribbled a byte every 500 ms, are cut after 10 s"
 # Root's quiet connection first: were it cut, it would go no later.
@@ -111,6 +119,7 @@ wait_until 10 grep -Eq "control: cut [0-9]+ connections? after 10 s: [0-9]+ idle
 expect_match "$(ctl status)" "registered: +1$" "registered client kept"
 expect_eq "$(fds)" $((fd1 + 1)) "fds: h1's and root's connections kept"
 kill "$ROOT"
-wait_until 10 yields "$fd1" fds || fail "fds: $(fds), $fd1 before"
+wait_until 10 yields "$fd1" fds ||
+    fail "fds: $(fds), $fd1 before: now $(fd_targets), before $fdt1"
 pings "after"
 let_go h1
