@@ -21,7 +21,12 @@
  * another pool's count nor free its units; a client that cached the
  * index gets -ENOENT (client/reserve.c).  The tombstone is in the
  * state segment, so a restart neither brings the pool back nor frees
- * the index early.  The sweeper relies on the pin (cb_pools_pin):
+ * the index early.  When the index is reused, U is not reset
+ * (publisher.c): a reserver that read the old limit before the
+ * deletion and admits only now stays counted, re-checked against the
+ * new limit.  tests/model/pooldel.pml checks this (U never
+ * under-counts, the new pool's limit holds) and shows what a reset, or
+ * a reuse without the proof, would lose.  The sweeper relies on the pin (cb_pools_pin):
  * nothing becomes ACTIVE while it holds one.
  *
  * A pool's limit comes from a limit source, chosen by the definition's
