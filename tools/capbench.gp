@@ -20,4 +20,5 @@ plot datafile using 2:xtic(1) title "capbroker (crash-safe)", \
      '' using 4 title "SysV sem, SEM\\_UNDO", \
      '' using 5 title "flock counter", \
      '' using 6 title "Redis Lua lease", \
-     '' using 7 title "protocol floor (8 RMW)"
+     '' using 7 title "protocol floor (8 RMW)", \
+     '' using 8 title "store floor (2 RMW + stores)"

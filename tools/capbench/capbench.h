@@ -58,12 +58,20 @@ enum section {
 enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
 
 /*
- * M_FLOOR is no competitor: it is the death-window protocol of
- * lib/reserve.h reduced to its eight seq_cst read-modify-writes, inline,
- * with no checks, tickets or calls -- the fastest any crash-safe hold
- * pair of this design can be on this machine.
+ * M_FLOOR and M_STORE_FLOOR are no competitors: they are the
+ * death-window protocol of lib/reserve.h reduced to its shared-memory
+ * writes, inline, with no checks, tickets or calls.  M_FLOOR writes the
+ * window, the pool counter and the record as the eight seq_cst
+ * read-modify-writes the protocol uses today: the fastest any hold pair
+ * of this design can be.  M_STORE_FLOOR writes only the pool counter
+ * with a read-modify-write and the window and the record, which only
+ * their owner writes, with plain stores (methods.c, pair_store_floor()):
+ * the fastest a crash-safe record can be (issue 14).
  */
-enum method { M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_COUNT };
+enum method {
+	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
+	M_COUNT
+};
 
 extern const char *const section_name[S_COUNT];	/* sections_workers.c */
 extern const char *const status_name[ST_COUNT];	/* report.c */
@@ -167,9 +175,10 @@ struct bench_peers {
 	char redis_why[160];		/* why Redis is not measured */
 };
 
-/* M_FLOOR's words: the pool counter on line 0 of a shared mapping,
- * each process's death-window word and hold count on a line of its
- * own, as in the slots segment. */
+/* The floors' words (M_FLOOR, M_STORE_FLOOR; cleared before each
+ * run): the pool counter on line 0 of a shared mapping, each process's
+ * death-window word and hold count on a line of its own, as in the
+ * slots segment. */
 struct floor_line {
 	_Alignas(64) _Atomic uint32_t seq;
 	_Atomic uint32_t holds;

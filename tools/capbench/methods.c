@@ -26,12 +26,13 @@
 
 const char *const method_name[M_COUNT] = {
 	"capbroker", "posix_sem", "sysv_sem_undo", "flock", "redis",
-	"protocol_floor",
+	"protocol_floor", "store_floor",
 };
 
 const char *const method_title[M_COUNT] = {
 	"capbroker hold", "POSIX sem", "SysV SEM_UNDO", "flock counter",
 	"Redis Lua lease", "protocol floor (8 RMW)",
+	"store floor (2 RMW + stores)",
 };
 
 /* One process's state while it runs a method.  The primitives' addresses
@@ -40,8 +41,8 @@ struct method_ctx {
 	const struct method_arg *a;
 	sem_t *psem;			/* M_POSIX */
 	int semid;			/* M_SYSV */
-	_Atomic uint64_t *usage;	/* M_FLOOR: the pool counter */
-	struct floor_line *me;		/* M_FLOOR: this process's line */
+	_Atomic uint64_t *usage;	/* the floors: the pool counter */
+	struct floor_line *me;		/* the floors: this process's line */
 	cb_client *c;
 	struct cb_request req;
 	int fd;
@@ -56,7 +57,7 @@ struct method_ctx {
 
 /*
  * The POSIX semaphore and section 1's raw word share a page (on lines
- * of their own); the floor's words, the SysV semaphore and the flock
+ * of their own); the floors' words, the SysV semaphore and the flock
  * counter's path.  Returns 0, or -errno with a message in err.
  */
 int prims_create(struct bench_prims *pr, const char *rundir, char *err,
@@ -285,6 +286,83 @@ static int pair_floor(struct method_ctx *x)
 	return 0;
 }
 
+/*
+ * The same pair with one writer per record: the floor of a crash-safe
+ * hold (issue 14).  pair_floor() above writes every word with a locked
+ * read-modify-write because today's S counts the windows of all of a
+ * process's threads; here, as with one client entry per reserving
+ * thread, each word but the counter has a single writer.
+ *
+ *   U  the pool counter (x->usage): written by every process, so a
+ *      CAS (acq_rel) -- POSIX sem's pair makes the same two;
+ *   S  this process's window word (x->me->seq): written only by this
+ *      process, plain stores; read by the reclaimer and the recount;
+ *   H  this process's hold count (x->me->holds): likewise.
+ *
+ * Take (s, h: this process's own last stores, read back relaxed):
+ *   1. S = s + 1 (open), relaxed: kept before the CAS by the CAS's
+ *      release half; a reader whose acquire load of U sees the new
+ *      count sees the window open, or closed since.
+ *   2. CAS U: +1 iff within the limit, acq_rel.  Refused: S = s + 0x100
+ *      (close, release) and nothing else was written.
+ *   3. H = h + 1, release: after the CAS (its acquire half keeps the
+ *      store below it), and whoever acquire-loads the new H sees U's.
+ *   4. S = s + 0x100 (close: version + 1, in flight - 1), release:
+ *      whoever acquire-loads the closed S sees H and U after the
+ *      admission.
+ * Give (s, h as the take left them): S = s + 1 (open, relaxed, kept
+ *   before H's store by that store's release); H = h - 1 (release:
+ *   whoever acquire-loads the record gone sees the window open); CAS U:
+ *   -1 (acq_rel: its release orders the record's removal before it);
+ *   S = s + 0x100 (close, release).
+ * Record after admit, removed before the give-back, as in reserve.h, so
+ * U never under-counts.
+ *
+ * Why nothing cheaper is crash-safe: U is the one word many processes
+ * write and needs its RMW whatever else is done.  What crash safety
+ * adds is that a process killed at any instruction leaves, in memory
+ * only it wrote, what it held: S closed, H is exactly its units and the
+ * reclaimer subtracts them; S open, at most one unit lies between H and
+ * U, which the recount's slack covers.  Drop the window or the record
+ * and the reclaimer no longer knows what a dead process held.  On
+ * x86-64 the stores are plain movs to a line this CPU owns (TSO keeps
+ * them in order, the locked CAS drains the store buffer): the pair
+ * costs its two locked instructions.
+ *
+ * A cost, not a proof: what the recount and the reclaimer must read,
+ * and with which orderings, to stay exact under these stores (TSO store
+ * buffers, ARM's release/acquire) is for the new hold path to model.
+ */
+static int pair_store_floor(struct method_ctx *x)
+{
+	_Atomic uint64_t *u = x->usage;
+	_Atomic uint32_t *seq = &x->me->seq, *holds = &x->me->holds;
+	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(holds, memory_order_relaxed);
+	uint64_t v = atomic_load_explicit(u, memory_order_relaxed);
+
+	atomic_store_explicit(seq, s + 1, memory_order_relaxed);
+	do {
+		if (v + 1 > (uint64_t)x->a->limit) {
+			atomic_store_explicit(seq, s + 0x100,
+			    memory_order_release);
+			return 1;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(u, &v, v + 1,
+	    memory_order_acq_rel, memory_order_relaxed));
+	atomic_store_explicit(holds, h + 1, memory_order_release);
+	atomic_store_explicit(seq, s + 0x100, memory_order_release);
+	spin_ns(x->a->hold_ns);
+	atomic_store_explicit(seq, s + 0x101, memory_order_relaxed);
+	atomic_store_explicit(holds, h, memory_order_release);
+	v = atomic_load_explicit(u, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(u, &v, v - 1,
+	    memory_order_acq_rel, memory_order_relaxed))
+		;
+	atomic_store_explicit(seq, s + 0x200, memory_order_release);
+	return 0;
+}
+
 static int m_pair(struct method_ctx *x)
 {
 	switch (x->a->meth) {
@@ -294,6 +372,7 @@ static int m_pair(struct method_ctx *x)
 	case M_FLOCK:	return pair_flock(x);
 	case M_REDIS:	return pair_redis(x);
 	case M_FLOOR:	return pair_floor(x);
+	case M_STORE_FLOOR: return pair_store_floor(x);
 	default:	return -EINVAL;
 	}
 }
@@ -375,6 +454,7 @@ static int method_reset(const struct method_arg *a)
 		redis_reset(a->peers);
 		return 0;
 	case M_FLOOR:
+	case M_STORE_FLOOR:
 		memset(pr->floor, 0, sizeof(*pr->floor));
 		return 0;
 	default:

@@ -191,31 +191,44 @@ static void print_read(const struct bench_opts *opt,
 	}
 }
 
-/* capbroker's throughput relative to each method, and the floor's. */
+/* capbroker's throughput relative to each method, and each floor's
+ * relative to POSIX sem. */
 static void print_hold_ratios(const struct bench_opts *opt,
     const struct bench_results *res)
 {
-	printf("\ncapbroker throughput relative to each (same run; the "
-	    "floor's own ratio to POSIX sem is the best this protocol can "
-	    "reach):\n\n| procs | vs POSIX sem | vs SysV SEM_UNDO | vs flock "
-	    "| vs Redis | vs protocol floor | floor vs POSIX sem |\n"
-	    "|---|---|---|---|---|---|---|\n");
+	static const enum method floors[] = { M_FLOOR, M_STORE_FLOOR };
+	const int nfloors = (int)(sizeof(floors) / sizeof(floors[0]));
+
+	printf("\ncapbroker throughput relative to each (same run; a "
+	    "floor's own ratio to POSIX sem is the best a hold pair with "
+	    "its writes can reach):\n\n| procs |");
+	for (int m = M_POSIX; m < M_COUNT; m++)
+		printf(" vs %s |", method_title[m]);
+	for (int i = 0; i < nfloors; i++)
+		printf(" %s vs POSIX sem |", method_title[floors[i]]);
+	printf("\n|---|");
+	for (int m = M_POSIX; m < M_COUNT + nfloors; m++)
+		printf("---|");
+	printf("\n");
 	for (int ci = 0; ci < opt->ncounts; ci++) {
 		const struct tput *cb = &res->hold[M_CB][ci];
 		const struct tput *px = &res->hold[M_POSIX][ci];
-		const struct tput *fl = &res->hold[M_FLOOR][ci];
 
 		printf("| %d |", opt->counts[ci]);
 		for (int m = M_POSIX; m < M_COUNT; m++)
-			if (res->hold[m][ci].done)
+			if (cb->done && res->hold[m][ci].done)
 				printf(" %.3gx |", ratio(cb->ops_s,
 				    res->hold[m][ci].ops_s));
 			else
 				printf(" - |");
-		if (fl->done && px->done)
-			printf(" %.3gx |", ratio(fl->ops_s, px->ops_s));
-		else
-			printf(" - |");
+		for (int i = 0; i < nfloors; i++) {
+			const struct tput *fl = &res->hold[floors[i]][ci];
+
+			if (fl->done && px->done)
+				printf(" %.3gx |", ratio(fl->ops_s, px->ops_s));
+			else
+				printf(" - |");
+		}
 		printf("\n");
 	}
 }
@@ -227,7 +240,10 @@ static void print_hold(const struct bench_opts *opt,
 	    "(total pairs/s, ns per pair per process)\n\n| procs |");
 	for (int m = 0; m < M_COUNT; m++)
 		printf(" %s |", method_title[m]);
-	printf("\n|---|---|---|---|---|---|---|\n");
+	printf("\n|---|");
+	for (int m = 0; m < M_COUNT; m++)
+		printf("---|");
+	printf("\n");
 	for (int ci = 0; ci < opt->ncounts; ci++) {
 		printf("| %d |", opt->counts[ci]);
 		for (int m = 0; m < M_COUNT; m++)
