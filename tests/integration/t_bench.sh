@@ -11,6 +11,12 @@ out=$("$BIN/capbench" --smoke -n "$NAME" --json "$json" 2>&1) ||
 	fail "capbench --smoke failed: $out"
 expect_match "$out" '^### Targets' "human table"
 expect_match "$out" '^/dev/shm entries left behind: 0$' "shm report"
+# Both floors of the hold section (issue 14): a column each in the hold
+# table, and a ratio to POSIX sem each.
+expect_match "$out" '^\| procs \|.* protocol floor \(8 RMW\) \| store floor \(2 RMW \+ stores\) \|$' \
+    "hold table with both floors"
+expect_match "$out" '\| store floor \(2 RMW \+ stores\) vs POSIX sem \|$' \
+    "store floor's ratio to POSIX sem"
 
 say "the JSON is well formed and every section ran or was skipped with a reason"
 python3 - "$json" <<'PY' || fail "bad JSON report: $(cat "$json")"
@@ -29,7 +35,8 @@ for name in want:
         assert len(s["rows"]) == len(d["procs"]), (name, s)
 hold = secs["hold"]["rows"]
 for row in hold:
-    for m in ("capbroker", "posix_sem", "sysv_sem_undo", "flock"):
+    for m in ("capbroker", "posix_sem", "sysv_sem_undo", "flock",
+              "protocol_floor", "store_floor"):
         assert row[m] and row[m]["ops_per_s"] > 0, (m, row)
     # Redis is optional: measured, or skipped with a reason.
     assert row["redis"] or "redis" in secs["hold"]["reason"], row
