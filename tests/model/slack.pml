@@ -69,6 +69,13 @@
  *   -DBUG_REPAIR_LOW    the repair sets the count to windows - 1 (not
  *                       counting the opener): the recount trims a unit
  *                       in flight (U >= gh)
+ *   -DBUG_REPAIR_KEEP   the repair keeps the version: a repair that
+ *                       writes the count it found leaves the word as it
+ *                       was, so another thread's stale repair CAS from
+ *                       that word (its windows read before the first
+ *                       repair's opener counted itself) succeeds and
+ *                       hides a window (U >= gh); reserve.c's repair
+ *                       bumps the version for this
  *
  * The repair writes only a count that covers every window of V's
  * (reserve.c: repair iff windows <= CB_RSV_INFLIGHT_MAX, else step out
@@ -138,6 +145,18 @@ byte gh;                /* ghost: holds in use */
 #define REPAIRED(m)  ((m) > MAX -> MAX : (m))
 #endif
 
+/* The repair's CAS: (version + 1, count); -DBUG_REPAIR_KEEP writes
+ * (version, count), the same word when the count is the same. */
+#ifdef BUG_REPAIR_KEEP
+#define REPAIR_WRITE \
+	if \
+	:: Sf[0] != REPAIRED(mine) -> Sf[0] = REPAIRED(mine); WRITE_V \
+	:: else -> skip \
+	fi
+#else
+#define REPAIR_WRITE  Sf[0] = REPAIRED(mine); WRITE_V
+#endif
+
 #ifdef BUG_REPAIR_CAPPED
 #define REPAIR_OK  true
 #else
@@ -174,7 +193,7 @@ inline wopen()
 			:: sc >= mine && REPAIR_OK ->   /* someone else's excess */
 				if
 				:: atomic { !Vch[me] ->
-					Sf[0] = REPAIRED(mine); WRITE_V;
+					REPAIR_WRITE;
 					REACHED(1, true); break }
 				:: atomic { Vch[me] -> READ_V }
 				fi
