@@ -16,6 +16,7 @@
 #include "capbroker.h"
 #include "futex.h"
 #include "log.h"
+#include "place.h"
 #include "reserve.h"
 #include "segment.h"
 #include "seqlock.h"
@@ -293,6 +294,9 @@ static void publish(struct cb_broker *b, uint64_t events, int type)
 	cb_slotmap_assign(p->slotmap, p->workers, n, set.slots_per_worker,
 	    slot_inflight, b->seg.slots);
 	write_workers(b, n);
+	/* A worker that turned ready, or got room, may fit blocked
+	 * pickers of any pool (place.h). */
+	cb_place_wake_table(b->seg.slots);
 	note_rejects(b);
 	update_info(b, n, &res, &set, word, events);
 	if (word != old) {

@@ -11,7 +11,6 @@
 #include "handle.h"
 
 #include "clock.h"
-#include "futex.h"
 #include "place.h"
 
 static const char *const placement_names[] = {
@@ -35,15 +34,6 @@ int cb_placement_parse(const char *name)
 			return p;
 	return -EINVAL;
 }
-
-/*
- * Worker placement (place.h).  A picker that must wait re-checks when a
- * release in its pool wakes the pool's waiters, and at least every
- * PICK_SLICE_MS on its own: room on a worker can also come from a
- * release in another pool, or a worker turning ready.  Blocked pickers
- * do not take part in the fair queue of cb_reserve.
- */
-#define PICK_SLICE_MS 10
 
 static int pick_check(cb_client *c, const struct cb_request *req,
     int policy, const cb_ticket *ticket, const char *worker_id,
@@ -73,46 +63,37 @@ static int pick_check(cb_client *c, const struct cb_request *req,
 	return cb_handle_retired(c);
 }
 
-/* Wait for room (see above) until picked or the deadline. */
+/* Before each attempt of a blocked pick: a retired segment ends the
+ * wait, and a broker that restarted meanwhile hears HELLO again. */
+static int pick_round(void *arg)
+{
+	cb_client *c = arg;
+
+	cb_handle_rehello(c);
+	return cb_handle_retired(c);
+}
+
+/*
+ * Wait for room until picked or the deadline: asleep on the pool's
+ * pickers word, counted in its `pickers`, woken one at a time by the
+ * releases that free room (lib/place.h, "Blocked pickers").  Blocked
+ * pickers do not take part in the fair queue of cb_reserve.
+ */
 static int pick_wait(cb_client *c, const struct cb_request *req,
     int policy, cb_ticket *ticket, char *id)
 {
-	struct cb_pool_slot *ps = cb_slots_record(c->slots, CB_RL_POOLS,
-	    (uint32_t)req->pool);
-	struct timespec deadline, slice, now;
-	int r;
+	struct timespec deadline;
+	struct cb_place_waiting how = {
+		.backstop_ms = CB_PLACE_BACKSTOP_MS,
+		.round = pick_round,
+		.arg = c,
+	};
 
-	if (req->timeout_ms > 0)
+	if (req->timeout_ms > 0) {
 		deadline = cb_deadline_after_ms(req->timeout_ms);
-	for (;;) {
-		/* Read before the attempt, so a wake after the attempt
-		 * makes the wait below return at once.  Pairs with the
-		 * seq_cst fetch_add of release_seq in
-		 * cb_eventcount_notify() and cb_eventcount_notify_sc()
-		 * (lib/futex.h), from cb_rsv_wake() and wake_released()
-		 * (lib/reserve.c).  Pickers do not count themselves in
-		 * the pool's waiters, so a client's release that finds no
-		 * counted waiter moves nothing: PICK_SLICE_MS bounds that
-		 * wait. */
-		uint32_t s = atomic_load_explicit(&ps->release_seq,
-		    memory_order_seq_cst);
-
-		if (cb_handle_retired(c) < 0)
-			return -EPROTO;
-		r = cb_place_try(&c->rsv, req->pool, policy, ticket, id);
-		if (r != -EAGAIN)
-			return r;
-		now = cb_deadline_after_ms(0);
-		if (req->timeout_ms > 0 &&
-		    !cb_timespec_before(&now, &deadline))
-			return -ETIMEDOUT;
-		slice = cb_deadline_after_ms(PICK_SLICE_MS);
-		if (req->timeout_ms > 0 &&
-		    cb_timespec_before(&deadline, &slice))
-			slice = deadline;
-		cb_futex_wait(&ps->release_seq, s, &slice);
-		cb_handle_rehello(c);
+		how.deadline = &deadline;
 	}
+	return cb_place_wait(&c->rsv, req->pool, policy, &how, ticket, id);
 }
 
 int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,

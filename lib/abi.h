@@ -317,6 +317,14 @@ struct cb_slots_hot {
 	 * wakes at its next time slice instead (cb_watch sleeps in slices).
 	 */
 	CB_LINE_ALIGNED _Atomic uint32_t watch_waiters;
+	/*
+	 * Blocked pickers of every pool (lib/place.h): raised and lowered
+	 * (seq_cst) with the pool's own `pickers`; a release that gives a
+	 * worker a unit back wakes the other pools' pickers only when it
+	 * is non-zero.  Padding in ABI 1.1 (zeros); the sweeper repairs
+	 * it from the pickers' records.
+	 */
+	_Atomic uint32_t pickers;
 };
 
 /*
@@ -406,6 +414,17 @@ struct cb_pool_slot {
 	 * just been admitted (capbench, docs/BENCHMARKS.md).
 	 */
 	_Atomic uint64_t queued;
+	/*
+	 * Blocked pickers (lib/place.h), in ABI 1.1's padding (zeros when
+	 * no one picks).  pickers: cb_pick_worker callers asleep for room
+	 * in this pool, raised (seq_cst) before a picker's record is
+	 * claimed and lowered after it is freed (or turned into the
+	 * picker's bind), by the picker or the sweeper's reclaim of a dead
+	 * one; the recount repairs it from the records.  pick_seq: their futex word, bumped (seq_cst) and woken
+	 * one sleeper at a time by whoever frees room while pickers != 0.
+	 */
+	_Atomic uint32_t pickers;
+	_Atomic uint32_t pick_seq;
 	/* Statistics, relaxed. */
 	CB_LINE_ALIGNED _Atomic uint64_t admitted;
 	_Atomic uint64_t rejected;        /* over the limit (EAGAIN/timeout) */
@@ -570,10 +589,16 @@ struct cb_worker_slot {
  * it; release, cb_close and the sweeper's reclaim CAS the exact BOUND
  * word back to (FREE, nonce), so only one of them decrements the
  * worker's counter.  A ticket carries the word: a stale one fails.
+ * A picker that blocks marks one entry (PICKING, pool, 0, nonce + 1)
+ * while it is counted in the pool's `pickers` (lib/place.h), and frees
+ * it the same way, or, admitted, CASes it from that exact word to its
+ * BOUND word; the sweeper's reclaim frees a dead one's and lowers the
+ * counts.
  */
 enum cb_bind_state {
 	CB_BIND_FREE = 0,
 	CB_BIND_BOUND = 1,
+	CB_BIND_PICKING = 2,  /* a blocked picker's record: pool, no worker */
 };
 
 #define CB_BIND_WORD(st, pool, worker, nonce)                            \
@@ -604,6 +629,9 @@ static_assert((CB_EVENT_RING & (CB_EVENT_RING - 1)) == 0, "ring power of 2");
 static_assert(sizeof(struct cb_pool_def) % 8 == 0, "pool def is words");
 static_assert(sizeof(struct cb_pool_conf) == 128, "pool conf: 2 lines");
 static_assert(sizeof(struct cb_pool_slot) == 192, "pool slot: 3 lines");
+static_assert(offsetof(struct cb_pool_slot, pick_seq) < 2 * CB_CACHE_LINE,
+    "pickers on the release line, in ABI 1.1's padding");
+static_assert(sizeof(struct cb_slots_hot) == CB_CACHE_LINE, "slots hot");
 static_assert(sizeof(struct cb_client_slot) == 576, "client slot");
 static_assert(sizeof(struct cb_launch_slot) == 16, "launch slot");
 static_assert(sizeof(struct cb_worker_slot) == 64, "worker slot: a line");

@@ -16,6 +16,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include "clock.h"
+#include "futex.h"
 #include "segment.h"
 #include "seqlock.h"
 #include "slots.h"
@@ -26,6 +28,9 @@
 /* Choose-and-CAS rounds before a pick gives up (-EAGAIN): each failed
  * round means another picker took the room, or the table changed. */
 #define PICK_ROUNDS 1000
+/* The sleep of a picker with no record (its bind partition full), which
+ * nobody counts: the poll of old. */
+#define PICK_SLICE_MS 10
 
 int cb_place_policy_valid(int policy)
 {
@@ -218,15 +223,80 @@ static void worker_sub(struct cb_worker_slot *ws)
 	    v - 1, memory_order_seq_cst, memory_order_relaxed));
 }
 
-/* Step 4: claim a free entry of this client's partition.  Returns its
- * index and the BOUND word, or -ENOSPC. */
+/* ---- blocked pickers' counts (place.h) --------------------------- */
+
+/*
+ * A blocked picker's record (cb_place_wait): the PICKING entry it
+ * holds while counted, which its admission turns into its bind, so
+ * that a partition with one entry free admits a picker that waited in
+ * it (the record is not a second entry it needs).
+ */
+struct picker_rec {
+	long entry;             /* -1: none (it waits uncounted) */
+	uint64_t word;          /* the PICKING word */
+	int consumed;           /* turned BOUND, counts lowered */
+};
+
+static struct cb_slots_hot *slots_hot(void *slots)
+{
+	return cb_slots_record(slots, CB_RL_HOT, 0);
+}
+
+/* P[p] - 1 and G - 1, saturating (a hostile or repaired count). */
+static void dec_sat(_Atomic uint32_t *v)
+{
+	uint32_t n = atomic_load_explicit(v, memory_order_relaxed);
+
+	do {
+		if (n == 0)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(v, &n, n - 1,
+	    memory_order_seq_cst, memory_order_relaxed));
+}
+
+static void pickers_sub(void *slots, int pool)
+{
+	dec_sat(&cb_slots_pool(slots, pool)->pickers);
+	dec_sat(&slots_hot(slots)->pickers);
+}
+
+/*
+ * Step 4 for a blocked picker: its own record, from exactly its
+ * PICKING word to BOUND (a record the settle freed fails: claim another
+ * entry then), and its counts lowered after it, still inside the
+ * window: P[p] and G never count fewer than the records (place.h).
+ */
+static long record_bind(struct cb_rsv *r, int pool, uint32_t slot,
+    struct picker_rec *rec, uint64_t *word)
+{
+	uint64_t w = rec->word;
+	uint64_t bound = CB_BIND_WORD(CB_BIND_BOUND, pool, slot,
+	    CB_BIND_NONCE(w) + 1);
+
+	/* seq_cst: as bind_claim's CAS (the recount and reclaim read it). */
+	if (!atomic_compare_exchange_strong_explicit(&cb_slots_bind(r->slots,
+	    (uint32_t)rec->entry)->word, &w, bound, memory_order_seq_cst,
+	    memory_order_relaxed))
+		return -ENOSPC;
+	pickers_sub(r->slots, pool);
+	rec->consumed = 1;
+	*word = bound;
+	return rec->entry;
+}
+
+/* Step 4: claim a free entry of this client's partition (a blocked
+ * picker's own record first).  Returns its index and the BOUND word, or
+ * -ENOSPC. */
 static long bind_claim(struct cb_rsv *r, int pool, uint32_t slot,
-    uint64_t *word)
+    struct picker_rec *rec, uint64_t *word)
 {
 	uint32_t base = r->client * CB_BINDS_PER_CLIENT;
 	uint32_t first = (uint32_t)atomic_load_explicit(&r->nonce,
 	    memory_order_relaxed) % CB_BINDS_PER_CLIENT;
 
+	if (rec != NULL && rec->entry >= 0 &&
+	    record_bind(r, pool, slot, rec, word) >= 0)
+		return rec->entry;
 	for (uint32_t k = 0; k < CB_BINDS_PER_CLIENT; k++) {
 		uint32_t e = base + (first + k) % CB_BINDS_PER_CLIENT;
 		struct cb_bind_slot *b = cb_slots_bind(r->slots, e);
@@ -255,7 +325,7 @@ static long bind_claim(struct cb_rsv *r, int pool, uint32_t slot,
  * choice, or choose again while other pickers take the room.
  */
 static int bind_worker(struct cb_rsv *r, int pool, int policy,
-    struct pick *p, uint32_t *entry, uint64_t *word)
+    struct pick *p, struct picker_rec *rec, uint32_t *entry, uint64_t *word)
 {
 	for (int round = 0; round < PICK_ROUNDS; round++) {
 		struct cb_worker_slot *ws = cb_slots_worker(r->slots, p->slot);
@@ -263,7 +333,8 @@ static int bind_worker(struct cb_rsv *r, int pool, int policy,
 
 		if (worker_admit(ws, p->limit) == 0) {
 			if (still_current(r->state, p)) {
-				long e = bind_claim(r, pool, p->slot, word);
+				long e = bind_claim(r, pool, p->slot, rec,
+				    word);
 
 				if (e < 0) {
 					worker_sub(ws);
@@ -294,8 +365,9 @@ static void ticket_make(cb_ticket *t, int pool, uint32_t client,
 	t->opaque[1] = word;
 }
 
-int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
-    char *id)
+/* One attempt (cb_place_try), for a blocked picker with its record. */
+static int place_try(struct cb_rsv *r, int pool, int policy,
+    struct picker_rec *rec, cb_ticket *t, char *id)
 {
 	uint32_t limit = cb_rsv_limit(r->state, pool), entry = 0;
 	uint64_t word = 0;
@@ -314,7 +386,8 @@ int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
 	 * CAS (a lower limit published meanwhile refuses us, reserve.h). */
 	ret = cb_rsv_hold_take(r, pool, limit);
 	if (ret == 0) {
-		ret = bind_worker(r, pool, policy, &p, &entry, &word);
+		ret = bind_worker(r, pool, policy, &p, rec, &entry,
+		    &word);
 		if (ret < 0)
 			cb_rsv_hold_give(r, pool);
 	}
@@ -329,6 +402,200 @@ int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
 	ticket_make(t, pool, r->client, entry, word);
 	memcpy(id, p.id, sizeof(p.id));
 	return 0;
+}
+
+int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *t,
+    char *id)
+{
+	return place_try(r, pool, policy, NULL, t, id);
+}
+
+/* ---- blocked pickers ------------------------------------------------ */
+
+void cb_place_wake(void *slots, int pool)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
+
+	/* The releaser's seq_cst RMW on U or I[w] (or its bump of R[p],
+	 * cb_rsv_wake) precedes this load; a picker raises P[p] before it
+	 * loads K[p], R[p] and tries (place.h: no lost wake). */
+	if (atomic_load_explicit(&ps->pickers, memory_order_seq_cst) == 0)
+		return;
+	/* One unit, one sleeper: a picker admitted passes the next wake
+	 * on (pass_on), one that fails had nothing to take. */
+	atomic_fetch_add_explicit(&ps->pick_seq, 1, memory_order_seq_cst);
+	cb_futex_wake(&ps->pick_seq, 1);
+}
+
+void cb_place_wake_workers(void *slots, int except)
+{
+	/* Pairs with the pickers' seq_cst G + 1 (picker_enter), as P[p]
+	 * does in cb_place_wake. */
+	if (atomic_load_explicit(&slots_hot(slots)->pickers,
+	    memory_order_seq_cst) == 0)
+		return;
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (p != except)
+			cb_place_wake(slots, p);
+}
+
+void cb_place_wake_table(void *slots)
+{
+	/* An RMW, not a load: the table's seqlock write is a release, not
+	 * seq_cst.  Ours comes before a picker's G + 1 in G's modification
+	 * order, and that RMW reads from ours (so the new table happens
+	 * before the picker's scan), or after it, and reads its G + 1 (so
+	 * the picker's P[p] + 1 happens before our load of P[p]). */
+	if (atomic_fetch_add_explicit(&slots_hot(slots)->pickers, 0,
+	    memory_order_seq_cst) == 0)
+		return;
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		cb_place_wake(slots, p);
+}
+
+/*
+ * Enter: counted, then a record, a PICKING entry of its own partition,
+ * claimed after the counts were raised (so P[p] and G never count fewer
+ * than the records of live pickers).  Inside one window, so the
+ * recount's snapshot allows for a picker between the two steps.  No
+ * free entry: the counts go down again and it waits uncounted
+ * (rec->entry -1).
+ */
+static void picker_enter(struct cb_rsv *r, int pool, struct picker_rec *rec)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
+	uint32_t base = r->client * CB_BINDS_PER_CLIENT;
+
+	rec->entry = -1;
+	rec->consumed = 0;
+	cb_rsv_window_open(r);
+	/* seq_cst: before the loads of K[p], R[p] and the attempt; pairs
+	 * with the releasers' loads in cb_place_wake(_workers), and with
+	 * the publisher's RMW on G (cb_place_wake_table). */
+	atomic_fetch_add_explicit(&ps->pickers, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&slots_hot(r->slots)->pickers, 1,
+	    memory_order_seq_cst);
+	/* Tests kill a picker here: counted, no record (the recount's). */
+	CB_TESTPOINT("place:counted");
+	for (uint32_t k = 0; k < CB_BINDS_PER_CLIENT && rec->entry < 0; k++) {
+		struct cb_bind_slot *b = cb_slots_bind(r->slots, base + k);
+		uint64_t w = atomic_load_explicit(&b->word,
+		    memory_order_relaxed);
+		uint64_t mine = CB_BIND_WORD(CB_BIND_PICKING, pool, 0,
+		    CB_BIND_NONCE(w) + 1);
+
+		/* seq_cst: the recount's collect and the reclaim read it
+		 * (sweep_place.c, cb_place_free_partition). */
+		if (CB_BIND_STATE(w) == CB_BIND_FREE &&
+		    atomic_compare_exchange_strong_explicit(&b->word, &w, mine,
+		    memory_order_seq_cst, memory_order_relaxed)) {
+			rec->word = mine;
+			rec->entry = (long)(base + k);
+		}
+	}
+	if (rec->entry < 0)
+		pickers_sub(r->slots, pool);
+	cb_rsv_window_close(r);
+}
+
+/* Leave: the record first, then the counts (the reverse of enter);
+ * nothing if the admission turned the record into the bind (it lowered
+ * them then).  A record the sweeper freed (settle: garbage in an older
+ * broker's eyes) fails the CAS; the counts are ours to lower all the
+ * same. */
+static void picker_leave(struct cb_rsv *r, int pool, struct picker_rec *rec)
+{
+	if (rec->entry < 0 || rec->consumed)
+		return;
+	cb_rsv_window_open(r);
+	cb_place_bind_free(cb_slots_bind(r->slots, (uint32_t)rec->entry),
+	    rec->word);
+	pickers_sub(r->slots, pool);
+	cb_rsv_window_close(r);
+}
+
+/*
+ * An admitted picker: if others still wait and the pool still has room,
+ * the unit that woke us was not the last (a limit raise, a reclaim, a
+ * release of several): wake the next picker.  A full pool needs no
+ * wake: whoever frees the next unit sends it.  Both loads seq_cst,
+ * after our own lowering of P[p]: a picker that raised P[p] later
+ * reads K[p] later and tries after our admission.
+ */
+static void pass_on(struct cb_rsv *r, int pool)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
+
+	if (atomic_load_explicit(&ps->pickers, memory_order_seq_cst) != 0 &&
+	    !cb_rsv_hold_full(r, pool, cb_rsv_limit(r->state, pool)))
+		cb_place_wake(r->slots, pool);
+}
+
+static int timespec_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Sleep on K[p] while it still reads k, until the slice's end: the
+ * backstop for a counted picker, the old poll for one with no record. */
+static void picker_sleep(struct cb_pool_slot *ps, uint32_t k,
+    const struct cb_place_waiting *how, int counted)
+{
+	struct timespec slice = cb_deadline_after_ms(counted ?
+	    how->backstop_ms : PICK_SLICE_MS);
+
+	if (how->deadline != NULL && timespec_before(how->deadline, &slice))
+		slice = *how->deadline;
+	CB_TESTPOINT("place:sleep");
+	/* Tests count the wakes that end a sleep, apart from the slices
+	 * that run out (0: woken, or K[p] moved before we slept). */
+	if (cb_futex_wait(&ps->pick_seq, k, &slice) == -ETIMEDOUT)
+		CB_TESTPOINT("place:slice");
+	else
+		CB_TESTPOINT("place:woken");
+}
+
+int cb_place_wait(struct cb_rsv *r, int pool, int policy,
+    const struct cb_place_waiting *how, cb_ticket *t, char *id)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
+	struct picker_rec rec;
+	int ret;
+
+	picker_enter(r, pool, &rec);
+	for (;;) {
+		struct timespec now;
+		/* Both words before the attempt (place.h): a wake after it
+		 * moved K[p]; R[p]'s load pairs with the bump of
+		 * cb_eventcount_notify() in cb_rsv_wake(), which precedes
+		 * its cb_place_wake(), so a limit the publisher raised
+		 * with a plain release store is seen by the attempt. */
+		uint32_t k = atomic_load_explicit(&ps->pick_seq,
+		    memory_order_seq_cst);
+
+		(void)atomic_load_explicit(&ps->release_seq,
+		    memory_order_seq_cst);
+		ret = how->round != NULL ? how->round(how->arg) : 0;
+		if (ret < 0)
+			break;
+		/* A woken picker always makes its attempt before it may
+		 * leave: a wake is used, never dropped (place.h). */
+		ret = place_try(r, pool, policy, &rec, t, id);
+		if (ret != -EAGAIN)
+			break;
+		now = cb_deadline_after_ms(0);
+		if (how->deadline != NULL &&
+		    !timespec_before(&now, how->deadline)) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		picker_sleep(ps, k, how, rec.entry >= 0);
+	}
+	picker_leave(r, pool, &rec);
+	if (ret == 0)
+		pass_on(r, pool);
+	return ret;
 }
 
 /* ---- releasing ------------------------------------------------------ */
@@ -363,6 +630,10 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 		held = cb_rsv_hold_give(r, pool) == 0;
 	}
 	cb_rsv_window_close(r);
+	/* The worker's unit may fit pickers of other pools (of this one
+	 * too when the pool unit was not ours to give: stale). */
+	if (won)
+		cb_place_wake_workers(r->slots, held ? pool : -1);
 	if (!won || !held)
 		return stale(r, pool);
 	cb_rsv_wake(r->slots, pool);
@@ -372,6 +643,7 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker)
 {
 	uint32_t base = client * CB_BINDS_PER_CLIENT, n = 0;
+	uint64_t picking = 0;
 
 	if (client >= CB_MAX_CLIENTS)
 		return 0;
@@ -381,6 +653,16 @@ uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker)
 		    memory_order_seq_cst);
 		struct cb_worker_slot *ws;
 
+		if (CB_BIND_STATE(w) == CB_BIND_PICKING) {
+			/* A dead picker's record (cb_close never finds one:
+			 * its pickers have left).  The winner of the free
+			 * lowers what its picker raised before claiming it. */
+			if (broker && cb_place_bind_free(b, w)) {
+				pickers_sub(slots, (int)CB_BIND_POOL(w));
+				picking |= 1ull << CB_BIND_POOL(w);
+			}
+			continue;
+		}
 		if (CB_BIND_STATE(w) != CB_BIND_BOUND ||
 		    !cb_place_bind_free(b, w))
 			continue;
@@ -391,6 +673,13 @@ uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker)
 			    memory_order_relaxed);
 		n++;
 	}
+	if (n > 0)
+		cb_place_wake_workers(slots, -1);
+	/* It may have died woken, before its attempt: the wake it took is
+	 * sent again (its pool's units came back with cb_rsv_wake). */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if (picking & (1ull << p))
+			cb_place_wake(slots, p);
 	return n;
 }
 

@@ -72,14 +72,101 @@
  * a new worker only when no free slot has a count of 0, and a count
  * inherited that way only makes the new worker look busier (safe).
  *
- * Memory orderings: everything the recount snapshots (I, B, S) is
- * seq_cst, as in reserve.c; the worker table is read with the seqlock
- * reader protocol of seqlock.h.
+ * Blocked pickers (cb_place_wait).  A picker that finds no room
+ * sleeps on its pool's own futex word until a release wakes it; it is
+ * not in the fair queue (queue.h) and not in `waiters`.  Words:
+ *   P[p]   pool p's `pickers`: blocked pickers of p (seq_cst RMWs)
+ *   G      the slots segment's `pickers`: blocked pickers of any pool
+ *   K[p]   pool p's `pick_seq`: the pickers' futex word
+ *   R[p]   pool p's release eventcount word (release_seq, futex.h)
+ *   B[e]   (PICKING, p, 0, nonce): the record of one blocked picker,
+ *          an entry of its own bind partition
+ * Picker (client c, pool p):
+ *   enter, in one window on S[c]: P[p] + 1, G + 1, then claim a FREE
+ *          B[e] -> PICKING (no free entry: lower them again and wait
+ *          uncounted, 10 ms sleeps);
+ *   each round: k = K[p], then load R[p] (both seq_cst), then one
+ *          attempt (its loads of U[p] and I[w] are seq_cst); refused:
+ *          futex_wait(K[p], k) up to a backstop slice (1 s);
+ *   admitted: step 4 turns its own record into its bind, one CAS from
+ *          exactly the PICKING word to BOUND, then P[p] - 1, G - 1, in
+ *          the attempt's window (so a partition with one entry free
+ *          admits the picker that waited in it); then pass on (below);
+ *   leave otherwise, in one window: free B[e], then P[p] - 1, G - 1
+ *          (saturating).
+ * Releaser, after the seq_cst RMW that frees room (U[p] by a hold,
+ * launch or bound release; I[w] by a bound release; or, for a raised
+ * limit, after cb_rsv_wake's seq_cst bump of R[p]):
+ *   cb_place_wake(p): iff P[p] != 0: K[p] + 1, FUTEX_WAKE(K[p], 1);
+ *   a freed worker unit may fit pickers of any pool: iff G != 0,
+ *   cb_place_wake(q) for every other pool q (cb_place_wake_workers).
+ * Every path that gives a unit back calls it: cb_rsv_wake() and the
+ * client's release (reserve.c: expiry, reclaim, recount, limit raise,
+ * hold and launch release), cb_place_release, the reclaim and cb_close
+ * of binds (cb_place_free_partition).  The publisher, after it writes
+ * the worker table (a worker turned ready or got a higher limit), calls
+ * cb_place_wake_table: an RMW on G, not a load, because the table's
+ * seqlock write is a release, not seq_cst (the RMW either reads a
+ * picker's G + 1, or the picker's G + 1 reads it and so sees the table).
+ *
+ * No lost wake: the releaser's RMW precedes its load of P[p] in the
+ * single total order of seq_cst operations.  If that load saw 0, the
+ * picker's P[p] + 1 comes later, and so do its loads of U[p], I[w] (and
+ * R[p]: the raised limit), which therefore see the room.  If it saw
+ * P[p] != 0, K[p] moves: a picker that read k before it returns from
+ * futex_wait at once, and one already asleep is woken.
+ *
+ * No herd: one wake per release, to one sleeper.  A woken picker always
+ * makes an attempt before it can leave (the deadline is checked after
+ * it), so a wake is never dropped by a leaver.  Pickers of one pool are
+ * alike (same pool, same workers, any policy), so a woken picker that
+ * is refused means no picker of that pool could have been admitted:
+ * the room went to someone else (a barger, another picker in transit)
+ * or is of no use to the pool (a pool unit while every worker is full),
+ * and the wake is rightly spent.  A free of several units (a limit
+ * raise, a reclaim, cb_close, a recount) sends one wake: the admitted
+ * picker passes it on (pass_on: P[p] still non-zero and the pool not
+ * full by a seq_cst load of U[p]; a full pool needs no wake, as the next
+ * unit freed sends one), a chain of single wakes that stops at the
+ * first picker refused.  A picker that fails after taking the pool unit
+ * (-ENOSPC, its partition full) gives it back with cb_rsv_wake, which
+ * wakes the next.  A picker killed after a wake, before its attempt,
+ * took the wake with it: the reclaim that frees its record sends one
+ * again.  Across pools a freed worker unit wakes one picker in each
+ * pool with pickers (the cost only while someone waits: G == 0
+ * otherwise).  tests/model/pick.pml checks the wake-one hand-off with
+ * spin (a free of several units, a raised limit, a barger, a picker
+ * killed at any step), and that pickers who read K[p] after their
+ * attempt, an admitted picker who does not pass a multi-unit wake on,
+ * a reclaim that does not send the wake again, or a releaser that
+ * looks at P[p] before it frees the unit, lose one;
+ * tests/unit/test_tp_place.c forces the same cases on the C code.
+ *
+ * Repair: P[p] and G over-count (never under-count) the records of
+ * live pickers: raised before the record, lowered after it (or after
+ * it became the bind).  The reclaim of a dead client frees its PICKING
+ * entries, lowers P[p] and G for each one it wins, and wakes the pool
+ * (above); a picker killed between its raise and its record, or
+ * between its record turned bind and its lowering (inside its window),
+ * leaves them one high, and the recount's double collect (below)
+ * brings P[p] into [records, records + K] and G into [all records, all
+ * records + K] by a CAS on the exact value first read, K the open
+ * windows (the reclaim closes a dead client's).  The settle frees a
+ * PICKING entry of a free client entry or an inactive pool (left to
+ * the recount).  What is not repaired costs latency, never a hang: a
+ * count too high a spurious FUTEX_WAKE per release, too low (a hostile
+ * write, an ABI 1.1 library's release that never calls cb_place_wake,
+ * a retired segment) a wait of up to the backstop slice.
+ *
+ * Memory orderings: everything the recount snapshots (I, B, S, P, G)
+ * is seq_cst, as in reserve.c; the worker table is read with the
+ * seqlock reader protocol of seqlock.h.
  */
 #ifndef CB_PLACE_H
 #define CB_PLACE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "abi.h"
 #include "capbroker.h"
@@ -109,6 +196,41 @@ int cb_place_policy_valid(int policy);
  */
 int cb_place_try(struct cb_rsv *r, int pool, int policy, cb_ticket *ticket,
     char *id);
+
+/* How a blocked pick waits (cb_place_wait). */
+struct cb_place_waiting {
+	const struct timespec *deadline; /* CLOCK_MONOTONIC; NULL: none */
+	long backstop_ms;       /* longest sleep of a counted picker:
+	                           CB_PLACE_BACKSTOP_MS (tests: longer) */
+	int (*round)(void *);   /* before each attempt; < 0 ends the wait
+	                           with that code; may be NULL */
+	void *arg;
+};
+
+/* The backstop slice (above): latency bound when a wake never comes. */
+#define CB_PLACE_BACKSTOP_MS 1000
+
+/*
+ * Block until picked (0 and the ticket), the deadline passes
+ * (-ETIMEDOUT), round returns a negative code, or an attempt fails
+ * otherwise (its code).  Sleeps on the pool's pickers word (above);
+ * the caller made one attempt already.
+ */
+int cb_place_wait(struct cb_rsv *r, int pool, int policy,
+    const struct cb_place_waiting *how, cb_ticket *ticket, char *id);
+
+/* Room freed in pool: wake one blocked picker of it, if any is counted
+ * (no syscall, no write otherwise). */
+void cb_place_wake(void *slots, int pool);
+
+/* A worker unit freed: wake one picker of every pool but `except`
+ * (-1: none) that has pickers; one load when nobody picks. */
+void cb_place_wake_workers(void *slots, int except);
+
+/* The worker table was republished (a worker turned ready or got a
+ * higher limit): wake one picker of every pool that has pickers; one
+ * RMW when nobody picks.  The publisher, after its seqlock write. */
+void cb_place_wake_table(void *slots);
 
 /* Release a bind ticket (cb_rsv_release dispatches here).  Returns 0,
  * -ESTALE, -EINVAL. */

@@ -690,6 +690,7 @@ void cb_rsv_wake(void *slots, int pool)
 	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 
 	cb_eventcount_notify(&ps->release_seq, &ps->waiters);
+	cb_place_wake(slots, pool);       /* blocked pickers (place.h) */
 }
 
 /* After a client's release: the unit went back by a seq_cst CAS on the
@@ -699,4 +700,5 @@ static void wake_released(void *slots, int pool)
 	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 
 	cb_eventcount_notify_sc(&ps->release_seq, &ps->waiters);
+	cb_place_wake(slots, pool);       /* blocked pickers (place.h) */
 }

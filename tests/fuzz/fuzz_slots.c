@@ -79,14 +79,17 @@
  * counter that over-counts:
  *
  *   - after cb_place_settle: no bind entry in an impossible state, of
- *     an inactive pool, or in a free client entry's partition;
+ *     an inactive pool, or in a free client entry's partition (a
+ *     blocked picker's record, PICKING, is kept like a bind);
  *   - cb_place_recount leaves every worker counter within [binds,
  *     binds + open windows], changed only if it was outside, with the
- *     drift it reports; a second recount has nothing to do;
+ *     drift it reports, and every pool's blocked-pickers count, and the
+ *     segment's, within [records, records + open windows]; a second
+ *     recount has nothing to do;
  *   - the client on the hostile segment picks a published worker,
  *     releases once, and gets -ESTALE the second time;
  *   - once every client is reclaimed the binds table is free and a
- *     recount brings every worker counter to 0.
+ *     recount brings every worker counter and pickers count to 0.
  *
  * And for fair waiting (lib/queue.h), whose table the template seeds
  * with live waiters of two clients, one of a free client entry and a
@@ -926,6 +929,31 @@ static uint32_t winflight(uint32_t w)
 	return atomic_load(&cb_slots_worker(slots, w)->inflight);
 }
 
+/* The pool's blocked-pickers count (p < CB_MAX_POOLS), or the
+ * segment's (p == CB_MAX_POOLS). */
+static uint32_t pickers(int p)
+{
+	if (p == CB_MAX_POOLS)
+		return atomic_load(&((struct cb_slots_hot *)cb_slots_record(
+		    slots, CB_RL_HOT, 0))->pickers);
+	return atomic_load(&cb_slots_pool(slots, p)->pickers);
+}
+
+/* The pickers counts against the PICKING records, as the recount must
+ * leave them: within [records, records + inflight]. */
+static void pickers_check(uint64_t inflight)
+{
+	uint64_t rec[CB_MAX_POOLS + 1] = { 0 };
+
+	for (uint32_t e = 0; e < CB_MAX_BINDS; e++)
+		if (CB_BIND_STATE(bword(e)) == CB_BIND_PICKING) {
+			rec[CB_BIND_POOL(bword(e))]++;
+			rec[CB_MAX_POOLS]++;
+		}
+	for (int p = 0; p <= CB_MAX_POOLS; p++)
+		CHECK(pickers(p) >= rec[p] && pickers(p) <= rec[p] + inflight);
+}
+
 static uint64_t active_mask(const struct input *in)
 {
 	uint64_t m = 0;
@@ -964,7 +992,8 @@ static void place_sweep(const struct input *in)
 
 		if (CB_BIND_STATE(w) == CB_BIND_FREE)
 			continue;
-		CHECK(CB_BIND_STATE(w) == CB_BIND_BOUND);
+		CHECK(CB_BIND_STATE(w) == CB_BIND_BOUND ||
+		    CB_BIND_STATE(w) == CB_BIND_PICKING);
 		CHECK(active & (1ull << CB_BIND_POOL(w)));
 		CHECK(CB_OWNER_PID(atomic_load(&cslot(e /
 		    CB_BINDS_PER_CLIENT)->owner)) != 0);
@@ -984,6 +1013,7 @@ static void place_sweep(const struct input *in)
 		CHECK(winflight(w) == want);
 		CHECK(drift[w] == (int64_t)before[w] - (int64_t)want);
 	}
+	pickers_check(inflight);
 	CHECK(cb_place_recount(slots, &scratch, drift) == 0);
 }
 
@@ -997,6 +1027,8 @@ static void place_drained(void)
 	CHECK(cb_place_recount(slots, &scratch, drift) >= 0);
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++)
 		CHECK(winflight(w) == 0);
+	for (int p = 0; p <= CB_MAX_POOLS; p++)
+		CHECK(pickers(p) == 0);
 }
 
 /* The client's pick on the hostile segment (worker "w0", slot 3). */
