@@ -68,6 +68,7 @@ struct pool_row {
 	uint32_t held;
 	uint32_t launching;
 	uint32_t waiting;		/* live queued waiters (queue.h) */
+	uint32_t pickers;		/* blocked pickers, as counted (place.h) */
 	uint64_t admitted;
 	uint64_t rejected;
 	uint64_t stale_releases;

@@ -148,9 +148,10 @@ static void json_pools(const struct dump *d)
 		printf(",\"index\":%" PRIu32 ",\"kind\":\"%s\",\"limit\":%"
 		    PRIu32 ",\"observed\":%" PRIu32 ",\"window_ms\":%" PRIu32
 		    ",\"held\":%" PRIu32 ",\"launching\":%" PRIu32
-		    ",\"waiting\":%" PRIu32,
+		    ",\"waiting\":%" PRIu32 ",\"pickers\":%" PRIu32,
 		    p->index, pool_kind_name(p->kind), p->limit, p->observed,
-		    p->window_ms, p->held, p->launching, p->waiting);
+		    p->window_ms, p->held, p->launching, p->waiting,
+		    p->pickers);
 		printf(",\"admitted\":%" PRIu64 ",\"rejected\":%" PRIu64
 		    ",\"stale_releases\":%" PRIu64 ",\"reclaimed\":%" PRIu64
 		    ",\"expired\":%" PRIu64 ",\"repaired\":%" PRIu64 "}",

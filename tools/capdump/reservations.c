@@ -85,6 +85,10 @@ static void pool_row_fill(cb_client *c, const struct dump *d, uint32_t i,
 	    memory_order_relaxed);
 	row->stale_releases = atomic_load_explicit(&slot->stale_releases,
 	    memory_order_relaxed);
+	/* The pickers' own count, a hint: it may run ahead of them by the
+	 * ones entering or killed before the sweeper's repair. */
+	row->pickers = atomic_load_explicit(&slot->pickers,
+	    memory_order_relaxed);
 }
 
 /*
