@@ -58,6 +58,31 @@ expect_eq "$(held)" 1 "held: A's unit still counted"
 let_go a
 expect_eq "$(held)" 0 "held after A's release"
 
+say "a queued waiter whose /proc entry a client cannot read is not pruned"
+# The queue's own check of a stalled head (lib/queue.c owner_dead, run
+# by fail-fast requests and blocked waiters alike) must treat "unknown"
+# as alive too: it used to prune such a head as dead.
+hold f1 hp hold 0 -1
+admitted f1
+hold f2 hp hold 0 -1
+admitted f2
+"$BIN/tests/cbqueue" "$NAME" hp 0 -1 q "$D/grants" >"$D/q" 2>&1 &
+pid_q=$!
+PIDS="$PIDS $pid_q"
+wait_for q '^queued pos=0' 10 || fail "the waiter did not queue: $(cat "$D/q")"
+# This client sees only itself in its /proc, not the waiter.
+out=$(CB_TEST_PROC=$FAKE "$BIN/tests/tp_open" "$NAME" failfast hp 3)
+expect_eq "$out" "ok
+EAGAIN
+EAGAIN
+EAGAIN" "fail-fast requests behind the waiter"
+"$BIN/capdump" -n "$NAME" --json | grep -q "\"waiters\":\[{\"pool\":\"hp\",[^]]*\"pid\":$pid_q," ||
+    fail "the waiter (pid $pid_q) was pruned: $("$BIN/capdump" -n "$NAME" --json | grep -o '"waiters":\[[^]]*\]')"
+let_go f1
+wait_for q '^granted' 10 || fail "the waiter was not granted: $(cat "$D/q")"
+let_go q
+let_go f2
+
 say "a client that cannot read /proc/self/ns/pid is refused; observers are not"
 out=$(CB_TEST_PROC=$D/empty "$BIN/tests/tp_open" "$NAME")
 expect_match "$out" '^EXDEV: cannot read /proc/self/ns/pid' "tp_open, no /proc"
