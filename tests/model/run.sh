@@ -28,6 +28,9 @@
 # cb_close's one window across pools, A -> B -> A writes) and
 # tests/model/eventcount.pml (lib/futex.h, both notifier halves).
 #
+# tests/model/pick.pml (blocked pickers, lib/place.h: the wake-one
+# hand-off) comes last.
+#
 # MODEL_DEEP=1 adds the three-client model with a concurrent recount
 # (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB)
 # and budget.pml's bigger runs (about a minute more).
@@ -443,5 +446,37 @@ eneg() { expect_cex "eventcount negative $1" "$lost" $2; }
 eneg "notify_sc looks for waiters before publishing" \
     "-DSC -DBUG_NOTIFY_FIRST"
 eneg "notify wakes without moving the sequence" "-DBUG_NO_BUMP"
+
+# Blocked pickers (pick.pml, lib/place.h; issue 12, step 7): one wake
+# per release to one sleeper, passed on by the admitted picker; no lost
+# wakeup with a free of several units, a raised limit, a barger and a
+# picker killed at any step.  A few seconds in all.
+model=$here/pick.pml
+said=counterexample
+expect_ok "pick: 3 pickers, a free of 2 units and a raised limit" "-O0"
+expect_ok "pick: a picker killed at any step (asleep, woken, admitted)" \
+    "-O2" -DMORTAL=0
+expect_ok "pick: 2 pickers, a free of 2 units, a barger" "-O0" \
+    -DNP=2 -DNORAISE -DBARGER
+expect_ok "pick: 2 pickers, a barger, a picker killed" "-O0" \
+    -DNP=2 -DNORAISE -DBARGER -DMORTAL=0
+if [ "${MODEL_DEEP:-0}" = 1 ]; then
+	expect_ok "pick: 3 pickers, a barger, a picker killed (deep)" \
+	    "-O2 -DMEMLIM=4096" -DBARGER -DMORTAL=0
+fi
+# shellcheck disable=SC2086 # $2: a list of flags
+pkneg() { expect_cex "pick negative $1" "$lost" $2; }
+pkneg "picker reads pick_seq after its attempt" -DBUG_LATE_READ
+pkneg "admitted picker does not pass a wake on" -DBUG_NO_PASS_ON
+pkneg "reclaim frees a dead picker's record without a wake" \
+    "-DMORTAL=0 -DBUG_NO_RESEND"
+pkneg "releaser looks at pickers before it frees the unit" -DBUG_WAKE_FIRST
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+pkcover() { expect_cex "pick reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+pkcover "a pass-on wake admits a picker"       1
+pkcover "a woken picker refused (a barger)"    2 "-DNP=2 -DNORAISE -DBARGER"
+pkcover "the mortal picker woken, before its attempt" 3 -DMORTAL=0
+pkcover "the reclaim's wake admits a picker"   4 -DMORTAL=0
 
 finish
