@@ -8,7 +8,7 @@ forge() {
 }
 
 unforge() {
-	rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+	rm_segments
 }
 
 for case in "abi-major:ABI 2\.[0-9]+, this build speaks 1\.[0-9]+" \

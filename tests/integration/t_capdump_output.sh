@@ -39,7 +39,7 @@ up_is 0 || fail "stale: $(grep broker_up "$F")"
 no_temporaries
 
 say "the segments gone: exit 2, and the file says up 0 and why"
-rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+rm_segments
 dumpo --prometheus -o "$F" 2>/dev/null
 expect_eq "$?" 2 "exit status, cannot attach"
 up_is 0 || fail "unattached: $(cat "$F")"
@@ -65,7 +65,7 @@ expect_eq "$?" 0 "watch ends on SIGTERM"
 no_temporaries
 
 say "an observer outside the broker's group: told, not shown empty pools"
-rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+rm_segments
 start_broker
 ctl pool set p --limit 3 >/dev/null || fail "pool set"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then

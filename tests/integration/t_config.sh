@@ -59,7 +59,7 @@ expect_match "$out" "capbroker.conf:2: pool: limit and share exclude each other"
 
 say "an out-of-range override in the file is ignored with a warning, counted"
 printf 'override = 70000\n' >"$CONF"
-rm -f "/dev/shm/capbroker.$NAME.state" "/dev/shm/capbroker.$NAME.slots"
+rm_segments
 start_broker -c "$CONF"
 expect_eq "$(probe current | cut -d' ' -f1,2)" "1024 fallback" "not clamped"
 grep -q "override 70000 ignored: outside 0..65535" "$LOG" || fail "no warning"
