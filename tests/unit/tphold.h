@@ -12,8 +12,12 @@
 #ifndef CB_TPHOLD_H
 #define CB_TPHOLD_H
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "testpoint.h"
 
@@ -45,11 +49,28 @@ static inline void hold_arm(const char *point)
 	cb_testpoint_hook = hold_hook;
 }
 
+/* How long a test waits for its thread to reach the point: a point
+ * that is renamed or no longer reached fails the test binary (abort)
+ * instead of hanging make check. */
+#ifndef HOLD_REACH_TIMEOUT_S
+#define HOLD_REACH_TIMEOUT_S 60
+#endif
+
 static inline void hold_wait_reached(void)
 {
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HOLD_REACH_TIMEOUT_S;
 	pthread_mutex_lock(&hold_mu);
 	while (!hold_reached)
-		pthread_cond_wait(&hold_cv, &hold_mu);
+		if (pthread_cond_timedwait(&hold_cv, &hold_mu, &until) ==
+		    ETIMEDOUT && !hold_reached) {
+			fprintf(stderr, "tphold: no thread reached test point "
+			    "%s in %d s\n", hold_at != NULL ? hold_at : "?",
+			    HOLD_REACH_TIMEOUT_S);
+			abort();
+		}
 	pthread_mutex_unlock(&hold_mu);
 }
 
