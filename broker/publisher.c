@@ -181,6 +181,10 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		    src->limit(&def[i], capacity) : 0;
 		int wake = limit > p->pool_limit[i] ||
 		    observed[i] < p->pool_observed[i];
+		/* Deleted (POOL DEL): its blocked pickers leave with
+		 * -ENOENT (its waiters are sent out by the sweeper). */
+		int gone = (p->pool_def[i].flags & CB_POOL_F_ACTIVE) &&
+		    !(def[i].flags & CB_POOL_F_ACTIVE);
 
 		/* A pool coming into existence starts from zero, whatever a
 		 * client scribbled on its unused slot (nothing could have
@@ -211,6 +215,8 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		p->pool_observed[i] = observed[i];
 		if (wake)
 			cb_rsv_wake(b->seg.slots, i);
+		if (gone)
+			cb_place_wake_all(b->seg.slots, i);
 	}
 	/*
 	 * A lowered limit is acknowledged (the control thread answers OK)

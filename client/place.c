@@ -63,14 +63,23 @@ static int pick_check(cb_client *c, const struct cb_request *req,
 	return cb_handle_retired(c);
 }
 
+struct pick_round_arg {
+	cb_client *c;
+	int pool;
+};
+
 /* Before each attempt of a blocked pick: a retired segment ends the
- * wait, and a broker that restarted meanwhile hears HELLO again. */
+ * wait, so does the pool's deletion (the broker wakes its pickers:
+ * cb_place_wake_all), and a broker that restarted meanwhile hears
+ * HELLO again. */
 static int pick_round(void *arg)
 {
-	cb_client *c = arg;
+	const struct pick_round_arg *a = arg;
 
-	cb_handle_rehello(c);
-	return cb_handle_retired(c);
+	cb_handle_rehello(a->c);
+	if (cb_handle_pool_gone(a->c, a->pool))
+		return -EIDRM;
+	return cb_handle_retired(a->c);
 }
 
 /*
@@ -83,10 +92,11 @@ static int pick_wait(cb_client *c, const struct cb_request *req,
     int policy, cb_ticket *ticket, char *id)
 {
 	struct timespec deadline;
+	struct pick_round_arg arg = { c, req->pool };
 	struct cb_place_waiting how = {
 		.backstop_ms = CB_PLACE_BACKSTOP_MS,
 		.round = pick_round,
-		.arg = c,
+		.arg = &arg,
 	};
 
 	if (req->timeout_ms > 0) {
@@ -114,6 +124,12 @@ int cb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
 			memcpy(worker_id, id, CB_WORKER_ID_STRLEN);
 		return 0;
 	}
+	/* Refused, or woken out of the wait, because the pool was deleted
+	 * (capctl pool del): -ENOENT, as a new lookup would say. */
+	if (r == -EIDRM || ((r == -EAGAIN || r == -ETIMEDOUT) &&
+	    cb_handle_pool_gone(c, req->pool)))
+		return cb_handle_fail(c, -ENOENT, "pool %d was deleted",
+		    req->pool);
 	if (r == -EAGAIN || r == -ETIMEDOUT) {
 		atomic_fetch_add_explicit(&((struct cb_pool_slot *)
 		    cb_slots_record(c->slots, CB_RL_POOLS,

@@ -13,6 +13,7 @@
 #include "place.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <string.h>
 
@@ -437,6 +438,20 @@ void cb_place_wake_workers(void *slots, int except)
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (p != except)
 			cb_place_wake(slots, p);
+}
+
+void cb_place_wake_all(void *slots, int pool)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
+
+	/* The publisher's release store of the pool's limit (0) and its
+	 * definition's seqlock write come first; the bump is seq_cst and
+	 * pairs with a picker's seq_cst load of K[p] before its round
+	 * (cb_place_wait): one that read K[p] before it returns from
+	 * futex_wait at once, one that reads it after sees the tombstone
+	 * in its round.  No count to trust (a deletion is rare): always. */
+	atomic_fetch_add_explicit(&ps->pick_seq, 1, memory_order_seq_cst);
+	cb_futex_wake(&ps->pick_seq, INT_MAX);
 }
 
 void cb_place_wake_table(void *slots)

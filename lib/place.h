@@ -223,6 +223,11 @@ int cb_place_wait(struct cb_rsv *r, int pool, int policy,
  * (no syscall, no write otherwise). */
 void cb_place_wake(void *slots, int pool);
 
+/* Pool deleted (broker/publisher.c, when it publishes the tombstone):
+ * wake every blocked picker of it, each of which finds the pool gone
+ * before its next attempt (client/place.c) and returns -ENOENT. */
+void cb_place_wake_all(void *slots, int pool);
+
 /* A worker unit freed: wake one picker of every pool but `except`
  * (-1: none) that has pickers; one load when nobody picks. */
 void cb_place_wake_workers(void *slots, int except);

@@ -7,9 +7,10 @@
  *       worker in SCRATCH (a file of at least 4 KiB every hammer maps
  *       shared) and check that no worker holds more than its max and
  *       the pool no more than LIMIT.  Prints "picks N refused N".
- *   cbpick NAME hold POOL POLICY
- *       pick once (waiting up to 5 s), print "picked ID", then sleep
- *       until killed.
+ *   cbpick NAME hold POOL POLICY [TIMEOUT_MS]
+ *       pick once (waiting up to TIMEOUT_MS, default 5000, -1 for
+ *       ever), print "picked ID" (or ERRNAME), then sleep until
+ *       killed.
  *   cbpick NAME validate POOL SECS SPEC LIMIT
  *       sample the shared memory for SECS seconds: every worker's
  *       in-flight count (cb_worker_inflight) <= its max and the pool's
@@ -185,10 +186,10 @@ static int validate(cb_client *c, int pool, int secs, const struct spec *sp,
 	return 0;
 }
 
-static int hold(cb_client *c, int pool, int policy)
+static int hold(cb_client *c, int pool, int policy, int timeout_ms)
 {
 	struct cb_request req = { .pool = pool, .kind = CB_HOLD,
-	    .timeout_ms = 5000 };
+	    .timeout_ms = timeout_ms };
 	char id[CB_WORKER_ID_STRLEN];
 	cb_ticket t;
 	int r;
@@ -225,9 +226,10 @@ int main(int argc, char **argv)
 			goto usage;
 		r = hammer(c, pool, policy, atoi(argv[5]), cnt, &sp,
 		    atoi(argv[8]));
-	} else if (strcmp(argv[2], "hold") == 0 && argc == 5 &&
-	    policy_parse(argv[4]) > 0) {
-		r = hold(c, pool, policy_parse(argv[4]));
+	} else if (strcmp(argv[2], "hold") == 0 && (argc == 5 ||
+	    argc == 6) && policy_parse(argv[4]) > 0) {
+		r = hold(c, pool, policy_parse(argv[4]), argc == 6 ?
+		    atoi(argv[5]) : 5000);
 	} else if (rdonly && argc == 7 && spec_parse(argv[5], &sp) == 0) {
 		r = validate(c, pool, atoi(argv[4]), &sp, atoi(argv[6]));
 	} else {
@@ -237,7 +239,7 @@ int main(int argc, char **argv)
 	return r;
 usage:
 	fprintf(stderr, "usage: cbpick NAME hammer POOL POLICY SECS SCRATCH "
-	    "SPEC LIMIT | hold POOL POLICY | validate POOL SECS SPEC "
+	    "SPEC LIMIT | hold POOL POLICY [TIMEOUT_MS] | validate POOL SECS SPEC "
 	    "LIMIT\n");
 	return 64;
 }

@@ -182,6 +182,23 @@ wait_for w1 '^E[A-Z]+ ' 30 || fail "w1 still waiting"
 expect_match "$(cat "$D/w1")" "^ENOENT " "waiter's error"
 let_go h5
 
+say "forced: a picker blocked with no timeout is woken with ENOENT"
+# Without the wake it slept until a unit was freed in a pool that no
+# longer exists: for ever, holding the index.
+ctl worker set pw --state ready --max-running 5 >/dev/null ||
+    fail "worker set pw"
+ctl pool set pk --limit 1 >/dev/null || fail "pool set pk"
+"$BIN/tests/cbpick" "$NAME" hold pk spread >"$D/pk1" 2>&1 &
+PIDS="$PIDS $!"
+wait_for pk1 '^picked ' 10 || fail "first pick: $(cat "$D/pk1")"
+"$BIN/tests/cbpick" "$NAME" hold pk spread -1 >"$D/pk2" 2>&1 &
+PIDS="$PIDS $!"
+wait_until 10 sh -c "\"$BIN/capdump\" -n \"$NAME\" --json | grep -q '\"name\":\"pk\"[^}]*\"pickers\":1'" ||
+    fail "the second picker never blocked: $(cat "$D/pk2")"
+ctl pool del pk --force >/dev/null || fail "pool del pk --force"
+wait_for pk2 '^E[A-Z]+' 10 || fail "the blocked picker still waits"
+expect_eq "$(cat "$D/pk2")" ENOENT "the blocked picker's error"
+
 say "reload: a pool whose line is gone is deleted; capctl's pools stay"
 ctl pool set runtime --limit 5 >/dev/null || fail "pool set runtime"
 printf 'pool kept limit=2\n' >"$CONF"
