@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "abi.h"
@@ -41,6 +42,27 @@ static inline void seg_init(void *base, enum cb_seg_kind kind)
 	cb_seg_header_publish(base, kind);
 	assert_int_equal(cb_seg_validate(base, l.total_size, kind, NAME, err,
 	    sizeof(err)), 0);
+}
+
+/*
+ * Both segments, built as seg_init() builds them, in one anonymous
+ * MAP_SHARED mapping (forked children share it), the slots segment
+ * page aligned.  Returns the mapping, of *size bytes, for munmap.
+ */
+static inline void *seg_map_pair(size_t *size, void **state, void **slots)
+{
+	size_t st = seg_size(CB_SEG_STATE), sl = seg_size(CB_SEG_SLOTS);
+	char *m;
+
+	*size = st + sl + 4096;
+	m = mmap(NULL, *size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(m != MAP_FAILED);
+	*state = m;
+	*slots = m + ((st + 4095) & ~(size_t)4095);
+	seg_init(*state, CB_SEG_STATE);
+	seg_init(*slots, CB_SEG_SLOTS);
+	return m;
 }
 
 /* The publisher's side of pool p: its definition (seqlock), then the

@@ -146,19 +146,9 @@ static void publish_worker(struct fx *f, uint32_t limit)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	size_t st = seg_size(CB_SEG_STATE), sl = seg_size(CB_SEG_SLOTS);
-	char *m;
 
 	assert_non_null(f);
-	f->map_size = st + sl + 4096;
-	m = mmap(NULL, f->map_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(m != MAP_FAILED);
-	f->map = m;
-	f->state = m;
-	f->slots = m + ((st + 4095) & ~(size_t)4095);
-	seg_init(f->state, CB_SEG_STATE);
-	seg_init(f->slots, CB_SEG_SLOTS);
+	f->map = seg_map_pair(&f->map_size, &f->state, &f->slots);
 	seg_pool_define(f->state, 0, 100, 2000, 0);
 	seg_pool_define(f->state, P, 100, 2000, 0);
 	seg_rsv_open(&f->r, f->state, f->slots, getpid(), START, LOCAL_SIZE);
