@@ -124,6 +124,17 @@ wait_for() {
 	wait_until "$3" grep -Eq -- "$2" "$D/$1" 2>/dev/null
 }
 
+# hup: send the broker one SIGHUP and wait until it has logged the
+# outcome (every reload logs exactly one "SIGHUP:" line).
+hup() {
+	_n=$(grep -c 'SIGHUP:' "$LOG")
+	kill -HUP "$BROKER"
+	wait_until 10 hup_done "$_n" || fail "SIGHUP not handled"
+}
+hup_done() {
+	[ "$(grep -c 'SIGHUP:' "$LOG")" -gt "$1" ]
+}
+
 # hold FILE POOL KIND TIMEOUT_MS HOLD_MS: cbhold in the background,
 # output in $D/FILE, pid in pid_FILE (and PIDS).  (t_blocking and
 # t_fairqueue have their own.)

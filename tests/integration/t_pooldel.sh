@@ -24,16 +24,6 @@
 D=$CAPBROKER_RUNDIR
 CONF="$D/capbroker.conf"
 
-# hup: one SIGHUP, then wait for its one "SIGHUP:" line (t_reload.sh).
-hup() {
-	_n=$(grep -c 'SIGHUP:' "$LOG")
-	kill -HUP "$BROKER"
-	wait_until 10 hup_done "$_n" || fail "SIGHUP not handled"
-}
-hup_done() {
-	[ "$(grep -c 'SIGHUP:' "$LOG")" -gt "$1" ]
-}
-
 # The pools capctl lists, by name, one line.
 pools() {
 	ctl pool list | awk 'NR > 1 { print $1 }' | tr '\n' ' ' | sed 's/ $//'

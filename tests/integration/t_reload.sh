@@ -9,17 +9,6 @@ CONF="$CAPBROKER_RUNDIR/capbroker.conf"
 D="$CAPBROKER_RUNDIR"
 UNIT="$(dirname "$0")/../../dist/capbrokerd@.service"
 
-# hup: send one SIGHUP and wait until the broker has logged its outcome
-# (every reload logs exactly one "SIGHUP:" line).
-hup() {
-	_n=$(grep -c 'SIGHUP:' "$LOG")
-	kill -HUP "$BROKER"
-	wait_until 10 hup_done "$_n" || fail "SIGHUP not handled"
-}
-hup_done() {
-	[ "$(grep -c 'SIGHUP:' "$LOG")" -gt "$1" ]
-}
-
 # Nothing of instance $NAME exists: no segment, pidfile or socket.
 nothing_of_instance() {
 	for f in "/dev/shm/capbroker.$NAME.state" \
