@@ -85,3 +85,19 @@ wait_until 10 grep -Eq "control: file descriptors free again after [0-9]+ s; [1-
 pings "after"
 control "\"fds\":$fd0,\"fd_limit\":64," ||
     fail "capdump after: $(json | grep -o '"control":{[^}]*}')"
+
+say "the shipped unit's LimitNOFILE fits a full broker: no warning under it"
+unit="$(dirname "$0")/../../dist/capbrokerd@.service"
+n=$(sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$unit")
+[ -n "$n" ] || fail "no LimitNOFILE= in $unit"
+stop_broker
+mark=$(wc -l <"$LOG")
+(ulimit -n "$n" && exec "$BIN/capbrokerd" -n "$NAME") >>"$LOG" 2>&1 &
+BROKER=$!
+PIDS="$PIDS $BROKER"
+wait_until 10 ctl ping >/dev/null 2>&1 || fail "broker did not come up"
+since=$(tail -n +"$((mark + 1))" "$LOG")
+expect_match "$since" "control: file descriptor limit $n\$" "the unit's limit, logged"
+printf '%s\n' "$since" | grep -q "raise the limit" &&
+    fail "LimitNOFILE=$n is too low for a full broker: $(printf '%s\n' "$since" | grep 'raise the limit')"
+true
