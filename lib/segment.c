@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,37 +51,37 @@ static const struct region_spec *specs(enum cb_seg_kind kind, unsigned *n)
 }
 
 /*
- * This build's layouts, computed once, before main().  Readers locate
- * records through these, never through a segment's header (segment.h:
- * cb_seg_region, cb_slots_record); validation checks each header's
- * regions against them.  Written only here, read-only afterwards.
+ * This build's layouts, computed once, before main(), from the region
+ * tables above: validation checks each header's regions against them.
+ * Readers locate records through segment.h's constants (cb_seg_region,
+ * cb_slots_record), never through a segment's header; the constructor
+ * checks those constants against these layouts, so that what
+ * validation accepts is where readers look.  Written only here,
+ * read-only afterwards.
  */
 static struct cb_layout state_layout, slots_layout;
+
+static void layout_check(const struct cb_layout *l, const char *kind,
+    uint64_t (*offset)(unsigned), uint64_t (*stride)(unsigned))
+{
+	for (unsigned i = 0; i < l->region_count; i++) {
+		if (l->region[i].offset == offset(i) &&
+		    l->region[i].stride == stride(i))
+			continue;
+		fprintf(stderr, "capbroker: %s region %u: segment.h's "
+		    "constants disagree with segment.c's layout\n", kind, i);
+		abort();
+	}
+}
 
 __attribute__((constructor)) static void build_layouts_init(void)
 {
 	cb_layout_init(&state_layout, CB_SEG_STATE);
 	cb_layout_init(&slots_layout, CB_SEG_SLOTS);
-}
-
-void *cb_seg_region(const void *state, unsigned idx)
-{
-	return (char *)state + state_layout.region[idx].offset;
-}
-
-void *cb_seg_record(const void *state, unsigned idx, size_t hdr_size,
-    uint32_t i)
-{
-	const struct cb_region *r = &state_layout.region[idx];
-
-	return (char *)state + r->offset + hdr_size + (uint64_t)i * r->stride;
-}
-
-void *cb_slots_record(const void *slots, unsigned idx, uint32_t i)
-{
-	const struct cb_region *r = &slots_layout.region[idx];
-
-	return (char *)slots + r->offset + (uint64_t)i * r->stride;
+	layout_check(&state_layout, "state", cb_state_offset,
+	    cb_state_stride);
+	layout_check(&slots_layout, "slots", cb_slots_offset,
+	    cb_slots_stride);
 }
 
 int cb_name_valid(const char *name)

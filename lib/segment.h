@@ -67,6 +67,52 @@ int cb_seg_validate(const void *base, size_t mapped_size,
 size_t cb_seg_map_size(int fd, size_t file_size);
 
 /*
+ * This build's layouts as constant expressions: each region starts
+ * cache-line aligned after the one before it, the first right after the
+ * header; an array region is its table header (if any) and its records.
+ * cb_layout_init() computes the same from segment.c's region table (the
+ * one validation checks headers against), and segment.c's constructor
+ * aborts if the two ever disagree.  Constants, so that the accessors
+ * below fold to one add (and a multiply by a constant): they are on
+ * every reserve and release, where an out-of-line call to a table
+ * lookup cost ~10% of a hold pair (docs/BENCHMARKS.md, issue 14).
+ */
+#define CB_LAYOUT_NEXT(off, size)                                        \
+	(((uint64_t)(off) + (uint64_t)(size) + CB_CACHE_LINE - 1) &      \
+	    ~(uint64_t)(CB_CACHE_LINE - 1))
+
+#define CB_RS_HOT_OFFSET ((uint64_t)sizeof(struct cb_seg_header))
+#define CB_RS_INFO_OFFSET                                                 \
+	CB_LAYOUT_NEXT(CB_RS_HOT_OFFSET, sizeof(struct cb_state_hot))
+#define CB_RS_WORKERS_OFFSET                                              \
+	CB_LAYOUT_NEXT(CB_RS_INFO_OFFSET, sizeof(struct cb_info_block))
+#define CB_RS_EVENTS_OFFSET                                               \
+	CB_LAYOUT_NEXT(CB_RS_WORKERS_OFFSET, sizeof(struct cb_worker_table) + \
+	    (uint64_t)CB_MAX_WORKERS * sizeof(struct cb_worker_rec))
+#define CB_RS_POOLS_OFFSET                                                \
+	CB_LAYOUT_NEXT(CB_RS_EVENTS_OFFSET, sizeof(struct cb_event_ring) + \
+	    (uint64_t)CB_EVENT_RING * sizeof(struct cb_event_rec))
+
+#define CB_RL_HOT_OFFSET ((uint64_t)sizeof(struct cb_seg_header))
+#define CB_RL_CLIENTS_OFFSET                                              \
+	CB_LAYOUT_NEXT(CB_RL_HOT_OFFSET, sizeof(struct cb_slots_hot))
+#define CB_RL_POOLS_OFFSET                                                \
+	CB_LAYOUT_NEXT(CB_RL_CLIENTS_OFFSET,                             \
+	    (uint64_t)CB_MAX_CLIENTS * sizeof(struct cb_client_slot))
+#define CB_RL_LAUNCHES_OFFSET                                             \
+	CB_LAYOUT_NEXT(CB_RL_POOLS_OFFSET,                               \
+	    (uint64_t)CB_MAX_POOLS * sizeof(struct cb_pool_slot))
+#define CB_RL_WAITERS_OFFSET                                              \
+	CB_LAYOUT_NEXT(CB_RL_LAUNCHES_OFFSET,                            \
+	    (uint64_t)CB_MAX_LAUNCHES * sizeof(struct cb_launch_slot))
+#define CB_RL_WORKERS_OFFSET                                              \
+	CB_LAYOUT_NEXT(CB_RL_WAITERS_OFFSET,                             \
+	    (uint64_t)CB_MAX_WAITERS * sizeof(struct cb_waiter_slot))
+#define CB_RL_BINDS_OFFSET                                                \
+	CB_LAYOUT_NEXT(CB_RL_WORKERS_OFFSET,                             \
+	    (uint64_t)CB_MAX_WORKERS * sizeof(struct cb_worker_slot))
+
+/*
  * Region idx (a CB_RS_*) of the state segment, and record i of a state
  * array region whose records follow a table header of hdr_size bytes.
  * Located through this build's own layout, never through the segment's
@@ -79,9 +125,40 @@ size_t cb_seg_map_size(int fd, size_t file_size);
  * CB_MAX_POOLS), never the table's: the caller bounds i by them.  State
  * segment only: the slots side is cb_slots_record() below.
  */
-void *cb_seg_region(const void *state, unsigned idx);
-void *cb_seg_record(const void *state, unsigned idx, size_t hdr_size,
-    uint32_t i);
+/* Where the state segment's region idx starts, and its stride. */
+static inline uint64_t cb_state_offset(unsigned idx)
+{
+	switch (idx) {
+	case CB_RS_HOT:		return CB_RS_HOT_OFFSET;
+	case CB_RS_INFO:	return CB_RS_INFO_OFFSET;
+	case CB_RS_WORKERS:	return CB_RS_WORKERS_OFFSET;
+	case CB_RS_EVENTS:	return CB_RS_EVENTS_OFFSET;
+	default:		return CB_RS_POOLS_OFFSET;
+	}
+}
+
+static inline uint64_t cb_state_stride(unsigned idx)
+{
+	switch (idx) {
+	case CB_RS_HOT:		return sizeof(struct cb_state_hot);
+	case CB_RS_INFO:	return sizeof(struct cb_info_block);
+	case CB_RS_WORKERS:	return sizeof(struct cb_worker_rec);
+	case CB_RS_EVENTS:	return sizeof(struct cb_event_rec);
+	default:		return sizeof(struct cb_pool_conf);
+	}
+}
+
+static inline void *cb_seg_region(const void *state, unsigned idx)
+{
+	return (char *)state + cb_state_offset(idx);
+}
+
+static inline void *cb_seg_record(const void *state, unsigned idx,
+    size_t hdr_size, uint32_t i)
+{
+	return (char *)state + cb_state_offset(idx) + hdr_size +
+	    (uint64_t)i * cb_state_stride(idx);
+}
 
 /*
  * Record i of slots-segment region idx, located through this build's
@@ -93,6 +170,37 @@ void *cb_seg_record(const void *state, unsigned idx, size_t hdr_size,
  * (CB_MAX_CLIENTS, CB_MAX_POOLS, CB_MAX_LAUNCHES).  slots.h has one
  * typed accessor per table over this; use those.
  */
-void *cb_slots_record(const void *slots, unsigned idx, uint32_t i);
+static inline uint64_t cb_slots_offset(unsigned idx)
+{
+	switch (idx) {
+	case CB_RL_HOT:		return CB_RL_HOT_OFFSET;
+	case CB_RL_CLIENTS:	return CB_RL_CLIENTS_OFFSET;
+	case CB_RL_POOLS:	return CB_RL_POOLS_OFFSET;
+	case CB_RL_LAUNCHES:	return CB_RL_LAUNCHES_OFFSET;
+	case CB_RL_WAITERS:	return CB_RL_WAITERS_OFFSET;
+	case CB_RL_WORKERS:	return CB_RL_WORKERS_OFFSET;
+	default:		return CB_RL_BINDS_OFFSET;
+	}
+}
+
+static inline uint64_t cb_slots_stride(unsigned idx)
+{
+	switch (idx) {
+	case CB_RL_HOT:		return sizeof(struct cb_slots_hot);
+	case CB_RL_CLIENTS:	return sizeof(struct cb_client_slot);
+	case CB_RL_POOLS:	return sizeof(struct cb_pool_slot);
+	case CB_RL_LAUNCHES:	return sizeof(struct cb_launch_slot);
+	case CB_RL_WAITERS:	return sizeof(struct cb_waiter_slot);
+	case CB_RL_WORKERS:	return sizeof(struct cb_worker_slot);
+	default:		return sizeof(struct cb_bind_slot);
+	}
+}
+
+static inline void *cb_slots_record(const void *slots, unsigned idx,
+    uint32_t i)
+{
+	return (char *)slots + cb_slots_offset(idx) +
+	    (uint64_t)i * cb_slots_stride(idx);
+}
 
 #endif /* CB_SEGMENT_H */
