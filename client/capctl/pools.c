@@ -79,6 +79,16 @@ static void pool_change_words(const struct pool_change *pc, char *buf,
 	}
 }
 
+/* The pool= and index= of a POOL SET or POOL DEL reply, checked. */
+static long long reply_pool(struct ctl *ctl, struct cb_ctl_reply *r,
+    char *name, size_t len)
+{
+	if (cb_ctl_reply_value(r, "pool", name, len) < 0 ||
+	    !cb_pool_name_valid(name))
+		ctl_malformed(ctl, "no valid pool= in '%.64s'", r->text);
+	return reply_number(ctl, r, "index", CB_MAX_POOLS - 1);
+}
+
 int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_change pc;
@@ -93,10 +103,7 @@ int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 	pool_change_words(&pc, words, sizeof(words));
 	if (ctl_call(ctl, &r, "POOL SET %s%s", pool, words) != 0)
 		return ctl_refused(&r);
-	if (cb_ctl_reply_value(&r, "pool", name, sizeof(name)) < 0 ||
-	    !cb_pool_name_valid(name))
-		ctl_malformed(ctl, "no valid pool= in '%.64s'", r.text);
-	index = reply_number(ctl, &r, "index", CB_MAX_POOLS - 1);
+	index = reply_pool(ctl, &r, name, sizeof(name));
 	limit = reply_number(ctl, &r, "limit", CB_CAPACITY_MAX);
 	window = reply_number(ctl, &r, "window", UINT32_MAX);
 	observed = reply_number(ctl, &r, "observed", CB_CAPACITY_MAX);
@@ -128,10 +135,7 @@ int cmd_pool_del(struct ctl *ctl, int argc, char **argv)
 	if (ctl_call(ctl, &r, "POOL DEL %s%s", pool, force ? " force" : "")
 	    != 0)
 		return ctl_refused(&r);
-	if (cb_ctl_reply_value(&r, "pool", name, sizeof(name)) < 0 ||
-	    !cb_pool_name_valid(name))
-		ctl_malformed(ctl, "no valid pool= in '%.64s'", r.text);
-	index = reply_number(ctl, &r, "index", CB_MAX_POOLS - 1);
+	index = reply_pool(ctl, &r, name, sizeof(name));
 	holds = reply_number(ctl, &r, "holds", UINT32_MAX);
 	launches = reply_number(ctl, &r, "launches", UINT32_MAX);
 	waiters = reply_number(ctl, &r, "waiters", UINT32_MAX);
