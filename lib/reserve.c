@@ -49,31 +49,91 @@ static uint32_t nlaunches(const void *slots)
 }
 
 /*
+ * A hold's entry of the private table (r->local) while the hold is
+ * being taken or given back: LOCAL_BUSY, so that no ticket matches it,
+ * and LOCAL_INWIN while its thread is counted as in a window (see
+ * window_open).  Only the thread doing the operation writes the entry
+ * meanwhile.  Nonces stay below bit 56 (one per hold), and a ticket
+ * whose nonce does not is refused (release_hold).
+ */
+#define LOCAL_INWIN (1ull << 63)
+#define LOCAL_BUSY (1ull << 62)
+
+/*
+ * This process's threads in a window, as window_open's repair counts
+ * them: r->windows, plus each entry of the hold table marked
+ * LOCAL_INWIN.  Only for the rare repair: it reads the whole table.
+ * seq_cst: pairs with each thread's seq_cst raise of its count or its
+ * mark, which comes before its opening CAS on S (see window_open).
+ */
+static uint32_t windows_mine(struct cb_rsv *r)
+{
+	uint32_t mine = atomic_load_explicit(&r->windows,
+	    memory_order_seq_cst);
+
+	for (uint32_t i = 0; r->local != NULL && i < r->local_size; i++)
+		if (atomic_load_explicit(&r->local[i], memory_order_seq_cst) &
+		    LOCAL_INWIN)
+			mine++;
+	return mine;
+}
+
+/* Out of the count while waiting for room, and back in (seq_cst, as
+ * the raise before an opening CAS: see window_open).  mark: the hold
+ * entry counting this thread, or NULL for r->windows. */
+static void window_step_out(struct cb_rsv *r, _Atomic uint64_t *mark)
+{
+	if (mark == NULL)
+		atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
+	else
+		atomic_store_explicit(mark, atomic_load_explicit(mark,
+		    memory_order_relaxed) & ~LOCAL_INWIN, memory_order_seq_cst);
+}
+
+static void window_step_in(struct cb_rsv *r, _Atomic uint64_t *mark)
+{
+	if (mark == NULL)
+		atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);
+	else
+		atomic_store_explicit(mark, atomic_load_explicit(mark,
+		    memory_order_relaxed) | LOCAL_INWIN, memory_order_seq_cst);
+}
+
+/*
  * Open a death window: S's in-flight count + 1, never past
  * CB_RSV_INFLIGHT_MAX.  Only this process writes its S, but any member
  * of the slots group can: a count that this process's own threads
  * cannot account for is repaired here, never waited on (a written
  * 0xfe used to spin every thread of the victim for ever).
  *
- * r->windows (private memory, no other process can touch it) counts
- * this process's threads from just before their opening CAS to just
- * after their close; a thread waiting for room steps out of it.  So at
- * any instant the windows of ours that S counts are at most windows - 1
- * (ourselves, not in S yet).  When S says full (>= the maximum) and
- * S's count >= windows, the excess was written by someone else: one CAS
- * from exactly that S (no window of ours opened or closed since: each
- * changes S, a close bumps the version) sets the count to windows, an
- * over-estimate of ours (threads about to CAS are in it), never an
- * under-estimate, which is the safe side for the recount.  Only a count
- * genuinely full of our own windows is waited on, and those close.
+ * Each thread of ours is counted, in private memory no other process
+ * can touch, from just before its opening CAS to just after its close:
+ * a hold or its release by the LOCAL_INWIN mark on its own entry of the
+ * hold table (mark: set by the seq_cst CAS that claims the entry, or
+ * that takes it from a ticket, before this call), anything else by
+ * r->windows + 1 (here, seq_cst).  A mark has one writer, so it costs
+ * no locked instruction: the hold pair, the hot path, pays none for
+ * being counted (issue 14).  A thread waiting for room steps out of
+ * the count.  So at any instant the windows of ours that S counts are
+ * at most windows_mine() - 1 (ourselves, not in S yet).  When S says
+ * full (>= the maximum) and S's count >= windows_mine(), the excess
+ * was written by someone else: one CAS from exactly that S (no window
+ * of ours opened or closed since: each changes S, a close bumps the
+ * version) sets the count to windows_mine(), an over-estimate of ours
+ * (threads about to CAS are in it), never an under-estimate, which is
+ * the safe side for the recount.  Only a count genuinely full of our
+ * own windows is waited on, and those close.  The table is counted
+ * only when S has stayed the same across one wait (a forged word stays;
+ * a count full of ours changes as they close), so threads waiting for
+ * room do not each read it on every turn.
  */
-static void window_open(struct cb_rsv *r)
+static __attribute__((noinline)) void window_open_slow(struct cb_rsv *r,
+    _Atomic uint64_t *mark, uint32_t s)
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
-	uint32_t s, mine;
+	uint32_t mine, seen = 0;
+	int waited = 0;
 
-	atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);
-	s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
 	for (;;) {
 		if (CB_SEQ_INFLIGHT(s) < CB_RSV_INFLIGHT_MAX) {
 			if (atomic_compare_exchange_weak_explicit(&cs->seq,
@@ -83,49 +143,84 @@ static void window_open(struct cb_rsv *r)
 			continue;
 		}
 		/* seq_cst: pairs with the opening CAS of our own threads,
-		 * each after its seq_cst windows + 1, so the windows load
-		 * below sees every thread of ours that this S counts. */
+		 * each after its seq_cst raise of its count or mark, so
+		 * windows_mine() sees every thread of ours this S counts. */
 		s = atomic_load_explicit(&cs->seq, memory_order_seq_cst);
 		if (CB_SEQ_INFLIGHT(s) < CB_RSV_INFLIGHT_MAX)
 			continue;
-		mine = atomic_load_explicit(&r->windows, memory_order_seq_cst);
-		/* Repair only to a count that covers every window of ours:
-		 * with more of ours than S can say (mine > MAX), capping it
-		 * would hide one from the recount (tests/model/slack.pml,
-		 * -DBUG_REPAIR_CAPPED), so wait like a count full of ours. */
-		if (CB_SEQ_INFLIGHT(s) >= mine && mine <= CB_RSV_INFLIGHT_MAX) {
-			if (atomic_compare_exchange_strong_explicit(&cs->seq,
-			    &s, (s & ~0xffu) + 0x100 + mine,
-			    memory_order_seq_cst, memory_order_relaxed))
-				return;
-			continue;
+		if (waited && s == seen) {
+			mine = windows_mine(r);
+			/* Repair only to a count that covers every window of
+			 * ours: with more of ours than S can say (mine >
+			 * MAX), capping it would hide one from the recount
+			 * (tests/model/slack.pml, -DBUG_REPAIR_CAPPED), so
+			 * wait like a count full of ours. */
+			if (CB_SEQ_INFLIGHT(s) >= mine &&
+			    mine <= CB_RSV_INFLIGHT_MAX) {
+				if (atomic_compare_exchange_strong_explicit(
+				    &cs->seq, &s, (s & ~0xffu) + 0x100 + mine,
+				    memory_order_seq_cst,
+				    memory_order_relaxed))
+					return;
+				continue;
+			}
 		}
-		/* Full of our own windows (or more of ours than S can
-		 * count): step out, let one of them close. */
-		atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
+		/* Full (of our own windows, or more of ours than S can
+		 * count, or not yet looked at twice): step out, let one
+		 * of them close. */
+		seen = s;
+		waited = 1;
+		window_step_out(r, mark);
 		sched_yield();
-		atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);
+		window_step_in(r, mark);
 		s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
 	}
 }
 
-/* Close it: in-flight - 1 and version + 1, in one add; then out of
- * r->windows (after: see window_open). */
-static void window_close(struct cb_rsv *r)
+/* The first try inline (the hot path); window_open_slow for a failed
+ * CAS or a full count. */
+static inline void window_open(struct cb_rsv *r, _Atomic uint64_t *mark)
+{
+	_Atomic uint32_t *seq = &cb_slots_client(r->slots, r->client)->seq;
+	uint32_t s;
+
+	if (mark == NULL)
+		atomic_fetch_add_explicit(&r->windows, 1, memory_order_seq_cst);
+	s = atomic_load_explicit(seq, memory_order_relaxed);
+	if (CB_SEQ_INFLIGHT(s) < CB_RSV_INFLIGHT_MAX &&
+	    atomic_compare_exchange_strong_explicit(seq, &s, s + 1,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return;
+	window_open_slow(r, mark, s);
+}
+
+/*
+ * Close it: in-flight - 1 and version + 1, in one add; then out of the
+ * count (after: see window_open): r->windows - 1, or the hold entry's
+ * mark replaced by `last`, the entry's value from now on.  A release
+ * store suffices for the mark: a repair that counted without us is a
+ * CAS from an S read before our close, so it fails unless our close
+ * is already in S's history.
+ */
+static void window_close(struct cb_rsv *r, _Atomic uint64_t *mark,
+    uint64_t last)
 {
 	atomic_fetch_add_explicit(&cb_slots_client(r->slots, r->client)->seq,
 	    0x100u - 1, memory_order_seq_cst);
-	atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
+	if (mark == NULL)
+		atomic_fetch_sub_explicit(&r->windows, 1, memory_order_seq_cst);
+	else
+		atomic_store_explicit(mark, last, memory_order_release);
 }
 
 void cb_rsv_window_open(struct cb_rsv *r)
 {
-	window_open(r);
+	window_open(r, NULL);
 }
 
 void cb_rsv_window_close(struct cb_rsv *r)
 {
-	window_close(r);
+	window_close(r, NULL, 0);
 }
 
 void cb_rsv_seq_reset(struct cb_client_slot *cs)
@@ -326,7 +421,11 @@ static uint64_t local_word(uint64_t nonce, int pool)
 	return nonce << 6 | (uint64_t)pool;
 }
 
-/* A private slot recording an outstanding hold of pool. */
+/*
+ * A private slot for a hold of pool, claimed busy and counted as in a
+ * window (LOCAL_INWIN): seq_cst, the raise before the opening CAS
+ * (window_open).  try_hold's close stores the hold's record in it.
+ */
 static int local_claim(struct cb_rsv *r, int pool, uint64_t *nonce,
     uint32_t *idx)
 {
@@ -338,8 +437,8 @@ static int local_claim(struct cb_rsv *r, int pool, uint64_t *nonce,
 		uint64_t zero = 0;
 
 		if (atomic_compare_exchange_strong_explicit(&r->local[i],
-		    &zero, local_word(n, pool), memory_order_relaxed,
-		    memory_order_relaxed)) {
+		    &zero, local_word(n, pool) | LOCAL_BUSY | LOCAL_INWIN,
+		    memory_order_seq_cst, memory_order_relaxed)) {
 			*nonce = n;
 			*idx = i;
 			return 0;
@@ -364,7 +463,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 		return -EAGAIN;
 	if (local_claim(r, pool, &nonce, &idx) < 0)
 		return -ENOSPC;
-	window_open(r);
+	window_open(r, &r->local[idx]);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 0, 0, limit);
 	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
@@ -377,9 +476,10 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cs->holds[pool], 1,
 		    memory_order_seq_cst);
-	window_close(r);
+	/* The entry becomes the hold's record, or free again. */
+	window_close(r, &r->local[idx], ret == 0 ? local_word(nonce, pool) :
+	    0);
 	if (ret < 0) {
-		atomic_store_explicit(&r->local[idx], 0, memory_order_relaxed);
 		/* The unit we held for a moment may have refused someone. */
 		if (gave_back)
 			wake_released(r->slots, pool);
@@ -461,7 +561,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 
 	if (over_limit(&ps->usage, floor, limit))
 		return -EAGAIN;
-	window_open(r);
+	window_open(r, NULL);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 1, floor, limit);
 	/* Re-check against the limit and the floor published now: a lower
@@ -477,7 +577,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 		if (e < 0)
 			cb_rsv_usage_sub(&ps->usage, 1, 1);
 	}
-	window_close(r);
+	window_close(r, NULL, 0);
 	if (ret < 0) {
 		/* The unit we held for a moment may have refused someone. */
 		if (gave_back)
@@ -603,15 +703,21 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	if (client != (r->client & 0xffff) || idx >= r->local_size)
 		return -EINVAL;
 	/* The record names the pool: a ticket whose pool field was changed
-	 * finds no match (-ESTALE), whatever its nonce. */
-	if (!atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
-	    0, memory_order_relaxed, memory_order_relaxed))
+	 * finds no match (-ESTALE), whatever its nonce; nor does one whose
+	 * nonce reaches the marks (LOCAL_BUSY, LOCAL_INWIN).  The winner
+	 * of the CAS takes the entry busy and counted as in a window
+	 * (seq_cst: the raise before the opening CAS, window_open). */
+	if (nonce >> 56 != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
+	    expect | LOCAL_BUSY | LOCAL_INWIN, memory_order_seq_cst,
+	    memory_order_relaxed))
 		return stale(r, pool);
-	window_open(r);
+	window_open(r, &r->local[idx]);
+	CB_TESTPOINT("reserve:release-in-window");
 	ret = holds_dec(cs, pool);
 	if (ret == 0)
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
-	window_close(r);
+	window_close(r, &r->local[idx], 0);     /* the entry is free */
 	if (ret < 0)
 		return stale(r, pool);
 	wake_released(r->slots, pool);
@@ -628,11 +734,11 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 	    CB_LAUNCH_LIVE || CB_LAUNCH_POOL(live) != (unsigned)pool)
 		return -EINVAL;
 	ls = cb_slots_launch(r->slots, e);
-	window_open(r);
+	window_open(r, NULL);
 	won = cb_rsv_launch_free(ls, live);
 	if (won)
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 1, 1);
-	window_close(r);
+	window_close(r, NULL, 0);
 	if (!won)
 		return stale(r, pool);
 	wake_released(r->slots, pool);
@@ -660,7 +766,7 @@ void cb_rsv_release_all(struct cb_rsv *r)
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 
-	window_open(r);
+	window_open(r, NULL);
 	/* Binds first: their holds are among the H[c,p] taken below. */
 	cb_place_release_all(r->slots, r->client);
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
@@ -681,7 +787,7 @@ void cb_rsv_release_all(struct cb_rsv *r)
 		if (n > 0)
 			cb_rsv_wake(r->slots, p);
 	}
-	window_close(r);
+	window_close(r, NULL, 0);
 	memset((void *)r->local, 0, r->local_size * sizeof(*r->local));
 }
 

@@ -115,10 +115,14 @@ struct cb_rsv {
 	void *slots;               /* validated slots segment, writable */
 	uint32_t client;           /* this process's client-table index */
 	uint64_t owner;            /* its owner word */
-	_Atomic uint64_t *local;   /* outstanding hold nonces (private) */
+	_Atomic uint64_t *local;   /* outstanding hold nonces (private);
+	                              an entry in use by a hold or its
+	                              release also counts its thread as
+	                              in a window (reserve.c, LOCAL_INWIN) */
 	uint32_t local_size;       /* entries, a power of two */
 	_Atomic uint64_t nonce;    /* next hold nonce */
-	_Atomic uint32_t windows;  /* threads opening or in a window */
+	_Atomic uint32_t windows;  /* threads opening or in any other
+	                              window (launches, picks, cb_close) */
 };
 
 /*

@@ -162,7 +162,9 @@
 byte U[2];              /* pool p's counter (held half) */
 byte H[2];              /* V's holds recorded in pool p */
 byte Sv, Sc;            /* V's window word: version, count */
-byte windows;           /* V's private count (struct cb_rsv.windows) */
+byte windows;           /* V's private count (struct cb_rsv.windows
+                           plus the hold table's LOCAL_INWIN marks:
+                           slack.pml says why one step models it) */
 byte lastp;             /* V's last_pool (cb_rsv_try) */
 byte ndone;             /* V's threads finished */
 bool hdone;             /* the hostile process finished */

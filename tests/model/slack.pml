@@ -22,9 +22,20 @@
  *            word; a write never restores an earlier word here: no
  *            ABA); Sch[e] = "written
  *            since the recount read it".
- *   windows  V's private count (struct cb_rsv.windows: no other
- *            process can write it) of its threads from just before
- *            their opening CAS to just after their close.
+ *   windows  V's private count (no other process can write it) of
+ *            its threads from just before their opening CAS to just
+ *            after their close.  In the C code (lib/reserve.c,
+ *            windows_mine) it is a sum: struct cb_rsv.windows plus the
+ *            LOCAL_INWIN marks of the private hold table, one per hold
+ *            or release in a window, each written by its own thread
+ *            (set before the opening CAS, cleared after the close).
+ *            The repair reads it entry by entry, not in one step as
+ *            here: a thread that S counts was marked before its CAS,
+ *            so after the repairer's seq_cst load of S, and stays
+ *            marked until its close changes S (the repair's CAS from
+ *            that S then fails); one marked after the load is not in
+ *            that S.  So the sum read is one of the values this
+ *            model's windows takes between the load and the CAS.
  *   thread   of V: one hold, then its release, each in a window
  *            (open; CAS U; H + 1; close / open; H - 1; U - 1; close).
  *   window_open (the C code's loop): windows + 1; load S; while the

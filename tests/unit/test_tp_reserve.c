@@ -53,6 +53,7 @@ struct fx {
 /* What the held thread does. */
 #define OP_PICK 0
 #define OP_CLOSE (-1)              /* cb_rsv_release_all, as cb_close */
+#define OP_RELEASE (-2)            /* cb_rsv_release of o->t */
 
 struct op {
 	struct fx *f;
@@ -70,6 +71,8 @@ static void *run_op(void *arg)
 	hold_me = 1;
 	if (o->kind == OP_CLOSE)
 		cb_rsv_release_all(&o->f->r2);
+	else if (o->kind == OP_RELEASE)
+		o->ret = cb_rsv_release(&o->f->r2, &o->t);
 	else if (o->kind == OP_PICK)
 		o->ret = cb_place_try(&o->f->r2, o->pool,
 		    CB_PLACE_LEAST_LOADED, &o->t, id);
@@ -292,6 +295,72 @@ static void test_close_recount_in_the_gap(void **state)
 	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &t), -EAGAIN);
 }
 
+/* ---- the window counts behind a forged S ------------------------------ */
+
+static uint32_t inflight(struct fx *f, const struct cb_rsv *r)
+{
+	return CB_SEQ_INFLIGHT(atomic_load(&cb_slots_client(f->slots,
+	    r->client)->seq));
+}
+
+/* Someone else writes the client's S full (its version kept). */
+static void forge_full(struct fx *f, const struct cb_rsv *r)
+{
+	_Atomic uint32_t *seq = &cb_slots_client(f->slots, r->client)->seq;
+
+	atomic_store(seq, (atomic_load(seq) & ~0xffu) | CB_RSV_INFLIGHT_MAX);
+}
+
+/*
+ * A thread of ours is held inside a hold's or a release's window (one
+ * counted by its own entry of the hold table, LOCAL_INWIN, not by
+ * r->windows: issue 14) when S is forged full.  Another thread's window
+ * repairs S: the count must cover the held one's window as well as its
+ * own (2), so that after both close S says 0 with no borrow into the
+ * version.  A repair that missed the held window set 1: S went to 0
+ * while a window was still open (the recount then trims its unit) and
+ * the held close borrowed (0xff).
+ */
+static void forged_while_held(struct fx *f, struct op *o, const char *point)
+{
+	cb_ticket t;
+	pthread_t th;
+
+	op_start_held(&th, o, point);
+	assert_int_equal(inflight(f, &f->r2), 1);
+	forge_full(f, &f->r2);
+	assert_int_equal(cb_rsv_try(&f->r2, P, CB_HOLD, 0, &t), 0);
+	assert_int_equal(inflight(f, &f->r2), 1);      /* the held one */
+	assert_int_equal(cb_rsv_release(&f->r2, &t), 0);
+	assert_int_equal(inflight(f, &f->r2), 1);
+	op_finish(th);
+	assert_int_equal(o->ret, 0);
+	assert_int_equal(inflight(f, &f->r2), 0);
+}
+
+static void test_forged_s_counts_held_hold(void **state)
+{
+	struct fx *f = *state;
+	struct op o = { .f = f, .pool = P, .kind = CB_HOLD };
+
+	forged_while_held(f, &o, "reserve:before-cas");
+	assert_int_equal(usage(f, P), CB_USAGE(1, 0));
+	assert_int_equal(cb_rsv_release(&f->r2, &o.t), 0);
+	assert_int_equal(usage(f, P), 0);
+}
+
+static void test_forged_s_counts_held_release(void **state)
+{
+	struct fx *f = *state;
+	struct op o = { .f = f, .pool = P, .kind = OP_RELEASE };
+
+	assert_int_equal(cb_rsv_try(&f->r2, P, CB_HOLD, 0, &o.t), 0);
+	forged_while_held(f, &o, "reserve:release-in-window");
+	assert_int_equal(usage(f, P), 0);
+	assert_int_equal(holds(f, &f->r2, P), 0);
+	assert_int_equal(cb_rsv_release(&f->r2, &o.t), -ESTALE);
+}
+
 #define TP_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -304,6 +373,8 @@ int main(void)
 		TP_TEST(test_lowered_limit_pick),
 		TP_TEST(test_unchanged_limit_admits),
 		TP_TEST(test_close_recount_in_the_gap),
+		TP_TEST(test_forged_s_counts_held_hold),
+		TP_TEST(test_forged_s_counts_held_release),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
