@@ -27,9 +27,15 @@
 #include "testpoint.h"
 #include "tier.h"
 
+/* An event for the publisher thread, through a liburcu wfcqueue.
+ * `posted` states the queue's hand-off in C11 for ThreadSanitizer,
+ * which cannot see liburcu's uatomic primitives: stored with release
+ * once `type` is written (cb_publisher_post), loaded with acquire by
+ * drain() before it reads `type` and frees the node. */
 struct pub_node {
 	struct cds_wfcq_node node;
 	enum cb_pub_event type;
+	_Atomic int posted;
 };
 
 /* What one drain of the queue found. */
@@ -382,6 +388,8 @@ static struct drained drain(struct cb_publisher *p)
 		struct pub_node *ev = caa_container_of(node, struct pub_node,
 		    node);
 
+		/* Pairs with the release store in cb_publisher_post(). */
+		(void)atomic_load_explicit(&ev->posted, memory_order_acquire);
 		d.events++;
 		d.stop |= ev->type == CB_PUB_STOP;
 		free(ev);
@@ -518,6 +526,8 @@ uint64_t cb_publisher_post(struct cb_broker *b, enum cb_pub_event type)
 	    memory_order_release) + 1;
 	if (ev != NULL) {
 		ev->type = type;
+		/* Pairs with the acquire load in drain(). */
+		atomic_store_explicit(&ev->posted, 1, memory_order_release);
 		cds_wfcq_node_init(&ev->node);
 		cds_wfcq_enqueue(&p->head, &p->tail, &ev->node);
 	} else if (type == CB_PUB_STOP) {

@@ -47,12 +47,31 @@ _Static_assert(CB_MAX_CLIENTS <= (1u << WATCH_SHIFT),
 
 enum { REQ_HELLO = 1, REQ_CHECK = 2 };
 
+/*
+ * A request from the main thread (control.c: HELLO, a closed client
+ * connection) to the sweeper thread, through a liburcu wfcqueue.  The
+ * queue orders the enqueue before the dequeue with its own uatomic
+ * primitives (inline asm on x86), which ThreadSanitizer cannot see; so
+ * `posted` says the same hand-off in C11: stored with release by post()
+ * once the fields are written, loaded with acquire by the sweeper
+ * before it reads them or frees the node (a plain mov on x86).
+ */
 struct request {
 	struct cds_wfcq_node node;
 	int type;
 	uint32_t index;
 	uint64_t owner;
+	_Atomic int posted;
 };
+
+/* The node dequeued, its fields and its memory now ours (see above). */
+static struct request *request_of(struct cds_wfcq_node *node)
+{
+	struct request *rq = caa_container_of(node, struct request, node);
+
+	(void)atomic_load_explicit(&rq->posted, memory_order_acquire);
+	return rq;
+}
 
 static struct cb_pool_conf *conf_of(struct cb_broker *b, int pool)
 {
@@ -224,8 +243,7 @@ static void drain_requests(struct cb_broker *b)
 		log_warn("sweeper: eventfd read");
 	while ((node = cds_wfcq_dequeue_blocking(&sw->head, &sw->tail)) !=
 	    NULL) {
-		struct request *rq = caa_container_of(node, struct request,
-		    node);
+		struct request *rq = request_of(node);
 
 		handle_request(b, rq);
 		free(rq);
@@ -580,6 +598,8 @@ static void post(struct cb_broker *b, int type, uint32_t index,
 	rq->type = type;
 	rq->index = index;
 	rq->owner = owner;
+	/* Pairs with the sweeper's acquire load in request_of(). */
+	atomic_store_explicit(&rq->posted, 1, memory_order_release);
 	cds_wfcq_node_init(&rq->node);
 	cds_wfcq_enqueue(&sw->head, &sw->tail, &rq->node);
 	if (write(sw->kick_fd, &one, sizeof(one)) < 0)
@@ -611,7 +631,7 @@ void cb_sweeper_stop(struct cb_broker *b)
 	}
 	while ((node = cds_wfcq_dequeue_blocking(&sw->head, &sw->tail)) !=
 	    NULL)
-		free(caa_container_of(node, struct request, node));
+		free(request_of(node));
 	for (int i = 0; i < CB_MAX_CLIENTS; i++)
 		if (sw->watch[i].pidfd >= 0)
 			close(sw->watch[i].pidfd);
