@@ -57,7 +57,9 @@ worker a ready 20
 worker b not_ready
 CONF
 out="$CAPBROKER_RUNDIR/storm.out"
-"$BIN/tests/cbstorm" "$NAME" storm 4 1 3 6 >"$out" 2>&1 &
+# 12 kills spread over 4 s: the load lasts that long (one kill ended
+# the storm at once, sometimes before the check below saw a hold).
+"$BIN/tests/cbstorm" "$NAME" storm 4 12 4 6 >"$out" 2>&1 &
 storm=$!
 PIDS="$PIDS $storm"
 # The load is on once the storm's workers hold units.
