@@ -432,16 +432,6 @@ void cb_reload_note(const char *error, bool changed)
 	    sizeof(last_reload.error));
 }
 
-static void format_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / CB_NS_PER_S);
-	struct tm tm;
-
-	if (ns == 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		strlcpy(buf, "never", len);
-}
-
 void cb_reload_status(unsigned i, char *buf, size_t len)
 {
 	char when[32];
@@ -452,7 +442,7 @@ void cb_reload_status(unsigned i, char *buf, size_t len)
 		snprintf(buf, len, "config %s", last_reload.path != NULL ?
 		    last_reload.path : "-");
 	} else if (i == 1) {
-		format_time(last_reload.when_ns, when, sizeof(when));
+		cb_utc_stamp(last_reload.when_ns, when, sizeof(when));
 		snprintf(buf, len, "reload_time %s", when);
 	} else if (last_reload.when_ns == 0) {
 		snprintf(buf, len, "reload_result none");

@@ -289,7 +289,7 @@ static void publish(struct cb_broker *b, uint64_t events, int type)
 {
 	struct cb_publisher *p = &b->pub;
 	struct cb_state_hot *hot = cb_seg_region(b->seg.state, CB_RS_HOT);
-	struct cb_slots_hot *shot = cb_slots_record(b->seg.slots, CB_RL_HOT, 0);
+	struct cb_slots_hot *shot = cb_slots_hot(b->seg.slots);
 	struct cb_tier_settings set;
 	struct cb_tier_result res;
 	unsigned flags = type == CB_EV_STOP ? CB_STATE_F_STOPPING : 0;

@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "capbroker.h"
@@ -193,7 +192,8 @@ static bool canary_gone(const struct cb_segments *s)
  * Our own slots mapping, guarded (lib/sigbus.h): when a member
  * truncates the file, whichever thread of ours touches a cut page first
  * puts the size back through slots_fd and retries on zero pages; the
- * heartbeat then finds the canary gone and says so (cb_segments_check).  Only the header's total is guarded: nothing
+ * heartbeat then finds the canary gone and says so
+ * (cb_segments_check).  Only the header's total is guarded: nothing
  * lies past it.
  */
 static void guard_slots(struct cb_segments *s)
@@ -319,23 +319,27 @@ static bool name_recoverable(const struct cb_seg_names *n)
 	    st.st_uid == geteuid();
 }
 
+/* Whether a state segment says its broker stopped cleanly: STOPPING is
+ * its last publication.  Pairs with the release store of the state
+ * word in publish() (publisher.c). */
+static bool state_stopping(const void *state)
+{
+	const struct cb_state_hot *hot = cb_seg_region(state, CB_RS_HOT);
+
+	return CB_STATE_FLAGS(atomic_load_explicit(&hot->state_word,
+	    memory_order_acquire)) & CB_STATE_F_STOPPING;
+}
+
 /* Whether the state segment behind the spare link says its broker
- * stopped cleanly (it published STOPPING last). */
+ * stopped cleanly. */
 static bool stopped_cleanly(const struct cb_segments *s, const char *name)
 {
-	const struct cb_state_hot *hot;
 	struct found f;
-	bool r = false;
+	bool r;
 
 	/* shm_open takes the spare name too: "/.capbroker.NAME.state". */
 	inspect(s->names[0].spare + strlen(SHM_DIR), name, CB_SEG_STATE, &f);
-	if (f.valid) {
-		hot = cb_seg_region(f.base, CB_RS_HOT);
-		/* Pairs with the release store of the state word in
-		 * publish() (publisher.c). */
-		r = CB_STATE_FLAGS(atomic_load_explicit(&hot->state_word,
-		    memory_order_acquire)) & CB_STATE_F_STOPPING;
-	}
+	r = f.valid && state_stopping(f.base);
 	release(&f);
 	return r;
 }
@@ -689,23 +693,18 @@ static void pair_reason(const struct cb_segments *s, const struct found *st,
  * writes to them (slots_regrow, slots_rebuild, set_access, adopt's size
  * check, retire): it used to be checked after adoption, by which time
  * the refused broker had rewritten the live one's file.  A pid whose
- * liveness cannot be read counts as live (lib/proc.h).  Pairs with the
- * release store of the state word in publish() (publisher.c) of the
- * live broker: STOPPING is its last publication.
+ * liveness cannot be read counts as live (lib/proc.h); one that
+ * published STOPPING has let go of them.
  */
 static int served_by_live(const struct cb_segments *s, const struct found *st,
     char *err, size_t errlen)
 {
-	const struct cb_state_hot *hot;
 	struct cb_ident id;
 
 	if (!st->valid || cb_snapshot_ident(st->base, &id) < 0 ||
 	    id.pid == (uint32_t)getpid() ||
-	    cb_proc_alive((pid_t)id.pid, id.start) == 0)
-		return 0;
-	hot = cb_seg_region(st->base, CB_RS_HOT);
-	if (CB_STATE_FLAGS(atomic_load_explicit(&hot->state_word,
-	    memory_order_acquire)) & CB_STATE_F_STOPPING)
+	    cb_proc_alive((pid_t)id.pid, id.start) == 0 ||
+	    state_stopping(st->base))
 		return 0;
 	return refuse(err, errlen, -EBUSY, "%s is served by a live broker, "
 	    "pid %u (another run directory?); refusing to touch it",
@@ -911,7 +910,7 @@ static int name_lost(struct cb_segments *s, int k, int r,
 
 	if (!n->lost) {
 		n->lost = true;
-		n->lost_at = time(NULL);
+		n->lost_at = cb_realtime_ns();
 		log_errx("%s: %s under the running broker: new clients and "
 		    "capdump cannot attach to the %s segment (attached ones "
 		    "are unaffected); linking it again", n->path, r == 0 ?
@@ -932,7 +931,7 @@ static int name_lost(struct cb_segments *s, int k, int r,
 	n->lost = false;
 	n->crit_ns = 0;
 	n->relinks++;
-	n->relinked_at = time(NULL);
+	n->relinked_at = cb_realtime_ns();
 	log_warnx("%s: linked again to the segment in use (inode %llu): new "
 	    "clients attach to it again; nothing is lost", n->path,
 	    (unsigned long long)ours->st_ino);
@@ -1003,16 +1002,6 @@ bool cb_segments_check(struct cb_segments *s)
 	return linked;
 }
 
-/* An ISO 8601 UTC stamp of t. */
-static void stamp(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)t);
-}
-
 void cb_segments_describe(const struct cb_segments *s, char *buf,
     size_t len)
 {
@@ -1035,13 +1024,13 @@ void cb_segments_describe(const struct cb_segments *s, char *buf,
 	for (int k = 0; k < 2; k++) {
 		n = &s->names[k];
 		if (n->lost) {
-			stamp(n->lost_at, when, sizeof(when));
+			cb_utc_stamp(n->lost_at, when, sizeof(when));
 			PUT("; %s %s since %s (%s; watchdog not fed)",
 			    name_kind[k], n->gone ? "gone" : "unlinked", when,
 			    n->gone ? "cannot be linked again" : "retrying");
 		}
 		if (n->relinks > 0) {
-			stamp(n->relinked_at, when, sizeof(when));
+			cb_utc_stamp(n->relinked_at, when, sizeof(when));
 			PUT("; %s re-linked %llu time%s, last at %s",
 			    name_kind[k], (unsigned long long)n->relinks,
 			    n->relinks == 1 ? "" : "s", when);

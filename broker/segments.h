@@ -130,8 +130,8 @@ struct cb_segments {
 		bool spare_lost;    /* spare is not ours: reported */
 		bool gone;          /* st_nlink 0: cannot be repaired */
 		uint64_t relinks;   /* path put back since start-up */
-		time_t lost_at;     /* CLOCK_REALTIME, when lost was set */
-		time_t relinked_at; /* CLOCK_REALTIME, the last put back */
+		uint64_t lost_at;     /* cb_realtime_ns(), when lost was set */
+		uint64_t relinked_at; /* cb_realtime_ns(), the last put back */
 		uint64_t crit_ns;   /* CLOCK_MONOTONIC, the last critical line */
 	} names[2];
 };

@@ -388,7 +388,7 @@ int cb_open(cb_client **out, const char *name, unsigned flags)
 	}
 	const struct cb_state_hot *hot = cb_seg_region(c->state, CB_RS_HOT);
 	struct cb_slots_hot *shot = c->slots == NULL ? NULL :
-	    cb_slots_record(c->slots, CB_RL_HOT, 0);
+	    cb_slots_hot(c->slots);
 
 	c->state_word = &hot->state_word;
 	atomic_init(&c->admit_word, (uintptr_t)c->state_word);

@@ -104,13 +104,6 @@ uint32_t cb_handle_retry_hint(cb_client *c, int pool);
 int cb_handle_fail(cb_client *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static inline int cb_timespec_before(const struct timespec *a,
-    const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /*
  * A retired segment admits nothing (DESIGN.md, "Trust and faults"): a
  * new broker instance counts the same limit in new segments, so a unit

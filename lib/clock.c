@@ -3,6 +3,8 @@
  */
 #include "clock.h"
 
+#include <stdio.h>
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
@@ -33,4 +35,16 @@ struct timespec cb_deadline_after_ms(long ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
+}
+
+void cb_utc_stamp(uint64_t realtime_ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(realtime_ns / CB_NS_PER_S);
+	struct tm tm;
+
+	if (len == 0)
+		return;
+	if (realtime_ns == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "never");
 }

@@ -13,6 +13,7 @@
 #ifndef CB_CLOCK_H
 #define CB_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,5 +27,15 @@ uint64_t cb_realtime_ns(void);
 /* CLOCK_MONOTONIC now plus ms milliseconds: an absolute deadline for
  * cb_futex_wait(). */
 struct timespec cb_deadline_after_ms(long ms);
+/* Whether instant a is before instant b (one clock). */
+static inline int cb_timespec_before(const struct timespec *a,
+    const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+/* A CLOCK_REALTIME instant (cb_realtime_ns()) as ISO 8601 UTC to the
+ * second, "2026-12-03T08:46:08Z"; "never" for 0. */
+void cb_utc_stamp(uint64_t realtime_ns, char *buf, size_t len);
 
 #endif /* CB_CLOCK_H */

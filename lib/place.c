@@ -238,11 +238,6 @@ struct picker_rec {
 	int consumed;           /* turned BOUND, counts lowered */
 };
 
-static struct cb_slots_hot *slots_hot(void *slots)
-{
-	return cb_slots_record(slots, CB_RL_HOT, 0);
-}
-
 /* P[p] - 1 and G - 1, saturating (a hostile or repaired count). */
 static void dec_sat(_Atomic uint32_t *v)
 {
@@ -258,7 +253,7 @@ static void dec_sat(_Atomic uint32_t *v)
 static void pickers_sub(void *slots, int pool)
 {
 	dec_sat(&cb_slots_pool(slots, pool)->pickers);
-	dec_sat(&slots_hot(slots)->pickers);
+	dec_sat(&cb_slots_hot(slots)->pickers);
 }
 
 /*
@@ -432,7 +427,7 @@ void cb_place_wake_workers(void *slots, int except)
 {
 	/* Pairs with the pickers' seq_cst G + 1 (picker_enter), as P[p]
 	 * does in cb_place_wake. */
-	if (atomic_load_explicit(&slots_hot(slots)->pickers,
+	if (atomic_load_explicit(&cb_slots_hot(slots)->pickers,
 	    memory_order_seq_cst) == 0)
 		return;
 	for (int p = 0; p < CB_MAX_POOLS; p++)
@@ -461,7 +456,7 @@ void cb_place_wake_table(void *slots)
 	 * order, and that RMW reads from ours (so the new table happens
 	 * before the picker's scan), or after it, and reads its G + 1 (so
 	 * the picker's P[p] + 1 happens before our load of P[p]). */
-	if (atomic_fetch_add_explicit(&slots_hot(slots)->pickers, 0,
+	if (atomic_fetch_add_explicit(&cb_slots_hot(slots)->pickers, 0,
 	    memory_order_seq_cst) == 0)
 		return;
 	for (int p = 0; p < CB_MAX_POOLS; p++)
@@ -488,7 +483,7 @@ static void picker_enter(struct cb_rsv *r, int pool, struct picker_rec *rec)
 	 * with the releasers' loads in cb_place_wake(_workers), and with
 	 * the publisher's RMW on G (cb_place_wake_table). */
 	atomic_fetch_add_explicit(&ps->pickers, 1, memory_order_seq_cst);
-	atomic_fetch_add_explicit(&slots_hot(r->slots)->pickers, 1,
+	atomic_fetch_add_explicit(&cb_slots_hot(r->slots)->pickers, 1,
 	    memory_order_seq_cst);
 	/* Tests kill a picker here: counted, no record (the recount's). */
 	CB_TESTPOINT("place:counted");
@@ -546,12 +541,6 @@ static void pass_on(struct cb_rsv *r, int pool)
 		cb_place_wake(r->slots, pool);
 }
 
-static int timespec_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /* Sleep on K[p] while it still reads k, until the slice's end: the
  * backstop for a counted picker, the old poll for one with no record. */
 static void picker_sleep(struct cb_pool_slot *ps, uint32_t k,
@@ -560,7 +549,7 @@ static void picker_sleep(struct cb_pool_slot *ps, uint32_t k,
 	struct timespec slice = cb_deadline_after_ms(counted ?
 	    how->backstop_ms : PICK_SLICE_MS);
 
-	if (how->deadline != NULL && timespec_before(how->deadline, &slice))
+	if (how->deadline != NULL && cb_timespec_before(how->deadline, &slice))
 		slice = *how->deadline;
 	CB_TESTPOINT("place:sleep");
 	/* Tests count the wakes that end a sleep, apart from the slices
@@ -601,7 +590,7 @@ int cb_place_wait(struct cb_rsv *r, int pool, int policy,
 			break;
 		now = cb_deadline_after_ms(0);
 		if (how->deadline != NULL &&
-		    !timespec_before(&now, how->deadline)) {
+		    !cb_timespec_before(&now, how->deadline)) {
 			ret = -ETIMEDOUT;
 			break;
 		}

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "clock.h"
 #include "futex.h"
 #include "proc.h"
 #include "segment.h"
@@ -380,12 +381,6 @@ int cb_wq_leave(void *slots, const struct cb_wq_entry *me)
 	return won ? 0 : -ESTALE;
 }
 
-static int timespec_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /*
  * A head that has not moved for a whole slice: if its process is gone
  * (no broker to notice it), prune it and wake the next one.
@@ -486,13 +481,13 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 			val = o;
 		}
 		slice = cb_deadline_after_ms(WAIT_SLICE_MS);
-		if (deadline != NULL && timespec_before(deadline, &slice))
+		if (deadline != NULL && cb_timespec_before(deadline, &slice))
 			slice = *deadline;
 		ret = cb_futex_wait(word, val, &slice);
 		if (ret == -EINTR && interruptible)
 			return -EINTR;
 		now = cb_deadline_after_ms(0);
-		if (deadline != NULL && !timespec_before(&now, deadline))
+		if (deadline != NULL && !cb_timespec_before(&now, deadline))
 			return -ETIMEDOUT;
 		if (ret != -ETIMEDOUT || sc.ahead == 0)
 			continue;

@@ -21,6 +21,12 @@
 #include "abi.h"
 #include "segment.h"
 
+/* The segment's hot line: watch and picker words (region CB_RL_HOT). */
+static inline struct cb_slots_hot *cb_slots_hot(const void *slots)
+{
+	return cb_slots_record(slots, CB_RL_HOT, 0);
+}
+
 /* Client entry i < CB_MAX_CLIENTS (region CB_RL_CLIENTS). */
 static inline struct cb_client_slot *cb_slots_client(const void *slots,
     uint32_t i)

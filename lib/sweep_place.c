@@ -119,8 +119,7 @@ static int pickers_fix(_Atomic uint32_t *v, uint32_t u, int moved,
 static int pickers_recount(void *slots, const uint32_t *p1, uint32_t g1,
     const uint32_t *picking, uint64_t inflight)
 {
-	_Atomic uint32_t *g = &((struct cb_slots_hot *)cb_slots_record(slots,
-	    CB_RL_HOT, 0))->pickers;
+	_Atomic uint32_t *g = &cb_slots_hot(slots)->pickers;
 	uint64_t all = 0;
 	int fixed = 0;
 
@@ -153,8 +152,8 @@ int cb_place_recount(void *slots, struct cb_sweep_scratch *sc,
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		p1[p] = atomic_load_explicit(&cb_slots_pool(slots, p)->pickers,
 		    memory_order_seq_cst);
-	g1 = atomic_load_explicit(&((struct cb_slots_hot *)cb_slots_record(
-	    slots, CB_RL_HOT, 0))->pickers, memory_order_seq_cst);
+	g1 = atomic_load_explicit(&cb_slots_hot(slots)->pickers,
+	    memory_order_seq_cst);
 	inflight = collect(slots, sc, picking);
 	for (uint32_t w = 0; w < CB_MAX_WORKERS; w++) {
 		drift[w] = 0;

@@ -934,8 +934,7 @@ static uint32_t winflight(uint32_t w)
 static uint32_t pickers(int p)
 {
 	if (p == CB_MAX_POOLS)
-		return atomic_load(&((struct cb_slots_hot *)cb_slots_record(
-		    slots, CB_RL_HOT, 0))->pickers);
+		return atomic_load(&cb_slots_hot(slots)->pickers);
 	return atomic_load(&cb_slots_pool(slots, p)->pickers);
 }
 

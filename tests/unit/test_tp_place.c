@@ -121,8 +121,7 @@ static struct cb_pool_slot *pslot(struct fx *f)
 
 static uint32_t gpickers(struct fx *f)
 {
-	return atomic_load(&((struct cb_slots_hot *)cb_slots_record(f->slots,
-	    CB_RL_HOT, 0))->pickers);
+	return atomic_load(&cb_slots_hot(f->slots)->pickers);
 }
 
 /* One ready worker "a" in slot SLOT with room for `limit`. */

@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "seqlock.h"
 #include "segment.h"
+#include "slots.h"
 #include "snapshot.h"
 #include "tier.h"
 
@@ -113,8 +114,8 @@ static uint64_t published_at(cb_client *pc, uint32_t gen)
  * collected after. */
 static int watch_rounds(struct bench *b, struct watch_run *w, int n)
 {
-	const struct cb_slots_hot *hot = cb_slots_record(
-	    cb_client_slots(w->pc), CB_RL_HOT, 0);
+	const struct cb_slots_hot *hot = cb_slots_hot(
+	    cb_client_slots(w->pc));
 	struct group *g = b->procs.group;
 	char reply[256];
 	const char *gs;
