@@ -130,11 +130,19 @@ static struct uid_pending {
 	unsigned n;
 } *pending;
 static size_t npending_uids;
-/* Refusals not yet logged, and since when (one summary per period). */
-static uint64_t refused_unlogged, refused_logged_ns;
-/* Changes refused to non-admin peers (log_denied()): the count not yet
- * logged, when the last line was, and the latest refused peer. */
-static uint64_t denied_unlogged, denied_logged_ns;
+/*
+ * An event logged without flooding: the first of a quiet period at
+ * once (log_now()), the rest counted and summed up in one line per
+ * LOG_EVERY_MS by the tick (summary_due()).  Main thread only.
+ */
+struct log_limit {
+	uint64_t unlogged;      /* events since the last line */
+	uint64_t logged_ns;     /* the last line, 0: none yet */
+};
+
+/* Connections refused, and changes refused to non-admin peers
+ * (log_denied()), with the latest refused peer. */
+static struct log_limit refused_log, denied_log;
 static uid_t denied_last_uid;
 static pid_t denied_last_pid;
 static int denied_last_verb;
@@ -500,7 +508,7 @@ static void do_pool_set(struct cb_broker *b, struct conn *c,
 static void do_pool_del(struct cb_broker *b, struct conn *c,
     const struct cb_ctl_req *req)
 {
-	char err[CB_PROTO_LINE_MAX];
+	char err[CB_PROTO_LINE_MAX], counts[96];
 	struct cb_pool_busy busy;
 	int p = cb_pools_del(&b->pools, req->pool, req->force, b->seg.slots,
 	    &busy, err, sizeof(err));
@@ -515,12 +523,9 @@ static void do_pool_del(struct cb_broker *b, struct conn *c,
 	if (cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_POOLS),
 	    PUBLISH_WAIT_MS) < 0)
 		log_warnx("publisher did not confirm a pool change");
-	log_info("pool %s (index %d): deleted%s, with %u hold%s, %u "
-	    "launch%s, %llu waiter%s (uid %u pid %d)", req->pool, p,
-	    req->force ? " by force" : "", busy.held,
-	    busy.held == 1 ? "" : "s", busy.launching,
-	    busy.launching == 1 ? "" : "es",
-	    (unsigned long long)busy.queued, busy.queued == 1 ? "" : "s",
+	cb_pools_busy_say(&busy, counts, sizeof(counts));
+	log_info("pool %s (index %d): deleted%s, with %s (uid %u pid %d)",
+	    req->pool, p, req->force ? " by force" : "", counts,
 	    c->cred.uid, c->cred.pid);
 	out_line(c, "OK 0 pool=%s index=%d deleted holds=%u launches=%u "
 	    "waiters=%llu", req->pool, p, busy.held, busy.launching,
@@ -686,6 +691,32 @@ static const char *change_name(int verb)
 	}
 }
 
+/* An event: 1 if it is the first of a quiet period, to be logged now;
+ * else it is counted for the next summary. */
+static int log_now(struct log_limit *l, uint64_t now)
+{
+	if (l->unlogged == 0 && (l->logged_ns == 0 ||
+	    now - l->logged_ns >= LOG_EVERY_MS * CB_NS_PER_MS)) {
+		l->logged_ns = now;
+		return 1;
+	}
+	l->unlogged++;
+	return 0;
+}
+
+/* The tick: the count for a summary line that is due (then it starts
+ * afresh), or 0. */
+static uint64_t summary_due(struct log_limit *l, uint64_t now)
+{
+	uint64_t n = l->unlogged;
+
+	if (n == 0 || now - l->logged_ns < LOG_EVERY_MS * CB_NS_PER_MS)
+		return 0;
+	l->unlogged = 0;
+	l->logged_ns = now;
+	return n;
+}
+
 /*
  * A non-admin peer's change refused with EPERM: logged with the verb
  * and the peer's uid and pid, the first of a quiet period at once, the
@@ -694,15 +725,10 @@ static const char *change_name(int verb)
  */
 static void log_denied(const struct cb_ctl_req *req, const struct conn *c)
 {
-	uint64_t now = cb_monotonic_ns();
-
-	if (denied_unlogged == 0 && (denied_logged_ns == 0 ||
-	    now - denied_logged_ns >= LOG_EVERY_MS * CB_NS_PER_MS)) {
+	if (log_now(&denied_log, cb_monotonic_ns())) {
 		log_warnx("control: refused %s from uid %u pid %d: not an "
 		    "admin", change_name(req->verb), c->cred.uid, c->cred.pid);
-		denied_logged_ns = now;
 	} else {
-		denied_unlogged++;
 		denied_last_uid = c->cred.uid;
 		denied_last_pid = c->cred.pid;
 		denied_last_verb = req->verb;
@@ -846,20 +872,19 @@ static enum cut_why conn_overdue(const struct conn *c, uint64_t now)
 	return CUT_NONE;
 }
 
+
 /* Refusals and cuts are logged as one summary line per LOG_EVERY_MS,
  * not one per connection: a flood of them must not flood the log. */
 static void log_refusals(uint64_t now)
 {
-	if (refused_unlogged == 0 ||
-	    now - refused_logged_ns < LOG_EVERY_MS * CB_NS_PER_MS)
+	uint64_t n = summary_due(&refused_log, now);
+
+	if (n == 0)
 		return;
 	log_warnx("control: refused %llu connection%s (limits: %u in all, "
 	    "the last %u for admins, %u per uid before HELLO); %u open",
-	    (unsigned long long)refused_unlogged,
-	    refused_unlogged == 1 ? "" : "s", CONN_MAX, ADMIN_RESERVE,
-	    UID_PENDING_MAX, nconns);
-	refused_unlogged = 0;
-	refused_logged_ns = now;
+	    (unsigned long long)n, n == 1 ? "" : "s", CONN_MAX,
+	    ADMIN_RESERVE, UID_PENDING_MAX, nconns);
 }
 
 static const char *change_name(int verb);
@@ -867,16 +892,15 @@ static const char *change_name(int verb);
 /* The summary of log_denied(): one line per LOG_EVERY_MS at most. */
 static void log_denials(uint64_t now)
 {
-	if (denied_unlogged == 0 ||
-	    now - denied_logged_ns < LOG_EVERY_MS * CB_NS_PER_MS)
+	uint64_t n = summary_due(&denied_log, now);
+
+	if (n == 0)
 		return;
 	log_warnx("control: refused %llu more change%s from non-admin peers "
 	    "(the latest: %s from uid %u pid %d)",
-	    (unsigned long long)denied_unlogged,
-	    denied_unlogged == 1 ? "" : "s", change_name(denied_last_verb),
-	    denied_last_uid, denied_last_pid);
-	denied_unlogged = 0;
-	denied_logged_ns = now;
+	    (unsigned long long)n, n == 1 ? "" : "s",
+	    change_name(denied_last_verb), denied_last_uid,
+	    denied_last_pid);
 }
 
 /* Open descriptors of this process; at a shortage, the limit. */
@@ -1011,19 +1035,12 @@ static const char *conn_admit(const struct conn *c)
 
 static void conn_refuse(struct conn *c, const char *why)
 {
-	uint64_t now = cb_monotonic_ns();
-
 	nrefused++;
 	/* The first refusal of a quiet period is logged at once; the
 	 * rest are summed up by the tick (log_refusals()). */
-	if (refused_unlogged == 0 && (refused_logged_ns == 0 ||
-	    now - refused_logged_ns >= LOG_EVERY_MS * CB_NS_PER_MS)) {
+	if (log_now(&refused_log, cb_monotonic_ns()))
 		log_warnx("control: refused a connection of uid %u pid %d: "
 		    "%s", c->cred.uid, c->cred.pid, why);
-		refused_logged_ns = now;
-	} else {
-		refused_unlogged++;
-	}
 	close(c->fd);
 	free(c);
 }

@@ -197,20 +197,19 @@ static int config_names_pool(const struct cb_config *cfg, const char *name)
 
 /*
  * Pools that the configuration file defined (CB_POOL_F_FILE) and that
- * cfg no longer names: bit p each.  None without a file (-c absent:
- * the file says nothing).  Pools created with capctl are not the
- * file's to delete.
+ * cfg no longer names: bit p each, their definitions in def.  None
+ * without a file (-c absent: the file says nothing).  Pools created
+ * with capctl are not the file's to delete.
  */
 static uint64_t config_dropped_pools(struct cb_broker *b,
-    const struct cb_config *cfg)
+    const struct cb_config *cfg, struct cb_pool_def def[CB_MAX_POOLS])
 {
-	struct cb_pool_def def[CB_MAX_POOLS];
 	uint32_t observed[CB_MAX_POOLS];
 	uint64_t m = 0;
 
+	cb_pools_copy(&b->pools, def, observed);
 	if (cfg->path == NULL)
 		return 0;
-	cb_pools_copy(&b->pools, def, observed);
 	for (int p = 1; p < CB_MAX_POOLS; p++)
 		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
 		    (def[p].flags & CB_POOL_F_FILE) &&
@@ -231,14 +230,12 @@ static uint64_t config_dropped_pools(struct cb_broker *b,
 static int delete_dropped_pools(struct cb_broker *b,
     const struct cb_config *cfg, int reloading)
 {
-	uint64_t m = config_dropped_pools(b, cfg);
 	struct cb_pool_def def[CB_MAX_POOLS];
-	uint32_t observed[CB_MAX_POOLS];
+	uint64_t m = config_dropped_pools(b, cfg, def);
 	struct cb_pool_busy busy;
 	char err[256];
 	int n = 0;
 
-	cb_pools_copy(&b->pools, def, observed);
 	for (int p = 1; p < CB_MAX_POOLS; p++) {
 		if (!(m & (1ull << p)))
 			continue;
@@ -263,24 +260,19 @@ static int delete_dropped_pools(struct cb_broker *b,
 static int config_busy(struct cb_broker *b, const struct cb_config *cfg,
     char *err, size_t errlen)
 {
-	uint64_t m = config_dropped_pools(b, cfg);
 	struct cb_pool_def def[CB_MAX_POOLS];
-	uint32_t observed[CB_MAX_POOLS];
+	uint64_t m = config_dropped_pools(b, cfg, def);
 	struct cb_pool_busy busy;
+	char counts[96];
 
-	cb_pools_copy(&b->pools, def, observed);
 	for (int p = 1; p < CB_MAX_POOLS; p++)
 		if ((m & (1ull << p)) &&
 		    cb_pools_busy(b->seg.slots, p, &busy)) {
+			cb_pools_busy_say(&busy, counts, sizeof(counts));
 			snprintf(err, errlen, "%s: pool %s is no longer in "
-			    "the file but is in use: %u hold%s, %u "
-			    "launch%s, %llu waiter%s (delete it with capctl "
-			    "pool del --force, or reload once it is idle)",
-			    cfg->path, def[p].name, busy.held,
-			    busy.held == 1 ? "" : "s", busy.launching,
-			    busy.launching == 1 ? "" : "es",
-			    (unsigned long long)busy.queued,
-			    busy.queued == 1 ? "" : "s");
+			    "the file but is in use: %s (delete it with "
+			    "capctl pool del --force, or reload once it is "
+			    "idle)", cfg->path, def[p].name, counts);
 			return -EBUSY;
 		}
 	return 0;
@@ -353,9 +345,9 @@ static int has_worker(const struct cb_worker_rec *w, size_t n,
 /*
  * Whether cfg can be applied in full: its new pools fit the free pool
  * slots (capctl may have defined some; a deleted pool's index is free
- * only once nothing holds it, pools.h), its new workers the registry.  The main thread is the only writer of
- * both (broker.h), so what this finds still holds when apply_config()
- * runs right after it.  Returns 0, or -ENOSPC with FILE:LINE in err.
+ * only once nothing holds it, pools.h), its new workers the registry.
+ * The main thread is the only writer of both (broker.h), so what this
+ * finds still holds when apply_config() runs right after it.  Returns 0, or -ENOSPC with FILE:LINE in err.
  */
 static int config_fits(struct cb_broker *b, const struct cb_config *cfg,
     char *err, size_t errlen)

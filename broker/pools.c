@@ -265,9 +265,19 @@ int cb_pools_busy(const void *slots, int p, struct cb_pool_busy *busy)
 	return busy->held != 0 || busy->launching != 0 || busy->queued != 0;
 }
 
+void cb_pools_busy_say(const struct cb_pool_busy *busy, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, "%u hold%s, %u launch%s, %llu waiter%s",
+	    busy->held, busy->held == 1 ? "" : "s", busy->launching,
+	    busy->launching == 1 ? "" : "es",
+	    (unsigned long long)busy->queued, busy->queued == 1 ? "" : "s");
+}
+
 int cb_pools_del(struct cb_pools *ps, const char *name, int force,
     const void *slots, struct cb_pool_busy *busy, char *err, size_t errlen)
 {
+	char counts[96];
 	int p, free_slot, r;
 
 	memset(busy, 0, sizeof(*busy));
@@ -281,12 +291,9 @@ int cb_pools_del(struct cb_pools *ps, const char *name, int force,
 		    "cannot be deleted");
 		r = -EINVAL;
 	} else if (cb_pools_busy(slots, p, busy) && !force) {
-		snprintf(err, errlen, "pool %s is in use: %u hold%s, %u "
-		    "launch%s, %llu waiter%s (--force deletes it anyway)",
-		    name, busy->held, busy->held == 1 ? "" : "s",
-		    busy->launching, busy->launching == 1 ? "" : "es",
-		    (unsigned long long)busy->queued,
-		    busy->queued == 1 ? "" : "s");
+		cb_pools_busy_say(busy, counts, sizeof(counts));
+		snprintf(err, errlen, "pool %s is in use: %s (--force deletes "
+		    "it anyway)", name, counts);
 		r = -EBUSY;
 	} else {
 		ps->def[p].flags = CB_POOL_F_DELETED;

@@ -110,6 +110,11 @@ int cb_pools_del(struct cb_pools *ps, const char *name, int force,
 /* Read pool p's use from the slots segment; 1 if any. */
 int cb_pools_busy(const void *slots, int p, struct cb_pool_busy *busy);
 
+/* "N holds, N launches, N waiters" (singular where 1), for refusals and
+ * the log. */
+void cb_pools_busy_say(const struct cb_pool_busy *busy, char *buf,
+    size_t len);
+
 /* Indexes that a new pool could take now. */
 int cb_pools_room(struct cb_pools *ps);
 
