@@ -283,6 +283,14 @@ static void scan_clients(struct cb_broker *b)
 	if (scrubbed > 0)
 		log_warnx("repaired %u free client entr%s holding garbage",
 		    scrubbed, scrubbed == 1 ? "y" : "ies");
+	/* Lanes named by no live client (lib/sweep.h). */
+	scrubbed = 0;
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++)
+		scrubbed += (uint32_t)cb_rsv_lane_scrub(b->seg.slots, l, self);
+	if (scrubbed > 0)
+		log_warnx("freed %u lane%s of no live client (their records "
+		    "are settled by the recount)", scrubbed,
+		    scrubbed == 1 ? "" : "s");
 }
 
 static void recount_pool(struct cb_broker *b, int p, const char *name)

@@ -44,12 +44,12 @@
  * another process: the broker would undo its holds when the parent
  * dies.  Handles opened before a fork refuse to reserve in the child.
  */
-static _Atomic unsigned fork_generation;
+_Atomic unsigned cb_fork_generation;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void on_fork_child(void)
 {
-	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&cb_fork_generation, 1, memory_order_relaxed);
 }
 
 static void register_atfork(void)
@@ -212,7 +212,7 @@ void cb_handle_rehello(cb_client *c)
 	uint64_t epoch, now;
 
 	if (c->rsv.local == NULL ||
-	    c->fork_gen != atomic_load_explicit(&fork_generation,
+	    c->fork_gen != atomic_load_explicit(&cb_fork_generation,
 	    memory_order_relaxed))
 		return;
 	epoch = atomic_load_explicit(&c->state_hdr->epoch,
@@ -253,6 +253,7 @@ void cb_handle_rehello(cb_client *c)
 static int join(cb_client *c)
 {
 	uint64_t start = 0;
+	const char *lanes;
 	int r;
 
 	uint64_t ns = atomic_load_explicit(&c->state_hdr->broker_pidns,
@@ -276,7 +277,7 @@ static int join(cb_client *c)
 	pthread_once(&atfork_once, register_atfork);
 	/* Relaxed: only compared, as in cb_handle_check(); it changes
 	 * only in a fork child's one thread, before the child's calls. */
-	c->fork_gen = atomic_load_explicit(&fork_generation,
+	c->fork_gen = atomic_load_explicit(&cb_fork_generation,
 	    memory_order_relaxed);
 	c->rsv.state = c->state;
 	c->rsv.slots = c->slots;
@@ -293,6 +294,12 @@ static int join(cb_client *c)
 		return set_err(open_errmsg, r, "client table of '%s' is full "
 		    "(%d processes attached)", c->name, CB_MAX_CLIENTS);
 	}
+	/* Lanes (lib/reserve.h): a hold by one writer per record.  Where
+	 * membarrier(2) is missing, or CAPBROKER_LANES=0 (capbench's
+	 * "before" figure, a suspected bug), holds use the shared entry. */
+	lanes = getenv("CAPBROKER_LANES");
+	if (lanes == NULL || strcmp(lanes, "0") != 0)
+		(void)cb_rsv_lanes_init(&c->rsv, c->serial);
 	c->hello_backoff_ms = HELLO_BACKOFF_MIN_MS;
 	cb_handle_rehello(c);
 	return 0;
@@ -425,11 +432,12 @@ void cb_close(cb_client *c)
 	/* In a forked child the entry and holds are the parent's.
 	 * Relaxed: only compared (see join()). */
 	if (c->rsv.local != NULL &&
-	    c->fork_gen == atomic_load_explicit(&fork_generation,
+	    c->fork_gen == atomic_load_explicit(&cb_fork_generation,
 	    memory_order_relaxed)) {
 		/* Places still queued (a waiter never dequeued) must not
 		 * hold up the queue; the heads behind them are woken. */
 		cb_wq_reclaim(c->slots, c->rsv.client, c->rsv.owner);
+		cb_rsv_lanes_close(&c->rsv);
 		cb_rsv_release_all(&c->rsv);
 		cb_rsv_unclaim(c->slots, c->rsv.client, c->rsv.owner);
 	}
@@ -461,7 +469,7 @@ int cb_handle_check(cb_client *c)
 	if (c->rsv.local == NULL)
 		return cb_handle_fail(c, -EACCES, "handle is read-only "
 		    "(CB_OPEN_RDONLY)");
-	if (c->fork_gen != atomic_load_explicit(&fork_generation,
+	if (c->fork_gen != atomic_load_explicit(&cb_fork_generation,
 	    memory_order_relaxed))
 		return cb_handle_fail(c, -EINVAL, "handle was opened before "
 		    "fork(); open a new one in the child");

@@ -73,6 +73,18 @@ struct cb_client {
 
 /* handle.c */
 
+/* Bumped in every fork child (pthread_atfork): a handle whose fork_gen
+ * differs was opened by the parent. */
+extern _Atomic unsigned cb_fork_generation;
+
+/* Relaxed: only compared; it changes only in a fork child's one
+ * thread, before the child's calls. */
+static inline unsigned cb_handle_fork_gen(void)
+{
+	return atomic_load_explicit(&cb_fork_generation,
+	    memory_order_relaxed);
+}
+
 /* Register again if the broker restarted since we said HELLO: two
  * relaxed loads while nothing changed.  Slow paths only. */
 void cb_handle_rehello(cb_client *c);

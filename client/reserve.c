@@ -147,11 +147,38 @@ static int reserve_queued(cb_client *c, const struct cb_request *req,
 	return wait_ended(c, r, ticket);
 }
 
+/*
+ * The hot path: a hold of a pool this handle has seen active, nobody
+ * queued, through the calling thread's lane (lib/reserve.h, "Lanes"):
+ * the checks of check_request() and cb_reserve() that can fail, in one
+ * place, with nothing to word.  1: take the full path.
+ */
+static inline int reserve_fast(cb_client *c, const struct cb_request *req,
+    cb_ticket *ticket)
+{
+	int pool;
+
+	if (req == NULL || ticket == NULL || req->kind != CB_HOLD ||
+	    c->fork_gen != cb_handle_fork_gen())
+		return 1;
+	pool = req->pool;
+	/* Relaxed: as in cb_handle_pool_valid(). */
+	if (pool < 0 || pool >= CB_MAX_POOLS || (pool != 0 &&
+	    !(atomic_load_explicit(&c->pools_known, memory_order_relaxed) &
+	    (1ull << pool))) || cb_handle_retired(c) < 0 ||
+	    cb_wq_hint(c->slots, pool) != 0)
+		return 1;
+	return cb_rsv_hold_fast(&c->rsv, pool, ticket);
+}
+
 int cb_reserve(cb_client *c, const struct cb_request *req,
     cb_ticket *ticket, uint32_t *retry_after_ms)
 {
-	int r = check_request(c, req, ticket), full = 0;
+	int r, full = 0;
 
+	if (reserve_fast(c, req, ticket) == 0)
+		return 0;
+	r = check_request(c, req, ticket);
 	if (r < 0)
 		return r;
 	/* The hot path: nobody queued (one relaxed load), one attempt.
@@ -347,6 +374,15 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 {
 	int r;
 
+	/* The hot path (lib/reserve.h): this thread's own lane. */
+	if (ticket != NULL && c->fork_gen == cb_handle_fork_gen()) {
+		r = cb_rsv_release_fast(&c->rsv, ticket);
+		if (r == 0)
+			return 0;
+		if (r == -ESTALE)
+			return cb_handle_fail(c, r, "ticket already released, "
+			    "reclaimed or expired");
+	}
 	r = cb_handle_enter(c, ticket != NULL, "ticket");
 	if (r < 0)
 		return r;

@@ -44,9 +44,10 @@
 #include <stdint.h>
 
 #define CB_ABI_MAJOR 1
-#define CB_ABI_MINOR 1 /* 1: CB_RL_WAITERS (fair queueing); worker
+#define CB_ABI_MINOR 2 /* 1: CB_RL_WAITERS (fair queueing); worker
                           placement: CB_RL_WORKERS, CB_RL_BINDS,
-                          cb_worker_rec.slot and .limit */
+                          cb_worker_rec.slot and .limit;
+                          2: CB_RL_LANES (per-thread hold records) */
 
 #define CB_MAGIC_STATE 0x4b52425041435354ull /* "TSCAPBRK" little-endian */
 #define CB_MAGIC_SLOTS 0x4b52425041434c53ull /* "SLCAPBRK" */
@@ -79,6 +80,11 @@
 #define CB_MAX_WAITERS 64
 #endif
 #define CB_MAX_BINDS (CB_MAX_CLIENTS * CB_BINDS_PER_CLIENT)
+#ifndef CB_FUZZ_SMALL_TABLES
+#define CB_MAX_LANES 4096    /* per-thread hold records, all clients */
+#else
+#define CB_MAX_LANES 128
+#endif
 
 #define CB_CAPACITY_MAX 65535u
 
@@ -103,7 +109,8 @@ enum cb_slots_region {
 	CB_RL_WAITERS = 4,  /* struct cb_waiter_slot[CB_MAX_WAITERS] (1.1) */
 	CB_RL_WORKERS = 5,  /* struct cb_worker_slot[CB_MAX_WORKERS] (1.1) */
 	CB_RL_BINDS = 6,    /* struct cb_bind_slot[CB_MAX_BINDS] (1.1) */
-	CB_RL_COUNT = 7,
+	CB_RL_LANES = 7,    /* struct cb_lane_slot[CB_MAX_LANES] (1.2) */
+	CB_RL_COUNT = 8,
 };
 
 #define CB_REGION_MAX 16 /* room in the header's table */
@@ -481,6 +488,48 @@ struct cb_client_slot {
 };
 
 /*
+ * Slots segment, region CB_RL_LANES (ABI 1.2): per-thread hold records
+ * ("lanes", lib/reserve.h).  A lane belongs to one client entry and is
+ * written by one thread of that process at a time, with plain
+ * (release) stores, so that a hold pair needs no locked instruction
+ * besides the pool counter's CAS.
+ *
+ *   word    CB_LANE_WORD(client index, low 22 bits of the client
+ *           entry's owner generation, pid): whose lane it is; pid 0:
+ *           free.  Claimed by the client (CAS from a free word, seq_cst)
+ *           while its client entry is owned; freed by the client at
+ *           cb_close, by the broker's reclaim of the dead client, or by
+ *           its scrub when the named client entry no longer has that
+ *           owner (CAS on the exact word).  A lane is live iff its word
+ *           matches the owner word of the client entry it names.
+ *   seq     S_l: the lane's death window, CB_SEQ_INFLIGHT() 0 or 1,
+ *           version above (+0x100 at each close); written by the lane's
+ *           writer only: the open store relaxed (ordered before the
+ *           counter's CAS by that CAS), the close store release.
+ *   holds   H_l[p]: holds of pool p recorded in this lane; written by
+ *           the lane's writer only, release stores.
+ * The broker reads all three with seq_cst loads (the recount, reclaim
+ * and scrub, lib/sweep_reserve.c); reserve.h has the argument.
+ */
+#define CB_LANE_WORD(client, gen, pid)                                     \
+	((uint64_t)(uint32_t)(pid) | ((uint64_t)(client) & 0x3ff) << 32 |  \
+	 ((uint64_t)(gen) & 0x3fffff) << 42)
+#define CB_LANE_PID(w)    ((uint32_t)(w))
+#define CB_LANE_CLIENT(w) ((uint32_t)(((w) >> 32) & 0x3ff))
+#define CB_LANE_GEN(w)    ((uint32_t)((w) >> 42))
+/* The lane word of client entry `client` owned by owner word o. */
+#define CB_LANE_OF(client, o) \
+	CB_LANE_WORD(client, CB_OWNER_GEN(o), CB_OWNER_PID(o))
+
+struct cb_lane_slot {
+	CB_LINE_ALIGNED _Atomic uint64_t word;
+	_Atomic uint32_t seq;
+	uint32_t reserved32;
+	uint64_t reserved[6];
+	CB_LINE_ALIGNED _Atomic uint32_t holds[CB_MAX_POOLS];
+};
+
+/*
  * Slots segment, region CB_RL_LAUNCHES: launch reservations.
  *
  * word: CB_LAUNCH_WORD(state, pool, client, nonce).  A free entry keeps
@@ -633,6 +682,7 @@ static_assert(offsetof(struct cb_pool_slot, pick_seq) < 2 * CB_CACHE_LINE,
     "pickers on the release line, in ABI 1.1's padding");
 static_assert(sizeof(struct cb_slots_hot) == CB_CACHE_LINE, "slots hot");
 static_assert(sizeof(struct cb_client_slot) == 576, "client slot");
+static_assert(sizeof(struct cb_lane_slot) == 320, "lane slot");
 static_assert(sizeof(struct cb_launch_slot) == 16, "launch slot");
 static_assert(sizeof(struct cb_worker_slot) == 64, "worker slot: a line");
 static_assert(sizeof(struct cb_bind_slot) == 8, "bind slot");

@@ -14,8 +14,13 @@
 #include "reserve.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "futex.h"
 #include "place.h"
@@ -25,7 +30,8 @@
 #include "snapshot.h"
 #include "testpoint.h"
 
-enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH };
+/* Ticket kinds (the low byte of opaque[0]); 3 is place.c's bind. */
+enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH, TICKET_LANE = 4 };
 
 #define LOCAL_PROBES 64
 
@@ -278,7 +284,8 @@ void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 	    memory_order_relaxed);
 }
 
-uint32_t cb_rsv_limit(const void *state, int pool)
+static inline __attribute__((always_inline)) uint32_t limit_of(
+    const void *state, int pool)
 {
 	const struct cb_state_hot *hot;
 
@@ -291,6 +298,11 @@ uint32_t cb_rsv_limit(const void *state, int pool)
 	/* Pairs with the publisher's release store of the limit. */
 	return atomic_load_explicit(&pool_conf(state, pool)->limit,
 	    memory_order_acquire);
+}
+
+uint32_t cb_rsv_limit(const void *state, int pool)
+{
+	return limit_of(state, pool);
 }
 
 uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
@@ -368,7 +380,8 @@ static uint32_t launch_floor(const void *state, int pool, uint32_t observed)
  * before it, as any unit already held does.  floor: the launch floor,
  * re-read (launch_floor()), or 0 for holds.
  */
-static int still_fits(const void *state, int pool, _Atomic uint64_t *usage,
+static inline __attribute__((always_inline)) int still_fits(
+    const void *state, int pool, _Atomic uint64_t *usage,
     int launching, uint32_t observed)
 {
 	uint32_t limit, floor = 0;
@@ -408,7 +421,7 @@ static uint64_t make_ticket0(int kind, int pool, uint32_t client,
 	    (uint64_t)(client & 0xffff) << 16 | (uint64_t)index << 32;
 }
 
-static void wake_released(void *slots, int pool);
+static inline void wake_released(void *slots, int pool);
 
 /*
  * The private record of an outstanding hold: its nonce and its pool
@@ -595,12 +608,543 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	return 0;
 }
 
+/* ---- lanes: one writer per hold record (reserve.h, "Lanes") -------- */
+
+/*
+ * One thread's lane, private half.  `slot` is the shared record.
+ * While the lane is biased (shared == 0) only its owner thread (tid)
+ * writes the fields below `mtx`; once a foreign release revoked the
+ * bias, whoever holds mtx does.  Each thread caches its lane per
+ * handle in lane_tls.
+ */
+struct cb_lane {
+	struct cb_lane_slot *slot;
+	uint32_t index;                /* in CB_RL_LANES */
+	uint32_t number;               /* in the handle: lanes->lane[number] */
+	pid_t tid;                     /* owner thread; under lanes->mtx */
+	/* The bias handshake (reserve.h).  active: the owner's, while in
+	 * its fast path; revoke: a foreign releaser's request; shared:
+	 * revoked, set under mtx, never cleared. */
+	_Atomic uint32_t active;
+	_Atomic uint32_t revoke;
+	_Atomic uint32_t shared;
+	pthread_mutex_t mtx;
+	/* The writer's own copies of what it last stored in slot. */
+	uint32_t seq;
+	uint32_t holds[CB_MAX_POOLS];
+	uint64_t nonce;                /* last hold nonce of this lane */
+	uint32_t admitted[CB_MAX_POOLS]; /* not yet in the pool's count */
+	/* Outstanding holds: local_word(nonce, pool), 0 free.  Atomic
+	 * (relaxed) only so that the revoker's CAS is defined. */
+	_Atomic uint64_t table[CB_LANE_HOLDS];
+};
+
+struct cb_lanes {
+	pthread_mutex_t mtx;           /* n, lane[k]->tid, claims */
+	_Atomic uint32_t n;            /* lanes claimed: lane[0..n) */
+	struct cb_lane *lane[CB_LANES_PER_CLIENT];
+};
+
+/* Each thread's lane of the handle it used last (serial: cb_rsv's).
+ * initial-exec: one %fs-relative load, no __tls_get_addr call on the
+ * hot path; 16 bytes, well within the static TLS surplus glibc keeps
+ * for libraries loaded by dlopen (the Python binding). */
+static __thread struct {
+	uint64_t serial;
+	struct cb_lane *lane;
+} lane_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+static int membarrier_ok;
+
+static void membarrier_register(void)
+{
+	membarrier_ok = syscall(SYS_membarrier,
+	    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+int cb_rsv_lanes_init(struct cb_rsv *r, uint64_t serial)
+{
+	struct cb_lanes *ls;
+
+	r->lanes = NULL;
+	r->serial = 0;         /* no lanes: matches no thread's cache */
+	pthread_once(&membarrier_once, membarrier_register);
+	if (!membarrier_ok)
+		return -ENOSYS;
+	ls = calloc(1, sizeof(*ls));
+	if (ls == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&ls->mtx, NULL);
+	r->lanes = ls;
+	r->serial = serial;
+	return 0;
+}
+
+/* Claim a free lane of the segment for client entry r->client.
+ * Returns its index or -ENOSPC. */
+static long lane_claim_slot(struct cb_rsv *r)
+{
+	uint64_t mine = CB_LANE_OF(r->client, r->owner);
+
+	for (uint32_t k = 0; k < CB_MAX_LANES; k++) {
+		uint32_t i = (r->client * 4 + k) % CB_MAX_LANES;
+		struct cb_lane_slot *sl = cb_slots_lane(r->slots, i);
+		uint64_t w = atomic_load_explicit(&sl->word,
+		    memory_order_relaxed);
+
+		/* seq_cst: pairs with the broker's loads of the word in the
+		 * recount, reclaim and scrub (sweep_reserve.c). */
+		if (CB_LANE_PID(w) != 0 ||
+		    !atomic_compare_exchange_strong_explicit(&sl->word, &w,
+		    mine, memory_order_seq_cst, memory_order_relaxed))
+			continue;
+		return i;
+	}
+	return -ENOSPC;
+}
+
+/* A new lane: its slot claimed, its records cleared (a free lane has
+ * none; anything there is garbage the recount accounts for). */
+static struct cb_lane *lane_new(struct cb_rsv *r)
+{
+	struct cb_lane *l;
+	long i;
+
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	i = lane_claim_slot(r);
+	if (i < 0) {
+		free(l);
+		return NULL;
+	}
+	l->index = (uint32_t)i;
+	l->slot = cb_slots_lane(r->slots, l->index);
+	pthread_mutex_init(&l->mtx, NULL);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		atomic_store_explicit(&l->slot->holds[p], 0,
+		    memory_order_release);
+	l->seq = (atomic_load_explicit(&l->slot->seq, memory_order_relaxed) &
+	    ~0xffu) + 0x100;
+	atomic_store_explicit(&l->slot->seq, l->seq, memory_order_release);
+	return l;
+}
+
+/* Is thread tid of this process gone?  Only proof counts (ESRCH). */
+static int thread_gone(pid_t tid)
+{
+	return syscall(SYS_tgkill, getpid(), tid, 0) < 0 && errno == ESRCH;
+}
+
+/*
+ * The calling thread's lane of r, bound on first use: its own (a tid
+ * the handle knows), a lane whose thread has exited, or a new one.
+ * NULL when r has no lanes or none is free: the caller uses the
+ * shared entry.  A lane taken over from an exited thread is handed
+ * over under ls->mtx (the old owner's last stores happen before its
+ * release store of active = 0, which we read with acquire).
+ */
+static __attribute__((noinline)) struct cb_lane *lane_bind(struct cb_rsv *r)
+{
+	struct cb_lanes *ls = r->lanes;
+	struct cb_lane *l = NULL;
+	pid_t me;
+	uint32_t n;
+
+	if (ls == NULL)
+		return NULL;
+	me = gettid();
+	pthread_mutex_lock(&ls->mtx);
+	n = atomic_load_explicit(&ls->n, memory_order_relaxed);
+	for (uint32_t k = 0; k < n && l == NULL; k++)
+		if (ls->lane[k]->tid == me)
+			l = ls->lane[k];
+	for (uint32_t k = 0; k < n && l == NULL; k++)
+		if (thread_gone(ls->lane[k]->tid) &&
+		    atomic_load_explicit(&ls->lane[k]->active,
+		    memory_order_acquire) == 0)
+			l = ls->lane[k];
+	if (l == NULL && n < CB_LANES_PER_CLIENT) {
+		l = lane_new(r);
+		if (l != NULL) {
+			l->number = n;
+			ls->lane[n] = l;
+			/* Release: a releaser that reads n (lane_of) sees the
+			 * lane set up. */
+			atomic_store_explicit(&ls->n, n + 1,
+			    memory_order_release);
+		}
+	}
+	if (l != NULL)
+		l->tid = me;
+	pthread_mutex_unlock(&ls->mtx);
+	if (l != NULL) {
+		lane_tls.serial = r->serial;
+		lane_tls.lane = l;
+	}
+	return l;
+}
+
+static inline struct cb_lane *lane_mine(struct cb_rsv *r)
+{
+	if (__builtin_expect(lane_tls.serial == r->serial &&
+	    lane_tls.lane != NULL, 1))
+		return lane_tls.lane;
+	return lane_bind(r);
+}
+
+/* Lane k of r's handle from a ticket, or NULL.  Acquire: pairs with
+ * lane_bind's release store of n. */
+static struct cb_lane *lane_of(struct cb_rsv *r, uint32_t k)
+{
+	if (r->lanes == NULL || k >= atomic_load_explicit(&r->lanes->n,
+	    memory_order_acquire))
+		return NULL;
+	return r->lanes->lane[k];
+}
+
+/*
+ * The owner's fast-path entry: 1 if it may write the lane without the
+ * mutex until lane_leave().  The store of active and the load of
+ * revoke are separated by a compiler barrier only: the revoker's
+ * membarrier() supplies the fence (reserve.h), so either we see
+ * revoke or it sees active.
+ */
+static inline int lane_enter(struct cb_lane *l)
+{
+	if (atomic_load_explicit(&l->shared, memory_order_relaxed))
+		return 0;
+	atomic_store_explicit(&l->active, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (__builtin_expect(atomic_load_explicit(&l->revoke,
+	    memory_order_relaxed) == 0, 1))
+		return 1;
+	atomic_store_explicit(&l->active, 0, memory_order_release);
+	return 0;
+}
+
+/* Release: pairs with the revoker's acquire load of active. */
+static inline void lane_leave(struct cb_lane *l)
+{
+	atomic_store_explicit(&l->active, 0, memory_order_release);
+}
+
+/*
+ * Take the lane's mutex, revoking the bias first if it still stands:
+ * after this, the caller is the lane's only writer until unlock.
+ */
+static __attribute__((noinline)) void lane_lock(struct cb_lane *l)
+{
+	pthread_mutex_lock(&l->mtx);
+	if (atomic_load_explicit(&l->shared, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&l->revoke, 1, memory_order_relaxed);
+	/* Every running thread of ours passes a full barrier: the owner's
+	 * store of active is visible now, or its next load of revoke
+	 * sees 1.  Registered in cb_rsv_lanes_init (lanes exist only if
+	 * that worked); should it fail now, the fence it stands for is
+	 * missing, and so is any way to proceed safely. */
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0,
+	    0) != 0)
+		abort();
+	CB_TESTPOINT("reserve:lane-revoking");
+	/* Acquire: pairs with lane_leave(); the owner's fast path never
+	 * blocks, so this ends when its operation does. */
+	while (atomic_load_explicit(&l->active, memory_order_acquire) != 0)
+		sched_yield();
+	atomic_store_explicit(&l->shared, 1, memory_order_relaxed);
+}
+
+/* The window and records of reserve.h's "Lanes", by the lane's one
+ * writer of the moment. */
+static inline void lane_open(struct cb_lane *l)
+{
+	/* Relaxed: the CAS on U that follows (seq_cst, a locked
+	 * instruction on x86) orders it before that CAS. */
+	atomic_store_explicit(&l->slot->seq, l->seq + 1, memory_order_relaxed);
+}
+
+static inline void lane_close(struct cb_lane *l)
+{
+	l->seq += 0x100;
+	/* Release: a recount that sees it closed sees the record. */
+	atomic_store_explicit(&l->slot->seq, l->seq, memory_order_release);
+}
+
+static inline void lane_record(struct cb_lane *l, int pool, uint32_t h)
+{
+	l->holds[pool] = h;
+	/* Release: pairs with the recount's seq_cst (acquire) load of
+	 * H_l; the window's open store comes before it. */
+	atomic_store_explicit(&l->slot->holds[pool], h, memory_order_release);
+}
+
+/* held - 1 unless it is 0 (cb_rsv_usage_sub(usage, 0, 1), inline). */
+static inline void held_dec(_Atomic uint64_t *usage)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed);
+
+	while (CB_USAGE_HELD(u) != 0 && !atomic_compare_exchange_weak_explicit(
+	    usage, &u, u - 1, memory_order_seq_cst, memory_order_relaxed))
+		;
+}
+
+/* A free entry of the lane's table for the next nonce, or -1. */
+static inline long lane_entry_free(struct cb_lane *l)
+{
+	uint64_t n = l->nonce + 1;
+
+	for (uint32_t k = 0; k < LOCAL_PROBES; k++) {
+		uint32_t i = (uint32_t)(n + k) & (CB_LANE_HOLDS - 1);
+
+		if (atomic_load_explicit(&l->table[i],
+		    memory_order_relaxed) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static inline void wake_released(void *slots, int pool);
+static int stale(struct cb_rsv *r, int pool);
+
+/* Count an admission in the lane (thread-private: no shared line
+ * written per hold), moved to the pool's statistic in batches of
+ * CB_ADMITTED_BATCH and at cb_close; a killed process loses fewer
+ * than that per lane and pool from a statistic. */
+static void lane_admitted_flush(struct cb_rsv *r, struct cb_lane *l, int p)
+{
+	if (l->admitted[p] != 0)
+		atomic_fetch_add_explicit(&cb_slots_pool(r->slots, p)->admitted,
+		    l->admitted[p], memory_order_relaxed);
+	l->admitted[p] = 0;
+}
+
+/*
+ * A hold through lane l, whose writer we are (fast path or mutex).
+ * -ENOSPC: the lane's table has no free entry near the next nonce;
+ * the caller falls back to the shared entry.
+ */
+static inline __attribute__((always_inline)) int lane_hold_locked(
+    struct cb_rsv *r, struct cb_lane *l, int pool,
+    uint32_t limit, cb_ticket *t)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
+	long idx = lane_entry_free(l);
+	int ret;
+
+	if (idx < 0)
+		return -ENOSPC;
+	lane_open(l);
+	CB_TESTPOINT("reserve:before-cas");
+	ret = admit(&ps->usage, 0, 0, limit);
+	CB_TESTPOINT("reserve:lane-admitted");
+	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
+		cb_rsv_usage_sub(&ps->usage, 0, 1);
+		lane_close(l);
+		wake_released(r->slots, pool);
+		return -EAGAIN;
+	}
+	if (ret == 0)
+		lane_record(l, pool, l->holds[pool] + 1);
+	lane_close(l);
+	if (ret < 0)
+		return ret;
+	l->nonce++;
+	atomic_store_explicit(&l->table[idx], local_word(l->nonce, pool),
+	    memory_order_relaxed);
+	if (++l->admitted[pool] >= CB_ADMITTED_BATCH)
+		lane_admitted_flush(r, l, pool);
+	t->opaque[0] = (uint64_t)TICKET_LANE | (uint64_t)pool << 8 |
+	    (uint64_t)(r->client & 0xffff) << 16 |
+	    (uint64_t)l->number << 32 | (uint64_t)idx << 40;
+	t->opaque[1] = l->nonce;
+	return 0;
+}
+
+/* A hold through the calling thread's lane: -ENOSPC when it has none
+ * or its table is full (the caller uses the shared entry). */
+static int lane_hold(struct cb_rsv *r, int pool, uint32_t limit,
+    cb_ticket *t)
+{
+	struct cb_lane *l = lane_mine(r);
+	int ret;
+
+	if (l == NULL)
+		return -ENOSPC;
+	if (over_limit(&cb_slots_pool(r->slots, pool)->usage, 0, limit))
+		return -EAGAIN;
+	if (lane_enter(l)) {
+		ret = lane_hold_locked(r, l, pool, limit, t);
+		lane_leave(l);
+		return ret;
+	}
+	lane_lock(l);
+	ret = lane_hold_locked(r, l, pool, limit, t);
+	pthread_mutex_unlock(&l->mtx);
+	return ret;
+}
+
+/* Release entry idx of lane l if it holds exactly word (by its one
+ * writer of the moment: owner's plain load and store, else a CAS
+ * under the mutex, which the owner then also takes). */
+static inline __attribute__((always_inline)) int lane_release_locked(
+    struct cb_rsv *r, struct cb_lane *l,
+    uint32_t idx, uint64_t word, int pool, int owner)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
+	uint64_t w = word;
+
+	if (owner) {
+		if (atomic_load_explicit(&l->table[idx],
+		    memory_order_relaxed) != word)
+			return -ESTALE;
+		atomic_store_explicit(&l->table[idx], 0, memory_order_relaxed);
+	} else if (!atomic_compare_exchange_strong_explicit(&l->table[idx],
+	    &w, 0, memory_order_relaxed, memory_order_relaxed)) {
+		return -ESTALE;
+	}
+	/* The record says 0 only if the broker reclaimed the lane (it
+	 * thought us dead) or a member wrote it: nothing of ours to give
+	 * back, as holds_dec's -ESTALE. */
+	if (l->holds[pool] == 0)
+		return -ESTALE;
+	lane_open(l);
+	CB_TESTPOINT("reserve:release-in-window");
+	lane_record(l, pool, l->holds[pool] - 1);
+	held_dec(&ps->usage);
+	lane_close(l);
+	return 0;
+}
+
+static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
+    uint32_t k, uint32_t idx, uint64_t nonce)
+{
+	struct cb_lane *l = lane_of(r, k);
+	uint64_t word = local_word(nonce, pool);
+	int ret;
+
+	if (client != (r->client & 0xffff) || l == NULL ||
+	    idx >= CB_LANE_HOLDS)
+		return -EINVAL;
+	if (nonce == 0 || nonce >> 56 != 0)
+		return stale(r, pool);
+	if (lane_tls.serial == r->serial && lane_tls.lane == l &&
+	    r->serial != 0 && lane_enter(l)) {
+		ret = lane_release_locked(r, l, idx, word, pool, 1);
+		lane_leave(l);
+	} else {
+		lane_lock(l);
+		ret = lane_release_locked(r, l, idx, word, pool, 0);
+		pthread_mutex_unlock(&l->mtx);
+	}
+	if (ret < 0)
+		return stale(r, pool);
+	wake_released(r->slots, pool);
+	return 0;
+}
+
+int cb_rsv_hold_fast(struct cb_rsv *r, int pool, cb_ticket *t)
+{
+	struct cb_lane *l = lane_tls.lane;
+	uint32_t limit;
+	int ret;
+
+	if (lane_tls.serial != r->serial || l == NULL)
+		return 1;
+	limit = limit_of(r->state, pool);
+	if (over_limit(&cb_slots_pool(r->slots, pool)->usage, 0, limit) ||
+	    !lane_enter(l))
+		return 1;
+	ret = lane_hold_locked(r, l, pool, limit, t);
+	lane_leave(l);
+	return ret == 0 ? 0 : 1;
+}
+
+int cb_rsv_release_fast(struct cb_rsv *r, const cb_ticket *t)
+{
+	struct cb_lane *l = lane_tls.lane;
+	uint64_t t0 = t->opaque[0], nonce = t->opaque[1];
+	int pool = (int)((t0 >> 8) & 0xff);
+	uint32_t idx = (uint32_t)(t0 >> 40) & 0xffff;
+
+	/* Only the owner's own tickets of its own lane, a well-formed
+	 * nonce, an index in the table: anything else the full path. */
+	if ((t0 & 0xff) != TICKET_LANE || lane_tls.serial != r->serial ||
+	    l == NULL ||
+	    ((t0 >> 16) & 0xffff) != (r->client & 0xffff) ||
+	    ((t0 >> 32) & 0xff) != l->number || pool >= CB_MAX_POOLS ||
+	    idx >= CB_LANE_HOLDS || nonce == 0 || nonce >> 56 != 0 ||
+	    !lane_enter(l))
+		return 1;
+	if (lane_release_locked(r, l, idx, local_word(nonce, pool), pool,
+	    1) < 0) {
+		lane_leave(l);
+		return stale(r, pool);
+	}
+	lane_leave(l);
+	wake_released(r->slots, pool);
+	return 0;
+}
+
+void cb_rsv_lanes_close(struct cb_rsv *r)
+{
+	struct cb_lanes *ls = r->lanes;
+	uint32_t n;
+
+	if (ls == NULL)
+		return;
+	n = atomic_load_explicit(&ls->n, memory_order_acquire);
+	for (uint32_t k = 0; k < n; k++) {
+		struct cb_lane *l = ls->lane[k];
+		uint64_t w = CB_LANE_OF(r->client, r->owner);
+
+		/* One unit at a time inside the lane's window, record
+		 * first, as a release does (the window earns one unit of
+		 * slack; see cb_rsv_release_all). */
+		lane_open(l);
+		for (int p = 0; p < CB_MAX_POOLS; p++) {
+			uint32_t freed = 0;
+
+			while (l->holds[p] > 0) {
+				lane_record(l, p, l->holds[p] - 1);
+				cb_rsv_usage_sub(&cb_slots_pool(r->slots,
+				    p)->usage, 0, 1);
+				freed++;
+			}
+			if (freed > 0)
+				cb_rsv_wake(r->slots, p);
+			lane_admitted_flush(r, l, p);
+		}
+		lane_close(l);
+		/* Free the lane after its records are gone.  seq_cst:
+		 * pairs with the broker's loads of the word. */
+		atomic_compare_exchange_strong_explicit(&l->slot->word, &w,
+		    CB_LANE_WORD(0, 0, 0), memory_order_seq_cst,
+		    memory_order_relaxed);
+		pthread_mutex_destroy(&l->mtx);
+		free(l);
+	}
+	pthread_mutex_destroy(&ls->mtx);
+	free(ls);
+	r->lanes = NULL;
+	/* A thread's cached lane of this handle is dead: serial never
+	 * matches again (the next handle gets a new one). */
+}
+
 int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
     cb_ticket *ticket)
 {
 	uint32_t limit = cb_rsv_limit(r->state, pool);
 	int ret;
 
+	if (kind == CB_HOLD && r->lanes != NULL) {
+		ret = lane_hold(r, pool, limit, ticket);
+		if (ret != -ENOSPC)
+			return ret;
+		/* No lane for this thread, or its table is full near the
+		 * next nonce: the shared entry's path. */
+	}
 	atomic_store_explicit(&cb_slots_client(r->slots, r->client)->last_pool,
 	    (uint32_t)pool, memory_order_relaxed);
 	ret = kind == CB_HOLD ? try_hold(r, pool, limit, ticket) :
@@ -755,6 +1299,9 @@ int cb_rsv_release(struct cb_rsv *r, const cb_ticket *t)
 		return -EINVAL;
 	if (cb_place_ticket(t))
 		return cb_place_release(r, t);
+	if (kind == TICKET_LANE)
+		return lane_release(r, pool, client, index & 0xff,
+		    index >> 8, t->opaque[1]);
 	if (kind == TICKET_HOLD)
 		return release_hold(r, pool, client, index, t->opaque[1]);
 	if (kind == TICKET_LAUNCH)
@@ -801,10 +1348,13 @@ void cb_rsv_wake(void *slots, int pool)
 
 /* After a client's release: the unit went back by a seq_cst CAS on the
  * usage word, so the sequence moves only when someone waits. */
-static void wake_released(void *slots, int pool)
+static inline void wake_released(void *slots, int pool)
 {
 	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
 
 	cb_eventcount_notify_sc(&ps->release_seq, &ps->waiters);
-	cb_place_wake(slots, pool);       /* blocked pickers (place.h) */
+	/* Blocked pickers (place.h); the same seq_cst load as
+	 * cb_place_wake's first, which it saves a call when 0. */
+	if (atomic_load_explicit(&ps->pickers, memory_order_seq_cst) != 0)
+		cb_place_wake(slots, pool);
 }

@@ -91,6 +91,68 @@
  * Multi-threaded clients share their process's entry; S counts every
  * thread's open windows, which is why it is a counter, not a parity.
  *
+ * Lanes (ABI 1.2, issue 14): one writer per record.  The words above
+ * are shared by every thread of a process, so each change is a locked
+ * read-modify-write: eight per hold pair, where a POSIX semaphore pair
+ * has two.  A hold (cb_reserve's CB_HOLD, not launches, picks or
+ * cb_close) therefore goes through the calling thread's own lane
+ * L[l] = {S_l, H_l[p]} (abi.h, CB_RL_LANES), claimed lazily on the
+ * thread's first hold and kept by the handle until cb_close.  Only
+ * that thread writes the lane, so S_l and H_l are plain stores of
+ * values it keeps itself, and the pool counter's CAS is the only
+ * locked instruction of the pair:
+ *   reserve   S_l := open (relaxed store); CAS U as in step 2, with its
+ *             re-check; H_l[p] := h + 1 (release); S_l := closed,
+ *             version + 1 (release)
+ *   release   S_l := open (relaxed); H_l[p] := h - 1 (release);
+ *             CAS U: held - 1; S_l := closed, version + 1 (release)
+ * The order of the steps is the one above (record after the admitting
+ * CAS, removed before the freeing CAS, all inside a window), so the
+ * argument is unchanged; what changes is that it no longer rests on
+ * one total order of RMWs.  The orderings it needs, and what each
+ * pairs with:
+ *   - the window is open in memory before U moves: on x86-TSO the CAS
+ *     is a locked instruction, which drains the thread's store buffer
+ *     (the open store) before it; in C11 the CAS (seq_cst, so release)
+ *     orders the relaxed open store before it for any acquire load of
+ *     U that reads it or a later RMW of it (a release sequence: every
+ *     write of U is an RMW);
+ *   - a record seen means U seen: H_l's stores are release, the
+ *     recount's loads of H_l acquire (seq_cst), so a recount that reads
+ *     the new H_l also reads U after the CAS that the store follows;
+ *   - the close is a release store: a recount that sees the window
+ *     closed (and the version moved) sees the record written in it.
+ * The recount's collect reads, after u1, every S_l and then every H_l
+ * (each lane's S before its H), then u2, then every S_l again: the
+ * same double collect, with one unit of slack per lane whose S_l is
+ * open (a lane has one writer, so at most one operation in flight
+ * whatever S_l says).  tests/model/lanes.pml checks this under a TSO
+ * model (per-thread store buffers, drained at random and by locked
+ * instructions) with negative controls for each ordering; the reclaim
+ * of a dead client takes each of its lanes' H_l to 0 before lowering U
+ * and frees the lanes before its client entry.
+ *
+ * A hold's ticket names its lane, and the lane's private table (in the
+ * process's own memory) keeps its nonce, so a double release is
+ * -ESTALE as before.  The lane's own thread releases with plain loads
+ * and stores of that table.  Any other thread of the process may
+ * release the ticket too, by a slower path: it first revokes the
+ * lane's bias -- sets `revoke`, runs membarrier(2)
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED (a full barrier on every running
+ * thread of the process), and waits until the owner is outside its
+ * fast path (`active` 0) -- after which every writer of that lane,
+ * its owner included, takes the lane's mutex.  The owner's fast path
+ * is "active := 1; compiler barrier; revoke?": with the membarrier on
+ * the other side, either the owner sees revoke or the revoker sees
+ * active (the asymmetric Dekker of liburcu's urcu-memb flavour;
+ * tests/model/revoke.pml).  So a ticket is released once whichever
+ * threads race, and only a lane that has seen a foreign release pays
+ * the mutex (two locked instructions per operation), for the rest of
+ * the handle's life.  Without membarrier (kernel < 4.14, or a seccomp
+ * filter) a handle uses no lanes: every hold takes the shared entry's
+ * path above, as does a hold when its thread finds no free lane.
+ * Another process can never release a hold (-EINVAL, as before).
+ *
  * Bound holds (cb_pick_worker) are holds like these plus a bind entry
  * and a per-worker counter, taken inside the same window in the same
  * record-after-admit order; place.h has that half.
@@ -109,8 +171,14 @@
 #define CB_USAGE(held, launching) \
 	((uint64_t)(uint32_t)(held) | (uint64_t)(launching) << 32)
 
+struct cb_lanes;                   /* private: lib/reserve.c */
+
 /* A process's reservation state, set up by cb_open(). */
 struct cb_rsv {
+	struct cb_lanes *lanes;    /* this handle's lanes (reserve.c);
+	                              NULL: every hold uses S and H */
+	uint64_t serial;           /* unique in the process, never 0:
+	                              keys each thread's cached lane */
 	const void *state;         /* validated state segment */
 	void *slots;               /* validated slots segment, writable */
 	uint32_t client;           /* this process's client-table index */
@@ -147,6 +215,42 @@ static inline uint32_t cb_rsv_slack(uint32_t seq)
 
 /* Entries of the private table of outstanding holds. */
 #define CB_LOCAL_HOLDS 65536
+
+/* Lanes a handle may claim (one per thread that holds), and holds
+ * outstanding per lane before a thread's holds fall back to the shared
+ * entry's table. */
+#define CB_LANES_PER_CLIENT 64
+#define CB_LANE_HOLDS 8192
+
+/*
+ * Set up r's lanes (cb_open, after cb_rsv_claim): 0, or -ENOSYS when
+ * membarrier(2) is unavailable, -ENOMEM; r->lanes stays NULL on error
+ * and holds use the shared entry.  serial: the handle's.
+ */
+int cb_rsv_lanes_init(struct cb_rsv *r, uint64_t serial);
+
+/* cb_close, before cb_rsv_release_all: give back every hold recorded
+ * in r's lanes, free them in the segment and in memory.  No other
+ * call on the handle may run (cb_close's contract). */
+void cb_rsv_lanes_close(struct cb_rsv *r);
+
+/*
+ * The hot path of a hold and its release through the calling thread's
+ * lane, for cb_reserve and cb_release to try first: 0 done (admitted;
+ * released), -ESTALE (release: not outstanding), 1 not done -- no lane
+ * bound yet, the pool looks full, the lane's bias was revoked, a ticket
+ * of another kind or lane -- and the caller takes the full path
+ * (cb_rsv_try, cb_rsv_release), which decides.
+ */
+int cb_rsv_hold_fast(struct cb_rsv *r, int pool, cb_ticket *t);
+int cb_rsv_release_fast(struct cb_rsv *r, const cb_ticket *t);
+
+/* Lane l's slack for the recount: 1 if its window is open (one writer:
+ * never more than one operation in flight), else 0. */
+static inline uint32_t cb_lane_slack(uint32_t seq)
+{
+	return CB_SEQ_INFLIGHT(seq) != 0;
+}
 
 /* Reset an entry's S: nothing in flight, version + 1 (so a recount
  * that read it before notices).  For its owner's claim, or the broker

@@ -38,6 +38,7 @@ static const struct region_spec slots_regions[CB_RL_COUNT] = {
 	[CB_RL_WORKERS] = { 0, sizeof(struct cb_worker_slot),
 	    CB_MAX_WORKERS },
 	[CB_RL_BINDS] = { 0, sizeof(struct cb_bind_slot), CB_MAX_BINDS },
+	[CB_RL_LANES] = { 0, sizeof(struct cb_lane_slot), CB_MAX_LANES },
 };
 
 static const struct region_spec *specs(enum cb_seg_kind kind, unsigned *n)

@@ -111,6 +111,9 @@ size_t cb_seg_map_size(int fd, size_t file_size);
 #define CB_RL_BINDS_OFFSET                                                \
 	CB_LAYOUT_NEXT(CB_RL_WORKERS_OFFSET,                             \
 	    (uint64_t)CB_MAX_WORKERS * sizeof(struct cb_worker_slot))
+#define CB_RL_LANES_OFFSET                                                \
+	CB_LAYOUT_NEXT(CB_RL_BINDS_OFFSET,                               \
+	    (uint64_t)CB_MAX_BINDS * sizeof(struct cb_bind_slot))
 
 /*
  * Region idx (a CB_RS_*) of the state segment, and record i of a state
@@ -179,7 +182,8 @@ static inline uint64_t cb_slots_offset(unsigned idx)
 	case CB_RL_LAUNCHES:	return CB_RL_LAUNCHES_OFFSET;
 	case CB_RL_WAITERS:	return CB_RL_WAITERS_OFFSET;
 	case CB_RL_WORKERS:	return CB_RL_WORKERS_OFFSET;
-	default:		return CB_RL_BINDS_OFFSET;
+	case CB_RL_BINDS:	return CB_RL_BINDS_OFFSET;
+	default:		return CB_RL_LANES_OFFSET;
 	}
 }
 
@@ -192,7 +196,8 @@ static inline uint64_t cb_slots_stride(unsigned idx)
 	case CB_RL_LAUNCHES:	return sizeof(struct cb_launch_slot);
 	case CB_RL_WAITERS:	return sizeof(struct cb_waiter_slot);
 	case CB_RL_WORKERS:	return sizeof(struct cb_worker_slot);
-	default:		return sizeof(struct cb_bind_slot);
+	case CB_RL_BINDS:	return sizeof(struct cb_bind_slot);
+	default:		return sizeof(struct cb_lane_slot);
 	}
 }
 

@@ -71,4 +71,36 @@ static inline struct cb_bind_slot *cb_slots_bind(const void *slots,
 	return cb_slots_record(slots, CB_RL_BINDS, e);
 }
 
+/* Lane l < CB_MAX_LANES: one thread's hold records (region
+ * CB_RL_LANES, ABI 1.2; lib/reserve.h). */
+static inline struct cb_lane_slot *cb_slots_lane(const void *slots,
+    uint32_t l)
+{
+	return cb_slots_record(slots, CB_RL_LANES, l);
+}
+
+/*
+ * What client entry c (owner word o) records of pool p: its entry's
+ * H[c,p] plus the H_l[p] of every lane it owns (reserve.h, "Lanes").
+ * For observers (capdump, tests): a walk of the lane table, and each
+ * word read once, relaxed, so not a consistent snapshot under load.
+ */
+static inline uint64_t cb_slots_client_holds(const void *slots, uint32_t c,
+    uint64_t o, int p)
+{
+	uint64_t mine = CB_LANE_OF(c, o), n;
+
+	n = atomic_load_explicit(&cb_slots_client(slots, c)->holds[p],
+	    memory_order_relaxed);
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
+		struct cb_lane_slot *sl = cb_slots_lane(slots, l);
+
+		if (atomic_load_explicit(&sl->word, memory_order_relaxed) ==
+		    mine)
+			n += atomic_load_explicit(&sl->holds[p],
+			    memory_order_relaxed);
+	}
+	return n;
+}
+
 #endif /* CB_SLOTS_H */

@@ -30,13 +30,14 @@
 /*
  * The recounts' scratch space: one snapshot's worth of the double
  * collect, rewritten by each call before it is read, so one struct
- * serves every recount of the thread that owns it.  About 13 KB
+ * serves every recount of the thread that owns it.  About 29 KB
  * (libcapbroker used to carry 17 KB of function and file statics for
  * this): the sweeper allocates it once, the tests and the fuzz harness
  * their own.
  */
 struct cb_sweep_scratch {
 	uint32_t seqs[CB_MAX_CLIENTS];     /* every S[c], first collect */
+	uint32_t lane_seqs[CB_MAX_LANES];  /* every S_l, first collect */
 	uint32_t u1[CB_MAX_WORKERS];       /* every I[w] before the collect */
 	uint32_t records[CB_MAX_WORKERS];  /* BOUND entries per worker */
 	uint8_t moved[CB_MAX_WORKERS];     /* I[w] moved during it */
@@ -66,6 +67,15 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
  * free one seen.
  */
 int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self);
+
+/*
+ * Lane l (reserve.h, "Lanes") when the client entry its word names no
+ * longer has the owner word it was claimed under: clear its records
+ * and window and free it (the recount then settles U).  A live lane,
+ * or one that changes meanwhile, is left alone.  Returns 1 if it
+ * cleared one.
+ */
+int cb_rsv_lane_scrub(void *slots, uint32_t l, pid_t self);
 
 /* Expire LIVE launch entries whose deadline is <= now; returns how
  * many, per pool in per_pool.  earliest gets, per pool, the earliest

@@ -49,6 +49,96 @@ static uint64_t reclaim_claims(void *slots, uint32_t index)
 	return pools;
 }
 
+/* Reset lane sl's S_l: nothing in flight, version + 1 (a recount that
+ * read it before notices).  seq_cst, as cb_rsv_seq_reset. */
+static void lane_seq_reset(struct cb_lane_slot *sl)
+{
+	uint32_t s = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&sl->seq, (s & ~0xffu) + 0x100,
+	    memory_order_seq_cst);
+}
+
+/* The dead client's lanes (word CB_LANE_OF(index, owner)): each one's
+ * H_l to 0 (exchange), then U lowered by what it recorded (reserve.h's
+ * order: the other, with a broker crash between, subtracts twice),
+ * then its window reset and the lane freed by a CAS on its exact
+ * word.  Returns the units given back. */
+static long reclaim_lanes(void *slots, uint32_t index, uint64_t owner,
+    uint32_t *per_pool, uint64_t *woken)
+{
+	uint64_t mine = CB_LANE_OF(index, owner);
+	long total = 0;
+
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
+		struct cb_lane_slot *sl = cb_slots_lane(slots, l);
+		uint64_t w = mine;
+
+		/* Pairs with the client's claim CAS (lane_claim_slot). */
+		if (atomic_load_explicit(&sl->word, memory_order_seq_cst) !=
+		    mine)
+			continue;
+		for (int p = 0; p < CB_MAX_POOLS; p++) {
+			/* Pairs with the lane writer's release stores. */
+			uint32_t h = atomic_exchange_explicit(&sl->holds[p],
+			    0, memory_order_seq_cst);
+
+			if (h == 0)
+				continue;
+			h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage,
+			    0, h);
+			per_pool[p] += h;
+			total += h;
+			*woken |= 1ull << p;
+		}
+		lane_seq_reset(sl);
+		atomic_compare_exchange_strong_explicit(&sl->word, &w,
+		    CB_LANE_WORD(0, 0, 0), memory_order_seq_cst,
+		    memory_order_relaxed);
+	}
+	return total;
+}
+
+/*
+ * A lane named by no live client: its word names a client entry whose
+ * owner word is no longer the one it was claimed under (the client
+ * closed, or was reclaimed, and the lane was left owned by a crash in
+ * between or by a member's write).  Nobody writes it honestly, so its
+ * records go (the recount settles U) and it is freed.  Taken first
+ * (CAS to a word naming us), so a client claiming it meanwhile finds
+ * it clean or not at all.  Returns 1 if it cleared one.
+ */
+int cb_rsv_lane_scrub(void *slots, uint32_t l, pid_t self)
+{
+	struct cb_lane_slot *sl;
+	uint64_t w, o, mine;
+
+	if (l >= CB_MAX_LANES)
+		return 0;
+	sl = cb_slots_lane(slots, l);
+	/* Pairs with the claim CAS (lane_claim_slot, reserve.c) and the
+	 * owner CASes of the client entry it names. */
+	w = atomic_load_explicit(&sl->word, memory_order_seq_cst);
+	if (CB_LANE_PID(w) == 0)
+		return 0;
+	o = atomic_load_explicit(&cb_slots_client(slots,
+	    CB_LANE_CLIENT(w))->owner, memory_order_seq_cst);
+	if (CB_LANE_OF(CB_LANE_CLIENT(w), o) == w && CB_OWNER_PID(o) != 0)
+		return 0;
+	mine = CB_LANE_WORD(CB_LANE_CLIENT(w), CB_LANE_GEN(w) + 1,
+	    (uint32_t)self);
+	if (!atomic_compare_exchange_strong_explicit(&sl->word, &w, mine,
+	    memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		atomic_store_explicit(&sl->holds[p], 0, memory_order_seq_cst);
+	lane_seq_reset(sl);
+	atomic_compare_exchange_strong_explicit(&sl->word, &mine,
+	    CB_LANE_WORD(0, 0, 0), memory_order_seq_cst,
+	    memory_order_relaxed);
+	return 1;
+}
+
 long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
     uint32_t *per_pool)
 {
@@ -78,6 +168,10 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 		total += h;
 		woken |= 1ull << p;
 	}
+	/* Its lanes: H_l to 0 before U, as above; then the lane is freed,
+	 * before the entry (a lane is live only while the entry it names
+	 * has its owner word).  The client is dead: nobody writes them. */
+	total += reclaim_lanes(slots, index, owner, per_pool, &woken);
 	/* Its binds (place.h): before the entry is freed, as the binds
 	 * table is partitioned by client index. */
 	cb_place_reclaim(slots, index);
@@ -286,8 +380,9 @@ uint32_t cb_rsv_settle(void *slots, uint64_t now, const uint32_t *window_ms,
  * cb_rsv_launch_free), so that, with the loads of U around the collect,
  * any operation that overlaps it shows in U or in S.
  */
-static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
-    uint64_t *launching, uint64_t *inflight)
+static void collect(void *slots, int pool, uint32_t *seqs,
+    uint32_t *lane_seqs, uint64_t *held, uint64_t *launching,
+    uint64_t *inflight)
 {
 	*held = *launching = *inflight = 0;
 	for (uint32_t i = 0; i < CB_MAX_CLIENTS; i++) {
@@ -301,6 +396,25 @@ static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 		*held += atomic_load_explicit(&cs->holds[pool],
 		    memory_order_seq_cst);
 	}
+	/* Lanes (reserve.h, "Lanes"): each S_l before its H_l.  seq_cst
+	 * (acquire would do): a record read here comes with the window
+	 * open before it and with U after the CAS it follows, pairing
+	 * with the lane writer's release stores of H_l and S_l and with
+	 * its CAS on U (lane_hold_locked, lane_release_locked in
+	 * reserve.c).  A free lane is skipped (its writer, if any, is not
+	 * a client the recount knows of: the scrub clears it). */
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
+		struct cb_lane_slot *sl = cb_slots_lane(slots, l);
+
+		lane_seqs[l] = atomic_load_explicit(&sl->seq,
+		    memory_order_seq_cst);
+		if (CB_LANE_PID(atomic_load_explicit(&sl->word,
+		    memory_order_seq_cst)) == 0)
+			continue;
+		*inflight += cb_lane_slack(lane_seqs[l]);
+		*held += atomic_load_explicit(&sl->holds[pool],
+		    memory_order_seq_cst);
+	}
 	for (uint32_t e = 0; e < CB_MAX_LAUNCHES; e++) {
 		uint64_t w = atomic_load_explicit(
 		    &cb_slots_launch(slots, e)->word, memory_order_seq_cst);
@@ -309,6 +423,18 @@ static void collect(void *slots, int pool, uint32_t *seqs, uint64_t *held,
 		    CB_LAUNCH_POOL(w) == (unsigned)pool)
 			(*launching)++;
 	}
+}
+
+/* The second collect of every S_l: pairs with the lane writers'
+ * stores of S_l (relaxed open, ordered by the CAS on U that follows;
+ * release close), as cb_rsv_seqs_unchanged does for S[c]. */
+static int lane_seqs_unchanged(void *slots, const uint32_t *lane_seqs)
+{
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++)
+		if (atomic_load_explicit(&cb_slots_lane(slots, l)->seq,
+		    memory_order_seq_cst) != lane_seqs[l])
+			return 0;
+	return 1;
 }
 
 int cb_rsv_seqs_unchanged(void *slots, const uint32_t *seqs)
@@ -351,9 +477,11 @@ int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
 	/* u1 and u2 pair with every seq_cst CAS on U: admit() and
 	 * cb_rsv_usage_sub() (reserve.c), and the broker's own. */
 	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
-	collect(slots, pool, sc->seqs, &held, &launching, &inflight);
+	collect(slots, pool, sc->seqs, sc->lane_seqs, &held, &launching,
+	    &inflight);
 	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
-	if (u1 != u2 || !cb_rsv_seqs_unchanged(slots, sc->seqs))
+	if (u1 != u2 || !cb_rsv_seqs_unchanged(slots, sc->seqs) ||
+	    !lane_seqs_unchanged(slots, sc->lane_seqs))
 		return -EAGAIN;
 	/* Clamped first: hostile records past 32 bits must not make every
 	 * recount "repair" a counter it cannot change. */
@@ -407,11 +535,13 @@ int cb_rsv_pool_idle(void *slots, int pool, struct cb_sweep_scratch *sc)
 	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
 	if (u1 != 0)
 		return 0;
-	collect(slots, pool, sc->seqs, &held, &launching, &inflight);
+	collect(slots, pool, sc->seqs, sc->lane_seqs, &held, &launching,
+	    &inflight);
 	if (held != 0 || launching != 0 || entries_name(slots, pool) ||
 	    atomic_load_explicit(&cb_slots_pool(slots, pool)->queued,
 	    memory_order_seq_cst) != 0)
 		return 0;
 	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
-	return u2 == 0 && cb_rsv_seqs_unchanged(slots, sc->seqs);
+	return u2 == 0 && cb_rsv_seqs_unchanged(slots, sc->seqs) &&
+	    lane_seqs_unchanged(slots, sc->lane_seqs);
 }

@@ -94,6 +94,7 @@
 #include "client_internal.h"
 #include "reserve.h"
 #include "segment.h"
+#include "slots.h"
 #include "snapshot.h"
 
 #define MAX_CL 16
@@ -314,6 +315,14 @@ static const struct cb_launch_slot *launch_entry(cb_client *h, uint32_t e)
 static const struct cb_client_slot *client_entry(cb_client *h, uint32_t i)
 {
 	return cb_slots_record(cb_client_slots(h), CB_RL_CLIENTS, i);
+}
+
+/* What entry i records of pool p: its own H and its lanes' (holds go
+ * through the thread's lane, lib/reserve.h). */
+static uint64_t entry_holds(cb_client *h, uint32_t i, int p)
+{
+	return cb_slots_client_holds(cb_client_slots(h), i,
+	    atomic_load(&client_entry(h, i)->owner), p);
 }
 
 static long entry_of_pid(cb_client *h, int pid)
@@ -1247,15 +1256,15 @@ static int check(int timeout_ms)
 					snprintf(msg, sizeof(msg), "%s (pid "
 					    "%d) has no client entry", c->role,
 					    c->pid);
-				else if (atomic_load(&client_entry(h,
-				    (uint32_t)e)->holds[sh->pool[P_HP]]) !=
-				    W_HOLDS(w))
+				else if (entry_holds(h, (uint32_t)e,
+				    sh->pool[P_HP]) != W_HOLDS(w))
 					snprintf(msg, sizeof(msg), "%s (pid "
-					    "%d): entry %ld records %u holds, "
-					    "it took %u", c->role, c->pid, e,
-					    atomic_load(&client_entry(h,
-					    (uint32_t)e)->holds[
-					    sh->pool[P_HP]]), W_HOLDS(w));
+					    "%d): entry %ld and its lanes "
+					    "record %llu holds, it took %u",
+					    c->role, c->pid, e,
+					    (unsigned long long)entry_holds(h,
+					    (uint32_t)e, sh->pool[P_HP]),
+					    W_HOLDS(w));
 			} else if (dead(c) && (e = entry_of_pid(h, c->pid)) >=
 			    0) {
 				snprintf(msg, sizeof(msg), "dead %s (pid %d) "

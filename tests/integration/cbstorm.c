@@ -96,6 +96,7 @@
 #include "client_internal.h"
 #include "reserve.h"
 #include "segment.h"
+#include "slots.h"
 
 #define MAX_WORKERS 64
 #define CONVERGE_MS 10000       /* drain bound after the final kill */
@@ -581,7 +582,9 @@ static struct peek peek_victim(cb_client *c, int slot)
 	const struct cb_client_slot *cs = client_slot(c, (uint32_t)idx);
 	p.registered = 1;
 	p.inflight = CB_SEQ_INFLIGHT(atomic_load(&cs->seq));
-	p.holds = atomic_load(&cs->holds[pool_index]);
+	/* The entry's H and its lanes' (lib/reserve.h, "Lanes"). */
+	p.holds = (uint32_t)cb_slots_client_holds(cb_client_slots(c),
+	    (uint32_t)idx, atomic_load(&cs->owner), pool_index);
 	return p;
 }
 

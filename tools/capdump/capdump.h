@@ -82,8 +82,10 @@ struct client_row {
 	uint32_t index;
 	uint32_t pid;
 	uint64_t held;			/* sum over active pools: no overflow */
-	uint32_t in_flight;		/* open death windows (reserve.h) */
+	uint32_t in_flight;		/* open death windows (reserve.h),
+					   the entry's and its lanes' */
 	uint32_t reserved;
+	uint64_t owner;			/* the entry's owner word */
 };
 
 /* One live waiter of a pool's queue. */

@@ -140,6 +140,35 @@ static uint64_t client_holds(const struct cb_client_slot *cs,
 	return sum;
 }
 
+/* Add each live lane's holds (active pools) and open window to the
+ * row of the client entry that owns it (lib/reserve.h, "Lanes"). */
+static void gather_lanes(cb_client *c, struct dump *d)
+{
+	const struct cb_lane_slot *sl;
+	uint64_t w;
+
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
+		sl = cb_slots_lane(cb_client_slots(c), l);
+		w = atomic_load_explicit(&sl->word, memory_order_acquire);
+		if (CB_LANE_PID(w) == 0)
+			continue;
+		for (size_t i = 0; i < d->nclients; i++) {
+			struct client_row *row = &d->clients[i];
+
+			if (CB_LANE_OF(row->index, row->owner) != w)
+				continue;
+			for (unsigned p = 0; p < CB_MAX_POOLS; p++)
+				if (d->pools_active & (1ull << p))
+					row->held += atomic_load_explicit(
+					    &sl->holds[p],
+					    memory_order_relaxed);
+			row->in_flight += cb_lane_slack(atomic_load_explicit(
+			    &sl->seq, memory_order_relaxed));
+			break;
+		}
+	}
+}
+
 /* Every client-table entry with an owner (pid != 0). */
 static void gather_clients(cb_client *c, struct dump *d)
 {
@@ -163,7 +192,9 @@ static void gather_clients(cb_client *c, struct dump *d)
 		row->held = client_holds(cs, d->pools_active);
 		row->in_flight = CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
 		    memory_order_relaxed));
+		row->owner = owner;
 	}
+	gather_lanes(c, d);
 }
 
 /* Milliseconds from now to deadline, negative when it has passed;
