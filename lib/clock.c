@@ -3,6 +3,7 @@
  */
 #include "clock.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 static uint64_t clock_ns(clockid_t id)
@@ -16,6 +17,32 @@ static uint64_t clock_ns(clockid_t id)
 uint64_t cb_monotonic_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t cb_monotonic_coarse_margin_ns(void)
+{
+	/* Read once (0: not yet).  Relaxed: every thread that reads it
+	 * computes the same value. */
+	static _Atomic uint64_t margin;
+	uint64_t m = atomic_load_explicit(&margin, memory_order_relaxed);
+	struct timespec ts;
+
+	if (m != 0)
+		return m;
+	m = 10 * CB_NS_PER_MS;
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) == 0 &&
+	    2 * ((uint64_t)ts.tv_sec * CB_NS_PER_S + (uint64_t)ts.tv_nsec) >
+	    m)
+		m = 2 * ((uint64_t)ts.tv_sec * CB_NS_PER_S +
+		    (uint64_t)ts.tv_nsec);
+	atomic_store_explicit(&margin, m, memory_order_relaxed);
+	return m;
+}
+
+uint64_t cb_monotonic_coarse_ceil_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_COARSE) +
+	    cb_monotonic_coarse_margin_ns();
 }
 
 uint64_t cb_realtime_ns(void)

@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "futex.h"
 #include "place.h"
 #include "segment.h"
@@ -503,111 +504,6 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	return 0;
 }
 
-/* Claim a free launch entry for pool; returns its index or -ENOSPC. */
-static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
-    uint64_t *live)
-{
-	uint32_t n = nlaunches(r->slots);
-	uint32_t first = (uint32_t)(atomic_load_explicit(&r->nonce,
-	    memory_order_relaxed) * 2654435761u + r->client) % n;
-
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t e = (first + k) % n;
-		struct cb_launch_slot *ls = cb_slots_launch(r->slots, e);
-		uint64_t w = atomic_load_explicit(&ls->word,
-		    memory_order_relaxed);
-		uint64_t nonce = CB_LAUNCH_NONCE(w) + 1;
-
-		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE ||
-		    !atomic_compare_exchange_strong_explicit(&ls->word, &w,
-		    CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING, pool, r->client, nonce),
-		    memory_order_seq_cst, memory_order_relaxed))
-			continue;
-		atomic_store_explicit(&ls->deadline_ns, deadline,
-		    memory_order_relaxed);
-		*live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, pool, r->client, nonce);
-		/* seq_cst: the deadline is visible before LIVE is.  A CAS, so
-		 * a late store can never bring back an entry the sweeper
-		 * settled (same LIVE word: fine) or freed. */
-		w = CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING, pool, r->client, nonce);
-		if (!atomic_compare_exchange_strong_explicit(&ls->word, &w,
-		    *live, memory_order_seq_cst, memory_order_relaxed) &&
-		    w != *live)
-			return -ENOSPC;   /* taken from us: nothing admitted */
-		return e;
-	}
-	return -ENOSPC;
-}
-
-/* Lower the launch hint to deadline unless it already names an earlier
- * deadline that is still ahead of now (the caller's clock read: one per
- * launch, as clock_gettime() costs ~50 ns on some VMs -- capbench). */
-static void hint_min(_Atomic uint64_t *hint, uint64_t now, uint64_t deadline)
-{
-	uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
-
-	while ((h <= now || h > deadline) &&
-	    !atomic_compare_exchange_weak_explicit(hint, &h, deadline,
-	    memory_order_relaxed, memory_order_relaxed))
-		;
-}
-
-uint32_t cb_rsv_window_ms(const void *state, int pool)
-{
-	struct cb_pool_def def;
-
-	if (cb_snapshot_pool(state, pool, &def) < 0 || def.window_ms == 0)
-		return 60000;
-	return def.window_ms;
-}
-
-static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
-    uint32_t observed, cb_ticket *t)
-{
-	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
-	uint32_t floor = launch_floor(r->state, pool, observed);
-	uint64_t now = cb_monotonic_ns(), live = 0;
-	uint64_t deadline = now +
-	    (uint64_t)cb_rsv_window_ms(r->state, pool) * 1000000u;
-	long e = 0;
-	int ret, gave_back = 0;
-
-	if (over_limit(&ps->usage, floor, limit))
-		return -EAGAIN;
-	window_open(r, NULL);
-	CB_TESTPOINT("reserve:before-cas");
-	ret = admit(&ps->usage, 1, floor, limit);
-	/* Re-check against the limit and the floor published now: a lower
-	 * limit or a higher observation since our reads is not exceeded. */
-	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 1,
-	    observed)) {
-		cb_rsv_usage_sub(&ps->usage, 1, 1);
-		ret = -EAGAIN;
-		gave_back = 1;
-	}
-	if (ret == 0) {
-		e = claim_launch(r, pool, deadline, &live);
-		if (e < 0)
-			cb_rsv_usage_sub(&ps->usage, 1, 1);
-	}
-	window_close(r, NULL, 0);
-	if (ret < 0) {
-		/* The unit we held for a moment may have refused someone. */
-		if (gave_back)
-			wake_released(r->slots, pool);
-		return ret;
-	}
-	if (e < 0) {
-		wake_released(r->slots, pool);
-		return -ENOSPC;
-	}
-	hint_min(&ps->launch_hint_ns, now, deadline);
-	t->opaque[0] = make_ticket0(TICKET_LAUNCH, pool, r->client,
-	    (uint32_t)e);
-	t->opaque[1] = live;
-	return 0;
-}
-
 /* ---- lanes: one writer per hold record (reserve.h, "Lanes") -------- */
 
 /*
@@ -1044,6 +940,194 @@ static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
 	return 0;
 }
 
+/*
+ * The death window of a launch or its release: the calling thread's
+ * lane when it has one (as its one writer, or under the lane's mutex
+ * once its bias was revoked), else the shared entry's S.  The launch
+ * entry itself is shared and claimed and freed by CAS, so any thread's
+ * window covers it, whoever took the ticket.
+ */
+struct op_window {
+	struct cb_lane *l;
+	int locked;
+};
+
+static inline void op_window_open(struct cb_rsv *r, struct op_window *w)
+{
+	w->l = r->lanes != NULL ? lane_mine(r) : NULL;
+	w->locked = 0;
+	if (w->l == NULL) {
+		window_open(r, NULL);
+		return;
+	}
+	if (!lane_enter(w->l)) {
+		lane_lock(w->l);
+		w->locked = 1;
+	}
+	lane_open(w->l);
+}
+
+static inline void op_window_close(struct cb_rsv *r, struct op_window *w)
+{
+	if (w->l == NULL) {
+		window_close(r, NULL, 0);
+		return;
+	}
+	lane_close(w->l);
+	if (w->locked)
+		pthread_mutex_unlock(&w->l->mtx);
+	else
+		lane_leave(w->l);
+}
+
+/* Count an admission: in the thread's lane when it has one (private,
+ * lane_admitted_flush), else in the shared entry. */
+static inline void count_admitted(struct cb_rsv *r, struct cb_lane *l,
+    int pool)
+{
+	if (l == NULL) {
+		cb_rsv_count_admitted(r->slots, r->client, pool);
+		return;
+	}
+	if (++l->admitted[pool] >= CB_ADMITTED_BATCH)
+		lane_admitted_flush(r, l, pool);
+}
+
+/* Claim a free launch entry for pool; returns its index or -ENOSPC. */
+static long claim_launch(struct cb_rsv *r, int pool, uint64_t deadline,
+    uint64_t *live)
+{
+	uint32_t n = nlaunches(r->slots);
+	uint32_t first = (uint32_t)(atomic_load_explicit(&r->nonce,
+	    memory_order_relaxed) * 2654435761u + r->client) % n;
+
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t e = (first + k) % n;
+		struct cb_launch_slot *ls = cb_slots_launch(r->slots, e);
+		uint64_t w = atomic_load_explicit(&ls->word,
+		    memory_order_relaxed);
+		uint64_t nonce = CB_LAUNCH_NONCE(w) + 1;
+
+		if (CB_LAUNCH_STATE(w) != CB_LAUNCH_FREE ||
+		    !atomic_compare_exchange_strong_explicit(&ls->word, &w,
+		    CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING, pool, r->client, nonce),
+		    memory_order_seq_cst, memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&ls->deadline_ns, deadline,
+		    memory_order_relaxed);
+		*live = CB_LAUNCH_WORD(CB_LAUNCH_LIVE, pool, r->client, nonce);
+		/* seq_cst: the deadline is visible before LIVE is.  A CAS, so
+		 * a late store can never bring back an entry the sweeper
+		 * settled (same LIVE word: fine) or freed. */
+		w = CB_LAUNCH_WORD(CB_LAUNCH_CLAIMING, pool, r->client, nonce);
+		if (!atomic_compare_exchange_strong_explicit(&ls->word, &w,
+		    *live, memory_order_seq_cst, memory_order_relaxed) &&
+		    w != *live)
+			return -ENOSPC;   /* taken from us: nothing admitted */
+		return e;
+	}
+	return -ENOSPC;
+}
+
+/* Lower the launch hint to deadline unless it already names an earlier
+ * deadline that is still ahead of now (the caller's clock read: one per
+ * launch, as clock_gettime() costs ~50 ns on some VMs -- capbench). */
+static void hint_min(_Atomic uint64_t *hint, uint64_t now, uint64_t deadline)
+{
+	uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
+
+	while ((h <= now || h > deadline) &&
+	    !atomic_compare_exchange_weak_explicit(hint, &h, deadline,
+	    memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/*
+ * cb_rsv_window_ms for a launch: the value cached per pool with the
+ * definition's seqlock sequence it was read under (one acquire load
+ * when the definition has not been rewritten since; a snapshot of the
+ * whole definition costs more than the rest of a launch).  The cache
+ * word is shared by the handle's threads: relaxed, as any thread's
+ * value for a given sequence is the same.
+ */
+static uint32_t window_ms_cached(struct cb_rsv *r, int pool)
+{
+	const struct cb_pool_conf *conf = pool_conf(r->state, pool);
+	/* Pairs with the publisher's seqlock write (seqlock.h). */
+	uint32_t seq = atomic_load_explicit(&conf->seq, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&r->window_cache[pool],
+	    memory_order_relaxed);
+	uint32_t ms;
+
+	if ((seq & 1) == 0 && c != 0 && (uint32_t)(c >> 32) == seq)
+		return (uint32_t)c;
+	ms = cb_rsv_window_ms(r->state, pool);
+	if ((seq & 1) == 0 && atomic_load_explicit(&conf->seq,
+	    memory_order_acquire) == seq)
+		atomic_store_explicit(&r->window_cache[pool],
+		    (uint64_t)seq << 32 | ms, memory_order_relaxed);
+	return ms;
+}
+
+uint32_t cb_rsv_window_ms(const void *state, int pool)
+{
+	struct cb_pool_def def;
+
+	if (cb_snapshot_pool(state, pool, &def) < 0 || def.window_ms == 0)
+		return 60000;
+	return def.window_ms;
+}
+
+static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
+    uint32_t observed, cb_ticket *t)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
+	uint32_t floor = launch_floor(r->state, pool, observed);
+	uint64_t now, deadline, live = 0;
+	struct op_window w;
+	long e = 0;
+	int ret, gave_back = 0;
+
+	if (over_limit(&ps->usage, floor, limit))
+		return -EAGAIN;
+	/* The deadline may be a tick late, never early (clock.h). */
+	now = cb_monotonic_coarse_ceil_ns();
+	deadline = now + (uint64_t)window_ms_cached(r, pool) * 1000000u;
+	op_window_open(r, &w);
+	CB_TESTPOINT("reserve:before-cas");
+	ret = admit(&ps->usage, 1, floor, limit);
+	/* Re-check against the limit and the floor published now: a lower
+	 * limit or a higher observation since our reads is not exceeded. */
+	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 1,
+	    observed)) {
+		cb_rsv_usage_sub(&ps->usage, 1, 1);
+		ret = -EAGAIN;
+		gave_back = 1;
+	}
+	if (ret == 0) {
+		e = claim_launch(r, pool, deadline, &live);
+		if (e < 0)
+			cb_rsv_usage_sub(&ps->usage, 1, 1);
+	}
+	op_window_close(r, &w);
+	if (ret < 0) {
+		/* The unit we held for a moment may have refused someone. */
+		if (gave_back)
+			wake_released(r->slots, pool);
+		return ret;
+	}
+	if (e < 0) {
+		wake_released(r->slots, pool);
+		return -ENOSPC;
+	}
+	hint_min(&ps->launch_hint_ns, now, deadline);
+	count_admitted(r, w.l, pool);
+	t->opaque[0] = make_ticket0(TICKET_LAUNCH, pool, r->client,
+	    (uint32_t)e);
+	t->opaque[1] = live;
+	return 0;
+}
+
 int cb_rsv_hold_fast(struct cb_rsv *r, int pool, cb_ticket *t)
 {
 	struct cb_lane *l = lane_tls.lane;
@@ -1145,10 +1229,11 @@ int cb_rsv_try(struct cb_rsv *r, int pool, int kind, uint32_t observed,
 		/* No lane for this thread, or its table is full near the
 		 * next nonce: the shared entry's path. */
 	}
+	if (kind == CB_LAUNCH)
+		return try_launch(r, pool, limit, observed, ticket);
 	atomic_store_explicit(&cb_slots_client(r->slots, r->client)->last_pool,
 	    (uint32_t)pool, memory_order_relaxed);
-	ret = kind == CB_HOLD ? try_hold(r, pool, limit, ticket) :
-	    try_launch(r, pool, limit, observed, ticket);
+	ret = try_hold(r, pool, limit, ticket);
 	if (ret == 0)
 		cb_rsv_count_admitted(r->slots, r->client, pool);
 	return ret;
@@ -1272,17 +1357,18 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
     uint64_t live)
 {
 	struct cb_launch_slot *ls;
+	struct op_window w;
 	int won;
 
 	if (e >= nlaunches(r->slots) || CB_LAUNCH_STATE(live) !=
 	    CB_LAUNCH_LIVE || CB_LAUNCH_POOL(live) != (unsigned)pool)
 		return -EINVAL;
 	ls = cb_slots_launch(r->slots, e);
-	window_open(r, NULL);
+	op_window_open(r, &w);
 	won = cb_rsv_launch_free(ls, live);
 	if (won)
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 1, 1);
-	window_close(r, NULL, 0);
+	op_window_close(r, &w);
 	if (!won)
 		return stale(r, pool);
 	wake_released(r->slots, pool);

@@ -179,6 +179,8 @@ struct cb_rsv {
 	                              NULL: every hold uses S and H */
 	uint64_t serial;           /* unique in the process, never 0:
 	                              keys each thread's cached lane */
+	_Atomic uint64_t window_cache[CB_MAX_POOLS]; /* launches' window:
+	                              seqlock seq << 32 | ms (reserve.c) */
 	const void *state;         /* validated state segment */
 	void *slots;               /* validated slots segment, writable */
 	uint32_t client;           /* this process's client-table index */

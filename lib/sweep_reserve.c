@@ -65,7 +65,7 @@ static void lane_seq_reset(struct cb_lane_slot *sl)
  * then its window reset and the lane freed by a CAS on its exact
  * word.  Returns the units given back. */
 static long reclaim_lanes(void *slots, uint32_t index, uint64_t owner,
-    uint32_t *per_pool, uint64_t *woken)
+    uint32_t *per_pool, uint64_t *woken, int *open)
 {
 	uint64_t mine = CB_LANE_OF(index, owner);
 	long total = 0;
@@ -91,6 +91,11 @@ static long reclaim_lanes(void *slots, uint32_t index, uint64_t owner,
 			total += h;
 			*woken |= 1ull << p;
 		}
+		/* A window still open: it died inside an operation, maybe
+		 * a launch's claim (reclaim_claims). */
+		if (CB_SEQ_INFLIGHT(atomic_load_explicit(&sl->seq,
+		    memory_order_relaxed)) != 0)
+			*open = 1;
 		lane_seq_reset(sl);
 		atomic_compare_exchange_strong_explicit(&sl->word, &w,
 		    CB_LANE_WORD(0, 0, 0), memory_order_seq_cst,
@@ -145,6 +150,7 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	struct cb_client_slot *cs = cb_slots_client(slots, index);
 	uint64_t o = owner, woken = 0;
 	long total = 0;
+	int lane_open = 0;
 
 	/* Pairs with the owner CAS of cb_rsv_claim() and cb_rsv_unclaim()
 	 * (reserve.c): an entry that changed hands is not ours to undo. */
@@ -171,7 +177,8 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	/* Its lanes: H_l to 0 before U, as above; then the lane is freed,
 	 * before the entry (a lane is live only while the entry it names
 	 * has its owner word).  The client is dead: nobody writes them. */
-	total += reclaim_lanes(slots, index, owner, per_pool, &woken);
+	total += reclaim_lanes(slots, index, owner, per_pool, &woken,
+	    &lane_open);
 	/* Its binds (place.h): before the entry is freed, as the binds
 	 * table is partitioned by client index. */
 	cb_place_reclaim(slots, index);
@@ -179,13 +186,15 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	 * cb_reserve, so no ticket was returned and nothing launched.
 	 * Before the entry is freed: the launch word names the client by
 	 * index only.  A claim happens only inside a death window
-	 * (try_launch), so a client that died with none open has no
+	 * (try_launch: the entry's S, or one of its lanes' S_l, whose
+	 * state reclaim_lanes reported in lane_open before resetting
+	 * it), so a client that died with none open has no
 	 * CLAIMING entry of its own; one naming it anyway is garbage that
 	 * cb_rsv_settle makes LIVE, to expire after its pool's window.
 	 * Skipping the walk keeps a mass death at O(clients), not
-	 * O(clients x launch entries).  The client is dead: its seq is
-	 * final. */
-	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
+	 * O(clients x launch entries).  The client is dead: its seqs
+	 * are final. */
+	if (lane_open || CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
 	    memory_order_relaxed)) != 0)
 		woken |= reclaim_claims(slots, index);
 	/* Wake, once each, every pool that got units back (held or
