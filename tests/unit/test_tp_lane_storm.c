@@ -1,0 +1,272 @@
+/*
+ * test_tp_lane_storm.c - the orderings of lane holds (lib/reserve.h,
+ * "Lanes"), hammered: PROCS processes of THREADS threads hold and
+ * release through their lanes on one contended pool (a quarter of the
+ * releases by another thread of the process, so bias revocation runs
+ * too), while this process plays the broker's sweeper and recounts the
+ * pool as fast as it can.
+ *
+ * With honest clients and no deaths the counter is never above the
+ * records by more than the open windows, nor below them: so every
+ * recount whose double collect is consistent must find nothing to
+ * repair (drift 0).  A window opened after the counter's CAS, a record
+ * written before the admitting CAS or after the freeing one, or a
+ * recount that misses a lane, shows up here as a repair of a live
+ * unit (drift > 0) or a deficit (drift < 0); the limit is checked
+ * against each process's own count of what it holds.
+ *
+ * So that consistent snapshots happen while windows are open (the
+ * interesting case: U and the records differ by what the slack must
+ * cover), the test build's pause points hold a thread inside its
+ * window now and then: a spin of about STALL_SPINS iterations at one
+ * window in STALL_EVERY.  Work is counted, not timed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "reserve.h"
+#include "segment.h"
+#include "slots.h"
+#include "sweep.h"
+#include "testpoint.h"
+
+#define NAME "tpstorm"
+#define INSTANCE 0x0badc0ffee00002eull
+
+#include "segfix.h"	/* after NAME and INSTANCE */
+
+#define P 1
+#define LIMIT 5
+#define PROCS 3
+#define THREADS 3
+#define OPS 20000            /* hold + release pairs per thread */
+#define STALL_EVERY 64
+#define STALL_SPINS 20000
+
+/* Shared with the children (MAP_SHARED). */
+struct shared {
+	_Atomic uint32_t inuse;          /* holds every process believes it
+	                                    has, from its return to its
+	                                    release call */
+	_Atomic uint32_t over;           /* inuse seen above LIMIT */
+	_Atomic uint32_t running;        /* children not done */
+	_Atomic uint32_t failed;         /* a child's call failed oddly */
+	_Atomic uint32_t ready, go;      /* start line */
+};
+
+static struct shared *sh;
+static void *st, *sl;
+static struct cb_rsv rsv;            /* the child's handle */
+static _Thread_local unsigned stall_n;
+
+/* The pause-point hook: now and then, stay inside the window. */
+static void stall_hook(const char *name)
+{
+	if (strcmp(name, "reserve:lane-admitted") != 0 &&
+	    strcmp(name, "reserve:release-in-window") != 0)
+		return;
+	if (++stall_n % STALL_EVERY != 0)
+		return;
+	for (volatile unsigned i = 0; i < STALL_SPINS; i++)
+		;
+}
+
+/* A ticket handed to the thread next door for release. */
+struct mailbox {
+	pthread_mutex_t mu;
+	cb_ticket t[THREADS];
+	int full[THREADS];
+};
+
+static struct mailbox box = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void count_in(void)
+{
+	uint32_t n = atomic_fetch_add(&sh->inuse, 1) + 1;
+
+	if (n > LIMIT)
+		atomic_fetch_add(&sh->over, 1);
+}
+
+/* Release the ticket the thread before us handed over, if any (a
+ * release from another thread than the lane's). */
+static void drain_box(int me)
+{
+	cb_ticket theirs;
+
+	pthread_mutex_lock(&box.mu);
+	if (!box.full[me]) {
+		pthread_mutex_unlock(&box.mu);
+		return;
+	}
+	theirs = box.t[me];
+	box.full[me] = 0;
+	pthread_mutex_unlock(&box.mu);
+	atomic_fetch_sub(&sh->inuse, 1);
+	if (cb_rsv_release(&rsv, &theirs) != 0)
+		atomic_fetch_add(&sh->failed, 1);
+}
+
+static void *worker(void *arg)
+{
+	int me = (int)(intptr_t)arg, next = (me + 1) % THREADS;
+	cb_ticket t;
+	int r;
+
+	for (int i = 0; i < OPS; i++) {
+		/* While full, give back what was handed to us: units in
+		 * mailboxes must not starve the pool. */
+		while ((r = cb_rsv_try(&rsv, P, CB_HOLD, 0, &t)) == -EAGAIN) {
+			drain_box(me);
+			sched_yield();
+		}
+		if (r != 0) {
+			atomic_fetch_add(&sh->failed, 1);
+			break;
+		}
+		count_in();
+		if (i % 4 == 3) {
+			/* Hand it to the next thread; release one handed to
+			 * us, if any (a foreign release). */
+			pthread_mutex_lock(&box.mu);
+			if (box.full[next]) {
+				pthread_mutex_unlock(&box.mu);
+				atomic_fetch_sub(&sh->inuse, 1);
+				r = cb_rsv_release(&rsv, &t);
+			} else {
+				box.t[next] = t;
+				box.full[next] = 1;
+				pthread_mutex_unlock(&box.mu);
+				r = 0;
+			}
+		} else {
+			atomic_fetch_sub(&sh->inuse, 1);
+			r = cb_rsv_release(&rsv, &t);
+		}
+		if (r != 0)
+			atomic_fetch_add(&sh->failed, 1);
+		drain_box(me);
+	}
+	return NULL;
+}
+
+static int child(int k)
+{
+	pthread_t th[THREADS];
+
+	cb_testpoint_hook = stall_hook;
+	if (seg_rsv_try_open(&rsv, st, sl, getpid(), 7000 + k, 64) < 0 ||
+	    cb_rsv_lanes_init(&rsv, 1) < 0)
+		return 3;
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->go))
+		sched_yield();
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	/* Tickets still in a mailbox: released by this thread (foreign). */
+	for (int i = 0; i < THREADS; i++)
+		if (box.full[i]) {
+			atomic_fetch_sub(&sh->inuse, 1);
+			if (cb_rsv_release(&rsv, &box.t[i]) != 0)
+				atomic_fetch_add(&sh->failed, 1);
+		}
+	cb_rsv_lanes_close(&rsv);
+	return 0;
+}
+
+static void test_storm_recounts_find_nothing(void **state)
+{
+	struct cb_sweep_scratch *sc = calloc(1, sizeof(*sc));
+	size_t size;
+	void *map = seg_map_pair(&size, &st, &sl);
+	pid_t pid[PROCS];
+	long consistent = 0, foiled = 0, drifted = 0, status, busy = 0;
+	int64_t hd, ld, worst = 0;
+
+	(void)state;
+	assert_non_null(sc);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sh != MAP_FAILED);
+	seg_pool_define(st, 0, 64, 2000, 0);
+	seg_pool_define(st, P, LIMIT, 2000, 0);
+	atomic_store(&sh->running, PROCS);
+	for (int k = 0; k < PROCS; k++) {
+		pid[k] = fork();
+		assert_true(pid[k] >= 0);
+		if (pid[k] == 0) {
+			int r = child(k);
+
+			atomic_fetch_sub(&sh->running, 1);
+			_exit(r);
+		}
+	}
+	while (atomic_load(&sh->ready) < PROCS)
+		sched_yield();
+	atomic_store(&sh->go, 1);
+	while (atomic_load(&sh->running) > 0) {
+		int r = cb_rsv_recount(sl, P, sc, &hd, &ld);
+
+		if (CB_USAGE_HELD(atomic_load(&cb_slots_pool(sl,
+		    P)->usage)) > LIMIT)
+			atomic_fetch_add(&sh->over, 1);
+		if (r == -EAGAIN) {
+			foiled++;
+			continue;
+		}
+		consistent++;
+		if (CB_USAGE_HELD(atomic_load(&cb_slots_pool(sl,
+		    P)->usage)) != 0)
+			busy++;
+		if (hd != 0) {
+			drifted++;
+			if (llabs(hd) > llabs(worst))
+				worst = hd;
+		}
+	}
+	for (int k = 0; k < PROCS; k++) {
+		assert_int_equal(waitpid(pid[k], (int *)&status, 0), pid[k]);
+		assert_true(WIFEXITED((int)status));
+		assert_int_equal(WEXITSTATUS((int)status), 0);
+	}
+	print_message("      %ld consistent recounts (%ld with units "
+	    "held), %ld foiled, %ld with drift (worst %lld)\n", consistent,
+	    busy, foiled, drifted, (long long)worst);
+	assert_int_equal(atomic_load(&sh->failed), 0);
+	assert_int_equal(atomic_load(&sh->over), 0);
+	assert_int_equal(drifted, 0);
+	/* Not vacuous: the recount did look while units were held. */
+	assert_true(busy > 0);
+	assert_int_equal(CB_USAGE_HELD(atomic_load(&cb_slots_pool(sl,
+	    P)->usage)), 0);
+	assert_int_equal(cb_rsv_recount(sl, P, sc, &hd, &ld), 0);
+	munmap(sh, sizeof(*sh));
+	munmap(map, size);
+	free(sc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_storm_recounts_find_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
