@@ -29,9 +29,11 @@
 # tests/model/eventcount.pml (lib/futex.h, both notifier halves).
 #
 # tests/model/pick.pml (blocked pickers, lib/place.h: the wake-one
-# hand-off) comes next, then tests/model/lanes.pml (issue 14, under
-# x86-TSO: the hold pair with one record per client thread, plain
-# stores, U the one CAS).
+# hand-off) comes next, then the two models of issue 14 under x86-TSO
+# (store buffers): tests/model/lanes.pml (the hold pair with one record
+# per client thread, plain stores, U the one CAS) and
+# tests/model/revoke.pml (a thread's private ticket entry released
+# from another thread: biased ownership revoked with membarrier).
 #
 # MODEL_DEEP=1 adds the three-client model with a concurrent recount
 # (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB),
@@ -532,5 +534,31 @@ lcover "a recount trims beside an open window"    5
 lcover "a broker crash"                           6
 lcover "a recount reads S closed, the open buffered" 7
 lcover "a reclaim of a lane that died in its window" 8
+
+# Biased ownership of a private ticket entry (revoke.pml, issue 14): the
+# owner releases on a fast path of plain stores; a foreign thread of the
+# process revokes the bias with membarrier and releases by CAS.  A
+# ticket is released exactly once (-ESTALE exact), no deadlock.
+model=$here/revoke.pml
+said=counterexample
+expect_ok "revoke: the owner's release races a foreign one" "-O0"
+expect_ok "revoke: two owner releases race a foreign one" "-O0" -DNTK=2
+# Probe 3 must stay unreachable: the fast path runs only while the bias
+# holds, so it never finds its ticket released by another thread.
+expect_ok "revoke: the fast path never finds a foreign release" "-O0" \
+    -DNTK=2 -DCOVER=3
+expect_cex "revoke negative a local fence, no membarrier" \
+    "(rel[0]<=1)" -DBUG_NO_MEMBARRIER
+expect_cex "revoke negative a local fence, two owner releases" \
+    "(rel[0]<=1)" -DBUG_NO_MEMBARRIER -DNTK=2
+expect_cex "revoke negative the slow path keeps active set (deadlock)" \
+    "$lost" -DBUG_SLOW_KEEPS_ACTIVE
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+vcover() { expect_cex "revoke reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+vcover "the owner turns to the slow path"             1
+vcover "the foreign waits for the owner's fast path"  2
+vcover "the foreign gets -ESTALE"                     4
+vcover "the owner's slow path gets -ESTALE"           5
 
 finish
