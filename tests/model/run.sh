@@ -29,11 +29,16 @@
 # tests/model/eventcount.pml (lib/futex.h, both notifier halves).
 #
 # tests/model/pick.pml (blocked pickers, lib/place.h: the wake-one
-# hand-off) comes last.
+# hand-off) comes next, then the two models of issue 14 under x86-TSO
+# (store buffers): tests/model/lanes.pml (the hold pair with one record
+# per client thread, plain stores, U the one CAS) and
+# tests/model/revoke.pml (a thread's private ticket entry released
+# from another thread: biased ownership revoked with membarrier).
 #
 # MODEL_DEEP=1 adds the three-client model with a concurrent recount
-# (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB)
-# and budget.pml's bigger runs (about a minute more).
+# (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB),
+# budget.pml's bigger runs (about a minute more) and lanes.pml with two
+# takes in each thread (1.1*10^8 states, about 5 minutes, 5.3 GiB).
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 model=$here/reserve.pml
@@ -478,5 +483,82 @@ pkcover "a pass-on wake admits a picker"       1
 pkcover "a woken picker refused (a barger)"    2 "-DNP=2 -DNORAISE -DBARGER"
 pkcover "the mortal picker woken, before its attempt" 3 -DMORTAL=0
 pkcover "the reclaim's wake admits a picker"   4 -DMORTAL=0
+
+# The hold pair with one lane per client thread (lanes.pml, issue 14):
+# the window word and the record of each thread written with plain
+# stores, U the one CAS, under x86-TSO (a store buffer per thread,
+# drained at any time and before each CAS; a killed thread's buffer
+# still drains before the broker learns of the death), a concurrent
+# recount, a broker crash.  U never under-counts, the limit holds, and
+# at the end U == the records == the holds that survive.
+model=$here/lanes.pml
+said=counterexample
+lc="-O2 -DCOLLAPSE -DMEMLIM=2048"
+expect_ok "lanes: 2 threads in 2 processes, a take and a release each" "-O2"
+expect_ok "lanes: limit 1" "-O2" -DLIM=1
+expect_ok "lanes: 2 recounts while the threads run" "-O2" -DMAXRECOUNT=2
+expect_ok "lanes: 2 takes in thread 0" "$lc" -DROUNDS=2 -DROUNDS1=1
+expect_ok "lanes: 2 threads of one process (killed together)" "-O2" \
+    -DSAMEPROC
+# A ticket passed between the threads of one process, released on the
+# releaser's lane (its record goes below zero): the reclaim of the
+# process takes the sum of its lanes.
+expect_ok "lanes: a ticket released by the other thread of its process" \
+    "-O2" -DSAMEPROC -DFOREIGN
+if [ "${MODEL_DEEP:-0}" = 1 ]; then
+	expect_ok "lanes: 2 takes in each thread (deep)" \
+	    "-O2 -DCOLLAPSE -DMEMLIM=8192" -DROUNDS=2
+fi
+# shellcheck disable=SC2086 # $3: a list of flags
+lneg() { expect_cex "lanes negative $1" "$2" "-DCORE_ONLY $3"; }
+lneg "take opens its window after the CAS" "(U>=gh)" -DBUG_OPEN_LATE
+lneg "release records after the CAS" "(U>=gh)" -DBUG_RECORD_EARLY
+lneg "recount without the second read of S" "(U>=gh)" -DBUG_NO_RECHECK
+lneg "the CAS does not drain the store buffer (weaker than TSO)" "(U>=gh)" \
+    -DBUG_NO_DRAIN
+lneg "S and H stores relaxed, not release (drain in any order)" "(U>=gh)" \
+    -DBUG_RELAXED_STORES
+# A finding (lanes.pml's header): a ticket released by another process,
+# on that process's lane, is subtracted again by the reclaim of the
+# process that took it, and the recount then sees nothing to fill.
+lneg "(finding) a ticket released by another process on its own lane" \
+    "(U>=gh);(U==(H[0]+H[1]))" -DFOREIGN
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+lcover() { expect_cex "lanes reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+lcover "the pool full"                            1
+lcover "a take refused before its window"         2 -DLIM=1
+lcover "a take refused by its CAS"                3 -DLIM=1
+lcover "a recount foiled by S alone (u1 == u2)"   4
+lcover "a recount trims beside an open window"    5
+lcover "a broker crash"                           6
+lcover "a recount reads S closed, the open buffered" 7
+lcover "a reclaim of a lane that died in its window" 8
+
+# Biased ownership of a private ticket entry (revoke.pml, issue 14): the
+# owner releases on a fast path of plain stores; a foreign thread of the
+# process revokes the bias with membarrier and releases by CAS.  A
+# ticket is released exactly once (-ESTALE exact), no deadlock.
+model=$here/revoke.pml
+said=counterexample
+expect_ok "revoke: the owner's release races a foreign one" "-O0"
+expect_ok "revoke: two owner releases race a foreign one" "-O0" -DNTK=2
+# Probe 3 must stay unreachable: the fast path runs only while the bias
+# holds, so it never finds its ticket released by another thread.
+expect_ok "revoke: the fast path never finds a foreign release" "-O0" \
+    -DNTK=2 -DCOVER=3
+expect_cex "revoke negative a local fence, no membarrier" \
+    "(rel[0]<=1)" -DBUG_NO_MEMBARRIER
+expect_cex "revoke negative a local fence, two owner releases" \
+    "(rel[0]<=1)" -DBUG_NO_MEMBARRIER -DNTK=2
+expect_cex "revoke negative the slow path keeps active set (deadlock)" \
+    "$lost" -DBUG_SLOW_KEEPS_ACTIVE
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+vcover() { expect_cex "revoke reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+vcover "the owner turns to the slow path"             1
+vcover "the foreign waits for the owner's fast path"  2
+vcover "the foreign gets -ESTALE"                     4
+vcover "the owner's slow path gets -ESTALE"           5
 
 finish
