@@ -66,10 +66,14 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  * of this design can be.  M_STORE_FLOOR writes only the pool counter
  * with a read-modify-write and the window and the record, which only
  * their owner writes, with plain stores (methods.c, pair_store_floor()):
- * the fastest a crash-safe record can be (issue 14).
+ * the fastest a crash-safe record can be (issue 14).  M_CB_SHARED is
+ * capbroker's own hold with lanes turned off (CAPBROKER_LANES=0 in the
+ * worker): every hold through the shared client entry, as before issue
+ * 14, so one run gives the before and after side by side.
  */
 enum method {
 	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
+	M_CB_SHARED,
 	M_COUNT
 };
 

@@ -53,7 +53,7 @@ static void usage(FILE *f)
 "                     reclaim,contention (default: all)\n"
 "  -m, --methods L    section 2, comma-separated: capbroker,posix_sem,\n"
 "                     sysv_sem_undo,flock,redis,protocol_floor,\n"
-"                     store_floor (default: all)\n"
+"                     store_floor,capbroker_shared (default: all)\n"
 "  -n, --name NAME    broker instance name (default bench<pid>)\n"
 "  -B, --dir DIR      capbrokerd and the libraries (default: capbench's)\n"
 "      --smoke        tiny counts: proves every section runs\n"

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ipc.h>
@@ -26,13 +27,14 @@
 
 const char *const method_name[M_COUNT] = {
 	"capbroker", "posix_sem", "sysv_sem_undo", "flock", "redis",
-	"protocol_floor", "store_floor",
+	"protocol_floor", "store_floor", "capbroker_shared",
 };
 
 const char *const method_title[M_COUNT] = {
 	"capbroker hold", "POSIX sem", "SysV SEM_UNDO", "flock counter",
 	"Redis Lua lease", "protocol floor (8 RMW)",
 	"store floor (2 RMW + stores)",
+	"capbroker hold, shared entry (no lanes)",
 };
 
 /* One process's state while it runs a method.  The primitives' addresses
@@ -97,7 +99,13 @@ void prims_destroy(struct bench_prims *pr)
 static int setup_cb(struct method_ctx *x, char *err, size_t cap)
 {
 	const struct method_arg *a = x->a;
-	int r = cb_open(&x->c, a->peers->name, 0);
+	int r;
+
+	/* This worker is a process of its own: the variable reaches only
+	 * its cb_open (client/handle.c reads it there). */
+	if (a->meth == M_CB_SHARED && setenv("CAPBROKER_LANES", "0", 1) < 0)
+		return -errno;
+	r = cb_open(&x->c, a->peers->name, 0);
 
 	if (r < 0) {
 		snprintf(err, cap, "cb_open: %s", cb_open_errmsg());
@@ -142,7 +150,8 @@ static int setup_redis(struct method_ctx *x, char *err, size_t cap)
 static int m_setup(struct method_ctx *x, char *err, size_t cap)
 {
 	switch (x->a->meth) {
-	case M_CB:	return setup_cb(x, err, cap);
+	case M_CB:
+	case M_CB_SHARED: return setup_cb(x, err, cap);
 	case M_FLOCK:	return setup_flock(x, err, cap);
 	case M_REDIS:	return setup_redis(x, err, cap);
 	default:	return 0;	/* the semaphores were made before fork() */
@@ -151,7 +160,7 @@ static int m_setup(struct method_ctx *x, char *err, size_t cap)
 
 static void m_teardown(struct method_ctx *x)
 {
-	if (x->a->meth == M_CB)
+	if (x->a->meth == M_CB || x->a->meth == M_CB_SHARED)
 		cb_close(x->c);
 	else if (x->a->meth == M_FLOCK)
 		close(x->fd);
@@ -366,7 +375,8 @@ static int pair_store_floor(struct method_ctx *x)
 static int m_pair(struct method_ctx *x)
 {
 	switch (x->a->meth) {
-	case M_CB:	return pair_cb(x);
+	case M_CB:
+	case M_CB_SHARED: return pair_cb(x);
 	case M_POSIX:	return pair_posix(x);
 	case M_SYSV:	return pair_sysv(x);
 	case M_FLOCK:	return pair_flock(x);
@@ -418,7 +428,8 @@ out:
 	if (r < 0) {
 		s->err = r;
 		snprintf(s->msg, sizeof(s->msg), "%s: %s", method_name[a->meth],
-		    a->meth == M_CB ? cb_errmsg(x.c) : strerror(-r));
+		    a->meth == M_CB || a->meth == M_CB_SHARED ?
+		    cb_errmsg(x.c) : strerror(-r));
 	}
 	m_teardown(&x);
 }
