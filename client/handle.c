@@ -441,6 +441,7 @@ void cb_close(cb_client *c)
 		cb_rsv_release_all(&c->rsv);
 		cb_rsv_unclaim(c->slots, c->rsv.client, c->rsv.owner);
 	}
+	cb_rsv_lanes_forget(&c->rsv);      /* a fork child's copy */
 	free(c->rsv.local);
 	if (c->hello_fd >= 0)
 		close(c->hello_fd);

@@ -1171,6 +1171,20 @@ int cb_rsv_release_fast(struct cb_rsv *r, const cb_ticket *t)
 	return 0;
 }
 
+void cb_rsv_lanes_forget(struct cb_rsv *r)
+{
+	struct cb_lanes *ls = r->lanes;
+	uint32_t n;
+
+	if (ls == NULL)
+		return;
+	n = atomic_load_explicit(&ls->n, memory_order_acquire);
+	for (uint32_t k = 0; k < n; k++)
+		free(ls->lane[k]);
+	free(ls);
+	r->lanes = NULL;
+}
+
 void cb_rsv_lanes_close(struct cb_rsv *r)
 {
 	struct cb_lanes *ls = r->lanes;

@@ -236,6 +236,10 @@ int cb_rsv_lanes_init(struct cb_rsv *r, uint64_t serial);
  * call on the handle may run (cb_close's contract). */
 void cb_rsv_lanes_close(struct cb_rsv *r);
 
+/* cb_close in a fork child: free r's lanes' memory, leave the segment
+ * (the lanes and their holds are the parent's). */
+void cb_rsv_lanes_forget(struct cb_rsv *r);
+
 /*
  * The hot path of a hold and its release through the calling thread's
  * lane, for cb_reserve and cb_release to try first: 0 done (admitted;
