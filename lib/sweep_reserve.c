@@ -410,15 +410,20 @@ static void collect(void *slots, int pool, uint32_t *seqs,
 	 * open before it and with U after the CAS it follows, pairing
 	 * with the lane writer's release stores of H_l and S_l and with
 	 * its CAS on U (lane_hold_locked, lane_release_locked in
-	 * reserve.c).  A free lane is skipped (its writer, if any, is not
-	 * a client the recount knows of: the scrub clears it). */
+	 * reserve.c).  Only live lanes count, as only owned client
+	 * entries do: a free lane, or one whose word no longer matches the
+	 * owner word of the entry it names (the scrub frees it), has no
+	 * honest writer. */
 	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
 		struct cb_lane_slot *sl = cb_slots_lane(slots, l);
+		uint64_t w;
 
 		lane_seqs[l] = atomic_load_explicit(&sl->seq,
 		    memory_order_seq_cst);
-		if (CB_LANE_PID(atomic_load_explicit(&sl->word,
-		    memory_order_seq_cst)) == 0)
+		w = atomic_load_explicit(&sl->word, memory_order_seq_cst);
+		if (CB_LANE_PID(w) == 0 || CB_LANE_OF(CB_LANE_CLIENT(w),
+		    atomic_load_explicit(&cb_slots_client(slots,
+		    CB_LANE_CLIENT(w))->owner, memory_order_seq_cst)) != w)
 			continue;
 		*inflight += cb_lane_slack(lane_seqs[l]);
 		*held += atomic_load_explicit(&sl->holds[pool],

@@ -167,7 +167,7 @@ static struct cb_sweep_scratch scratch;     /* the recounts' (sweep.h) */
 static _Atomic uint64_t local_holds[LOCAL_SIZE];
 
 /*
- * lib/futex.c is replaced by these two: the clock is the input's (so a
+ * lib/futex.c is replaced by these: the clocks are the input's (so a
  * run is deterministic and a client's launch deadline sits on the same
  * timeline as the sweeps), and a wake is counted instead of entering
  * the kernel (a hostile table can ask for 65536 wakes per sweep, which
@@ -179,6 +179,17 @@ static uint64_t wakes;
 uint64_t cb_monotonic_ns(void)
 {
 	return fake_now;
+}
+
+/* The launches' deadline clock (lib/clock.h): the same timeline. */
+uint64_t cb_monotonic_coarse_margin_ns(void)
+{
+	return 10000000;
+}
+
+uint64_t cb_monotonic_coarse_ceil_ns(void)
+{
+	return fake_now + cb_monotonic_coarse_margin_ns();
 }
 
 int cb_futex_wake(_Atomic uint32_t *word, int n)
@@ -884,7 +895,9 @@ static void recount_active(const struct input *in)
 /*
  * The scrub of free entries (sweeper.c's scan): each free entry ends
  * clean and free, owned ones and every pool counter are untouched, and
- * the recount (which reads owned entries only) still has nothing to do.
+ * the recount (which reads owned entries only) still has nothing to do;
+ * then the scrub of lanes: one naming no live client ends free and
+ * clean, live ones are untouched (the recount reads live lanes only).
  */
 static void scrub_free(const struct input *in)
 {
@@ -908,6 +921,26 @@ static void scrub_free(const struct input *in)
 			CHECK(atomic_load(&cslot(i)->holds[p]) == 0);
 			CHECK(atomic_load(&cslot(i)->admitted[p]) == 0);
 		}
+	}
+	/* Lanes (reserve.h): one naming no live client ends free, with
+	 * no records and its window closed; a live one is untouched. */
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
+		struct cb_lane_slot *ln = cb_slots_lane(slots, l);
+		uint64_t w = atomic_load(&ln->word), o;
+		int live;
+
+		o = atomic_load(&cslot(CB_LANE_CLIENT(w))->owner);
+		live = CB_LANE_PID(w) != 0 && CB_OWNER_PID(o) != 0 &&
+		    CB_LANE_OF(CB_LANE_CLIENT(w), o) == w;
+		cb_rsv_lane_scrub(slots, l, 4242);
+		if (live || CB_LANE_PID(w) == 0) {
+			CHECK(atomic_load(&ln->word) == w);
+			continue;
+		}
+		CHECK(CB_LANE_PID(atomic_load(&ln->word)) == 0);
+		CHECK(CB_SEQ_INFLIGHT(atomic_load(&ln->seq)) == 0);
+		for (int p = 0; p < CB_MAX_POOLS; p++)
+			CHECK(atomic_load(&ln->holds[p]) == 0);
 	}
 	usage_all(after);
 	CHECK(memcmp(before, after, sizeof(before)) == 0);
