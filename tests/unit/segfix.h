@@ -44,6 +44,18 @@ static inline void seg_init(void *base, enum cb_seg_kind kind)
 	    sizeof(err)), 0);
 }
 
+/* Both segments in private memory (page aligned), built as seg_init()
+ * builds them; free() each when done. */
+static inline void seg_alloc_pair(void **state, void **slots)
+{
+	*state = aligned_alloc(4096, seg_size(CB_SEG_STATE));
+	*slots = aligned_alloc(4096, seg_size(CB_SEG_SLOTS));
+	assert_non_null(*state);
+	assert_non_null(*slots);
+	seg_init(*state, CB_SEG_STATE);
+	seg_init(*slots, CB_SEG_SLOTS);
+}
+
 /*
  * Both segments, built as seg_init() builds them, in one anonymous
  * MAP_SHARED mapping (forked children share it), the slots segment
