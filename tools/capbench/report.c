@@ -306,21 +306,32 @@ static void print_reclaim(const struct bench_results *res)
 	    res->reclaim.p99 / 1e3, res->reclaim.max / 1e3);
 }
 
+/* One method's cells of section 7: throughput, max/min share, waits. */
+static void print_contend_cells(const struct tput *t)
+{
+	printf(" %.3g M/s | %.2f | %.1f us | %.1f us |", t->ops_s / 1e6,
+	    t->fairness, t->wait_p99_us, t->wait_max_us);
+}
+
 static void print_contend(const struct bench_opts *opt,
     const struct bench_results *res)
 {
 	printf("\n### 7. Contention near the limit (limit = procs/2, blocking "
-	    "reserve, %d ns held, %d ns between)\n\n| procs | limit | "
-	    "capbroker pairs/s | fairness max/min | POSIX sem pairs/s | "
-	    "fairness max/min |\n|---|---|---|---|---|---|\n",
+	    "reserve, %d ns held, %d ns between; wait: from the call to the "
+	    "admission, every reserve)\n\n| procs | limit | "
+	    "capbroker pairs/s | max/min | p99 wait | max wait | "
+	    "POSIX sem pairs/s | max/min | p99 wait | max wait | "
+	    "capbroker vs POSIX sem |\n"
+	    "|---|---|---|---|---|---|---|---|---|---|---|\n",
 	    CONTEND_HOLD_NS, CONTEND_THINK_NS);
 	for (int ci = 0; ci < opt->ncounts; ci++) {
 		const struct tput *c = &res->contend[0][ci];
 		const struct tput *p = &res->contend[1][ci];
 
-		printf("| %d | %d | %.3g M/s | %.2f | %.3g M/s | %.2f |\n",
-		    opt->counts[ci], res->contend_limit[ci], c->ops_s / 1e6,
-		    c->fairness, p->ops_s / 1e6, p->fairness);
+		printf("| %d | %d |", opt->counts[ci], res->contend_limit[ci]);
+		print_contend_cells(c);
+		print_contend_cells(p);
+		printf(" %.2fx |\n", ratio(c->ops_s, p->ops_s));
 	}
 }
 
