@@ -257,6 +257,7 @@ static void test_arrival_barges_while_head_woken(void **state)
 static void test_head_past_bound_not_passed(void **state)
 {
 	struct fx *f = *state;
+	struct cb_wq_entry behind;
 	cb_ticket t;
 	pthread_t th;
 
@@ -264,6 +265,10 @@ static void test_head_past_bound_not_passed(void **state)
 	atomic_store(&cb_wq_handoff_ns, 0);
 	start_waiter(f, "queue:head-try", &th);
 	assert_int_not_equal(barge(f) & CB_BARGE_HANDOFF, 0);
+	/* A waiter behind it (not waiting yet): the flag is not the
+	 * leaver's to clear then, only the admitted head's. */
+	assert_int_equal(cb_wq_enqueue(f->slots, f->a.client, f->a.owner, P,
+	    0, &behind), 0);
 	/* A unit comes free before the head's try: the arrival must not
 	 * take it, blocking or fail-fast, whatever it finds. */
 	assert_int_equal(cb_rsv_release(&f->a, &f->held), 0);
@@ -277,6 +282,8 @@ static void test_head_past_bound_not_passed(void **state)
 	assert_int_equal(f->ret, 0);
 	assert_int_equal(held(f), 1);
 	assert_int_equal(barge(f) & CB_BARGE_HANDOFF, 0);
+	assert_int_equal(queued(f), 1);
+	assert_int_equal(cb_wq_leave(f->slots, &behind), 0);
 	assert_int_equal(queued(f), 0);
 	assert_int_equal(cb_rsv_release(&f->h, &f->ticket), 0);
 	/* Nobody queued, no flag: the hot path again. */
