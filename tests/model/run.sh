@@ -307,18 +307,18 @@ expect_ok "barge: 2 arrivals, no lost wakeup, the head handed its unit" "-O2"
 expect_ok "barge: 3 arrivals" "-O2 -DMEMLIM=2048" -DNA=3
 expect_ok "barge: the ceiling never drops below a live waiter" "-O0" -DCEILING
 # shellcheck disable=SC2086 # $3: a list of flags
-bneg() { expect_cex "barge negative $1" "$2" $3; }
-bneg "arrivals ignore the hand-off flag (passed for ever)" "late<=" \
+bgneg() { expect_cex "barge negative $1" "$2" $3; }
+bgneg "arrivals ignore the hand-off flag (passed for ever)" "late<=" \
     -DBUG_IGNORE_FLAG
-bneg "the head reads release_seq after its try" "$lost" -DBUG_LATE_READ
-bneg "the enqueuer announces before its claim" "(C>=5)" \
+bgneg "the head reads release_seq after its try" "$lost" -DBUG_LATE_READ
+bgneg "the enqueuer announces before its claim" "(C>=5)" \
     "-DCEILING -DBUG_ANNOUNCE_FIRST"
 said=reached
 # shellcheck disable=SC2086 # $3: a list of flags
-bcover() { expect_cex "barge reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
-bcover "an arrival passes the queued head"              1
-bcover "an arrival in flight takes a unit after the flag" 2
-bcover "the head refused, asleep, woken, admitted"      3
+bgcover() { expect_cex "barge reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+bgcover "an arrival passes the queued head"              1
+bgcover "an arrival in flight takes a unit after the flag" 2
+bgcover "the head refused, asleep, woken, admitted"      3
 
 # Entry reuse (reuse.pml, issue 12 finding 1: broker/sweeper.c): a
 # client entry freed and claimed again by a new owner while one epoll
