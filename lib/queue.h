@@ -143,7 +143,13 @@
  *   Who writes B[p]: enqueuers (ceiling up), heads (HANDOFF set and
  *     clear), leavers and the sweeper (settle).  Nothing is published
  *     through it: the CAS on U (reserve.h) decides who gets a unit, and
- *     B[p] only decides who may try.
+ *     B[p] only decides who may try.  So its orderings pair with the
+ *     seq_cst accesses of the argument above, not with data: the
+ *     announce CAS with a settler's load of B[p] (and, through the
+ *     enqueuer's earlier CAS to WAITING, with the settler's scan); a
+ *     head's set with an arrival's load, which it places in the total
+ *     order (an arrival whose load follows the set queues); the
+ *     admitted head's clear with nothing (a late clear costs a barge).
  *
  * What it guarantees:
  *   - Priority order: an arrival never takes a unit while a live
