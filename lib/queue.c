@@ -35,12 +35,16 @@
 
 /*
  * Spinning (queue.h, Barging): a blocking hold that finds its pool full
- * re-tries for up to SPIN_NS before it queues, and a head refused
- * watches release_seq as long before it sleeps, SPIN_PAUSES pause
- * instructions between two looks.  A hand-off through the queue costs
+ * re-tries for up to SPIN_NS before it queues, SPIN_PAUSES pause
+ * instructions between two tries.  A hand-off through the queue costs
  * a FUTEX_WAKE and a context switch (~20 us here); a unit held for a
- * few microseconds is cheaper to wait for awake (capbench section 7,
- * docs/BENCHMARKS.md has the figures that chose the value).
+ * few microseconds is cheaper to wait for awake.  Measured (capbench
+ * section 7, 2 processes, docs/BENCHMARKS.md): no spin 0.82-0.88x the
+ * POSIX semaphore, this spin 1.02-1.05x.  A refused head that also
+ * spun on release_seq before sleeping gained nothing on top (0.99-
+ * 1.16x, within the noise) and alone did worse than no spin at all
+ * (0.62-0.69x: the spinning head takes the CPU the holder needs), so
+ * heads do not spin.
  */
 #define SPIN_NS 20000
 #define SPIN_PAUSES 32
@@ -594,32 +598,6 @@ static int segment_retired(const struct cb_rsv *r)
 	    memory_order_acquire)) & CB_STATE_F_RETIRED) != 0;
 }
 
-/*
- * The head's spin before it sleeps on release_seq (queue.h): 1 if s
- * moved (a unit was freed: try again), 0 if the spin ran out.
- */
-static int head_spin(const struct cb_pool_slot *ps, uint32_t s)
-{
-	uint64_t until = cb_monotonic_ns() + SPIN_NS;
-
-	do {
-		for (int k = 0; k < SPIN_PAUSES; k++)
-			cpu_relax();
-		/* seq_cst, as the load of s (no lost wakeup, queue.h). */
-		if (atomic_load_explicit(&ps->release_seq,
-		    memory_order_seq_cst) != s)
-			return 1;
-	} while (cb_monotonic_ns() < until);
-	return 0;
-}
-
-static int deadline_passed(const struct timespec *deadline)
-{
-	struct timespec now = cb_deadline_after_ms(0);
-
-	return deadline != NULL && !cb_timespec_before(&now, deadline);
-}
-
 /* cb_wq_wait returns ret; a flag it set goes with it unless admitted
  * (the admitted head cleared it already). */
 static int wait_done(struct cb_pool_slot *ps, int flagged, int ret)
@@ -683,11 +661,7 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 				return wait_done(ps, flagged, ret);
 			}
 			/* Refused (the pool full, or a barger was first): still
-			 * the head.  A unit freed within the spin saves the
-			 * sleep and the wake. */
-			if (kind == CB_HOLD && head_spin(ps, s) &&
-			    !deadline_passed(deadline))
-				continue;
+			 * the head; asleep until the next release. */
 			word = &ps->release_seq;
 			val = s;
 		} else {

@@ -123,8 +123,8 @@
  *     CB_WQ_HANDOFF_NS (1 ms) since its cb_wq_wait began, set HANDOFF
  *     (again, if anyone cleared it); try; admitted: clear HANDOFF.
  *     Refused (the pool full, or a barger's CAS came first): it is
- *     still the head -- nothing moved its entry -- and spins on R[p]
- *     for up to SPIN_NS before it sleeps there as above.  Leaving
+ *     still the head -- nothing moved its entry -- and sleeps on R[p]
+ *     as above (a spin there did not pay: queue.c, SPIN_NS).  Leaving
  *     unadmitted (timeout, signal, error), it clears a flag it set.
  *   Ceiling: at least the priority of every live waiter (an
  *     over-estimate costs throughput only: arrivals queue).  Each
