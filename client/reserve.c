@@ -182,17 +182,18 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 	if (r < 0)
 		return r;
 	/* The hot path: nobody queued (one relaxed load), one attempt.
-	 * With waiters queued a request never passes one of the same or
-	 * a higher priority (queue.h): fail fast, or join the queue. */
+	 * With waiters queued (queue.h, Barging) a fail-fast request
+	 * never passes one of the same or a higher priority; a blocking
+	 * one takes a free unit (after a short spin if there is none)
+	 * unless a head waited past the hand-off bound or a waiter
+	 * outranks it, and otherwise joins the queue. */
 	if (req->timeout_ms == 0)
 		r = cb_wq_blocked(c->slots, req->pool, req->priority) ?
 		    -EAGAIN : cb_rsv_try(&c->rsv, req->pool, req->kind,
 		    req->observed, ticket);
-	else if (cb_wq_hint(c->slots, req->pool) == 0)
-		r = cb_rsv_try(&c->rsv, req->pool, req->kind, req->observed,
-		    ticket);
 	else
-		r = -EAGAIN;
+		r = cb_wq_arrive(&c->rsv, req->pool, req->kind, req->observed,
+		    req->priority, ticket);
 	if (r == -EAGAIN && cb_handle_pool_gone(c, req->pool))
 		return pool_deleted(c, req->pool);
 	if (r == -EAGAIN && req->timeout_ms != 0)

@@ -59,8 +59,9 @@ struct cb_request {
 	                         served higher priority first, FIFO
 	                         (arrival order) within a priority; an
 	                         arrival never passes a queued waiter of
-	                         the same or a higher priority (see
-	                         cb_enqueue) */
+	                         a higher priority, nor (fail-fast) of the
+	                         same one, nor one that has waited 1 ms
+	                         (see cb_reserve, cb_enqueue) */
 };
 
 /* cb_open() flags. */
@@ -206,8 +207,13 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out);
  * waits in the pool's queue (fair: see cb_enqueue; asleep on a shared
  * futex, the head woken by releases, expiries and limit changes) until
  * admitted or the deadline passes.  While waiters are queued, a request
- * does not pass one of the same or a higher priority: with timeout_ms 0
- * it gets -EAGAIN even if a unit is free at that instant.
+ * never passes one of a higher priority.  With timeout_ms 0 it does not
+ * pass one of the same priority either (-EAGAIN even if a unit is free
+ * at that instant); a blocking request may take a unit free as it
+ * arrives (after a spin of a few microseconds if none is), as a
+ * semaphore would, until the head has waited 1 ms: then the next unit
+ * is the head's.  No waiter is passed over for longer than 1 ms plus
+ * one wake-up (capbroker(3), Fair waiting).
  * Returns: 0 and *ticket; -EAGAIN over the limit with timeout_ms 0, or
  * -ETIMEDOUT, both with *retry_after_ms (if not NULL) set to the
  * earliest launch deadline in the pool or the broker's default hint;
@@ -240,7 +246,9 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
  * whoever frees one wakes only the head.  A waiter that leaves (admitted,
  * cb_dequeue, cb_close) or whose process dies is removed and never
  * holds up the waiters behind it.  Between cb_wait() calls a waiter
- * keeps its place: at the head, the next free unit waits for it.
+ * keeps its place; at the head, a free unit may go to a blocking
+ * arrival of its priority until the head has waited 1 ms inside
+ * cb_wait() (cb_reserve), and to none of a lower priority.
  *
  * cb_enqueue: take a place at the back of req->priority in req->pool's
  * queue (req->timeout_ms is not used).  Returns 0 and *w; -ENOENT,

@@ -432,6 +432,27 @@ struct cb_pool_slot {
 	 */
 	_Atomic uint32_t pickers;
 	_Atomic uint32_t pick_seq;
+	/*
+	 * Barging (lib/queue.h), in ABI 1.1's padding (zeros: no hand-off,
+	 * no ceiling, what every older client left there).  One word on
+	 * this line, so a blocking arrival that found `queued` non-zero
+	 * decides with one more load of a line it already has:
+	 *   CB_BARGE_HANDOFF  set by a head that waited past the hand-off
+	 *                     bound; cleared by the head once admitted, by
+	 *                     the waiter that set it when it leaves
+	 *                     unadmitted, and by a leaver or the sweeper
+	 *                     that finds no live waiter of the pool;
+	 *   version           +1 by every change, so a lowering CAS from
+	 *                     the value it read fails if anyone moved it;
+	 *   ceiling           priority + 2^31 (0: none), at least the
+	 *                     priority of every live waiter: raised by
+	 *                     each enqueuer after its CAS to WAITING,
+	 *                     lowered to the head's by a leaver's or the
+	 *                     sweeper's scan.
+	 * Every change is a seq_cst CAS; arrivals load it seq_cst (a plain
+	 * load on x86-64).  queue.h says what each pairs with.
+	 */
+	_Atomic uint64_t barge;
 	/* Statistics, relaxed. */
 	CB_LINE_ALIGNED _Atomic uint64_t admitted;
 	_Atomic uint64_t rejected;        /* over the limit (EAGAIN/timeout) */
@@ -471,6 +492,15 @@ struct cb_pool_slot {
  * CB_ADMITTED_BATCH, and no admission writes a line other processes
  * write (capbench, docs/BENCHMARKS.md).
  */
+#define CB_BARGE_HANDOFF (1ull << 63)
+#define CB_BARGE_VERSION(b) ((uint32_t)((b) >> 32) & 0x7fffffffu)
+#define CB_BARGE_CEILING(b) ((uint32_t)(b))
+#define CB_BARGE_WORD(handoff, version, ceiling) \
+	((handoff) | ((uint64_t)((version) & 0x7fffffffu) << 32) | \
+	(uint32_t)(ceiling))
+/* A priority as the ceiling holds it: order-preserving, INT32_MIN -> 0. */
+#define CB_BARGE_PRIO(p) ((uint32_t)(int32_t)(p) ^ 0x80000000u)
+
 #define CB_ADMITTED_BATCH 64
 #define CB_OWNER(gen, pid) (((uint64_t)(gen) << 32) | (uint32_t)(pid))
 #define CB_OWNER_PID(o) ((uint32_t)(o))
@@ -680,6 +710,9 @@ static_assert(sizeof(struct cb_pool_conf) == 128, "pool conf: 2 lines");
 static_assert(sizeof(struct cb_pool_slot) == 192, "pool slot: 3 lines");
 static_assert(offsetof(struct cb_pool_slot, pick_seq) < 2 * CB_CACHE_LINE,
     "pickers on the release line, in ABI 1.1's padding");
+static_assert(offsetof(struct cb_pool_slot, barge) / CB_CACHE_LINE ==
+    offsetof(struct cb_pool_slot, queued) / CB_CACHE_LINE,
+    "barge on the queued hint's line, in ABI 1.1's padding");
 static_assert(sizeof(struct cb_slots_hot) == CB_CACHE_LINE, "slots hot");
 static_assert(sizeof(struct cb_client_slot) == 576, "client slot");
 static_assert(sizeof(struct cb_lane_slot) == 320, "lane slot");

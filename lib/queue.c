@@ -33,6 +33,47 @@
  * latency, never a hang (libcapbroker's WATCH_SLICE_MS). */
 #define WAIT_SLICE_MS 1000
 
+/*
+ * Spinning (queue.h, Barging): a blocking hold that finds its pool full
+ * re-tries for up to SPIN_NS before it queues, SPIN_PAUSES pause
+ * instructions between two tries.  A hand-off through the queue costs
+ * a FUTEX_WAKE and a context switch (~20 us here); a unit held for a
+ * few microseconds is cheaper to wait for awake.  Measured (capbench
+ * section 7, 2 processes, docs/BENCHMARKS.md): no spin 0.82-0.88x the
+ * POSIX semaphore, this spin 1.02-1.05x.  A refused head that also
+ * spun on release_seq before sleeping gained nothing on top (0.99-
+ * 1.16x, within the noise) and alone did worse than no spin at all
+ * (0.62-0.69x: the spinning head takes the CPU the holder needs), so
+ * heads do not spin.
+ */
+#define SPIN_NS 20000
+#define SPIN_PAUSES 32
+
+/* CAS attempts on a pool's barge word before giving up: each failure
+ * is someone else's change, and a hostile writer must not hold us in a
+ * loop (a ceiling left high, or a flag left set, costs throughput and
+ * is settled by the next leaver or the sweeper). */
+#define BARGE_TRIES 8
+
+#ifdef CB_TESTPOINTS
+_Atomic uint64_t cb_wq_handoff_ns = CB_WQ_HANDOFF_NS;
+#define HANDOFF_NS() atomic_load_explicit(&cb_wq_handoff_ns, \
+	memory_order_relaxed)
+#else
+#define HANDOFF_NS() ((uint64_t)CB_WQ_HANDOFF_NS)
+#endif
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
 /* Lower a counter by one, never below zero (hostile or drifted values
  * must not wrap a hint to "everybody is queued"). */
 static void dec64(_Atomic uint64_t *v)
@@ -60,6 +101,91 @@ static void count_up(struct cb_pool_slot *ps)
 {
 	atomic_fetch_add_explicit(&ps->queued, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&ps->waiters, 1, memory_order_seq_cst);
+}
+
+/*
+ * The barge word (abi.h, queue.h's Barging).  Every change is a
+ * seq_cst CAS that bumps the version: the one total order in which
+ * queue.h argues puts "enqueuer's CAS to WAITING, then its announce"
+ * against "leaver's load of the word, its scan, its CAS".
+ */
+static uint64_t barge_load(const struct cb_pool_slot *ps)
+{
+	return atomic_load_explicit(&ps->barge, memory_order_seq_cst);
+}
+
+static int barge_cas(struct cb_pool_slot *ps, uint64_t *x, uint64_t handoff,
+    uint32_t ceiling)
+{
+	return atomic_compare_exchange_strong_explicit(&ps->barge, x,
+	    CB_BARGE_WORD(handoff, CB_BARGE_VERSION(*x) + 1, ceiling),
+	    memory_order_seq_cst, memory_order_seq_cst);
+}
+
+/* An enqueuer, after its CAS to WAITING: raise the ceiling to its
+ * priority, and move the version even if it is high enough already, so
+ * that a leaver's lowering from a value read before this fails. */
+static void barge_announce(struct cb_pool_slot *ps, int32_t priority)
+{
+	uint64_t x = barge_load(ps);
+
+	for (int k = 0; k < BARGE_TRIES; k++) {
+		uint32_t c = CB_BARGE_CEILING(x), p = CB_BARGE_PRIO(priority);
+
+		if (barge_cas(ps, &x, x & CB_BARGE_HANDOFF, c > p ? c : p))
+			return;
+	}
+}
+
+/* A head past the bound: from now on arrivals queue (or fail fast). */
+static void barge_handoff_set(struct cb_pool_slot *ps)
+{
+	uint64_t x = barge_load(ps);
+
+	for (int k = 0; k < BARGE_TRIES && !(x & CB_BARGE_HANDOFF); k++)
+		if (barge_cas(ps, &x, CB_BARGE_HANDOFF, CB_BARGE_CEILING(x)))
+			return;
+}
+
+/* The head admitted (or the setter leaving): arrivals may barge again. */
+static void barge_handoff_clear(struct cb_pool_slot *ps)
+{
+	uint64_t x = barge_load(ps);
+
+	for (int k = 0; k < BARGE_TRIES && (x & CB_BARGE_HANDOFF); k++)
+		if (barge_cas(ps, &x, 0, CB_BARGE_CEILING(x)))
+			return;
+}
+
+/*
+ * A leaver's (or the sweeper's) settle, from the word x it loaded
+ * before its scan: the ceiling down to the head's priority, the flag
+ * cleared if no live waiter is left.  Fails, harmlessly, if anyone
+ * changed the word since x (an enqueuer's announce, a head's flag).
+ */
+int cb_wq_barge_settle(void *slots, int pool, uint64_t x, int has_head,
+    int32_t head_priority)
+{
+	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
+	uint64_t h = has_head ? x & CB_BARGE_HANDOFF : 0;
+	uint32_t c = has_head ? CB_BARGE_PRIO(head_priority) : 0;
+
+	if ((x & CB_BARGE_HANDOFF) == h && CB_BARGE_CEILING(x) == c)
+		return 0;
+	return barge_cas(ps, &x, h, c);
+}
+
+uint64_t cb_wq_barge_word(const void *slots, int pool)
+{
+	return barge_load(cb_slots_pool(slots, pool));
+}
+
+int cb_wq_barge_ok(const void *slots, int pool, int32_t priority)
+{
+	uint64_t x = barge_load(cb_slots_pool(slots, pool));
+
+	return !(x & CB_BARGE_HANDOFF) &&
+	    CB_BARGE_PRIO(priority) >= CB_BARGE_CEILING(x);
 }
 
 int cb_wq_entry_free(void *slots, uint32_t e, uint64_t w)
@@ -131,6 +257,7 @@ static void scan(void *slots, int pool, const struct cb_wq_entry *me,
 	out->found = out->has_head = 0;
 	out->head = 0;
 	out->head_word = 0;
+	out->head_priority = 0;
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
 		uint64_t w = atomic_load_explicit(
 		    &cb_slots_waiter(slots, e)->word, memory_order_seq_cst);
@@ -155,6 +282,7 @@ static void scan(void *slots, int pool, const struct cb_wq_entry *me,
 			out->has_head = 1;
 			out->head = e;
 			out->head_word = w;
+			out->head_priority = v.priority;
 			hp = v.priority;
 			ht = v.ticket;
 		}
@@ -355,6 +483,9 @@ int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
 			count_up(ps);
 			continue;
 		}
+		/* After WAITING: a leaver that reads the barge word after
+		 * this scans after WAITING too (queue.h, Barging). */
+		barge_announce(ps, priority);
 		me->index = e;
 		me->pool = pool;
 		me->word = waiting;
@@ -370,15 +501,50 @@ int cb_wq_enqueue(void *slots, uint32_t client, uint64_t owner, int pool,
 
 int cb_wq_leave(void *slots, const struct cb_wq_entry *me)
 {
+	struct cb_wq_scan sc;
+	uint64_t x;
 	int won;
 
 	if (me->index >= CB_MAX_WAITERS)
 		return -ESTALE;
 	won = cb_wq_entry_free(slots, me->index, me->word);
+	/* The barge word before the scan, the settle after (queue.h). */
+	x = barge_load(cb_slots_pool(slots, me->pool));
+	scan(slots, me->pool, NULL, &sc);
+	cb_wq_barge_settle(slots, me->pool, x, sc.has_head,
+	    sc.head_priority);
 	/* Hand over: the head may now be the entry behind us, and if we
 	 * were admitted, units may remain for it. */
-	cb_wq_wake_head(slots, me->pool);
+	if (sc.has_head)
+		wake_entry(slots, sc.head);
 	return won ? 0 : -ESTALE;
+}
+
+int cb_wq_arrive(struct cb_rsv *r, int pool, int kind, uint32_t observed,
+    int32_t priority, cb_ticket *ticket)
+{
+	uint64_t now, until = 0;
+	int ret;
+
+	for (;;) {
+		/* queued first (relaxed, 0 on the common path), then the
+		 * barge word on the same line. */
+		if (cb_wq_hint(r->slots, pool) != 0 &&
+		    !cb_wq_barge_ok(r->slots, pool, priority))
+			return -EAGAIN;
+		ret = cb_rsv_try(r, pool, kind, observed, ticket);
+		/* A refused launch may have touched the launch table:
+		 * launches do not spin. */
+		if (ret != -EAGAIN || kind != CB_HOLD)
+			return ret;
+		now = cb_monotonic_ns();
+		if (until == 0)
+			until = now + SPIN_NS;
+		else if (now >= until)
+			return -EAGAIN;
+		for (int k = 0; k < SPIN_PAUSES; k++)
+			cpu_relax();
+	}
 }
 
 /*
@@ -432,14 +598,24 @@ static int segment_retired(const struct cb_rsv *r)
 	    memory_order_acquire)) & CB_STATE_F_RETIRED) != 0;
 }
 
+/* cb_wq_wait returns ret; a flag it set goes with it unless admitted
+ * (the admitted head cleared it already). */
+static int wait_done(struct cb_pool_slot *ps, int flagged, int ret)
+{
+	if (flagged && ret != 0)
+		barge_handoff_clear(ps);
+	return ret;
+}
+
 int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
     uint32_t observed, const struct timespec *deadline, int interruptible,
     cb_ticket *ticket)
 {
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, me->pool);
 	struct cb_waiter_slot *ws;
-	uint64_t stalled_word = 0;
+	uint64_t stalled_word = 0, since = cb_monotonic_ns();
 	uint32_t stalled = CB_MAX_WAITERS;
+	int flagged = 0;
 
 	if (me->index >= CB_MAX_WAITERS)
 		return -ESTALE;
@@ -461,19 +637,31 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 		 * back at once, anyone else within a slice. */
 		if (segment_retired(r)) {
 			cb_wq_leave(r->slots, me);
-			return -EPROTO;
+			return wait_done(ps, flagged, -EPROTO);
 		}
 		cb_wq_scan(r->slots, me->pool, me, &sc);
 		if (!sc.found)
-			return -ESTALE;
+			return wait_done(ps, flagged, -ESTALE);
 		if (sc.ahead == 0) {
+			/* Past the bound: no more barging; the next unit is
+			 * ours (queue.h).  Set again after anyone cleared it. */
+			if (cb_monotonic_ns() - since >= HANDOFF_NS()) {
+				barge_handoff_set(ps);
+				flagged = 1;
+			}
+			CB_TESTPOINT("queue:head-try");
 			ret = cb_rsv_try(r, me->pool, kind, observed, ticket);
 			if (ret == 0 && given_back(r, me, ticket))
 				continue;
+			/* Admitted: the hand-off, if any, is done. */
+			if (ret == 0)
+				barge_handoff_clear(ps);
 			if (ret != -EAGAIN) {
 				cb_wq_leave(r->slots, me);
-				return ret;
+				return wait_done(ps, flagged, ret);
 			}
+			/* Refused (the pool full, or a barger was first): still
+			 * the head; asleep until the next release. */
 			word = &ps->release_seq;
 			val = s;
 		} else {
@@ -483,12 +671,14 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 		slice = cb_deadline_after_ms(WAIT_SLICE_MS);
 		if (deadline != NULL && cb_timespec_before(deadline, &slice))
 			slice = *deadline;
+		CB_TESTPOINT("queue:sleep");
 		ret = cb_futex_wait(word, val, &slice);
+		CB_TESTPOINT("queue:woken");
 		if (ret == -EINTR && interruptible)
-			return -EINTR;
+			return wait_done(ps, flagged, -EINTR);
 		now = cb_deadline_after_ms(0);
 		if (deadline != NULL && !cb_timespec_before(&now, deadline))
-			return -ETIMEDOUT;
+			return wait_done(ps, flagged, -ETIMEDOUT);
 		if (ret != -ETIMEDOUT || sc.ahead == 0)
 			continue;
 		/* A whole slice behind the same head: is it still alive? */

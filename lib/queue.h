@@ -54,10 +54,10 @@
  * passed.  So an admitted head scans once more and, if anyone is ahead
  * of it now, releases the unit again (the release wakes the real head)
  * and goes on waiting.
- * Only heads ever call cb_rsv_try, and only heads sleep on R[p], so
- * whoever frees capacity (release, expiry, reclaim, limit raise,
- * recount: all bump R[p], futex.h's notify) wakes the head and nobody
- * else; a waiter behind the head sleeps on its own word until a
+ * Of the waiters only heads call cb_rsv_try, and only heads sleep on
+ * R[p], so whoever frees capacity (release, expiry, reclaim, limit
+ * raise, recount: all bump R[p], futex.h's notify) wakes the head and
+ * nobody else; a waiter behind the head sleeps on its own word until a
  * hand-over or prune makes it the head: a chain of single wakes.
  *
  * Why no wakeup is lost (a waiter that is head while a unit is free
@@ -102,22 +102,93 @@
  * an enqueuer that claims again without raising waiters, or a
  * fail-fast path blind to a dead head does lose a wakeup.
  *
- * Arrivals do not barge: a blocking request with queued waiters goes
- * to the back of its priority (the hint Q[p].queued, one relaxed load,
- * is 0 on the common path: then it tries at once, as before fair
- * queueing); a fail-fast request (timeout 0) gets -EAGAIN while any
- * live waiter of its pool has a priority >= its own, even if a unit is
- * momentarily free (that unit is the head's), and tries only if it
- * outranks every waiter.  An arrival racing with the head's grant may
- * still pass it; that is the order the two happened in.
+ * Barging (issue 14).  Strict FIFO costs a FUTEX_WAKE and a context
+ * switch per unit handed over (~20 us here), ten times below a barging
+ * semaphore on a contended one-unit pool.  So, as Go's sync.Mutex (1 ms
+ * of barging, then starvation mode) and the Linux mutex (optimistic
+ * spin, hand-off bit): an arrival may take a free unit while waiters
+ * are queued, until the head has waited past a bound; then the next
+ * unit is handed to the head.  Words, all on Q[p]'s line (abi.h):
+ *   B[p]     pool p's barge word: HANDOFF flag | version | ceiling
+ * Every change of B[p] is a seq_cst CAS that bumps the version.
  *
- * Strict order means head-of-line blocking: a head that cannot be
- * admitted (a launch whose observed floor keeps it out, say) holds up
- * smaller requests behind it, and a head that is stopped (SIGSTOP) or
- * not inside cb_wait() (the split API) keeps the next unit waiting for
- * it.  Fairness, unlike the limit, is not defended against hostile
- * clients: any process that can write the slots segment can queue
- * entries that look live.  But no write can starve a waiter for good:
+ *   Arrival (blocking, cb_wq_arrive): Q[p].queued == 0 (one relaxed
+ *     load, the common path): try, as before.  Otherwise load B[p]
+ *     (seq_cst, same line): barge iff HANDOFF is clear and its
+ *     priority >= the ceiling; else queue.  A hold that finds the pool
+ *     full re-tries for a spin (SPIN_NS, queue.c) before it queues,
+ *     re-checking B[p] each time.  A releasing thread coming back is
+ *     an arrival like any other.
+ *   Head (cb_wq_wait, position 0), each round: if it has waited
+ *     CB_WQ_HANDOFF_NS (1 ms) since its cb_wq_wait began, set HANDOFF
+ *     (again, if anyone cleared it); try; admitted: clear HANDOFF.
+ *     Refused (the pool full, or a barger's CAS came first): it is
+ *     still the head -- nothing moved its entry -- and sleeps on R[p]
+ *     as above (a spin there did not pay: queue.c, SPIN_NS).  Leaving
+ *     unadmitted (timeout, signal, error), it clears a flag it set.
+ *   Ceiling: at least the priority of every live waiter (an
+ *     over-estimate costs throughput only: arrivals queue).  Each
+ *     enqueuer raises it, and bumps the version even when it is high
+ *     enough, by a CAS *after* its CAS to WAITING (barge_announce).  A
+ *     leaver (cb_wq_leave) and the sweeper load B[p], then scan, then
+ *     CAS from what they loaded to the head's priority (none: 0, and
+ *     HANDOFF cleared).  Why that never lowers it below a live waiter
+ *     w: if w's announce precedes the settler's load of B[p] in the
+ *     seq_cst order, w's WAITING precedes the scan, which sees it; if
+ *     it comes after the load, the version moved and the settling CAS
+ *     fails.  (An announce before the claim would not do: the settler
+ *     could load after it and scan before the claim.)  The same for
+ *     HANDOFF: a head sets it after its WAITING, so a settler that
+ *     finds no live waiter cannot clear a flag set before its load.
+ *   Who writes B[p]: enqueuers (ceiling up), heads (HANDOFF set and
+ *     clear), leavers and the sweeper (settle).  Nothing is published
+ *     through it: the CAS on U (reserve.h) decides who gets a unit, and
+ *     B[p] only decides who may try.  So its orderings pair with the
+ *     seq_cst accesses of the argument above, not with data: the
+ *     announce CAS with a settler's load of B[p] (and, through the
+ *     enqueuer's earlier CAS to WAITING, with the settler's scan); a
+ *     head's set with an arrival's load, which it places in the total
+ *     order (an arrival whose load follows the set queues); the
+ *     admitted head's clear with nothing (a late clear costs a barge).
+ *
+ * What it guarantees:
+ *   - Priority order: an arrival never takes a unit while a live
+ *     waiter of a higher priority is queued (the ceiling).  Of equal
+ *     priority, it may pass the head within the bound: no waiter is
+ *     passed over for longer than CB_WQ_HANDOFF_NS plus one wake-up.
+ *     Once HANDOFF is set, an arrival that loaded B[p] before it was
+ *     set may still take one unit (it decided first); every later one
+ *     queues, or fails fast.  The bound is per cb_wq_wait call: a
+ *     split-API waiter (cb_wait) interrupted by a signal starts again.
+ *   - Positions: bargers never hold an entry, so a waiter's position
+ *     counts exactly the waiters ahead of it, as before.
+ *   - No lost wakeup: a barger's admission is a CAS on U like any
+ *     other; a head refused because of it read R[p] before its try,
+ *     so the barger's later release moves R[p] (waiters != 0).
+ *   - A stale or hostile B[p] costs throughput, never a hang: the
+ *     hot path never reads it when queued == 0; heads ignore it (they
+ *     always try); a head admitted clears HANDOFF; a leaver or the
+ *     sweeper that finds no live waiter clears both flag and ceiling,
+ *     and the sweeper lowers a ceiling above the head's priority.
+ *     Clients of an older libcapbroker on the same segment neither
+ *     announce nor set the flag: arrivals may pass their waiters (as
+ *     any arrival racing an enqueue could), never wedge them.
+ * Fail-fast requests (timeout 0) keep the strict rule: -EAGAIN while
+ * any live waiter of their pool has a priority >= their own, even if a
+ * unit is momentarily free, and they try only if they outrank every
+ * waiter (cb_wq_blocked scans, so the flag does not change it).
+ * tests/model/barge.pml checks the flag and the ceiling with spin;
+ * tests/unit/test_tp_barge.c forces each interleaving.
+ *
+ * Strict order (past the bound, across priorities) means head-of-line
+ * blocking: a head that cannot be admitted (a launch whose observed
+ * floor keeps it out, say) holds up smaller requests behind it, a
+ * head stopped (SIGSTOP) after it set HANDOFF keeps the next unit
+ * waiting for it, and a head not inside cb_wait() (the split API)
+ * keeps units from arrivals of a lower priority.  Fairness, unlike the
+ * limit, is not defended against hostile clients: any process that can
+ * write the slots segment can queue entries that look live.
+ * But no write can starve a waiter for good:
  * an honest ticket is below queue_next for ever once its entry is
  * WAITING, so a live ticket at or beyond it (queue_next set to 2^62
  * and back to 0, or a ticket written) is a hostile write's, and the
@@ -155,6 +226,7 @@ struct cb_wq_scan {
 	int has_head;
 	uint32_t head;          /* index of the head entry */
 	uint64_t head_word;
+	int32_t head_priority;
 	uint32_t pruned;        /* dead entries this scan freed */
 };
 
@@ -206,6 +278,45 @@ int cb_wq_blocked(void *slots, int pool, int32_t priority);
 
 /* The relaxed hint: 0 when nobody is queued in pool. */
 uint64_t cb_wq_hint(const void *slots, int pool);
+
+/*
+ * The hand-off bound (Barging above): a head that has waited this long
+ * (from the start of its cb_wq_wait) stops arrivals from passing it.
+ * The test-point build reads it from cb_wq_handoff_ns instead, which
+ * its tests may set (0: every head hands off at once).
+ */
+#define CB_WQ_HANDOFF_NS 1000000u
+#ifdef CB_TESTPOINTS
+extern _Atomic uint64_t cb_wq_handoff_ns;
+#endif
+
+/*
+ * A blocking request's attempt before it queues (Barging): take a free
+ * unit of pool unless the barge word says a head is owed it or a live
+ * waiter outranks priority; a hold that finds the pool full re-tries
+ * for a spin first.  Returns 0 (*ticket), -EAGAIN (queue up), or
+ * another error of cb_rsv_try.
+ */
+int cb_wq_arrive(struct cb_rsv *r, int pool, int kind, uint32_t observed,
+    int32_t priority, cb_ticket *ticket);
+
+/* May an arrival of priority pass pool's waiters (Barging)?  One
+ * seq_cst load of the barge word: no hand-off flag, and priority at or
+ * above the ceiling. */
+int cb_wq_barge_ok(const void *slots, int pool, int32_t priority);
+
+/* The barge word as loaded now (seq_cst; tests, capdump). */
+uint64_t cb_wq_barge_word(const void *slots, int pool);
+
+/*
+ * Settle pool's barge word from x, loaded before a scan that found the
+ * head (has_head, its head_priority) or none: the ceiling down to the
+ * head's priority, the flag cleared when no live waiter is left.  One
+ * CAS from x; returns 1 if it changed the word.  Leavers and the
+ * sweeper (sweep_queue.c).
+ */
+int cb_wq_barge_settle(void *slots, int pool, uint64_t x, int has_head,
+    int32_t head_priority);
 
 /* Wake pool's head (hand-over): bump its wake word and FUTEX_WAKE. */
 void cb_wq_wake_head(void *slots, int pool);

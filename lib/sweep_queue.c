@@ -188,10 +188,16 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 {
 	uint64_t count[CB_MAX_POOLS] = { 0 }, touched = 0;
 	uint64_t top[CB_MAX_POOLS] = { 0 }, waiting = 0;
+	uint64_t barge[CB_MAX_POOLS];
+	int32_t ceiling[CB_MAX_POOLS] = { 0 };
 	uint32_t freed = 0;
 	struct cb_wq_view v;
 
 	*hints = 0;
+	/* Each pool's barge word before the pass, settled after it from
+	 * what the pass found live (queue.h, Barging). */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		barge[p] = cb_wq_barge_word(slots, p);
 	for (uint32_t e = 0; e < CB_MAX_WAITERS; e++) {
 		/* Pairs with the enqueuer's seq_cst CASes FREE -> CLAIMING
 		 * -> WAITING (cb_wq_enqueue) and the free's
@@ -216,6 +222,8 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 
 			if (!(waiting & (1ull << p)) || v.ticket > top[p])
 				top[p] = v.ticket;
+			if (!(waiting & (1ull << p)) || v.priority > ceiling[p])
+				ceiling[p] = v.priority;
 			waiting |= 1ull << p;
 		}
 	}
@@ -232,6 +240,11 @@ uint32_t cb_wq_sweep(void *slots, const uint32_t *active,
 		    &cb_slots_pool(slots, p)->queue_next,
 		    memory_order_seq_cst) && rebase_tickets(slots, p, st))
 			touched |= 1ull << p;
+	/* A ceiling above every live waiter, a flag no live waiter set
+	 * (a dead head's, a hostile write): throughput lost, put right. */
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		cb_wq_barge_settle(slots, p, barge[p],
+		    (waiting & (1ull << p)) != 0, ceiling[p]);
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		uint32_t fixed = repair_counters(slots, p, count[p], st);
 

@@ -17,6 +17,8 @@ expect_match "$out" '^\| procs \|.* protocol floor \(8 RMW\) \| store floor \(2 
     "hold table with both floors"
 expect_match "$out" '\| store floor \(2 RMW \+ stores\) vs POSIX sem \|$' \
     "store floor's ratio to POSIX sem"
+expect_match "$out" '^\| procs \| limit \| capbroker pairs/s \| max/min \| p99 wait \| max wait \| POSIX sem pairs/s \|' \
+    "contention table with the waits of both methods"
 
 say "the JSON is well formed and every section ran or was skipped with a reason"
 python3 - "$json" <<'PY' || fail "bad JSON report: $(cat "$json")"
@@ -40,8 +42,14 @@ for row in hold:
         assert row[m] and row[m]["ops_per_s"] > 0, (m, row)
     # Redis is optional: measured, or skipped with a reason.
     assert row["redis"] or "redis" in secs["hold"]["reason"], row
+if secs["contention"]["status"] == "ok":
+    for row in secs["contention"]["rows"]:
+        for m in ("capbroker", "posix_sem"):
+            t = row[m]
+            assert t["waits"] > 0, (m, row)
+            assert 0 <= t["wait_p99_us"] <= t["wait_max_us"], (m, row)
 assert d["shm_leftovers"] == 0
-assert len(d["targets"]) == 9
+assert len(d["targets"]) == 10
 PY
 
 say "the broker, redis-server and every worker process are gone"

@@ -39,6 +39,9 @@
 # (with a broker crash: about 7.4*10^7 states, 2-3 minutes, about 4 GiB),
 # budget.pml's bigger runs (about a minute more) and lanes.pml with two
 # takes in each thread (1.1*10^8 states, about 5 minutes, 5.3 GiB).
+#
+# tests/model/barge.pml (barging with a hand-off bound, lib/queue.h)
+# runs right after queue.pml.
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 model=$here/reserve.pml
@@ -296,6 +299,31 @@ qcover "a claim freed as stuck, claimed again" 4 \
     "-DMORTAL=3 -DLEAVER=3 -DSTUCK=0"
 qcover "the fail-fast path prunes a dead head" 5 \
     "$ff -DMORTAL=1 -DLEAVER=2"
+
+# Barging with a hand-off bound (barge.pml, lib/queue.h, issue 14): a
+# head and NA arrivals that hold, release and come back on a one-unit
+# pool.  No lost wakeup; once the head set the hand-off flag, at most
+# the arrivals already past their look at it take a unit before the
+# head.  The ceiling: an enqueuer's announce after its WAITING against
+# a leaver's settle (load, scan, CAS).
+model=$here/barge.pml
+said=counterexample
+expect_ok "barge: 2 arrivals, no lost wakeup, the head handed its unit" "-O2"
+expect_ok "barge: 3 arrivals" "-O2 -DMEMLIM=2048" -DNA=3
+expect_ok "barge: the ceiling never drops below a live waiter" "-O0" -DCEILING
+# shellcheck disable=SC2086 # $3: a list of flags
+bgneg() { expect_cex "barge negative $1" "$2" $3; }
+bgneg "arrivals ignore the hand-off flag (passed for ever)" "late<=" \
+    -DBUG_IGNORE_FLAG
+bgneg "the head reads release_seq after its try" "$lost" -DBUG_LATE_READ
+bgneg "the enqueuer announces before its claim" "(C>=5)" \
+    "-DCEILING -DBUG_ANNOUNCE_FIRST"
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+bgcover() { expect_cex "barge reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+bgcover "an arrival passes the queued head"              1
+bgcover "an arrival in flight takes a unit after the flag" 2
+bgcover "the head refused, asleep, woken, admitted"      3
 
 # Entry reuse (reuse.pml, issue 12 finding 1: broker/sweeper.c): a
 # client entry freed and claimed again by a new owner while one epoll

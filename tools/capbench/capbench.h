@@ -49,6 +49,8 @@
 #define READY_WAIT_MS	10000
 #define CONTEND_HOLD_NS	2000	/* section 7: work inside the reservation */
 #define CONTEND_THINK_NS 2000	/* ... and between two reservations */
+#define WAIT_BUCKETS	256	/* section 7's wait histogram: 8 buckets
+				   an octave, up to 2^33 ns */
 
 enum section {
 	S_READ, S_HOLD, S_LAUNCH, S_WATCH, S_PUBLISH, S_RECLAIM, S_CONTEND,
@@ -117,6 +119,11 @@ struct slot {
 	int err;
 	double val[4];
 	char msg[112];
+	/* Section 7: each blocking reserve's wait (from the call to the
+	 * admission or refusal), a histogram (methods.c, wait_bucket())
+	 * and the longest. */
+	uint64_t wait_max;
+	uint32_t wait[WAIT_BUCKETS];
 };
 
 struct group {
@@ -246,6 +253,9 @@ struct tput {
 	double ns_pair;		/* ns per pair, mean over the processes */
 	double fairness;	/* max/min pairs per process; 0: one got none */
 	uint64_t refused;	/* refused attempts (over the limit) */
+	uint64_t waits;		/* section 7: blocking reserves timed */
+	double wait_p99_us;	/* ... their 99th percentile wait */
+	double wait_max_us;	/* ... and the longest */
 };
 
 int prims_create(struct bench_prims *pr, const char *rundir, char *err,

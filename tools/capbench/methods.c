@@ -52,6 +52,7 @@ struct method_ctx {
 	struct reader rd;		/* M_REDIS */
 	uint64_t seq;
 	char id[32];
+	uint64_t wait_ns;		/* section 7: the last reserve's wait */
 };
 
 /* ----------------------------------------------------------------- */
@@ -174,7 +175,10 @@ static void m_teardown(struct method_ctx *x)
 static int pair_cb(struct method_ctx *x)
 {
 	cb_ticket t;
+	uint64_t t0 = cb_monotonic_ns();
 	int r = cb_reserve(x->c, &x->req, &t, NULL);
+
+	x->wait_ns = cb_monotonic_ns() - t0;
 
 	if (r == -EAGAIN || r == -ETIMEDOUT)
 		return 1;
@@ -189,6 +193,7 @@ static int pair_cb(struct method_ctx *x)
  * deadline. */
 static int pair_posix(struct method_ctx *x)
 {
+	uint64_t t0 = cb_monotonic_ns();
 	int r = sem_trywait(x->psem);
 
 	if (r < 0 && errno == EAGAIN && x->a->timeout_ms > 0) {
@@ -204,6 +209,7 @@ static int pair_posix(struct method_ctx *x)
 		while ((r = sem_timedwait(x->psem, &ts)) < 0 && errno == EINTR)
 			;
 	}
+	x->wait_ns = cb_monotonic_ns() - t0;
 	if (r < 0)
 		return errno == EAGAIN || errno == ETIMEDOUT ? 1 : -errno;
 	spin_ns(x->a->hold_ns);
@@ -390,6 +396,36 @@ static int m_pair(struct method_ctx *x)
 /* ----------------------------------------------------------------- */
 /* The loop and the measurement. */
 
+/*
+ * Section 7's wait histogram: values below 8 ns exactly, then 8
+ * buckets an octave (at most 1/8 wide); bucket_top() is the largest
+ * value a bucket holds, which the percentile reports.
+ */
+static unsigned wait_bucket(uint64_t ns)
+{
+	unsigned msb, b;
+
+	if (ns < 8)
+		return (unsigned)ns;
+	msb = 63u - (unsigned)__builtin_clzll(ns);
+	b = (msb - 2) * 8 + (unsigned)((ns >> (msb - 3)) & 7);
+	return b < WAIT_BUCKETS ? b : WAIT_BUCKETS - 1;
+}
+
+static uint64_t bucket_top(unsigned b)
+{
+	if (b < 8)
+		return b;
+	return ((uint64_t)(8 + b % 8 + 1) << (b / 8 - 1)) - 1;
+}
+
+static void wait_add(struct slot *s, uint64_t ns)
+{
+	s->wait[wait_bucket(ns)]++;
+	if (ns > s->wait_max)
+		s->wait_max = ns;
+}
+
 /* A worker: pairs until stop; its counts and time go to its slot. */
 static void method_child(int idx, struct group *g, void *arg)
 {
@@ -413,6 +449,8 @@ static void method_child(int idx, struct group *g, void *arg)
 			r = m_pair(&x);
 			if (r < 0)
 				goto out;
+			if (a->timeout_ms > 0)
+				wait_add(s, x.wait_ns);
 			if (r > 0)
 				refused++;
 			else
@@ -473,6 +511,32 @@ static int method_reset(const struct method_arg *a)
 	}
 }
 
+/* The waits of a run (section 7): every process's histogram merged,
+ * the 99th percentile as its bucket's top, the longest exactly. */
+static void keep_waits(const struct group *g, int procs, struct tput *out)
+{
+	uint64_t n = 0, seen = 0, max = 0;
+	unsigned b;
+
+	for (int i = 0; i < procs; i++) {
+		for (b = 0; b < WAIT_BUCKETS; b++)
+			n += g->r[i].wait[b];
+		if (g->r[i].wait_max > max)
+			max = g->r[i].wait_max;
+	}
+	out->waits = n;
+	out->wait_max_us = (double)max / 1e3;
+	out->wait_p99_us = 0;
+	for (b = 0; b < WAIT_BUCKETS && n > 0; b++) {
+		for (int i = 0; i < procs; i++)
+			seen += g->r[i].wait[b];
+		if (seen * 100 >= n * 99) {
+			out->wait_p99_us = (double)bucket_top(b) / 1e3;
+			break;
+		}
+	}
+}
+
 /* Fold one run's slots into out if its total throughput is the best. */
 static void keep_best(const struct group *g, int procs, struct tput *out)
 {
@@ -494,6 +558,7 @@ static void keep_best(const struct group *g, int procs, struct tput *out)
 		out->ns_pair = ns / procs;
 		out->fairness = lo > 0 ? hi / lo : 0;
 		out->refused = refused;
+		keep_waits(g, procs, out);
 	}
 }
 

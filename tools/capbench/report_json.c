@@ -44,6 +44,12 @@ static void json_tput(FILE *f, const char *key, const struct tput *t)
 	jnum(f, "ops_per_s", t->ops_s, 1);
 	jnum(f, "ns_per_pair", t->ns_pair, 1);
 	jnum(f, "fairness", t->fairness, 1);
+	if (t->waits > 0) {
+		fprintf(f, "\"waits\": %llu, ",
+		    (unsigned long long)t->waits);
+		jnum(f, "wait_p99_us", t->wait_p99_us, 1);
+		jnum(f, "wait_max_us", t->wait_max_us, 1);
+	}
 	fprintf(f, "\"refused\": %llu}", (unsigned long long)t->refused);
 }
 
