@@ -281,8 +281,8 @@ static void test_reclaim_lanes(void **state)
 	assert_int_equal(lanes_of(f, &rec), 0);
 	assert_int_equal(CB_OWNER_PID(atomic_load(&cb_slots_client(f->slots,
 	    f->r.client)->owner)), 0);
-	/* Nothing left for cb_close to give back. */
-	f->r.lanes = NULL;
+	/* Nothing left for cb_close to give back: only the memory. */
+	cb_rsv_lanes_forget(&f->r);
 }
 
 /* The scrub frees a lane whose client entry has another owner (left
