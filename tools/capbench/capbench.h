@@ -72,10 +72,13 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  * capbroker's own hold with lanes turned off (CAPBROKER_LANES=0 in the
  * worker): every hold through the shared client entry, as before issue
  * 14, so one run gives the before and after side by side.
+ * M_LANE_FLOOR is M_STORE_FLOOR plus what a correct hold must also do
+ * (methods.c, pair_lane_floor()), still inline with no calls: the floor
+ * of the lane design itself.
  */
 enum method {
 	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
-	M_CB_SHARED,
+	M_CB_SHARED, M_LANE_FLOOR,
 	M_COUNT
 };
 
@@ -198,6 +201,13 @@ struct floor_line {
 struct floor_words {
 	_Alignas(64) _Atomic uint64_t usage;
 	struct floor_line proc[MAX_PROCS];
+	/* M_LANE_FLOOR's other shared words, as the segments have them:
+	 * the state word (retired flag) and the limit on read-mostly
+	 * lines, the release's wake-up counts on another. */
+	_Alignas(64) _Atomic uint64_t state_word;
+	_Atomic uint32_t limit;
+	_Alignas(64) _Atomic uint32_t waiters;
+	_Atomic uint32_t pickers;
 };
 
 /* The primitives capbroker is compared with, made before any fork(). */
