@@ -14,6 +14,7 @@
 #include "handle.h"
 
 #include "clock.h"
+#include "lane.h"
 #include "queue.h"
 
 /*
@@ -168,7 +169,7 @@ static inline int reserve_fast(cb_client *c, const struct cb_request *req,
 	    (1ull << pool))) || cb_handle_retired(c) < 0 ||
 	    cb_wq_hint(c->slots, pool) != 0)
 		return 1;
-	return cb_rsv_hold_fast(&c->rsv, pool, ticket);
+	return cb_lane_hold_fast(&c->rsv, pool, ticket);
 }
 
 int cb_reserve(cb_client *c, const struct cb_request *req,
@@ -377,7 +378,7 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 
 	/* The hot path (lib/reserve.h): this thread's own lane. */
 	if (ticket != NULL && c->fork_gen == cb_handle_fork_gen()) {
-		r = cb_rsv_release_fast(&c->rsv, ticket);
+		r = cb_lane_release_fast(&c->rsv, ticket);
 		if (r == 0)
 			return 0;
 		if (r == -ESTALE)

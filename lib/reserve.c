@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "futex.h"
+#include "lane.h"
 #include "place.h"
 #include "segment.h"
 #include "seqlock.h"
@@ -31,15 +32,7 @@
 #include "snapshot.h"
 #include "testpoint.h"
 
-/* Ticket kinds (the low byte of opaque[0]); 3 is place.c's bind. */
-enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH, TICKET_LANE = 4 };
 
-#define LOCAL_PROBES 64
-
-static const struct cb_pool_conf *pool_conf(const void *state, int pool)
-{
-	return cb_seg_record(state, CB_RS_POOLS, 0, (uint32_t)pool);
-}
 
 /* Table sizes are this build's (validation guarantees the segment has
  * at least that many), never the hostile header's. */
@@ -285,22 +278,6 @@ void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 	    memory_order_relaxed);
 }
 
-static inline __attribute__((always_inline)) uint32_t limit_of(
-    const void *state, int pool)
-{
-	const struct cb_state_hot *hot;
-
-	if (pool == 0) {
-		hot = cb_seg_region(state, CB_RS_HOT);
-		/* Pairs with the publisher's release store of the word. */
-		return CB_STATE_CAPACITY(atomic_load_explicit(&hot->state_word,
-		    memory_order_acquire));
-	}
-	/* Pairs with the publisher's release store of the limit. */
-	return atomic_load_explicit(&pool_conf(state, pool)->limit,
-	    memory_order_acquire);
-}
-
 uint32_t cb_rsv_limit(const void *state, int pool)
 {
 	return limit_of(state, pool);
@@ -323,98 +300,6 @@ uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
 	return take;
 }
 
-/* floor + held + launching of usage word u, in 64 bits: hostile
- * counters cannot wrap a comparison with it. */
-static uint64_t usage_total(uint64_t u, uint32_t floor)
-{
-	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u);
-}
-
-/*
- * Step 2: admit one unit iff floor + held + launching + 1 <= limit.
- */
-static int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
-    uint32_t limit)
-{
-	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
-
-	do {
-		if (usage_total(u, floor) + 1 > limit)
-			return -EAGAIN;
-		v = launching ?
-		    CB_USAGE(CB_USAGE_HELD(u), CB_USAGE_LAUNCHING(u) + 1) :
-		    CB_USAGE(CB_USAGE_HELD(u) + 1, CB_USAGE_LAUNCHING(u));
-	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
-	    memory_order_seq_cst, memory_order_relaxed));
-	return 0;
-}
-
-/* The launch floor: the caller's observation or the broker's published
- * one, whichever is higher.  Acquire: pairs with the publisher's
- * release store of `observed` (publish_pools(), broker/publisher.c). */
-static uint32_t launch_floor(const void *state, int pool, uint32_t observed)
-{
-	uint32_t published = atomic_load_explicit(
-	    &pool_conf(state, pool)->observed, memory_order_acquire);
-
-	return published > observed ? published : observed;
-}
-
-/*
- * Step 2's re-check (reserve.h), after an admitting CAS on *usage: is
- * U within the limit published now?  The limit the CAS used was read
- * before it, possibly long before (a placement scans the worker table
- * first), and a lower one published since must not be exceeded.
- *
- * The limit first, then U, both seq_cst.  The limit's load pairs with
- * the publisher's release store of it (publish_pools()) or of the
- * state word (publish(), broker/publisher.c).  seq_cst rather than
- * acquire puts both loads after our CAS in the single total order, and
- * puts U's load after that of any admission whose re-check still read
- * the old limit (that read is coherence-ordered before the lowering,
- * ours after it): so U here counts every unit admitted before the
- * lowering, and of two admissions re-checking after it, the second to
- * CAS sees the first.  Re-checking the value our CAS stored instead
- * would miss an admission that CASed after us and re-checked first.
- * A re-check that still reads the old limit means the lowering was not
- * yet published when this admission completed: it counts as admitted
- * before it, as any unit already held does.  floor: the launch floor,
- * re-read (launch_floor()), or 0 for holds.
- */
-static inline __attribute__((always_inline)) int still_fits(
-    const void *state, int pool, _Atomic uint64_t *usage,
-    int launching, uint32_t observed)
-{
-	uint32_t limit, floor = 0;
-
-	if (pool == 0)
-		limit = CB_STATE_CAPACITY(atomic_load_explicit(
-		    &((const struct cb_state_hot *)cb_seg_region(state,
-		    CB_RS_HOT))->state_word, memory_order_seq_cst));
-	else
-		limit = atomic_load_explicit(&pool_conf(state, pool)->limit,
-		    memory_order_seq_cst);
-	if (launching)
-		floor = launch_floor(state, pool, observed);
-	/* Pairs with every seq_cst CAS on U (admit(), cb_rsv_usage_sub()). */
-	return usage_total(atomic_load_explicit(usage, memory_order_seq_cst),
-	    floor) <= limit;
-}
-
-/*
- * seq_cst: a blocked reserver's check of the condition its releasers
- * publish with a seq_cst CAS and announce with
- * cb_eventcount_notify_sc() (futex.h has the argument).  A plain load on
- * x86-64, LDAR on arm64.
- */
-static int over_limit(_Atomic uint64_t *usage, uint32_t floor,
-    uint32_t limit)
-{
-	uint64_t u = atomic_load_explicit(usage, memory_order_seq_cst);
-
-	return usage_total(u, floor) + 1 > limit;
-}
-
 static uint64_t make_ticket0(int kind, int pool, uint32_t client,
     uint32_t index)
 {
@@ -422,18 +307,6 @@ static uint64_t make_ticket0(int kind, int pool, uint32_t client,
 	    (uint64_t)(client & 0xffff) << 16 | (uint64_t)index << 32;
 }
 
-static inline void wake_released(void *slots, int pool);
-
-/*
- * The private record of an outstanding hold: its nonce and its pool
- * (pools < 64: 6 bits), never 0.  The pool is in it so that a ticket
- * naming another pool (a forged or mistyped text ticket) matches
- * nothing: it must not release a hold this process has in that pool.
- */
-static uint64_t local_word(uint64_t nonce, int pool)
-{
-	return nonce << 6 | (uint64_t)pool;
-}
 
 /*
  * A private slot for a hold of pool, claimed busy and counted as in a
@@ -473,7 +346,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	/* A refused attempt touches nothing shared: the recount's snapshot
 	 * is not disturbed by reservers spinning on a full pool.  The CAS
 	 * inside the window is what admits. */
-	if (over_limit(&ps->usage, 0, limit))
+	if (usage_full(&ps->usage, 0, limit))
 		return -EAGAIN;
 	if (local_claim(r, pool, &nonce, &idx) < 0)
 		return -ENOSPC;
@@ -506,49 +379,9 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 
 /* ---- lanes: one writer per hold record (reserve.h, "Lanes") -------- */
 
-/*
- * One thread's lane, private half.  `slot` is the shared record.
- * While the lane is biased (shared == 0) only its owner thread (tid)
- * writes the fields below `mtx`; once a foreign release revoked the
- * bias, whoever holds mtx does.  Each thread caches its lane per
- * handle in lane_tls.
- */
-struct cb_lane {
-	struct cb_lane_slot *slot;
-	uint32_t index;                /* in CB_RL_LANES */
-	uint32_t number;               /* in the handle: lanes->lane[number] */
-	pid_t tid;                     /* owner thread; under lanes->mtx */
-	/* The bias handshake (reserve.h).  active: the owner's, while in
-	 * its fast path; revoke: a foreign releaser's request; shared:
-	 * revoked, set under mtx, never cleared. */
-	_Atomic uint32_t active;
-	_Atomic uint32_t revoke;
-	_Atomic uint32_t shared;
-	pthread_mutex_t mtx;
-	/* The writer's own copies of what it last stored in slot. */
-	uint32_t seq;
-	uint32_t holds[CB_MAX_POOLS];
-	uint64_t nonce;                /* last hold nonce of this lane */
-	uint32_t admitted[CB_MAX_POOLS]; /* not yet in the pool's count */
-	/* Outstanding holds: local_word(nonce, pool), 0 free.  Atomic
-	 * (relaxed) only so that the revoker's CAS is defined. */
-	_Atomic uint64_t table[CB_LANE_HOLDS];
-};
-
-struct cb_lanes {
-	pthread_mutex_t mtx;           /* n, lane[k]->tid, claims */
-	_Atomic uint32_t n;            /* lanes claimed: lane[0..n) */
-	struct cb_lane *lane[CB_LANES_PER_CLIENT];
-};
-
-/* Each thread's lane of the handle it used last (serial: cb_rsv's).
- * initial-exec: one %fs-relative load, no __tls_get_addr call on the
- * hot path; 16 bytes, well within the static TLS surplus glibc keeps
- * for libraries loaded by dlopen (the Python binding). */
-static __thread struct {
-	uint64_t serial;
-	struct cb_lane *lane;
-} lane_tls __attribute__((tls_model("initial-exec")));
+/* Each thread's lane of the handle it used last (lane.h). */
+__thread struct cb_lane_tls cb_lane_tls
+    __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
 static int membarrier_ok;
@@ -676,17 +509,17 @@ static __attribute__((noinline)) struct cb_lane *lane_bind(struct cb_rsv *r)
 		l->tid = me;
 	pthread_mutex_unlock(&ls->mtx);
 	if (l != NULL) {
-		lane_tls.serial = r->serial;
-		lane_tls.lane = l;
+		cb_lane_tls.serial = r->serial;
+		cb_lane_tls.lane = l;
 	}
 	return l;
 }
 
 static inline struct cb_lane *lane_mine(struct cb_rsv *r)
 {
-	if (__builtin_expect(lane_tls.serial == r->serial &&
-	    lane_tls.lane != NULL, 1))
-		return lane_tls.lane;
+	if (__builtin_expect(cb_lane_tls.serial == r->serial &&
+	    cb_lane_tls.lane != NULL, 1))
+		return cb_lane_tls.lane;
 	return lane_bind(r);
 }
 
@@ -698,32 +531,6 @@ static struct cb_lane *lane_of(struct cb_rsv *r, uint32_t k)
 	    memory_order_acquire))
 		return NULL;
 	return r->lanes->lane[k];
-}
-
-/*
- * The owner's fast-path entry: 1 if it may write the lane without the
- * mutex until lane_leave().  The store of active and the load of
- * revoke are separated by a compiler barrier only: the revoker's
- * membarrier() supplies the fence (reserve.h), so either we see
- * revoke or it sees active.
- */
-static inline int lane_enter(struct cb_lane *l)
-{
-	if (atomic_load_explicit(&l->shared, memory_order_relaxed))
-		return 0;
-	atomic_store_explicit(&l->active, 1, memory_order_relaxed);
-	atomic_signal_fence(memory_order_seq_cst);
-	if (__builtin_expect(atomic_load_explicit(&l->revoke,
-	    memory_order_relaxed) == 0, 1))
-		return 1;
-	atomic_store_explicit(&l->active, 0, memory_order_release);
-	return 0;
-}
-
-/* Release: pairs with the revoker's acquire load of active. */
-static inline void lane_leave(struct cb_lane *l)
-{
-	atomic_store_explicit(&l->active, 0, memory_order_release);
 }
 
 /*
@@ -752,111 +559,7 @@ static __attribute__((noinline)) void lane_lock(struct cb_lane *l)
 	atomic_store_explicit(&l->shared, 1, memory_order_relaxed);
 }
 
-/* The window and records of reserve.h's "Lanes", by the lane's one
- * writer of the moment. */
-static inline void lane_open(struct cb_lane *l)
-{
-	/* Relaxed: the CAS on U that follows (seq_cst, a locked
-	 * instruction on x86) orders it before that CAS. */
-	atomic_store_explicit(&l->slot->seq, l->seq + 1, memory_order_relaxed);
-}
-
-static inline void lane_close(struct cb_lane *l)
-{
-	l->seq += 0x100;
-	/* Release: a recount that sees it closed sees the record. */
-	atomic_store_explicit(&l->slot->seq, l->seq, memory_order_release);
-}
-
-static inline void lane_record(struct cb_lane *l, int pool, uint32_t h)
-{
-	l->holds[pool] = h;
-	/* Release: pairs with the recount's seq_cst (acquire) load of
-	 * H_l; the window's open store comes before it. */
-	atomic_store_explicit(&l->slot->holds[pool], h, memory_order_release);
-}
-
-/* held - 1 unless it is 0 (cb_rsv_usage_sub(usage, 0, 1), inline). */
-static inline void held_dec(_Atomic uint64_t *usage)
-{
-	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed);
-
-	while (CB_USAGE_HELD(u) != 0 && !atomic_compare_exchange_weak_explicit(
-	    usage, &u, u - 1, memory_order_seq_cst, memory_order_relaxed))
-		;
-}
-
-/* A free entry of the lane's table for the next nonce, or -1. */
-static inline long lane_entry_free(struct cb_lane *l)
-{
-	uint64_t n = l->nonce + 1;
-
-	for (uint32_t k = 0; k < LOCAL_PROBES; k++) {
-		uint32_t i = (uint32_t)(n + k) & (CB_LANE_HOLDS - 1);
-
-		if (atomic_load_explicit(&l->table[i],
-		    memory_order_relaxed) == 0)
-			return i;
-	}
-	return -1;
-}
-
-static inline void wake_released(void *slots, int pool);
 static int stale(struct cb_rsv *r, int pool);
-
-/* Count an admission in the lane (thread-private: no shared line
- * written per hold), moved to the pool's statistic in batches of
- * CB_ADMITTED_BATCH and at cb_close; a killed process loses fewer
- * than that per lane and pool from a statistic. */
-static void lane_admitted_flush(struct cb_rsv *r, struct cb_lane *l, int p)
-{
-	if (l->admitted[p] != 0)
-		atomic_fetch_add_explicit(&cb_slots_pool(r->slots, p)->admitted,
-		    l->admitted[p], memory_order_relaxed);
-	l->admitted[p] = 0;
-}
-
-/*
- * A hold through lane l, whose writer we are (fast path or mutex).
- * -ENOSPC: the lane's table has no free entry near the next nonce;
- * the caller falls back to the shared entry.
- */
-static inline __attribute__((always_inline)) int lane_hold_locked(
-    struct cb_rsv *r, struct cb_lane *l, int pool,
-    uint32_t limit, cb_ticket *t)
-{
-	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
-	long idx = lane_entry_free(l);
-	int ret;
-
-	if (idx < 0)
-		return -ENOSPC;
-	lane_open(l);
-	CB_TESTPOINT("reserve:before-cas");
-	ret = admit(&ps->usage, 0, 0, limit);
-	CB_TESTPOINT("reserve:lane-admitted");
-	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
-		cb_rsv_usage_sub(&ps->usage, 0, 1);
-		lane_close(l);
-		wake_released(r->slots, pool);
-		return -EAGAIN;
-	}
-	if (ret == 0)
-		lane_record(l, pool, l->holds[pool] + 1);
-	lane_close(l);
-	if (ret < 0)
-		return ret;
-	l->nonce++;
-	atomic_store_explicit(&l->table[idx], local_word(l->nonce, pool),
-	    memory_order_relaxed);
-	if (++l->admitted[pool] >= CB_ADMITTED_BATCH)
-		lane_admitted_flush(r, l, pool);
-	t->opaque[0] = (uint64_t)TICKET_LANE | (uint64_t)pool << 8 |
-	    (uint64_t)(r->client & 0xffff) << 16 |
-	    (uint64_t)l->number << 32 | (uint64_t)idx << 40;
-	t->opaque[1] = l->nonce;
-	return 0;
-}
 
 /* A hold through the calling thread's lane: -ENOSPC when it has none
  * or its table is full (the caller uses the shared entry). */
@@ -868,7 +571,7 @@ static int lane_hold(struct cb_rsv *r, int pool, uint32_t limit,
 
 	if (l == NULL)
 		return -ENOSPC;
-	if (over_limit(&cb_slots_pool(r->slots, pool)->usage, 0, limit))
+	if (usage_full(&cb_slots_pool(r->slots, pool)->usage, 0, limit))
 		return -EAGAIN;
 	if (lane_enter(l)) {
 		ret = lane_hold_locked(r, l, pool, limit, t);
@@ -879,38 +582,6 @@ static int lane_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	ret = lane_hold_locked(r, l, pool, limit, t);
 	pthread_mutex_unlock(&l->mtx);
 	return ret;
-}
-
-/* Release entry idx of lane l if it holds exactly word (by its one
- * writer of the moment: owner's plain load and store, else a CAS
- * under the mutex, which the owner then also takes). */
-static inline __attribute__((always_inline)) int lane_release_locked(
-    struct cb_rsv *r, struct cb_lane *l,
-    uint32_t idx, uint64_t word, int pool, int owner)
-{
-	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
-	uint64_t w = word;
-
-	if (owner) {
-		if (atomic_load_explicit(&l->table[idx],
-		    memory_order_relaxed) != word)
-			return -ESTALE;
-		atomic_store_explicit(&l->table[idx], 0, memory_order_relaxed);
-	} else if (!atomic_compare_exchange_strong_explicit(&l->table[idx],
-	    &w, 0, memory_order_relaxed, memory_order_relaxed)) {
-		return -ESTALE;
-	}
-	/* The record says 0 only if the broker reclaimed the lane (it
-	 * thought us dead) or a member wrote it: nothing of ours to give
-	 * back, as holds_dec's -ESTALE. */
-	if (l->holds[pool] == 0)
-		return -ESTALE;
-	lane_open(l);
-	CB_TESTPOINT("reserve:release-in-window");
-	lane_record(l, pool, l->holds[pool] - 1);
-	held_dec(&ps->usage);
-	lane_close(l);
-	return 0;
 }
 
 static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
@@ -925,7 +596,7 @@ static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
 		return -EINVAL;
 	if (nonce == 0 || nonce >> 56 != 0)
 		return stale(r, pool);
-	if (lane_tls.serial == r->serial && lane_tls.lane == l &&
+	if (cb_lane_tls.serial == r->serial && cb_lane_tls.lane == l &&
 	    r->serial != 0 && lane_enter(l)) {
 		ret = lane_release_locked(r, l, idx, word, pool, 1);
 		lane_leave(l);
@@ -1088,7 +759,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	long e = 0;
 	int ret, gave_back = 0;
 
-	if (over_limit(&ps->usage, floor, limit))
+	if (usage_full(&ps->usage, floor, limit))
 		return -EAGAIN;
 	/* The deadline may be a tick late, never early (clock.h). */
 	now = cb_monotonic_coarse_ceil_ns();
@@ -1130,45 +801,12 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 
 int cb_rsv_hold_fast(struct cb_rsv *r, int pool, cb_ticket *t)
 {
-	struct cb_lane *l = lane_tls.lane;
-	uint32_t limit;
-	int ret;
-
-	if (lane_tls.serial != r->serial || l == NULL)
-		return 1;
-	limit = limit_of(r->state, pool);
-	if (over_limit(&cb_slots_pool(r->slots, pool)->usage, 0, limit) ||
-	    !lane_enter(l))
-		return 1;
-	ret = lane_hold_locked(r, l, pool, limit, t);
-	lane_leave(l);
-	return ret == 0 ? 0 : 1;
+	return cb_lane_hold_fast(r, pool, t);
 }
 
 int cb_rsv_release_fast(struct cb_rsv *r, const cb_ticket *t)
 {
-	struct cb_lane *l = lane_tls.lane;
-	uint64_t t0 = t->opaque[0], nonce = t->opaque[1];
-	int pool = (int)((t0 >> 8) & 0xff);
-	uint32_t idx = (uint32_t)(t0 >> 40) & 0xffff;
-
-	/* Only the owner's own tickets of its own lane, a well-formed
-	 * nonce, an index in the table: anything else the full path. */
-	if ((t0 & 0xff) != TICKET_LANE || lane_tls.serial != r->serial ||
-	    l == NULL ||
-	    ((t0 >> 16) & 0xffff) != (r->client & 0xffff) ||
-	    ((t0 >> 32) & 0xff) != l->number || pool >= CB_MAX_POOLS ||
-	    idx >= CB_LANE_HOLDS || nonce == 0 || nonce >> 56 != 0 ||
-	    !lane_enter(l))
-		return 1;
-	if (lane_release_locked(r, l, idx, local_word(nonce, pool), pool,
-	    1) < 0) {
-		lane_leave(l);
-		return stale(r, pool);
-	}
-	lane_leave(l);
-	wake_released(r->slots, pool);
-	return 0;
+	return cb_lane_release_fast(r, t);
 }
 
 void cb_rsv_lanes_forget(struct cb_rsv *r)
@@ -1307,7 +945,7 @@ static int holds_dec(struct cb_client_slot *cs, int pool)
 
 int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
 {
-	return over_limit(&cb_slots_pool(r->slots, pool)->usage, 0, limit);
+	return usage_full(&cb_slots_pool(r->slots, pool)->usage, 0, limit);
 }
 
 int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
@@ -1446,15 +1084,3 @@ void cb_rsv_wake(void *slots, int pool)
 	cb_place_wake(slots, pool);       /* blocked pickers (place.h) */
 }
 
-/* After a client's release: the unit went back by a seq_cst CAS on the
- * usage word, so the sequence moves only when someone waits. */
-static inline void wake_released(void *slots, int pool)
-{
-	struct cb_pool_slot *ps = cb_slots_pool(slots, pool);
-
-	cb_eventcount_notify_sc(&ps->release_seq, &ps->waiters);
-	/* Blocked pickers (place.h); the same seq_cst load as
-	 * cb_place_wake's first, which it saves a call when 0. */
-	if (atomic_load_explicit(&ps->pickers, memory_order_seq_cst) != 0)
-		cb_place_wake(slots, pool);
-}
