@@ -91,6 +91,7 @@ struct mailbox {
 	pthread_mutex_t mu;
 	cb_ticket t[THREADS];
 	int full[THREADS];
+	int done[THREADS];     /* its loop ended: hand it nothing more */
 };
 
 static struct mailbox box = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -144,7 +145,7 @@ static void *worker(void *arg)
 			/* Hand it to the next thread; release one handed to
 			 * us, if any (a foreign release). */
 			pthread_mutex_lock(&box.mu);
-			if (box.full[next]) {
+			if (box.full[next] || box.done[next]) {
 				pthread_mutex_unlock(&box.mu);
 				atomic_fetch_sub(&sh->inuse, 1);
 				r = cb_rsv_release(&rsv, &t);
@@ -162,6 +163,12 @@ static void *worker(void *arg)
 			atomic_fetch_add(&sh->failed, 1);
 		drain_box(me);
 	}
+	/* No unit may wait in the box of a thread that no longer looks:
+	 * with enough of them parked the others would wait for ever. */
+	pthread_mutex_lock(&box.mu);
+	box.done[me] = 1;
+	pthread_mutex_unlock(&box.mu);
+	drain_box(me);
 	return NULL;
 }
 
