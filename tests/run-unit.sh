@@ -19,6 +19,11 @@
 # RUN_UNIT_WRAPPER, when set, is put in front of each binary (make
 # valgrind-check: valgrind with --error-exitcode, so a memory error or
 # leak is a non-zero exit and counts as a failure).
+#
+# Each binary runs under timeout(1): one that is still running after
+# RUN_UNIT_TIMEOUT seconds (default 900: the slowest, under valgrind or
+# ThreadSanitizer, take about a minute) is killed, says so and counts
+# as a failure, so a hung test fails the run instead of stalling it.
 
 if [ $# -eq 0 ]; then
 	echo "usage: sh tests/run-unit.sh BIN..." >&2
@@ -46,9 +51,14 @@ for bin in "$@"; do
 	*) cmd=./$bin ;;
 	esac
 	# shellcheck disable=SC2086 # the wrapper is a command line
-	${RUN_UNIT_WRAPPER:-} "$cmd" >"$out" 2>&1
+	timeout -k 10 "${RUN_UNIT_TIMEOUT:-900}" \
+	    ${RUN_UNIT_WRAPPER:-} "$cmd" >"$out" 2>&1
 	rc=$?
 	cat "$out"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "$bin: still running after ${RUN_UNIT_TIMEOUT:-900} s:" \
+		    "killed (a hang)"
+	fi
 
 	# passed, failed, failed-including-errors, summary lines seen
 	read -r pass fail errs seen <<EOF
