@@ -20,8 +20,8 @@
 /*
  * The hint for an over-the-limit reserve: the earliest launch deadline
  * in the pool (the sweeper's, or a launcher's newer hint, which a
- * hostile client could inflate, so no later than one window), else the
- * broker's default.
+ * hostile client could inflate, so no later than one window and the
+ * deadline clock's margin), else the broker's default.
  */
 uint32_t cb_handle_retry_hint(cb_client *c, int pool)
 {
@@ -41,8 +41,15 @@ uint32_t cb_handle_retry_hint(cb_client *c, int pool)
 
 	if (d > now)
 		best = d;
-	if (h > now && h <= now + window && (best == 0 || h < best))
+	/* A launch's deadline is read from the coarse clock plus its
+	 * margin (lib/clock.h): up to that margin past now + window. */
+	if (h > now && h <= now + window + cb_monotonic_coarse_margin_ns() &&
+	    (best == 0 || h < best))
 		best = h;
+	/* Never more than one window, as documented: a deadline the
+	 * margin late is retried up to the margin early. */
+	if (best > now + window)
+		best = now + window;
 	if (best != 0)
 		return (uint32_t)((best - now + 999999) / 1000000);
 	return dflt ? dflt : 100;
