@@ -205,17 +205,34 @@ struct cb_lanes {
 	struct cb_lane *lane[CB_LANES_PER_CLIENT];
 };
 
-/* Each thread's lane of the handle it used last (serial: cb_rsv's).
- * initial-exec: one %fs-relative load, no __tls_get_addr call on the
- * hot path; 16 bytes, well within the static TLS surplus glibc keeps
- * for libraries loaded by dlopen (the Python binding). */
+/* Each thread's lanes of the two handles it used last (serial: cb_rsv's;
+ * [0] the latest), so that a thread that works with two handles does
+ * not bind again at every switch.  initial-exec: %fs-relative loads, no
+ * __tls_get_addr call on the hot path; 32 bytes, well within the static
+ * TLS surplus glibc keeps for libraries loaded by dlopen (the Python
+ * binding). */
+#define CB_LANE_TLS_ENTRIES 2
+
 struct cb_lane_tls {
-	uint64_t serial;
-	struct cb_lane *lane;
+	struct {
+		uint64_t serial;
+		struct cb_lane *lane;
+	} e[CB_LANE_TLS_ENTRIES];
 };
 
 extern __thread struct cb_lane_tls cb_lane_tls
     __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's lane of r if it has cached one, else NULL.  A
+ * handle without lanes has serial 0, which no entry holds with a lane. */
+static inline struct cb_lane *lane_cached(const struct cb_rsv *r)
+{
+	if (__builtin_expect(cb_lane_tls.e[0].serial == r->serial, 1))
+		return cb_lane_tls.e[0].lane;
+	if (cb_lane_tls.e[1].serial == r->serial)
+		return cb_lane_tls.e[1].lane;
+	return NULL;
+}
 
 /*
  * The owner's fast-path entry: 1 if it may write the lane without the
@@ -400,11 +417,11 @@ static inline int cb_lane_stale(const struct cb_rsv *r, int pool)
 static inline int cb_lane_hold_fast(struct cb_rsv *r, int pool,
     cb_ticket *t)
 {
-	struct cb_lane *l = cb_lane_tls.lane;
+	struct cb_lane *l = lane_cached(r);
 	uint32_t limit;
 	int ret;
 
-	if (cb_lane_tls.serial != r->serial || l == NULL)
+	if (l == NULL)
 		return 1;
 	limit = limit_of(r->state, pool);
 	if (usage_full(&cb_slots_pool(r->slots, pool)->usage, 0, limit) ||
@@ -422,13 +439,12 @@ static inline int cb_lane_hold_fast(struct cb_rsv *r, int pool,
  */
 static inline int cb_lane_release_fast(struct cb_rsv *r, const cb_ticket *t)
 {
-	struct cb_lane *l = cb_lane_tls.lane;
+	struct cb_lane *l = lane_cached(r);
 	uint64_t t0 = t->opaque[0], nonce = t->opaque[1];
 	int pool = (int)((t0 >> 8) & 0xff);
 	uint32_t idx = (uint32_t)(t0 >> 40) & 0xffff;
 
-	if ((t0 & 0xff) != TICKET_LANE || cb_lane_tls.serial != r->serial ||
-	    l == NULL ||
+	if ((t0 & 0xff) != TICKET_LANE || l == NULL ||
 	    ((t0 >> 16) & 0xffff) != (r->client & 0xffff) ||
 	    ((t0 >> 32) & 0xff) != l->number || pool >= CB_MAX_POOLS ||
 	    idx >= CB_LANE_HOLDS || nonce == 0 || nonce >> 56 != 0 ||

@@ -509,18 +509,20 @@ static __attribute__((noinline)) struct cb_lane *lane_bind(struct cb_rsv *r)
 		l->tid = me;
 	pthread_mutex_unlock(&ls->mtx);
 	if (l != NULL) {
-		cb_lane_tls.serial = r->serial;
-		cb_lane_tls.lane = l;
+		/* The latest first; the one before stays second. */
+		if (cb_lane_tls.e[0].serial != r->serial)
+			cb_lane_tls.e[1] = cb_lane_tls.e[0];
+		cb_lane_tls.e[0].serial = r->serial;
+		cb_lane_tls.e[0].lane = l;
 	}
 	return l;
 }
 
 static inline struct cb_lane *lane_mine(struct cb_rsv *r)
 {
-	if (__builtin_expect(cb_lane_tls.serial == r->serial &&
-	    cb_lane_tls.lane != NULL, 1))
-		return cb_lane_tls.lane;
-	return lane_bind(r);
+	struct cb_lane *l = lane_cached(r);
+
+	return __builtin_expect(l != NULL, 1) ? l : lane_bind(r);
 }
 
 /* Lane k of r's handle from a ticket, or NULL.  Acquire: pairs with
@@ -596,8 +598,7 @@ static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
 		return -EINVAL;
 	if (nonce == 0 || nonce >> 56 != 0)
 		return stale(r, pool);
-	if (cb_lane_tls.serial == r->serial && cb_lane_tls.lane == l &&
-	    r->serial != 0 && lane_enter(l)) {
+	if (lane_cached(r) == l && r->serial != 0 && lane_enter(l)) {
 		ret = lane_release_locked(r, l, idx, word, pool, 1);
 		lane_leave(l);
 	} else {

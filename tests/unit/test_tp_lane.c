@@ -509,6 +509,36 @@ static void test_exited_thread_lane_reused(void **state)
 	assert_int_equal(held(f, P), 0);
 }
 
+/* A thread that works with two handles keeps a lane of each cached:
+ * after one bind each, holds and releases of both stay on the fast
+ * path, alternating, and no further lane is claimed. */
+static void test_two_handles_one_thread(void **state)
+{
+	struct fx *f = *state;
+	struct cb_rsv r2;
+	uint32_t rec;
+	cb_ticket a, b;
+
+	seg_rsv_open(&r2, f->state, f->slots, getpid() + 1, START,
+	    LOCAL_SIZE);
+	assert_int_equal(cb_rsv_lanes_init(&r2, ++serials), 0);
+	/* First use of each binds (the full path). */
+	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &a), 0);
+	assert_int_equal(cb_rsv_try(&r2, P, CB_HOLD, 0, &b), 0);
+	assert_int_equal(cb_rsv_release(&f->r, &a), 0);
+	assert_int_equal(cb_rsv_release(&r2, &b), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(cb_rsv_hold_fast(&f->r, P, &a), 0);
+		assert_int_equal(cb_rsv_hold_fast(&r2, P, &b), 0);
+		assert_int_equal(cb_rsv_release_fast(&f->r, &a), 0);
+		assert_int_equal(cb_rsv_release_fast(&r2, &b), 0);
+	}
+	assert_int_equal(lanes_of(f, &rec), 1);
+	assert_int_equal(held(f, P), 0);
+	cb_rsv_lanes_close(&r2);
+	free((void *)r2.local);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -527,6 +557,7 @@ int main(void)
 		T(test_revoker_waits_for_owner),
 		T(test_owner_defers_to_revoker),
 		T(test_exited_thread_lane_reused),
+		T(test_two_handles_one_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
