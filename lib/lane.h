@@ -284,16 +284,6 @@ static inline void lane_record(struct cb_lane *l, int pool, uint32_t h)
 	atomic_store_explicit(&l->slot->holds[pool], h, memory_order_release);
 }
 
-/* held - 1 unless it is 0 (cb_rsv_usage_sub(usage, 0, 1), inline). */
-static inline void held_dec(_Atomic uint64_t *usage)
-{
-	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed);
-
-	while (CB_USAGE_HELD(u) != 0 && !atomic_compare_exchange_weak_explicit(
-	    usage, &u, u - 1, memory_order_seq_cst, memory_order_relaxed))
-		;
-}
-
 /* A free entry of the lane's table for the next nonce, or -1. */
 static inline long lane_entry_free(struct cb_lane *l)
 {
@@ -390,7 +380,7 @@ static inline __attribute__((always_inline)) int lane_release_locked(
 	lane_open(l);
 	CB_TESTPOINT("reserve:release-in-window");
 	lane_record(l, pool, l->holds[pool] - 1);
-	held_dec(&ps->usage);
+	cb_rsv_usage_sub(&ps->usage, 0, 1);
 	lane_close(l);
 	return 0;
 }
@@ -398,7 +388,7 @@ static inline __attribute__((always_inline)) int lane_release_locked(
 
 /* A release found nothing to give back: counted in the pool's
  * statistic (relaxed: a count). */
-static inline int cb_lane_stale(const struct cb_rsv *r, int pool)
+static inline int release_stale(const struct cb_rsv *r, int pool)
 {
 	atomic_fetch_add_explicit(
 	    &cb_slots_pool(r->slots, pool)->stale_releases, 1,
@@ -453,7 +443,7 @@ static inline int cb_lane_release_fast(struct cb_rsv *r, const cb_ticket *t)
 	if (lane_release_locked(r, l, idx, local_word(nonce, pool), pool,
 	    1) < 0) {
 		lane_leave(l);
-		return cb_lane_stale(r, pool);
+		return release_stale(r, pool);
 	}
 	lane_leave(l);
 	wake_released(r->slots, pool);

@@ -223,11 +223,11 @@ void cb_rsv_window_close(struct cb_rsv *r)
 	window_close(r, NULL, 0);
 }
 
-void cb_rsv_seq_reset(struct cb_client_slot *cs)
+void cb_rsv_seq_reset(_Atomic uint32_t *seq)
 {
-	uint32_t s = atomic_load_explicit(&cs->seq, memory_order_relaxed);
+	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
 
-	atomic_store_explicit(&cs->seq, (s & ~0xffu) + 0x100,
+	atomic_store_explicit(seq, (s & ~0xffu) + 0x100,
 	    memory_order_seq_cst);
 }
 
@@ -255,7 +255,7 @@ int cb_rsv_claim(void *slots, pid_t pid, uint64_t start, uint32_t *index,
 			atomic_store_explicit(&cs->admitted[p], 0,
 			    memory_order_relaxed);
 		}
-		cb_rsv_seq_reset(cs);
+		cb_rsv_seq_reset(&cs->seq);
 		/* Pairs with the broker's acquire load: a non-zero start
 		 * means the entry is fully set up. */
 		atomic_store_explicit(&cs->start, start, memory_order_release);
@@ -281,23 +281,6 @@ void cb_rsv_unclaim(void *slots, uint32_t index, uint64_t owner)
 uint32_t cb_rsv_limit(const void *state, int pool)
 {
 	return limit_of(state, pool);
-}
-
-uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
-    uint32_t n)
-{
-	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
-	uint32_t have, take;
-
-	do {
-		have = launching ? CB_USAGE_LAUNCHING(u) : CB_USAGE_HELD(u);
-		take = n < have ? n : have;
-		v = launching ?
-		    CB_USAGE(CB_USAGE_HELD(u), have - take) :
-		    CB_USAGE(have - take, CB_USAGE_LAUNCHING(u));
-	} while (take > 0 && !atomic_compare_exchange_weak_explicit(usage, &u,
-	    v, memory_order_seq_cst, memory_order_relaxed));
-	return take;
 }
 
 static uint64_t make_ticket0(int kind, int pool, uint32_t client,
@@ -561,8 +544,6 @@ static __attribute__((noinline)) void lane_lock(struct cb_lane *l)
 	atomic_store_explicit(&l->shared, 1, memory_order_relaxed);
 }
 
-static int stale(struct cb_rsv *r, int pool);
-
 /* A hold through the calling thread's lane: -ENOSPC when it has none
  * or its table is full (the caller uses the shared entry). */
 static int lane_hold(struct cb_rsv *r, int pool, uint32_t limit,
@@ -597,7 +578,7 @@ static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
 	    idx >= CB_LANE_HOLDS)
 		return -EINVAL;
 	if (nonce == 0 || nonce >> 56 != 0)
-		return stale(r, pool);
+		return release_stale(r, pool);
 	if (lane_cached(r) == l && r->serial != 0 && lane_enter(l)) {
 		ret = lane_release_locked(r, l, idx, word, pool, 1);
 		lane_leave(l);
@@ -607,7 +588,7 @@ static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
 		pthread_mutex_unlock(&l->mtx);
 	}
 	if (ret < 0)
-		return stale(r, pool);
+		return release_stale(r, pool);
 	wake_released(r->slots, pool);
 	return 0;
 }
@@ -922,14 +903,6 @@ void cb_rsv_flush_admitted(void *slots, uint32_t client)
 		admitted_flush(slots, cs, p);
 }
 
-static int stale(struct cb_rsv *r, int pool)
-{
-	atomic_fetch_add_explicit(
-	    &cb_slots_pool(r->slots, pool)->stale_releases, 1,
-	    memory_order_relaxed);
-	return -ESTALE;
-}
-
 /* H[c,p] -= 1 unless it is already 0 (the broker reclaimed it). */
 static int holds_dec(struct cb_client_slot *cs, int pool)
 {
@@ -993,7 +966,7 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	    !atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
 	    expect | LOCAL_BUSY | LOCAL_INWIN, memory_order_seq_cst,
 	    memory_order_relaxed))
-		return stale(r, pool);
+		return release_stale(r, pool);
 	window_open(r, &r->local[idx]);
 	CB_TESTPOINT("reserve:release-in-window");
 	ret = holds_dec(cs, pool);
@@ -1001,7 +974,7 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
 	window_close(r, &r->local[idx], 0);     /* the entry is free */
 	if (ret < 0)
-		return stale(r, pool);
+		return release_stale(r, pool);
 	wake_released(r->slots, pool);
 	return 0;
 }
@@ -1023,7 +996,7 @@ static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
 		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 1, 1);
 	op_window_close(r, &w);
 	if (!won)
-		return stale(r, pool);
+		return release_stale(r, pool);
 	wake_released(r->slots, pool);
 	return 0;
 }
