@@ -258,10 +258,11 @@ static inline uint32_t cb_lane_slack(uint32_t seq)
 	return CB_SEQ_INFLIGHT(seq) != 0;
 }
 
-/* Reset an entry's S: nothing in flight, version + 1 (so a recount
- * that read it before notices).  For its owner's claim, or the broker
- * on an entry whose owner is dead or gone. */
-void cb_rsv_seq_reset(struct cb_client_slot *cs);
+/* Reset a window word (an entry's S or a lane's S_l): nothing in
+ * flight, version + 1 (so a recount that read it before notices).  For
+ * its owner's claim, or the broker on an entry or lane whose owner is
+ * dead or gone. */
+void cb_rsv_seq_reset(_Atomic uint32_t *seq);
 
 /* Client-table entry of this process: claim, free.  Returns 0 or
  * -ENOSPC (table full). */
@@ -307,9 +308,24 @@ int cb_rsv_hold_give(struct cb_rsv *r, int pool);
 void cb_rsv_wake(void *slots, int pool);
 
 /* Decrement one half of U by n, never below zero.  Returns what was
- * subtracted. */
-uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage, int launching,
-    uint32_t n);
+ * subtracted.  Inline: a lane's release (lib/lane.h) takes one unit
+ * with it on the hot path, where the constants fold. */
+static inline uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage,
+    int launching, uint32_t n)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
+	uint32_t have, take;
+
+	do {
+		have = launching ? CB_USAGE_LAUNCHING(u) : CB_USAGE_HELD(u);
+		take = n < have ? n : have;
+		v = launching ?
+		    CB_USAGE(CB_USAGE_HELD(u), have - take) :
+		    CB_USAGE(have - take, CB_USAGE_LAUNCHING(u));
+	} while (take > 0 && !atomic_compare_exchange_weak_explicit(usage, &u,
+	    v, memory_order_seq_cst, memory_order_relaxed));
+	return take;
+}
 
 /* Count one admission of client entry `client` to pool (batched: abi.h,
  * cb_client_slot.admitted); move all of the entry's unflushed counts to

@@ -49,14 +49,49 @@ static uint64_t reclaim_claims(void *slots, uint32_t index)
 	return pools;
 }
 
-/* Reset lane sl's S_l: nothing in flight, version + 1 (a recount that
- * read it before notices).  seq_cst, as cb_rsv_seq_reset. */
-static void lane_seq_reset(struct cb_lane_slot *sl)
+/*
+ * A dead client's records of holds (its entry's H[c,p], or a lane's
+ * H_l[p]), each taken to 0 (exchange) before U is lowered by it: the
+ * other order, with a broker crash between, subtracts twice.  Pairs
+ * with the writers' seq_cst or release stores of the records
+ * (try_hold, cb_rsv_hold_take, lane_record) and the recount's loads.
+ * Only what was recorded: an open window's unit stays counted (the
+ * safe side) for the recount, and a hostile record cannot take more
+ * than the counter has.  Returns the units given back.
+ */
+static long undo_holds(void *slots, _Atomic uint32_t *holds,
+    uint32_t *per_pool, uint64_t *woken)
 {
-	uint32_t s = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+	long total = 0;
 
-	atomic_store_explicit(&sl->seq, (s & ~0xffu) + 0x100,
-	    memory_order_seq_cst);
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		uint32_t h = atomic_exchange_explicit(&holds[p], 0,
+		    memory_order_seq_cst);
+
+		if (h == 0)
+			continue;
+		h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage, 0, h);
+		per_pool[p] += h;
+		total += h;
+		*woken |= 1ull << p;
+	}
+	return total;
+}
+
+/*
+ * Is lane word w live: owned, and naming a client entry that still has
+ * the owner word the lane was claimed under?  Pairs with the owner
+ * CASes of that entry (cb_rsv_claim, cb_rsv_unclaim, the reclaim).
+ */
+static int lane_live(void *slots, uint64_t w)
+{
+	uint64_t o;
+
+	if (CB_LANE_PID(w) == 0)
+		return 0;
+	o = atomic_load_explicit(&cb_slots_client(slots,
+	    CB_LANE_CLIENT(w))->owner, memory_order_seq_cst);
+	return CB_LANE_OF(CB_LANE_CLIENT(w), o) == w;
 }
 
 /* The dead client's lanes (word CB_LANE_OF(index, owner)): each one's
@@ -78,25 +113,13 @@ static long reclaim_lanes(void *slots, uint32_t index, uint64_t owner,
 		if (atomic_load_explicit(&sl->word, memory_order_seq_cst) !=
 		    mine)
 			continue;
-		for (int p = 0; p < CB_MAX_POOLS; p++) {
-			/* Pairs with the lane writer's release stores. */
-			uint32_t h = atomic_exchange_explicit(&sl->holds[p],
-			    0, memory_order_seq_cst);
-
-			if (h == 0)
-				continue;
-			h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage,
-			    0, h);
-			per_pool[p] += h;
-			total += h;
-			*woken |= 1ull << p;
-		}
+		total += undo_holds(slots, sl->holds, per_pool, woken);
 		/* A window still open: it died inside an operation, maybe
 		 * a launch's claim (reclaim_claims). */
 		if (CB_SEQ_INFLIGHT(atomic_load_explicit(&sl->seq,
 		    memory_order_relaxed)) != 0)
 			*open = 1;
-		lane_seq_reset(sl);
+		cb_rsv_seq_reset(&sl->seq);
 		atomic_compare_exchange_strong_explicit(&sl->word, &w,
 		    CB_LANE_WORD(0, 0, 0), memory_order_seq_cst,
 		    memory_order_relaxed);
@@ -116,19 +139,14 @@ static long reclaim_lanes(void *slots, uint32_t index, uint64_t owner,
 int cb_rsv_lane_scrub(void *slots, uint32_t l, pid_t self)
 {
 	struct cb_lane_slot *sl;
-	uint64_t w, o, mine;
+	uint64_t w, mine;
 
 	if (l >= CB_MAX_LANES)
 		return 0;
 	sl = cb_slots_lane(slots, l);
-	/* Pairs with the claim CAS (lane_claim_slot, reserve.c) and the
-	 * owner CASes of the client entry it names. */
+	/* Pairs with the claim CAS (lane_claim_slot, reserve.c). */
 	w = atomic_load_explicit(&sl->word, memory_order_seq_cst);
-	if (CB_LANE_PID(w) == 0)
-		return 0;
-	o = atomic_load_explicit(&cb_slots_client(slots,
-	    CB_LANE_CLIENT(w))->owner, memory_order_seq_cst);
-	if (CB_LANE_OF(CB_LANE_CLIENT(w), o) == w && CB_OWNER_PID(o) != 0)
+	if (CB_LANE_PID(w) == 0 || lane_live(slots, w))
 		return 0;
 	mine = CB_LANE_WORD(CB_LANE_CLIENT(w), CB_LANE_GEN(w) + 1,
 	    (uint32_t)self);
@@ -137,7 +155,7 @@ int cb_rsv_lane_scrub(void *slots, uint32_t l, pid_t self)
 		return 0;
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		atomic_store_explicit(&sl->holds[p], 0, memory_order_seq_cst);
-	lane_seq_reset(sl);
+	cb_rsv_seq_reset(&sl->seq);
 	atomic_compare_exchange_strong_explicit(&sl->word, &mine,
 	    CB_LANE_WORD(0, 0, 0), memory_order_seq_cst,
 	    memory_order_relaxed);
@@ -149,31 +167,15 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 {
 	struct cb_client_slot *cs = cb_slots_client(slots, index);
 	uint64_t o = owner, woken = 0;
-	long total = 0;
+	long total;
 	int lane_open = 0;
 
 	/* Pairs with the owner CAS of cb_rsv_claim() and cb_rsv_unclaim()
 	 * (reserve.c): an entry that changed hands is not ours to undo. */
 	if (atomic_load_explicit(&cs->owner, memory_order_seq_cst) != owner)
 		return -1;
-	for (int p = 0; p < CB_MAX_POOLS; p++) {
-		/* H to 0 before U is lowered (reserve.h: the other order,
-		 * with a broker crash between, subtracts twice).  Pairs
-		 * with the client's seq_cst H + 1 after its admitting CAS
-		 * (try_hold, cb_rsv_hold_take) and the recount's loads. */
-		uint32_t h = atomic_exchange_explicit(&cs->holds[p], 0,
-		    memory_order_seq_cst);
-
-		if (h == 0)
-			continue;
-		/* Only what the dead client recorded: an open window's
-		 * unit stays counted (the safe side) for recount.  A
-		 * hostile record cannot take more than the counter has. */
-		h = cb_rsv_usage_sub(&cb_slots_pool(slots, p)->usage, 0, h);
-		per_pool[p] += h;
-		total += h;
-		woken |= 1ull << p;
-	}
+	/* Its entry's H[c,p] (undo_holds: to 0 before U is lowered). */
+	total = undo_holds(slots, cs->holds, per_pool, &woken);
 	/* Its lanes: H_l to 0 before U, as above; then the lane is freed,
 	 * before the entry (a lane is live only while the entry it names
 	 * has its owner word).  The client is dead: nobody writes them. */
@@ -202,7 +204,7 @@ long cb_rsv_reclaim(void *slots, uint32_t index, uint64_t owner,
 	for (int p = 0; p < CB_MAX_POOLS; p++)
 		if (woken & (1ull << p))
 			cb_rsv_wake(slots, p);
-	cb_rsv_seq_reset(cs);
+	cb_rsv_seq_reset(&cs->seq);
 	cb_rsv_flush_admitted(slots, index);
 	atomic_store_explicit(&cs->start, 0, memory_order_relaxed);
 	/* Free the entry last, after every record above is gone.  Pairs
@@ -250,7 +252,7 @@ int cb_rsv_scrub(void *slots, uint32_t index, uint64_t seen, pid_t self)
 	}
 	if (CB_SEQ_INFLIGHT(atomic_load_explicit(&cs->seq,
 	    memory_order_relaxed)) != 0)
-		cb_rsv_seq_reset(cs);
+		cb_rsv_seq_reset(&cs->seq);
 	/* Free again, unless a hostile writer has scribbled on the owner
 	 * meanwhile: then it is an owned entry the sweeper watches.  Pairs
 	 * with the claim CAS of cb_rsv_claim(): a client that claims the
@@ -421,9 +423,7 @@ static void collect(void *slots, int pool, uint32_t *seqs,
 		lane_seqs[l] = atomic_load_explicit(&sl->seq,
 		    memory_order_seq_cst);
 		w = atomic_load_explicit(&sl->word, memory_order_seq_cst);
-		if (CB_LANE_PID(w) == 0 || CB_LANE_OF(CB_LANE_CLIENT(w),
-		    atomic_load_explicit(&cb_slots_client(slots,
-		    CB_LANE_CLIENT(w))->owner, memory_order_seq_cst)) != w)
+		if (!lane_live(slots, w))
 			continue;
 		*inflight += cb_lane_slack(lane_seqs[l]);
 		*held += atomic_load_explicit(&sl->holds[pool],
