@@ -100,6 +100,20 @@ int cb_handle_enter(cb_client *c, int args_ok, const char *what);
 
 /* Is pool a pool of the broker's (cached once seen active)? */
 int cb_handle_pool_valid(cb_client *c, int pool);
+
+/* cb_handle_pool_valid's answer from the cache alone (pool 0, or one
+ * seen active before): one relaxed load, for the hot path; 0 means
+ * "ask cb_handle_pool_valid", not "invalid". */
+static inline int cb_handle_pool_known(cb_client *c, int pool)
+{
+	if (pool == 0)
+		return 1;
+	if (pool < 0 || pool >= CB_MAX_POOLS)
+		return 0;
+	/* Relaxed: as in cb_pool(). */
+	return (atomic_load_explicit(&c->pools_known, memory_order_relaxed) &
+	    (1ull << pool)) != 0;
+}
 /* Was pool, refused or sent out of its queue, deleted (its limit 0 and
  * its definition no longer active)?  Forgets the cached validity. */
 int cb_handle_pool_gone(cb_client *c, int pool);

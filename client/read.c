@@ -196,13 +196,10 @@ int cb_pool(cb_client *c, const char *pool_name)
 
 int cb_handle_pool_valid(cb_client *c, int pool)
 {
-	if (pool == 0)
+	if (cb_handle_pool_known(c, pool))
 		return 1;
 	if (pool < 0 || pool >= CB_MAX_POOLS)
 		return 0;
-	if (atomic_load_explicit(&c->pools_known, memory_order_relaxed) &
-	    (1ull << pool))
-		return 1;
 	struct cb_pool_def def;
 	if (cb_snapshot_pool(c->state, pool, &def) == 0 &&
 	    (def.flags & CB_POOL_F_ACTIVE)) {

@@ -170,10 +170,7 @@ static inline int reserve_fast(cb_client *c, const struct cb_request *req,
 	    c->fork_gen != cb_handle_fork_gen())
 		return 1;
 	pool = req->pool;
-	/* Relaxed: as in cb_handle_pool_valid(). */
-	if (pool < 0 || pool >= CB_MAX_POOLS || (pool != 0 &&
-	    !(atomic_load_explicit(&c->pools_known, memory_order_relaxed) &
-	    (1ull << pool))) || cb_handle_retired(c) < 0 ||
+	if (!cb_handle_pool_known(c, pool) || cb_handle_retired(c) < 0 ||
 	    cb_wq_hint(c->slots, pool) != 0)
 		return 1;
 	return cb_lane_hold_fast(&c->rsv, pool, ticket);
