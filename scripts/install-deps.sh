@@ -20,9 +20,12 @@ BENCH_PACKAGES=""
 # prometheus: promtool (t_metrics); python3, python3-pytest: the Python
 # binding's tests; curl: the gateway example's test (t_gateway).
 # valgrind: make valgrind-check (unit tests, part of make check).
+# rustc, cargo, golang-go: the Rust and Go bindings (client/rust,
+# client/go) and their tests; Debian's toolchains, offline (no crate or
+# module registry is used).
 PACKAGES="gcc make pkg-config liburcu-dev libbsd-dev libcmocka-dev \
 libsystemd-dev spin mandoc util-linux runit clang libclang-rt-14-dev \
-prometheus python3 python3-pytest curl valgrind"
+prometheus python3 python3-pytest curl valgrind rustc cargo golang-go"
 
 missing=""
 optional=""
