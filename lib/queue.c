@@ -317,12 +317,6 @@ void cb_wq_wake_head(void *slots, int pool)
 		wake_entry(slots, sc.head);
 }
 
-uint64_t cb_wq_hint(const void *slots, int pool)
-{
-	return atomic_load_explicit(&cb_slots_pool(slots, pool)->queued,
-	    memory_order_relaxed);
-}
-
 /*
  * Proof that the process owning entry e (word w, owner word o) is gone:
  * its client entry still names o, and (pid, start time) no longer names

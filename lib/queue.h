@@ -276,8 +276,13 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
  */
 int cb_wq_blocked(void *slots, int pool, int32_t priority);
 
-/* The relaxed hint: 0 when nobody is queued in pool. */
-uint64_t cb_wq_hint(const void *slots, int pool);
+/* The relaxed hint: 0 when nobody is queued in pool.  Inline: it is
+ * one of the hot path's checks (reserve_fast, client/reserve.c). */
+static inline uint64_t cb_wq_hint(const void *slots, int pool)
+{
+	return atomic_load_explicit(&cb_slots_pool(slots, pool)->queued,
+	    memory_order_relaxed);
+}
 
 /*
  * The hand-off bound (Barging above): a head that has waited this long
