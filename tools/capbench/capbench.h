@@ -74,11 +74,14 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  * 14, so one run gives the before and after side by side.
  * M_LANE_FLOOR is M_STORE_FLOOR plus what a correct hold must also do
  * (methods.c, pair_lane_floor()), still inline with no calls: the floor
- * of the lane design itself.
+ * of the lane design itself.  M_API_FLOOR is M_LANE_FLOOR behind the
+ * least a library call of capbroker's contract adds (pair_api_floor()):
+ * a call per side that cannot be inlined, the fork check, the thread's
+ * lane found through a thread-local, the lane's bias entered and left.
  */
 enum method {
 	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
-	M_CB_SHARED, M_LANE_FLOOR,
+	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR,
 	M_COUNT
 };
 

@@ -28,6 +28,7 @@
 const char *const method_name[M_COUNT] = {
 	"capbroker", "posix_sem", "sysv_sem_undo", "flock", "redis",
 	"protocol_floor", "store_floor", "capbroker_shared", "lane_floor",
+	"api_floor",
 };
 
 const char *const method_title[M_COUNT] = {
@@ -36,6 +37,7 @@ const char *const method_title[M_COUNT] = {
 	"store floor (2 RMW + stores)",
 	"capbroker hold, shared entry (no lanes)",
 	"lane floor (store floor + checks)",
+	"API floor (lane floor + calls, lane lookup, bias)",
 };
 
 /* One process's state while it runs a method.  The primitives' addresses
@@ -384,24 +386,13 @@ static int pair_store_floor(struct method_ctx *x)
 	return 0;
 }
 
-/*
- * The floor of a correct lane hold (issue 14): pair_store_floor()'s
- * writes, plus, inline and without calls, what capbroker's hold must
- * do besides its handle's argument checks: the retired flag (an acquire
- * load of the state word), the limit (a load) and the pre-check of U
- * before the window (a refused attempt writes nothing), the limit
- * re-checked after the CAS (issue 12, finding 3), an exact ticket (a
- * nonce in a table private to the process, probed, written, checked
- * and cleared: a double release is refused), and the release's
- * wake-up checks (waiters, blocked pickers).  What capbroker's pair
- * costs beyond this is its API: calls, the request's and the handle's
- * checks, the lane lookup and its bias check.
- */
 #define LANE_FLOOR_TABLE 8192
 static uint64_t lane_floor_table[LANE_FLOOR_TABLE];
 static uint64_t lane_floor_nonce;
 
-static int pair_lane_floor(struct method_ctx *x)
+/* The lane floor's hold: 0 and the ticket in *tk, or not admitted. */
+static inline __attribute__((always_inline)) int lane_floor_hold(
+    struct method_ctx *x, cb_ticket *tk)
 {
 	struct floor_words *fw = x->a->prims->floor;
 	_Atomic uint64_t *u = x->usage;
@@ -409,7 +400,7 @@ static int pair_lane_floor(struct method_ctx *x)
 	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
 	uint32_t h = atomic_load_explicit(holds, memory_order_relaxed);
 	uint32_t limit, idx;
-	uint64_t v, t0, t1;
+	uint64_t v;
 
 	if (atomic_load_explicit(&fw->state_word, memory_order_acquire) != 0)
 		return -EPROTO;
@@ -435,15 +426,29 @@ static int pair_lane_floor(struct method_ctx *x)
 	atomic_store_explicit(holds, h + 1, memory_order_release);
 	atomic_store_explicit(seq, s + 0x100, memory_order_release);
 	lane_floor_table[idx] = ++lane_floor_nonce << 6 | 1;
-	t0 = 4 | (uint64_t)idx << 40;           /* the ticket */
-	t1 = lane_floor_nonce;
-	spin_ns(x->a->hold_ns);
-	idx = (uint32_t)(t0 >> 40);
-	if (idx >= LANE_FLOOR_TABLE || lane_floor_table[idx] != (t1 << 6 | 1))
+	tk->opaque[0] = 4 | (uint64_t)idx << 40;
+	tk->opaque[1] = lane_floor_nonce;
+	return 0;
+}
+
+/* The lane floor's release of ticket *tk: 0, or -ESTALE. */
+static inline __attribute__((always_inline)) int lane_floor_release(
+    struct method_ctx *x, const cb_ticket *tk)
+{
+	struct floor_words *fw = x->a->prims->floor;
+	_Atomic uint64_t *u = x->usage;
+	_Atomic uint32_t *seq = &x->me->seq, *holds = &x->me->holds;
+	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(holds, memory_order_relaxed);
+	uint32_t idx = (uint32_t)(tk->opaque[0] >> 40);
+	uint64_t v, nonce = tk->opaque[1];
+
+	if (idx >= LANE_FLOOR_TABLE ||
+	    lane_floor_table[idx] != (nonce << 6 | 1))
 		return -ESTALE;
 	lane_floor_table[idx] = 0;
 	atomic_store_explicit(seq, s + 0x101, memory_order_relaxed);
-	atomic_store_explicit(holds, h, memory_order_release);
+	atomic_store_explicit(holds, h - 1, memory_order_release);
 	v = atomic_load_explicit(u, memory_order_relaxed);
 	while ((uint32_t)v != 0 && !atomic_compare_exchange_weak_explicit(u,
 	    &v, v - 1, memory_order_seq_cst, memory_order_relaxed))
@@ -453,6 +458,129 @@ static int pair_lane_floor(struct method_ctx *x)
 	    atomic_load_explicit(&fw->pickers, memory_order_seq_cst) != 0)
 		return -EINVAL;          /* never here: nobody waits */
 	return 0;
+}
+
+/*
+ * The floor of a correct lane hold (issue 14): pair_store_floor()'s
+ * writes, plus, inline and without calls, what capbroker's hold must
+ * do besides its handle's argument checks: the retired flag (an acquire
+ * load of the state word), the limit (a load) and the pre-check of U
+ * before the window (a refused attempt writes nothing), the limit
+ * re-checked after the CAS (issue 12, finding 3), an exact ticket (a
+ * nonce in a table private to the process, probed, written, checked
+ * and cleared: a double release is refused), and the release's
+ * wake-up checks (waiters, blocked pickers).  What capbroker's pair
+ * costs beyond this is its API: calls, the request's and the handle's
+ * checks, the lane lookup and its bias check; pair_api_floor() adds
+ * the least of that.
+ */
+static int pair_lane_floor(struct method_ctx *x)
+{
+	cb_ticket tk;
+	int r = lane_floor_hold(x, &tk);
+
+	if (r != 0)
+		return r;
+	spin_ns(x->a->hold_ns);
+	return lane_floor_release(x, &tk);
+}
+
+/*
+ * The API floor: the lane floor behind the least a library call of
+ * capbroker's contract adds to it.  Each side is a call that the
+ * compiler cannot inline (through a function pointer, as a call into a
+ * shared library goes through the PLT) and that, before the lane
+ * floor's work: checks the handle against the process's fork
+ * generation (a handle must not be used in a child), finds the calling
+ * thread's lane through an initial-exec thread-local keyed by the
+ * handle (threads share a handle), and enters the lane's bias (the
+ * `shared` and `revoke` loads and the `active` stores around the work:
+ * what lets another thread release the ticket, lib/lane.h).  Nothing
+ * else of cb_reserve's: no request struct, pool index or queue hint.
+ */
+struct api_floor_lane {
+	_Atomic uint32_t active, revoke, shared;
+};
+
+struct api_floor_handle {
+	uint64_t serial;
+	unsigned fork_gen;
+};
+
+static unsigned api_floor_fork_gen;
+static struct api_floor_lane api_floor_lane0;
+static __thread struct {
+	uint64_t serial;
+	struct api_floor_lane *lane;
+} api_floor_tls __attribute__((tls_model("initial-exec")));
+
+static inline __attribute__((always_inline)) struct api_floor_lane *
+api_floor_enter(const struct api_floor_handle *hd)
+{
+	struct api_floor_lane *l;
+
+	if (hd->fork_gen != api_floor_fork_gen ||
+	    api_floor_tls.serial != hd->serial)
+		return NULL;
+	l = api_floor_tls.lane;
+	if (atomic_load_explicit(&l->shared, memory_order_relaxed))
+		return NULL;
+	atomic_store_explicit(&l->active, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&l->revoke, memory_order_relaxed) != 0) {
+		atomic_store_explicit(&l->active, 0, memory_order_release);
+		return NULL;
+	}
+	return l;
+}
+
+static __attribute__((noinline)) int api_floor_hold(struct method_ctx *x,
+    const struct api_floor_handle *hd, cb_ticket *tk)
+{
+	struct api_floor_lane *l = api_floor_enter(hd);
+	int r;
+
+	if (l == NULL)
+		return -EINVAL;          /* never here: one thread, no fork */
+	r = lane_floor_hold(x, tk);
+	atomic_store_explicit(&l->active, 0, memory_order_release);
+	return r;
+}
+
+static __attribute__((noinline)) int api_floor_release(struct method_ctx *x,
+    const struct api_floor_handle *hd, const cb_ticket *tk)
+{
+	struct api_floor_lane *l = api_floor_enter(hd);
+	int r;
+
+	if (l == NULL)
+		return -EINVAL;
+	r = lane_floor_release(x, tk);
+	atomic_store_explicit(&l->active, 0, memory_order_release);
+	return r;
+}
+
+static int (*volatile api_floor_hold_fn)(struct method_ctx *,
+    const struct api_floor_handle *, cb_ticket *) = api_floor_hold;
+static int (*volatile api_floor_release_fn)(struct method_ctx *,
+    const struct api_floor_handle *, const cb_ticket *) = api_floor_release;
+
+static int pair_api_floor(struct method_ctx *x)
+{
+	static const struct api_floor_handle hd = { .serial = 1 };
+	cb_ticket tk;
+	int r;
+
+	/* What binding the lane did once, in the real library. */
+	if (__builtin_expect(api_floor_tls.lane == NULL, 0)) {
+		api_floor_tls.serial = hd.serial;
+		api_floor_tls.lane = &api_floor_lane0;
+	}
+	r = api_floor_hold_fn(x, &hd, &tk);
+	if (r != 0)
+		return r;
+	spin_ns(x->a->hold_ns);
+	return api_floor_release_fn(x, &hd, &tk);
 }
 
 static int m_pair(struct method_ctx *x)
@@ -467,6 +595,7 @@ static int m_pair(struct method_ctx *x)
 	case M_FLOOR:	return pair_floor(x);
 	case M_STORE_FLOOR: return pair_store_floor(x);
 	case M_LANE_FLOOR: return pair_lane_floor(x);
+	case M_API_FLOOR: return pair_api_floor(x);
 	default:	return -EINVAL;
 	}
 }
@@ -583,6 +712,7 @@ static int method_reset(const struct method_arg *a)
 	case M_FLOOR:
 	case M_STORE_FLOOR:
 	case M_LANE_FLOOR:
+	case M_API_FLOOR:
 		memset(pr->floor, 0, sizeof(*pr->floor));
 		atomic_store(&pr->floor->limit, (uint32_t)a->limit);
 		return 0;
