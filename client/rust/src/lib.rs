@@ -31,7 +31,7 @@
 //! | `cb_pool`, `cb_pool_info`           | [`Client::pool`], [`Pool::info`] ([`PoolInfo`]) |
 //! | `cb_reserve` `CB_HOLD`, `cb_release`| [`Pool::hold`], [`Pool::hold_with`] ([`Wait`]); [`Hold`] releases on drop |
 //! | `cb_reserve` `CB_LAUNCH`            | [`Pool::launch`], [`Pool::launch_with`]; [`Launch::release`] |
-//! | `cb_enqueue`, `cb_queue_position`, `cb_wait`, `cb_dequeue` | [`Pool::enqueue`], [`Waiter`] |
+//! | `cb_enqueue`, `cb_queue_position`, `cb_wait`, `cb_dequeue` | [`Pool::enqueue`] ([`Waiter`]), [`Pool::enqueue_launch`] ([`LaunchWaiter`]) |
 //! | `cb_pick_worker`, `cb_worker_inflight` | [`Pool::pick_worker`] ([`Placement`], [`WorkerHold`]), [`Client::worker_inflight`] |
 //! | `cb_ticket_format`, `cb_ticket_parse` | [`Ticket`]'s `Display` and `FromStr`; [`Client::release_ticket`] |
 //! | negative errno + `cb_errmsg`        | [`Error`] |
@@ -45,9 +45,9 @@
 //! - [`Client`] is [`Send`] and [`Sync`]: share one between threads
 //!   (an `Arc<Client>`, or `&Client` in scoped threads).  It closes the
 //!   handle in `Drop` only, which cannot race with any other call.
-//! - [`Pool`], [`Hold`], [`WorkerHold`], [`Launch`] and [`Waiter`]
-//!   borrow their `Client`, so it cannot be closed under them, and are
-//!   [`Send`] and [`Sync`] too.  A hold may be released (dropped) in
+//! - [`Pool`], [`Hold`], [`WorkerHold`], [`Launch`], [`Waiter`] and
+//!   [`LaunchWaiter`] borrow their `Client`, so it cannot be closed
+//!   under them, and are [`Send`] and [`Sync`] too.  A hold may be released (dropped) in
 //!   another thread than the one that took it; that is legal, but it
 //!   moves the taking thread's lane to a locked path for good (see
 //!   [`Hold`]).  [`Waiter::wait`] takes `&mut self`, so no other
@@ -75,7 +75,9 @@ mod pool;
 
 pub use client::{Client, Generation, Source, State};
 pub use error::{strerror, Error, Result};
-pub use pool::{Hold, Launch, Placement, Pool, PoolInfo, Ticket, Wait, Waiter, WorkerHold};
+pub use pool::{
+    Hold, Launch, LaunchWaiter, Placement, Pool, PoolInfo, Ticket, Wait, Waiter, WorkerHold,
+};
 
 #[cfg(test)]
 mod tests {
@@ -91,6 +93,7 @@ mod tests {
         send_sync::<WorkerHold<'static>>();
         send_sync::<Launch<'static>>();
         send_sync::<Waiter<'static>>();
+        send_sync::<LaunchWaiter<'static>>();
         send_sync::<Error>();
     }
 }

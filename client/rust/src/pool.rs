@@ -1,5 +1,5 @@
 //! Pools and reservations: [`Pool`], [`Hold`], [`WorkerHold`],
-//! [`Launch`], [`Waiter`], [`Ticket`].
+//! [`Launch`], [`Waiter`], [`LaunchWaiter`], [`Ticket`].
 
 use std::fmt;
 use std::os::raw::{c_char, c_int, c_ulong};
@@ -275,14 +275,18 @@ impl<'c> Pool<'c> {
     /// pool's fair queue (`cb_enqueue`); see [`Waiter`].
     pub fn enqueue(&self, priority: i32) -> Result<Waiter<'c>> {
         let req = self.request(ffi::CB_HOLD, 0, priority, Wait::Forever);
-        let mut w = ffi::cb_waiter::default();
-        // SAFETY: a live handle and valid pointers for the call.
-        let r = unsafe { ffi::cb_enqueue(self.client.raw(), &req, &mut w) };
-        self.client.check(r)?;
         Ok(Waiter {
-            client: self.client,
-            raw: w,
-            queued: true,
+            q: Queued::enqueue(self, &req)?,
+        })
+    }
+
+    /// Take a place for one launch at the back of `priority` in the
+    /// pool's fair queue (`cb_enqueue`, `CB_LAUNCH`), with `observed`
+    /// as for [`launch_with`](Pool::launch_with); see [`LaunchWaiter`].
+    pub fn enqueue_launch(&self, observed: u32, priority: i32) -> Result<LaunchWaiter<'c>> {
+        let req = self.request(ffi::CB_LAUNCH, observed, priority, Wait::Forever);
+        Ok(LaunchWaiter {
+            q: Queued::enqueue(self, &req)?,
         })
     }
 
@@ -431,7 +435,6 @@ impl<'c> WorkerHold<'c> {
 /// calls [`release`](Launch::release) (the launch failed: free the
 /// unit at once).  Any process holding its [`Ticket`] may release it
 /// with [`Client::release_ticket`].
-#[derive(Debug)]
 pub struct Launch<'c> {
     client: &'c Client,
     ticket: Ticket,
@@ -448,6 +451,12 @@ impl<'c> Launch<'c> {
     /// released by its ticket.
     pub fn release(self) -> Result<()> {
         self.client.release_ticket(&self.ticket)
+    }
+}
+
+impl fmt::Debug for Launch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Launch").field("ticket", &self.ticket).finish()
     }
 }
 
@@ -481,10 +490,7 @@ impl<'c> Launch<'c> {
 /// Dropping a waiter that is still queued leaves the queue
 /// (`cb_dequeue`), and the waiter behind it moves up.
 pub struct Waiter<'c> {
-    client: &'c Client,
-    raw: ffi::cb_waiter,
-    /// True until admitted, dequeued, or told it is out of the queue.
-    queued: bool,
+    q: Queued<'c>,
 }
 
 impl<'c> Waiter<'c> {
@@ -492,14 +498,12 @@ impl<'c> Waiter<'c> {
     /// (`cb_queue_position`): 0 is the head, next to be admitted.
     /// [`Error::Stale`] once it is no longer queued.
     pub fn position(&self) -> Result<usize> {
-        // SAFETY: a live handle and a waiter of it.
-        let r = unsafe { ffi::cb_queue_position(self.client.raw(), &self.raw) };
-        self.client.check(r).map(|n| n as usize)
+        self.q.position()
     }
 
     /// True until admitted or out of the queue.
     pub fn is_queued(&self) -> bool {
-        self.queued
+        self.q.queued
     }
 
     /// Wait in the queue until admitted (`cb_wait`) and return the
@@ -508,6 +512,99 @@ impl<'c> Waiter<'c> {
     /// error it has left the queue.  A signal handler that interrupts
     /// the wait does not end it: it goes on until the same deadline.
     pub fn wait(&mut self, wait: Wait) -> Result<Hold<'c>> {
+        let ticket = self.q.wait(wait)?;
+        Ok(Hold::new(self.q.client, ticket))
+    }
+
+    /// Leave the queue now (`cb_dequeue`), as dropping does, but
+    /// reporting [`Error::Stale`] if it was no longer queued.
+    pub fn cancel(self) -> Result<()> {
+        self.q.cancel()
+    }
+}
+
+impl fmt::Debug for Waiter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter").field("queued", &self.q.queued).finish()
+    }
+}
+
+/// A place in a pool's fair queue for one launch, from
+/// [`Pool::enqueue_launch`]: a [`Waiter`] whose
+/// [`wait`](LaunchWaiter::wait) returns a [`Launch`] (admitted by the
+/// launch rule of [`Pool::launch_with`]).  Dropped while still queued,
+/// it leaves the queue.
+pub struct LaunchWaiter<'c> {
+    q: Queued<'c>,
+}
+
+impl<'c> LaunchWaiter<'c> {
+    /// Live waiters ahead of this one, as [`Waiter::position`].
+    pub fn position(&self) -> Result<usize> {
+        self.q.position()
+    }
+
+    /// True until admitted or out of the queue.
+    pub fn is_queued(&self) -> bool {
+        self.q.queued
+    }
+
+    /// Wait until admitted and return the [`Launch`]; errors and the
+    /// place in the queue as [`Waiter::wait`].
+    pub fn wait(&mut self, wait: Wait) -> Result<Launch<'c>> {
+        let ticket = self.q.wait(wait)?;
+        Ok(Launch {
+            client: self.q.client,
+            ticket,
+        })
+    }
+
+    /// Leave the queue now, as [`Waiter::cancel`].
+    pub fn cancel(self) -> Result<()> {
+        self.q.cancel()
+    }
+}
+
+impl fmt::Debug for LaunchWaiter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LaunchWaiter")
+            .field("queued", &self.q.queued)
+            .finish()
+    }
+}
+
+/// The queue entry behind [`Waiter`] and [`LaunchWaiter`]: a
+/// `cb_waiter` (a plain value: the entry itself lives in shared memory,
+/// so it may move) and whether it is still queued.
+struct Queued<'c> {
+    client: &'c Client,
+    raw: ffi::cb_waiter,
+    /// True until admitted, dequeued, or told it is out of the queue.
+    queued: bool,
+}
+
+impl<'c> Queued<'c> {
+    fn enqueue(pool: &Pool<'c>, req: &ffi::cb_request) -> Result<Queued<'c>> {
+        let mut w = ffi::cb_waiter::default();
+        // SAFETY: a live handle and valid pointers for the call.
+        let r = unsafe { ffi::cb_enqueue(pool.client.raw(), req, &mut w) };
+        pool.client.check(r)?;
+        Ok(Queued {
+            client: pool.client,
+            raw: w,
+            queued: true,
+        })
+    }
+
+    fn position(&self) -> Result<usize> {
+        // SAFETY: a live handle and a waiter of it.
+        let r = unsafe { ffi::cb_queue_position(self.client.raw(), &self.raw) };
+        self.client.check(r).map(|n| n as usize)
+    }
+
+    /// cb_wait until admitted or `wait` runs out; EINTR goes on to the
+    /// same deadline.
+    fn wait(&mut self, wait: Wait) -> Result<Ticket> {
         let deadline = match wait {
             Wait::For(d) => Instant::now().checked_add(d),
             _ => None,
@@ -522,7 +619,7 @@ impl<'c> Waiter<'c> {
             };
             if r == 0 {
                 self.queued = false;
-                return Ok(Hold::new(self.client, Ticket(t)));
+                return Ok(Ticket(t));
             }
             if r == -ffi::EINTR {
                 if let Some(d) = deadline {
@@ -530,6 +627,7 @@ impl<'c> Waiter<'c> {
                 }
                 continue;
             }
+            // Timed out: still queued.  Anything else: out of the queue.
             if r != -ffi::ETIMEDOUT {
                 self.queued = false;
             }
@@ -537,9 +635,7 @@ impl<'c> Waiter<'c> {
         }
     }
 
-    /// Leave the queue now (`cb_dequeue`), as dropping does, but
-    /// reporting [`Error::Stale`] if it was no longer queued.
-    pub fn cancel(mut self) -> Result<()> {
+    fn cancel(mut self) -> Result<()> {
         self.queued = false;
         // SAFETY: a live handle and a waiter of it.
         let r = unsafe { ffi::cb_dequeue(self.client.raw(), &mut self.raw) };
@@ -547,13 +643,7 @@ impl<'c> Waiter<'c> {
     }
 }
 
-impl fmt::Debug for Waiter<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waiter").field("queued", &self.queued).finish()
-    }
-}
-
-impl Drop for Waiter<'_> {
+impl Drop for Queued<'_> {
     fn drop(&mut self) {
         if self.queued {
             // SAFETY: a live handle and a waiter of it.  Stale means

@@ -64,6 +64,19 @@ fn watch_returns_the_latest_then_times_out_then_wakes() {
 }
 
 #[test]
+fn broker_alive_until_killed_and_the_capacity_stays_readable() {
+    let mut b = Broker::start();
+    let c = Client::open(&b.name).unwrap();
+    assert!(c.broker_alive());
+    b.kill();
+    assert!(!c.broker_alive());
+    assert_eq!(c.current(), 1024);
+    // Holds work without a broker (only death notices wait for one).
+    let h = c.pool("default").unwrap().hold(Wait::No).unwrap();
+    h.release().unwrap();
+}
+
+#[test]
 fn readonly_handle_reads_but_cannot_reserve() {
     let b = Broker::start();
     let c = Client::open_readonly(&b.name).unwrap();
@@ -269,6 +282,29 @@ fn launch_admission_release_and_ticket_round_trip() {
     let e = "not-a-ticket".parse::<Ticket>().unwrap_err();
     assert!(matches!(e, Error::Invalid { .. }), "{:?}", e);
     assert!(e.to_string().contains("not-a-ticket"));
+}
+
+#[test]
+fn a_queued_launch_is_admitted_when_a_launch_is_released() {
+    let b = Broker::start();
+    b.ctl(&["pool", "set", "fleet", "--limit", "2", "--window", "60"]);
+    let c = Client::open(&b.name).unwrap();
+    let fleet = c.pool("fleet").unwrap();
+    let first = fleet.launch(1).unwrap();
+    let mut queued = fleet.enqueue_launch(1, 0).unwrap();
+    assert_eq!(queued.position().unwrap(), 0);
+    let e = queued.wait(Wait::No).unwrap_err();
+    assert!(matches!(e, Error::TimedOut { .. }), "{:?}", e);
+    assert!(queued.is_queued());
+    let gone = fleet.enqueue_launch(1, 0).unwrap();
+    assert_eq!(gone.position().unwrap(), 1);
+    drop(gone);
+    first.release().unwrap();
+    let second = queued.wait(Wait::For(Duration::from_secs(60))).unwrap();
+    assert!(!queued.is_queued());
+    assert_eq!(fleet.info().unwrap().launching, 1);
+    second.release().unwrap();
+    assert_eq!(fleet.info().unwrap().launching, 0);
 }
 
 // -- worker placement ------------------------------------------------------

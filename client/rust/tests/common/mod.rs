@@ -112,6 +112,14 @@ impl Broker {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// SIGKILL the broker and reap it (its segments stay until drop).
+    pub fn kill(&mut self) {
+        if let Some(p) = self.proc.as_mut() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+
     /// The broker's log so far.
     pub fn log(&self) -> String {
         let mut s = String::new();
