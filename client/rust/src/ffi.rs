@@ -1,7 +1,9 @@
 //! The C interface of libcapbroker, declared by hand from
-//! `include/capbroker.h` (ABI 0.1).  Private: the safe types of this
+//! `include/capbroker.h` (CB_VERSION 0.1).  Private: the safe types of this
 //! crate are the only users.  Keep every layout here equal to the
-//! header's; `tests` below pins the sizes.
+//! header's: `tests` below compares each size, offset and constant
+//! with what the C compiler makes of the header (the ABI probe the
+//! Python binding's tests use, tests/python/abiprobe.c).
 
 #![allow(non_camel_case_types)]
 
@@ -154,14 +156,91 @@ pub fn static_text(p: *const c_char) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::mem::{align_of, size_of};
+    use std::collections::HashMap;
+    use std::mem::{align_of, size_of, MaybeUninit};
+    use std::path::Path;
+    use std::process::Command;
+
+    macro_rules! offset_of {
+        ($t:ty, $f:ident) => {{
+            let u = MaybeUninit::<$t>::uninit();
+            let base = u.as_ptr();
+            // SAFETY: only the field's address is computed; nothing is
+            // read from the uninitialised value.
+            let field = unsafe { std::ptr::addr_of!((*base).$f) };
+            field as usize - base as usize
+        }};
+    }
+
+    /// What tests/python/abiprobe.c (the Python binding's ABI probe,
+    /// compiled against include/capbroker.h) prints, as {key: value}.
+    fn probe() -> HashMap<String, u64> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let src = root.join("tests/python/abiprobe.c");
+        let exe = std::env::temp_dir()
+            .join(format!("capbroker-rs-abiprobe.{}", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+        let st = Command::new(&cc)
+            .args(["-std=gnu11", "-Wall", "-Werror", "-I"])
+            .arg(root.join("include"))
+            .arg("-o")
+            .arg(&exe)
+            .arg(&src)
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {} (the ABI probe needs a C compiler)", cc, e));
+        assert!(st.success(), "{} {} failed", cc, src.display());
+        let out = Command::new(&exe).output().expect("run the ABI probe");
+        let _ = std::fs::remove_file(&exe);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (k, v) = l.rsplit_once(' ').unwrap();
+                (k.to_owned(), v.parse().unwrap())
+            })
+            .collect()
+    }
 
     #[test]
-    fn layouts_match_the_header() {
-        assert_eq!(size_of::<cb_ticket>(), 16);
-        assert_eq!(size_of::<cb_waiter>(), 32);
-        assert_eq!(size_of::<cb_request>(), 20);
+    fn layouts_and_constants_match_the_header() {
+        let p = probe();
+        let want = |k: &str| -> usize { p[k] as usize };
+        assert_eq!(size_of::<cb_ticket>(), want("sizeof cb_ticket"));
+        assert_eq!(size_of::<cb_waiter>(), want("sizeof cb_waiter"));
+        assert_eq!(size_of::<cb_request>(), want("sizeof struct cb_request"));
         assert_eq!(align_of::<cb_request>(), 4);
-        assert_eq!(size_of::<cb_pool_info>(), 52);
+        let req = |f: &str| want(&format!("offsetof struct cb_request.{}", f));
+        assert_eq!(offset_of!(cb_request, pool), req("pool"));
+        assert_eq!(offset_of!(cb_request, kind), req("kind"));
+        assert_eq!(offset_of!(cb_request, observed), req("observed"));
+        assert_eq!(offset_of!(cb_request, timeout_ms), req("timeout_ms"));
+        assert_eq!(offset_of!(cb_request, priority), req("priority"));
+        assert_eq!(size_of::<cb_pool_info>(), want("sizeof struct cb_pool_info"));
+        assert_eq!(32, want("fieldsize struct cb_pool_info.name"));
+        let info = |f: &str| want(&format!("offsetof struct cb_pool_info.{}", f));
+        assert_eq!(offset_of!(cb_pool_info, name), info("name"));
+        assert_eq!(offset_of!(cb_pool_info, limit), info("limit"));
+        assert_eq!(offset_of!(cb_pool_info, observed), info("observed"));
+        assert_eq!(offset_of!(cb_pool_info, held), info("held"));
+        assert_eq!(offset_of!(cb_pool_info, launching), info("launching"));
+        assert_eq!(offset_of!(cb_pool_info, window_ms), info("window_ms"));
+        let c = |k: &str| p[&format!("const {}", k)];
+        assert_eq!(CB_HOLD as u64, c("CB_HOLD"));
+        assert_eq!(CB_LAUNCH as u64, c("CB_LAUNCH"));
+        assert_eq!(u64::from(CB_OPEN_RDONLY), c("CB_OPEN_RDONLY"));
+        assert_eq!(CB_TICKET_STRLEN as u64, c("CB_TICKET_STRLEN"));
+        assert_eq!(CB_WORKER_ID_STRLEN as u64, c("CB_WORKER_ID_STRLEN"));
+        assert_eq!(CB_PLACE_CONSOLIDATE as u64, c("CB_PLACE_CONSOLIDATE"));
+        assert_eq!(CB_PLACE_SPREAD as u64, c("CB_PLACE_SPREAD"));
+        assert_eq!(CB_PLACE_LEAST_LOADED as u64, c("CB_PLACE_LEAST_LOADED"));
+        // The state word, decoded as the header's macros do.
+        let s = crate::State::from_raw(p["word"]);
+        assert_eq!(u64::from(s.capacity()), c("CB_STATE_CAPACITY(word)"));
+        assert_eq!(s.source().to_raw() as u64, c("CB_STATE_SOURCE(word)"));
+        assert_eq!(u64::from(s.flags()), c("CB_STATE_FLAGS(word)"));
+        assert_eq!(u64::from(s.generation().0), c("CB_STATE_GENERATION(word)"));
+        assert_eq!(u64::from(crate::State::STOPPING), c("CB_STATE_F_STOPPING"));
+        assert_eq!(u64::from(crate::State::RETIRED), c("CB_STATE_F_RETIRED"));
     }
 }
