@@ -76,13 +76,21 @@ impl Client {
             return Err(Error::from_code(r, msg, 0));
         }
         let raw = NonNull::new(out).expect("cb_open returned 0 and no handle");
-        // SAFETY: raw is a live handle.  The word is 8-byte aligned in
-        // the state segment, and AtomicU64 has u64's layout; it lives
-        // until cb_close, which only Drop calls.  We only load it, so
-        // the read-only mapping is never written.
+        // SAFETY: raw is a live handle.  The word (checked below: not
+        // NULL, 8-byte aligned) has AtomicU64's layout and lives until
+        // cb_close, which only Drop calls.  We only load it, so the
+        // read-only mapping is never written.
         let word = unsafe { ffi::cb_state_word(raw.as_ptr()) } as *mut AtomicU64;
-        let word = NonNull::new(word).expect("cb_state_word returned NULL");
-        debug_assert_eq!(word.as_ptr() as usize % 8, 0);
+        let word = match NonNull::new(word) {
+            Some(w) if w.as_ptr() as usize % 8 == 0 => w,
+            _ => {
+                // SAFETY: the handle is ours and nothing borrows it.
+                unsafe { ffi::cb_close(raw.as_ptr()) };
+                return Err(Error::Protocol {
+                    message: "cb_state_word: no aligned state word".to_owned(),
+                });
+            }
+        };
         Ok(Client {
             raw,
             word,
