@@ -14,6 +14,7 @@
 #   make bench-report    full capbench run: JSON, the plot and the tables
 #                        of docs/BENCHMARKS.md
 #   make python-check    test the Python binding (pytest, real broker)
+#   make rust-check      test the Rust binding (cargo, real broker)
 #   make clean
 #
 # Objects go to build/ (build-SAN/ for sanitizer builds), so a sanitizer
@@ -40,6 +41,11 @@ DESTDIR    ?=
 # PREFIX/lib/python3.X/dist-packages otherwise.  /usr/bin/python3, not
 # whatever python3 comes first in PATH: the tests need Debian's pytest.
 PYTHON     ?= /usr/bin/python3
+# Debian's Rust toolchain, by absolute path: a rustup toolchain first in
+# PATH is not what CI has.
+CARGO      ?= /usr/bin/cargo
+RUSTC      ?= /usr/bin/rustc
+RUSTDOC    ?= /usr/bin/rustdoc
 PY_VERSION  = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 PYTHONDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VERSION)/dist-packages)
 PY_PKG      = client/python/capbroker
@@ -143,7 +149,7 @@ ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/int
 EXAMPLES    = $(O)/examples/gateway $(O)/examples/fakebackend
 
 .PHONY: all tests deps run check san-check valgrind-check unit-check model-check integration-check install uninstall \
-        clean man-check python-check bench bench-report
+        clean man-check python-check rust-check bench bench-report
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(BENCH) $(EXAMPLES)
 
 # The test programs (unit tests need cmocka).
@@ -303,6 +309,26 @@ ifeq ($(SAN),)
 	    $(PYTHON) -m pytest -p no:cacheprovider -q tests/python
 else
 	@echo "python-check: skipped in sanitizer builds (SAN=$(SAN))"
+endif
+
+# The Rust binding's tests (client/rust: cargo test builds the examples
+# too, and tests/examples.rs runs them) against this build's library
+# and a broker of this build, after cargo doc (warnings are errors).
+# Offline, with cargo's home and target directory in the build
+# directory, so nothing touches ~/.cargo.  A sanitized library needs
+# its runtime linked into the program first, so sanitizer builds skip
+# them.
+RUST_ENV = CAPBROKER_BIN=$(abspath $(O)) CAPBROKER_LIB_DIR=$(abspath $(O)) \
+	CARGO_TARGET_DIR=$(abspath $(O))/rust \
+	CARGO_HOME=$(abspath $(O))/cargo-home \
+	RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC) RUSTDOCFLAGS=-Dwarnings
+
+rust-check: $(LIB_SO) $(O)/capbrokerd $(O)/capctl
+ifeq ($(SAN),)
+	@cd client/rust && $(RUST_ENV) $(CARGO) doc --offline --no-deps -q && \
+	    $(RUST_ENV) $(CARGO) test --offline
+else
+	@echo "rust-check: skipped in sanitizer builds (SAN=$(SAN))"
 endif
 
 # Benchmarks: never part of make check (which runs capbench --smoke from
