@@ -13,10 +13,12 @@
 
 #define GOCB_MSG_LEN 256
 
-/* What a call hands back besides its return value.  Allocated by Go
+/* What a call takes and hands back besides its return value.  Allocated by Go
  * (no Go pointers inside), written only by the wrapper during the call,
  * read by Go after it returns. */
 struct gocb_out {
+	struct cb_request req;  /* in: the request, here to spare an
+	                           allocation per call */
 	cb_ticket ticket;
 	uint32_t retry_after_ms;
 	char worker[CB_WORKER_ID_STRLEN];

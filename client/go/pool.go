@@ -94,8 +94,8 @@ func (p *Pool) reserve(kind C.int, observed uint32, timeoutMs C.int) (C.cb_ticke
 	}
 	o := getOut()
 	defer putOut(o)
-	req := p.request(kind, observed, timeoutMs)
-	if r := C.gocb_reserve(h, &req, o); r < 0 {
+	o.req = p.request(kind, observed, timeoutMs)
+	if r := C.gocb_reserve(h, &o.req, o); r < 0 {
 		return C.cb_ticket{}, o.fail("cb_reserve", r)
 	}
 	return o.ticket, nil
@@ -181,8 +181,8 @@ func (p *Pool) Enqueue(priority int) (*Waiter, error) {
 	o := getOut()
 	defer putOut(o)
 	w := &Waiter{pool: p.WithPriority(priority)}
-	req := p.WithPriority(priority).request(C.CB_HOLD, 0, -1)
-	if r := C.gocb_enqueue(h, &req, &w.w, o); r < 0 {
+	o.req = w.pool.request(C.CB_HOLD, 0, -1)
+	if r := C.gocb_enqueue(h, &o.req, &w.w, o); r < 0 {
 		return nil, o.fail("cb_enqueue", r)
 	}
 	return w, nil
@@ -333,8 +333,8 @@ func (p *Pool) pick(pl Placement, timeoutMs C.int) (*Hold, time.Duration, error)
 	}
 	o := getOut()
 	defer putOut(o)
-	req := p.request(C.CB_HOLD, 0, timeoutMs)
-	if r := C.gocb_pick_worker(h, &req, C.int(pl), o); r < 0 {
+	o.req = p.request(C.CB_HOLD, 0, timeoutMs)
+	if r := C.gocb_pick_worker(h, &o.req, C.int(pl), o); r < 0 {
 		return nil, o.retryAfter(), o.fail("cb_pick_worker", r)
 	}
 	return &Hold{reservation{pool: p, ticket: o.ticket},

@@ -27,14 +27,14 @@ type Broker struct {
 	Name   string   // its unique instance name
 	Bin    string   // the build directory
 	Env    []string // the environment with its CAPBROKER_RUNDIR
-	t      *testing.T
+	t      testing.TB
 	rundir string
 	proc   *exec.Cmd
 	exited chan struct{}
 }
 
 // Bin is CAPBROKER_BIN; the test fails if it is not set.
-func Bin(t *testing.T) string {
+func Bin(t testing.TB) string {
 	bin := os.Getenv("CAPBROKER_BIN")
 	if bin == "" {
 		t.Fatal("CAPBROKER_BIN must name the build directory " +
@@ -44,7 +44,7 @@ func Bin(t *testing.T) string {
 }
 
 // Start starts a broker and returns once capctl ping answers.
-func Start(t *testing.T) *Broker {
+func Start(t testing.TB) *Broker {
 	t.Helper()
 	bin := Bin(t)
 	// Not t.TempDir(): the control socket's path must stay short.
@@ -159,7 +159,7 @@ func (b *Broker) Waiting(pool string) int {
 // Eventually polls cond until it holds: the order of events is forced
 // by what cond observes, never by a sleep's length (the bound only
 // turns a hang into a failure).
-func Eventually(t *testing.T, what string, cond func() bool) {
+func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for i := 0; !cond(); i++ {
 		if i == 2000 {
