@@ -37,7 +37,9 @@
 // barging bound restarts with each cb_wait call), and a waiter sleeping
 // in slices never runs the library's check for a dead head while the
 // broker is down (that check needs 2 s in one call); waiters that wait
-// without a limit, or the broker on its return, prune it.
+// without a limit, or the broker on its return, prune it.  And each
+// slice that ends unadmitted counts as one refusal in the pool's
+// rejected counter (capdump, capbroker_pool_rejected_total).
 //
 // # Goroutines and OS threads
 //
@@ -62,6 +64,8 @@
 //     with runtime.LockOSThread where it matters; BenchmarkRelease*
 //     in the tests measure the difference.
 //   - Each blocked Hold or Wait occupies an OS thread for its C call.
+//     A handle has 64 lanes: holds on further threads go through its
+//     shared entry (at most 16 in flight at once), still correct.
 //
 // A Client must not be used in a child of fork(); Go programs rarely
 // fork without exec, and os/exec is fine.
