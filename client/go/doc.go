@@ -39,7 +39,8 @@
 // broker is down (that check needs 2 s in one call); waiters that wait
 // without a limit, or the broker on its return, prune it.  And each
 // slice that ends unadmitted counts as one refusal in the pool's
-// rejected counter (capdump, capbroker_pool_rejected_total).
+// rejected counter (capdump, capbroker_pool_rejected_total), as does
+// the fail-fast try a Hold makes before it queues.
 //
 // # Goroutines and OS threads
 //
