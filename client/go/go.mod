@@ -1,0 +1,3 @@
+module capbroker
+
+go 1.19
