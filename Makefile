@@ -17,6 +17,7 @@
 #   make rust-check      test the Rust binding (cargo, real broker)
 #   make go-check        test the Go binding (go vet, go test -race, real
 #                        broker) and build its holder, $(O)/go/cbholder
+#   make crosslang-check one pool held from C, Python, Rust and Go at once
 #   make clean
 #
 # Objects go to build/ (build-SAN/ for sanitizer builds), so a sanitizer
@@ -162,7 +163,8 @@ ITEST_PROGS = $(patsubst tests/integration/%.c,$(O)/tests/%,$(wildcard tests/int
 EXAMPLES    = $(O)/examples/gateway $(O)/examples/fakebackend
 
 .PHONY: all tests deps run check san-check valgrind-check unit-check model-check integration-check install uninstall \
-        clean man-check python-check rust-check go-check bench bench-report
+        clean man-check python-check rust-check go-check crosslang-check \
+        bench bench-report
 all: $(LIB_SO) $(LIB_A) $(LIB_PC) $(PROGRAMS) $(BENCH) $(EXAMPLES)
 
 # The test programs (unit tests need cmocka).
@@ -273,7 +275,8 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all tests
 	@$(MAKE) --no-print-directory man-check unit-check model-check \
-	    fuzz-check integration-check python-check
+	    fuzz-check integration-check python-check rust-check go-check \
+	    crosslang-check
 ifeq ($(SAN),)
 	@$(MAKE) --no-print-directory valgrind-check san-check
 endif
@@ -319,7 +322,8 @@ ifeq ($(SAN),)
 	@CAPBROKER_BIN=$(abspath $(O)) \
 	    CAPBROKER_LIB=$(abspath $(O))/$(LIB_SONAME) \
 	    PYTHONPATH=$(CURDIR)/client/python PYTHONDONTWRITEBYTECODE=1 \
-	    $(PYTHON) -m pytest -p no:cacheprovider -q tests/python
+	    $(PYTHON) -m pytest -p no:cacheprovider -q \
+	    --ignore=tests/python/crosslang tests/python
 else
 	@echo "python-check: skipped in sanitizer builds (SAN=$(SAN))"
 endif
@@ -354,6 +358,29 @@ ifeq ($(SAN),)
 	    $(GO) build -o $(abspath $(O))/go/cbholder ./cmd/cbholder'
 else
 	@echo "go-check: skipped in sanitizer builds (SAN=$(SAN))"
+endif
+
+# One pool, four languages (tests/python/crosslang, pytest): the C
+# (tests/integration/cbholder.c), Python, Rust (client/rust/examples/
+# holder.rs) and Go (client/go/cmd/cbholder) holders against one broker
+# of this build.  Builds the Rust and Go holders itself (quick after
+# rust-check and go-check); skipped in sanitizer builds as they are.
+RUST_HOLDER = $(abspath $(O))/rust/debug/examples/holder
+GO_HOLDER   = $(abspath $(O))/go/cbholder
+crosslang-check: $(LIB_SO) $(O)/capbrokerd $(O)/capctl $(O)/capdump \
+    $(O)/tests/cbholder
+ifeq ($(SAN),)
+	@cd client/rust && $(RUST_ENV) $(CARGO) build --offline -q \
+	    --example holder
+	@cd client/go && $(GO_ENV) $(GO) build -o $(GO_HOLDER) ./cmd/cbholder
+	@CAPBROKER_BIN=$(abspath $(O)) \
+	    CAPBROKER_LIB=$(abspath $(O))/$(LIB_SONAME) \
+	    CAPBROKER_RUST_HOLDER=$(RUST_HOLDER) \
+	    CAPBROKER_GO_HOLDER=$(GO_HOLDER) \
+	    PYTHONPATH=$(CURDIR)/client/python PYTHONDONTWRITEBYTECODE=1 \
+	    $(PYTHON) -m pytest -p no:cacheprovider -q tests/python/crosslang
+else
+	@echo "crosslang-check: skipped in sanitizer builds (SAN=$(SAN))"
 endif
 
 # Benchmarks: never part of make check (which runs capbench --smoke from
