@@ -330,7 +330,9 @@ endif
 
 # The Rust binding's tests (client/rust: cargo test builds the examples
 # too, and tests/examples.rs runs them) against this build's library
-# and a broker of this build, after cargo doc (warnings are errors).
+# and a broker of this build, after cargo doc (warnings are errors);
+# then the README's Rust fragment must compile (tests/readme-bindings.sh;
+# go-check does the same for the Go one).
 # Offline, with cargo's home and target directory in the build
 # directory, so nothing touches ~/.cargo.  A sanitized library needs
 # its runtime linked into the program first, so sanitizer builds skip
@@ -344,6 +346,7 @@ rust-check: $(LIB_SO) $(O)/capbrokerd $(O)/capctl
 ifeq ($(SAN),)
 	@cd client/rust && $(RUST_ENV) $(CARGO) doc --offline --no-deps -q && \
 	    $(RUST_ENV) $(CARGO) test --offline
+	@RUSTC=$(RUSTC) sh tests/readme-bindings.sh rust $(O)
 else
 	@echo "rust-check: skipped in sanitizer builds (SAN=$(SAN))"
 endif
@@ -356,6 +359,7 @@ ifeq ($(SAN),)
 	    $(GO) vet ./... && \
 	    $(GO) test -race -count=1 -timeout 5m ./... && \
 	    $(GO) build -o $(abspath $(O))/go/cbholder ./cmd/cbholder'
+	@$(GO_ENV) GO=$(GO) sh tests/readme-bindings.sh go $(O)
 else
 	@echo "go-check: skipped in sanitizer builds (SAN=$(SAN))"
 endif
