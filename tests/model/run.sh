@@ -42,6 +42,11 @@
 #
 # tests/model/barge.pml (barging with a hand-off bound, lib/queue.h)
 # runs right after queue.pml.
+#
+# tests/model/shares.pml (issue 15: one limit across hosts, shares
+# leased from etcd) comes last: the rule the broker's etcd code is to
+# follow, checked before that code exists.  MODEL_DEEP=1 adds 12 ticks
+# (6*10^6 states, about 10 s).
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 model=$here/reserve.pml
@@ -588,5 +593,34 @@ vcover "the owner turns to the slow path"             1
 vcover "the foreign waits for the owner's fast path"  2
 vcover "the foreign gets -ESTALE"                     4
 vcover "the owner's slow path gets -ESTALE"           5
+
+# One limit across hosts (shares.pml, issue 15): shares leased from
+# etcd, the renewal deadline, lease expiry and the quarantine of a dead
+# host's share.  The units in use on all hosts never exceed L.
+model=$here/shares.pml
+said=counterexample
+expect_ok "shares: two hosts, limit 2, 8 ticks" "-O2 -DMEMLIM=2048"
+expect_ok "shares: limit 3" "-O2 -DMEMLIM=2048" -DL=3
+if [ "${MODEL_DEEP:-0}" = 1 ]; then
+	expect_ok "shares: 12 ticks (deep)" "-O2 -DMEMLIM=2048" -DTMAX=12
+fi
+inuse="(((held[(0*3)]+"
+expect_cex "shares negative the deadline from the answer's arrival" \
+    "$inuse" -DBUG_DL_RECV
+expect_cex "shares negative a dead host's share freed at once" \
+    "$inuse" -DBUG_NO_QUARANTINE
+expect_cex "shares negative a grow that does not compare what it read" \
+    "((share[0]+share[1])+quar)" -DBUG_NO_COMPARE
+expect_cex "shares negative etcd lowered before the local limit" \
+    "$inuse" -DBUG_SHRINK_ETCD_FIRST
+expect_cex "shares negative a new lease keeps the old local limit" \
+    "$inuse" -DBUG_REGRANT_KEEPS_LIM
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+scover() { expect_cex "shares reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+scover "frozen units granted again after the quarantine"  1
+scover "one host holds every unit"                         2
+scover "an admission at the last tick before a deadline"   3
+scover "a lease expires while its host holds units"        4
 
 finish
