@@ -332,7 +332,10 @@ endif
 # too, and tests/examples.rs runs them) against this build's library
 # and a broker of this build, after cargo doc (warnings are errors);
 # then the README's Rust fragment must compile (tests/readme-bindings.sh;
-# go-check does the same for the Go one).
+# go-check does the same for the Go one).  cargo's test harness has no
+# timeout of its own (a test reading a holder's pipe would wait for
+# ever if the binding broke): timeout(1) ends it, as go test -timeout
+# does Go's.
 # Offline, with cargo's home and target directory in the build
 # directory, so nothing touches ~/.cargo.  A sanitized library needs
 # its runtime linked into the program first, so sanitizer builds skip
@@ -345,7 +348,7 @@ RUST_ENV = CAPBROKER_BIN=$(abspath $(O)) CAPBROKER_LIB_DIR=$(abspath $(O)) \
 rust-check: $(LIB_SO) $(O)/capbrokerd $(O)/capctl
 ifeq ($(SAN),)
 	@cd client/rust && $(RUST_ENV) $(CARGO) doc --offline --no-deps -q && \
-	    $(RUST_ENV) $(CARGO) test --offline
+	    $(RUST_ENV) timeout 600 $(CARGO) test --offline
 	@RUSTC=$(RUSTC) sh tests/readme-bindings.sh rust $(O)
 else
 	@echo "rust-check: skipped in sanitizer builds (SAN=$(SAN))"
