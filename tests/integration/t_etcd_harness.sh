@@ -26,6 +26,7 @@ others=""
 for i in 1 2 3; do
 	[ $i -eq "$leader" ] || others="$others $i"
 done
+# shellcheck disable=SC2086 # word splitting is the point
 set -- $others
 # A new leader is elected within a few election timeouts (1 s each).
 wait_until 15 etcd_put "$1" /h/after-leader x ||
