@@ -105,6 +105,10 @@ PKG_URCU    = $(shell pkg-config --cflags --libs liburcu-memb liburcu-cds 2>/dev
 PKG_BSD     = $(shell pkg-config --cflags --libs libbsd 2>/dev/null)
 PKG_SYSTEMD = $(shell pkg-config --cflags --libs libsystemd 2>/dev/null)
 PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
+# The broker's etcd client (broker/etcd.c: the coming global pools, issue
+# 15) only; the client library stays libc-only.
+PKG_CURL    = $(shell pkg-config --cflags --libs libcurl 2>/dev/null)
+PKG_JSONC   = $(shell pkg-config --cflags --libs json-c 2>/dev/null)
 
 # lib/: the core every program links.  CORE is libc-only and also goes
 # into libcapbroker; TOOLCORE (control protocol and its client,
@@ -238,6 +242,15 @@ $(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
 # Unit tests: tests/unit/test_MODULE.c links the core and protocol;
 # tests/unit/test_broker_MODULE.c also links the broker's modules.
 BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
+
+# tests/unit/test_etcd.c: the etcd client (broker/etcd.c, which nothing
+# in capbrokerd calls yet) against a real etcd the test starts itself.
+$(O)/tests/test_etcd: tests/unit/test_etcd.c tests/unit/etcd_harness.h \
+    $(O)/broker/etcd.o
+	@mkdir -p $(dir $@)
+	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< \
+	    $(O)/broker/etcd.o $(ALL_LDFLAGS) $(PKG_CMOCKA) $(PKG_CURL) \
+	    $(PKG_JSONC) $(PKG_BSD)
 
 # tests/unit/test_tp_*.c: the test-point build of everything, broker
 # modules included.

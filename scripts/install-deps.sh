@@ -23,9 +23,13 @@ BENCH_PACKAGES=""
 # rustc, cargo, golang-go: the Rust and Go bindings (client/rust,
 # client/go) and their tests; Debian's toolchains, offline (no crate or
 # module registry is used).
+# etcd-server, libcurl4-openssl-dev, libjson-c-dev: the broker's etcd
+# client (broker/etcd.c, the coming global pools) and its tests, which
+# start etcd members of their own on loopback.
 PACKAGES="gcc make pkg-config liburcu-dev libbsd-dev libcmocka-dev \
 libsystemd-dev spin mandoc util-linux runit clang libclang-rt-14-dev \
-prometheus python3 python3-pytest curl valgrind rustc cargo golang-go"
+prometheus python3 python3-pytest curl valgrind rustc cargo golang-go \
+etcd-server libcurl4-openssl-dev libjson-c-dev"
 
 missing=""
 optional=""

@@ -167,3 +167,164 @@ let_go() {
 	wait "$p"
 	expect_eq "$?" 0 "$1: exit status"
 }
+
+# ---- etcd members (issue 15: the global pools' shares live in etcd) ----
+#
+# etcd_start_cluster N: N members (m1..mN) of one new cluster on
+# loopback, ports from cbports, data and logs under
+# $CAPBROKER_RUNDIR/etcd (so cleanup removes them); waits until each
+# answers.  Sets ETCD_ENDPOINTS (http://127.0.0.1:P1,...) for a broker's
+# config.  Each member dies with the test's shell (setpriv --pdeathsig),
+# and cleanup kills it too (its pid is in PIDS).
+# etcd_kill_member I: kill -9 member I and wait for it.
+# etcd_start_member I: start member I again, on its data (after a kill).
+# etcd_stop_all: kill every member and remove their directories.
+# The tests that need etcd skip themselves without it: have_etcd || ...
+ETCD_N=0
+ETCD_DIR="$CAPBROKER_RUNDIR/etcd"
+ETCD_ENDPOINTS=""
+
+have_etcd() {
+	[ -x /usr/bin/etcd ]
+}
+
+etcd_start_cluster() {	# N
+	ETCD_N=$1
+	mkdir -p "$ETCD_DIR" || fail "mkdir $ETCD_DIR"
+	_ports=$("$BIN/tests/cbports" $((2 * ETCD_N))) || fail "cbports"
+	_i=1
+	_cluster=""
+	ETCD_ENDPOINTS=""
+	for _p in $_ports; do
+		if [ $_i -le "$ETCD_N" ]; then
+			eval "ETCD_CPORT_$_i=$_p"
+			ETCD_ENDPOINTS="$ETCD_ENDPOINTS${ETCD_ENDPOINTS:+,}http://127.0.0.1:$_p"
+		else
+			_m=$((_i - ETCD_N))
+			eval "ETCD_PPORT_$_m=$_p"
+			_cluster="$_cluster${_cluster:+,}m$_m=http://127.0.0.1:$_p"
+		fi
+		_i=$((_i + 1))
+	done
+	ETCD_CLUSTER=$_cluster
+	_i=1
+	while [ $_i -le "$ETCD_N" ]; do
+		etcd_start_member $_i
+		_i=$((_i + 1))
+	done
+	_i=1
+	while [ $_i -le "$ETCD_N" ]; do
+		wait_until 30 etcd_healthy $_i ||
+		    etcd_fail $_i "etcd member m$_i did not come up"
+		_i=$((_i + 1))
+	done
+}
+
+etcd_start_member() {	# I
+	_c=$(etcd_endpoint "$1")
+	eval "_pp=\$ETCD_PPORT_$1"
+	setpriv --pdeathsig KILL -- /usr/bin/etcd --name "m$1" \
+	    --data-dir "$ETCD_DIR/m$1" \
+	    --listen-client-urls "$_c" --advertise-client-urls "$_c" \
+	    --listen-peer-urls "http://127.0.0.1:$_pp" \
+	    --initial-advertise-peer-urls "http://127.0.0.1:$_pp" \
+	    --initial-cluster "$ETCD_CLUSTER" \
+	    --initial-cluster-token "cb-$NAME" --initial-cluster-state new \
+	    --log-level warn >>"$ETCD_DIR/m$1.log" 2>&1 &
+	eval "ETCD_PID_$1=$!"
+	PIDS="$PIDS $!"
+}
+
+etcd_kill_member() {	# I
+	eval "_p=\${ETCD_PID_$1:-}"
+	[ -n "$_p" ] || return 0
+	kill -9 "$_p" 2>/dev/null
+	wait "$_p" 2>/dev/null
+	PIDS=$(printf ' %s ' $PIDS | sed "s/ $_p / /")
+	eval "ETCD_PID_$1="
+}
+
+etcd_stop_all() {
+	_i=1
+	while [ $_i -le "$ETCD_N" ]; do
+		etcd_kill_member $_i
+		_i=$((_i + 1))
+	done
+	rm -rf "$ETCD_DIR"
+}
+
+# fail, with the tail of member I's log.
+etcd_fail() {	# I MESSAGE
+	echo "--- etcd m$1 log:" >&2
+	tail -n 20 "$ETCD_DIR/m$1.log" >&2 2>/dev/null
+	fail "$2"
+}
+
+etcd_endpoint() {	# I
+	eval "echo http://127.0.0.1:\$ETCD_CPORT_$1"
+}
+
+etcd_healthy() {	# I
+	[ "$(curl -s -m 1 -o /dev/null -w '%{http_code}' \
+	    "$(etcd_endpoint "$1")/health")" = 200 ]
+}
+
+# etcd_call I PATH JSON: POST to member I's JSON gateway (2 s at most);
+# prints the answer, fails unless it came and carries no error.
+etcd_call() {	# I PATH JSON
+	_out=$(curl -s -m 2 -X POST "$(etcd_endpoint "$1")$2" -d "$3") ||
+	    return 1
+	printf '%s\n' "$_out"
+	case $_out in
+	*'"header"'*) ! printf '%s' "$_out" | grep -q '"error"' ;;
+	*) return 1 ;;
+	esac
+}
+
+b64() {
+	printf %s "$1" | base64 -w0
+}
+
+etcd_put() {	# I KEY VALUE
+	etcd_call "$1" /v3/kv/put \
+	    "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" >/dev/null
+}
+
+# etcd_get I KEY: the value of KEY read through member I (a
+# linearizable read: it needs a quorum too).
+etcd_get() {	# I KEY
+	_out=$(etcd_call "$1" /v3/kv/range "{\"key\":\"$(b64 "$2")\"}") ||
+	    return 1
+	printf '%s' "$_out" | sed -n 's/.*"value":"\([^"]*\)".*/\1/p' |
+	    base64 -d
+}
+
+# etcd_leader: the index of the member that is the leader, asked of
+# the live members; empty when none knows one.
+etcd_leader() {
+	_i=1
+	while [ $_i -le "$ETCD_N" ]; do
+		eval "_p=\${ETCD_PID_$_i:-}"
+		if [ -n "$_p" ]; then
+			_st=$(etcd_call $_i /v3/maintenance/status '{}') &&
+			    etcd_leader_of "$_st" && return 0
+		fi
+		_i=$((_i + 1))
+	done
+}
+etcd_leader_of() {	# STATUS: print the index of the member it names
+	_lid=$(printf '%s' "$1" | sed -n 's/.*"leader":"\([0-9]*\)".*/\1/p')
+	[ -n "$_lid" ] || return 1
+	_j=1
+	while [ $_j -le "$ETCD_N" ]; do
+		eval "_p=\${ETCD_PID_$_j:-}"
+		if [ -n "$_p" ] &&
+		    etcd_call $_j /v3/maintenance/status '{}' |
+		    grep -q "\"member_id\":\"$_lid\""; then
+			echo $_j
+			return 0
+		fi
+		_j=$((_j + 1))
+	done
+	return 1
+}
