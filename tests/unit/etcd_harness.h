@@ -37,6 +37,8 @@
 
 #include <curl/curl.h>
 
+#include "../integration/ports.h"
+
 /* -DETCD_HARNESS_BIN=... tries another one (or none: the skip). */
 #ifndef ETCD_HARNESS_BIN
 #define ETCD_HARNESS_BIN	"/usr/bin/etcd"
@@ -50,33 +52,10 @@ struct etcd_harness {
 	char endpoint[64];	/* http://127.0.0.1:PORT */
 };
 
-/* n distinct free loopback ports (TCP), found by the kernel.  Returns 0
- * or -1. */
+/* n distinct free loopback ports (TCP): ports.h. */
 static inline int etcd_harness_free_ports(int *ports, int n)
 {
-	int fds[8], i, rc = 0;
-
-	if (n > 8)
-		return -1;
-	for (i = 0; i < n; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t len = sizeof(sa);
-
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa,
-		    sizeof(sa)) != 0 || getsockname(fds[i],
-		    (struct sockaddr *)&sa, &len) != 0) {
-			rc = -1;
-			ports[i] = 0;
-		} else {
-			ports[i] = ntohs(sa.sin_port);
-		}
-	}
-	for (i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	return rc;
+	return n > 8 ? -1 : cb_free_ports(ports, n);
 }
 
 static size_t etcd_harness_sink(char *p, size_t size, size_t n, void *arg)
