@@ -66,6 +66,13 @@ struct cb_client {
 	_Atomic int hello_busy;
 	uint64_t hello_next_ns;        /* no new attempt before (backoff) */
 	uint32_t hello_backoff_ms;
+	/*
+	 * cb_wait_cancel (lib/queue.h, Cancel): K[e] for each entry e of
+	 * the waiter table, 0 or the WAITING word of the place whose wait
+	 * is cancelled.  Written by cb_wait_cancel (seq_cst store, any
+	 * thread) and consumed by the waiting thread (seq_cst CAS to 0).
+	 */
+	_Atomic uint64_t cancel[CB_MAX_WAITERS];
 	uint64_t serial;               /* unique in the process, never 0:
 	                                  names the handle in each thread's
 	                                  messages (errors.c) */

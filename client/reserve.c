@@ -247,7 +247,10 @@ static void waiter_pack(cb_waiter *w, const struct cb_wq_entry *me,
 static int waiter_unpack(cb_client *c, const cb_waiter *w,
     struct cb_wq_entry *me, int *kind, uint32_t *observed)
 {
-	uint64_t word = w->opaque[0];
+	/* Relaxed atomic: cb_wait_cancel and cb_queue_position read it
+	 * from other threads while the waiting thread clears it (the
+	 * word itself is validated against the entry, seq_cst). */
+	uint64_t word = __atomic_load_n(&w->opaque[0], __ATOMIC_RELAXED);
 
 	if ((w->opaque[1] & WAITER_TAG_MASK) != WAITER_TAG)
 		return cb_handle_fail(c, -EINVAL, "not a waiter handle");
@@ -345,14 +348,20 @@ int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
 	cb_handle_rehello(c);
 	if (timeout_ms >= 0)
 		deadline = cb_deadline_after_ms(timeout_ms);
-	r = wait_ended(c, cb_wq_wait(&c->rsv, &me, kind, observed,
-	    timeout_ms >= 0 ? &deadline : NULL, 1, ticket), ticket);
+	r = wait_ended(c, cb_wq_wait_cancel(&c->rsv, &me, kind, observed,
+	    timeout_ms >= 0 ? &deadline : NULL, 1, &c->cancel[me.index],
+	    ticket), ticket);
 	if (r == -ETIMEDOUT)
 		return over_limit(c, me.pool, r, timeout_ms, retry_after_ms);
 	if (r == -EINTR)
 		return cb_handle_fail(c, r, "interrupted by a signal; still "
 		    "queued");
-	w->opaque[0] = 0;       /* admitted, or out of the queue */
+	/* Not counted as a refusal: the caller ended it. */
+	if (r == -ECANCELED)
+		return cb_handle_fail(c, r, "cancelled (cb_wait_cancel); "
+		    "still queued");
+	/* Admitted, or out of the queue (see waiter_unpack). */
+	__atomic_store_n(&w->opaque[0], 0, __ATOMIC_RELAXED);
 	if (r == 0 || r == -EPROTO)
 		return r;
 	if (r == -ESTALE && cb_handle_pool_gone(c, me.pool))
@@ -360,6 +369,20 @@ int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
 	if (r == -ESTALE)
 		return pruned(c, r);
 	return reserve_failed(c, kind, r);
+}
+
+int cb_wait_cancel(cb_client *c, const cb_waiter *w)
+{
+	struct cb_wq_entry me;
+	uint32_t observed;
+	int kind, r;
+
+	r = waiter_open(c, w, &me, &kind, &observed);
+	if (r < 0)
+		return r;
+	r = cb_wq_cancel(c->slots, &me, &c->cancel[me.index]);
+	return r < 0 ? cb_handle_fail(c, r, "not queued (admitted, "
+	    "dequeued or pruned)") : 0;
 }
 
 int cb_dequeue(cb_client *c, cb_waiter *w)
@@ -371,7 +394,7 @@ int cb_dequeue(cb_client *c, cb_waiter *w)
 	r = waiter_open(c, w, &me, &kind, &observed);
 	if (r < 0)
 		return r;
-	w->opaque[0] = 0;
+	__atomic_store_n(&w->opaque[0], 0, __ATOMIC_RELAXED);
 	r = cb_wq_leave(c->slots, &me);
 	return r < 0 ? pruned(c, r) : 0;
 }

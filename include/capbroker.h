@@ -270,12 +270,28 @@ int cb_queue_position(cb_client *c, const cb_waiter *w);
  * -1 = no limit).
  * Returns: 0 admitted: *ticket, and w has left the queue; -ETIMEDOUT
  * not admitted yet, w keeps its place (*retry_after_ms set as in
- * cb_reserve); -EINTR a signal handler ran, w keeps its place; -ESTALE
+ * cb_reserve); -EINTR a signal handler ran, w keeps its place;
+ * -ECANCELED cb_wait_cancel() ended it, w keeps its place; -ESTALE
  * w is no longer queued; -ENOSPC, -EPROTO (retired) as cb_reserve (w
  * has left the queue); -EINVAL.
  */
 int cb_wait(cb_client *c, cb_waiter *w, int timeout_ms, cb_ticket *ticket,
     uint32_t *retry_after_ms);
+
+/*
+ * End a cb_wait() on w that another thread of this process is in (or
+ * is about to enter) at once: that cb_wait returns -ECANCELED and w
+ * keeps its place, as on -ETIMEDOUT (not counted as a refusal).  Any
+ * thread; only this process can cancel its waits (the flag is in the
+ * handle, not in shared memory).  Each cancel ends one wait: with no
+ * wait in progress, the next cb_wait() on w returns -ECANCELED at once
+ * (before it tries for a unit), and the one after that waits normally.
+ * A wait that is being admitted as the cancel arrives may still return
+ * 0 (w has then left the queue; the cancel is void).
+ * Returns 0; -ESTALE w is no longer queued (admitted, dequeued or
+ * pruned); -EINVAL not a waiter of this handle.
+ */
+int cb_wait_cancel(cb_client *c, const cb_waiter *w);
 
 /*
  * Give up w's place (timed out, cancelled).  The waiter behind it is

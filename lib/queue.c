@@ -56,6 +56,13 @@
 #define BARGE_TRIES 8
 
 #ifdef CB_TESTPOINTS
+_Atomic uint32_t cb_wq_slice_ms = WAIT_SLICE_MS;
+#define SLICE_MS() atomic_load_explicit(&cb_wq_slice_ms, memory_order_relaxed)
+#else
+#define SLICE_MS() WAIT_SLICE_MS
+#endif
+
+#ifdef CB_TESTPOINTS
 _Atomic uint64_t cb_wq_handoff_ns = CB_WQ_HANDOFF_NS;
 #define HANDOFF_NS() atomic_load_explicit(&cb_wq_handoff_ns, \
 	memory_order_relaxed)
@@ -605,6 +612,53 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
     uint32_t observed, const struct timespec *deadline, int interruptible,
     cb_ticket *ticket)
 {
+	return cb_wq_wait_cancel(r, me, kind, observed, deadline,
+	    interruptible, NULL, ticket);
+}
+
+/*
+ * Was this wait cancelled (queue.h, Cancel)?  Consumes the cancel: one
+ * CAS from me's word to 0, seq_cst, so it is ordered after the loads
+ * of the words the round sleeps on (the eventcount argument).  A cancel
+ * naming another word (an earlier place, its nonce older) is left
+ * alone: it never matches again.
+ */
+static int cancelled(_Atomic uint64_t *cancel, const struct cb_wq_entry *me)
+{
+	uint64_t x = me->word;
+
+	if (cancel == NULL)
+		return 0;
+	return atomic_compare_exchange_strong_explicit(cancel, &x, 0,
+	    memory_order_seq_cst, memory_order_seq_cst);
+}
+
+int cb_wq_cancel(void *slots, const struct cb_wq_entry *me,
+    _Atomic uint64_t *cancel)
+{
+	struct cb_waiter_slot *ws;
+
+	if (me->index >= CB_MAX_WAITERS)
+		return -ESTALE;
+	ws = cb_slots_waiter(slots, me->index);
+	if (atomic_load_explicit(&ws->word, memory_order_seq_cst) != me->word)
+		return -ESTALE;
+	/* The flag before the bumps (seq_cst, Cancel in queue.h): pairs
+	 * with the sleeper's seq_cst CAS in cancelled(), which follows its
+	 * loads of both words in the round. */
+	atomic_store_explicit(cancel, me->word, memory_order_seq_cst);
+	/* Asleep behind the head: on its own word. */
+	wake_entry(slots, me->index);
+	/* Asleep as the head: on release_seq, with the pool's head (if
+	 * another one) woken spuriously: it re-checks and sleeps again. */
+	cb_wq_wake_pool(slots, me->pool);
+	return 0;
+}
+
+int cb_wq_wait_cancel(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
+    uint32_t observed, const struct timespec *deadline, int interruptible,
+    _Atomic uint64_t *cancel, cb_ticket *ticket)
+{
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, me->pool);
 	struct cb_waiter_slot *ws;
 	uint64_t stalled_word = 0, since = cb_monotonic_ns();
@@ -633,6 +687,10 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 			cb_wq_leave(r->slots, me);
 			return wait_done(ps, flagged, -EPROTO);
 		}
+		/* After the loads of both words (Cancel in queue.h): a
+		 * cancel this misses bumps them after we read them. */
+		if (cancelled(cancel, me))
+			return wait_done(ps, flagged, -ECANCELED);
 		cb_wq_scan(r->slots, me->pool, me, &sc);
 		if (!sc.found)
 			return wait_done(ps, flagged, -ESTALE);
@@ -662,11 +720,13 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
 			word = &ws->wake;
 			val = o;
 		}
-		slice = cb_deadline_after_ms(WAIT_SLICE_MS);
+		slice = cb_deadline_after_ms(SLICE_MS());
 		if (deadline != NULL && cb_timespec_before(deadline, &slice))
 			slice = *deadline;
 		CB_TESTPOINT("queue:sleep");
 		ret = cb_futex_wait(word, val, &slice);
+		if (ret == -ETIMEDOUT)
+			CB_TESTPOINT("queue:slice-end");
 		CB_TESTPOINT("queue:woken");
 		if (ret == -EINTR && interruptible)
 			return wait_done(ps, flagged, -EINTR);

@@ -180,6 +180,36 @@
  * tests/model/barge.pml checks the flag and the ceiling with spin;
  * tests/unit/test_tp_barge.c forces each interleaving.
  *
+ * Cancel (cb_wait_cancel).  Another thread of the waiter's process
+ * ends its cb_wq_wait at once, the place kept (as -ETIMEDOUT).  Words:
+ *   K[e]     the handle's cancel word for entry e: in the process's own
+ *            memory (struct cb_client), never in the segment, so no
+ *            other process can cancel our waits; 0, or the WAITING word
+ *            (nonce included) of the place it cancels
+ *   Canceller (cb_wq_cancel): E[e].word still me's WAITING word, else
+ *     -ESTALE; K[e] = that word (seq_cst); then bump E[e].wake and
+ *     R[p] (seq_cst fetch_add each) and FUTEX_WAKE both.
+ *   Waiter (cb_wq_wait_cancel), each round after its loads of o and r:
+ *     CAS K[e] from its own word to 0 (seq_cst); won: -ECANCELED.
+ * This is the eventcount argument of futex.h, with K[e] as the
+ * condition and E[e].wake (behind the head) or R[p] (the head) as the
+ * sequence: if the waiter's CAS misses the store, the store, hence the
+ * bump after it, follows in the seq_cst order the waiter's earlier load
+ * of the word it sleeps on, so futex_wait returns at once or is woken.
+ * The orderings must be seq_cst on both sides (store then load of
+ * different words: release/acquire would allow both to miss).  No model
+ * step is added: queue.pml's lost-wakeup argument is unchanged (the
+ * canceller's bump is one more notifier of the same kind, and a wake
+ * that finds no cancel is spurious, which every round already allows).
+ * Spurious wakes are harmless: the head woken by R[p] (another
+ * process's, if the cancelled waiter is not the head) re-scans, retries
+ * and sleeps again; a cancel that arrives while a round admits us
+ * loses (the wait returns 0, the cancel names a word that never
+ * matches again).  A cancel with no wait in progress stays in K[e]
+ * and the next wait on the place returns -ECANCELED in its first round,
+ * before it tries; each cancel ends one wait.
+ * tests/unit/test_tp_cancel.c forces each interleaving.
+ *
  * Strict order (past the bound, across priorities) means head-of-line
  * blocking: a head that cannot be admitted (a launch whose observed
  * floor keeps it out, say) holds up smaller requests behind it, a
@@ -267,6 +297,24 @@ int cb_wq_wait(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
     cb_ticket *ticket);
 
 /*
+ * cb_wq_wait, cancellable (Cancel above): cancel is the handle's word
+ * K[e] for me (NULL: not cancellable); -ECANCELED, me still queued, if
+ * it holds me's word at the start of a round (consumed).
+ */
+int cb_wq_wait_cancel(struct cb_rsv *r, struct cb_wq_entry *me, int kind,
+    uint32_t observed, const struct timespec *deadline, int interruptible,
+    _Atomic uint64_t *cancel, cb_ticket *ticket);
+
+/*
+ * Cancel me's wait in progress (or its next one): store me's word in
+ * *cancel, then wake me whether it sleeps on its own word or as the
+ * head on release_seq.  Any thread of the process.  Returns 0, or
+ * -ESTALE (me is no longer queued with that word).
+ */
+int cb_wq_cancel(void *slots, const struct cb_wq_entry *me,
+    _Atomic uint64_t *cancel);
+
+/*
  * Would a fail-fast request of `priority` pass a live waiter of pool?
  * 1 if some live waiter has a priority >= priority, else 0.  One
  * relaxed load when nobody is queued.  When blocked, a head whose
@@ -293,6 +341,9 @@ static inline uint64_t cb_wq_hint(const void *slots, int pool)
 #define CB_WQ_HANDOFF_NS 1000000u
 #ifdef CB_TESTPOINTS
 extern _Atomic uint64_t cb_wq_handoff_ns;
+/* The length of a sleep's slice (1 s), which the test-point build's
+ * tests may raise so that only a wake ends a sleep before a deadline. */
+extern _Atomic uint32_t cb_wq_slice_ms;
 #endif
 
 /*

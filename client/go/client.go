@@ -15,10 +15,13 @@ import (
 )
 
 // waitSlice bounds every blocking C call made for a cancellable
-// context: the binding checks ctx.Done() between slices, so a cancelled
-// or expired wait returns within waitSlice (plus a scheduler wake-up)
-// of the context ending.  A context that can never end (Done() == nil,
-// context.Background()) waits in one C call without a limit instead.
+// context by a wait the C library cannot end from another thread
+// (Watch: cb_watch; PickWorker: cb_pick_worker): the binding checks
+// ctx.Done() between slices, so a cancelled or expired wait returns
+// within waitSlice (plus a scheduler wake-up) of the context ending.
+// A context that can never end (Done() == nil, context.Background())
+// waits in one C call without a limit instead.  Queue waits (Hold,
+// Waiter.Wait) wait in one cb_wait, ended by cb_wait_cancel.
 const waitSlice = 50 * time.Millisecond
 
 // Source is the tier that produced the capacity (enum cb_source).
@@ -220,6 +223,29 @@ func sliceMs(ctx context.Context) C.int {
 	}
 	return C.int(ms)
 }
+
+// deadlineMs is the timeout of a cb_wait made for ctx, which
+// cb_wait_cancel ends when ctx is cancelled: -1 (no limit) if ctx has
+// no deadline, else the time left to it in whole milliseconds rounded
+// up (never 0, which would mean "do not wait"), at most maxWaitMs
+// (the caller waits again after a -ETIMEDOUT before the deadline).
+func deadlineMs(ctx context.Context) C.int {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return -1
+	}
+	ms := (time.Until(dl) + time.Millisecond - 1) / time.Millisecond
+	if ms < 1 {
+		ms = 1
+	}
+	if ms > maxWaitMs {
+		ms = maxWaitMs
+	}
+	return C.int(ms)
+}
+
+// maxWaitMs bounds one cb_wait's timeout well inside a C int.
+const maxWaitMs = 1 << 30
 
 // CheckBroker says whether the broker is alive (cb_broker_check): nil;
 // ErrBrokerGone (stopped, or its process is gone); ErrTimeout (stale

@@ -25,22 +25,27 @@
 //
 // # Contexts and cancellation
 //
-// Hold, Waiter.Wait, PickWorker and Watch wait in C calls of at most
-// 50 ms (waitSlice) when their context can end, and check the context
-// between them: a cancelled or expired wait returns within 50 ms plus a
-// wake-up.  A context that can never end (context.Background()) waits
-// in one C call without a limit.  A Hold whose context ends leaves the
+// Hold and Waiter.Wait wait in the fair queue in one cb_wait call up
+// to the context's deadline (no limit without one); while it runs, a
+// goroutine watches ctx.Done() and ends the call with cb_wait_cancel,
+// so a cancelled wait returns at once (a wake-up), and the goroutine
+// exits when the call returns.  One call keeps what waiting in one
+// call gives a C waiter: the library's 1 ms barging bound at the head
+// of the queue counts from the start of the wait, a waiter behind a
+// dead head prunes it while the broker is down, and a cancelled wait
+// counts no refusal in the pool's rejected counter (capdump,
+// capbroker_pool_rejected_total; the fail-fast try a Hold makes before
+// it queues still counts one).  A Hold whose context ends leaves the
 // queue; a Waiter's Wait keeps its place (Dequeue gives it up).
-// Waiting in slices has two costs against one long cb_wait: at the
-// head of the queue, a blocking C reserver of the same priority may
-// take a free unit during the first 1 ms of each slice (the library's
-// barging bound restarts with each cb_wait call), and a waiter sleeping
-// in slices never runs the library's check for a dead head while the
-// broker is down (that check needs 2 s in one call); waiters that wait
-// without a limit, or the broker on its return, prune it.  And each
-// slice that ends unadmitted counts as one refusal in the pool's
-// rejected counter (capdump, capbroker_pool_rejected_total), as does
-// the fail-fast try a Hold makes before it queues.
+//
+// PickWorker and Watch wait through C calls that another thread cannot
+// end (cb_pick_worker, cb_watch): with a context that can end they run
+// as calls of at most 50 ms (waitSlice) with the context checked
+// between them, so they return within 50 ms plus a wake-up of its end,
+// and each PickWorker slice that ends unadmitted counts one refusal.
+// Pickers wait on the pool's pickers word, not in the fair queue, so
+// the slices give up no place.  A context that can never end
+// (context.Background()) waits in one C call without a limit.
 //
 // # Goroutines and OS threads
 //

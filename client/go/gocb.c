@@ -77,6 +77,13 @@ int gocb_wait(cb_client *c, cb_waiter *w, int timeout_ms,
 	    &o->retry_after_ms), o);
 }
 
+/* No message: called from a watcher goroutine, and any failure
+ * (-ESTALE: the wait was admitted or left) is of no use to it. */
+int gocb_wait_cancel(cb_client *c, const cb_waiter *w)
+{
+	return cb_wait_cancel(c, w);
+}
+
 int gocb_dequeue(cb_client *c, cb_waiter *w, struct gocb_out *o)
 {
 	return fail(c, cb_dequeue(c, w), o);

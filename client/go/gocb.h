@@ -42,6 +42,7 @@ int gocb_queue_position(cb_client *c, const cb_waiter *w,
     struct gocb_out *o);
 int gocb_wait(cb_client *c, cb_waiter *w, int timeout_ms,
     struct gocb_out *o);
+int gocb_wait_cancel(cb_client *c, const cb_waiter *w);
 int gocb_dequeue(cb_client *c, cb_waiter *w, struct gocb_out *o);
 int gocb_pick_worker(cb_client *c, const struct cb_request *req, int policy,
     struct gocb_out *o);

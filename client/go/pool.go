@@ -116,8 +116,8 @@ func (p *Pool) TryHold() (*Hold, error) {
 // Hold reserves one in-flight unit (CB_HOLD), waiting in the pool's
 // fair queue until admitted or until ctx ends.  An uncontended pool
 // admits it without queueing (TryHold's path); otherwise it takes a
-// place in the queue (cb_enqueue) and waits there (cb_wait, in slices
-// of waitSlice when ctx can end).  When ctx ends first the waiter
+// place in the queue (cb_enqueue) and waits there (one cb_wait, ended
+// by cb_wait_cancel when ctx ends: Waiter.Wait).  When ctx ends first the waiter
 // leaves the queue (cb_dequeue), so it never holds up those behind
 // it, and Hold returns a *WaitError: errors.Is(err, ctx.Err()) holds,
 // and errors.Is(err, ErrTimeout) when the deadline passed.
@@ -220,8 +220,10 @@ func (w *Waiter) Position() (int, error) {
 }
 
 // Wait waits in the queue until admitted (cb_wait) and returns the
-// Hold.  When ctx ends first it returns a *WaitError (errors.Is(err,
-// ctx.Err())) within waitSlice (50 ms) and the waiter KEEPS its place:
+// Hold, in one cb_wait call up to ctx's deadline; a goroutine ends it
+// (cb_wait_cancel) when ctx is cancelled.  When ctx ends first it
+// returns a *WaitError (errors.Is(err, ctx.Err())) at once (a wake-up)
+// and the waiter KEEPS its place:
 // call Wait again, or Dequeue.  Other errors (ErrStale: no longer
 // queued; ErrProtocol: segment retired) mean it has left the queue.
 func (w *Waiter) Wait(ctx context.Context) (*Hold, error) {
@@ -242,18 +244,51 @@ func (w *Waiter) Wait(ctx context.Context) (*Hold, error) {
 			return nil, &WaitError{Op: "wait", Pool: w.pool.name,
 				RetryAfter: o.retryAfter(), Err: err}
 		}
+		stop := w.cancelOnDone(ctx, h)
+		r := C.gocb_wait(h, &w.w, deadlineMs(ctx), o)
+		stop()
+		// ECANCELED (ctx ended: the watcher cancelled the wait; or a
+		// cancel that came just after the previous wait returned),
 		// EINTR (a signal handler ran on this thread: Go's runtime
-		// sends some) and ETIMEDOUT keep the place: wait again.
-		r := C.gocb_wait(h, &w.w, sliceMs(ctx), o)
+		// sends some) and ETIMEDOUT keep the place: look at ctx, and
+		// wait again if it has not ended.
 		switch {
 		case r == 0:
 			w.done = true
 			return &Hold{reservation{pool: w.pool, ticket: o.ticket}, ""}, nil
-		case r == -C.int(syscall.ETIMEDOUT), r == -C.int(syscall.EINTR):
+		case r == -C.int(syscall.ECANCELED),
+			r == -C.int(syscall.ETIMEDOUT), r == -C.int(syscall.EINTR):
 			continue
 		}
 		w.done = true
 		return nil, o.fail("cb_wait", r)
+	}
+}
+
+// cancelOnDone starts a watcher that ends the coming cb_wait on w
+// (cb_wait_cancel) when ctx ends, and returns the function that stops
+// it once the wait returned: stop returns after the watcher exited, so
+// no watcher outlives its Wait and none cancels a later wait.  A
+// cancel that lands between cb_wait's return and stop is consumed by
+// the next cb_wait on w, which Wait's loop retries.  Nothing to watch
+// (and no goroutine) when ctx can never end.
+func (w *Waiter) cancelOnDone(ctx context.Context, h *C.cb_client) func() {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-ctx.Done():
+			C.gocb_wait_cancel(h, &w.w)
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
 	}
 }
 

@@ -232,6 +232,71 @@ func TestHoldLeavesTheQueueWhenItsContextEnds(t *testing.T) {
 	}
 }
 
+// A Waiter's Wait whose context is cancelled ends in one cb_wait,
+// long before its deadline (an hour), through cb_wait_cancel: the
+// waiter keeps its place (same position), no refusal is counted (a
+// wait in 50 ms slices counted one per slice: the 200 ms the wait is
+// left running make that at least three), and the next Wait admits.
+// Run a few times, so the cancel lands before cb_wait as well as in it.
+func TestWaiterWaitCancelledKeepsItsPlace(t *testing.T) {
+	b := testbroker.Start(t)
+	b.Ctl("pool", "set", "q", "--limit", "1")
+	c := openClient(t, b)
+	q := pool(t, c, "q")
+	first, err := q.TryHold()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := q.Enqueue(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := q.Enqueue(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := b.Rejected("q")
+	for i, pause := range []time.Duration{0, time.Millisecond, 200 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		done := make(chan error, 1)
+		go func() {
+			h, err := w.Wait(ctx)
+			if h != nil {
+				t.Error("admitted with the pool full")
+			}
+			done <- err
+		}()
+		time.Sleep(pause)
+		cancel()
+		err := <-done
+		var we *WaitError
+		if !errors.Is(err, context.Canceled) || !errors.As(err, &we) ||
+			we.Op != "wait" || errors.Is(err, ErrTimeout) {
+			t.Fatalf("round %d: Wait: %v, want a *WaitError of context.Canceled", i, err)
+		}
+		if n := position(t, w); n != 1 {
+			t.Fatalf("round %d: position %d after the cancel, want 1", i, n)
+		}
+	}
+	if n := b.Rejected("q"); n != rejected {
+		t.Fatalf("rejected went from %d to %d: the wait was sliced", rejected, n)
+	}
+	if n := b.Waiting("q"); n != 2 {
+		t.Fatalf("capdump: %d waiting, want 2", n)
+	}
+	if err := head.Dequeue(); err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := w.Wait(ctx)
+	if err != nil {
+		t.Fatalf("Wait after the cancels: %v", err)
+	}
+	h.Release()
+}
+
 // A real deadline, from context.WithTimeout, on a full pool.
 func TestHoldDeadlineTimesOut(t *testing.T) {
 	b := testbroker.Start(t)

@@ -134,26 +134,40 @@ func (b *Broker) Ctl(args ...string) string {
 // Waiting is the length of pool's queue as capdump --json shows it.
 func (b *Broker) Waiting(pool string) int {
 	b.t.Helper()
+	return b.dumpPool(pool).Waiting
+}
+
+// Rejected is pool's count of refusals as capdump --json shows it.
+func (b *Broker) Rejected(pool string) uint64 {
+	b.t.Helper()
+	return b.dumpPool(pool).Rejected
+}
+
+type dumpedPool struct {
+	Name     string `json:"name"`
+	Waiting  int    `json:"waiting"`
+	Rejected uint64 `json:"rejected"`
+}
+
+func (b *Broker) dumpPool(pool string) dumpedPool {
+	b.t.Helper()
 	out, err := b.command("capdump", "--json").Output()
 	if err != nil {
 		b.t.Fatalf("capdump: %v", err)
 	}
 	var dump struct {
-		Pools []struct {
-			Name    string `json:"name"`
-			Waiting int    `json:"waiting"`
-		} `json:"pools"`
+		Pools []dumpedPool `json:"pools"`
 	}
 	if err := json.Unmarshal(out, &dump); err != nil {
 		b.t.Fatalf("capdump --json: %v\n%s", err, out)
 	}
 	for _, p := range dump.Pools {
 		if p.Name == pool {
-			return p.Waiting
+			return p
 		}
 	}
 	b.t.Fatalf("capdump: no pool %s", pool)
-	return 0
+	return dumpedPool{}
 }
 
 // Eventually polls cond until it holds: the order of events is forced
