@@ -17,7 +17,7 @@
  *
  * One pool P of one unit; client a (this thread) holds it and plays
  * the releaser and the arrivals; client h is the waiter, in a thread
- * of its own held at the points below by this file's hook.
+ * of its own held at the points below by tppark.h's hook.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +43,7 @@
 #include "slots.h"
 #include "sweep.h"
 #include "testpoint.h"
+#include "tppark.h"
 
 #define NAME "tpbarge"
 #define INSTANCE 0x0badc0ffee00000eull
@@ -53,60 +54,7 @@
 #define P 1
 #define AN_HOUR_NS (3600ull * 1000000000ull)
 
-/* ---- holding the waiter thread at a point, one point at a time ----- */
-
-static _Thread_local int is_waiter;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static const char *armed;       /* where the waiter stops next */
-static const char *held_at;     /* where it is stopped, or NULL */
-static int go;
-
-static void hook(const char *name)
-{
-	if (!is_waiter)
-		return;
-	pthread_mutex_lock(&mu);
-	if (armed == NULL || strcmp(name, armed) != 0) {
-		pthread_mutex_unlock(&mu);
-		return;
-	}
-	armed = NULL;
-	held_at = name;
-	go = 0;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &mu);
-	held_at = NULL;
-	pthread_mutex_unlock(&mu);
-}
-
-/* Wait until the waiter is held at point (a point never reached fails
- * the binary instead of hanging make check). */
-static void wait_at(const char *point)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 60;
-	pthread_mutex_lock(&mu);
-	while (held_at == NULL || strcmp(held_at, point) != 0)
-		if (pthread_cond_timedwait(&cv, &mu, &until) == ETIMEDOUT) {
-			fprintf(stderr, "no thread reached %s\n", point);
-			abort();
-		}
-	pthread_mutex_unlock(&mu);
-}
-
-/* Let the held waiter go on, to stop next at `next` (NULL: nowhere). */
-static void resume(const char *next)
-{
-	pthread_mutex_lock(&mu);
-	armed = next;
-	go = 1;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
-}
+/* ---- holding the waiter thread at a point: tppark.h -------------- */
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -144,7 +92,7 @@ static int setup(void **state)
 	seg_rsv_open(&f->h, f->state, f->slots, getpid(), start, LOCAL_SIZE);
 	assert_int_equal(cb_rsv_try(&f->a, P, CB_HOLD, 0, &f->held), 0);
 	atomic_store(&cb_wq_handoff_ns, AN_HOUR_NS);
-	cb_testpoint_hook = hook;
+	cb_testpoint_hook = park_hook;
 	*state = f;
 	return 0;
 }
@@ -168,7 +116,7 @@ static void *waiter(void *arg)
 {
 	struct fx *f = arg;
 
-	is_waiter = 1;
+	park_me = 1;
 	f->ret = cb_wq_enqueue(f->slots, f->h.client, f->h.owner, P, f->prio,
 	    &f->me);
 	if (f->ret == 0)
@@ -179,12 +127,7 @@ static void *waiter(void *arg)
 
 static void start_waiter(struct fx *f, const char *point, pthread_t *t)
 {
-	pthread_mutex_lock(&mu);
-	armed = point;
-	held_at = NULL;
-	pthread_mutex_unlock(&mu);
-	assert_int_equal(pthread_create(t, NULL, waiter, f), 0);
-	wait_at(point);
+	assert_int_equal(park_start(point, waiter, f, t), 0);
 }
 
 static uint64_t barge(struct fx *f)
@@ -231,20 +174,20 @@ static void test_arrival_barges_while_head_woken(void **state)
 	assert_int_equal(CB_BARGE_CEILING(barge(f)), CB_BARGE_PRIO(0));
 	/* The unit is freed: release_seq moves, the head wakes... */
 	assert_int_equal(cb_rsv_release(&f->a, &f->held), 0);
-	resume("queue:woken");
-	wait_at("queue:woken");
+	park_resume("queue:woken");
+	park_wait_at("queue:woken");
 	/* ...and before it is back, an arrival of its priority takes the
 	 * unit: it waited far less than the bound. */
 	assert_int_equal(arrive(f, 0, &t), 0);
 	assert_int_equal(held(f), 1);
 	/* The head's try loses; it stays head and sleeps again. */
-	resume("queue:sleep");
-	wait_at("queue:sleep");
+	park_resume("queue:sleep");
+	park_wait_at("queue:sleep");
 	assert_int_equal(cb_wq_position(f->slots, &f->me), 0);
 	assert_int_equal(queued(f), 1);
 	/* The next unit is its. */
 	assert_int_equal(cb_rsv_release(&f->a, &t), 0);
-	resume(NULL);
+	park_resume(NULL);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(f->ret, 0);
 	assert_int_equal(held(f), 1);
@@ -277,7 +220,7 @@ static void test_head_past_bound_not_passed(void **state)
 	assert_int_equal(cb_wq_blocked(f->slots, P, 0), 1);
 	assert_int_equal(held(f), 0);
 	/* The head takes it and clears the flag. */
-	resume(NULL);
+	park_resume(NULL);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(f->ret, 0);
 	assert_int_equal(held(f), 1);

@@ -22,7 +22,7 @@
  *
  * One pool P of one unit; client a (this thread) holds it, and in a)
  * and b) also holds the head's place; client h is the waiter, in a
- * thread of its own held at the points below by this file's hook.
+ * thread of its own held at the points below by tppark.h's hook.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,6 +47,7 @@
 #include "segment.h"
 #include "slots.h"
 #include "testpoint.h"
+#include "tppark.h"
 
 #define NAME "tpcancel"
 #define INSTANCE 0x0badc0ffee00000cull
@@ -60,60 +61,15 @@
 
 /* ---- holding the waiter thread at a point, one point at a time ----- */
 
-static _Thread_local int is_waiter;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static const char *armed;       /* where the waiter stops next */
-static const char *held_at;     /* where it is stopped, or NULL */
-static int go;
 static _Atomic int slice_ends;  /* sleeps that ran to their end */
 
+/* tppark.h's hook, counting the waiter's sleeps that ran to their
+ * slice's end on the way. */
 static void hook(const char *name)
 {
-	if (!is_waiter)
-		return;
-	if (strcmp(name, "queue:slice-end") == 0)
+	if (park_me && strcmp(name, "queue:slice-end") == 0)
 		atomic_fetch_add(&slice_ends, 1);
-	pthread_mutex_lock(&mu);
-	if (armed == NULL || strcmp(name, armed) != 0) {
-		pthread_mutex_unlock(&mu);
-		return;
-	}
-	armed = NULL;
-	held_at = name;
-	go = 0;
-	pthread_cond_broadcast(&cv);
-	while (!go)
-		pthread_cond_wait(&cv, &mu);
-	held_at = NULL;
-	pthread_mutex_unlock(&mu);
-}
-
-/* Wait until the waiter is held at point (a point never reached fails
- * the binary instead of hanging make check). */
-static void wait_at(const char *point)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 60;
-	pthread_mutex_lock(&mu);
-	while (held_at == NULL || strcmp(held_at, point) != 0)
-		if (pthread_cond_timedwait(&cv, &mu, &until) == ETIMEDOUT) {
-			fprintf(stderr, "no thread reached %s\n", point);
-			abort();
-		}
-	pthread_mutex_unlock(&mu);
-}
-
-/* Let the held waiter go on, to stop next at `next` (NULL: nowhere). */
-static void resume(const char *next)
-{
-	pthread_mutex_lock(&mu);
-	armed = next;
-	go = 1;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
+	park_hook(name);
 }
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -184,19 +140,14 @@ static void *waiter(void *arg)
 {
 	struct fx *f = arg;
 
-	is_waiter = 1;
+	park_me = 1;
 	f->ret = wait_once(f, WAIT_S * 1000L);
 	return NULL;
 }
 
 static void start_waiter(struct fx *f, const char *point, pthread_t *t)
 {
-	pthread_mutex_lock(&mu);
-	armed = point;
-	held_at = NULL;
-	pthread_mutex_unlock(&mu);
-	assert_int_equal(pthread_create(t, NULL, waiter, f), 0);
-	wait_at(point);
+	assert_int_equal(park_start(point, waiter, f, t), 0);
 }
 
 /* a (and, with behind, a's place at the head) then h in the queue. */
@@ -240,7 +191,7 @@ static void test_sleep_race(void **state)
 	queue_up(f, 1);
 	start_waiter(f, "queue:sleep", &t);
 	assert_int_equal(cb_wq_cancel(f->slots, &f->me, &f->cancel), 0);
-	resume(NULL);
+	park_resume(NULL);
 	check_cancelled(f, t, 1);
 }
 
@@ -253,7 +204,7 @@ static void test_asleep_behind(void **state)
 
 	queue_up(f, 1);
 	start_waiter(f, "queue:sleep", &t);
-	resume(NULL);
+	park_resume(NULL);
 	assert_int_equal(cb_wq_cancel(f->slots, &f->me, &f->cancel), 0);
 	check_cancelled(f, t, 1);
 }
@@ -266,7 +217,7 @@ static void test_asleep_head(void **state)
 
 	queue_up(f, 0);
 	start_waiter(f, "queue:sleep", &t);
-	resume(NULL);
+	park_resume(NULL);
 	assert_int_equal(cb_wq_cancel(f->slots, &f->me, &f->cancel), 0);
 	check_cancelled(f, t, 0);
 }
