@@ -29,10 +29,6 @@
 #include "state_word.h"
 #include "testpoint.h"
 
-/* Every sleep is at most this long, so a lost or hostile wake costs
- * latency, never a hang (libcapbroker's WATCH_SLICE_MS). */
-#define WAIT_SLICE_MS 1000
-
 /*
  * Spinning (queue.h, Barging): a blocking hold that finds its pool full
  * re-tries for up to SPIN_NS before it queues, SPIN_PAUSES pause
@@ -56,10 +52,10 @@
 #define BARGE_TRIES 8
 
 #ifdef CB_TESTPOINTS
-_Atomic uint32_t cb_wq_slice_ms = WAIT_SLICE_MS;
+_Atomic uint32_t cb_wq_slice_ms = CB_WQ_SLICE_MS;
 #define SLICE_MS() atomic_load_explicit(&cb_wq_slice_ms, memory_order_relaxed)
 #else
-#define SLICE_MS() WAIT_SLICE_MS
+#define SLICE_MS() CB_WQ_SLICE_MS
 #endif
 
 #ifdef CB_TESTPOINTS

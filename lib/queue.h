@@ -339,10 +339,16 @@ static inline uint64_t cb_wq_hint(const void *slots, int pool)
  * its tests may set (0: every head hands off at once).
  */
 #define CB_WQ_HANDOFF_NS 1000000u
+
+/*
+ * Every sleep of a wait is at most this long, so a lost or hostile wake
+ * costs latency, never a hang (libcapbroker's WATCH_SLICE_MS).  The
+ * test-point build reads it from cb_wq_slice_ms instead, which its
+ * tests may raise so that only a wake ends a sleep before a deadline.
+ */
+#define CB_WQ_SLICE_MS 1000u
 #ifdef CB_TESTPOINTS
 extern _Atomic uint64_t cb_wq_handoff_ns;
-/* The length of a sleep's slice (1 s), which the test-point build's
- * tests may raise so that only a wake ends a sleep before a deadline. */
 extern _Atomic uint32_t cb_wq_slice_ms;
 #endif
 

@@ -93,12 +93,7 @@ static int setup(void **state)
 	uint64_t start;
 
 	assert_non_null(f);
-	f->state = aligned_alloc(4096, seg_size(CB_SEG_STATE));
-	f->slots = aligned_alloc(4096, seg_size(CB_SEG_SLOTS));
-	assert_non_null(f->state);
-	assert_non_null(f->slots);
-	seg_init(f->state, CB_SEG_STATE);
-	seg_init(f->slots, CB_SEG_SLOTS);
+	seg_alloc_pair(&f->state, &f->slots);
 	seg_pool_define(f->state, 0, 8, 1000, 0);
 	seg_pool_define(f->state, P, 1, 1000, 0);
 	assert_int_equal(cb_proc_start_time(getpid(), &start), 0);
@@ -117,7 +112,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	cb_testpoint_hook = NULL;
-	atomic_store(&cb_wq_slice_ms, 1000u);
+	atomic_store(&cb_wq_slice_ms, CB_WQ_SLICE_MS);
 	free((void *)f->a.local);
 	free((void *)f->h.local);
 	free(f->state);
