@@ -19,7 +19,14 @@
  * interesting case: U and the records differ by what the slack must
  * cover), the test build's pause points hold a thread inside its
  * window now and then: a spin of about STALL_SPINS iterations at one
- * window in STALL_EVERY.  Work is counted, not timed.
+ * window in STALL_EVERY.  And so that some happen at all on a slow
+ * machine (under TSan a storm of 9 threads on 2 cores foils nearly
+ * every recount), one recount attempt in FREEZE_EVERY is made with
+ * every child stopped (SIGSTOP, wherever its threads are: inside a
+ * window, between CAS and record): that snapshot must be consistent
+ * and must need no repair.  The children go on past OPS until
+ * MIN_BUSY such frozen recounts have found units held (at most
+ * OPS_CAP pairs a thread).  Work is counted, not timed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +41,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +65,9 @@
 #define OPS 20000            /* hold + release pairs per thread */
 #define STALL_EVERY 64
 #define STALL_SPINS 20000
+#define FREEZE_EVERY 16      /* recount attempts per frozen one */
+#define MIN_BUSY 8           /* frozen recounts with units held */
+#define OPS_CAP (OPS * 50)
 
 /* Shared with the children (MAP_SHARED). */
 struct shared {
@@ -67,6 +78,7 @@ struct shared {
 	_Atomic uint32_t running;        /* children not done */
 	_Atomic uint32_t failed;         /* a child's call failed oddly */
 	_Atomic uint32_t ready, go;      /* start line */
+	_Atomic uint32_t enough;         /* MIN_BUSY frozen recounts seen */
 };
 
 static struct shared *sh;
@@ -129,7 +141,8 @@ static void *worker(void *arg)
 	cb_ticket t;
 	int r;
 
-	for (int i = 0; i < OPS; i++) {
+	for (int i = 0; i < OPS_CAP && (i < OPS ||
+	    !atomic_load(&sh->enough)); i++) {
 		/* While full, give back what was handed to us: units in
 		 * mailboxes must not starve the pool. */
 		while ((r = cb_rsv_try(&rsv, P, CB_HOLD, 0, &t)) == -EAGAIN) {
@@ -198,13 +211,46 @@ static int child(int k)
 	return 0;
 }
 
+/* The children, stopped or reaped as they end. */
+static pid_t pid[PROCS];
+static int reaped[PROCS], stopped[PROCS], wstatus[PROCS];
+
+/* Stop every child not yet reaped and wait until it has stopped (all
+ * its threads); a child that exits meanwhile is reaped here. */
+static void freeze(void)
+{
+	for (int k = 0; k < PROCS; k++) {
+		int s;
+
+		if (reaped[k])
+			continue;
+		assert_int_equal(kill(pid[k], SIGSTOP), 0);
+		assert_int_equal(waitpid(pid[k], &s, WUNTRACED), pid[k]);
+		if (WIFSTOPPED(s))
+			stopped[k] = 1;
+		else {
+			reaped[k] = 1;
+			wstatus[k] = s;
+		}
+	}
+}
+
+static void thaw(void)
+{
+	for (int k = 0; k < PROCS; k++)
+		if (stopped[k]) {
+			assert_int_equal(kill(pid[k], SIGCONT), 0);
+			stopped[k] = 0;
+		}
+}
+
 static void test_storm_recounts_find_nothing(void **state)
 {
 	struct cb_sweep_scratch *sc;
 	size_t size;
 	void *map = seg_map_pair(&size, &st, &sl);
-	pid_t pid[PROCS];
-	long consistent = 0, foiled = 0, drifted = 0, status, busy = 0;
+	long consistent = 0, foiled = 0, drifted = 0, busy = 0;
+	long attempts = 0, frozen = 0, frozen_busy = 0, frozen_foiled = 0;
 	int64_t hd, ld, worst = 0;
 
 	(void)state;
@@ -231,8 +277,21 @@ static void test_storm_recounts_find_nothing(void **state)
 		sched_yield();
 	atomic_store(&sh->go, 1);
 	while (atomic_load(&sh->running) > 0) {
-		int r = cb_rsv_recount(sl, P, sc, &hd, &ld);
+		int freezing = ++attempts % FREEZE_EVERY == 1, r;
 
+		if (freezing)
+			freeze();
+		r = cb_rsv_recount(sl, P, sc, &hd, &ld);
+		if (freezing) {
+			/* Nothing moved: the snapshot is consistent. */
+			frozen++;
+			if (r == -EAGAIN)
+				frozen_foiled++;
+			else if (CB_USAGE_HELD(atomic_load(&cb_slots_pool(sl,
+			    P)->usage)) != 0 && ++frozen_busy >= MIN_BUSY)
+				atomic_store(&sh->enough, 1);
+			thaw();
+		}
 		if (CB_USAGE_HELD(atomic_load(&cb_slots_pool(sl,
 		    P)->usage)) > LIMIT)
 			atomic_fetch_add(&sh->over, 1);
@@ -251,18 +310,22 @@ static void test_storm_recounts_find_nothing(void **state)
 		}
 	}
 	for (int k = 0; k < PROCS; k++) {
-		assert_int_equal(waitpid(pid[k], (int *)&status, 0), pid[k]);
-		assert_true(WIFEXITED((int)status));
-		assert_int_equal(WEXITSTATUS((int)status), 0);
+		if (!reaped[k])
+			assert_int_equal(waitpid(pid[k], &wstatus[k], 0),
+			    pid[k]);
+		assert_true(WIFEXITED(wstatus[k]));
+		assert_int_equal(WEXITSTATUS(wstatus[k]), 0);
 	}
 	print_message("      %ld consistent recounts (%ld with units "
-	    "held), %ld foiled, %ld with drift (worst %lld)\n", consistent,
-	    busy, foiled, drifted, (long long)worst);
+	    "held), %ld foiled, %ld with drift (worst %lld); %ld of them "
+	    "frozen (%ld with units held)\n", consistent, busy, foiled,
+	    drifted, (long long)worst, frozen, frozen_busy);
 	assert_int_equal(atomic_load(&sh->failed), 0);
 	assert_int_equal(atomic_load(&sh->over), 0);
 	assert_int_equal(drifted, 0);
+	assert_int_equal(frozen_foiled, 0);
 	/* Not vacuous: the recount did look while units were held. */
-	assert_true(busy > 0);
+	assert_true(frozen_busy >= MIN_BUSY);
 	assert_int_equal(CB_USAGE_HELD(atomic_load(&cb_slots_pool(sl,
 	    P)->usage)), 0);
 	assert_int_equal(cb_rsv_recount(sl, P, sc, &hd, &ld), 0);
