@@ -44,10 +44,13 @@
 #include <stdint.h>
 
 #define CB_ABI_MAJOR 1
-#define CB_ABI_MINOR 2 /* 1: CB_RL_WAITERS (fair queueing); worker
+#define CB_ABI_MINOR 3 /* 1: CB_RL_WAITERS (fair queueing); worker
                           placement: CB_RL_WORKERS, CB_RL_BINDS,
                           cb_worker_rec.slot and .limit;
-                          2: CB_RL_LANES (per-thread hold records) */
+                          2: CB_RL_LANES (per-thread hold records);
+                          3: global pools: CB_LIMIT_GLOBAL,
+                          cb_pool_conf.share_deadline_ns,
+                          cb_pool_def.hold_max_s, CB_RS_CLUSTER */
 
 #define CB_MAGIC_STATE 0x4b52425041435354ull /* "TSCAPBRK" little-endian */
 #define CB_MAGIC_SLOTS 0x4b52425041434c53ull /* "SLCAPBRK" */
@@ -97,7 +100,8 @@ enum cb_state_region {
 	CB_RS_WORKERS = 2, /* struct cb_worker_table + records */
 	CB_RS_EVENTS = 3,  /* struct cb_event_ring + records */
 	CB_RS_POOLS = 4,   /* struct cb_pool_conf[CB_MAX_POOLS] */
-	CB_RS_COUNT = 5,
+	CB_RS_CLUSTER = 5, /* struct cb_cluster_block (1.3) */
+	CB_RS_COUNT = 6,
 };
 
 /* Regions of the slots segment. */
@@ -343,6 +347,9 @@ enum cb_limit_kind {
 	CB_LIMIT_CAPACITY = 1, /* follows the broker's capacity (pool 0) */
 	CB_LIMIT_FIXED = 2,    /* def.value units */
 	CB_LIMIT_SHARE = 3,    /* def.value percent of capacity, >= 1 */
+	CB_LIMIT_GLOBAL = 4,   /* def.value units for every broker of the
+	                          cluster; the limit is this host's share
+	                          (1.3, broker/cluster.h) */
 };
 
 /*
@@ -367,7 +374,9 @@ struct cb_pool_def {
 	char name[CB_POOL_NAME_MAX + 1];
 	uint32_t value;                   /* fixed limit or share percent */
 	uint32_t window_ms;               /* launch visibility window */
-	uint64_t reserved;
+	uint32_t hold_max_s;              /* CB_LIMIT_GLOBAL: the longest a
+	                                     hold counts (1.3; 0 before) */
+	uint32_t reserved;
 };
 
 /*
@@ -389,7 +398,60 @@ struct cb_pool_conf {
 	_Atomic uint64_t expired;         /* launches aged out */
 	_Atomic uint64_t repaired;        /* counter drift corrected */
 	_Atomic uint64_t drift;           /* sum of |drift| corrected */
-	uint64_t reserved1[2];
+	/*
+	 * Global pools (ABI 1.3; zero before, and in every local pool):
+	 * admission is allowed only while CLOCK_MONOTONIC_COARSE reads
+	 * below this (ns), checked once per admission after its CAS
+	 * (still_fits(), lib/lane.h).  Non-zero marks the pool global; 1
+	 * is "no valid share".  Publisher thread, release stores, after the
+	 * limit it goes with (broker/cluster.h has the rule); clients load
+	 * it with acquire before the limit.  On the limit's line, which
+	 * the re-check loads anyway.
+	 */
+	_Atomic uint64_t share_deadline_ns;
+	uint64_t reserved1;
+};
+
+/*
+ * Region CB_RS_CLUSTER (ABI 1.3): what this broker knows of its cluster
+ * of brokers sharing global pools through etcd (broker/cluster.h), for
+ * capdump and for a restarted broker to adopt its lease.  Written only
+ * by the broker's cluster thread, under the seqlock `seq`; all zeros
+ * when no etcd is configured.  Strings are NUL-terminated; readers
+ * check anyway.
+ */
+#define CB_CLUSTER_HOSTS 16     /* hosts shown per cluster */
+#define CB_HOST_NAME_MAX 63     /* host name: [A-Za-z0-9._-], 1..63 */
+#define CB_CLUSTER_NAME_MAX 63  /* cluster name (key prefix), same set */
+#define CB_CLUSTER_F_ON 0x1u        /* etcd configured */
+#define CB_CLUSTER_F_REACHABLE 0x2u /* the last etcd request answered */
+#define CB_CLUSTER_F_LEASE 0x4u     /* lease_id is held (alive/HOST) */
+
+struct cb_cluster_pool {
+	uint32_t limit;          /* L, the cluster's limit (0: not global) */
+	uint32_t share;          /* this host's share, as committed in etcd */
+	uint32_t local_limit;    /* what this host admits up to now */
+	uint32_t demand;         /* this host's published demand */
+	uint32_t target;         /* its max-min fair share of L */
+	uint32_t quarantined;    /* units frozen for dead hosts */
+	uint32_t host_share[CB_CLUSTER_HOSTS];   /* by hosts[] index */
+	uint32_t host_demand[CB_CLUSTER_HOSTS];
+};
+
+struct cb_cluster_block {
+	_Atomic uint32_t seq;
+	uint32_t flags;                   /* CB_CLUSTER_F_* */
+	uint64_t lease_id;                /* this broker's etcd lease */
+	uint64_t valid_until_ns;          /* the share deadline (CLOCK_MONOTONIC) */
+	uint64_t last_ok_ns;              /* last answer from etcd */
+	uint64_t errors;                  /* failed etcd requests */
+	uint32_t ttl_s;                   /* lease TTL */
+	uint32_t nhosts;                  /* entries of hosts[] in use */
+	char host[CB_HOST_NAME_MAX + 1];        /* this broker's */
+	char cluster[CB_CLUSTER_NAME_MAX + 1];
+	char last_error[256];             /* "" when none */
+	char hosts[CB_CLUSTER_HOSTS][CB_HOST_NAME_MAX + 1]; /* alive ones */
+	struct cb_cluster_pool pool[CB_MAX_POOLS];
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "abi.h"
 #include "capbroker.h"
@@ -91,11 +92,46 @@ static inline uint32_t launch_floor(const void *state, int pool, uint32_t observ
 	return published > observed ? published : observed;
 }
 
+/* still_fits()'s verdicts. */
+enum { FIT_OVER = 0, FIT_OK = 1, FIT_EXPIRED = 2 };
+
+/*
+ * Has a global pool's share run out (abi.h, share_deadline_ns)?  One
+ * coarse clock read, for global pools only (the word is 0 in a local
+ * one).  The broker publishes the deadline less the coarse clock's
+ * resolution (broker/cluster.h), so a coarse reading below it proves
+ * the precise time is below the real deadline.  Loaded before the
+ * limit (acquire, pairing with the publisher's release store of the
+ * deadline, which follows that of the limit it goes with): a client
+ * that sees a new deadline sees its limit.
+ */
+static inline __attribute__((always_inline)) int share_expired(
+    const void *state, int pool)
+{
+	uint64_t dl = atomic_load_explicit(
+	    &pool_conf(state, pool)->share_deadline_ns, memory_order_acquire);
+	struct timespec ts;
+
+	if (__builtin_expect(dl == 0, 1))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= dl;
+}
+
 /*
  * Step 2's re-check (reserve.h), after an admitting CAS on *usage: is
- * U within the limit published now?  The limit the CAS used was read
- * before it, possibly long before (a placement scans the worker table
- * first), and a lower one published since must not be exceeded.
+ * U within the limit published now, and, for a global pool, is its
+ * share still valid now?  FIT_OK, FIT_OVER or FIT_EXPIRED: either of
+ * the last two gives the unit back; only FIT_OVER wakes a waiter for
+ * it (the unit may have refused someone), since an expired share admits
+ * nobody and waking would only pass the refusal round.
+ *
+ * The limit the CAS used was read before it, possibly long before (a
+ * placement scans the worker table first), and a lower one published
+ * since must not be exceeded.  The share's deadline is checked here,
+ * after the CAS, so that it bounds the instant the unit was admitted
+ * (a check before it would let a thread descheduled between the two
+ * admit after the deadline).
  *
  * The limit first, then U, both seq_cst.  The limit's load pairs with
  * the publisher's release store of it (publish_pools()) or of the
@@ -122,14 +158,17 @@ static inline __attribute__((always_inline)) int still_fits(
 		limit = CB_STATE_CAPACITY(atomic_load_explicit(
 		    &((const struct cb_state_hot *)cb_seg_region(state,
 		    CB_RS_HOT))->state_word, memory_order_seq_cst));
-	else
+	else {
+		if (share_expired(state, pool))
+			return FIT_EXPIRED;
 		limit = atomic_load_explicit(&pool_conf(state, pool)->limit,
 		    memory_order_seq_cst);
+	}
 	if (launching)
 		floor = launch_floor(state, pool, observed);
 	/* Pairs with every seq_cst CAS on U (admit(), cb_rsv_usage_sub()). */
 	return usage_total(atomic_load_explicit(usage, memory_order_seq_cst),
-	    floor) <= limit;
+	    floor) <= limit ? FIT_OK : FIT_OVER;
 }
 
 /*
@@ -322,7 +361,7 @@ static inline __attribute__((always_inline)) int lane_hold_locked(
 {
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	long idx = lane_entry_free(l);
-	int ret;
+	int ret, fit;
 
 	if (idx < 0)
 		return -ENOSPC;
@@ -330,10 +369,12 @@ static inline __attribute__((always_inline)) int lane_hold_locked(
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 0, 0, limit);
 	CB_TESTPOINT("reserve:lane-admitted");
-	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
+	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 0,
+	    0)) != FIT_OK) {
 		cb_rsv_usage_sub(&ps->usage, 0, 1);
 		lane_close(l);
-		wake_released(r->slots, pool);
+		if (fit == FIT_OVER)
+			wake_released(r->slots, pool);
 		return -EAGAIN;
 	}
 	if (ret == 0)

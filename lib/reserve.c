@@ -324,7 +324,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint64_t nonce;
 	uint32_t idx;
-	int ret, gave_back = 0;
+	int ret, fit, gave_back = 0;
 
 	/* A refused attempt touches nothing shared: the recount's snapshot
 	 * is not disturbed by reservers spinning on a full pool.  The CAS
@@ -336,12 +336,14 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	window_open(r, &r->local[idx]);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 0, 0, limit);
-	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 0, 0)) {
-		/* A lower limit was published: give the unit back inside
-		 * the window that admitted it, before any record. */
+	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 0,
+	    0)) != FIT_OK) {
+		/* A lower limit was published, or the share ran out: give
+		 * the unit back inside the window that admitted it, before
+		 * any record. */
 		cb_rsv_usage_sub(&ps->usage, 0, 1);
 		ret = -EAGAIN;
-		gave_back = 1;
+		gave_back = fit == FIT_OVER;
 	}
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cs->holds[pool], 1,
@@ -739,7 +741,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	uint64_t now, deadline, live = 0;
 	struct op_window w;
 	long e = 0;
-	int ret, gave_back = 0;
+	int ret, fit, gave_back = 0;
 
 	if (usage_full(&ps->usage, floor, limit))
 		return -EAGAIN;
@@ -751,11 +753,11 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	ret = admit(&ps->usage, 1, floor, limit);
 	/* Re-check against the limit and the floor published now: a lower
 	 * limit or a higher observation since our reads is not exceeded. */
-	if (ret == 0 && !still_fits(r->state, pool, &ps->usage, 1,
-	    observed)) {
+	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 1,
+	    observed)) != FIT_OK) {
 		cb_rsv_usage_sub(&ps->usage, 1, 1);
 		ret = -EAGAIN;
-		gave_back = 1;
+		gave_back = fit == FIT_OVER;
 	}
 	if (ret == 0) {
 		e = claim_launch(r, pool, deadline, &live);
@@ -929,7 +931,7 @@ int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 
 	/* The re-check of try_hold(): a lower limit published since the
 	 * caller read `limit` (before its scan of the worker table). */
-	if (ret == 0 && !still_fits(r->state, pool, usage, 0, 0)) {
+	if (ret == 0 && still_fits(r->state, pool, usage, 0, 0) != FIT_OK) {
 		cb_rsv_usage_sub(usage, 0, 1);
 		return -EAGAIN;
 	}

@@ -25,6 +25,7 @@ static const struct region_spec state_regions[CB_RS_COUNT] = {
 	[CB_RS_EVENTS] = { sizeof(struct cb_event_ring),
 	    sizeof(struct cb_event_rec), CB_EVENT_RING },
 	[CB_RS_POOLS] = { 0, sizeof(struct cb_pool_conf), CB_MAX_POOLS },
+	[CB_RS_CLUSTER] = { sizeof(struct cb_cluster_block), 0, 1 },
 };
 
 static const struct region_spec slots_regions[CB_RL_COUNT] = {

@@ -92,6 +92,9 @@ size_t cb_seg_map_size(int fd, size_t file_size);
 #define CB_RS_POOLS_OFFSET                                                \
 	CB_LAYOUT_NEXT(CB_RS_EVENTS_OFFSET, sizeof(struct cb_event_ring) + \
 	    (uint64_t)CB_EVENT_RING * sizeof(struct cb_event_rec))
+#define CB_RS_CLUSTER_OFFSET                                              \
+	CB_LAYOUT_NEXT(CB_RS_POOLS_OFFSET,                               \
+	    (uint64_t)CB_MAX_POOLS * sizeof(struct cb_pool_conf))
 
 #define CB_RL_HOT_OFFSET ((uint64_t)sizeof(struct cb_seg_header))
 #define CB_RL_CLIENTS_OFFSET                                              \
@@ -136,7 +139,8 @@ static inline uint64_t cb_state_offset(unsigned idx)
 	case CB_RS_INFO:	return CB_RS_INFO_OFFSET;
 	case CB_RS_WORKERS:	return CB_RS_WORKERS_OFFSET;
 	case CB_RS_EVENTS:	return CB_RS_EVENTS_OFFSET;
-	default:		return CB_RS_POOLS_OFFSET;
+	case CB_RS_POOLS:	return CB_RS_POOLS_OFFSET;
+	default:		return CB_RS_CLUSTER_OFFSET;
 	}
 }
 
@@ -147,7 +151,8 @@ static inline uint64_t cb_state_stride(unsigned idx)
 	case CB_RS_INFO:	return sizeof(struct cb_info_block);
 	case CB_RS_WORKERS:	return sizeof(struct cb_worker_rec);
 	case CB_RS_EVENTS:	return sizeof(struct cb_event_rec);
-	default:		return sizeof(struct cb_pool_conf);
+	case CB_RS_POOLS:	return sizeof(struct cb_pool_conf);
+	default:		return sizeof(struct cb_cluster_block);
 	}
 }
 
