@@ -105,8 +105,8 @@ PKG_URCU    = $(shell pkg-config --cflags --libs liburcu-memb liburcu-cds 2>/dev
 PKG_BSD     = $(shell pkg-config --cflags --libs libbsd 2>/dev/null)
 PKG_SYSTEMD = $(shell pkg-config --cflags --libs libsystemd 2>/dev/null)
 PKG_CMOCKA  = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
-# The broker's etcd client (broker/etcd.c: the coming global pools, issue
-# 15) only; the client library stays libc-only.
+# The broker's etcd client (broker/etcd.c, for the global pools of
+# broker/cluster.c) only; the client library stays libc-only.
 PKG_CURL    = $(shell pkg-config --cflags --libs libcurl 2>/dev/null)
 PKG_JSONC   = $(shell pkg-config --cflags --libs json-c 2>/dev/null)
 
@@ -129,7 +129,7 @@ CAPBENCH_SRC = $(wildcard tools/capbench/*.c)
 BROKER_SRC   = broker/main.c broker/registry.c broker/publisher.c \
                broker/control.c broker/config.c broker/segments.c \
                broker/log.c broker/pools.c broker/sweeper.c \
-               broker/slotmap.c
+               broker/slotmap.c broker/cluster.c broker/etcd.c
 
 CORE_OBJ     = $(CORE_SRC:%.c=$(O)/%.o)
 TOOLCORE_OBJ = $(TOOLCORE_SRC:%.c=$(O)/%.o)
@@ -187,7 +187,7 @@ $(TP_LIB_A): $(CLIENT_SRC:%.c=$(TP)/%.o) $(TP_CORE_OBJ)
 
 $(O)/tests/capbrokerd-tp: $(TP_BROKER_OBJ) $(TP_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD) $(PKG_CURL) $(PKG_JSONC)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -214,7 +214,7 @@ $(LIB_PC): client/capbroker.pc.in Makefile
 # them from the build tree.
 # The broker links the core objects, never the client library.
 $(O)/capbrokerd: $(BROKER_OBJ) $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
-	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD) $(PKG_CURL) $(PKG_JSONC)
 
 $(O)/capctl: $(CAPCTL_SRC:%.c=$(O)/%.o) $(TOOLCORE_OBJ) $(LIB_A)
 	$(call say,LD,$@)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_BSD)
@@ -243,8 +243,8 @@ $(O)/libcbbench_oneload.so: $(O)/tools/cbbench_oneload.o
 # tests/unit/test_broker_MODULE.c also links the broker's modules.
 BROKER_LIB_OBJ = $(filter-out $(O)/broker/main.o,$(BROKER_OBJ))
 
-# tests/unit/test_etcd.c: the etcd client (broker/etcd.c, which nothing
-# in capbrokerd calls yet) against a real etcd the test starts itself.
+# tests/unit/test_etcd.c: the etcd client (broker/etcd.c) against a
+# real etcd the test starts itself.
 $(O)/tests/test_etcd: tests/unit/test_etcd.c tests/unit/etcd_harness.h \
     $(O)/broker/etcd.o
 	@mkdir -p $(dir $@)
@@ -259,14 +259,14 @@ $(O)/tests/test_tp_%: tests/unit/test_tp_%.c $(filter-out $(TP)/broker/main.o,$(
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -DCB_TESTPOINTS -Ibroker $(CLIENT_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< \
 	    $(filter-out $(TP)/broker/main.o,$(TP_BROKER_OBJ)) $(TP_LIB_A) $(ALL_LDFLAGS) \
-	    $(PKG_CMOCKA) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+	    $(PKG_CMOCKA) $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD) $(PKG_CURL) $(PKG_JSONC)
 
 $(O)/tests/test_broker_%: tests/unit/test_broker_%.c $(BROKER_LIB_OBJ) \
     $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,CCLD,$@)$(CC) $(CPPFLAGS) -Ibroker $(ALL_CFLAGS) -o $@ $< $(BROKER_LIB_OBJ) \
 	    $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(CORE_OBJ) $(ALL_LDFLAGS) $(PKG_CMOCKA) \
-	    $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD)
+	    $(PKG_URCU) $(PKG_BSD) $(PKG_SYSTEMD) $(PKG_CURL) $(PKG_JSONC)
 
 $(O)/tests/%: tests/unit/%.c $(SWEEP_OBJ) $(TOOLCORE_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)

@@ -12,7 +12,10 @@
  *   sweeper    watches clients (pidfds) and reclaims the dead ones'
  *              holds, expires launches, recounts and repairs the
  *              slots segment (sweeper.h).
- * Both are registered RCU threads.
+ *   cluster    with etcd configured only: the lease and the global
+ *              pools' shares (cluster.h); the only writer of the
+ *              cluster block.
+ * The publisher and the sweeper are registered RCU threads.
  */
 #ifndef CB_BROKER_H
 #define CB_BROKER_H
@@ -23,6 +26,7 @@
 #include <sys/types.h>
 
 #include "abi.h"
+#include "cluster.h"
 #include "config.h"
 #include "pools.h"
 #include "publisher.h"
@@ -56,6 +60,7 @@ struct cb_broker {
 	struct cb_publisher pub;
 	struct cb_pools pools;
 	struct cb_sweeper sweeper;
+	struct cb_cluster cluster;
 	int control_fd;
 	char socket_path[108];
 	volatile bool stopping;

@@ -1,0 +1,87 @@
+/*
+ * cluster.h - global pools: one limit for a cluster of brokers, shares
+ * leased from etcd (issue 15; the rule is tests/model/shares.pml's).
+ *
+ * A broker configured with `etcd = ENDPOINTS` runs a cluster thread,
+ * the only user of its etcd client (etcd.h).  It keeps a lease, the
+ * key alive/HOST under it, and for each global pool this host's share
+ * of the pool's limit; it publishes what the publisher needs through
+ * the fields marked "shared" below, and what capdump shows through the
+ * state segment's cluster block (abi.h, CB_RS_CLUSTER), of which it is
+ * the only writer.
+ */
+#ifndef CB_CLUSTER_H
+#define CB_CLUSTER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "abi.h"
+
+struct cb_broker;
+struct cb_etcd;
+
+#define CB_ETCD_CONF_MAX 1024      /* the endpoints setting, bytes */
+#define CB_LEASE_TTL_DEFAULT 10u   /* seconds */
+#define CB_LEASE_TTL_MIN 2u
+#define CB_LEASE_TTL_MAX 3600u
+#define CB_HOLD_MAX_DEFAULT 300u   /* seconds, a global pool's */
+#define CB_CLUSTER_DEFAULT "capbroker"
+
+/* The settings (config.h: etcd, cluster, host, lease_ttl).  Set by the
+ * main thread before cb_cluster_start(); read-only afterwards. */
+struct cb_cluster_conf {
+	char etcd[CB_ETCD_CONF_MAX];                /* "" = no cluster */
+	char cluster[CB_CLUSTER_NAME_MAX + 1];
+	char host[CB_HOST_NAME_MAX + 1];
+	uint32_t lease_ttl_s;
+};
+
+struct cb_cluster {
+	struct cb_cluster_conf conf;
+	bool on;                        /* conf.etcd is set */
+	/*
+	 * Shared with the publisher (which loads both, then publishes the
+	 * pool's limit and then its deadline, release stores; abi.h):
+	 *   local_limit[p]  what global pool p may admit on this host;
+	 *   valid_until_ns  the shares' deadline, as clients compare it
+	 *                   (CLOCK_MONOTONIC_COARSE, less the coarse
+	 *                   resolution); 0 = none valid.
+	 * Written by the cluster thread only, which posts a publisher
+	 * event after each change and, where the rule orders a lower limit
+	 * before something else (a shrink in etcd, a deadline moved after
+	 * a new lease), waits until it is published (cb_publisher_wait).
+	 */
+	_Atomic uint32_t local_limit[CB_MAX_POOLS];
+	_Atomic uint64_t valid_until_ns;
+	/* Cluster-thread private from here on. */
+	pthread_t thread;
+	bool running;
+	_Atomic bool stop;
+	int wake_fd;                    /* eventfd: stop, or a pool change */
+	struct cb_etcd *etcd;
+	void *priv;                     /* cluster.c's state */
+};
+
+/* Zero c (no cluster). */
+void cb_cluster_init(struct cb_cluster *c);
+
+/*
+ * Start the cluster thread when etcd is configured (no-op otherwise).
+ * It adopts the lease a previous broker of these segments left in the
+ * cluster block if etcd still has it.  Returns 0, or -errno with a
+ * message logged (a duplicate host name is -EEXIST: another broker
+ * holds alive/HOST).
+ */
+int cb_cluster_start(struct cb_broker *b);
+
+/* A global pool was created, changed or deleted (main thread). */
+void cb_cluster_kick(struct cb_broker *b);
+
+/* Stop and join the thread; the lease is left to expire (a restart
+ * within the TTL adopts it), the local limits are kept in the segment. */
+void cb_cluster_stop(struct cb_broker *b);
+
+#endif /* CB_CLUSTER_H */
