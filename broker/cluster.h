@@ -69,6 +69,14 @@ struct cb_cluster {
 void cb_cluster_init(struct cb_cluster *c);
 
 /*
+ * Before the first publish (main thread): a broker restarted on its
+ * segments takes over the lease id, the local limits and the deadline
+ * they hold, so that its first publish changes nothing; the thread's
+ * first tick checks the lease with etcd.  No-op without etcd.
+ */
+void cb_cluster_adopt(struct cb_broker *b);
+
+/*
  * Start the cluster thread when etcd is configured (no-op otherwise).
  * It adopts the lease a previous broker of these segments left in the
  * cluster block if etcd still has it.  Returns 0, or -errno with a

@@ -680,6 +680,7 @@ static void open_segments(struct cb_broker *b, const struct options *o,
 	note_override_rejects(b, cfg, o->config);
 	apply_config(b, cfg, 0);
 	set_identity(b);
+	cb_cluster_adopt(b);
 	if (cb_publisher_init(b) < 0)
 		fatalx("cannot set up the publisher");
 	if (!b->seg.adopted)
@@ -712,6 +713,7 @@ static void start(struct cb_broker *b, const struct options *o,
 	atomic_store_explicit(&b->set.retry_after_ms, cfg->retry_after_ms,
 	    memory_order_relaxed);
 	cb_pools_init(&b->pools);
+	cb_cluster_init(&b->cluster);
 	rcu_register_thread();
 	if (cb_registry_init(&b->reg) < 0)
 		fatalx("cannot create the worker registry");
@@ -794,6 +796,13 @@ int main(int argc, char **argv)
 		fatalx("cannot start the publisher thread");
 	if (cb_sweeper_start(b) < 0)
 		fatalx("cannot start the sweeper thread");
+	r = cb_cluster_start(b);
+	if (r == -EEXIST)
+		fatalx("refusing to start: host name '%s' is taken in cluster "
+		    "'%s' (see above)", b->cluster.conf.host,
+		    b->cluster.conf.cluster);
+	if (r < 0)
+		fatalx("cannot start the cluster thread: %s", strerror(-r));
 	pidfile_write(pfh);
 
 	const struct cb_state_hot *hot = cb_seg_region(b->seg.state,
@@ -812,6 +821,7 @@ int main(int argc, char **argv)
 
 	sd_notify(0, "STOPPING=1");
 	cb_control_close(b);
+	cb_cluster_stop(b);
 	cb_sweeper_stop(b);
 	cb_publisher_stop(b);
 	cb_registry_fini(&b->reg);

@@ -167,9 +167,30 @@ static void reset_pool_slot(struct cb_broker *b, int i, int reused)
 }
 
 /*
+ * A global pool's limit and deadline (abi.h, share_deadline_ns): this
+ * host's local limit from the cluster thread, never above the pool's L,
+ * and the shares' deadline; 1 (never valid) when there is none.  The
+ * deadline first (acquire, pairing with the cluster thread's release
+ * store, which follows its stores of the local limits): a deadline
+ * extended for a new lease comes with that lease's limits.
+ */
+static void global_limit(struct cb_broker *b, int i,
+    const struct cb_pool_def *def, uint32_t *limit, uint64_t *deadline)
+{
+	uint64_t dl = atomic_load_explicit(&b->cluster.valid_until_ns,
+	    memory_order_acquire);
+	uint32_t l = atomic_load_explicit(&b->cluster.local_limit[i],
+	    memory_order_relaxed);
+
+	*limit = l < def->value ? l : def->value;
+	*deadline = dl > 1 ? dl : 1;
+}
+
+/*
  * Pool records: definitions (seqlock) when they change, then limits and
- * observations (release stores).  A limit that rose or an observation
- * that fell may admit blocked reservers: wake them.
+ * observations (release stores), then a global pool's deadline.  A
+ * limit that rose, an observation that fell or a deadline moved later
+ * may admit blocked reservers: wake them.
  */
 static void publish_pools(struct cb_broker *b, uint32_t capacity)
 {
@@ -185,8 +206,15 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		    def[i].kind);
 		uint32_t limit = (def[i].flags & CB_POOL_F_ACTIVE) && src ?
 		    src->limit(&def[i], capacity) : 0;
-		int wake = limit > p->pool_limit[i] ||
-		    observed[i] < p->pool_observed[i];
+		uint64_t deadline = 0;
+		int wake;
+
+		if ((def[i].flags & CB_POOL_F_ACTIVE) &&
+		    def[i].kind == CB_LIMIT_GLOBAL)
+			global_limit(b, i, &def[i], &limit, &deadline);
+		wake = limit > p->pool_limit[i] ||
+		    observed[i] < p->pool_observed[i] ||
+		    deadline > p->pool_deadline[i];
 		/* Deleted (POOL DEL): its blocked pickers leave with
 		 * -ENOENT (its waiters are sent out by the sweeper). */
 		int gone = (p->pool_def[i].flags & CB_POOL_F_ACTIVE) &&
@@ -212,6 +240,14 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 		/* Pairs with the acquire load in cb_rsv_limit(). */
 		atomic_store_explicit(&conf->limit, limit,
 		    memory_order_release);
+		/* After the limit it goes with: pairs with the acquire load
+		 * in share_expired() (lib/lane.h), which comes before the
+		 * limit's, so a client that sees this deadline sees that
+		 * limit (cluster.h: a new lease's limit before its
+		 * deadline). */
+		atomic_store_explicit(&conf->share_deadline_ns, deadline,
+		    memory_order_release);
+		p->pool_deadline[i] = deadline;
 		/* Pairs with the acquire load in launch_floor()
 		 * (lib/reserve.c), before and after a launch's CAS;
 		 * cb_pool_info() and capdump read it relaxed, alone. */
@@ -476,6 +512,8 @@ static void adopt_state(struct cb_broker *b)
 		 * publisher thread exists, it orders nothing. */
 		b->pub.pool_limit[i] = atomic_load_explicit(&conf->limit,
 		    memory_order_relaxed);
+		b->pub.pool_deadline[i] = atomic_load_explicit(
+		    &conf->share_deadline_ns, memory_order_relaxed);
 	}
 }
 

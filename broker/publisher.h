@@ -59,6 +59,7 @@ struct cb_publisher {
 	struct cb_pool_def pool_def[CB_MAX_POOLS];  /* as last published */
 	uint32_t pool_limit[CB_MAX_POOLS];
 	uint32_t pool_observed[CB_MAX_POOLS];
+	uint64_t pool_deadline[CB_MAX_POOLS];   /* share_deadline_ns */
 };
 
 /*
