@@ -91,6 +91,8 @@ struct priv {
 	int64_t lease;                      /* 0: none */
 	int64_t ttl_ns;
 	uint64_t margin_ns;
+	int period_ms;                      /* between ticks */
+	bool soon;                          /* next tick in period / 4 */
 	bool claimed;                       /* alive/HOST is under lease */
 	bool duplicate;                     /* alive/HOST is another's */
 	bool reachable;
@@ -816,6 +818,10 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 				ps->share = want;
 			}
 		}
+		/* Short of the fair share: others are shrinking for us;
+		 * look again soon rather than a period from now. */
+		if (ps->share < ps->target)
+			pv->soon = true;
 		if (local < ps->share)
 			set_local(b, p, ps->share, "the share committed");
 		return 0;
@@ -826,7 +832,16 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 		if (local > ps->target && publish_wait(b, set_local(b, p,
 		    ps->target, "shrinking toward the fair share")) < 0)
 			return -ETIMEDOUT;
-		cb_pools_busy(b->seg.slots, p, &busy);
+		/* Holds are short, mostly: give them up to half a period
+		 * to come down to the new limit, so that the units reach
+		 * their new host a period sooner. */
+		for (int i = 0;; i++) {
+			cb_pools_busy(b->seg.slots, p, &busy);
+			if (busy.held + busy.launching <= ps->target ||
+			    i >= pv->period_ms / 20)
+				break;
+			poll(NULL, 0, 10);
+		}
 		want = busy.held + busy.launching;
 		if (want < ps->target)
 			want = ps->target;
@@ -930,18 +945,19 @@ static void *cluster_main(void *arg)
 	struct cb_cluster *c = &b->cluster;
 	struct priv *pv = c->priv;
 	uint64_t n;
-	int period_ms = (int)(c->conf.lease_ttl_s * 1000u / 3u);
 
-	(void)pv;
 	while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
 		struct pollfd pfd = { .fd = c->wake_fd, .events = POLLIN };
 		uint64_t t0 = now_ns(), spent;
+		int period;
 
+		pv->soon = false;
 		tick(b);
+		period = pv->soon ? pv->period_ms / 4 : pv->period_ms;
 		spent = (now_ns() - t0) / 1000000u;
-		if (spent >= (uint64_t)period_ms)
+		if (spent >= (uint64_t)period)
 			continue;
-		if (poll(&pfd, 1, period_ms - (int)spent) > 0)
+		if (poll(&pfd, 1, period - (int)spent) > 0)
 			(void)read(c->wake_fd, &n, sizeof(n));
 	}
 	return NULL;
@@ -1020,6 +1036,12 @@ int cb_cluster_start(struct cb_broker *b)
 	if (pv->margin_ns < MARGIN_MIN_NS)
 		pv->margin_ns = MARGIN_MIN_NS;
 	pv->margin_ns += cb_monotonic_coarse_margin_ns();
+	/* The renewal period, and the shares' too: a ninth of the TTL
+	 * (a lease survives eight lost renewals; shares converge in two
+	 * or three periods), at least 100 ms. */
+	pv->period_ms = (int)(c->conf.lease_ttl_s * 1000u / 9u);
+	if (pv->period_ms < 100)
+		pv->period_ms = 100;
 	/* A request must end well inside a renewal period. */
 	o.timeout_ms = c->conf.lease_ttl_s * 1000 / 6;
 	o.connect_timeout_ms = o.timeout_ms / 2;
