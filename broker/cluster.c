@@ -76,6 +76,7 @@ struct pool_state {
 	uint32_t hold_max_s;
 	uint32_t share;           /* committed in etcd (as last read) */
 	int64_t share_mod;        /* its mod_revision; 0: absent */
+	bool own_garbage;         /* our share key holds no count */
 	uint32_t demand;
 	uint32_t target;
 	uint32_t quarantined;
@@ -656,6 +657,7 @@ static int read_pool(struct cb_broker *b, struct cb_etcd *e, int p,
 		return r;
 	*rev = rg.revision;
 	ps->nhosts_seen = 0;
+	ps->own_garbage = false;
 	ps->quarantined = 0;
 	ps->share = 0;
 	ps->share_mod = 0;
@@ -687,8 +689,11 @@ static int read_pool(struct cb_broker *b, struct cb_etcd *e, int p,
 		}
 		if (parse_units(kv, ps->limit, &v) < 0) {
 			warn_garbage(pv, kv);
-			/* A share we cannot read is taken, all of it. */
-			v = share ? ps->limit : 0;
+			/* Another's share we cannot read is taken, all of it;
+			 * our own is none of ours (tick_pool rewrites it). */
+			v = share && strcmp(n, me) != 0 ? ps->limit : 0;
+			if (share && strcmp(n, me) == 0)
+				ps->own_garbage = true;
 		}
 		if (share && strcmp(n, me) == 0) {
 			ps->share = v;
@@ -796,6 +801,24 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 		return r;
 	ps->target = fair_target(ps, pv, c->conf.host, ps->demand);
 	local = atomic_load_explicit(&c->local_limit[p], memory_order_relaxed);
+	if (ps->own_garbage) {
+		/* Our share key holds garbage (written by hand?): nothing
+		 * is ours by it (the others count it as all of L).  Down to
+		 * zero here, published, then write what is still in use
+		 * over it: the units that are out are ours. */
+		if (local > 0 && publish_wait(b, set_local(b, p, 0,
+		    "our share key holds garbage")) < 0)
+			return -ETIMEDOUT;
+		cb_pools_busy(b->seg.slots, p, &busy);
+		want = busy.held + busy.launching;
+		r = commit_share(b, e, ps, want, false, rev);
+		if (r == 1) {
+			log_warnx("pool %s: our share key held garbage: "
+			    "rewritten to %u, what is in use", ps->name, want);
+			ps->share = want;
+		}
+		return r < 0 ? r : 0;
+	}
 	if (local > ps->share) {
 		/* Never above what etcd has (a share lowered by hand, or
 		 * garbage read as 0). */

@@ -17,6 +17,9 @@
  *       64 units at once (one thread, released in order).  Every 100 ms
  *       prints  "T_MS admitted A refused R held H"  (T_MS: its
  *       CLOCK_MONOTONIC), and the last line again at SIGTERM.
+ *
+ *   cbglobal now
+ *       Print CLOCK_MONOTONIC in ms (the hammer's clock, for scripts).
  */
 #include <errno.h>
 #include <sched.h>
@@ -171,6 +174,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && strcmp(argv[1], "now") == 0) {
+		printf("%lld\n", now_ms());
+		return 0;
+	}
 	if (argc >= 5 && strcmp(argv[1], "validate") == 0)
 		return validate(argc, argv);
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "hammer") == 0)

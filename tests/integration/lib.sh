@@ -22,6 +22,8 @@ rm_segments() {
 		    "/dev/shm/.capbroker.$NAME.$_k" \
 		    "/dev/shm/.capbroker.$NAME.$_k.new"
 	done
+	# Tests that run several brokers name them $NAME-SUFFIX.
+	rm -f "/dev/shm/capbroker.$NAME-"* "/dev/shm/.capbroker.$NAME-"*
 }
 
 cleanup() {
@@ -327,4 +329,120 @@ etcd_leader_of() {	# STATUS: print the index of the member it names
 		_j=$((_j + 1))
 	done
 	return 1
+}
+
+# ---- global pools (issue 15): brokers of one cluster on this host ----
+#
+# gb_start I [EXTRA_CONFIG_LINE...]: broker $NAME-gI, host hI, in the
+# cluster $GB_CLUSTER on $ETCD_ENDPOINTS with lease_ttl $GB_TTL and the
+# pool $GB_POOL (limit $GB_LIMIT, hold_max $GB_HOLD_MAX), logging to
+# $CAPBROKER_RUNDIR/gI.log; waits until it answers.  Its pid in GB_PID_I.
+# gb_limit I: the pool's published (local) limit on broker I.
+# gb_json I EXPR: a Python expression over capdump --json of broker I
+# (d: the document, p: the pool's object).
+GB_CLUSTER="c$$"
+GB_TTL=3
+GB_POOL=backend
+GB_LIMIT=12
+GB_HOLD_MAX=300
+
+gb_conf() {	# I [EXTRA...]
+	_i=$1
+	shift
+	{
+		echo "etcd = $ETCD_ENDPOINTS"
+		echo "cluster = $GB_CLUSTER"
+		echo "host = h$_i"
+		echo "lease_ttl = $GB_TTL"
+		echo "pool $GB_POOL limit=$GB_LIMIT global hold_max=$GB_HOLD_MAX"
+		for _l in "$@"; do
+			echo "$_l"
+		done
+	} >"$CAPBROKER_RUNDIR/g$_i.conf"
+}
+
+gb_start() {	# I [EXTRA...]
+	gb_conf "$@"
+	"$BIN/capbrokerd" -n "$NAME-g$1" -c "$CAPBROKER_RUNDIR/g$1.conf" \
+	    >>"$CAPBROKER_RUNDIR/g$1.log" 2>&1 &
+	eval "GB_PID_$1=$!"
+	PIDS="$PIDS $!"
+	_i=0
+	until "$BIN/capctl" -n "$NAME-g$1" ping >/dev/null 2>&1; do
+		_i=$((_i + 1))
+		[ $_i -lt 200 ] || gb_fail "$1" "broker g$1 did not come up"
+		eval "kill -0 \$GB_PID_$1" 2>/dev/null ||
+		    gb_fail "$1" "broker g$1 exited at start"
+		sleep 0.05
+	done
+}
+
+gb_fail() {	# I MESSAGE
+	echo "--- broker g$1 log:" >&2
+	tail -n 25 "$CAPBROKER_RUNDIR/g$1.log" >&2 2>/dev/null
+	fail "$2"
+}
+
+gb_json() {	# I EXPR
+	"$BIN/capdump" -n "$NAME-g$1" --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+p = [q for q in d["pools"] if q["name"] == sys.argv[1]][0]
+print(eval(sys.argv[2]))' "$GB_POOL" "$2"
+}
+
+gb_limit() {	# I
+	gb_json "$1" 'p["limit"]'
+}
+
+# gb_hammer I: cbglobal hammer on broker I (20 ms holds), output in
+# $CAPBROKER_RUNDIR/hI.out, pid in GB_HAMMER_I.
+gb_hammer() {	# I
+	"$BIN/tests/cbglobal" hammer "$NAME-g$1" "$GB_POOL" 20 \
+	    >"$CAPBROKER_RUNDIR/h$1.out" 2>&1 &
+	eval "GB_HAMMER_$1=$!"
+	PIDS="$PIDS $!"
+}
+
+gb_hammer_stop() {	# I
+	eval "kill -TERM \$GB_HAMMER_$1; wait \$GB_HAMMER_$1"
+}
+
+# gb_admitted I: what hammer I has admitted so far (its last report).
+gb_admitted() {	# I
+	tail -n 1 "$CAPBROKER_RUNDIR/h$1.out" | awk '{print $3}'
+}
+
+# gb_last_admit I: CLOCK_MONOTONIC ms of hammer I's first report that
+# shows its final admitted count (when it last got a unit, to 100 ms).
+gb_last_admit() {	# I
+	awk '$3 != last { last = $3; t = $1 } END { print t }' \
+	    "$CAPBROKER_RUNDIR/h$1.out"
+}
+
+# gb_validate NAME...: the validator over brokers $NAME-gI, in the
+# background; gb_validate_end checks it saw no more than $GB_LIMIT.
+gb_validate() {
+	_names=""
+	for _i in "$@"; do
+		_names="$_names $NAME-g$_i"
+	done
+	# shellcheck disable=SC2086 # one word per broker
+	"$BIN/tests/cbglobal" validate "$GB_POOL" "$GB_LIMIT" $_names \
+	    >"$CAPBROKER_RUNDIR/validate.out" 2>&1 &
+	GB_VALIDATOR=$!
+	PIDS="$PIDS $!"
+}
+
+gb_validate_end() {
+	kill -TERM "$GB_VALIDATOR"
+	wait "$GB_VALIDATOR"
+	_rc=$?
+	say "validator: $(cat "$CAPBROKER_RUNDIR/validate.out")"
+	[ $_rc -eq 0 ] || fail "units in use above $GB_LIMIT: $(cat \
+	    "$CAPBROKER_RUNDIR/validate.out")"
+}
+
+mono_ms() {
+	"$BIN/tests/cbglobal" now
 }
