@@ -388,6 +388,8 @@ static int place_try(struct cb_rsv *r, int pool, int policy,
 			cb_rsv_hold_give(r, pool);
 	}
 	cb_rsv_window_close(r);
+	if (ret == -ETIME)     /* a share that ran out admits nobody */
+		return -EAGAIN;
 	if (ret < 0) {
 		/* The unit we held for a moment may have refused someone. */
 		cb_rsv_wake(r->slots, pool);

@@ -336,6 +336,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	window_open(r, &r->local[idx]);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 0, 0, limit);
+	CB_TESTPOINT("reserve:admitted");
 	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 0,
 	    0)) != FIT_OK) {
 		/* A lower limit was published, or the share ran out: give
@@ -751,6 +752,7 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	op_window_open(r, &w);
 	CB_TESTPOINT("reserve:before-cas");
 	ret = admit(&ps->usage, 1, floor, limit);
+	CB_TESTPOINT("reserve:admitted");
 	/* Re-check against the limit and the floor published now: a lower
 	 * limit or a higher observation since our reads is not exceeded. */
 	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 1,
@@ -927,13 +929,17 @@ int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
 int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 {
 	_Atomic uint64_t *usage = &cb_slots_pool(r->slots, pool)->usage;
-	int ret = admit(usage, 0, 0, limit);
+	int ret = admit(usage, 0, 0, limit), fit;
 
+	CB_TESTPOINT("reserve:admitted");
 	/* The re-check of try_hold(): a lower limit published since the
-	 * caller read `limit` (before its scan of the worker table). */
-	if (ret == 0 && still_fits(r->state, pool, usage, 0, 0) != FIT_OK) {
+	 * caller read `limit` (before its scan of the worker table), or the
+	 * share ran out.  Only the first may have refused someone with the
+	 * unit given back here; the caller wakes for -EAGAIN, not -ETIME. */
+	if (ret == 0 && (fit = still_fits(r->state, pool, usage, 0, 0)) !=
+	    FIT_OK) {
 		cb_rsv_usage_sub(usage, 0, 1);
-		return -EAGAIN;
+		return fit == FIT_EXPIRED ? -ETIME : -EAGAIN;
 	}
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cb_slots_client(r->slots,

@@ -294,8 +294,9 @@ void cb_rsv_release_all(struct cb_rsv *r);
  * For placement (place.h), which binds a hold to a worker inside the
  * same death window: open / close this process's window (steps 1 and
  * 4); inside it, admit and record one hold of pool (steps 2-3;
- * 0 or -EAGAIN) or undo one (H[c,p] - 1, then U; 0 or -ESTALE when H
- * is already 0).  hold_full is the refused attempt's check, which
+ * 0, -EAGAIN, or -ETIME when a global pool's share ran out, which
+ * needs no wake: still_fits() in lane.h) or undo one (H[c,p] - 1, then
+ * U; 0 or -ESTALE when H is already 0).  hold_full is the refused attempt's check, which
  * touches nothing shared.
  */
 void cb_rsv_window_open(struct cb_rsv *r);

@@ -14,10 +14,15 @@ expect_match "$out" '^/dev/shm entries left behind: 0$' "shm report"
 # The floors of the hold section and the before of issue 14 (the
 # shared entry's path): a column each in the hold table, and a ratio
 # to POSIX sem for each floor.
-expect_match "$out" '^\| procs \|.* protocol floor \(8 RMW\) \| store floor \(2 RMW \+ stores\) \| capbroker hold, shared entry \(no lanes\) \| lane floor \(store floor \+ checks\) \| API floor \(lane floor \+ calls, lane lookup, bias\) \|$' \
-    "hold table with the floors and the shared entry"
+expect_match "$out" '^\| procs \|.* protocol floor \(8 RMW\) \| store floor \(2 RMW \+ stores\) \| capbroker hold, shared entry \(no lanes\) \| lane floor \(store floor \+ checks\) \| API floor \(lane floor \+ calls, lane lookup, bias\) \| capbroker hold, global pool \|$' \
+    "hold table with the floors, the shared entry and the global pool"
 expect_match "$out" '\| store floor \(2 RMW \+ stores\) vs POSIX sem \| lane floor \(store floor \+ checks\) vs POSIX sem \| API floor \(lane floor \+ calls, lane lookup, bias\) vs POSIX sem \|$' \
     "the floors' ratios to POSIX sem"
+# The global pool beside its local twin (issue 15).
+expect_match "$out" '^\| procs \| local ns/pair \| global ns/pair \| global - local ns \| global / local \|$' \
+    "global vs local pool table"
+expect_match "$out" '^\| 1 \| [0-9.]+ \| [0-9.]+ \| [-+][0-9.]+ \| [0-9.]+x \|$' \
+    "global vs local pool, 1 process"
 expect_match "$out" '^\| procs \| limit \| capbroker pairs/s \| max/min \| p99 wait \| max wait \| POSIX sem pairs/s \|' \
     "contention table with the waits of both methods"
 
@@ -40,7 +45,8 @@ hold = secs["hold"]["rows"]
 for row in hold:
     for m in ("capbroker", "posix_sem", "sysv_sem_undo", "flock",
               "protocol_floor", "store_floor", "capbroker_shared",
-              "lane_floor", "api_floor"):
+              "lane_floor", "api_floor", "capbroker_global",
+              "capbroker_local_pool"):
         assert row[m] and row[m]["ops_per_s"] > 0, (m, row)
     # Redis is optional: measured, or skipped with a reason.
     assert row["redis"] or "redis" in secs["hold"]["reason"], row

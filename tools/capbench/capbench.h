@@ -78,12 +78,21 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  * least a library call of capbroker's contract adds (pair_api_floor()):
  * a call per side that cannot be inlined, the fork check, the thread's
  * lane found through a thread-local, the lane's bias entered and left.
+ * M_CB_GLOBAL is M_CB on a global pool (issue 15): its share deadline
+ * set an hour ahead in the segment (peers.c, pool_make_global()), so
+ * every admission also reads the coarse clock once (lib/lane.h,
+ * share_expired()); each of its runs follows one of M_CB on a local
+ * pool of the same kind and limit (results.hold_local), and the report
+ * sets the two side by side.
  */
 enum method {
 	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
-	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR,
+	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR, M_CB_GLOBAL,
 	M_COUNT
 };
+
+#define GLOBAL_POOL	"bench_global"	/* M_CB_GLOBAL's pool */
+#define LOCAL_POOL	"bench_local"	/* ... and its local twin */
 
 extern const char *const section_name[S_COUNT];	/* sections_workers.c */
 extern const char *const status_name[ST_COUNT];	/* report.c */
@@ -237,6 +246,12 @@ void bench_teardown(struct bench *b);
 int shm_leftovers(const char *name);
 
 int broker_start(struct bench *b, char *err, size_t cap);
+/* Make pool (created already) global: its share deadline an hour ahead
+ * in the state segment, as the broker's cluster thread would publish
+ * it.  With set 0, only check that it still is.  0, or -errno with a
+ * message in err. */
+int pool_make_global(const struct bench_peers *p, const char *pool, int set,
+    char *err, size_t cap);
 int ctl(struct bench_peers *p, char *reply, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -316,6 +331,9 @@ struct bench_results {
 	char redis_why[160];		/* Redis target's note */
 	struct read_row read[MAX_COUNTS];
 	struct tput hold[M_COUNT][MAX_COUNTS];
+	/* M_CB_GLOBAL's local twin: M_CB on a fixed pool like its own,
+	 * measured just before it at each count. */
+	struct tput hold_local[MAX_COUNTS];
 	struct tput launch[MAX_COUNTS];
 	struct tput contend[2][MAX_COUNTS];	/* capbroker, POSIX sem */
 	int contend_limit[MAX_COUNTS];

@@ -28,7 +28,7 @@
 const char *const method_name[M_COUNT] = {
 	"capbroker", "posix_sem", "sysv_sem_undo", "flock", "redis",
 	"protocol_floor", "store_floor", "capbroker_shared", "lane_floor",
-	"api_floor",
+	"api_floor", "capbroker_global",
 };
 
 const char *const method_title[M_COUNT] = {
@@ -38,6 +38,7 @@ const char *const method_title[M_COUNT] = {
 	"capbroker hold, shared entry (no lanes)",
 	"lane floor (store floor + checks)",
 	"API floor (lane floor + calls, lane lookup, bias)",
+	"capbroker hold, global pool",
 };
 
 /* One process's state while it runs a method.  The primitives' addresses
@@ -100,6 +101,12 @@ void prims_destroy(struct bench_prims *pr)
 /* ----------------------------------------------------------------- */
 /* Per-process set-up. */
 
+/* The methods that are capbroker's own hold through libcapbroker. */
+static int is_cb(enum method m)
+{
+	return m == M_CB || m == M_CB_SHARED || m == M_CB_GLOBAL;
+}
+
 static int setup_cb(struct method_ctx *x, char *err, size_t cap)
 {
 	const struct method_arg *a = x->a;
@@ -155,6 +162,7 @@ static int m_setup(struct method_ctx *x, char *err, size_t cap)
 {
 	switch (x->a->meth) {
 	case M_CB:
+	case M_CB_GLOBAL:
 	case M_CB_SHARED: return setup_cb(x, err, cap);
 	case M_FLOCK:	return setup_flock(x, err, cap);
 	case M_REDIS:	return setup_redis(x, err, cap);
@@ -164,7 +172,7 @@ static int m_setup(struct method_ctx *x, char *err, size_t cap)
 
 static void m_teardown(struct method_ctx *x)
 {
-	if (x->a->meth == M_CB || x->a->meth == M_CB_SHARED)
+	if (is_cb(x->a->meth))
 		cb_close(x->c);
 	else if (x->a->meth == M_FLOCK)
 		close(x->fd);
@@ -587,6 +595,7 @@ static int m_pair(struct method_ctx *x)
 {
 	switch (x->a->meth) {
 	case M_CB:
+	case M_CB_GLOBAL:
 	case M_CB_SHARED: return pair_cb(x);
 	case M_POSIX:	return pair_posix(x);
 	case M_SYSV:	return pair_sysv(x);
@@ -673,8 +682,7 @@ out:
 	if (r < 0) {
 		s->err = r;
 		snprintf(s->msg, sizeof(s->msg), "%s: %s", method_name[a->meth],
-		    a->meth == M_CB || a->meth == M_CB_SHARED ?
-		    cb_errmsg(x.c) : strerror(-r));
+		    is_cb(a->meth) ? cb_errmsg(x.c) : strerror(-r));
 	}
 	m_teardown(&x);
 }

@@ -17,13 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capbench.h"
 #include "capbroker.h"
 #include "clock.h"
 #include "segment.h"
+#include "snapshot.h"
 
 /* ----------------------------------------------------------------- */
 /* The broker and its control socket. */
@@ -277,6 +280,74 @@ static void rm_tree(const char *dir)
 	}
 	closedir(d);
 	rmdir(dir);
+}
+
+/* CLOCK_MONOTONIC_COARSE, the clock of the share deadline (abi.h). */
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* pool's share deadline word in the state segment mapped at state. */
+static _Atomic uint64_t *share_deadline(void *state, const char *pool)
+{
+	struct cb_pool_def def;
+
+	for (int i = 1; i < CB_MAX_POOLS; i++)
+		if (cb_snapshot_pool(state, i, &def) == 0 &&
+		    (def.flags & CB_POOL_F_ACTIVE) &&
+		    strncmp(def.name, pool, sizeof(def.name)) == 0)
+			return &((struct cb_pool_conf *)cb_seg_record(state,
+			    CB_RS_POOLS, 0, (uint32_t)i))->share_deadline_ns;
+	return NULL;
+}
+
+/*
+ * No etcd here: capbench plays the broker's cluster thread for the one
+ * word a client's admission reads (a release store, as the publisher's,
+ * which clients load with acquire: lib/lane.h, share_expired()).  The
+ * limit stays what POOL SET made it.  Our own broker: nothing else
+ * writes the word until a cluster thread does, and the check after the
+ * run says if something did.
+ */
+int pool_make_global(const struct bench_peers *p, const char *pool, int set,
+    char *err, size_t cap)
+{
+	char shm[CB_SHM_NAME_MAX];
+	_Atomic uint64_t *dl;
+	struct stat st;
+	void *state;
+	int fd, r = 0;
+
+	if (cb_shm_name(shm, sizeof(shm), p->name, CB_SEG_STATE) < 0 ||
+	    (fd = shm_open(shm, O_RDWR, 0)) < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, cap, "%s: %s", shm, strerror(errno));
+		return -errno;
+	}
+	state = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	close(fd);
+	if (state == MAP_FAILED) {
+		snprintf(err, cap, "mmap %s: %s", shm, strerror(errno));
+		return -errno;
+	}
+	if ((dl = share_deadline(state, pool)) == NULL) {
+		snprintf(err, cap, "no pool %s", pool);
+		r = -ENOENT;
+	} else if (set) {
+		atomic_store_explicit(dl, coarse_ns() + 3600000000000ull,
+		    memory_order_release);
+	} else if (atomic_load_explicit(dl, memory_order_acquire) <=
+	    coarse_ns()) {
+		snprintf(err, cap, "pool %s's share deadline was reset "
+		    "during the run (a broker with a cluster thread?)", pool);
+		r = -ESTALE;
+	}
+	munmap(state, (size_t)st.st_size);
+	return r;
 }
 
 /* Both segments, and the broker's spare links of them: the same name

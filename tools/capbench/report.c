@@ -261,6 +261,30 @@ static void print_hold_ratios(const struct bench_opts *opt,
 	}
 }
 
+/* A global pool's hold pair beside a local pool's of the same kind and
+ * limit (issue 15: the share deadline costs one coarse clock read). */
+static void print_hold_global(const struct bench_opts *opt,
+    const struct bench_results *res)
+{
+	printf("\nGlobal pool vs local pool (capbroker hold, fixed pools of "
+	    "the same limit, each local run just before the global one; "
+	    "the global pool's admission also reads its share deadline and "
+	    "the coarse clock):\n\n| procs | local ns/pair | global ns/pair "
+	    "| global - local ns | global / local |\n|---|---|---|---|---|\n");
+	for (int ci = 0; ci < opt->ncounts; ci++) {
+		const struct tput *l = &res->hold_local[ci];
+		const struct tput *g = &res->hold[M_CB_GLOBAL][ci];
+
+		if (!l->done || !g->done) {
+			printf("| %d | - | - | - | - |\n", opt->counts[ci]);
+			continue;
+		}
+		printf("| %d | %.1f | %.1f | %+.1f | %.3fx |\n",
+		    opt->counts[ci], l->ns_pair, g->ns_pair,
+		    g->ns_pair - l->ns_pair, ratio(g->ns_pair, l->ns_pair));
+	}
+}
+
 static void print_hold(const struct bench_opts *opt,
     const struct bench_results *res)
 {
@@ -279,6 +303,8 @@ static void print_hold(const struct bench_opts *opt,
 		printf("\n");
 	}
 	print_hold_ratios(opt, res);
+	if (opt->methods & (1u << M_CB_GLOBAL))
+		print_hold_global(opt, res);
 }
 
 static void print_launch(const struct bench_opts *opt,

@@ -75,8 +75,10 @@ static void json_row(FILE *f, enum section s, const struct bench_results *res,
 	case S_HOLD:
 		for (int m = 0; m < M_COUNT; m++) {
 			json_tput(f, method_name[m], &res->hold[m][ci]);
-			fprintf(f, "%s", m + 1 < M_COUNT ? ", " : "");
+			fprintf(f, ", ");
 		}
+		/* capbroker_global's local twin (capbench.h). */
+		json_tput(f, "capbroker_local_pool", &res->hold_local[ci]);
 		break;
 	case S_LAUNCH:
 		json_tput(f, "launch", &res->launch[ci]);

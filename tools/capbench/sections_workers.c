@@ -202,6 +202,49 @@ void section_read(struct bench *b, struct bench_results *res)
 /* ----------------------------------------------------------------- */
 /* Sections 2, 3 and 7: throughput. */
 
+/*
+ * M_CB_GLOBAL: two fixed pools with room for every process, one made
+ * global; at each count the local one's run, then the global one's.
+ * Afterwards the global one must be global still, or its figures would
+ * be a local pool's.  0, or -1 with sec failed.
+ */
+static int hold_global(struct bench *b, struct bench_results *res,
+    struct section_result *sec)
+{
+	const struct bench_opts *opt = b->opt;
+	struct method_arg g = { .meth = M_CB_GLOBAL, .kind = CB_HOLD,
+	    .pool = GLOBAL_POOL, .peers = &b->peers, .prims = &b->prims };
+	struct method_arg l = g;
+	char reply[256];
+
+	l.meth = M_CB;
+	l.pool = LOCAL_POOL;
+	if (ctl(&b->peers, reply, sizeof(reply), "POOL SET " LOCAL_POOL
+	    " limit=%d", MAX_PROCS) < 0 || ctl(&b->peers, reply,
+	    sizeof(reply), "POOL SET " GLOBAL_POOL " limit=%d",
+	    MAX_PROCS) < 0) {
+		set_why(sec, ST_FAILED, "POOL SET: %s", reply);
+		return -1;
+	}
+	if (pool_make_global(&b->peers, GLOBAL_POOL, 1, reply,
+	    sizeof(reply)) < 0)
+		goto failed;
+	for (int ci = 0; ci < opt->ncounts; ci++)
+		if (measure(b, &l, opt->counts[ci], &res->hold_local[ci]) < 0 ||
+		    measure(b, &g, opt->counts[ci],
+		    &res->hold[M_CB_GLOBAL][ci]) < 0) {
+			set_why(sec, ST_FAILED, "%s: %s",
+			    method_name[M_CB_GLOBAL], b->procs.err);
+			return -1;
+		}
+	if (pool_make_global(&b->peers, GLOBAL_POOL, 0, reply,
+	    sizeof(reply)) == 0)
+		return 0;
+failed:
+	set_why(sec, ST_FAILED, "%s: %s", method_name[M_CB_GLOBAL], reply);
+	return -1;
+}
+
 void section_hold(struct bench *b, struct bench_results *res)
 {
 	const struct bench_opts *opt = b->opt;
@@ -215,6 +258,11 @@ void section_hold(struct bench *b, struct bench_results *res)
 		if ((m == M_REDIS && !b->peers.redis_ok) ||
 		    !(opt->methods & (1u << m)))
 			continue;
+		if (m == M_CB_GLOBAL) {
+			if (hold_global(b, res, sec) < 0)
+				return;
+			continue;
+		}
 		for (int ci = 0; ci < opt->ncounts; ci++)
 			if (measure(b, &a, opt->counts[ci],
 			    &res->hold[m][ci]) < 0) {

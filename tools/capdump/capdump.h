@@ -69,6 +69,18 @@ struct pool_row {
 	uint32_t launching;
 	uint32_t waiting;		/* live queued waiters (queue.h) */
 	uint32_t pickers;		/* blocked pickers, as counted (place.h) */
+	/* Global pools (abi.h, ABI 1.3): 0 in a local one.  The share
+	 * figures are the cluster block's (dump.cluster), 0 when it could
+	 * not be read. */
+	uint32_t global;		/* share_deadline_ns != 0, or kind
+					   CB_LIMIT_GLOBAL */
+	uint32_t hold_max_s;
+	uint32_t share;			/* committed in etcd */
+	uint32_t local_limit;
+	uint32_t demand;
+	uint32_t target;
+	uint32_t quarantined;
+	uint64_t share_deadline_ns;	/* CLOCK_MONOTONIC_COARSE; 1: none */
 	uint64_t admitted;
 	uint64_t rejected;
 	uint64_t stale_releases;
@@ -176,7 +188,16 @@ struct dump {
 	struct cb_event_rec events[CB_EVENT_RING];
 	size_t nevents;
 
+	/*
+	 * The cluster block (abi.h, CB_RS_CLUSTER) as copied under its
+	 * seqlock and made safe to print: every string terminated, nhosts
+	 * at most CB_CLUSTER_HOSTS.  cluster_ok 0: no stable copy (zeros).
+	 */
+	int cluster_ok;
+	struct cb_cluster_block cluster;
+
 	uint64_t now_ns;		/* CLOCK_MONOTONIC at gather time */
+	uint64_t coarse_ns;		/* CLOCK_MONOTONIC_COARSE, the same */
 	struct pool_row *pools;
 	size_t npools;
 	uint64_t pools_active;		/* bit p: pool p is active */
@@ -205,6 +226,14 @@ const char *worker_state_name(uint32_t state);
 const char *event_type_name(uint32_t type);
 const char *pool_kind_name(uint32_t kind);
 const char *launch_state_name(uint32_t state);
+/* "global" or "local". */
+const char *pool_scope_name(const struct pool_row *p);
+/* How long a global pool's share stays valid, ms; 0 when none is. */
+uint64_t share_valid_ms(const struct dump *d, const struct pool_row *p);
+/* The cluster block says etcd is configured (and was read). */
+int dump_cluster_on(const struct dump *d);
+/* Seconds since etcd last answered (0 if the clock reads earlier). */
+double cluster_age_s(const struct dump *d);
 
 /* reservations.c */
 /* Copy the slots header; right after cb_open(). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "capdump.h"
+#include "clock.h"
 #include "proto.h"
 
 void dump_warn(struct dump *d, const char *fmt, ...)
@@ -79,6 +80,8 @@ const char *pool_kind_name(uint32_t kind)
 		return "fixed";
 	case CB_LIMIT_SHARE:
 		return "share";
+	case CB_LIMIT_GLOBAL:
+		return "global";
 	default:
 		return "unknown";
 	}
@@ -88,4 +91,29 @@ const char *pool_kind_name(uint32_t kind)
 const char *launch_state_name(uint32_t state)
 {
 	return state == CB_LAUNCH_LIVE ? "live" : "claiming";
+}
+
+const char *pool_scope_name(const struct pool_row *p)
+{
+	return p->global ? "global" : "local";
+}
+
+/* 1 and any deadline passed are the same: no valid share. */
+uint64_t share_valid_ms(const struct dump *d, const struct pool_row *p)
+{
+	if (!p->global || p->share_deadline_ns <= d->coarse_ns)
+		return 0;
+	return (p->share_deadline_ns - d->coarse_ns) / CB_NS_PER_MS;
+}
+
+int dump_cluster_on(const struct dump *d)
+{
+	return d->cluster_ok && (d->cluster.flags & CB_CLUSTER_F_ON);
+}
+
+double cluster_age_s(const struct dump *d)
+{
+	uint64_t ok = d->cluster.last_ok_ns;
+
+	return d->now_ns > ok ? (double)(d->now_ns - ok) / 1e9 : 0.0;
 }

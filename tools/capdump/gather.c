@@ -19,13 +19,16 @@
  *     terminal.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capdump.h"
 #include "client_internal.h"
 #include "clock.h"
+#include "seqlock.h"
 #include "sigbus.h"
 
 static void gather_header(cb_client *c, struct dump *d)
@@ -112,6 +115,45 @@ static void gather_workers(cb_client *c, struct dump *d)
 	}
 }
 
+/* A string field of the cluster block, terminated in our copy. */
+#define TERMINATE(field) ((field)[sizeof(field) - 1] = '\0')
+
+/*
+ * The cluster block (abi.h, CB_RS_CLUSTER; written by the broker's
+ * cluster thread under `seq`): copied whole under the seqlock, giving
+ * up (with a warning) when no stable copy comes, as the other blocks.
+ * The copy is then made safe to print: the broker's strings are meant
+ * to be terminated and nhosts at most CB_CLUSTER_HOSTS, but a reader
+ * checks anyway.
+ */
+static void gather_cluster(cb_client *c, struct dump *d)
+{
+	const struct cb_cluster_block *b = cb_seg_region(cb_client_state(c),
+	    CB_RS_CLUSTER);
+	struct cb_cluster_block *k = &d->cluster;
+
+	/* From the block's start (8-aligned, a multiple of 8 long, as
+	 * cb_seq_copy_out wants); seq's own copy is dropped below. */
+	if (cb_seqlock_read(&b->seq, k, b, sizeof(*k)) < 0) {
+		memset(k, 0, sizeof(*k));
+		dump_warn(d, "cluster block: no stable copy (the broker's "
+		    "cluster thread died mid-write?)");
+		return;
+	}
+	atomic_store_explicit(&k->seq, 0, memory_order_relaxed);
+	d->cluster_ok = 1;
+	TERMINATE(k->host);
+	TERMINATE(k->cluster);
+	TERMINATE(k->last_error);
+	for (uint32_t i = 0; i < CB_CLUSTER_HOSTS; i++)
+		TERMINATE(k->hosts[i]);
+	if (k->nhosts > CB_CLUSTER_HOSTS) {
+		dump_warn(d, "cluster block: %" PRIu32 " hosts claimed, at "
+		    "most %d shown", k->nhosts, CB_CLUSTER_HOSTS);
+		k->nhosts = CB_CLUSTER_HOSTS;
+	}
+}
+
 static void gather_events(cb_client *c, struct dump *d)
 {
 	d->nevents = cb_snapshot_events(cb_client_state(c), d->events,
@@ -135,6 +177,15 @@ static void gather_damage(cb_client *c, struct dump *d)
 	    "pools, clients, launches and waiters shown may be wrong");
 }
 
+/* The clock global pools' deadlines are in (abi.h). */
+static uint64_t coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int target_open(struct target *t, const char *name)
 {
 	int r = cb_open(&t->c, name, CB_OPEN_RDONLY);
@@ -154,11 +205,13 @@ void dump_gather(const struct target *t, struct dump *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->now_ns = cb_monotonic_ns();
+	d->coarse_ns = coarse_now();
 	gather_header(t->c, d);
 	gather_broker(t->c, d);
 	gather_info(t->c, d);
 	gather_workers(t->c, d);
 	gather_events(t->c, d);
+	gather_cluster(t->c, d);      /* before the pools, which use it */
 	d->slots_readable = t->slots.readable;
 	slots_gather(t, d);
 	gather_damage(t->c, d);

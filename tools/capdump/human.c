@@ -224,6 +224,87 @@ static void human_pools(const struct dump *d)
 	}
 }
 
+/* Global pools only (none: nothing printed, as before ABI 1.3). */
+static void human_global_pools(const struct dump *d)
+{
+	char safe[SAFE_SIZE(POOL_NAME_MAX + 1)];
+	int w = pool_name_width(d), n = 0;
+	const struct pool_row *p;
+
+	for (size_t i = 0; i < d->npools; i++)
+		n += d->pools[i].global != 0;
+	if (n == 0)
+		return;
+	printf("\nGLOBAL POOLS (%d)\n  %-*s  %5s  %11s  %6s  %6s  %11s  "
+	    "%10s  %14s\n", n, w, "NAME", "SHARE", "LOCAL_LIMIT", "DEMAND",
+	    "TARGET", "QUARANTINED", "HOLD_MAX_S", "SHARE_VALID_MS");
+	for (size_t i = 0; i < d->npools; i++) {
+		p = &d->pools[i];
+		if (!p->global)
+			continue;
+		printf("  %-*s  %5" PRIu32 "  %11" PRIu32 "  %6" PRIu32 "  %6"
+		    PRIu32 "  %11" PRIu32 "  %10" PRIu32 "  %14" PRIu64 "\n",
+		    w, human_safe(safe, p->name, sizeof(p->name)), p->share,
+		    p->local_limit, p->demand, p->target, p->quarantined,
+		    p->hold_max_s, share_valid_ms(d, p));
+	}
+}
+
+/* Each alive host's share and demand of each global pool. */
+static void human_cluster_hosts(const struct dump *d)
+{
+	const struct cb_cluster_block *k = &d->cluster;
+	char host[SAFE_SIZE(CB_HOST_NAME_MAX + 1)];
+	char pool[SAFE_SIZE(POOL_NAME_MAX + 1)];
+	const struct pool_row *p;
+
+	printf("  HOSTS (%" PRIu32 ")\n", k->nhosts);
+	if (k->nhosts == 0)
+		return;
+	printf("    %-20s  %-20s  %10s  %11s\n", "HOST", "POOL",
+	    "HOST_SHARE", "HOST_DEMAND");
+	for (uint32_t h = 0; h < k->nhosts; h++) {
+		human_safe(host, k->hosts[h], sizeof(k->hosts[h]));
+		for (size_t i = 0; i < d->npools; i++) {
+			p = &d->pools[i];
+			if (!p->global)
+				continue;
+			printf("    %-20s  %-20s  %10" PRIu32 "  %11" PRIu32
+			    "\n", host, human_safe(pool, p->name,
+			    sizeof(p->name)), k->pool[p->index].host_share[h],
+			    k->pool[p->index].host_demand[h]);
+		}
+	}
+}
+
+/* The cluster of brokers (etcd), when one is configured. */
+static void human_cluster(const struct dump *d)
+{
+	const struct cb_cluster_block *k = &d->cluster;
+	char safe[SAFE_SIZE(sizeof(k->last_error))];
+	char age[32];
+
+	if (!dump_cluster_on(d))
+		return;
+	printf("\nCLUSTER\n  host        %s\n", human_safe(safe, k->host,
+	    sizeof(k->host)));
+	printf("  cluster     %s\n", human_safe(safe, k->cluster,
+	    sizeof(k->cluster)));
+	printf("  lease       0x%" PRIx64 " (%s), ttl %" PRIu32 " s\n",
+	    k->lease_id, k->flags & CB_CLUSTER_F_LEASE ? "held" : "not held",
+	    k->ttl_s);
+	if (k->last_ok_ns == 0)
+		snprintf(age, sizeof(age), "never");
+	else
+		snprintf(age, sizeof(age), "%.1f s ago", cluster_age_s(d));
+	printf("  etcd        %s, last answer %s, %" PRIu64 " errors\n",
+	    k->flags & CB_CLUSTER_F_REACHABLE ? "reachable" : "unreachable",
+	    age, k->errors);
+	printf("  last error  %s\n", k->last_error[0] == '\0' ? "-" :
+	    human_safe(safe, k->last_error, sizeof(k->last_error)));
+	human_cluster_hosts(d);
+}
+
 static void human_clients(const struct dump *d)
 {
 	printf("\nCLIENTS (%zu)\n", d->nclients);
@@ -379,6 +460,7 @@ void print_human(const struct dump *d)
 		    "here; the broker restores the file\n");
 	if (d->slots_readable) {
 		human_pools(d);
+		human_global_pools(d);
 		human_clients(d);
 		human_launches(d);
 		human_waiters(d);
@@ -387,6 +469,7 @@ void print_human(const struct dump *d)
 		printf("\nPOOLS, CLIENTS, LAUNCHES, WAITERS\n  not readable "
 		    "(the slots segment is the broker's group's)\n");
 	}
+	human_cluster(d);
 	human_events(d);
 	for (int i = 0; i < d->nwarnings; i++)
 		printf("%swarning: %s\n", i == 0 ? "\n" : "", d->warning[i]);

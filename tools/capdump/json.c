@@ -135,6 +135,21 @@ static int json_slots_unreadable(const struct dump *d, const char *key)
 	return 1;
 }
 
+/* The global pool's share: this host's as committed in etcd, and how
+ * much longer it may be used (0: no valid share). */
+static void json_pool_scope(const struct dump *d, const struct pool_row *p)
+{
+	printf(",\"scope\":\"%s\"", pool_scope_name(p));
+	if (!p->global)
+		return;
+	printf(",\"share\":%" PRIu32 ",\"share_valid_ms\":%" PRIu64
+	    ",\"local_limit\":%" PRIu32 ",\"demand\":%" PRIu32
+	    ",\"target\":%" PRIu32 ",\"quarantined\":%" PRIu32
+	    ",\"hold_max_s\":%" PRIu32, p->share, share_valid_ms(d, p),
+	    p->local_limit, p->demand, p->target, p->quarantined,
+	    p->hold_max_s);
+}
+
 static void json_pools(const struct dump *d)
 {
 	if (json_slots_unreadable(d, "pools"))
@@ -154,11 +169,69 @@ static void json_pools(const struct dump *d)
 		    p->pickers);
 		printf(",\"admitted\":%" PRIu64 ",\"rejected\":%" PRIu64
 		    ",\"stale_releases\":%" PRIu64 ",\"reclaimed\":%" PRIu64
-		    ",\"expired\":%" PRIu64 ",\"repaired\":%" PRIu64 "}",
+		    ",\"expired\":%" PRIu64 ",\"repaired\":%" PRIu64,
 		    p->admitted, p->rejected, p->stale_releases, p->reclaimed,
 		    p->expired, p->repaired);
+		json_pool_scope(d, p);
+		putchar('}');
 	}
 	putchar(']');
+}
+
+/* One alive host: its share and demand of each global pool. */
+static void json_cluster_host(const struct dump *d, uint32_t h)
+{
+	const struct cb_cluster_block *k = &d->cluster;
+	int first = 1;
+
+	printf("%s{\"host\":", h == 0 ? "" : ",");
+	json_string(k->hosts[h], sizeof(k->hosts[h]));
+	printf(",\"pools\":[");
+	for (size_t i = 0; i < d->npools; i++) {
+		const struct pool_row *p = &d->pools[i];
+		const struct cb_cluster_pool *cp = &k->pool[p->index];
+
+		if (!p->global)
+			continue;
+		printf("%s{\"pool\":", first ? "" : ",");
+		json_string(p->name, sizeof(p->name));
+		printf(",\"host_share\":%" PRIu32 ",\"host_demand\":%"
+		    PRIu32 "}", cp->host_share[h], cp->host_demand[h]);
+		first = 0;
+	}
+	printf("]}");
+}
+
+/* The cluster of brokers this one shares global pools with: null when
+ * the block could not be read, absent when no etcd is configured. */
+static void json_cluster(const struct dump *d)
+{
+	const struct cb_cluster_block *k = &d->cluster;
+
+	if (!d->cluster_ok) {
+		printf(",\"cluster\":null");
+		return;
+	}
+	if (!dump_cluster_on(d))
+		return;
+	printf(",\"cluster\":{\"host\":");
+	json_string(k->host, sizeof(k->host));
+	printf(",\"cluster\":");
+	json_string(k->cluster, sizeof(k->cluster));
+	printf(",\"lease\":%s,\"lease_id\":\"%" PRIx64 "\",\"ttl_s\":%"
+	    PRIu32 ",\"etcd_reachable\":%s", k->flags & CB_CLUSTER_F_LEASE ?
+	    "true" : "false", k->lease_id, k->ttl_s,
+	    k->flags & CB_CLUSTER_F_REACHABLE ? "true" : "false");
+	if (k->last_ok_ns == 0)
+		printf(",\"last_ok_age_s\":null");
+	else
+		printf(",\"last_ok_age_s\":%.3f", cluster_age_s(d));
+	printf(",\"errors\":%" PRIu64 ",\"last_error\":", k->errors);
+	json_string(k->last_error, sizeof(k->last_error));
+	printf(",\"hosts\":[");
+	for (uint32_t h = 0; h < k->nhosts; h++)
+		json_cluster_host(d, h);
+	printf("]}");
 }
 
 static void json_clients(const struct dump *d)
@@ -277,6 +350,7 @@ void print_json(const struct dump *d)
 	json_clients(d);
 	json_launches(d);
 	json_waiters(d);
+	json_cluster(d);
 	json_events(d);
 	json_warnings(d);
 	printf("}\n");

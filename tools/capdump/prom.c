@@ -279,6 +279,131 @@ static void prom_pools(const struct dump *d, const char *broker)
 		    d->pools[i].name), d->pools[i].window_ms / 1000.0);
 }
 
+/* Global pools' metrics: the row field each one reads. */
+static const struct pool_metric global_metrics[] = {
+#define PM32(n, t, h, f) { n, t, h, offsetof(struct pool_row, f), 0 }
+	PM32("capbroker_pool_share", "gauge",
+	    "This host's share of a global pool, as committed in etcd.",
+	    share),
+	PM32("capbroker_pool_local_limit", "gauge",
+	    "What this host admits up to now in a global pool.", local_limit),
+	PM32("capbroker_pool_demand", "gauge",
+	    "This host's published demand for a global pool.", demand),
+	PM32("capbroker_pool_target", "gauge",
+	    "This host's max-min fair share of a global pool's limit.",
+	    target),
+	PM32("capbroker_pool_quarantined", "gauge",
+	    "Units of a global pool frozen for dead hosts.", quarantined),
+	PM32("capbroker_pool_hold_max_seconds", "gauge",
+	    "The longest a hold of a global pool counts.", hold_max_s),
+#undef PM32
+};
+
+static int any_global(const struct dump *d)
+{
+	for (size_t i = 0; i < d->npools; i++)
+		if (d->pools[i].global)
+			return 1;
+	return 0;
+}
+
+/* Only where some pool is global: a broker without one prints what it
+ * printed before ABI 1.3. */
+static void prom_global_pools(const struct dump *d, const char *broker)
+{
+	char pool[2 * (POOL_NAME_MAX + 1) + 1];
+	const struct pool_metric *m;
+
+	if (!any_global(d))
+		return;
+	prom_head("capbroker_pool_global", "gauge",
+	    "1 if the pool is global (its limit shared through etcd), 0 if "
+	    "local.");
+	for (size_t i = 0; i < d->npools; i++)
+		printf("capbroker_pool_global{broker=\"%s\",pool=\"%s\"} %d\n",
+		    broker, prom_escape(pool, sizeof(pool), d->pools[i].name),
+		    d->pools[i].global != 0);
+	/* Seconds, as capbroker_pool_window_seconds: promtool refuses
+	 * abbreviated units in a name (JSON's share_valid_ms). */
+	prom_head("capbroker_pool_share_valid_seconds", "gauge",
+	    "How much longer a global pool's share may be used (0: no "
+	    "valid share, nothing admitted).");
+	for (size_t i = 0; i < d->npools; i++)
+		if (d->pools[i].global)
+			printf("capbroker_pool_share_valid_seconds{broker="
+			    "\"%s\",pool=\"%s\"} %.3f\n", broker,
+			    prom_escape(pool, sizeof(pool), d->pools[i].name),
+			    share_valid_ms(d, &d->pools[i]) / 1000.0);
+	for (size_t k = 0; k < sizeof(global_metrics) / sizeof(*m); k++) {
+		m = &global_metrics[k];
+		prom_head(m->name, m->type, m->help);
+		for (size_t i = 0; i < d->npools; i++)
+			if (d->pools[i].global)
+				printf("%s{broker=\"%s\",pool=\"%s\"} %" PRIu64
+				    "\n", m->name, broker, prom_escape(pool,
+				    sizeof(pool), d->pools[i].name),
+				    pool_metric_value(&d->pools[i], m));
+	}
+}
+
+/* Each alive host's share or demand of each global pool. */
+static void prom_cluster_hosts(const struct dump *d, const char *broker,
+    const char *metric, int demand)
+{
+	const struct cb_cluster_block *k = &d->cluster;
+	char pool[2 * (POOL_NAME_MAX + 1) + 1];
+	char host[2 * (CB_HOST_NAME_MAX + 1) + 1];
+	const struct cb_cluster_pool *cp;
+
+	for (uint32_t h = 0; h < k->nhosts; h++) {
+		prom_escape(host, sizeof(host), k->hosts[h]);
+		for (size_t i = 0; i < d->npools; i++) {
+			if (!d->pools[i].global)
+				continue;
+			cp = &k->pool[d->pools[i].index];
+			printf("%s{broker=\"%s\",pool=\"%s\",host=\"%s\"} %"
+			    PRIu32 "\n", metric, broker, prom_escape(pool,
+			    sizeof(pool), d->pools[i].name), host, demand ?
+			    cp->host_demand[h] : cp->host_share[h]);
+		}
+	}
+}
+
+/* The cluster of brokers (etcd), when one is configured. */
+static void prom_cluster(const struct dump *d, const char *broker)
+{
+	const struct cb_cluster_block *k = &d->cluster;
+
+	if (!dump_cluster_on(d))
+		return;
+	prom_u64(broker, "capbroker_etcd_reachable", "gauge",
+	    "1 if the last etcd request was answered, 0 if not.",
+	    (k->flags & CB_CLUSTER_F_REACHABLE) != 0);
+	prom_u64(broker, "capbroker_etcd_lease_held", "gauge",
+	    "1 if this broker holds its etcd lease (alive in the cluster).",
+	    (k->flags & CB_CLUSTER_F_LEASE) != 0);
+	prom_u64(broker, "capbroker_etcd_lease_ttl_seconds", "gauge",
+	    "TTL of this broker's etcd lease.", k->ttl_s);
+	prom_u64(broker, "capbroker_etcd_errors_total", "counter",
+	    "Failed etcd requests.", k->errors);
+	if (k->last_ok_ns != 0) {
+		prom_head("capbroker_etcd_last_ok_age_seconds", "gauge",
+		    "Seconds since etcd last answered.");
+		printf("capbroker_etcd_last_ok_age_seconds{broker=\"%s\"} "
+		    "%.3f\n", broker, cluster_age_s(d));
+	}
+	prom_u64(broker, "capbroker_cluster_hosts", "gauge",
+	    "Alive brokers of the cluster (as many as shown).", k->nhosts);
+	if (!any_global(d) || k->nhosts == 0)
+		return;
+	prom_head("capbroker_pool_host_share", "gauge",
+	    "Each alive host's share of a global pool.");
+	prom_cluster_hosts(d, broker, "capbroker_pool_host_share", 0);
+	prom_head("capbroker_pool_host_demand", "gauge",
+	    "Each alive host's demand for a global pool.");
+	prom_cluster_hosts(d, broker, "capbroker_pool_host_demand", 1);
+}
+
 static void prom_clients(const struct dump *d, const char *broker)
 {
 	prom_u64(broker, "capbroker_clients", "gauge",
@@ -314,7 +439,9 @@ void print_prometheus(const struct dump *d)
 	prom_info(d, broker);
 	prom_workers(d, broker);
 	prom_pools(d, broker);
+	prom_global_pools(d, broker);
 	prom_clients(d, broker);
+	prom_cluster(d, broker);
 }
 
 /* What -o FILE says when the instance cannot be attached: down. */

@@ -92,6 +92,32 @@ static void pool_row_fill(cb_client *c, const struct dump *d, uint32_t i,
 }
 
 /*
+ * A global pool's share (abi.h, ABI 1.3): its deadline, one acquire
+ * load as a client's (lane.h, share_expired()), and what the cluster
+ * block (copied in gather.c) says of it.
+ */
+static void pool_row_global(cb_client *c, const struct dump *d, uint32_t i,
+    const struct cb_pool_def *def, struct pool_row *row)
+{
+	const struct cb_pool_conf *conf = cb_seg_record(cb_client_state(c),
+	    CB_RS_POOLS, 0, i);
+	const struct cb_cluster_pool *cp = &d->cluster.pool[i];
+
+	row->share_deadline_ns = atomic_load_explicit(
+	    &conf->share_deadline_ns, memory_order_acquire);
+	row->global = row->share_deadline_ns != 0 ||
+	    def->kind == CB_LIMIT_GLOBAL;
+	if (!row->global)
+		return;
+	row->hold_max_s = def->hold_max_s;
+	row->share = cp->share;
+	row->local_limit = cp->local_limit;
+	row->demand = cp->demand;
+	row->target = cp->target;
+	row->quarantined = cp->quarantined;
+}
+
+/*
  * The active pools.  Definitions come from the state segment under
  * their seqlock (a definition whose writer died mid-write is skipped
  * with a warning); usage from the slots segment, as read.
@@ -122,6 +148,7 @@ static void gather_pools(cb_client *c, struct dump *d)
 		row->kind = def.kind;
 		row->window_ms = def.window_ms;
 		pool_row_fill(c, d, i, row);
+		pool_row_global(c, d, i, &def, row);
 		d->pools_active |= 1ull << i;
 	}
 }

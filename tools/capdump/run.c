@@ -122,6 +122,21 @@ static int launches_differ(const struct dump *a, const struct dump *b)
 	return 0;
 }
 
+/*
+ * The cluster block, but for the times that move on every etcd answer
+ * and share renewal (last_ok_ns, valid_until_ns): --watch prints when
+ * something an operator would act on changed.
+ */
+static int cluster_changed(const struct dump *a, const struct dump *b)
+{
+	struct cb_cluster_block x = a->cluster, y = b->cluster;
+
+	x.last_ok_ns = y.last_ok_ns = 0;
+	x.valid_until_ns = y.valid_until_ns = 0;
+	return a->cluster_ok != b->cluster_ok ||
+	    memcmp(&x, &y, sizeof(x)) != 0;
+}
+
 /* The state word, the broker's identity and liveness, the settings. */
 static int broker_changed(const struct dump *a, const struct dump *b)
 {
@@ -135,6 +150,27 @@ static int broker_changed(const struct dump *a, const struct dump *b)
 		return 1;
 	return a->info_ok != b->info_ok ||
 	    memcmp(&a->info, &b->info, sizeof(a->info)) != 0;
+}
+
+/*
+ * The pool rows, a global pool's share deadline only as valid or not:
+ * it moves on every renewal, which is no news.
+ */
+static int pools_differ(const struct dump *a, const struct dump *b)
+{
+	struct pool_row x, y;
+
+	if (a->npools != b->npools)
+		return 1;
+	for (size_t i = 0; i < a->npools; i++) {
+		x = a->pools[i];
+		y = b->pools[i];
+		x.share_deadline_ns = share_valid_ms(a, &x) > 0;
+		y.share_deadline_ns = share_valid_ms(b, &y) > 0;
+		if (memcmp(&x, &y, sizeof(x)) != 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* The tables: workers, events, pools, clients, waiters (rows zeroed
@@ -152,8 +188,7 @@ static int tables_changed(const struct dump *a, const struct dump *b)
 	if (a->nevents != b->nevents || (a->nevents > 0 &&
 	    a->events[a->nevents - 1].seq != b->events[b->nevents - 1].seq))
 		return 1;
-	if (a->npools != b->npools || (a->npools > 0 && memcmp(a->pools,
-	    b->pools, a->npools * sizeof(*a->pools)) != 0))
+	if (pools_differ(a, b))
 		return 1;
 	if (a->nclients != b->nclients || (a->nclients > 0 &&
 	    memcmp(a->clients, b->clients,
@@ -172,6 +207,7 @@ static int tables_changed(const struct dump *a, const struct dump *b)
 static int dump_changed(const struct dump *a, const struct dump *b)
 {
 	return broker_changed(a, b) || tables_changed(a, b) ||
+	    cluster_changed(a, b) ||
 	    launches_differ(a, b) || warnings_differ(a, b);
 }
 
