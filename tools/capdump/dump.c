@@ -79,6 +79,8 @@ const char *pool_kind_name(uint32_t kind)
 		return "fixed";
 	case CB_LIMIT_SHARE:
 		return "share";
+	case CB_LIMIT_GLOBAL:
+		return "global";
 	default:
 		return "unknown";
 	}
