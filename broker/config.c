@@ -293,7 +293,6 @@ static int set_cluster(struct cb_config *c, const char *key,
 		c->cluster.lease_ttl_s = (uint32_t)v;
 		return 0;
 	}
-	/* cluster and host: CB_CLUSTER_NAME_MAX == CB_HOST_NAME_MAX */
 	if (!cb_config_name_valid(val, strcmp(key, "host") == 0 ?
 	    CB_HOST_NAME_MAX : CB_CLUSTER_NAME_MAX))
 		return fail(err, errlen, path, line, "%s '%.64s' is not a "

@@ -259,7 +259,7 @@ static int apply(struct cb_pools *ps, int p, int kind,
 static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
     uint32_t origin, char *err, size_t errlen)
 {
-	int p, free_slot, r, kind = -1;
+	int p, free_slot, r, kind;
 
 	pthread_rwlock_wrlock(&ps->lock);
 	p = find(ps, req->pool, &free_slot);
@@ -275,8 +275,10 @@ static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
 	} else if (p < 0 && free_slot < 0) {
 		snprintf(err, errlen, "all %d pools are in use", CB_MAX_POOLS);
 		r = -ENOSPC;
-	} else if ((r = kind = next_kind(p < 0 ? -1 : (int)ps->def[p].kind,
-	    req, err, errlen)) >= 0) {
+	} else if ((kind = next_kind(p < 0 ? -1 : (int)ps->def[p].kind, req,
+	    err, errlen)) < 0) {
+		r = kind;
+	} else {
 		if (p < 0) {
 			p = free_slot;
 			memset(&ps->def[p], 0, sizeof(ps->def[p]));
@@ -289,8 +291,8 @@ static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
 		}
 		if (p > 0)
 			ps->def[p].flags |= origin;
-		r = p == 0 ? apply(ps, p, CB_LIMIT_CAPACITY, req) :
-		    apply(ps, p, kind, req);
+		/* default: CB_LIMIT_CAPACITY, no KIND_KEYS to change it. */
+		r = apply(ps, p, kind, req);
 	}
 	pthread_rwlock_unlock(&ps->lock);
 	return r;

@@ -572,8 +572,8 @@ static void test_cluster_keys(void **state)
 	    "cluster = prod.eu-1_a\n"
 	    "host = node-7.rack_2\n"
 	    "lease_ttl = 2\n"), 0);
-	/* Stored comma-separated, blanks and the trailing '/' kept out of
-	 * the way: the blanks dropped, the URL as written. */
+	/* Stored comma-separated, the blanks around each URL dropped,
+	 * each URL as written (a trailing '/' too). */
 	assert_string_equal(f->c.cluster.etcd, "http://10.0.0.1:2379,"
 	    "https://etcd-2.example.com:2379/,http://[fd00::1]:12379,"
 	    "http://e3:1");
