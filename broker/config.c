@@ -14,8 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "etcd.h"
 #include "proto.h"
 #include "tier.h"
 
@@ -43,6 +45,9 @@ void cb_config_defaults(struct cb_config *c)
 	c->group = (gid_t)-1;
 	c->admin_group = (gid_t)-1;
 	c->state_mode = 0644;
+	strlcpy(c->cluster.cluster, CB_CLUSTER_DEFAULT,
+	    sizeof(c->cluster.cluster));
+	c->cluster.lease_ttl_s = CB_LEASE_TTL_DEFAULT;
 }
 
 void cb_config_free(struct cb_config *c)
@@ -65,12 +70,21 @@ static struct cb_config_pool *find_pool(struct cb_config *c,
 }
 
 /* A later line's keys over an earlier line's: as two POOL SETs would
- * leave the pool (limit= and share= replace each other). */
+ * leave the pool (limit= and share= replace each other; global and
+ * local too; share= and local make a pool local, which drops global
+ * and hold_max=). */
 static void merge_pool(struct cb_ctl_req *to, const struct cb_ctl_req *from)
 {
 	if (from->pool_keys & (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE))
 		to->pool_keys &= ~(unsigned)(CB_POOL_SET_LIMIT |
 		    CB_POOL_SET_SHARE);
+	if (from->pool_keys & CB_POOL_SET_GLOBAL)
+		to->pool_keys &= ~(unsigned)CB_POOL_SET_LOCAL;
+	if (from->pool_keys & (CB_POOL_SET_LOCAL | CB_POOL_SET_SHARE))
+		to->pool_keys &= ~(unsigned)(CB_POOL_SET_GLOBAL |
+		    CB_POOL_SET_HOLD_MAX);
+	if (from->pool_keys & CB_POOL_SET_HOLD_MAX)
+		to->hold_max_s = from->hold_max_s;
 	if (from->pool_keys & CB_POOL_SET_LIMIT)
 		to->limit = from->limit;
 	if (from->pool_keys & CB_POOL_SET_SHARE)
@@ -108,14 +122,22 @@ static int add_pool(struct cb_config *c, const char *args, const char *path,
 	    r.verb != CB_CTL_POOL_SET)
 		return fail(err, errlen, path, line, "pool: %s", why);
 	if (strcmp(r.pool, "default") == 0 &&
-	    (r.pool_keys & (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE)))
+	    (r.pool_keys & (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE |
+	    CB_POOL_SET_GLOBAL | CB_POOL_SET_LOCAL | CB_POOL_SET_HOLD_MAX)))
 		return fail(err, errlen, path, line, "pool default follows "
 		    "the capacity: only window= and observed= apply");
 	p = find_pool(c, r.pool);
-	if (p != NULL) {
+	if (p != NULL)
 		merge_pool(&p->req, &r);
+	/* hold_max= where the pool is not global (yet): refused here, at
+	 * the line that says it. */
+	if ((r.pool_keys & CB_POOL_SET_HOLD_MAX) &&
+	    !((p != NULL ? p->req.pool_keys : r.pool_keys) &
+	    CB_POOL_SET_GLOBAL))
+		return fail(err, errlen, path, line, "pool %s: hold_max= "
+		    "applies to global pools only (add global)", r.pool);
+	if (p != NULL)
 		return 0;
-	}
 	if (strcmp(r.pool, "default") != 0 && pools_used(c) >= CB_MAX_POOLS)
 		return fail(err, errlen, path, line, "pool %s: more than %d "
 		    "pools (default included)", r.pool, CB_MAX_POOLS);
@@ -130,20 +152,187 @@ static int add_pool(struct cb_config *c, const char *args, const char *path,
 }
 
 /* After the last line: a pool but "default" needs a limit or a share on
- * one of its lines; the error names its first line. */
+ * one of its lines, a global one a limit (the cluster's) and etcd =;
+ * the error names its first line. */
 static int check_pools(const struct cb_config *c, const char *path,
     char *err, size_t errlen)
 {
 	for (size_t i = 0; i < c->npools; i++) {
 		const struct cb_config_pool *p = &c->pools[i];
+		unsigned k = p->req.pool_keys;
 
+		if ((k & CB_POOL_SET_GLOBAL) && !(k & CB_POOL_SET_LIMIT))
+			return fail(err, errlen, path, p->line, "pool %s is "
+			    "global: needs limit= (the cluster's), not "
+			    "share=", p->req.pool);
 		if (strcmp(p->req.pool, "default") != 0 &&
-		    !(p->req.pool_keys & (CB_POOL_SET_LIMIT |
-		    CB_POOL_SET_SHARE)))
+		    !(k & (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE)))
 			return fail(err, errlen, path, p->line, "pool %s: "
 			    "needs limit= or share=", p->req.pool);
+		if ((k & CB_POOL_SET_GLOBAL) && c->cluster.etcd[0] == '\0')
+			return fail(err, errlen, path, p->line, "pool %s is "
+			    "global: needs etcd = ENDPOINTS", p->req.pool);
 	}
 	return 0;
+}
+
+int cb_config_name_valid(const char *name, size_t max)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= max &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == len;
+}
+
+/*
+ * One etcd endpoint, s (len bytes): http:// or https://, then HOST (a
+ * name or IPv4 address of A-Z a-z 0-9 . -, not starting with . or -;
+ * or [IPv6]), then :PORT (1..65535), then at most a '/'.  Returns NULL,
+ * or what is wrong.
+ */
+static const char *endpoint_invalid(const char *s, size_t len)
+{
+	char port[8];
+	const char *errstr, *h, *end = s + len, *colon;
+	size_t hl;
+
+	if (len > 0 && end[-1] == '/')
+		end--;
+	if (len > 7 && strncmp(s, "http://", 7) == 0)
+		h = s + 7;
+	else if (len > 8 && strncmp(s, "https://", 8) == 0)
+		h = s + 8;
+	else
+		return "not http:// or https://";
+	if (*h == '[') {
+		colon = memchr(h, ']', (size_t)(end - h));
+		if (colon == NULL || colon - h < 3 ||
+		    strspn(h + 1, "0123456789abcdefABCDEF:.") !=
+		    (size_t)(colon - h - 1))
+			return "bad [IPv6] address";
+		colon++;
+	} else {
+		for (colon = h; colon < end && *colon != ':'; colon++)
+			if (!isalnum((unsigned char)*colon) &&
+			    *colon != '.' && *colon != '-')
+				return "bad host (A-Z a-z 0-9 . -)";
+		hl = (size_t)(colon - h);
+		if (hl == 0 || hl > 253 || *h == '.' || *h == '-')
+			return "bad host (A-Z a-z 0-9 . -)";
+	}
+	if (colon >= end || *colon != ':')
+		return "no :PORT";
+	if ((size_t)(end - colon - 1) >= sizeof(port))
+		return "bad port (1..65535)";
+	memcpy(port, colon + 1, (size_t)(end - colon - 1));
+	port[end - colon - 1] = '\0';
+	strtonum(port, 1, 65535, &errstr);
+	if (errstr != NULL || port[0] == '+' || port[0] == '0')
+		return "bad port (1..65535)";
+	return NULL;
+}
+
+/* etcd = URL[,URL...]: each checked, stored comma-separated without
+ * the blanks around them. */
+static int set_etcd(struct cb_config *c, const char *val, const char *path,
+    unsigned line, char *err, size_t errlen)
+{
+	char list[CB_ETCD_CONF_MAX] = "";
+	const char *p = val, *comma, *why;
+	size_t len, n = 0;
+
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		while (len > 0 && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (++n > CB_ETCD_ENDPOINTS_MAX)
+			return fail(err, errlen, path, line, "etcd: more "
+			    "than %d endpoints", CB_ETCD_ENDPOINTS_MAX);
+		why = endpoint_invalid(p, len);
+		if (why != NULL)
+			return fail(err, errlen, path, line, "etcd: endpoint "
+			    "'%.*s': %s; expected http://HOST:PORT or "
+			    "https://HOST:PORT", (int)(len < 64 ? len : 64),
+			    p, why);
+		if ((n > 1 && strlcat(list, ",", sizeof(list)) >=
+		    sizeof(list)) || strlen(list) + len >= sizeof(list))
+			return fail(err, errlen, path, line, "etcd: longer "
+			    "than %d bytes", CB_ETCD_CONF_MAX - 1);
+		strncat(list, p, len);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	strlcpy(c->cluster.etcd, list, sizeof(c->cluster.etcd));
+	c->etcd_line = line;
+	return 0;
+}
+
+/* etcd, cluster, host, lease_ttl: the cluster's settings (cluster.h). */
+static int set_cluster(struct cb_config *c, const char *key,
+    const char *val, const char *path, unsigned line, char *err,
+    size_t errlen)
+{
+	const char *errstr;
+	long long v;
+
+	if (strcmp(key, "etcd") == 0)
+		return set_etcd(c, val, path, line, err, errlen);
+	if (strcmp(key, "lease_ttl") == 0) {
+		v = strtonum(val, CB_LEASE_TTL_MIN, CB_LEASE_TTL_MAX, &errstr);
+		if (errstr != NULL)
+			return fail(err, errlen, path, line, "lease_ttl "
+			    "'%.32s' is %s (%u..%u seconds)", val, errstr,
+			    CB_LEASE_TTL_MIN, CB_LEASE_TTL_MAX);
+		c->cluster.lease_ttl_s = (uint32_t)v;
+		return 0;
+	}
+	if (!cb_config_name_valid(val, strcmp(key, "host") == 0 ?
+	    CB_HOST_NAME_MAX : CB_CLUSTER_NAME_MAX))
+		return fail(err, errlen, path, line, "%s '%.64s' is not a "
+		    "valid name (1..%d of A-Z a-z 0-9 . _ -)", key, val,
+		    strcmp(key, "host") == 0 ? CB_HOST_NAME_MAX :
+		    CB_CLUSTER_NAME_MAX);
+	if (strcmp(key, "host") == 0)
+		strlcpy(c->cluster.host, val, sizeof(c->cluster.host));
+	else
+		strlcpy(c->cluster.cluster, val, sizeof(c->cluster.cluster));
+	return 0;
+}
+
+int cb_config_default_host(struct cb_config *c, const char *sysname,
+    const char *path, char *err, size_t errlen)
+{
+	if (cb_config_name_valid(sysname, CB_HOST_NAME_MAX)) {
+		strlcpy(c->cluster.host, sysname, sizeof(c->cluster.host));
+		return 0;
+	}
+	if (c->cluster.etcd[0] == '\0')
+		return 0;
+	return fail(err, errlen, path, c->etcd_line, "etcd: this host's "
+	    "name '%.64s' (gethostname) is not a valid cluster host name "
+	    "(1..%d of A-Z a-z 0-9 . _ -): set host = NAME", sysname,
+	    CB_HOST_NAME_MAX);
+}
+
+const char *cb_config_cluster_diff(const struct cb_cluster_conf *a,
+    const struct cb_cluster_conf *b)
+{
+	if (strcmp(a->etcd, b->etcd) != 0)
+		return "etcd";
+	if (strcmp(a->cluster, b->cluster) != 0)
+		return "cluster";
+	if (strcmp(a->host, b->host) != 0)
+		return "host";
+	if (a->lease_ttl_s != b->lease_ttl_s)
+		return "lease_ttl";
+	return NULL;
 }
 
 static char *trim(char *s)
@@ -293,7 +482,23 @@ static int parse_line(struct cb_config *c, char *s, const char *path,
 	if (strcmp(s, "group") == 0 || strcmp(s, "admin_group") == 0 ||
 	    strcmp(s, "state_mode") == 0)
 		return set_access(c, s, trim(eq + 1), path, line, err, errlen);
+	if (strcmp(s, "etcd") == 0 || strcmp(s, "cluster") == 0 ||
+	    strcmp(s, "host") == 0 || strcmp(s, "lease_ttl") == 0)
+		return set_cluster(c, s, trim(eq + 1), path, line, err,
+		    errlen);
 	return set_number(c, s, trim(eq + 1), path, line, err, errlen);
+}
+
+/* No host = line: gethostname()'s, if it is a valid name. */
+static int system_host(struct cb_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	char name[256];
+
+	if (gethostname(name, sizeof(name)) < 0)
+		name[0] = '\0';
+	name[sizeof(name) - 1] = '\0';
+	return cb_config_default_host(c, name, path, err, errlen);
 }
 
 int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
@@ -316,7 +521,10 @@ int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
 	if (ferror(f))
 		return fail(err, errlen, path, line + 1, "read error: %s",
 		    strerror(errno));
-	return check_pools(c, path, err, errlen);
+	r = check_pools(c, path, err, errlen);
+	if (r == 0 && c->cluster.host[0] == '\0')
+		r = system_host(c, path, err, errlen);
+	return r;
 }
 
 int cb_config_load(struct cb_config *c, const char *path, char *err,
@@ -362,6 +570,12 @@ static int print_pool(const struct cb_config_pool *p, FILE *f)
 		fprintf(f, " window=%u", r->window_s);
 	if (r->pool_keys & CB_POOL_SET_OBSERVED)
 		fprintf(f, " observed=%u", r->observed);
+	if (r->pool_keys & CB_POOL_SET_GLOBAL)
+		fprintf(f, " global");
+	if (r->pool_keys & CB_POOL_SET_LOCAL)
+		fprintf(f, " local");
+	if (r->pool_keys & CB_POOL_SET_HOLD_MAX)
+		fprintf(f, " hold_max=%u", r->hold_max_s);
 	return fputc('\n', f) == EOF ? -EIO : 0;
 }
 
@@ -381,6 +595,22 @@ static void print_group(const char *key, gid_t gid, FILE *f)
 		    (unsigned)gid);
 }
 
+/* etcd first: the pools that need it come after it anyway. */
+static void print_cluster(const struct cb_cluster_conf *cc, FILE *f)
+{
+	if (cc->etcd[0] != '\0')
+		fprintf(f, "etcd = %s\n", cc->etcd);
+	else
+		fprintf(f, "# etcd: not set (no cluster, no global pool)\n");
+	fprintf(f, "cluster = %s\n", cc->cluster);
+	if (cc->host[0] != '\0')
+		fprintf(f, "host = %s\n", cc->host);
+	else
+		fprintf(f, "# host: not set (gethostname() gives no valid "
+		    "name)\n");
+	fprintf(f, "lease_ttl = %u\n", cc->lease_ttl_s);
+}
+
 int cb_config_print(const struct cb_config *c, FILE *f)
 {
 	fprintf(f, "slots_per_worker = %u\n", c->slots_per_worker);
@@ -393,6 +623,7 @@ int cb_config_print(const struct cb_config *c, FILE *f)
 	print_group("group", c->group, f);
 	print_group("admin_group", c->admin_group, f);
 	fprintf(f, "state_mode = 0%o\n", c->state_mode);
+	print_cluster(&c->cluster, f);
 	for (size_t i = 0; i < c->npools; i++)
 		print_pool(&c->pools[i], f);
 	for (size_t i = 0; i < c->nworkers; i++) {

@@ -13,8 +13,32 @@
  *   admin_group = NAME    # may also change workers, override, pools
  *   state_mode = 0644     # or 0640: the state segment, group `group`
  *   pool NAME limit=N|share=PCT [window=SECONDS] [observed=N]
+ *        [global|local] [hold_max=SECONDS]
  *                         # as capctl pool set / POOL SET
  *   worker ID STATE [MAX_RUNNING]          # STATE: ready|not_ready|draining
+ *
+ * Global pools (one limit for a cluster of brokers, cluster.h):
+ *
+ *   etcd = http://10.0.0.1:2379[,https://HOST:PORT...]
+ *                         # 1..16 endpoints, http:// or https://,
+ *                         # HOST (a name, an IPv4 address or [IPv6])
+ *                         # and :PORT (1..65535) each, comma-separated;
+ *                         # not set: no cluster, no global pool
+ *   cluster = capbroker   # the key prefix in etcd, 1..63 of
+ *                         # A-Z a-z 0-9 . _ -
+ *   host = NAME           # this broker in the cluster, same charset;
+ *                         # default: gethostname(), which must then be
+ *                         # such a name (else an error: set host =)
+ *   lease_ttl = 10        # seconds, 2..3600
+ *
+ * `global` on a pool line makes the pool's limit= the cluster's (the
+ * pool then needs limit= on one of its lines, excludes share=, and is
+ * refused for pool default); hold_max= (1..86400 s, default 300) is
+ * the longest a hold of a global pool counts, refused on a pool that
+ * is not global; `local` on a later line makes a global pool fixed
+ * again.  A file with a global pool and no etcd = is an error naming
+ * the pool's first line.  cluster, host and lease_ttl without etcd are
+ * accepted and unused.
  *
  * Without -c the embedded defaults apply (the values above, no
  * workers).  A bad line is an error naming FILE:LINE, except an
@@ -33,6 +57,8 @@
  * A reload (SIGHUP) parses the whole file into a private struct
  * cb_config first and applies nothing unless all of it is valid and
  * fits (main.c); its outcome is kept for STATUS (cb_reload_status).
+ * A reload that changes etcd, cluster, host or lease_ttl is refused as
+ * a whole: those need a restart (cb_config_cluster_diff).
  */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
@@ -44,6 +70,7 @@
 #include <sys/types.h>
 
 #include "abi.h"
+#include "cluster.h"
 #include "proto.h"
 
 struct cb_config_worker {
@@ -73,6 +100,9 @@ struct cb_config {
 	size_t nworkers;
 	struct cb_config_pool *pools;
 	size_t npools;
+	struct cb_cluster_conf cluster; /* etcd "" = none; host "" until
+	                                   the file's end (gethostname) */
+	unsigned etcd_line;           /* the etcd line; 0: none */
 	const char *path;             /* the file (messages); NULL: none */
 };
 
@@ -88,6 +118,28 @@ int cb_config_parse(struct cb_config *c, FILE *f, const char *path,
  * err). */
 int cb_config_load(struct cb_config *c, const char *path, char *err,
     size_t errlen);
+
+/*
+ * The default host name: sysname (gethostname()'s) if it is a valid
+ * host name, copied into c->cluster.host.  Returns 0, or -EINVAL with
+ * "path:line: what" in err naming the etcd line when etcd is set (a
+ * cluster needs a name for this broker); without etcd the host stays
+ * "" and that is no error.  cb_config_parse calls it at the file's end
+ * when no host = line was given.
+ */
+int cb_config_default_host(struct cb_config *c, const char *sysname,
+    const char *path, char *err, size_t errlen);
+
+/* 1 if name is a valid host or cluster name: [A-Za-z0-9._-]{1,max}. */
+int cb_config_name_valid(const char *name, size_t max);
+
+/*
+ * The first cluster setting that differs between a and b ("etcd",
+ * "cluster", "host" or "lease_ttl"), or NULL: those a reload cannot
+ * change (the cluster thread holds a lease under its host name).
+ */
+const char *cb_config_cluster_diff(const struct cb_cluster_conf *a,
+    const struct cb_cluster_conf *b);
 
 /*
  * Write c to f in the file's own syntax, every setting spelled out

@@ -467,14 +467,54 @@ static void do_override(struct cb_broker *b, struct conn *c,
 	reply_published(b, c, CB_PUB_SETTINGS);
 }
 
+/* Pool `name`'s definition now into *out, zeroed if there is none
+ * (main thread: the only writer of the definitions, so the copy stays
+ * true until it changes them). */
+static void pool_def_now(struct cb_broker *b, const char *name,
+    struct cb_pool_def *out)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+
+	memset(out, 0, sizeof(*out));
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 0; p < CB_MAX_POOLS; p++)
+		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
+		    strcmp(def[p].name, name) == 0)
+			*out = def[p];
+}
+
+static bool pool_is_global(struct cb_broker *b, const char *name)
+{
+	struct cb_pool_def def;
+
+	pool_def_now(b, name, &def);
+	return def.kind == CB_LIMIT_GLOBAL;
+}
+
+/*
+ * POOL SET.  global needs a cluster (etcd = in the configuration file):
+ * without one no thread would ever give the pool a share, and it would
+ * admit nothing.  A change that leaves a pool global, or makes one
+ * local, is the cluster thread's news (cb_cluster_kick): its shares
+ * and its keys in etcd follow the pool's definition.
+ */
 static void do_pool_set(struct cb_broker *b, struct conn *c,
     const struct cb_ctl_req *req)
 {
 	char err[CB_PROTO_LINE_MAX];
 	const struct cb_pool_conf *conf;
 	uint32_t limit, observed;
-	int p = cb_pools_set(&b->pools, req, err, sizeof(err));
+	bool was_global = pool_is_global(b, req->pool);
+	struct cb_pool_def def;
+	int p;
 
+	if ((req->pool_keys & CB_POOL_SET_GLOBAL) && !b->cluster.on) {
+		reply_err(c, EINVAL, "no etcd configured (etcd = in the "
+		    "config file)");
+		return;
+	}
+	p = cb_pools_set(&b->pools, req, err, sizeof(err));
 	if (p < 0) {
 		reply_err(c, -p, "%s", err);
 		return;
@@ -482,19 +522,27 @@ static void do_pool_set(struct cb_broker *b, struct conn *c,
 	if (cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_POOLS),
 	    PUBLISH_WAIT_MS) < 0)
 		log_warnx("publisher did not confirm a pool change");
+	pool_def_now(b, req->pool, &def);
+	if (was_global || def.kind == CB_LIMIT_GLOBAL)
+		cb_cluster_kick(b);
 	conf = cb_seg_record(b->seg.state, CB_RS_POOLS, 0, (uint32_t)p);
 	/* Relaxed: only logged and reported.  cb_publisher_wait()'s mutex
 	 * already orders the publication it saw before these loads. */
 	limit = atomic_load_explicit(&conf->limit, memory_order_relaxed);
 	observed = atomic_load_explicit(&conf->observed,
 	    memory_order_relaxed);
-	log_info("pool %s (index %d): limit %u, window %u s, observed %u "
-	    "(uid %u pid %d)", req->pool, p, limit,
+	log_info("pool %s (index %d): limit %u, window %u s, observed %u, "
+	    "%s (uid %u pid %d)", req->pool, p, limit,
 	    b->pub.pool_def[p].window_ms / 1000, observed,
+	    def.kind == CB_LIMIT_GLOBAL ? "global" : "local",
 	    c->cred.uid, c->cred.pid);
-	out_line(c, "OK 0 pool=%s index=%d limit=%u window=%u observed=%u",
-	    req->pool, p, limit, b->pub.pool_def[p].window_ms / 1000,
-	    observed);
+	/* scope= and hold_max= appended (ABI 1.3); readers look words up
+	 * by key. */
+	out_line(c, "OK 0 pool=%s index=%d limit=%u window=%u observed=%u "
+	    "scope=%s hold_max=%u", req->pool, p, limit,
+	    b->pub.pool_def[p].window_ms / 1000, observed,
+	    def.kind == CB_LIMIT_GLOBAL ? "global" : "local",
+	    def.kind == CB_LIMIT_GLOBAL ? def.hold_max_s : 0);
 }
 
 /*
@@ -510,6 +558,7 @@ static void do_pool_del(struct cb_broker *b, struct conn *c,
 {
 	char err[CB_PROTO_LINE_MAX], counts[96];
 	struct cb_pool_busy busy;
+	bool was_global = pool_is_global(b, req->pool);
 	int p = cb_pools_del(&b->pools, req->pool, req->force, b->seg.slots,
 	    &busy, err, sizeof(err));
 
@@ -523,6 +572,8 @@ static void do_pool_del(struct cb_broker *b, struct conn *c,
 	if (cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_POOLS),
 	    PUBLISH_WAIT_MS) < 0)
 		log_warnx("publisher did not confirm a pool change");
+	if (was_global)
+		cb_cluster_kick(b);
 	cb_pools_busy_say(&busy, counts, sizeof(counts));
 	log_info("pool %s (index %d): deleted%s, with %s (uid %u pid %d)",
 	    req->pool, p, req->force ? " by force" : "", counts,
@@ -555,11 +606,15 @@ static void do_pool_list(struct cb_broker *b, struct conn *c)
 
 		if (!(def[p].flags & CB_POOL_F_ACTIVE) || src == NULL)
 			continue;
-		out_line(c, "%s %d %s %u %u %u %u %u %u", def[p].name, p,
-		    src->name, def[p].value, atomic_load_explicit(&conf->limit,
-		    memory_order_relaxed),
+		/* SCOPE and HOLD_MAX appended (ABI 1.3): a reader of the
+		 * nine words before them reads what it always did. */
+		out_line(c, "%s %d %s %u %u %u %u %u %u %s %u", def[p].name,
+		    p, src->name, def[p].value,
+		    atomic_load_explicit(&conf->limit, memory_order_relaxed),
 		    def[p].window_ms / 1000, observed[p], CB_USAGE_HELD(u),
-		    CB_USAGE_LAUNCHING(u));
+		    CB_USAGE_LAUNCHING(u), def[p].kind == CB_LIMIT_GLOBAL ?
+		    "global" : "local", def[p].kind == CB_LIMIT_GLOBAL ?
+		    def[p].hold_max_s : 0);
 	}
 }
 

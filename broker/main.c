@@ -98,9 +98,16 @@ USAGE_LINES
 "  state_mode = 0644                      or 0640 (then only `group`\n"
 "                                         reads the capacity)\n"
 "  pool NAME limit=N|share=PCT [window=SECONDS] [observed=N]\n"
+"       [global|local] [hold_max=SECONDS]\n"
+"                                         global: limit= is the cluster's\n"
+"  etcd = http://HOST:PORT[,...]          global pools' cluster (none)\n"
+"  cluster = capbroker                    its key prefix in etcd\n"
+"  host = NAME                            this broker (gethostname())\n"
+"  lease_ttl = 10                         seconds, 2..3600\n"
 "\n"
 "Signals: TERM/INT stop (exit 0), HUP reloads the configuration: all\n"
-"of it, or nothing if any line is bad (logged with FILE:LINE).\n"
+"of it, or nothing if any line is bad (logged with FILE:LINE) or etcd,\n"
+"cluster, host or lease_ttl changed (those need a restart).\n"
 "Environment: CAPBROKER_RUNDIR (default " CB_RUNDIR_DEFAULT ").\n");
 }
 
@@ -309,9 +316,17 @@ static int apply_config(struct cb_broker *b, const struct cb_config *cfg,
 	changed |= delete_dropped_pools(b, cfg, reloading) > 0;
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct cb_config_pool *p = &cfg->pools[i];
+		struct cb_ctl_req req = p->req;
 		char err[256];
-		int r = cb_pools_set_file(&b->pools, &p->req, err,
-		    sizeof(err));
+		int r;
+
+		/* The file says what its pools are: one whose lines do not
+		 * say global is local, whatever it was (a global pool whose
+		 * `global` was taken out of the file becomes fixed). */
+		if (!(req.pool_keys & CB_POOL_SET_GLOBAL) &&
+		    strcmp(req.pool, "default") != 0)
+			req.pool_keys |= CB_POOL_SET_LOCAL;
+		r = cb_pools_set_file(&b->pools, &req, err, sizeof(err));
 
 		/* config_fits() and the parser rule out every refusal. */
 		if (r < 0)
@@ -446,6 +461,26 @@ static void set_identity(struct cb_broker *b)
 }
 
 /*
+ * The cluster settings are the cluster thread's, which holds a lease
+ * and keys under them: a reload that changes one is refused as a whole
+ * (pools included), the file's new values waiting for a restart.
+ * Returns 0, or -EINVAL with the message in err.
+ */
+static int config_restart(struct cb_broker *b, const struct cb_config *cfg,
+    char *err, size_t errlen)
+{
+	const char *what = cb_config_cluster_diff(&b->cluster.conf,
+	    &cfg->cluster);
+
+	if (what == NULL)
+		return 0;
+	snprintf(err, errlen, "%s: %s changed: etcd, cluster, host and "
+	    "lease_ttl need a restart of the broker, not a reload",
+	    cfg->path, what);
+	return -EINVAL;
+}
+
+/*
  * SIGHUP.  All or nothing: the whole file is parsed into a private
  * config and checked against what is running (config_fits); only then
  * is any of it applied.  A failure logs FILE:LINE and keeps every
@@ -469,7 +504,8 @@ static void reload(struct cb_broker *b)
 		cb_reload_note(err, false);
 		return;
 	}
-	if (config_fits(b, &cfg, err, sizeof(err)) < 0 ||
+	if (config_restart(b, &cfg, err, sizeof(err)) < 0 ||
+	    config_fits(b, &cfg, err, sizeof(err)) < 0 ||
 	    config_busy(b, &cfg, err, sizeof(err)) < 0) {
 		log_warnx("SIGHUP: %s; keeping the running configuration",
 		    err);
@@ -483,6 +519,10 @@ static void reload(struct cb_broker *b)
 		log_info("SIGHUP: reloaded %s", b->config_path);
 		cb_publisher_wait(b, cb_publisher_post(b, CB_PUB_SETTINGS),
 		    2000);
+		/* A pool may have become global, changed or become local:
+		 * the cluster thread looks at them all again. */
+		if (b->cluster.on)
+			cb_cluster_kick(b);
 	} else {
 		log_info("SIGHUP: %s unchanged", b->config_path);
 	}
@@ -664,6 +704,25 @@ static struct pidfh *lock_instance(const char *name)
 	return pfh;
 }
 
+/* A global pool adopted from a broker that had etcd, this one without:
+ * nothing gives it a share, so it admits nothing. */
+static void warn_global_without_cluster(struct cb_broker *b)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+
+	if (b->cluster.on)
+		return;
+	cb_pools_copy(&b->pools, def, observed);
+	for (int p = 1; p < CB_MAX_POOLS; p++)
+		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
+		    def[p].kind == CB_LIMIT_GLOBAL)
+			log_warnx("pool %s is global but no etcd is "
+			    "configured: it admits nothing (capctl pool set "
+			    "%s --local, or etcd = in the file)", def[p].name,
+			    def[p].name);
+}
+
 static void open_segments(struct cb_broker *b, const struct options *o,
     const struct cb_config *cfg)
 {
@@ -679,6 +738,7 @@ static void open_segments(struct cb_broker *b, const struct options *o,
 		fatalx("%s", err);
 	note_override_rejects(b, cfg, o->config);
 	apply_config(b, cfg, 0);
+	warn_global_without_cluster(b);
 	set_identity(b);
 	cb_cluster_adopt(b);
 	if (cb_publisher_init(b) < 0)
@@ -713,7 +773,11 @@ static void start(struct cb_broker *b, const struct options *o,
 	atomic_store_explicit(&b->set.retry_after_ms, cfg->retry_after_ms,
 	    memory_order_relaxed);
 	cb_pools_init(&b->pools);
+	/* Before the pools are applied (open_segments): POOL SET global
+	 * and the file's global pools need b->cluster.on. */
 	cb_cluster_init(&b->cluster);
+	b->cluster.conf = cfg->cluster;
+	b->cluster.on = cfg->cluster.etcd[0] != '\0';
 	rcu_register_thread();
 	if (cb_registry_init(&b->reg) < 0)
 		fatalx("cannot create the worker registry");
@@ -796,6 +860,7 @@ int main(int argc, char **argv)
 		fatalx("cannot start the publisher thread");
 	if (cb_sweeper_start(b) < 0)
 		fatalx("cannot start the sweeper thread");
+	/* After the publisher, which it posts to; its reasons logged. */
 	r = cb_cluster_start(b);
 	if (r == -EEXIST)
 		fatalx("refusing to start: host name '%s' is taken in cluster "
@@ -821,6 +886,7 @@ int main(int argc, char **argv)
 
 	sd_notify(0, "STOPPING=1");
 	cb_control_close(b);
+	/* Before the publisher it posts to and waits on goes. */
 	cb_cluster_stop(b);
 	cb_sweeper_stop(b);
 	cb_publisher_stop(b);

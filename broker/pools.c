@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "reserve.h"
 #include "segment.h"
@@ -36,15 +37,30 @@ static uint32_t limit_share(const struct cb_pool_def *def, uint32_t capacity)
 	return v == 0 && capacity > 0 ? 1 : v;
 }
 
+/*
+ * A global pool's def.value is the cluster's limit L, not this host's:
+ * what it may admit here is its share, which the cluster thread keeps
+ * (cluster.h, local_limit[p]) and the publisher publishes instead.
+ * Nothing without a share: 0.
+ */
+static uint32_t limit_global(const struct cb_pool_def *def,
+    uint32_t capacity)
+{
+	(void)def;
+	(void)capacity;
+	return 0;
+}
+
 static const struct cb_limit_source sources[] = {
 	[CB_LIMIT_CAPACITY] = { "capacity", limit_capacity },
 	[CB_LIMIT_FIXED] = { "fixed", limit_fixed },
 	[CB_LIMIT_SHARE] = { "share", limit_share },
+	[CB_LIMIT_GLOBAL] = { "global", limit_global },
 };
 
 const struct cb_limit_source *cb_limit_source(uint32_t kind)
 {
-	if (kind < CB_LIMIT_CAPACITY || kind > CB_LIMIT_SHARE)
+	if (kind < CB_LIMIT_CAPACITY || kind > CB_LIMIT_GLOBAL)
 		return NULL;
 	return &sources[kind];
 }
@@ -178,18 +194,57 @@ static int find(struct cb_pools *ps, const char *name, int *free_slot)
 	return -1;
 }
 
-static int apply(struct cb_pools *ps, int p, const struct cb_ctl_req *req)
+/*
+ * The kind pool p (kind `kind`, -1 if new) takes from req, or -EINVAL
+ * with a message.  limit= and share= name the kind as before; global
+ * makes the limit the cluster's L (limit= in the same request, or the
+ * value a fixed or global pool has); limit= on a global pool changes L
+ * and keeps it global; local and share= make it local again.
+ */
+static int next_kind(int kind, const struct cb_ctl_req *req, char *err,
+    size_t errlen)
+{
+	unsigned k = req->pool_keys;
+	int next = kind;
+
+	if (k & CB_POOL_SET_SHARE)
+		next = CB_LIMIT_SHARE;
+	else if (k & CB_POOL_SET_GLOBAL)
+		next = CB_LIMIT_GLOBAL;
+	else if ((k & CB_POOL_SET_LOCAL) && kind == CB_LIMIT_GLOBAL)
+		next = CB_LIMIT_FIXED;
+	else if ((k & CB_POOL_SET_LIMIT) && kind != CB_LIMIT_GLOBAL)
+		next = CB_LIMIT_FIXED;
+	if (next == CB_LIMIT_GLOBAL && !(k & CB_POOL_SET_LIMIT) &&
+	    kind != CB_LIMIT_FIXED && kind != CB_LIMIT_GLOBAL) {
+		snprintf(err, errlen, "pool %s: global needs limit= (the "
+		    "cluster's limit)", req->pool);
+		return -EINVAL;
+	}
+	if ((k & CB_POOL_SET_HOLD_MAX) && next != CB_LIMIT_GLOBAL) {
+		snprintf(err, errlen, "pool %s: hold_max= applies to global "
+		    "pools only", req->pool);
+		return -EINVAL;
+	}
+	return next;
+}
+
+static int apply(struct cb_pools *ps, int p, int kind,
+    const struct cb_ctl_req *req)
 {
 	struct cb_pool_def *d = &ps->def[p];
 
-	if (req->pool_keys & CB_POOL_SET_LIMIT) {
-		d->kind = CB_LIMIT_FIXED;
+	if (req->pool_keys & CB_POOL_SET_LIMIT)
 		d->value = req->limit;
-	}
-	if (req->pool_keys & CB_POOL_SET_SHARE) {
-		d->kind = CB_LIMIT_SHARE;
+	if (req->pool_keys & CB_POOL_SET_SHARE)
 		d->value = req->share;
-	}
+	if (kind == CB_LIMIT_GLOBAL && d->kind != CB_LIMIT_GLOBAL)
+		d->hold_max_s = CB_HOLD_MAX_DEFAULT;
+	else if (kind != CB_LIMIT_GLOBAL)
+		d->hold_max_s = 0;      /* a local pool's: none */
+	if (req->pool_keys & CB_POOL_SET_HOLD_MAX)
+		d->hold_max_s = req->hold_max_s;
+	d->kind = (uint32_t)kind;
 	if (req->pool_keys & CB_POOL_SET_WINDOW)
 		d->window_ms = req->window_s * 1000;
 	if (req->pool_keys & CB_POOL_SET_OBSERVED)
@@ -197,15 +252,18 @@ static int apply(struct cb_pools *ps, int p, const struct cb_ctl_req *req)
 	return p;
 }
 
+/* The keys only a pool with a limit of its own takes. */
+#define KIND_KEYS (CB_POOL_SET_LIMIT | CB_POOL_SET_SHARE | \
+	CB_POOL_SET_GLOBAL | CB_POOL_SET_LOCAL | CB_POOL_SET_HOLD_MAX)
+
 static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
     uint32_t origin, char *err, size_t errlen)
 {
-	int p, free_slot, r;
+	int p, free_slot, r, kind;
 
 	pthread_rwlock_wrlock(&ps->lock);
 	p = find(ps, req->pool, &free_slot);
-	if (p == 0 && (req->pool_keys & (CB_POOL_SET_LIMIT |
-	    CB_POOL_SET_SHARE))) {
+	if (p == 0 && (req->pool_keys & KIND_KEYS)) {
 		snprintf(err, errlen, "pool default follows the capacity: "
 		    "only window= and observed= apply");
 		r = -EINVAL;
@@ -217,6 +275,9 @@ static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
 	} else if (p < 0 && free_slot < 0) {
 		snprintf(err, errlen, "all %d pools are in use", CB_MAX_POOLS);
 		r = -ENOSPC;
+	} else if ((kind = next_kind(p < 0 ? -1 : (int)ps->def[p].kind, req,
+	    err, errlen)) < 0) {
+		r = kind;
 	} else {
 		if (p < 0) {
 			p = free_slot;
@@ -230,7 +291,8 @@ static int set(struct cb_pools *ps, const struct cb_ctl_req *req,
 		}
 		if (p > 0)
 			ps->def[p].flags |= origin;
-		r = apply(ps, p, req);
+		/* default: CB_LIMIT_CAPACITY, no KIND_KEYS to change it. */
+		r = apply(ps, p, kind, req);
 	}
 	pthread_rwlock_unlock(&ps->lock);
 	return r;

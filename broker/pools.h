@@ -48,7 +48,7 @@
 #define CB_DEFAULT_WINDOW_MS 60000u
 
 struct cb_limit_source {
-	const char *name;   /* "capacity", "fixed", "share" */
+	const char *name;   /* "capacity", "fixed", "share", "global" */
 	uint32_t (*limit)(const struct cb_pool_def *def, uint32_t capacity);
 };
 
@@ -87,7 +87,18 @@ void cb_pools_adopt(struct cb_pools *ps, void *state);
 /*
  * Apply POOL SET.  Returns the pool's index, or -errno with a message:
  * -ENOSPC no free pool, -EINVAL a bad combination (a new pool without a
- * limit or share; a limit or share for "default").
+ * limit or share; a limit, share, global, local or hold_max for
+ * "default"; global on a share pool without limit=; hold_max= on a pool
+ * that does not end up global).
+ *
+ * Scope: global makes the pool CB_LIMIT_GLOBAL, def.value the cluster's
+ * limit L (limit= of the same request, else the value of a fixed or
+ * global pool is kept as L), def.hold_max_s CB_HOLD_MAX_DEFAULT unless
+ * hold_max= says or the pool already was global; limit= on a global
+ * pool changes L and keeps it global; local (on a global pool) makes
+ * it CB_LIMIT_FIXED with the same value, and share= makes it a share
+ * pool; a pool that is not global has hold_max_s 0.  Whether the broker
+ * has a cluster at all is the caller's to check (control.c).
  */
 int cb_pools_set(struct cb_pools *ps, const struct cb_ctl_req *req,
     char *err, size_t errlen);

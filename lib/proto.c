@@ -210,14 +210,49 @@ static const struct pool_key {
 	    offsetof(struct cb_ctl_req, window_s) },
 	{ "observed", CB_POOL_SET_OBSERVED, 0, CB_CAPACITY_MAX,
 	    offsetof(struct cb_ctl_req, observed) },
+	{ "hold_max", CB_POOL_SET_HOLD_MAX, 1, 86400,
+	    offsetof(struct cb_ctl_req, hold_max_s) },
 };
+
+/* The bare words of POOL SET: a pool's scope. */
+static const struct pool_word {
+	const char *name;
+	unsigned bit;
+} pool_words[] = {
+	{ "global", CB_POOL_SET_GLOBAL },
+	{ "local", CB_POOL_SET_LOCAL },
+};
+
+#define POOL_SET_USAGE "POOL SET NAME [limit=N] [share=PCT] [window=S] " \
+	"[observed=N] [global|local] [hold_max=S]"
+
+/* global or local: 1 if kv is one (recorded in req), 0 if not, or
+ * -EINVAL given twice. */
+static int parse_pool_word(const char *kv, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(pool_words) / sizeof(pool_words[0]);
+	    i++) {
+		if (strcmp(kv, pool_words[i].name) != 0)
+			continue;
+		if (req->pool_keys & pool_words[i].bit)
+			return fail(err, errlen, -EINVAL, "%s given twice",
+			    kv);
+		req->pool_keys |= pool_words[i].bit;
+		return 1;
+	}
+	return 0;
+}
 
 static int parse_pool_key(char *kv, struct cb_ctl_req *req, char *err,
     size_t errlen)
 {
 	char *eq = strchr(kv, '=');
 	const char *errstr;
+	int r = parse_pool_word(kv, req, err, errlen);
 
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (eq == NULL)
 		return fail(err, errlen, -EINVAL, "expected KEY=VALUE, got "
 		    "'%.32s'", kv);
@@ -240,7 +275,32 @@ static int parse_pool_key(char *kv, struct cb_ctl_req *req, char *err,
 		return 0;
 	}
 	return fail(err, errlen, -EINVAL, "unknown pool key '%.32s' (limit, "
-	    "share, window, observed)", kv);
+	    "share, window, observed, hold_max, global, local)", kv);
+}
+
+/*
+ * What one request can say about a pool's scope on its own: global and
+ * local exclude each other, a global pool's limit is a count (not a
+ * share), and local leaves no pool global to take a hold_max.  Whether
+ * the pool ends up global (hold_max= on a pool already global) is the
+ * broker's to judge (pools.c).
+ */
+static int check_pool_scope(struct cb_ctl_req *req, char *err,
+    size_t errlen)
+{
+	unsigned k = req->pool_keys;
+
+	if ((k & CB_POOL_SET_GLOBAL) && (k & CB_POOL_SET_LOCAL))
+		return fail(err, errlen, -EINVAL, "global and local exclude "
+		    "each other");
+	if ((k & CB_POOL_SET_GLOBAL) && (k & CB_POOL_SET_SHARE))
+		return fail(err, errlen, -EINVAL, "global excludes share= "
+		    "(a global pool's limit= is the cluster's)");
+	if ((k & CB_POOL_SET_LOCAL) && (k & CB_POOL_SET_HOLD_MAX))
+		return fail(err, errlen, -EINVAL, "hold_max= applies to "
+		    "global pools only, not with local");
+	req->verb = CB_CTL_POOL_SET;
+	return 0;
 }
 
 /* POOL DEL NAME [force] */
@@ -271,9 +331,8 @@ static int parse_pool(char **word, int n, struct cb_ctl_req *req,
 	if (n >= 2 && strcmp(word[1], "DEL") == 0)
 		return parse_pool_del(word, n, req, err, errlen);
 	if (n < 3 || strcmp(word[1], "SET") != 0)
-		return fail(err, errlen, -EINVAL, "usage: POOL SET NAME "
-		    "[limit=N] [share=PCT] [window=S] [observed=N] | "
-		    "POOL DEL NAME [force] | POOL LIST");
+		return fail(err, errlen, -EINVAL, "usage: " POOL_SET_USAGE
+		    " | POOL DEL NAME [force] | POOL LIST");
 	if (!cb_pool_name_valid(word[2]))
 		return fail(err, errlen, -EINVAL, "bad pool name (1-%d of "
 		    "A-Z a-z 0-9 . _ -)", CB_POOL_NAME_MAX);
@@ -287,8 +346,7 @@ static int parse_pool(char **word, int n, struct cb_ctl_req *req,
 	    (req->pool_keys & CB_POOL_SET_SHARE))
 		return fail(err, errlen, -EINVAL, "limit and share exclude "
 		    "each other");
-	req->verb = CB_CTL_POOL_SET;
-	return 0;
+	return check_pool_scope(req, err, errlen);
 }
 
 static int parse_hello(char **word, int n, struct cb_ctl_req *req,

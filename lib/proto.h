@@ -17,6 +17,7 @@
  *   WORKER LIST
  *   OVERRIDE N
  *   POOL SET NAME [limit=N] [share=PCT] [window=SECONDS] [observed=N]
+ *            [global|local] [hold_max=SECONDS]
  *   POOL DEL NAME [force]
  *   POOL LIST
  *   HELLO INDEX OWNER
@@ -56,6 +57,9 @@ enum cb_ctl_verb {
 #define CB_POOL_SET_SHARE    0x2u
 #define CB_POOL_SET_WINDOW   0x4u
 #define CB_POOL_SET_OBSERVED 0x8u
+#define CB_POOL_SET_GLOBAL   0x10u  /* bare word: CB_LIMIT_GLOBAL */
+#define CB_POOL_SET_LOCAL    0x20u  /* bare word: back to a fixed limit */
+#define CB_POOL_SET_HOLD_MAX 0x40u
 
 struct cb_ctl_req {
 	int verb;                          /* enum cb_ctl_verb */
@@ -70,6 +74,7 @@ struct cb_ctl_req {
 	uint32_t share;                    /* 1..100 percent */
 	uint32_t window_s;                 /* 1..86400 */
 	uint32_t observed;                 /* 0..65535 */
+	uint32_t hold_max_s;               /* 1..86400, global pools */
 	uint32_t client;                   /* HELLO: entry index */
 	uint64_t owner;                    /* HELLO: owner word */
 };

@@ -51,10 +51,12 @@ static const struct ctl_cmd commands[] = {
 	{ "ping", NULL, cmd_ping, "",
 	    "Check that the broker answers; prints pong.\n" },
 	{ "pool", "set", cmd_pool_set,
-	    "POOL [--limit N | --share PCT] [--window SECONDS] [--observed N]",
+	    "POOL [--limit N | --share PCT] [--window SECONDS] [--observed N]\n"
+	    "    [--global [--hold-max SECONDS] | --local]",
 	    "Create pool POOL, or change what the options name in a known\n"
 	    "one; prints \"pool POOL (index I): limit L, window W s,\n"
-	    "observed O\".  Creating a pool needs --limit or --share.  Pool\n"
+	    "observed O\" (and \", global, hold max H s\" for a global\n"
+	    "pool).  Creating a pool needs --limit or --share.  Pool\n"
 	    "names are 1-31 of A-Z a-z 0-9 . _ -; \"default\" (index 0)\n"
 	    "follows the capacity and takes only --window and --observed.\n"
 	    "At most 64 pools exist; pool del deletes one.\n"
@@ -68,7 +70,15 @@ static const struct ctl_cmd commands[] = {
 	    "                       (default 60 for a new pool)\n"
 	    "-o, --observed N       the fleet already visible, 0..65535;\n"
 	    "                       launches are admitted while observed +\n"
-	    "                       launching + held < limit\n" },
+	    "                       launching + held < limit\n"
+	    "    --global           one limit for the brokers of a cluster\n"
+	    "                       (the broker needs etcd = in its config):\n"
+	    "                       --limit, or a fixed pool's limit, is the\n"
+	    "                       cluster's; this broker admits its share\n"
+	    "    --hold-max SECONDS a global pool's longest hold, 1..86400\n"
+	    "                       (default 300)\n"
+	    "    --local            a global pool becomes a fixed one\n"
+	    "                       with the same limit\n" },
 	{ "pool", "del", cmd_pool_del, "POOL [--force]",
 	    "Delete pool POOL: it admits nothing from then on (reserves get\n"
 	    "\"no such pool\") and leaves pool list and capdump.  Refused\n"
@@ -84,10 +94,13 @@ static const struct ctl_cmd commands[] = {
 	    "                       whose index is reused only once nothing\n"
 	    "                       holds it any more\n" },
 	{ "pool", "list", cmd_pool_list, "",
-	    "List the pools by index: POOL, INDEX, KIND (capacity, fixed or\n"
-	    "share), VALUE (the fixed limit, the share in percent, - for\n"
-	    "capacity), the current LIMIT, the launch WINDOW in seconds,\n"
-	    "OBSERVED, and the units HELD and LAUNCHING right now.\n" },
+	    "List the pools by index: POOL, INDEX, KIND (capacity, fixed,\n"
+	    "share or global), VALUE (the fixed limit, the share in percent,\n"
+	    "the cluster's limit of a global pool, - for capacity), the\n"
+	    "current LIMIT (a global pool's: this broker's share), the\n"
+	    "launch WINDOW in seconds, OBSERVED, the units HELD and\n"
+	    "LAUNCHING right now, SCOPE (local or global) and HOLD_MAX (a\n"
+	    "global pool's longest hold in seconds, - for a local one).\n" },
 	{ "run", NULL, cmd_run,
 	    "[--pool POOL] [--timeout SECONDS] [--pick POLICY] [-E CODE] -- "
 	    "COMMAND [ARG...]",

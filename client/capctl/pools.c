@@ -3,9 +3,12 @@
  * pool del and pool list.
  *
  * pool set checks its options here (--limit and --share exclude each
- * other, something must be set) and sends only what was given, as
- * key=VALUE words; the broker judges the rest (a new pool needs a
- * limit, default takes only window= and observed=).
+ * other, --global excludes --share and --local, --hold-max needs no
+ * --local, something must be set) and sends only what was given, as
+ * key=VALUE words and the bare words global and local; the broker
+ * judges the rest (a new pool needs a limit, default takes only
+ * window= and observed=, global needs a broker with etcd and a limit,
+ * hold_max= a pool that is or becomes global).
  */
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
@@ -20,8 +23,30 @@
 
 /* What pool set was asked to change; -1 = not given. */
 struct pool_change {
-	long long limit, share, window, observed;
+	long long limit, share, window, observed, hold_max;
+	const char *scope;      /* "global", "local" or NULL */
 };
+
+static void pool_change_check(struct ctl *ctl, const struct pool_change *pc)
+{
+	/* A pool's limit has one kind: the broker would have to pick. */
+	if (pc->limit >= 0 && pc->share >= 0)
+		usage_error(ctl->topic, "--limit and --share are mutually "
+		    "exclusive");
+	if (pc->scope != NULL && strcmp(pc->scope, "global") == 0 &&
+	    pc->share >= 0)
+		usage_error(ctl->topic, "--global and --share are mutually "
+		    "exclusive: a global pool's limit is --limit");
+	if (pc->scope != NULL && strcmp(pc->scope, "local") == 0 &&
+	    pc->hold_max >= 0)
+		usage_error(ctl->topic, "--hold-max applies to global pools, "
+		    "not with --local");
+	if (pc->limit < 0 && pc->share < 0 && pc->window < 0 &&
+	    pc->observed < 0 && pc->hold_max < 0 && pc->scope == NULL)
+		usage_error(ctl->topic, "nothing to set: give --limit, "
+		    "--share, --window, --observed, --global, --local or "
+		    "--hold-max");
+}
 
 static void pool_change_parse(struct ctl *ctl, int argc, char **argv,
     struct pool_change *pc)
@@ -32,12 +57,28 @@ static void pool_change_parse(struct ctl *ctl, int argc, char **argv,
 		{ "share", required_argument, NULL, 's' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "observed", required_argument, NULL, 'o' },
+		{ "global", no_argument, NULL, 'g' },
+		{ "local", no_argument, NULL, 'L' },
+		{ "hold-max", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	pc->limit = pc->share = pc->window = pc->observed = -1;
+	pc->hold_max = -1;
+	pc->scope = NULL;
 	while ((ch = cmd_getopt(ctl, argc, argv, ":hl:s:w:o:", opts)) != -1) {
+		if (ch == 'g' || ch == 'L') {
+			if (pc->scope != NULL && strcmp(pc->scope,
+			    ch == 'g' ? "global" : "local") != 0)
+				usage_error(ctl->topic, "--global and --local "
+				    "are mutually exclusive");
+			pc->scope = ch == 'g' ? "global" : "local";
+			continue;
+		}
+		if (ch == 'H')
+			pc->hold_max = opt_number(ctl, "--hold-max", optarg,
+			    1, 86400);
 		if (ch == 'l')
 			pc->limit = opt_number(ctl, "--limit", optarg, 0,
 			    CB_CAPACITY_MAX);
@@ -50,14 +91,7 @@ static void pool_change_parse(struct ctl *ctl, int argc, char **argv,
 			pc->observed = opt_number(ctl, "--observed", optarg,
 			    0, CB_CAPACITY_MAX);
 	}
-	/* A pool's limit has one kind: the broker would have to pick. */
-	if (pc->limit >= 0 && pc->share >= 0)
-		usage_error(ctl->topic, "--limit and --share are mutually "
-		    "exclusive");
-	if (pc->limit < 0 && pc->share < 0 && pc->window < 0 &&
-	    pc->observed < 0)
-		usage_error(ctl->topic, "nothing to set: give --limit, "
-		    "--share, --window or --observed");
+	pool_change_check(ctl, pc);
 }
 
 /* " key=V" for each given value, appended to buf. */
@@ -65,9 +99,9 @@ static void pool_change_words(const struct pool_change *pc, char *buf,
     size_t len)
 {
 	static const char *const keys[] = { "limit", "share", "window",
-	    "observed" };
+	    "observed", "hold_max" };
 	const long long v[] = { pc->limit, pc->share, pc->window,
-	    pc->observed };
+	    pc->observed, pc->hold_max };
 	char word[32];
 
 	buf[0] = '\0';
@@ -76,6 +110,10 @@ static void pool_change_words(const struct pool_change *pc, char *buf,
 			continue;
 		snprintf(word, sizeof(word), " %s=%lld", keys[i], v[i]);
 		strlcat(buf, word, len);
+	}
+	if (pc->scope != NULL) {
+		strlcat(buf, " ", len);
+		strlcat(buf, pc->scope, len);
 	}
 }
 
@@ -93,7 +131,7 @@ int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct pool_change pc;
 	struct cb_ctl_reply r;
-	char words[128], name[CB_POOL_NAME_MAX + 1];
+	char words[128], name[CB_POOL_NAME_MAX + 1], scope[16];
 	const char *pool;
 	long long index, limit, window, observed;
 
@@ -107,8 +145,19 @@ int cmd_pool_set(struct ctl *ctl, int argc, char **argv)
 	limit = reply_number(ctl, &r, "limit", CB_CAPACITY_MAX);
 	window = reply_number(ctl, &r, "window", UINT32_MAX);
 	observed = reply_number(ctl, &r, "observed", CB_CAPACITY_MAX);
+	/* scope= and hold_max= come from a 1.3 broker only; an older one
+	 * has no global pools. */
+	if (cb_ctl_reply_value(&r, "scope", scope, sizeof(scope)) < 0)
+		strlcpy(scope, "local", sizeof(scope));
+	if (strcmp(scope, "global") != 0 && strcmp(scope, "local") != 0)
+		ctl_malformed(ctl, "scope '%.16s' is not global or local",
+		    scope);
 	printf("pool %s (index %lld): limit %lld, window %lld s, observed "
-	    "%lld\n", name, index, limit, window, observed);
+	    "%lld", name, index, limit, window, observed);
+	if (strcmp(scope, "global") == 0)
+		printf(", global, hold max %lld s", reply_number(ctl, &r,
+		    "hold_max", 86400));
+	putchar('\n');
 	cb_ctl_reply_free(&r);
 	return 0;
 }
@@ -156,6 +205,8 @@ struct pool_row {
 	const char *name;
 	const char *kind;
 	long long n[7];  /* INDEX VALUE LIMIT WINDOW OBSERVED HELD LAUNCHING */
+	const char *scope;      /* "global" or "local" */
+	long long hold_max;     /* seconds; 0 for a local pool */
 };
 
 /* A number of a pool line, in 0..max. */
@@ -174,7 +225,29 @@ static long long pool_row_number(struct ctl *ctl, const char *pool,
 	return v;
 }
 
-/* "NAME INDEX KIND VALUE LIMIT WINDOW OBSERVED HELD LAUNCHING" */
+/*
+ * "SCOPE HOLD_MAX" after the nine words: absent from a broker before
+ * ABI 1.3 (then local, 0); words after them are a later broker's and
+ * skipped.
+ */
+static void pool_row_scope(struct ctl *ctl, char **s, struct pool_row *p)
+{
+	const char *w = cb_ctl_word_next(s);
+
+	p->scope = "local";
+	p->hold_max = 0;
+	if (w == NULL)
+		return;
+	if (strcmp(w, "global") != 0 && strcmp(w, "local") != 0)
+		ctl_malformed(ctl, "pool %.32s: scope '%.16s' is not global "
+		    "or local", p->name, w);
+	p->scope = w;
+	p->hold_max = pool_row_number(ctl, p->name, cb_ctl_word_next(s),
+	    86400);
+}
+
+/* "NAME INDEX KIND VALUE LIMIT WINDOW OBSERVED HELD LAUNCHING
+ * [SCOPE HOLD_MAX ...]" */
 static void pool_row_parse(struct ctl *ctl, char *line, struct pool_row *p)
 {
 	static const long long max[7] = { CB_MAX_POOLS - 1, CB_CAPACITY_MAX,
@@ -189,27 +262,37 @@ static void pool_row_parse(struct ctl *ctl, char *line, struct pool_row *p)
 	p->n[0] = pool_row_number(ctl, p->name, cb_ctl_word_next(&s), max[0]);
 	p->kind = cb_ctl_word_next(&s);
 	if (p->kind == NULL || (strcmp(p->kind, "capacity") != 0 &&
-	    strcmp(p->kind, "fixed") != 0 && strcmp(p->kind, "share") != 0))
+	    strcmp(p->kind, "fixed") != 0 && strcmp(p->kind, "share") != 0 &&
+	    strcmp(p->kind, "global") != 0))
 		ctl_malformed(ctl, "pool %.32s: kind '%.16s' is not capacity, "
-		    "fixed or share", p->name, p->kind != NULL ? p->kind : "");
+		    "fixed, share or global", p->name,
+		    p->kind != NULL ? p->kind : "");
 	for (int i = 1; i < 7; i++)
 		p->n[i] = pool_row_number(ctl, p->name, cb_ctl_word_next(&s), max[i]);
-	if (cb_ctl_word_next(&s) != NULL)
-		ctl_malformed(ctl, "pool line has more than 9 words");
+	pool_row_scope(ctl, &s, p);
 }
 
+/*
+ * The nine columns as before, then SCOPE and HOLD_MAX (- for a local
+ * pool).  A global pool's VALUE is the cluster's limit, its LIMIT this
+ * host's share of it.
+ */
 static void pool_row_print(const struct pool_row *p, int namew)
 {
-	char value[16];
+	char value[16], hold_max[16];
 
 	if (strcmp(p->kind, "capacity") == 0)
 		strlcpy(value, "-", sizeof(value));
 	else
 		snprintf(value, sizeof(value), "%lld%s", p->n[1],
 		    strcmp(p->kind, "share") == 0 ? "%" : "");
-	printf("%-*s  %5lld  %-8s  %5s  %5lld  %6lld  %8lld  %4lld  %9lld\n",
-	    namew, p->name, p->n[0], p->kind, value, p->n[2], p->n[3],
-	    p->n[4], p->n[5], p->n[6]);
+	if (strcmp(p->scope, "global") == 0)
+		snprintf(hold_max, sizeof(hold_max), "%lld", p->hold_max);
+	else
+		strlcpy(hold_max, "-", sizeof(hold_max));
+	printf("%-*s  %5lld  %-8s  %5s  %5lld  %6lld  %8lld  %4lld  %9lld  "
+	    "%-6s  %8s\n", namew, p->name, p->n[0], p->kind, value, p->n[2],
+	    p->n[3], p->n[4], p->n[5], p->n[6], p->scope, hold_max);
 }
 
 int cmd_pool_list(struct ctl *ctl, int argc, char **argv)
@@ -228,9 +311,9 @@ int cmd_pool_list(struct ctl *ctl, int argc, char **argv)
 		if ((int)strlen(rows[i].name) > namew)
 			namew = (int)strlen(rows[i].name);
 	}
-	printf("%-*s  %5s  %-8s  %5s  %5s  %6s  %8s  %4s  %9s\n", namew,
-	    "POOL", "INDEX", "KIND", "VALUE", "LIMIT", "WINDOW", "OBSERVED",
-	    "HELD", "LAUNCHING");
+	printf("%-*s  %5s  %-8s  %5s  %5s  %6s  %8s  %4s  %9s  %-6s  %8s\n",
+	    namew, "POOL", "INDEX", "KIND", "VALUE", "LIMIT", "WINDOW",
+	    "OBSERVED", "HELD", "LAUNCHING", "SCOPE", "HOLD_MAX");
 	for (size_t i = 0; i < r.ndata; i++)
 		pool_row_print(&rows[i], namew);
 	free(rows);

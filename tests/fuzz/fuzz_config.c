@@ -52,6 +52,33 @@ static int parse(const uint8_t *data, size_t size, struct cb_config *c,
 	return r;
 }
 
+/* The cluster settings (issue 15) and the global pools they allow. */
+static void check_cluster(const struct cb_config *c)
+{
+	const struct cb_cluster_conf *cc = &c->cluster;
+	size_t len = strnlen(cc->etcd, sizeof(cc->etcd));
+
+	CHECK(len < sizeof(cc->etcd));
+	CHECK(len == 0 || strncmp(cc->etcd, "http://", 7) == 0 ||
+	    strncmp(cc->etcd, "https://", 8) == 0);
+	CHECK((len == 0) == (c->etcd_line == 0));
+	CHECK(cb_config_name_valid(cc->cluster, CB_CLUSTER_NAME_MAX));
+	CHECK(cc->host[0] == '\0' ||
+	    cb_config_name_valid(cc->host, CB_HOST_NAME_MAX));
+	CHECK(len == 0 || cc->host[0] != '\0');
+	CHECK(cc->lease_ttl_s >= CB_LEASE_TTL_MIN &&
+	    cc->lease_ttl_s <= CB_LEASE_TTL_MAX);
+	for (size_t i = 0; i < c->npools; i++) {
+		unsigned k = c->pools[i].req.pool_keys;
+
+		if (k & CB_POOL_SET_GLOBAL)
+			CHECK(len > 0 && (k & CB_POOL_SET_LIMIT) &&
+			    !(k & CB_POOL_SET_LOCAL));
+		if (k & CB_POOL_SET_HOLD_MAX)
+			CHECK(k & CB_POOL_SET_GLOBAL);
+	}
+}
+
 static void check_ok(const struct cb_config *c)
 {
 	CHECK(c->slots_per_worker >= 1 &&
@@ -76,6 +103,7 @@ static void check_ok(const struct cb_config *c)
 		CHECK(cb_worker_state_name(w->state) != NULL);
 		CHECK(w->max_running <= CB_CAPACITY_MAX);
 	}
+	check_cluster(c);
 }
 
 static int same_config(const struct cb_config *a, const struct cb_config *b)
@@ -86,7 +114,8 @@ static int same_config(const struct cb_config *a, const struct cb_config *b)
 	    a->override != b->override || a->override_set != b->override_set ||
 	    a->override_rejected != b->override_rejected ||
 	    a->override_rejects != b->override_rejects ||
-	    a->nworkers != b->nworkers)
+	    a->nworkers != b->nworkers ||
+	    cb_config_cluster_diff(&a->cluster, &b->cluster) != NULL)
 		return 0;
 	for (size_t i = 0; i < a->nworkers; i++)
 		if (strcmp(a->workers[i].id, b->workers[i].id) != 0 ||

@@ -54,7 +54,7 @@ static int same_req(const struct cb_ctl_req *a, const struct cb_ctl_req *b)
 	    strcmp(a->pool, b->pool) == 0 && a->pool_keys == b->pool_keys &&
 	    a->limit == b->limit && a->share == b->share &&
 	    a->window_s == b->window_s && a->observed == b->observed &&
-	    a->client == b->client && a->owner == b->owner &&
+	    a->hold_max_s == b->hold_max_s && a->client == b->client && a->owner == b->owner &&
 	    a->force == b->force;
 }
 
@@ -82,6 +82,7 @@ static int others_zero(const struct cb_ctl_req *req)
 		memset(t.pool, 0, sizeof(t.pool));
 		t.pool_keys = 0;
 		t.limit = t.share = t.window_s = t.observed = 0;
+		t.hold_max_s = 0;
 		break;
 	case CB_CTL_POOL_DEL:
 		memset(t.pool, 0, sizeof(t.pool));
@@ -103,8 +104,15 @@ static void check_pool_set(const struct cb_ctl_req *req)
 	unsigned k = req->pool_keys;
 
 	CHECK(cb_pool_name_valid(req->pool));
-	CHECK((k & ~0xfu) == 0);
+	CHECK((k & ~0x7fu) == 0);
 	CHECK(!((k & CB_POOL_SET_LIMIT) && (k & CB_POOL_SET_SHARE)));
+	/* The scope words (issue 15): what one request cannot mean. */
+	CHECK(!((k & CB_POOL_SET_GLOBAL) && (k & CB_POOL_SET_LOCAL)));
+	CHECK(!((k & CB_POOL_SET_GLOBAL) && (k & CB_POOL_SET_SHARE)));
+	CHECK(!((k & CB_POOL_SET_LOCAL) && (k & CB_POOL_SET_HOLD_MAX)));
+	CHECK((k & CB_POOL_SET_HOLD_MAX) ?
+	    req->hold_max_s >= 1 && req->hold_max_s <= 86400 :
+	    req->hold_max_s == 0);
 	CHECK((k & CB_POOL_SET_LIMIT) ? req->limit <= CB_CAPACITY_MAX :
 	    req->limit == 0);
 	CHECK((k & CB_POOL_SET_SHARE) ? req->share >= 1 && req->share <= 100 :
@@ -200,6 +208,12 @@ static void canonical(const struct cb_ctl_req *req, char *buf, size_t len)
 			put(buf, len, &at, " window=%u", req->window_s);
 		if (req->pool_keys & CB_POOL_SET_OBSERVED)
 			put(buf, len, &at, " observed=%u", req->observed);
+		if (req->pool_keys & CB_POOL_SET_GLOBAL)
+			put(buf, len, &at, " global");
+		if (req->pool_keys & CB_POOL_SET_LOCAL)
+			put(buf, len, &at, " local");
+		if (req->pool_keys & CB_POOL_SET_HOLD_MAX)
+			put(buf, len, &at, " hold_max=%u", req->hold_max_s);
 		break;
 	case CB_CTL_POOL_DEL:
 		put(buf, len, &at, "POOL DEL %s%s", req->pool,

@@ -63,3 +63,28 @@ ctl run -E 3 --pool one -- sh -c 'exit 75'
 expect_eq "$?" 75 "not full: COMMAND's own 75"
 ctl run -E 256 --pool one -- true >/dev/null 2>&1
 expect_eq "$?" 64 "-E out of range"
+
+say "global pools (issue 15): refused by a broker without etcd, usage errors exit 64"
+out=$(ctl pool set g --limit 5 --global 2>&1)
+expect_eq "$?" 1 "--global without etcd"
+expect_match "$out" "no etcd configured \(etcd = in the config file\)" "message"
+ctl pool list | grep -q '^g ' && fail "pool g created without etcd"
+ctl pool set one --global >/dev/null 2>&1
+expect_eq "$?" 1 "--global on a fixed pool without etcd"
+expect_match "$(ctl pool list)" "^one +[0-9]+ +fixed +1 +1 .* local +-$" "pool one stays local"
+out=$(ctl pool set one --hold-max 30 2>&1)
+expect_eq "$?" 1 "--hold-max on a local pool"
+expect_match "$out" "hold_max= applies to global pools only" "hold-max message"
+for args in "--global --share 5" "--limit 1 --global --local" \
+    "--limit 1 --local --hold-max 5" "--limit 1 --global --hold-max 0" \
+    "--limit 1 --global --hold-max 86401" "--hold-max x"; do
+	# shellcheck disable=SC2086
+	ctl pool set g $args >/dev/null 2>&1
+	expect_eq "$?" 64 "pool set g $args"
+done
+expect_match "$(ctl pool set g --global --share 5 2>&1)" \
+    "--global and --share are mutually exclusive" "--global --share message"
+expect_match "$(ctl pool set g --limit 1 --local --hold-max 5 2>&1)" \
+    "--hold-max applies to global pools" "--local --hold-max message"
+ctl pool set one --local >/dev/null || fail "--local on a local pool"
+expect_match "$(ctl pool list)" "^POOL .* SCOPE +HOLD_MAX$" "pool list header"

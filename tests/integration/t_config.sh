@@ -101,3 +101,68 @@ for args in --bogus -x "-n" extra; do
 	expect_eq "$(printf '%s\n' "$err" | wc -l)" 4 "capbrokerd $args: four lines, not the help: $err"
 done
 expect_match "$("$BIN/capbrokerd" --help)" "Configuration \(one per line" "--help still prints the whole help"
+
+say "global pools (issue 15): a file with etcd and a global pool starts (etcd unreachable)"
+# Port 1 on loopback: nothing answers there; the broker must start all
+# the same (the cluster thread keeps trying) and list the pool global.
+cat >"$CONF" <<'CONF'
+etcd = http://127.0.0.1:1
+cluster = it-cluster
+host = it-host
+lease_ttl = 5
+pool backend limit=40 global hold_max=120
+pool batch limit=6
+pool batch global
+pool fixedp limit=3
+CONF
+rm_segments
+start_broker -c "$CONF"
+list=$(ctl pool list)
+# NAME INDEX KIND VALUE(L) LIMIT WINDOW OBSERVED HELD LAUNCHING SCOPE HOLD_MAX
+expect_match "$list" "^backend +1 +global +40 +[0-9]+ +60 +0 +0 +0 +global +120$" \
+    "global pool from the file"
+expect_match "$list" "^batch +2 +global +6 +[0-9]+ +60 +0 +0 +0 +global +300$" \
+    "global on a later line, default hold_max"
+expect_match "$list" "^fixedp +3 +fixed +3 +3 +60 +0 +0 +0 +local +-$" "fixed pool"
+
+say "with etcd: capctl pool set --global, --hold-max, --local"
+out=$(ctl pool set fixedp --global) || fail "pool set --global: $out"
+expect_match "$out" "^pool fixedp \(index 3\): limit [0-9]+, window 60 s, observed 0, global, hold max 300 s$" \
+    "pool set --global output"
+expect_match "$(ctl pool list)" "^fixedp +3 +global +3 .* global +300$" "fixed pool made global, its limit the cluster's"
+ctl pool set fixedp --hold-max 45 >/dev/null || fail "--hold-max on a global pool"
+expect_match "$(ctl pool list)" "^fixedp +3 +global +3 .* global +45$" "hold_max changed"
+ctl pool set fixedp --limit 9 >/dev/null || fail "--limit on a global pool"
+expect_match "$(ctl pool list)" "^fixedp +3 +global +9 .* global +45$" "--limit keeps it global"
+out=$(ctl pool set fixedp --local) || fail "pool set --local: $out"
+expect_match "$out" "^pool fixedp \(index 3\): limit 9, window 60 s, observed 0$" "pool set --local output"
+expect_match "$(ctl pool list)" "^fixedp +3 +fixed +9 +9 .* local +-$" "--local: fixed at L"
+ctl pool set newg --limit 2 --global >/dev/null || fail "new global pool"
+expect_match "$(ctl pool list)" "^newg +4 +global +2 .* global +300$" "new global pool"
+out=$(ctl pool set default --global 2>&1)
+expect_eq "$?" 1 "default --global"
+expect_match "$out" "pool default follows the capacity" "default --global message"
+stop_broker
+expect_eq "$STATUS" 0 "exit status with a cluster configured"
+
+say "-t prints the cluster settings and global pools; fed back: the same"
+"$BIN/capbrokerd" -t -c "$CONF" >"$CAPBROKER_RUNDIR/t1.out" 2>/dev/null ||
+    fail "-t refuses the cluster file"
+for l in 'etcd = http://127.0.0.1:1' 'cluster = it-cluster' 'host = it-host' \
+    'lease_ttl = 5' 'pool backend limit=40 global hold_max=120' \
+    'pool batch limit=6 global'; do
+	grep -qxF "$l" "$CAPBROKER_RUNDIR/t1.out" || fail "-t lacks '$l': $(cat "$CAPBROKER_RUNDIR/t1.out")"
+done
+"$BIN/capbrokerd" -t -c "$CAPBROKER_RUNDIR/t1.out" >"$CAPBROKER_RUNDIR/t2.out" 2>/dev/null ||
+    fail "-t refuses its own output"
+cmp -s "$CAPBROKER_RUNDIR/t1.out" "$CAPBROKER_RUNDIR/t2.out" || fail "-t output fed back differs"
+
+say "a global pool without etcd = is fatal at start, naming the pool's line"
+printf '# no cluster\npool backend limit=8 global\n' >"$CONF"
+out=$("$BIN/capbrokerd" -n "$NAME" -c "$CONF" 2>&1)
+expect_eq "$?" 1 "exit status"
+expect_match "$out" "capbroker.conf:2: pool backend is global: needs etcd = ENDPOINTS" "message"
+printf 'etcd = 127.0.0.1:2379\n' >"$CONF"
+out=$("$BIN/capbrokerd" -n "$NAME" -c "$CONF" 2>&1)
+expect_eq "$?" 1 "bad etcd: exit status"
+expect_match "$out" "capbroker.conf:1: etcd: endpoint '127.0.0.1:2379': not http:// or https://" "bad etcd"

@@ -164,7 +164,7 @@ for p in fq fk fh; do
 	expect_eq "$(json_waiters "$p" | tail -n 1)" 0 "$p: no waiters"
 done
 list=$(ctl pool list) || fail "pool list"
-empty=' +[0-9]+ +fixed +1 +1 +[0-9]+ +[0-9]+ +0 +0$'
+empty=' +[0-9]+ +fixed +1 +1 +[0-9]+ +[0-9]+ +0 +0 +local +-$'
 for p in fq fk fh; do
 	expect_match "$list" "^$p$empty" "pool $p empty"
 done

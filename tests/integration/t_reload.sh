@@ -131,6 +131,56 @@ exec_reload || fail "ExecReload refused a good file"
 wait_until 10 hup_done "$n" || fail "ExecReload sent no SIGHUP"
 wait_until 10 yields 39 capacity || fail "reload after ExecReload: $(state)"
 
+say "a reload that sets etcd is refused as a whole: a restart is needed"
+n=$(grep -c 'SIGHUP:' "$LOG")
+printf 'slots_per_worker = 31\netcd = http://127.0.0.1:1\n' >"$CONF"
+hup
+grep -q "capbroker.conf: etcd changed: etcd, cluster, host and lease_ttl need a restart of the broker, not a reload; keeping the running configuration" "$LOG" ||
+    fail "reload changing etcd not refused: $(tail -n 3 "$LOG")"
+expect_match "$(ctl status)" "^reload_result: +error .*etcd changed: .*need a restart" \
+    "capctl status: the refused reload"
+expect_eq "$(capacity)" 39 "slots_per_worker of the refused file not applied"
+stop_broker
+expect_eq "$STATUS" 0 "exit status"
+
+say "with etcd: cluster settings need a restart, global on and off reloads"
+rm_segments
+cat >"$CONF" <<'CONF'
+etcd = http://127.0.0.1:1
+host = it-host
+worker a ready 3
+pool rg limit=2 global
+pool rl limit=5
+CONF
+start_broker -c "$CONF"
+expect_match "$(ctl pool list)" "^rg +1 +global +2 .* global +300$" "rg global at start"
+for change in 'etcd = http://127.0.0.1:2' 'cluster = other' 'host = other-host' \
+    'lease_ttl = 11'; do
+	key=${change%% *}
+	cp "$CONF" "$D/keep.conf"
+	{ grep -v "^$key = " "$D/keep.conf"
+	  printf '%s\npool rl limit=6\n' "$change"; } >"$CONF"
+	hup
+	grep -q "capbroker.conf: $key changed: .* need a restart" "$LOG" ||
+	    fail "reload changing $key not refused: $(tail -n 3 "$LOG")"
+	expect_match "$(ctl pool list)" "^rl +2 +fixed +5 " "$key: pool rl not applied"
+	cp "$D/keep.conf" "$CONF"
+done
+# The same cluster settings: pool changes apply, global on and off
+# among them.
+cat >"$CONF" <<'CONF'
+etcd = http://127.0.0.1:1
+host = it-host
+worker a ready 3
+pool rg limit=2
+pool rl limit=5 global hold_max=50
+CONF
+hup
+grep "SIGHUP: " "$LOG" | tail -n 1 | grep -q "SIGHUP: reloaded" ||
+    fail "global on/off not reloaded: $(tail -n 3 "$LOG")"
+list=$(ctl pool list)
+expect_match "$list" "^rg +1 +fixed +2 +2 .* local +-$" "global taken out of the file: fixed"
+expect_match "$list" "^rl +2 +global +5 .* global +50$" "global put into the file"
 stop_broker
 expect_eq "$STATUS" 0 "exit status"
 echo "ok"

@@ -110,7 +110,7 @@ until grep -q '^ok ' "$HOLD_OUT" 2>/dev/null; do
 	[ $i -lt 100 ] || fail "hold not taken: $(cat "$HOLD_OUT")"
 	sleep 0.05
 done
-expect_match "$(ctl pool list)" "^rp +[0-9]+ +fixed +3 +3 +60 +0 +1 +0$" \
+expect_match "$(ctl pool list)" "^rp +[0-9]+ +fixed +3 +3 +60 +0 +1 +0 +local +-$" \
     "pool rp holds 1 before the kill"
 
 say "sv hup reloads (no -c: nothing to reload)"
@@ -130,7 +130,7 @@ expect_match "$(ctl status)" "epoch: *2" "epoch 2"
 expect_eq "$(probe check)" "alive" "alive again"
 expect_match "$(ctl worker list)" "w1 +ready +20" "worker kept"
 expect_eq "$(probe current | cut -d' ' -f1,2)" "20 reported" "capacity kept"
-expect_match "$(ctl pool list)" "^rp +[0-9]+ +fixed +3 +3 +60 +0 +1 +0$" \
+expect_match "$(ctl pool list)" "^rp +[0-9]+ +fixed +3 +3 +60 +0 +1 +0 +local +-$" \
     "pool rp and its hold kept"
 
 say "the holder releases its hold: ok"
@@ -139,7 +139,7 @@ wait "$HOLDER"
 st=$?
 expect_eq "$(tail -n 1 "$HOLD_OUT")" "released ok" "holder's release"
 expect_eq "$st" 0 "holder's exit status"
-expect_match "$(ctl pool list)" "^rp +[0-9]+ +fixed +3 +3 +60 +0 +0 +0$" \
+expect_match "$(ctl pool list)" "^rp +[0-9]+ +fixed +3 +3 +60 +0 +0 +0 +local +-$" \
     "pool rp empty"
 
 say "sv down stops it cleanly (SIGTERM, exit 0); runsv does not restart it"

@@ -63,7 +63,7 @@ out="$CAPBROKER_RUNDIR/storm.out"
 storm=$!
 PIDS="$PIDS $storm"
 # The load is on once the storm's workers hold units.
-storm_holds() { ctl pool list | grep -Eq '^storm +.* [1-4] +0$'; }
+storm_holds() { ctl pool list | grep -Eq '^storm +.* [1-4] +0 +local +-$'; }
 wait_until 10 storm_holds || fail "the storm holds nothing: $(cat "$out")"
 i=0
 while [ $i -lt 1000 ]; do

@@ -34,9 +34,10 @@ kill -0 "$BROKER" 2>/dev/null || fail "broker died during the storm"
 ctl ping >/dev/null || fail "broker does not answer ping"
 probe check >/dev/null || fail "cb_broker_check: broker not alive"
 list=$(ctl pool list) || fail "pool list"
-# NAME INDEX KIND VALUE LIMIT WINDOW OBSERVED HELD LAUNCHING: empty again
+# NAME INDEX KIND VALUE LIMIT WINDOW OBSERVED HELD LAUNCHING SCOPE HOLD_MAX:
+# empty again
 expect_match "$list" \
-    "^storm +[0-9]+ +fixed +$LIMIT +$LIMIT +[0-9]+ +[0-9]+ +0 +0\$" \
+    "^storm +[0-9]+ +fixed +$LIMIT +$LIMIT +[0-9]+ +[0-9]+ +0 +0 +local +-\$" \
     "pool list after the storm"
 
 n_reclaim=$(grep -ci 'reclaim' "$LOG")

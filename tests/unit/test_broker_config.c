@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include <bsd/string.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -96,6 +98,12 @@ static void expect_defaults(const struct cb_config *c)
 	assert_true(c->override_rejected == 0);
 	assert_null(c->workers);
 	assert_int_equal(c->nworkers, 0);
+	/* No cluster (host: gethostname()'s at the file's end). */
+	assert_string_equal(c->cluster.etcd, "");
+	assert_string_equal(c->cluster.cluster, CB_CLUSTER_DEFAULT);
+	assert_string_equal(c->cluster.cluster, "capbroker");
+	assert_int_equal(c->cluster.lease_ttl_s, CB_LEASE_TTL_DEFAULT);
+	assert_int_equal(c->cluster.lease_ttl_s, 10);
 }
 
 static void test_defaults(void **state)
@@ -552,6 +560,287 @@ static void test_load_directory(void **state)
 	rmdir(dir);
 }
 
+/* ---- the cluster settings and global pools (issue 15) ---------------- */
+
+static void test_cluster_keys(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f,
+	    "etcd = http://10.0.0.1:2379, https://etcd-2.example.com:2379/ ,"
+	    "http://[fd00::1]:12379,http://e3:1\n"
+	    "cluster = prod.eu-1_a\n"
+	    "host = node-7.rack_2\n"
+	    "lease_ttl = 2\n"), 0);
+	/* Stored comma-separated, the blanks around each URL dropped,
+	 * each URL as written (a trailing '/' too). */
+	assert_string_equal(f->c.cluster.etcd, "http://10.0.0.1:2379,"
+	    "https://etcd-2.example.com:2379/,http://[fd00::1]:12379,"
+	    "http://e3:1");
+	assert_int_equal(f->c.etcd_line, 1);
+	assert_string_equal(f->c.cluster.cluster, "prod.eu-1_a");
+	assert_string_equal(f->c.cluster.host, "node-7.rack_2");
+	assert_int_equal(f->c.cluster.lease_ttl_s, 2);
+	assert_int_equal(parse(f, "lease_ttl = 3600\netcd=https://h:65535\n"),
+	    0);
+	assert_int_equal(f->c.cluster.lease_ttl_s, CB_LEASE_TTL_MAX);
+	assert_string_equal(f->c.cluster.etcd, "https://h:65535");
+	/* Longest names. */
+	assert_int_equal(parse(f, "host = "
+	    "a23456789012345678901234567890123456789012345678901234567890123\n"
+	    "cluster = "
+	    "b23456789012345678901234567890123456789012345678901234567890123\n"),
+	    0);
+	assert_int_equal(strlen(f->c.cluster.host), CB_HOST_NAME_MAX);
+	assert_int_equal(strlen(f->c.cluster.cluster), CB_CLUSTER_NAME_MAX);
+}
+
+/* 16 endpoints are accepted, a 17th is not. */
+static void test_cluster_endpoint_count(void **state)
+{
+	struct fx *f = *state;
+	char text[1024] = "etcd = ";
+
+	for (int i = 0; i < 16; i++) {
+		char ep[32];
+
+		snprintf(ep, sizeof(ep), "%shttp://e%d:2379", i ? "," : "",
+		    i);
+		strlcat(text, ep, sizeof(text));
+	}
+	strlcat(text, "\n", sizeof(text));
+	assert_int_equal(parse(f, text), 0);
+	text[strlen(text) - 1] = '\0';
+	strlcat(text, ",http://e16:2379\n", sizeof(text));
+	expect_error(f, text, 1, "more than 16 endpoints");
+}
+
+static void test_cluster_errors(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *text, *what;
+	} bad[] = {
+		{ "etcd = 10.0.0.1:2379", "not http:// or https://" },
+		{ "etcd = ftp://h:1", "not http:// or https://" },
+		{ "etcd = http://h", "no :PORT" },
+		{ "etcd = http://h:", "bad port" },
+		{ "etcd = http://h:0", "bad port" },
+		{ "etcd = http://h:65536", "bad port" },
+		{ "etcd = http://h:+80", "bad port" },
+		{ "etcd = http://h:80x", "bad port" },
+		{ "etcd = http://h:80/v3", "bad port" },
+		{ "etcd = http://:80", "bad host" },
+		{ "etcd = http://u@h:80", "bad host" },
+		{ "etcd = http://-h:80", "bad host" },
+		{ "etcd = http://[zz]:80", "bad [IPv6]" },
+		{ "etcd = http://[::1:80", "bad [IPv6]" },
+		{ "etcd = http://h:1,", "not http://" },
+		{ "etcd = http://h:1,,http://g:1", "not http://" },
+		{ "etcd =", "not http://" },
+		{ "cluster = a/b", "cluster 'a/b' is not a valid name" },
+		{ "cluster =", "not a valid name (1..63" },
+		{ "cluster = "
+		  "b234567890123456789012345678901234567890123456789012345678901234",
+		  "cluster" },
+		{ "host = my host", "host 'my host' is not a valid name" },
+		{ "host = "
+		  "a234567890123456789012345678901234567890123456789012345678901234",
+		  "(1..63 of A-Z a-z 0-9 . _ -)" },
+		{ "lease_ttl = 1", "lease_ttl '1' is too small (2..3600" },
+		{ "lease_ttl = 3601", "lease_ttl '3601' is too large" },
+		{ "lease_ttl = ten", "lease_ttl 'ten' is invalid" },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* On line 2: the message names it. */
+		snprintf(text, sizeof(text), "# cluster\n%s\n", bad[i].text);
+		expect_error(f, text, 2, bad[i].what);
+		if (strncmp(bad[i].text, "etcd", 4) == 0 &&
+		    strstr(f->err, "expected http://HOST:PORT or "
+		    "https://HOST:PORT") == NULL)
+			fail_msg("'%s': '%s' says not what is expected",
+			    bad[i].text, f->err);
+		cb_config_free(&f->c);
+		cb_config_defaults(&f->c);
+	}
+}
+
+/* cluster, host and lease_ttl without etcd: accepted (unused). */
+static void test_cluster_without_etcd(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(parse(f, "cluster = c\nhost = h\nlease_ttl = 30\n"),
+	    0);
+	assert_string_equal(f->c.cluster.etcd, "");
+	assert_string_equal(f->c.cluster.cluster, "c");
+	assert_string_equal(f->c.cluster.host, "h");
+	assert_int_equal(f->c.cluster.lease_ttl_s, 30);
+}
+
+/* Without host =, the host is gethostname()'s; a name that is not a
+ * valid host name is an error only with etcd, naming etcd's line and
+ * telling to set host =. */
+static void test_cluster_default_host(void **state)
+{
+	struct fx *f = *state;
+	char sys[256];
+
+	assert_int_equal(gethostname(sys, sizeof(sys)), 0);
+	sys[sizeof(sys) - 1] = '\0';
+	assert_int_equal(parse(f, "lease_ttl = 5\n"), 0);
+	if (cb_config_name_valid(sys, CB_HOST_NAME_MAX))
+		assert_string_equal(f->c.cluster.host, sys);
+	else
+		assert_string_equal(f->c.cluster.host, "");
+
+	cb_config_defaults(&f->c);
+	assert_int_equal(cb_config_default_host(&f->c, "box-1.lan", PATH,
+	    f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->c.cluster.host, "box-1.lan");
+
+	/* Not valid, no etcd: no error, no host. */
+	cb_config_defaults(&f->c);
+	assert_int_equal(cb_config_default_host(&f->c, "box 1", PATH,
+	    f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->c.cluster.host, "");
+
+	/* Not valid, with etcd (line 3): the error says what to do. */
+	assert_int_equal(parse(f, "\nhost = x\netcd = http://e:2379\n"), 0);
+	f->c.cluster.host[0] = '\0';
+	assert_int_equal(cb_config_default_host(&f->c, "box 1", PATH,
+	    f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, PATH ":3: "));
+	assert_non_null(strstr(f->err, "'box 1'"));
+	assert_non_null(strstr(f->err, "set host = NAME"));
+	assert_string_equal(f->c.cluster.host, "");
+	assert_int_equal(cb_config_default_host(&f->c, "a23456789012345678901"
+	    "2345678901234567890123456789012345678901234", PATH, f->err,
+	    sizeof(f->err)), -EINVAL);
+	assert_int_equal(cb_config_default_host(&f->c, "", PATH, f->err,
+	    sizeof(f->err)), -EINVAL);
+	/* A host = line wins: gethostname() is not asked. */
+	assert_int_equal(parse(f, "host = mine\n"), 0);
+	assert_string_equal(f->c.cluster.host, "mine");
+}
+
+static void test_global_pools(void **state)
+{
+	struct fx *f = *state;
+	const struct cb_ctl_req *r;
+
+	assert_int_equal(parse(f, "pool g limit=40 global hold_max=60\n"
+	    "pool l limit=3\n"
+	    "etcd = http://e:2379\n"), 0);
+	r = &f->c.pools[0].req;
+	assert_int_equal(r->pool_keys, CB_POOL_SET_LIMIT | CB_POOL_SET_GLOBAL |
+	    CB_POOL_SET_HOLD_MAX);
+	assert_int_equal(r->limit, 40);
+	assert_int_equal(r->hold_max_s, 60);
+	assert_int_equal(f->c.pools[1].req.pool_keys, CB_POOL_SET_LIMIT);
+	cb_config_free(&f->c);
+
+	/* Merged: global on one line, limit= on another; hold_max= after
+	 * global; a later limit= keeps it global. */
+	cb_config_defaults(&f->c);
+	assert_int_equal(parse(f, "etcd = http://e:2379\n"
+	    "pool g global\npool g limit=5\npool g hold_max=86400\n"
+	    "pool g limit=6\n"), 0);
+	r = &f->c.pools[0].req;
+	assert_int_equal(r->pool_keys, CB_POOL_SET_LIMIT | CB_POOL_SET_GLOBAL |
+	    CB_POOL_SET_HOLD_MAX);
+	assert_int_equal(r->limit, 6);
+	assert_int_equal(r->hold_max_s, 86400);
+	/* local on a later line: a fixed pool again, hold_max= gone. */
+	assert_int_equal(parse(f, "pool g local\n"), 0);
+	assert_int_equal(r->pool_keys, CB_POOL_SET_LIMIT | CB_POOL_SET_LOCAL);
+	assert_int_equal(parse(f, "pool g global\n"), 0);
+	assert_int_equal(r->pool_keys, CB_POOL_SET_LIMIT | CB_POOL_SET_GLOBAL);
+	/* share= on a later line: a local share pool. */
+	assert_int_equal(parse(f, "pool g hold_max=9\npool g share=50\n"), 0);
+	assert_int_equal(r->pool_keys, CB_POOL_SET_SHARE);
+	cb_config_free(&f->c);
+
+	/* local and no etcd: a fixed pool, no cluster needed. */
+	cb_config_defaults(&f->c);
+	assert_int_equal(parse(f, "pool g limit=5 global\npool g local\n"),
+	    0);
+	assert_int_equal(f->c.pools[0].req.pool_keys, CB_POOL_SET_LIMIT |
+	    CB_POOL_SET_LOCAL);
+}
+
+static void test_global_pool_errors(void **state)
+{
+	struct fx *f = *state;
+	static const char etcd[] = "etcd = http://e:2379\n";
+	static const struct {
+		const char *text;
+		unsigned line;
+		const char *what;
+	} bad[] = {
+		/* The pool's first line after the file's end. */
+		{ "pool backend limit=8 global\n",
+		  2, "pool backend is global: needs etcd = ENDPOINTS" },
+		{ "pool g global\n", 2, "pool g is global: needs limit=" },
+		{ "pool g share=5\npool g global\n", 2,
+		  "pool g is global: needs limit=" },
+		{ "pool g share=5 global\n", 2, "global excludes share=" },
+		{ "pool g limit=5 global local\n", 2, "exclude each other" },
+		{ "pool default global\n", 2, "pool default follows the "
+		  "capacity" },
+		{ "pool default local\n", 2, "pool default" },
+		{ "pool default hold_max=5\n", 2, "pool default" },
+		/* hold_max= at the line that gives it. */
+		{ "pool g limit=5\npool g hold_max=60\n", 3,
+		  "pool g: hold_max= applies to global pools only" },
+		{ "pool g limit=5 hold_max=60 global\npool g local "
+		  "hold_max=1\n", 3, "hold_max= applies to global pools" },
+		{ "pool g limit=5 hold_max=0 global\n", 2, "hold_max '0'" },
+		{ "pool g limit=5 hold_max=86401 global\n", 2,
+		  "hold_max '86401' is too large (1..86400)" },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", i == 0 ? "#\n" : etcd,
+		    bad[i].text);
+		expect_error(f, text, bad[i].line, bad[i].what);
+		cb_config_free(&f->c);
+		cb_config_defaults(&f->c);
+	}
+	/* etcd after the pool: the file as a whole counts. */
+	assert_int_equal(parse(f, "pool backend limit=8 global\n"
+	    "etcd = http://e:2379\n"), 0);
+}
+
+static void test_cluster_diff(void **state)
+{
+	struct fx *f = *state;
+	struct cb_cluster_conf a, b;
+
+	(void)f;
+	memset(&a, 0, sizeof(a));
+	strlcpy(a.etcd, "http://e:1", sizeof(a.etcd));
+	strlcpy(a.cluster, "c", sizeof(a.cluster));
+	strlcpy(a.host, "h", sizeof(a.host));
+	a.lease_ttl_s = 10;
+	b = a;
+	assert_null(cb_config_cluster_diff(&a, &b));
+	strlcpy(b.etcd, "http://e:2", sizeof(b.etcd));
+	assert_string_equal(cb_config_cluster_diff(&a, &b), "etcd");
+	b = a;
+	strlcpy(b.cluster, "d", sizeof(b.cluster));
+	assert_string_equal(cb_config_cluster_diff(&a, &b), "cluster");
+	b = a;
+	strlcpy(b.host, "g", sizeof(b.host));
+	assert_string_equal(cb_config_cluster_diff(&a, &b), "host");
+	b = a;
+	b.lease_ttl_s = 11;
+	assert_string_equal(cb_config_cluster_diff(&a, &b), "lease_ttl");
+}
+
 /* capbrokerd -t prints what the file sets in its own syntax: parsing
  * the output gives the same configuration back. */
 static void test_print_round_trip(void **state)
@@ -568,6 +857,10 @@ static void test_print_round_trip(void **state)
 	    "group = root\n"
 	    "pool gpu limit=3 window=30\npool half share=50 observed=4\n"
 	    "pool default window=9\n"
+	    "pool g limit=40 global hold_max=120\npool g2 global\n"
+	    "pool g2 limit=7\npool back limit=2 global\npool back local\n"
+	    "etcd = http://e1:2379, https://[fd00::2]:2379\n"
+	    "cluster = prod\nhost = node-1\nlease_ttl = 30\n"
 	    "worker a ready 5\nworker b draining\nworker a not_ready 6\n"),
 	    0);
 	mem = open_memstream(&out, &outlen);
@@ -577,6 +870,14 @@ static void test_print_round_trip(void **state)
 	assert_non_null(strstr(out, "pool gpu limit=3 window=30\n"));
 	assert_non_null(strstr(out, "worker a not_ready 6\n"));
 	assert_non_null(strstr(out, "group = root\n"));
+	assert_non_null(strstr(out, "pool g limit=40 global hold_max=120\n"));
+	assert_non_null(strstr(out, "pool g2 limit=7 global\n"));
+	assert_non_null(strstr(out, "pool back limit=2 local\n"));
+	assert_non_null(strstr(out, "etcd = http://e1:2379,"
+	    "https://[fd00::2]:2379\n"));
+	assert_non_null(strstr(out, "cluster = prod\n"));
+	assert_non_null(strstr(out, "host = node-1\n"));
+	assert_non_null(strstr(out, "lease_ttl = 30\n"));
 
 	cb_config_defaults(&back);
 	mem = fmemopen(out, outlen, "r");
@@ -592,6 +893,8 @@ static void test_print_round_trip(void **state)
 	assert_int_equal(back.state_mode, 0640);
 	assert_int_equal(back.group, f->c.group);
 	assert_int_equal(back.admin_group, (gid_t)-1);
+	assert_null(cb_config_cluster_diff(&back.cluster, &f->c.cluster));
+	assert_string_equal(back.cluster.etcd, f->c.cluster.etcd);
 	assert_int_equal(back.npools, f->c.npools);
 	for (size_t i = 0; i < back.npools; i++) {
 		const struct cb_ctl_req *a = &f->c.pools[i].req;
@@ -603,6 +906,7 @@ static void test_print_round_trip(void **state)
 		assert_int_equal(a->share, b->share);
 		assert_int_equal(a->window_s, b->window_s);
 		assert_int_equal(a->observed, b->observed);
+		assert_int_equal(a->hold_max_s, b->hold_max_s);
 	}
 	assert_int_equal(back.nworkers, 2);
 	for (size_t i = 0; i < back.nworkers; i++) {
@@ -614,13 +918,26 @@ static void test_print_round_trip(void **state)
 	cb_config_free(&back);
 	free(out);
 
-	/* An override the file does not set stays unset. */
+	/* An override the file does not set stays unset; so does etcd
+	 * (printed as a comment), while the cluster's defaults are
+	 * spelled out. */
 	cb_config_free(&f->c);
 	cb_config_defaults(&f->c);
 	mem = open_memstream(&out, &outlen);
 	assert_int_equal(cb_config_print(&f->c, mem), 0);
 	fclose(mem);
 	assert_null(strstr(out, "\noverride ="));
+	assert_null(strstr(out, "\netcd ="));
+	assert_non_null(strstr(out, "\n# etcd: not set"));
+	assert_non_null(strstr(out, "\ncluster = capbroker\n"));
+	assert_non_null(strstr(out, "\nlease_ttl = 10\n"));
+	cb_config_defaults(&back);
+	mem = fmemopen(out, outlen, "r");
+	assert_int_equal(cb_config_parse(&back, mem, "printed", f->err,
+	    sizeof(f->err)), 0);
+	fclose(mem);
+	assert_string_equal(back.cluster.etcd, "");
+	cb_config_free(&back);
 	free(out);
 }
 
@@ -697,6 +1014,14 @@ int main(void)
 		CFG_TEST(test_pool_limit_counts_distinct_pools),
 		CFG_TEST(test_pool_errors_name_the_line),
 		CFG_TEST(test_load_directory),
+		CFG_TEST(test_cluster_keys),
+		CFG_TEST(test_cluster_endpoint_count),
+		CFG_TEST(test_cluster_errors),
+		CFG_TEST(test_cluster_without_etcd),
+		CFG_TEST(test_cluster_default_host),
+		CFG_TEST(test_global_pools),
+		CFG_TEST(test_global_pool_errors),
+		CFG_TEST(test_cluster_diff),
 		CFG_TEST(test_print_round_trip),
 		CFG_TEST(test_reload_status),
 	};

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "abi.h"
+#include "cluster.h"
 #include "pools.h"
 #include "proto.h"
 #include "segment.h"
@@ -87,12 +88,24 @@ static void test_source_table(void **state)
 {
 	(void)state;
 	assert_null(cb_limit_source(0));
-	assert_null(cb_limit_source(CB_LIMIT_SHARE + 1));
+	assert_null(cb_limit_source(CB_LIMIT_GLOBAL + 1));
 	assert_null(cb_limit_source(0xffffffffu));
 	assert_string_equal(cb_limit_source(CB_LIMIT_CAPACITY)->name,
 	    "capacity");
 	assert_string_equal(cb_limit_source(CB_LIMIT_FIXED)->name, "fixed");
 	assert_string_equal(cb_limit_source(CB_LIMIT_SHARE)->name, "share");
+	assert_string_equal(cb_limit_source(CB_LIMIT_GLOBAL)->name, "global");
+}
+
+/* A global pool's local limit is the cluster thread's share, which the
+ * publisher takes instead: the source itself gives nothing, whatever L
+ * and the capacity. */
+static void test_source_global(void **state)
+{
+	(void)state;
+	assert_int_equal(limit_of(CB_LIMIT_GLOBAL, 10, 100), 0);
+	assert_int_equal(limit_of(CB_LIMIT_GLOBAL, 65535, 65535), 0);
+	assert_int_equal(limit_of(CB_LIMIT_GLOBAL, 0, 0), 0);
 }
 
 static void test_source_capacity(void **state)
@@ -278,6 +291,124 @@ static void test_change_only_given_keys(void **state)
 	assert_int_equal(f->ps.observed[1], 7);
 	assert_string_equal(d->name, "batch");
 	assert_true(d->flags & CB_POOL_F_ACTIVE);
+}
+
+/* POOL SET global: kind CB_LIMIT_GLOBAL, def.value the cluster's L,
+ * hold_max_s defaulting to CB_HOLD_MAX_DEFAULT. */
+static void test_global_create(void **state)
+{
+	struct fx *f = *state;
+	struct cb_pool_def *d = &f->ps.def[1];
+
+	assert_int_equal(pool_set(f, "POOL SET g global"), -EINVAL);
+	assert_non_null(strstr(f->err, "limit="));
+	assert_false(d->flags & CB_POOL_F_ACTIVE);
+	assert_int_equal(pool_set(f, "POOL SET g global hold_max=5"),
+	    -EINVAL);
+	assert_false(d->flags & CB_POOL_F_ACTIVE);
+
+	assert_int_equal(pool_set(f, "POOL SET g limit=40 global"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(d->value, 40);
+	assert_int_equal(d->hold_max_s, CB_HOLD_MAX_DEFAULT);
+	assert_int_equal(d->hold_max_s, 300);
+	assert_int_equal(d->window_ms, CB_DEFAULT_WINDOW_MS);
+
+	assert_int_equal(pool_set(f,
+	    "POOL SET h limit=7 global hold_max=86400 window=9"), 2);
+	assert_int_equal(f->ps.def[2].kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(f->ps.def[2].value, 7);
+	assert_int_equal(f->ps.def[2].hold_max_s, 86400);
+	assert_int_equal(f->ps.def[2].window_ms, 9000);
+}
+
+/* limit= on a global pool changes L and keeps it global; hold_max=
+ * alone changes the hold bound; global again keeps hold_max. */
+static void test_global_change(void **state)
+{
+	struct fx *f = *state;
+	struct cb_pool_def *d = &f->ps.def[1];
+
+	assert_int_equal(pool_set(f, "POOL SET g limit=40 global "
+	    "hold_max=60"), 1);
+	assert_int_equal(pool_set(f, "POOL SET g limit=50"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(d->value, 50);
+	assert_int_equal(d->hold_max_s, 60);
+	assert_int_equal(pool_set(f, "POOL SET g hold_max=120"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(d->value, 50);
+	assert_int_equal(d->hold_max_s, 120);
+	assert_int_equal(pool_set(f, "POOL SET g global window=5"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(d->value, 50);
+	assert_int_equal(d->hold_max_s, 120);
+	assert_int_equal(d->window_ms, 5000);
+}
+
+/* global on a fixed pool keeps its value as L; on a share pool it
+ * needs limit=.  local makes a global pool fixed at L, share= a share
+ * pool; a local pool has no hold_max and refuses one. */
+static void test_global_local_switch(void **state)
+{
+	struct fx *f = *state;
+	struct cb_pool_def *d = &f->ps.def[1];
+
+	assert_int_equal(pool_set(f, "POOL SET p limit=8"), 1);
+	assert_int_equal(pool_set(f, "POOL SET p hold_max=10"), -EINVAL);
+	assert_non_null(strstr(f->err, "global"));
+	assert_int_equal(d->kind, CB_LIMIT_FIXED);
+	assert_int_equal(d->hold_max_s, 0);
+	assert_int_equal(pool_set(f, "POOL SET p global"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(d->value, 8);
+	assert_int_equal(d->hold_max_s, CB_HOLD_MAX_DEFAULT);
+
+	assert_int_equal(pool_set(f, "POOL SET p local"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_FIXED);
+	assert_int_equal(d->value, 8);
+	assert_int_equal(d->hold_max_s, 0);
+	/* local on a local pool: nothing changes. */
+	assert_int_equal(pool_set(f, "POOL SET p local"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_FIXED);
+	assert_int_equal(d->value, 8);
+
+	assert_int_equal(pool_set(f, "POOL SET p global hold_max=30"), 1);
+	assert_int_equal(d->hold_max_s, 30);
+	assert_int_equal(pool_set(f, "POOL SET p share=25"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_SHARE);
+	assert_int_equal(d->value, 25);
+	assert_int_equal(d->hold_max_s, 0);
+	assert_int_equal(pool_set(f, "POOL SET p local"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_SHARE);
+	/* A share pool has no count to keep as L. */
+	assert_int_equal(pool_set(f, "POOL SET p global"), -EINVAL);
+	assert_non_null(strstr(f->err, "limit="));
+	assert_int_equal(d->kind, CB_LIMIT_SHARE);
+	assert_int_equal(d->value, 25);
+	assert_int_equal(pool_set(f, "POOL SET p global limit=6"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_GLOBAL);
+	assert_int_equal(d->value, 6);
+	/* local with limit=: fixed at the new value. */
+	assert_int_equal(pool_set(f, "POOL SET p local limit=3"), 1);
+	assert_int_equal(d->kind, CB_LIMIT_FIXED);
+	assert_int_equal(d->value, 3);
+}
+
+/* Pool default follows the capacity: no scope, no hold_max. */
+static void test_global_not_default(void **state)
+{
+	struct fx *f = *state;
+	struct cb_pool_def *d = &f->ps.def[0];
+
+	assert_int_equal(pool_set(f, "POOL SET default global"), -EINVAL);
+	assert_non_null(strstr(f->err, "default"));
+	assert_int_equal(pool_set(f, "POOL SET default limit=5 global"),
+	    -EINVAL);
+	assert_int_equal(pool_set(f, "POOL SET default local"), -EINVAL);
+	assert_int_equal(pool_set(f, "POOL SET default hold_max=5"), -EINVAL);
+	assert_int_equal(d->kind, CB_LIMIT_CAPACITY);
+	assert_int_equal(d->hold_max_s, 0);
 }
 
 static void test_pools_are_independent(void **state)
@@ -535,6 +666,16 @@ static void test_parse_pool_requests(void **state)
 		"POOL SET a observed=65536",
 		"POOL SET a limit=1 limit=2",
 		"POOL SET a speed=3",
+		"POOL SET a limit=1 global local",
+		"POOL SET a limit=1 global global",
+		"POOL SET a local local",
+		"POOL SET a share=5 global",
+		"POOL SET a local hold_max=5",
+		"POOL SET a global hold_max=0",
+		"POOL SET a global hold_max=86401",
+		"POOL SET a global hold_max=",
+		"POOL SET a hold_max=1 hold_max=2",
+		"POOL SET a globally",
 		"POOL SET a limit",
 		"POOL SET a/b limit=1",
 		"POOL SET abcdefghijklmnopqrstuvwxyz012345 limit=1",
@@ -557,6 +698,18 @@ static void test_parse_pool_requests(void **state)
 	assert_int_equal(strlen(req.pool), CB_POOL_NAME_MAX);
 	req = req_of("POOL LIST");
 	assert_int_equal(req.verb, CB_CTL_POOL_LIST);
+	req = req_of("POOL SET g limit=9 global hold_max=86400");
+	assert_int_equal(req.pool_keys, CB_POOL_SET_LIMIT |
+	    CB_POOL_SET_GLOBAL | CB_POOL_SET_HOLD_MAX);
+	assert_int_equal(req.limit, 9);
+	assert_int_equal(req.hold_max_s, 86400);
+	req = req_of("POOL SET g hold_max=1");
+	assert_int_equal(req.pool_keys, CB_POOL_SET_HOLD_MAX);
+	assert_int_equal(req.hold_max_s, 1);
+	req = req_of("POOL SET g local limit=2");
+	assert_int_equal(req.pool_keys, CB_POOL_SET_LOCAL | CB_POOL_SET_LIMIT);
+	req = req_of("POOL SET g share=5 local");
+	assert_int_equal(req.pool_keys, CB_POOL_SET_LOCAL | CB_POOL_SET_SHARE);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -660,10 +813,15 @@ int main(void)
 		cmocka_unit_test(test_source_capacity),
 		cmocka_unit_test(test_source_fixed),
 		cmocka_unit_test(test_source_share),
+		cmocka_unit_test(test_source_global),
 		POOL_TEST(test_init),
 		POOL_TEST(test_create_fixed),
 		POOL_TEST(test_create_share_with_everything),
 		POOL_TEST(test_create_needs_limit_or_share),
+		POOL_TEST(test_global_create),
+		POOL_TEST(test_global_change),
+		POOL_TEST(test_global_local_switch),
+		POOL_TEST(test_global_not_default),
 		POOL_TEST(test_default_pool),
 		POOL_TEST(test_change_only_given_keys),
 		POOL_TEST(test_pools_are_independent),

@@ -136,6 +136,37 @@ static void test_worker_del_list(void **state)
 	expect_ok(" WORKER  LIST ", CB_CTL_WORKER_LIST);
 }
 
+/* POOL SET's scope words (issue 15): global, local, hold_max=; the
+ * combinations one request cannot mean are refused with their reason,
+ * and the usage names the new words. */
+static void test_pool_set_scope(void **state)
+{
+	(void)state;
+	expect_ok("POOL SET g limit=10 global hold_max=60", CB_CTL_POOL_SET);
+	assert_int_equal(req.pool_keys, CB_POOL_SET_LIMIT |
+	    CB_POOL_SET_GLOBAL | CB_POOL_SET_HOLD_MAX);
+	assert_int_equal(req.limit, 10);
+	assert_int_equal(req.hold_max_s, 60);
+	expect_ok("POOL SET g local", CB_CTL_POOL_SET);
+	assert_int_equal(req.pool_keys, CB_POOL_SET_LOCAL);
+	assert_int_equal(req.hold_max_s, 0);
+	expect_ok("POOL SET g global", CB_CTL_POOL_SET);
+	assert_int_equal(req.pool_keys, CB_POOL_SET_GLOBAL);
+	expect_error("POOL SET g global local", -EINVAL,
+	    "global and local exclude each other");
+	expect_error("POOL SET g share=5 global", -EINVAL,
+	    "global excludes share=");
+	expect_error("POOL SET g local hold_max=5", -EINVAL,
+	    "hold_max= applies to global pools only");
+	expect_error("POOL SET g global global", -EINVAL, "global given twice");
+	expect_error("POOL SET g global hold_max=0", -EINVAL, "hold_max '0'");
+	expect_error("POOL SET g global hold_max=86401", -EINVAL,
+	    "(1..86400)");
+	expect_error("POOL SET g speed=1", -EINVAL, "hold_max, global, local");
+	expect_error("POOL SHOW g", -EINVAL,
+	    "[global|local] [hold_max=S]");
+}
+
 /* POOL DEL NAME [force] (issue 13, item 11). */
 static void test_pool_del(void **state)
 {
@@ -558,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_worker_id_63),
 		cmocka_unit_test(test_worker_del_list),
 		cmocka_unit_test(test_pool_del),
+		cmocka_unit_test(test_pool_set_scope),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_empty_and_blank),
 		cmocka_unit_test(test_unknown_and_lowercase_verbs),
