@@ -558,7 +558,7 @@ static uint32_t fair_target(const struct pool_state *ps,
 }
 
 /* This host's demand of pool p: in use + queued + refusals since the
- * last tick, at most L. */
+ * last tick (when full), at most L. */
 static uint32_t local_demand(struct cb_broker *b, int p,
     struct pool_state *ps)
 {
@@ -569,7 +569,12 @@ static uint32_t local_demand(struct cb_broker *b, int p,
 
 	cb_pools_busy(b->seg.slots, p, &busy);
 	d = (uint64_t)busy.held + busy.launching + busy.queued;
-	if (rej > ps->rejected_seen)
+	/* Refusals are unmet demand only while the pool is full now: a
+	 * host whose load just stopped would otherwise keep asking for a
+	 * period more. */
+	if (rej > ps->rejected_seen && busy.held + busy.launching >=
+	    atomic_load_explicit(&b->cluster.local_limit[p],
+	    memory_order_relaxed))
 		d += rej - ps->rejected_seen;
 	ps->rejected_seen = rej;
 	return d > ps->limit ? ps->limit : (uint32_t)d;
