@@ -4,12 +4,15 @@
  *   cbglobal validate POOL LIMIT NAME...
  *       Attach read-only to every broker NAME and sample, as fast as it
  *       can until SIGTERM, the units in use of POOL (held + launching,
- *       cb_pool_info) on all of them together.  Prints one line when
- *       it ends, and on SIGUSR1:
- *           samples N max M over K
- *       (K: samples whose sum was above LIMIT).  Exit 0 if none was,
- *       1 otherwise, 2 on a setup error.  A broker that cannot be read
- *       at a sample (restarting) counts what it last showed.
+ *       cb_pool_info) on all of them together, each sample a double
+ *       collect (validate()).  Prints one line when it ends, and on
+ *       SIGUSR1:
+ *           samples N max M over K torn T
+ *       (K: samples whose sum was above LIMIT, each of the first five
+ *       also printed as "over at MS: U1 U2 ..."; T: samples whose two
+ *       rounds disagreed, not judged).  Exit 0 if none was over, 1
+ *       otherwise, 2 on a setup error.  A broker that cannot be read at
+ *       a sample (restarting) counts what it last showed.
  *
  *   cbglobal hammer NAME POOL HOLD_MS [GAP_MS]
  *       Reserve POOL (fail fast) in a loop, hold each unit HOLD_MS,
@@ -57,12 +60,44 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Units in use of broker i's pool (held + launching), or its last
+ * value when it cannot be read now (restarting). */
+static uint32_t in_use(cb_client **c, int *pool, uint32_t *last,
+    char **names, const char *pool_name, int i)
+{
+	struct cb_pool_info pi;
+
+	if (c[i] == NULL && cb_open(&c[i], names[i], CB_OPEN_RDONLY) < 0)
+		c[i] = NULL;
+	if (c[i] != NULL && pool[i] < 0)
+		pool[i] = cb_pool(c[i], pool_name);
+	if (c[i] != NULL && pool[i] >= 0 && cb_pool_info(c[i], pool[i],
+	    &pi) == 0)
+		last[i] = pi.held + pi.launching;
+	if (c[i] != NULL && cb_broker_check(c[i]) == -EPROTO) {
+		/* Retired (a restart replaced it): again next time. */
+		cb_close(c[i]);
+		c[i] = NULL;
+		pool[i] = -1;
+	}
+	return last[i];
+}
+
+/*
+ * A sample is a double collect: every broker read, then every broker
+ * read again.  Only when both rounds agree is their sum what was in
+ * use at one instant (between the rounds); a sampler descheduled in
+ * the middle of a round (this machine runs brokers, etcd members and
+ * clients on two cores) could otherwise add one broker's units before
+ * a move to another's after it.  Disagreeing samples are counted as
+ * torn and not judged.
+ */
 static int validate(int argc, char **argv)
 {
 	cb_client *c[MAXB] = { 0 };
 	int pool[MAXB];
-	uint32_t last[MAXB] = { 0 }, limit = (uint32_t)atoi(argv[3]);
-	unsigned long long samples = 0, over = 0;
+	uint32_t last[MAXB] = { 0 }, a[MAXB], limit = (uint32_t)atoi(argv[3]);
+	unsigned long long samples = 0, over = 0, torn = 0;
 	uint32_t max = 0;
 	int n = argc - 4;
 
@@ -72,41 +107,38 @@ static int validate(int argc, char **argv)
 		pool[i] = -1;
 	while (!stop) {
 		uint32_t sum = 0;
+		int same = 1;
 
+		for (int i = 0; i < n; i++)
+			a[i] = in_use(c, pool, last, argv + 4, argv[2], i);
 		for (int i = 0; i < n; i++) {
-			struct cb_pool_info pi;
-
-			if (c[i] == NULL && cb_open(&c[i], argv[4 + i],
-			    CB_OPEN_RDONLY) < 0)
-				c[i] = NULL;
-			if (c[i] != NULL && pool[i] < 0)
-				pool[i] = cb_pool(c[i], argv[2]);
-			if (c[i] != NULL && pool[i] >= 0 &&
-			    cb_pool_info(c[i], pool[i], &pi) == 0)
-				last[i] = pi.held + pi.launching;
-			if (c[i] != NULL && cb_broker_check(c[i]) == -EPROTO) {
-				/* Retired (a restart replaced it): again. */
-				cb_close(c[i]);
-				c[i] = NULL;
-				pool[i] = -1;
-			}
-			sum += last[i];
+			same &= in_use(c, pool, last, argv + 4, argv[2], i) ==
+			    a[i];
+			sum += a[i];
+		}
+		if (!same) {
+			torn++;
+			continue;
 		}
 		samples++;
 		if (sum > max)
 			max = sum;
-		if (sum > limit)
-			over++;
+		if (sum > limit && over++ < 5) {
+			printf("over at %lld ms:", now_ms());
+			for (int i = 0; i < n; i++)
+				printf(" %u", a[i]);
+			printf("\n");
+		}
 		if (report) {
 			report = 0;
-			printf("samples %llu max %u over %llu\n", samples, max,
-			    over);
-			fflush(stdout);
+			printf("samples %llu max %u over %llu torn %llu\n",
+			    samples, max, over, torn);
 		}
 		if (samples % 64 == 0)
 			sched_yield();
 	}
-	printf("samples %llu max %u over %llu\n", samples, max, over);
+	printf("samples %llu max %u over %llu torn %llu\n", samples, max,
+	    over, torn);
 	for (int i = 0; i < n; i++)
 		if (c[i] != NULL)
 			cb_close(c[i]);
