@@ -43,6 +43,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@
 
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
+#include <urcu/wfcqueue.h>
 
 #include "broker.h"
 #include "clock.h"
@@ -997,6 +999,10 @@ void cb_cluster_init(struct cb_cluster *c)
 	c->wake_fd = -1;
 }
 
+static int launcher_init(struct cb_cluster *c);
+static int launcher_start(struct cb_broker *b);
+static void launcher_stop(struct cb_cluster *c);
+
 /*
  * Before the first publish: a broker restarted on its segments carries
  * on from them (the lease id, the shares' deadline and the local
@@ -1015,8 +1021,10 @@ void cb_cluster_adopt(struct cb_broker *b)
 	if (!c->on)
 		return;
 	pv = calloc(1, sizeof(*pv));
-	if (pv == NULL)
+	if (pv == NULL || launcher_init(c) < 0) {
+		free(pv);
 		return;
+	}
 	c->priv = pv;
 	if (cb_seqlock_read(&blk->seq, (char *)&old + sizeof(old.seq),
 	    (const char *)blk + sizeof(blk->seq), sizeof(old) -
@@ -1101,7 +1109,7 @@ int cb_cluster_start(struct cb_broker *b)
 	if (r != 0)
 		return -r;
 	c->running = true;
-	return 0;
+	return launcher_start(b);
 }
 
 void cb_cluster_kick(struct cb_broker *b)
@@ -1131,4 +1139,329 @@ void cb_cluster_stop(struct cb_broker *b)
 	c->wake_fd = -1;
 	free(c->priv);
 	c->priv = NULL;
+	launcher_stop(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* Global launches (cluster.h): the launch thread.                   */
+
+struct launch_node {
+	struct cds_wfcq_node node;
+	struct cb_launch_job job;
+};
+
+struct launcher {
+	struct cds_wfcq_head in_head, done_head;
+	struct cds_wfcq_tail in_tail, done_tail;
+	_Atomic uint32_t queued;        /* jobs submitted, not yet popped */
+	int in_fd;                      /* eventfd: a job, or stop */
+	int done_fd;                    /* eventfd: an answer */
+	struct cb_etcd *etcd;           /* the launch thread's own */
+	pthread_t thread;
+	bool running;
+	_Atomic bool stop;
+	char prefix[96];                /* K */
+};
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void job_fail(struct cb_launch_job *j, int err, const char *msg,
+    struct cb_etcd *e)
+{
+	j->err = err;
+	snprintf(j->msg, sizeof(j->msg), "%s%s%s", msg, e ? ": " : "",
+	    e ? cb_etcd_error(e) : "");
+}
+
+/*
+ * One LAUNCH: count the live launch keys of the pool at a revision; if
+ * observed + count + 1 <= L, put a new key under a new lease of TTL
+ * window, in a transaction that holds only if no key under the prefix
+ * was modified after that revision.  A lost race reads again (a few
+ * times, then -EAGAIN).
+ */
+static void do_launch(struct launcher *ln, struct cb_launch_job *j)
+{
+	struct cb_etcd *e = ln->etcd;
+	char prefix[KEY_MAX - 20], key[KEY_MAX], val[24];
+	uint32_t window_s = (j->window_ms + 999) / 1000;
+
+	if (window_s == 0)
+		window_s = 1;
+	snprintf(prefix, sizeof(prefix), "%spool/%s/launch/", ln->prefix,
+	    j->name);
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct cb_etcd_range rg;
+		struct cb_etcd_lease l;
+		struct cb_etcd_compare cmp[2];
+		struct cb_etcd_op put;
+		struct cb_etcd_txn txn;
+		struct cb_etcd_txn_result res;
+		uint64_t now = realtime_ms(), first = 0;
+		size_t live;
+		int r, n;
+
+		r = cb_etcd_range(e, prefix, &rg);
+		if (r < 0) {
+			job_fail(j, r, "etcd", e);
+			return;
+		}
+		live = rg.nkvs;
+		for (size_t i = 0; i < rg.nkvs; i++) {
+			char buf[24];
+			const char *errstr;
+			long long x;
+
+			if (rg.kvs[i].value_len == 0 ||
+			    rg.kvs[i].value_len >= sizeof(buf))
+				continue;
+			memcpy(buf, rg.kvs[i].value, rg.kvs[i].value_len);
+			buf[rg.kvs[i].value_len] = '\0';
+			x = strtonum(buf, 0, LLONG_MAX, &errstr);
+			if (errstr == NULL && (first == 0 ||
+			    (uint64_t)x < first))
+				first = (uint64_t)x;
+		}
+		cb_etcd_range_free(&rg);
+		if ((uint64_t)j->observed + live + 1 > j->limit) {
+			uint64_t wait = first > now ? first - now : 1;
+
+			if (wait > j->window_ms)
+				wait = j->window_ms;
+			j->err = -EAGAIN;
+			j->retry_ms = (uint32_t)wait;
+			snprintf(j->msg, sizeof(j->msg), "fleet cap: %u "
+			    "observed + %zu launching of %u", j->observed,
+			    live, j->limit);
+			return;
+		}
+		r = cb_etcd_lease_grant(e, window_s, &l);
+		if (r < 0) {
+			job_fail(j, r, "etcd lease", e);
+			return;
+		}
+		snprintf(key, sizeof(key), "%spool/%s/launch/%016" PRIx64,
+		    ln->prefix, j->name, (uint64_t)l.id);
+		n = snprintf(val, sizeof(val), "%" PRIu64,
+		    now + (uint64_t)window_s * 1000u);
+		cmp[0] = (struct cb_etcd_compare){ .key = prefix,
+		    .prefix = true, .target = CB_ETCD_MOD, .cmp = CB_ETCD_LT,
+		    .number = rg.revision + 1 };
+		cmp[1] = (struct cb_etcd_compare){ .key = key,
+		    .target = CB_ETCD_CREATE, .cmp = CB_ETCD_EQ, .number = 0 };
+		put = (struct cb_etcd_op){ .kind = CB_ETCD_OP_PUT, .key = key,
+		    .value = val, .value_len = (size_t)n, .lease = l.id };
+		txn = (struct cb_etcd_txn){ .compare = cmp, .ncompare = 2,
+		    .success = &put, .nsuccess = 1 };
+		r = cb_etcd_txn_run(e, &txn, &res);
+		if (r < 0) {
+			(void)cb_etcd_lease_revoke(e, l.id);
+			job_fail(j, r, "etcd", e);
+			return;
+		}
+		n = res.succeeded;
+		cb_etcd_txn_result_free(&res);
+		if (n) {
+			j->err = 0;
+			j->result_id = (uint64_t)l.id;
+			return;
+		}
+		/* Another launch (or release) since we counted: again. */
+		(void)cb_etcd_lease_revoke(e, l.id);
+	}
+	j->err = -EAGAIN;
+	j->retry_ms = 10;
+	snprintf(j->msg, sizeof(j->msg), "contended: launches of other "
+	    "hosts changed the count 8 times running");
+}
+
+/* One UNLAUNCH: delete the launch's key and its lease.  -ESTALE if the
+ * key is gone (released, or aged out). */
+static void do_unlaunch(struct launcher *ln, struct cb_launch_job *j)
+{
+	struct cb_etcd *e = ln->etcd;
+	char key[KEY_MAX];
+	int64_t deleted = 0;
+	int r;
+
+	snprintf(key, sizeof(key), "%spool/%s/launch/%016" PRIx64,
+	    ln->prefix, j->name, j->id);
+	r = cb_etcd_delete(e, key, &deleted);
+	if (r < 0) {
+		job_fail(j, r, "etcd", e);
+		return;
+	}
+	if (deleted == 0) {
+		j->err = -ESTALE;
+		snprintf(j->msg, sizeof(j->msg), "no launch %016" PRIx64
+		    " in pool %s (released, or aged out)", j->id, j->name);
+		return;
+	}
+	(void)cb_etcd_lease_revoke(e, (int64_t)j->id);
+	j->err = 0;
+}
+
+static void *launch_main(void *arg)
+{
+	struct launcher *ln = arg;
+	uint64_t one = 1, n;
+
+	while (!atomic_load_explicit(&ln->stop, memory_order_acquire)) {
+		struct pollfd pfd = { .fd = ln->in_fd, .events = POLLIN };
+		struct cds_wfcq_node *node;
+
+		while ((node = __cds_wfcq_dequeue_blocking(&ln->in_head,
+		    &ln->in_tail)) != NULL) {
+			struct launch_node *ev = caa_container_of(node,
+			    struct launch_node, node);
+
+			if (ev->job.unlaunch)
+				do_unlaunch(ln, &ev->job);
+			else
+				do_launch(ln, &ev->job);
+			cds_wfcq_node_init(&ev->node);
+			cds_wfcq_enqueue(&ln->done_head, &ln->done_tail,
+			    &ev->node);
+			if (write(ln->done_fd, &one, sizeof(one)) < 0)
+				log_warn("cluster: eventfd write");
+		}
+		if (poll(&pfd, 1, -1) > 0)
+			(void)read(ln->in_fd, &n, sizeof(n));
+	}
+	return NULL;
+}
+
+static int launcher_start(struct cb_broker *b)
+{
+	struct cb_cluster *c = &b->cluster;
+	struct launcher *ln = c->launch;
+	struct cb_etcd_opts o = { 0 };
+	char err[CB_ETCD_ERRMSG_MAX];
+	int r;
+
+	snprintf(ln->prefix, sizeof(ln->prefix), "/capbroker/%s/",
+	    c->conf.cluster);
+	o.timeout_ms = 2000;
+	o.connect_timeout_ms = 500;
+	r = cb_etcd_open(&ln->etcd, c->conf.etcd, &o, err, sizeof(err));
+	if (r < 0) {
+		log_errx("etcd = %s: %s", c->conf.etcd, err);
+		return r;
+	}
+	r = pthread_create(&ln->thread, NULL, launch_main, ln);
+	if (r != 0) {
+		cb_etcd_close(ln->etcd);
+		ln->etcd = NULL;
+		return -r;
+	}
+	ln->running = true;
+	return 0;
+}
+
+static void launcher_stop(struct cb_cluster *c)
+{
+	struct launcher *ln = c->launch;
+	struct cds_wfcq_node *node;
+	uint64_t one = 1;
+
+	if (ln == NULL)
+		return;
+	if (ln->running) {
+		atomic_store_explicit(&ln->stop, true, memory_order_release);
+		if (write(ln->in_fd, &one, sizeof(one)) < 0)
+			log_warn("cluster: eventfd write");
+		pthread_join(ln->thread, NULL);
+		ln->running = false;
+	}
+	while ((node = __cds_wfcq_dequeue_blocking(&ln->in_head,
+	    &ln->in_tail)) != NULL)
+		free(caa_container_of(node, struct launch_node, node));
+	while ((node = __cds_wfcq_dequeue_blocking(&ln->done_head,
+	    &ln->done_tail)) != NULL)
+		free(caa_container_of(node, struct launch_node, node));
+	if (ln->etcd != NULL)
+		cb_etcd_close(ln->etcd);
+	close(ln->in_fd);
+	close(ln->done_fd);
+	free(ln);
+	c->launch = NULL;
+}
+
+int cb_cluster_launch_submit(struct cb_broker *b,
+    const struct cb_launch_job *job)
+{
+	struct launcher *ln = b->cluster.launch;
+	struct launch_node *ev;
+	uint64_t one = 1;
+
+	if (ln == NULL || !ln->running)
+		return -ENOTCONN;
+	if (atomic_load_explicit(&ln->queued, memory_order_relaxed) >=
+	    CB_LAUNCH_QUEUE_MAX)
+		return -EAGAIN;
+	ev = malloc(sizeof(*ev));
+	if (ev == NULL)
+		return -ENOMEM;
+	ev->job = *job;
+	atomic_fetch_add_explicit(&ln->queued, 1, memory_order_relaxed);
+	cds_wfcq_node_init(&ev->node);
+	cds_wfcq_enqueue(&ln->in_head, &ln->in_tail, &ev->node);
+	if (write(ln->in_fd, &one, sizeof(one)) < 0)
+		log_warn("cluster: eventfd write");
+	return 0;
+}
+
+int cb_cluster_done_fd(struct cb_broker *b)
+{
+	struct launcher *ln = b->cluster.launch;
+
+	return ln != NULL ? ln->done_fd : -1;
+}
+
+int cb_cluster_done_pop(struct cb_broker *b, struct cb_launch_job *job)
+{
+	struct launcher *ln = b->cluster.launch;
+	struct cds_wfcq_node *node;
+	struct launch_node *ev;
+	uint64_t n;
+
+	if (ln == NULL)
+		return 0;
+	(void)read(ln->done_fd, &n, sizeof(n));
+	node = __cds_wfcq_dequeue_blocking(&ln->done_head, &ln->done_tail);
+	if (node == NULL)
+		return 0;
+	ev = caa_container_of(node, struct launch_node, node);
+	*job = ev->job;
+	free(ev);
+	atomic_fetch_sub_explicit(&ln->queued, 1, memory_order_relaxed);
+	return 1;
+}
+
+static int launcher_init(struct cb_cluster *c)
+{
+	struct launcher *ln = calloc(1, sizeof(*ln));
+
+	if (ln == NULL)
+		return -ENOMEM;
+	cds_wfcq_init(&ln->in_head, &ln->in_tail);
+	cds_wfcq_init(&ln->done_head, &ln->done_tail);
+	ln->in_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ln->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ln->in_fd < 0 || ln->done_fd < 0) {
+		if (ln->in_fd >= 0)
+			close(ln->in_fd);
+		if (ln->done_fd >= 0)
+			close(ln->done_fd);
+		free(ln);
+		return -errno;
+	}
+	c->launch = ln;
+	return 0;
 }

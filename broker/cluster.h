@@ -63,7 +63,50 @@ struct cb_cluster {
 	int wake_fd;                    /* eventfd: stop, or a pool change */
 	struct cb_etcd *etcd;
 	void *priv;                     /* cluster.c's state */
+	void *launch;                   /* cluster.c's launch thread */
 };
+
+/*
+ * Global launches (the fleet cap across hosts): each is an etcd
+ * transaction of its own, run by the cluster's launch thread (its own
+ * etcd client, so that launches never delay a renewal).  The control
+ * socket (main thread) submits LAUNCH and UNLAUNCH requests and gets
+ * the answers back through cb_cluster_done_fd() (an eventfd it polls)
+ * and cb_cluster_done_pop().  Keys, under K pool/P/launch/:
+ *   LEASE   the launch's key, named by its own lease (hex), TTL the
+ *           pool's window: it ages out by itself; the value is its
+ *           expiry, CLOCK_REALTIME ms (a hint for retry-after).
+ * A launch is admitted iff observed + live launch keys + 1 <= L, by a
+ * transaction that puts the new key only if no key under the prefix
+ * changed since it counted them (a key that expired meanwhile only
+ * lowers the count), so admissions are exact across hosts.
+ */
+struct cb_launch_job {
+	uint64_t conn;          /* the control connection's id */
+	int unlaunch;           /* 0: LAUNCH, 1: UNLAUNCH */
+	int pool;
+	char name[CB_POOL_NAME_MAX + 1];
+	uint32_t limit;         /* L */
+	uint32_t window_ms;
+	uint32_t observed;      /* LAUNCH */
+	uint64_t id;            /* UNLAUNCH: the launch's lease */
+	/* The answer: */
+	int err;                /* 0 or a negative errno */
+	uint64_t result_id;     /* LAUNCH: the new launch's id */
+	uint32_t retry_ms;      /* -EAGAIN: when the first one expires */
+	char msg[160];
+};
+
+#define CB_LAUNCH_QUEUE_MAX 256
+
+/* Queue a job (main thread).  -EAGAIN: CB_LAUNCH_QUEUE_MAX queued;
+ * -ENOTCONN: no cluster. */
+int cb_cluster_launch_submit(struct cb_broker *b,
+    const struct cb_launch_job *job);
+/* The eventfd that becomes readable when answers are ready (-1: none). */
+int cb_cluster_done_fd(struct cb_broker *b);
+/* Take one answer; 1 if *job was filled, 0 if none is left. */
+int cb_cluster_done_pop(struct cb_broker *b, struct cb_launch_job *job);
 
 /* Zero c (no cluster). */
 void cb_cluster_init(struct cb_cluster *c);

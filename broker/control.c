@@ -68,6 +68,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <bsd/string.h>
 #include <urcu.h>
 
 #include "broker.h"
@@ -113,6 +114,9 @@ struct conn {
 	uint64_t line_ns;        /* CUT_MS counts from here */
 	int client;              /* HELLO: client-table index, else -1 */
 	uint64_t owner;          /* HELLO: its owner word */
+	uint64_t id;             /* names it to the cluster's launch thread */
+	int pending;             /* a LAUNCH/UNLAUNCH awaits its answer: no
+	                            more lines are read until it comes */
 	LIST_ENTRY(conn) link;
 };
 
@@ -158,6 +162,9 @@ static struct cb_pollable listen_poll = { CB_POLL_LISTEN };
 /* The tick's timerfd comes back through cb_control_io() (control.h). */
 static struct cb_pollable tick_poll = { CB_POLL_CONN };
 static int tick_fd = -1;
+/* The cluster's launch answers (cluster.h): its eventfd, in our set. */
+static struct cb_pollable done_poll = { CB_POLL_CONN };
+static uint64_t next_conn_id;
 
 /* Keep one descriptor in reserve, if we can (see the top). */
 static void spare_take(void)
@@ -251,7 +258,7 @@ static int conn_may_idle(const struct conn *c)
 /* Whether the next request line of c may be handled now. */
 static int conn_may_read(const struct conn *c)
 {
-	return !c->closing && c->outlen < OUT_HIGH;
+	return !c->closing && !c->pending && c->outlen < OUT_HIGH;
 }
 
 static int out_reserve(struct conn *c, size_t more)
@@ -790,6 +797,94 @@ static void log_denied(const struct cb_ctl_req *req, const struct conn *c)
 	}
 }
 
+/*
+ * LAUNCH and UNLAUNCH of a global pool (cluster.h): handed to the
+ * cluster's launch thread, which asks etcd; the connection reads no
+ * more lines until the answer comes back (launch_answers()), so the
+ * main loop never waits for etcd.
+ */
+static void do_launch(struct cb_broker *b, struct conn *c,
+    const struct cb_ctl_req *req)
+{
+	struct cb_pool_def def[CB_MAX_POOLS];
+	uint32_t observed[CB_MAX_POOLS];
+	struct cb_launch_job job;
+	int p, r;
+
+	cb_pools_copy(&b->pools, def, observed);
+	for (p = 0; p < CB_MAX_POOLS; p++)
+		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
+		    strcmp(def[p].name, req->pool) == 0)
+			break;
+	if (p == CB_MAX_POOLS) {
+		reply_err(c, ENOENT, "no pool '%s'", req->pool);
+		return;
+	}
+	if (def[p].kind != CB_LIMIT_GLOBAL) {
+		reply_err(c, EINVAL, "pool %s is local: its launches are "
+		    "admitted by the client library (cb_reserve)", req->pool);
+		return;
+	}
+	memset(&job, 0, sizeof(job));
+	job.conn = c->id;
+	job.unlaunch = req->verb == CB_CTL_UNLAUNCH;
+	job.pool = p;
+	strlcpy(job.name, def[p].name, sizeof(job.name));
+	job.limit = def[p].value;
+	job.window_ms = def[p].window_ms ? def[p].window_ms :
+	    CB_DEFAULT_WINDOW_MS;
+	job.observed = req->observed > observed[p] ? req->observed :
+	    observed[p];
+	job.id = req->launch_id;
+	r = cb_cluster_launch_submit(b, &job);
+	if (r == -EAGAIN) {
+		reply_err(c, EAGAIN, "retry_after_ms=100 %d launches are "
+		    "already waiting for etcd", CB_LAUNCH_QUEUE_MAX);
+		return;
+	}
+	if (r < 0) {
+		reply_err(c, -r, "the cluster's launch thread is not running");
+		return;
+	}
+	c->pending = 1;
+}
+
+static struct conn *conn_by_id(uint64_t id)
+{
+	struct conn *c;
+
+	LIST_FOREACH(c, &conns, link)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* The launch thread's answers: each to its connection, if it is still
+ * there (a peer that hung up loses its launch to the window). */
+static void launch_answers(struct cb_broker *b)
+{
+	struct cb_launch_job j;
+
+	while (cb_cluster_done_pop(b, &j)) {
+		struct conn *c = conn_by_id(j.conn);
+
+		if (c == NULL)
+			continue;
+		c->pending = 0;
+		if (j.err == 0 && !j.unlaunch)
+			out_line(c, "OK 0 id=%016llx window_ms=%u",
+			    (unsigned long long)j.result_id, j.window_ms);
+		else if (j.err == 0)
+			out_line(c, "OK 0 released");
+		else if (j.err == -EAGAIN)
+			reply_err(c, EAGAIN, "retry_after_ms=%u %s",
+			    j.retry_ms, j.msg);
+		else
+			reply_err(c, -j.err, "%s", j.msg);
+		cb_control_io(b, &c->poll, 0);
+	}
+}
+
 static void handle_line(struct cb_broker *b, struct conn *c, char *line,
     size_t len)
 {
@@ -852,6 +947,10 @@ static void handle_line(struct cb_broker *b, struct conn *c, char *line,
 		break;
 	case CB_CTL_HELLO:
 		do_hello(b, c, &req);
+		break;
+	case CB_CTL_LAUNCH:
+	case CB_CTL_UNLAUNCH:
+		do_launch(b, c, &req);
 		break;
 	}
 }
@@ -1059,6 +1158,10 @@ void cb_control_io(struct cb_broker *b, struct cb_pollable *p,
 		control_tick(b);
 		return;
 	}
+	if (p == &done_poll) {
+		launch_answers(b);
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_read(b, c);
 	conn_flush(c);
@@ -1116,6 +1219,7 @@ static void conn_accepted(struct cb_broker *b, int epfd, int fd, int spare)
 	}
 	c->poll.kind = CB_POLL_CONN;
 	c->client = -1;
+	c->id = ++next_conn_id;
 	c->fd = fd;
 	c->epfd = epfd;
 	c->spare = spare;
@@ -1276,6 +1380,14 @@ int cb_control_open(struct cb_broker *b, int epfd)
 	fd_limit_raise();
 	spare_take();
 	publish_pressure(b);
+	if (cb_cluster_done_fd(b) >= 0) {
+		struct epoll_event dev = { .events = EPOLLIN,
+		    .data.ptr = &done_poll };
+
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, cb_cluster_done_fd(b),
+		    &dev) < 0)
+			return -errno;
+	}
 	return tick_open(epfd);
 }
 

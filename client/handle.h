@@ -16,6 +16,8 @@
  *   place.c    worker placement: pick, in-flight counts, policy names
  *   errors.c   the messages of failures, per thread (cb_errmsg),
  *              cb_strerror
+ *   glaunch.c  a global pool's launches, through the broker (LAUNCH,
+ *              UNLAUNCH on the control socket)
  *
  * The protocols themselves live in lib/ (reserve.h, queue.h, place.h,
  * futex.h); these files check arguments, keep messages, and call them.
@@ -102,6 +104,13 @@ int cb_handle_check(cb_client *c);
  * pointer arguments given (args_ok, else -EINVAL "NULL what"), then
  * cb_handle_check(). */
 int cb_handle_enter(cb_client *c, int args_ok, const char *what);
+
+/* glaunch.c: is pool global (its share deadline non-zero); a launch of
+ * one, and the early release of its ticket, through the broker. */
+int cb_handle_pool_global(const cb_client *c, int pool);
+int cb_handle_global_launch(cb_client *c, const struct cb_request *req,
+    cb_ticket *ticket, uint32_t *retry_after_ms);
+int cb_handle_global_release(cb_client *c, const cb_ticket *ticket);
 
 /* read.c */
 

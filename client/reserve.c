@@ -186,6 +186,10 @@ int cb_reserve(cb_client *c, const struct cb_request *req,
 	r = check_request(c, req, ticket);
 	if (r < 0)
 		return r;
+	/* A global pool's launch: exact across hosts, through the broker
+	 * and etcd (glaunch.c). */
+	if (req->kind == CB_LAUNCH && cb_handle_pool_global(c, req->pool))
+		return cb_handle_global_launch(c, req, ticket, retry_after_ms);
 	/* The hot path: nobody queued (one relaxed load), one attempt.
 	 * With waiters queued (queue.h, Barging) a fail-fast request
 	 * never passes one of the same or a higher priority; a blocking
@@ -415,6 +419,8 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 	r = cb_handle_enter(c, ticket != NULL, "ticket");
 	if (r < 0)
 		return r;
+	if ((ticket->opaque[0] & 0xff) == TICKET_GLAUNCH)
+		return cb_handle_global_release(c, ticket);
 	r = cb_rsv_release(&c->rsv, ticket);
 	if (r == -ESTALE)
 		return cb_handle_fail(c, r, "ticket already released, "

@@ -28,8 +28,10 @@
 #include "state_word.h"
 #include "testpoint.h"
 
-/* Ticket kinds (the low byte of opaque[0]); 3 is place.c's bind. */
-enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH, TICKET_LANE = 4 };
+/* Ticket kinds (the low byte of opaque[0]); 3 is place.c's bind, 5 a
+ * global pool's launch (client/glaunch.c). */
+enum { TICKET_HOLD = CB_HOLD, TICKET_LAUNCH = CB_LAUNCH, TICKET_LANE = 4,
+	TICKET_GLAUNCH = 5 };
 
 /* Entries of a private hold table probed from the nonce's own. */
 #define LOCAL_PROBES 64

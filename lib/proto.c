@@ -371,6 +371,40 @@ static int parse_hello(char **word, int n, struct cb_ctl_req *req,
 	return 0;
 }
 
+/* LAUNCH POOL OBSERVED | UNLAUNCH POOL ID */
+static int parse_launch(char **word, int n, struct cb_ctl_req *req,
+    char *err, size_t errlen)
+{
+	int un = word[0][0] == 'U';
+	const char *errstr;
+	char *end;
+
+	if (n != 3)
+		return fail(err, errlen, -EINVAL, un ? "usage: UNLAUNCH POOL "
+		    "ID" : "usage: LAUNCH POOL OBSERVED");
+	if (!cb_pool_name_valid(word[1]))
+		return fail(err, errlen, -EINVAL, "bad pool name (1-%d of "
+		    "A-Z a-z 0-9 . _ -)", CB_POOL_NAME_MAX);
+	strlcpy(req->pool, word[1], sizeof(req->pool));
+	if (un) {
+		errno = 0;
+		req->launch_id = strtoull(word[2], &end, 16);
+		if (errno != 0 || *end != '\0' || strlen(word[2]) != 16 ||
+		    strspn(word[2], "0123456789abcdef") != 16)
+			return fail(err, errlen, -EINVAL, "bad launch id "
+			    "'%.32s' (16 hex digits)", word[2]);
+		req->verb = CB_CTL_UNLAUNCH;
+		return 0;
+	}
+	req->observed = (uint32_t)strtonum(word[2], 0, CB_CAPACITY_MAX,
+	    &errstr);
+	if (errstr != NULL)
+		return fail(err, errlen, -EINVAL, "observed '%.32s' is %s "
+		    "(0..%u)", word[2], errstr, CB_CAPACITY_MAX);
+	req->verb = CB_CTL_LAUNCH;
+	return 0;
+}
+
 int cb_ctl_parse(const char *line, struct cb_ctl_req *req, char *err,
     size_t errlen)
 {
@@ -405,5 +439,7 @@ int cb_ctl_parse(const char *line, struct cb_ctl_req *req, char *err,
 		return parse_pool(word, n, req, err, errlen);
 	if (strcmp(word[0], "HELLO") == 0)
 		return parse_hello(word, n, req, err, errlen);
+	if (strcmp(word[0], "LAUNCH") == 0 || strcmp(word[0], "UNLAUNCH") == 0)
+		return parse_launch(word, n, req, err, errlen);
 	return fail(err, errlen, -EINVAL, "unknown request '%.32s'", word[0]);
 }

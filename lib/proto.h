@@ -21,6 +21,8 @@
  *   POOL DEL NAME [force]
  *   POOL LIST
  *   HELLO INDEX OWNER
+ *   LAUNCH POOL OBSERVED   a global pool's launch (broker/cluster.h)
+ *   UNLAUNCH POOL ID       its early release (ID: 16 hex digits)
  *
  * The parser checks syntax, word counts, the id charset and number
  * syntax (strtonum); a handler checks meaning (an override outside
@@ -50,6 +52,8 @@ enum cb_ctl_verb {
 	CB_CTL_POOL_LIST,
 	CB_CTL_HELLO,
 	CB_CTL_POOL_DEL,
+	CB_CTL_LAUNCH,
+	CB_CTL_UNLAUNCH,
 };
 
 /* POOL SET keys present. */
@@ -77,6 +81,7 @@ struct cb_ctl_req {
 	uint32_t hold_max_s;               /* 1..86400, global pools */
 	uint32_t client;                   /* HELLO: entry index */
 	uint64_t owner;                    /* HELLO: owner word */
+	uint64_t launch_id;                /* UNLAUNCH */
 };
 
 /*

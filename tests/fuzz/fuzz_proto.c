@@ -92,6 +92,14 @@ static int others_zero(const struct cb_ctl_req *req)
 		t.client = 0;
 		t.owner = 0;
 		break;
+	case CB_CTL_LAUNCH:
+		memset(t.pool, 0, sizeof(t.pool));
+		t.observed = 0;
+		break;
+	case CB_CTL_UNLAUNCH:
+		memset(t.pool, 0, sizeof(t.pool));
+		t.launch_id = 0;
+		break;
 	default:
 		break;
 	}
@@ -152,6 +160,13 @@ static void check_ok(const struct cb_ctl_req *req)
 		break;
 	case CB_CTL_HELLO:
 		CHECK(req->client < CB_MAX_CLIENTS);
+		break;
+	case CB_CTL_LAUNCH:
+		CHECK(cb_pool_name_valid(req->pool));
+		CHECK(req->observed <= CB_CAPACITY_MAX);
+		break;
+	case CB_CTL_UNLAUNCH:
+		CHECK(cb_pool_name_valid(req->pool));
 		break;
 	default:
 		CHECK(!"unknown verb on success");
@@ -222,6 +237,13 @@ static void canonical(const struct cb_ctl_req *req, char *buf, size_t len)
 	case CB_CTL_HELLO:
 		put(buf, len, &at, "HELLO %u %llu", req->client,
 		    (unsigned long long)req->owner);
+		break;
+	case CB_CTL_LAUNCH:
+		put(buf, len, &at, "LAUNCH %s %u", req->pool, req->observed);
+		break;
+	case CB_CTL_UNLAUNCH:
+		put(buf, len, &at, "UNLAUNCH %s %016llx", req->pool,
+		    (unsigned long long)req->launch_id);
 		break;
 	default:
 		put(buf, len, &at, "%s", simple[req->verb]);

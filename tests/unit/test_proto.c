@@ -191,6 +191,32 @@ static void test_pool_del(void **state)
 	expect_error("POOL REMOVE a", -EINVAL, "POOL DEL NAME [force]");
 }
 
+/* A global pool's launch and its early release (broker/cluster.h). */
+static void test_launch_unlaunch(void **state)
+{
+	(void)state;
+	expect_ok("LAUNCH fleet 3", CB_CTL_LAUNCH);
+	assert_string_equal(req.pool, "fleet");
+	assert_int_equal(req.observed, 3);
+	expect_ok("LAUNCH fleet 0", CB_CTL_LAUNCH);
+	expect_ok("UNLAUNCH fleet 00c0ffee12345678", CB_CTL_UNLAUNCH);
+	assert_string_equal(req.pool, "fleet");
+	assert_true(req.launch_id == 0x00c0ffee12345678ull);
+	expect_error("LAUNCH fleet", -EINVAL, "usage: LAUNCH POOL OBSERVED");
+	expect_error("LAUNCH fleet 1 2", -EINVAL, "usage: LAUNCH");
+	expect_error("LAUNCH fleet -1", -EINVAL, "observed");
+	expect_error("LAUNCH fleet 65536", -EINVAL, "observed");
+	expect_error("LAUNCH b/d 1", -EINVAL, "bad pool name");
+	expect_error("UNLAUNCH fleet", -EINVAL, "usage: UNLAUNCH POOL ID");
+	expect_error("UNLAUNCH fleet c0ffee", -EINVAL, "16 hex digits");
+	expect_error("UNLAUNCH fleet 00C0FFEE12345678", -EINVAL,
+	    "16 hex digits");
+	expect_error("UNLAUNCH fleet 00c0ffee1234567g", -EINVAL,
+	    "16 hex digits");
+	expect_error("UNLAUNCH fleet 000c0ffee12345678", -EINVAL,
+	    "16 hex digits");
+}
+
 static void test_override(void **state)
 {
 	static const struct { const char *line; long long n; } ok[] = {
@@ -590,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_worker_del_list),
 		cmocka_unit_test(test_pool_del),
 		cmocka_unit_test(test_pool_set_scope),
+		cmocka_unit_test(test_launch_unlaunch),
 		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_empty_and_blank),
 		cmocka_unit_test(test_unknown_and_lowercase_verbs),
