@@ -1204,6 +1204,7 @@ static void do_launch(struct launcher *ln, struct cb_launch_job *j)
 		struct cb_etcd_txn txn;
 		struct cb_etcd_txn_result res;
 		uint64_t now = realtime_ms(), first = 0;
+		int64_t rev;
 		size_t live;
 		int r, n;
 
@@ -1228,6 +1229,7 @@ static void do_launch(struct launcher *ln, struct cb_launch_job *j)
 			    (uint64_t)x < first))
 				first = (uint64_t)x;
 		}
+		rev = rg.revision;
 		cb_etcd_range_free(&rg);
 		if ((uint64_t)j->observed + live + 1 > j->limit) {
 			uint64_t wait = first > now ? first - now : 1;
@@ -1252,7 +1254,7 @@ static void do_launch(struct launcher *ln, struct cb_launch_job *j)
 		    now + (uint64_t)window_s * 1000u);
 		cmp[0] = (struct cb_etcd_compare){ .key = prefix,
 		    .prefix = true, .target = CB_ETCD_MOD, .cmp = CB_ETCD_LT,
-		    .number = rg.revision + 1 };
+		    .number = rev + 1 };
 		cmp[1] = (struct cb_etcd_compare){ .key = key,
 		    .target = CB_ETCD_CREATE, .cmp = CB_ETCD_EQ, .number = 0 };
 		put = (struct cb_etcd_op){ .kind = CB_ETCD_OP_PUT, .key = key,
