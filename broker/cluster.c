@@ -80,6 +80,9 @@ struct pool_state {
 	int64_t share_mod;        /* its mod_revision; 0: absent */
 	bool own_garbage;         /* our share key holds no count */
 	uint32_t demand;
+	uint32_t demand_put;      /* the demand key's value, */
+	int64_t demand_lease;     /* under this lease (0: not put) */
+	bool leaving;             /* no longer global here: give it back */
 	uint32_t target;
 	uint32_t quarantined;
 	uint64_t rejected_seen;   /* the pool's statistic at the last tick */
@@ -799,10 +802,14 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 	ps->demand = local_demand(b, p, ps);
 	snprintf(kd, sizeof(kd), "%spool/%s/demand/%s", pv->prefix, ps->name,
 	    c->conf.host);
-	n = snprintf(val, sizeof(val), "%u", ps->demand);
-	r = cb_etcd_put(e, kd, val, (size_t)n, pv->lease, NULL);
-	if (r < 0)
-		return r;
+	if (ps->demand != ps->demand_put || ps->demand_lease != pv->lease) {
+		n = snprintf(val, sizeof(val), "%u", ps->demand);
+		r = cb_etcd_put(e, kd, val, (size_t)n, pv->lease, NULL);
+		if (r < 0)
+			return r;
+		ps->demand_put = ps->demand;
+		ps->demand_lease = pv->lease;
+	}
 	r = read_pool(b, e, p, &rev, &others);
 	if (r < 0)
 		return r;
@@ -907,13 +914,21 @@ static void refresh_pools(struct cb_broker *b)
 		bool g = (def[p].flags & CB_POOL_F_ACTIVE) &&
 		    def[p].kind == CB_LIMIT_GLOBAL;
 
+		/* Global no more here (made local, deleted, renamed into
+		 * another pool's index): our keys go (give_back()). */
+		if (ps->global && (!g || strcmp(ps->name, def[p].name) != 0))
+			ps->leaving = true;
 		if (g && (!ps->global || strcmp(ps->name, def[p].name) != 0)) {
+			if (ps->leaving)
+				continue;      /* first the old keys */
 			memset(ps, 0, sizeof(*ps));
 			strlcpy(ps->name, def[p].name, sizeof(ps->name));
 			ps->rejected_seen = atomic_load_explicit(
 			    &cb_slots_pool(b->seg.slots, p)->rejected,
 			    memory_order_relaxed);
 		}
+		if (ps->leaving)
+			continue;
 		ps->global = g;
 		if (g) {
 			ps->limit = def[p].value;
@@ -921,6 +936,37 @@ static void refresh_pools(struct cb_broker *b)
 			    def[p].hold_max_s : CB_HOLD_MAX_DEFAULT;
 		}
 	}
+}
+
+/*
+ * A pool that is global no more on this host: delete our share and
+ * demand keys (the units of the share are free for the others at
+ * once: what this host admits now counts against its local limit, not
+ * the cluster's), then forget it.  The local limit goes first.
+ */
+static int give_back(struct cb_broker *b, struct cb_etcd *e, int p)
+{
+	struct priv *pv = b->cluster.priv;
+	struct pool_state *ps = &pv->pool[p];
+	char k[KEY_MAX];
+	int r;
+
+	atomic_store_explicit(&b->cluster.local_limit[p], 0,
+	    memory_order_relaxed);
+	snprintf(k, sizeof(k), "%spool/%s/share/%s", pv->prefix, ps->name,
+	    b->cluster.conf.host);
+	r = cb_etcd_delete(e, k, NULL);
+	if (r < 0)
+		return r;
+	snprintf(k, sizeof(k), "%spool/%s/demand/%s", pv->prefix, ps->name,
+	    b->cluster.conf.host);
+	r = cb_etcd_delete(e, k, NULL);
+	if (r < 0)
+		return r;
+	log_info("pool %s: global no more here: share %u -> 0 (given back)",
+	    ps->name, ps->share);
+	memset(ps, 0, sizeof(*ps));
+	return 0;
 }
 
 static void tick(struct cb_broker *b)
@@ -948,6 +994,14 @@ static void tick(struct cb_broker *b)
 		goto out;
 	}
 	for (int p = 1; p < CB_MAX_POOLS; p++) {
+		if (pv->pool[p].leaving) {
+			r = give_back(b, e, p);
+			if (r < 0) {
+				failed(pv, e, pv->pool[p].name);
+				break;
+			}
+			continue;
+		}
 		if (!pv->pool[p].global)
 			continue;
 		r = tick_pool(b, e, p);

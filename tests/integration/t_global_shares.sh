@@ -8,6 +8,8 @@
 #   7. bad input: a share key written by hand with garbage is refused,
 #      logged and not trusted (counted as taken, never as free), and the
 #      limit holds; a second broker claiming host h1 refuses to start.
+# Last, the pool made local on h1 (capctl pool set --local): h1's share
+# key leaves etcd.
 # The renewal period is a ninth of the TTL (3 s here): 333 ms.  How long
 # each convergence took is printed; the bound asserted is generous (the
 # machines are noisy), the figures are for docs/OPERATIONS.md.
@@ -122,5 +124,14 @@ say "refused: $(grep -m1 "host name 'h1'" "$CAPBROKER_RUNDIR/dup.log" |
     cut -c1-100)..."
 gb_limit 1 >/dev/null || fail "the first h1 broker is gone"
 
+say "the pool made local on h1: h1's share goes back to the cluster"
+"$BIN/capctl" -n "$NAME-g1" pool set "$GB_POOL" --local >/dev/null ||
+    fail "pool set --local"
+share_h1_gone() {
+	[ -z "$(etcd_get 2 "/capbroker/$GB_CLUSTER/pool/$GB_POOL/share/h1")" ]
+}
+wait_until 10 share_h1_gone || gb_fail 1 "share/h1 still in etcd"
+grep -q "pool $GB_POOL: global no more here: share [0-9]* -> 0" \
+    "$CAPBROKER_RUNDIR/g1.log" || gb_fail 1 "not logged"
 gb_hammer_stop 1
 gb_validate_end
