@@ -15,6 +15,9 @@
  *   cluster    with etcd configured only: the lease and the global
  *              pools' shares (cluster.h); the only writer of the
  *              cluster block.
+ *   launch     with etcd configured only: a global pool's LAUNCH and
+ *              UNLAUNCH, one etcd transaction each, on an etcd client
+ *              of its own (cluster.h); writes no shared memory.
  * The publisher and the sweeper are registered RCU threads.
  */
 #ifndef CB_BROKER_H
