@@ -843,7 +843,8 @@ static void do_launch(struct cb_broker *b, struct conn *c,
 		return;
 	}
 	if (r < 0) {
-		reply_err(c, -r, "the cluster's launch thread is not running");
+		reply_err(c, EAGAIN, "retry_after_ms=1000 the cluster's "
+		    "launch thread is not running (%s)", strerror(-r));
 		return;
 	}
 	c->pending = 1;
@@ -879,6 +880,11 @@ static void launch_answers(struct cb_broker *b)
 		else if (j.err == -EAGAIN)
 			reply_err(c, EAGAIN, "retry_after_ms=%u %s",
 			    j.retry_ms, j.msg);
+		else if (j.err == -ECONNREFUSED || j.err == -ETIMEDOUT)
+			/* etcd unreachable: nothing is admitted, as for
+			 * holds; worth trying again, not a failure. */
+			reply_err(c, EAGAIN, "retry_after_ms=1000 %s",
+			    j.msg);
 		else
 			reply_err(c, -j.err, "%s", j.msg);
 		cb_control_io(b, &c->poll, 0);

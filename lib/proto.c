@@ -26,7 +26,8 @@ static const struct {
 	{ E2BIG, "E2BIG" }, { EAGAIN, "EAGAIN" }, { ESTALE, "ESTALE" },
 	{ EPROTO, "EPROTO" }, { ENOMEM, "ENOMEM" }, { EBUSY, "EBUSY" },
 	{ ETIMEDOUT, "ETIMEDOUT" }, { EEXIST, "EEXIST" }, { EIO, "EIO" },
-	{ ENOSYS, "ENOSYS" },
+	{ ENOSYS, "ENOSYS" }, { ECONNREFUSED, "ECONNREFUSED" },
+	{ ENOTCONN, "ENOTCONN" },
 };
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
