@@ -70,6 +70,7 @@
  * and clock steps between us and etcd's own lease timer (none on one
  * host; the rule does not rely on it). */
 #define MARGIN_MIN_NS 200000000ull
+#define GARBAGE_SEEN 16
 
 struct pool_state {
 	bool global;
@@ -100,6 +101,9 @@ struct priv {
 	int period_ms;                      /* between ticks */
 	bool soon;                          /* next tick in period / 4 */
 	bool claimed;                       /* alive/HOST is under lease */
+	bool was_down;                      /* etcd failed since it answered */
+	uint64_t garbage_seen[GARBAGE_SEEN]; /* keys warned of (hashes) */
+	unsigned garbage_next;
 	bool duplicate;                     /* alive/HOST is another's */
 	bool reachable;
 	uint64_t errors;
@@ -175,6 +179,16 @@ static int host_valid(const char *n)
 
 static void warn_garbage(struct priv *pv, const struct cb_etcd_kv *kv)
 {
+	/* Once per key and version: a key left as it is would otherwise
+	 * be logged at every tick. */
+	uint64_t h = (uint64_t)kv->mod_revision * 0x9e3779b97f4a7c15ull;
+
+	for (size_t i = 0; i < kv->key_len; i++)
+		h = (h ^ (unsigned char)kv->key[i]) * 0x100000001b3ull;
+	for (int i = 0; i < GARBAGE_SEEN; i++)
+		if (pv->garbage_seen[i] == h)
+			return;
+	pv->garbage_seen[pv->garbage_next++ % GARBAGE_SEEN] = h;
 	pv->errors++;
 	log_warnx("etcd: key %.*s holds %.*s%s: not a count, ignored "
 	    "(not trusted)", (int)(kv->key_len > 200 ? 200 : kv->key_len),
@@ -268,8 +282,13 @@ static void write_block(struct cb_broker *b)
 					cp->host_demand[h] = ps->host_demand[k];
 				}
 	}
-	cb_seqlock_write(&blk->seq, (char *)blk + sizeof(blk->seq),
-	    (char *)&nb + sizeof(nb.seq), sizeof(nb) - sizeof(nb.seq));
+	/* Everything after the seq word: flags (4 bytes, beside seq), then
+	 * the rest from offset 8 in aligned 8-byte words (seqlock.h). */
+	cb_seqlock_write_begin(&blk->seq);
+	__atomic_store_n(&blk->flags, nb.flags, __ATOMIC_RELAXED);
+	cb_seq_copy_in((char *)blk + 8, (const char *)&nb + 8,
+	    sizeof(nb) - 8);
+	cb_seqlock_write_end(&blk->seq);
 }
 
 /* ---------------------------------------------------------------- */
@@ -986,8 +1005,12 @@ static void tick(struct cb_broker *b)
 		failed(pv, e, pv->lease ? "renewing the lease" :
 		    "taking a lease");
 		pv->reachable = false;
+		pv->was_down = true;
 		goto out;
 	}
+	if (pv->was_down)
+		log_info("etcd: reachable again");
+	pv->was_down = false;
 	pv->reachable = true;
 	if (read_alive(b, e) < 0) {
 		failed(pv, e, "reading the cluster's hosts");
@@ -1015,10 +1038,8 @@ static void tick(struct cb_broker *b)
 			break;
 		}
 	}
-	if (r >= 0 && pv->last_error[0] != '\0' && pv->reachable) {
-		log_info("etcd: reachable again");
+	if (r >= 0 && pv->reachable)
 		pv->last_error[0] = '\0';
-	}
 out:
 	write_block(b);
 }
@@ -1080,9 +1101,9 @@ void cb_cluster_adopt(struct cb_broker *b)
 		return;
 	}
 	c->priv = pv;
-	if (cb_seqlock_read(&blk->seq, (char *)&old + sizeof(old.seq),
-	    (const char *)blk + sizeof(blk->seq), sizeof(old) -
-	    sizeof(old.seq)) < 0 || !(old.flags & CB_CLUSTER_F_ON) ||
+	/* The whole block, seq too (8-aligned, as capdump reads it). */
+	if (cb_seqlock_read(&blk->seq, &old, blk, sizeof(old)) < 0 ||
+	    !(old.flags & CB_CLUSTER_F_ON) ||
 	    !(old.flags & CB_CLUSTER_F_LEASE) ||
 	    strncmp(old.host, c->conf.host, sizeof(old.host)) != 0 ||
 	    strncmp(old.cluster, c->conf.cluster, sizeof(old.cluster)) != 0)

@@ -783,6 +783,10 @@ static_assert(sizeof(struct cb_worker_slot) == 64, "worker slot: a line");
 static_assert(sizeof(struct cb_bind_slot) == 8, "bind slot");
 static_assert(CB_MAX_WORKERS <= 1024, "bind word packs 10 worker bits");
 static_assert(sizeof(struct cb_waiter_slot) == 64, "waiter slot: a line");
+static_assert(offsetof(struct cb_cluster_block, flags) == 4 &&
+    offsetof(struct cb_cluster_block, lease_id) == 8 &&
+    sizeof(struct cb_cluster_block) % 8 == 0,
+    "cluster block: seq and flags, then 8-byte words (seqlock copies)");
 static_assert(CB_MAX_POOLS <= 64 && CB_MAX_CLIENTS <= 1024,
     "launch word packs 6 pool bits and 10 client bits");
 
