@@ -395,6 +395,17 @@ gb_limit() {	# I
 	gb_json "$1" 'p["limit"]'
 }
 
+# gb_converged LO HI I...: every broker I has a local limit in LO..HI.
+gb_converged() {
+	_lo=$1
+	_hi=$2
+	shift 2
+	for _i in "$@"; do
+		_l=$(gb_limit "$_i") || return 1
+		[ "$_l" -ge "$_lo" ] && [ "$_l" -le "$_hi" ] || return 1
+	done
+}
+
 # gb_hammer I: cbglobal hammer on broker I (20 ms holds), output in
 # $CAPBROKER_RUNDIR/hI.out, pid in GB_HAMMER_I.
 gb_hammer() {	# I

@@ -23,17 +23,6 @@ for i in 1 2 3; do
 done
 gb_validate 1 2 3
 
-# converged LO HI I...: every broker I has a local limit in LO..HI.
-converged() {
-	_lo=$1
-	_hi=$2
-	shift 2
-	for _i in "$@"; do
-		_l=$(gb_limit "$_i") || return 1
-		[ "$_l" -ge "$_lo" ] && [ "$_l" -le "$_hi" ] || return 1
-	done
-}
-
 # time_until SECONDS WHAT COMMAND...: run wait_until; fail with WHAT if
 # it never held.  How long it took, from T0 (mono_ms, set by the
 # caller), by the hammers' own reports (every 100 ms): when hammer H
@@ -61,9 +50,9 @@ T0=$(mono_ms) HOSTS="1 2 3" N=3
 for i in 1 2 3; do
 	gb_hammer $i
 done
-time_until 10 "shares converged to 4/4/4 +-1" converged 3 5 1 2 3
+time_until 10 "shares converged to 4/4/4 +-1" gb_converged 3 5 1 2 3
 sleep 2
-converged 3 5 1 2 3 || fail "shares moved away from 4/4/4: $(gb_limit 1) \
+gb_converged 3 5 1 2 3 || fail "shares moved away from 4/4/4: $(gb_limit 1) \
 $(gb_limit 2) $(gb_limit 3)"
 for i in 1 2 3; do
 	a=$(gb_admitted $i)
@@ -75,13 +64,13 @@ say "2. load on h1 only"
 gb_hammer_stop 2
 gb_hammer_stop 3
 T0=$(mono_ms) HOSTS=1 N=11
-time_until 10 "h1 reached >= 11 of 12" converged 11 12 1
+time_until 10 "h1 reached >= 11 of 12" gb_converged 11 12 1
 say "the load moves to h2"
 gb_hammer_stop 1
 T0=$(mono_ms) HOSTS=2 N=11
 gb_hammer 2
-time_until 10 "h2 reached >= 11 of 12" converged 11 12 2
-converged 0 1 1 || fail "h1 kept $(gb_limit 1) without demand"
+time_until 10 "h2 reached >= 11 of 12" gb_converged 11 12 2
+gb_converged 0 1 1 || fail "h1 kept $(gb_limit 1) without demand"
 
 say "7. garbage in etcd: a live host h9 (by hand) whose share is no count"
 lease=$(etcd_call 1 /v3/lease/grant '{"TTL":"60"}' |
@@ -102,15 +91,15 @@ say "logged by all three: $(grep -m1 'share/h9 holds' \
 # units back, and h1 may not take them while share/h9 is garbage.
 gb_hammer_stop 2
 gb_hammer 1
-wait_until 10 converged 0 0 2 || fail "h2 kept its units without demand"
+wait_until 10 gb_converged 0 0 2 || fail "h2 kept its units without demand"
 sleep 1
-converged 0 0 1 || fail "h1 grew into units a garbage share may cover: \
+gb_converged 0 0 1 || fail "h1 grew into units a garbage share may cover: \
 $(gb_limit 1)"
 say "with the garbage: h1 $(gb_limit 1), h2 $(gb_limit 2), h3 $(gb_limit 3)"
 etcd_put 1 "/capbroker/$GB_CLUSTER/pool/$GB_POOL/share/h9" "0" ||
     fail "etcd put share/h9"
 T0=$(mono_ms) HOSTS=1 N=11
-time_until 10 "share/h9 = 0: h1 reached >= 11 of 12" converged 11 12 1
+time_until 10 "share/h9 = 0: h1 reached >= 11 of 12" gb_converged 11 12 1
 
 say "7. a second broker claiming host h1 refuses to start"
 gb_conf 1

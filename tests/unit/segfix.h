@@ -106,6 +106,26 @@ static inline void seg_pool_define(void *state, int pool, uint32_t limit,
 	}
 }
 
+/* One published ready worker "w0", placement slot 0, room for 10 (the
+ * publisher's way: the worker table's seqlock). */
+static inline void seg_one_worker(void *state)
+{
+	struct cb_worker_table *t = cb_seg_region(state, CB_RS_WORKERS);
+	struct cb_worker_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.id, sizeof(rec.id), "w0");
+	rec.state = CB_WORKER_READY;
+	rec.max_running = 10;
+	rec.limit = 10;
+	rec.slot = 0;
+	cb_seqlock_write_begin(&t->seq);
+	__atomic_store_n(&t->count, 1, __ATOMIC_RELAXED);
+	cb_seq_copy_in(cb_seg_record(state, CB_RS_WORKERS, sizeof(*t), 0),
+	    &rec, sizeof(rec));
+	cb_seqlock_write_end(&t->seq);
+}
+
 /* A client set up the way cb_open does: an entry claimed for pid (with
  * start as its /proc starttime) and a private hold table of local_size
  * entries (a power of two).  Free r->local when done.  Returns -3 if no

@@ -134,24 +134,6 @@ static uint32_t holds(struct fx *f, const struct cb_rsv *r, int pool)
 	return atomic_load(&cb_slots_client(f->slots, r->client)->holds[pool]);
 }
 
-/* One published ready worker, slot 0, room for 10. */
-static void one_worker(struct fx *f)
-{
-	struct cb_worker_table *t = cb_seg_region(f->state, CB_RS_WORKERS);
-	struct cb_worker_rec rec;
-
-	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.id, sizeof(rec.id), "w0");
-	rec.state = CB_WORKER_READY;
-	rec.max_running = 10;
-	rec.limit = 10;
-	rec.slot = 0;
-	cb_seqlock_write_begin(&t->seq);
-	__atomic_store_n(&t->count, 1, __ATOMIC_RELAXED);
-	cb_seq_copy_in(cb_seg_record(f->state, CB_RS_WORKERS, sizeof(*t), 0),
-	    &rec, sizeof(rec));
-	cb_seqlock_write_end(&t->seq);
-}
 
 /* ---- finding 3: a limit lowered while an admission is in flight ----- */
 
@@ -224,7 +206,7 @@ static void test_lowered_limit_pick(void **state)
 	cb_ticket mine;
 	pthread_t th;
 
-	one_worker(f);
+	seg_one_worker(f->state);
 	assert_int_equal(cb_rsv_try(&f->r, P, CB_HOLD, 0, &mine), 0);
 	op_start_held(&th, &o, "place:before-cas");
 	seg_pool_define(f->state, P, 1, 2000, 0);

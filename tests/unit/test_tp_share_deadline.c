@@ -86,24 +86,8 @@ static int setup_path(void **state, enum path path)
 	/* A new serial per test: no thread's cached lane matches it. */
 	if (path == PATH_LANE)
 		assert_int_equal(cb_rsv_lanes_init(&f->r, ++serials), 0);
-	if (path == PATH_PLACE) {
-		/* One published ready worker, slot 0, room for 10. */
-		struct cb_worker_table *t = cb_seg_region(f->state,
-		    CB_RS_WORKERS);
-		struct cb_worker_rec rec;
-
-		memset(&rec, 0, sizeof(rec));
-		snprintf(rec.id, sizeof(rec.id), "w0");
-		rec.state = CB_WORKER_READY;
-		rec.max_running = 10;
-		rec.limit = 10;
-		rec.slot = 0;
-		cb_seqlock_write_begin(&t->seq);
-		__atomic_store_n(&t->count, 1, __ATOMIC_RELAXED);
-		cb_seq_copy_in(cb_seg_record(f->state, CB_RS_WORKERS,
-		    sizeof(*t), 0), &rec, sizeof(rec));
-		cb_seqlock_write_end(&t->seq);
-	}
+	if (path == PATH_PLACE)
+		seg_one_worker(f->state);
 	/* The pretend sleeper (see the top). */
 	atomic_store(&cb_slots_pool(f->slots, P)->waiters, 1);
 	*state = f;
