@@ -730,7 +730,9 @@ static int method_reset(const struct method_arg *a)
 }
 
 /* The waits of a run (section 7): every process's histogram merged,
- * the 99th percentile as its bucket's top, the longest exactly. */
+ * the 99th percentile as its bucket's top (no more than the longest:
+ * the top of the bucket the longest fell in may lie past it), the
+ * longest exactly. */
 static void keep_waits(const struct group *g, int procs, struct tput *out)
 {
 	uint64_t n = 0, seen = 0, max = 0;
@@ -749,7 +751,8 @@ static void keep_waits(const struct group *g, int procs, struct tput *out)
 		for (int i = 0; i < procs; i++)
 			seen += g->r[i].wait[b];
 		if (seen * 100 >= n * 99) {
-			out->wait_p99_us = (double)bucket_top(b) / 1e3;
+			out->wait_p99_us = (double)(bucket_top(b) < max ?
+			    bucket_top(b) : max) / 1e3;
 			break;
 		}
 	}
