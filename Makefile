@@ -118,7 +118,7 @@ PKG_JSONC   = $(shell pkg-config --cflags --libs json-c 2>/dev/null)
 # that drive it, never into libcapbroker.
 CORE_SRC     = lib/segment.c lib/tier.c lib/clock.c lib/futex.c lib/proc.c \
                lib/rundir.c lib/snapshot.c lib/reserve.c lib/queue.c \
-               lib/place.c lib/sigbus.c
+               lib/place.c lib/sigbus.c lib/errname.c
 TOOLCORE_SRC = lib/proto.c lib/ctl_client.c
 SWEEP_SRC    = lib/sweep_reserve.c lib/sweep_queue.c lib/sweep_place.c
 # client/*.c is libcapbroker; each program is a folder of its own.

@@ -25,7 +25,7 @@
 #include "clock.h"
 #include "handle.h"
 #include "lane.h"
-#include "rundir.h"
+#include "proto.h"
 #include "snapshot.h"
 
 #define ANSWER_MS 10000      /* etcd may fail over between members */
@@ -45,22 +45,13 @@ int cb_handle_pool_global(const cb_client *c, int pool)
  * Returns 0, or -ENOTCONN (no broker answering), -ETIMEDOUT. */
 static int ask(cb_client *c, const char *line, char *buf, size_t len)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	uint64_t deadline = cb_monotonic_ns() + ANSWER_MS * 1000000ull;
-	size_t got = 0, n = strlen(line);
+	size_t got = 0;
 	int fd, r = -ETIMEDOUT;
 
-	if (cb_rundir_path(sun.sun_path, sizeof(sun.sun_path), c->name,
-	    "sock") < 0)
-		return -ENOTCONN;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = cb_handle_dial(c, line);
 	if (fd < 0)
 		return -ENOTCONN;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n) {
-		close(fd);
-		return -ENOTCONN;
-	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t now = cb_monotonic_ns();
@@ -89,33 +80,23 @@ static int ask(cb_client *c, const char *line, char *buf, size_t len)
 	return r;
 }
 
-static const struct {
-	const char *name;
-	int err;
-} errnames[] = {
-	{ "EAGAIN", EAGAIN }, { "ENOENT", ENOENT }, { "EINVAL", EINVAL },
-	{ "ESTALE", ESTALE }, { "EPERM", EPERM }, { "ENOTCONN", ENOTCONN },
-	{ "ETIMEDOUT", ETIMEDOUT }, { "ECONNREFUSED", ECONNREFUSED },
-	{ "EPROTO", EPROTO }, { "ENOMEM", ENOMEM },
-};
-
-/* "ERR NAME MESSAGE": -errno (EIO when unknown), *msg at MESSAGE. */
-static int answer_err(const char *a, const char **msg)
+/* "ERR NAME MESSAGE": -errno (cb_errno_parse: EIO when unknown), *msg
+ * at MESSAGE. */
+static int answer_err(const char *a, char *name, size_t len,
+    const char **msg)
 {
-	const char *sp;
+	size_t n;
 
 	*msg = "";
 	if (strncmp(a, "ERR ", 4) != 0)
 		return -EPROTO;
-	sp = strchr(a + 4, ' ');
-	*msg = sp != NULL ? sp + 1 : "";
-	for (size_t i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
-		if (strncmp(a + 4, errnames[i].name,
-		    strlen(errnames[i].name)) == 0 &&
-		    (a[4 + strlen(errnames[i].name)] == ' ' ||
-		    a[4 + strlen(errnames[i].name)] == '\0'))
-			return -errnames[i].err;
-	return -EIO;
+	n = strcspn(a + 4, " ");
+	*msg = a[4 + n] == ' ' ? a + 5 + n : "";
+	if (n >= len)
+		return -EIO;
+	memcpy(name, a + 4, n);
+	name[n] = '\0';
+	return -cb_errno_parse(name);
 }
 
 static void sleep_ms(uint32_t ms)
@@ -131,7 +112,7 @@ int cb_handle_global_launch(cb_client *c, const struct cb_request *req,
 	uint64_t deadline = req->timeout_ms > 0 ? cb_monotonic_ns() +
 	    (uint64_t)req->timeout_ms * 1000000u : 0;
 	struct cb_pool_def def;
-	char line[96], a[256];
+	char line[96], a[256], name[24];
 	unsigned long long id;
 	unsigned window;
 	const char *msg;
@@ -153,7 +134,7 @@ int cb_handle_global_launch(cb_client *c, const struct cb_request *req,
 			return 0;
 		}
 		if (r == 0) {
-			r = answer_err(a, &msg);
+			r = answer_err(a, name, sizeof(name), &msg);
 			if (r == -EAGAIN)
 				sscanf(msg, "retry_after_ms=%u", &retry);
 			else
@@ -181,7 +162,7 @@ int cb_handle_global_release(cb_client *c, const cb_ticket *ticket)
 {
 	int pool = (int)((ticket->opaque[0] >> 8) & 0xff);
 	struct cb_pool_def def;
-	char line[96], a[256];
+	char line[96], a[256], name[24];
 	const char *msg;
 	int r;
 
@@ -198,6 +179,6 @@ int cb_handle_global_release(cb_client *c, const cb_ticket *ticket)
 		    def.name);
 	if (strncmp(a, "OK ", 3) == 0)
 		return 0;
-	r = answer_err(a, &msg);
+	r = answer_err(a, name, sizeof(name), &msg);
 	return cb_handle_fail(c, r, "pool %s: %s", def.name, msg);
 }

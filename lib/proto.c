@@ -17,19 +17,6 @@ static const char *const state_names[] = {
 	[CB_WORKER_DRAINING] = "draining",
 };
 
-static const struct {
-	int err;
-	const char *name;
-} errno_names[] = {
-	{ EINVAL, "EINVAL" }, { ENOENT, "ENOENT" }, { ERANGE, "ERANGE" },
-	{ EACCES, "EACCES" }, { EPERM, "EPERM" }, { ENOSPC, "ENOSPC" },
-	{ E2BIG, "E2BIG" }, { EAGAIN, "EAGAIN" }, { ESTALE, "ESTALE" },
-	{ EPROTO, "EPROTO" }, { ENOMEM, "ENOMEM" }, { EBUSY, "EBUSY" },
-	{ ETIMEDOUT, "ETIMEDOUT" }, { EEXIST, "EEXIST" }, { EIO, "EIO" },
-	{ ENOSYS, "ENOSYS" }, { ECONNREFUSED, "ECONNREFUSED" },
-	{ ENOTCONN, "ENOTCONN" },
-};
-
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -71,26 +58,6 @@ uint32_t cb_worker_state_parse(const char *name)
 		if (strcmp(name, state_names[s]) == 0)
 			return s;
 	return 0;
-}
-
-const char *cb_errno_name(int err)
-{
-	if (err < 0)
-		err = -err;
-	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]);
-	    i++)
-		if (errno_names[i].err == err)
-			return errno_names[i].name;
-	return "EIO";
-}
-
-int cb_errno_parse(const char *name)
-{
-	for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]);
-	    i++)
-		if (strcmp(errno_names[i].name, name) == 0)
-			return errno_names[i].err;
-	return EIO;
 }
 
 /* Split a checked line into at most CB_PROTO_WORDS_MAX words. */

@@ -102,7 +102,8 @@ const char *cb_worker_state_name(uint32_t state);
 /* enum cb_worker_state from its name, or 0. */
 uint32_t cb_worker_state_parse(const char *name);
 
-/* "EINVAL" etc. for an errno (either sign); "EIO" if unknown. */
+/* "EINVAL" etc. for an errno (either sign); "EIO" if unknown.  These
+ * two are in errname.c, part of libcapbroker too. */
 const char *cb_errno_name(int err);
 /* The errno named by name (positive), or EIO if unknown. */
 int cb_errno_parse(const char *name);
