@@ -161,25 +161,39 @@ static int map_segment(const char *name, enum cb_seg_kind kind,
  * closing is a death notice too.  Best effort: with no broker running
  * the entry still works, and the next broker finds it in its scan.
  */
-static void hello(cb_client *c)
+int cb_handle_dial(const cb_client *c, const char *line)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct pollfd pfd = { .events = POLLIN };
-	char line[96];
-	int fd, n;
+	size_t n = strlen(line);
+	int fd;
 
 	if (cb_rundir_path(sun.sun_path, sizeof(sun.sun_path), c->name,
 	    "sock") < 0)
-		return;
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return;
-	n = snprintf(line, sizeof(line), "HELLO %u %llu\n", c->rsv.client,
-	    (unsigned long long)c->rsv.owner);
-	pfd.fd = fd;
+		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    send(fd, line, (size_t)n, MSG_NOSIGNAL) != n ||
-	    poll(&pfd, 1, 1000) != 1 || recv(fd, line, sizeof(line) - 1, 0) < 3 ||
+	    send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void hello(cb_client *c)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	char line[96];
+	int fd;
+
+	snprintf(line, sizeof(line), "HELLO %u %llu\n", c->rsv.client,
+	    (unsigned long long)c->rsv.owner);
+	fd = cb_handle_dial(c, line);
+	if (fd < 0)
+		return;
+	pfd.fd = fd;
+	if (poll(&pfd, 1, 1000) != 1 || recv(fd, line, sizeof(line) - 1, 0) < 3 ||
 	    strncmp(line, "OK", 2) != 0) {
 		close(fd);
 		return;

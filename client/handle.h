@@ -105,6 +105,10 @@ int cb_handle_check(cb_client *c);
  * cb_handle_check(). */
 int cb_handle_enter(cb_client *c, int args_ok, const char *what);
 
+/* A connection to the broker's control socket (non-blocking) with line
+ * (a request and its '\n') sent on it, or -1: hello's, glaunch.c's. */
+int cb_handle_dial(const cb_client *c, const char *line);
+
 /* glaunch.c: is pool global (its share deadline non-zero); a launch of
  * one, and the early release of its ticket, through the broker. */
 int cb_handle_pool_global(const cb_client *c, int pool);
