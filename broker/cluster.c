@@ -96,7 +96,6 @@ struct pool_state {
 struct priv {
 	char prefix[96];                    /* K: at most 11 + 63 + 1 */
 	int64_t lease;                      /* 0: none */
-	int64_t ttl_ns;
 	uint64_t margin_ns;
 	int period_ms;                      /* between ticks */
 	bool soon;                          /* next tick in period / 4 */
@@ -113,11 +112,6 @@ struct priv {
 	struct pool_state pool[CB_MAX_POOLS];
 };
 
-static uint64_t now_ns(void)
-{
-	return cb_monotonic_ns();
-}
-
 static struct cb_cluster_block *block_of(struct cb_broker *b)
 {
 	return cb_seg_region(b->seg.state, CB_RS_CLUSTER);
@@ -131,6 +125,15 @@ static void failed(struct priv *pv, struct cb_etcd *e, const char *what)
 	if (strcmp(pv->last_error, why) != 0)
 		log_warnx("etcd: %s: %s", what, why);
 	strlcpy(pv->last_error, why, sizeof(pv->last_error));
+}
+
+/* Key K pool/POOL/KIND NAME (KIND "share/", "demand/", "quar/" or
+ * "launch/"; NAME a host, HOST.LEASE or a launch's id), or with NAME ""
+ * the prefix of KIND's keys (KIND "" too: the pool's). */
+static void pool_key(char *k, const char *root, const char *pool,
+    const char *kind, const char *name)
+{
+	snprintf(k, KEY_MAX, "%spool/%s/%s%s", root, pool, kind, name);
 }
 
 /* Parse a decimal count of at most max from an etcd value (hostile). */
@@ -369,8 +372,8 @@ static int read_own_shares(struct cb_broker *b, struct cb_etcd *e)
 
 		if (!ps->global)
 			continue;
-		snprintf(k, sizeof(k), "%spool/%s/share/%s", pv->prefix,
-		    ps->name, b->cluster.conf.host);
+		pool_key(k, pv->prefix, ps->name, "share/",
+		    b->cluster.conf.host);
 		r = cb_etcd_get(e, k, &rg);
 		if (r < 0)
 			return r;
@@ -435,7 +438,6 @@ static int new_lease(struct cb_broker *b, struct cb_etcd *e)
 	if (r < 0)
 		return r;
 	pv->lease = l.id;
-	pv->ttl_ns = l.ttl * 1000000000ll;
 	r = claim_alive(b, e);
 	if (r < 0) {
 		/* Not ours to keep: let it go (it expires anyway). */
@@ -458,7 +460,7 @@ static int new_lease(struct cb_broker *b, struct cb_etcd *e)
 	log_info("etcd: lease %" PRIx64 " (TTL %" PRId64 " s) for host %s "
 	    "in cluster %s", (uint64_t)l.id, l.ttl, c->conf.host,
 	    c->conf.cluster);
-	set_deadline(b, (uint64_t)l.sent_ns + (uint64_t)pv->ttl_ns -
+	set_deadline(b, (uint64_t)l.sent_ns + (uint64_t)l.ttl * 1000000000u -
 	    pv->margin_ns);
 	return 0;
 }
@@ -613,7 +615,7 @@ static void freeze(struct cb_broker *b, struct cb_etcd *e,
     struct pool_state *ps, const char *host, uint32_t units, int64_t mod)
 {
 	struct priv *pv = b->cluster.priv;
-	char ka[KEY_MAX], ks[KEY_MAX], kq[KEY_MAX], v[16];
+	char ka[KEY_MAX], ks[KEY_MAX], kq[KEY_MAX], qn[96], v[16];
 	struct cb_etcd_compare cmp[2];
 	struct cb_etcd_op ops[2];
 	struct cb_etcd_txn txn;
@@ -623,16 +625,16 @@ static void freeze(struct cb_broker *b, struct cb_etcd *e,
 	int r, n;
 
 	key_alive(pv, host, ka);
-	snprintf(ks, sizeof(ks), "%spool/%s/share/%s", pv->prefix, ps->name,
-	    host);
+	pool_key(ks, pv->prefix, ps->name, "share/", host);
 	if (units > 0) {
 		r = cb_etcd_lease_grant(e, ps->hold_max_s, &ql);
 		if (r < 0) {
 			failed(pv, e, "quarantine lease");
 			return;
 		}
-		snprintf(kq, sizeof(kq), "%spool/%s/quar/%s.%" PRIx64,
-		    pv->prefix, ps->name, host, (uint64_t)ql.id);
+		snprintf(qn, sizeof(qn), "%s.%" PRIx64, host,
+		    (uint64_t)ql.id);
+		pool_key(kq, pv->prefix, ps->name, "quar/", qn);
 		n = snprintf(v, sizeof(v), "%u", units);
 		ops[1] = (struct cb_etcd_op){ .kind = CB_ETCD_OP_PUT,
 		    .key = kq, .value = v, .value_len = (size_t)n,
@@ -677,10 +679,10 @@ static int read_pool(struct cb_broker *b, struct cb_etcd *e, int p,
 	uint64_t sum = 0;
 	int r;
 
-	snprintf(prefix, sizeof(prefix), "%spool/%s/", pv->prefix, ps->name);
-	snprintf(sp, sizeof(sp), "%spool/%s/share/", pv->prefix, ps->name);
-	snprintf(dp, sizeof(dp), "%spool/%s/demand/", pv->prefix, ps->name);
-	snprintf(qp, sizeof(qp), "%spool/%s/quar/", pv->prefix, ps->name);
+	pool_key(prefix, pv->prefix, ps->name, "", "");
+	pool_key(sp, pv->prefix, ps->name, "share/", "");
+	pool_key(dp, pv->prefix, ps->name, "demand/", "");
+	pool_key(qp, pv->prefix, ps->name, "quar/", "");
 	r = cb_etcd_range(e, prefix, &rg);
 	if (r < 0)
 		return r;
@@ -773,10 +775,9 @@ static int commit_share(struct cb_broker *b, struct cb_etcd *e,
 	int r, n;
 
 	key_alive(pv, b->cluster.conf.host, ka);
-	snprintf(ks, sizeof(ks), "%spool/%s/share/%s", pv->prefix, ps->name,
-	    b->cluster.conf.host);
-	snprintf(sp, sizeof(sp), "%spool/%s/share/", pv->prefix, ps->name);
-	snprintf(qp, sizeof(qp), "%spool/%s/quar/", pv->prefix, ps->name);
+	pool_key(ks, pv->prefix, ps->name, "share/", b->cluster.conf.host);
+	pool_key(sp, pv->prefix, ps->name, "share/", "");
+	pool_key(qp, pv->prefix, ps->name, "quar/", "");
 	n = snprintf(val, sizeof(val), "%u", v);
 	cmp[nc++] = (struct cb_etcd_compare){ .key = ka,
 	    .target = CB_ETCD_LEASE, .cmp = CB_ETCD_EQ, .number = pv->lease };
@@ -819,8 +820,7 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 	int r, n;
 
 	ps->demand = local_demand(b, p, ps);
-	snprintf(kd, sizeof(kd), "%spool/%s/demand/%s", pv->prefix, ps->name,
-	    c->conf.host);
+	pool_key(kd, pv->prefix, ps->name, "demand/", c->conf.host);
 	if (ps->demand != ps->demand_put || ps->demand_lease != pv->lease) {
 		n = snprintf(val, sizeof(val), "%u", ps->demand);
 		r = cb_etcd_put(e, kd, val, (size_t)n, pv->lease, NULL);
@@ -972,13 +972,11 @@ static int give_back(struct cb_broker *b, struct cb_etcd *e, int p)
 
 	atomic_store_explicit(&b->cluster.local_limit[p], 0,
 	    memory_order_relaxed);
-	snprintf(k, sizeof(k), "%spool/%s/share/%s", pv->prefix, ps->name,
-	    b->cluster.conf.host);
+	pool_key(k, pv->prefix, ps->name, "share/", b->cluster.conf.host);
 	r = cb_etcd_delete(e, k, NULL);
 	if (r < 0)
 		return r;
-	snprintf(k, sizeof(k), "%spool/%s/demand/%s", pv->prefix, ps->name,
-	    b->cluster.conf.host);
+	pool_key(k, pv->prefix, ps->name, "demand/", b->cluster.conf.host);
 	r = cb_etcd_delete(e, k, NULL);
 	if (r < 0)
 		return r;
@@ -1053,13 +1051,13 @@ static void *cluster_main(void *arg)
 
 	while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
 		struct pollfd pfd = { .fd = c->wake_fd, .events = POLLIN };
-		uint64_t t0 = now_ns(), spent;
+		uint64_t t0 = cb_monotonic_ns(), spent;
 		int period;
 
 		pv->soon = false;
 		tick(b);
 		period = pv->soon ? pv->period_ms / 4 : pv->period_ms;
-		spent = (now_ns() - t0) / 1000000u;
+		spent = (cb_monotonic_ns() - t0) / 1000000u;
 		if (spent >= (uint64_t)period)
 			continue;
 		if (poll(&pfd, 1, period - (int)spent) > 0)
@@ -1264,13 +1262,12 @@ static void job_fail(struct cb_launch_job *j, int err, const char *msg,
 static void do_launch(struct launcher *ln, struct cb_launch_job *j)
 {
 	struct cb_etcd *e = ln->etcd;
-	char prefix[KEY_MAX - 20], key[KEY_MAX], val[24];
+	char prefix[KEY_MAX], key[KEY_MAX], val[24], id[17];
 	uint32_t window_s = (j->window_ms + 999) / 1000;
 
 	if (window_s == 0)
 		window_s = 1;
-	snprintf(prefix, sizeof(prefix), "%spool/%s/launch/", ln->prefix,
-	    j->name);
+	pool_key(prefix, ln->prefix, j->name, "launch/", "");
 	for (int attempt = 0; attempt < 8; attempt++) {
 		struct cb_etcd_range rg;
 		struct cb_etcd_lease l;
@@ -1323,8 +1320,8 @@ static void do_launch(struct launcher *ln, struct cb_launch_job *j)
 			job_fail(j, r, "etcd lease", e);
 			return;
 		}
-		snprintf(key, sizeof(key), "%spool/%s/launch/%016" PRIx64,
-		    ln->prefix, j->name, (uint64_t)l.id);
+		snprintf(id, sizeof(id), "%016" PRIx64, (uint64_t)l.id);
+		pool_key(key, ln->prefix, j->name, "launch/", id);
 		n = snprintf(val, sizeof(val), "%" PRIu64,
 		    now + (uint64_t)window_s * 1000u);
 		cmp[0] = (struct cb_etcd_compare){ .key = prefix,
@@ -1363,12 +1360,12 @@ static void do_launch(struct launcher *ln, struct cb_launch_job *j)
 static void do_unlaunch(struct launcher *ln, struct cb_launch_job *j)
 {
 	struct cb_etcd *e = ln->etcd;
-	char key[KEY_MAX];
+	char key[KEY_MAX], id[17];
 	int64_t deleted = 0;
 	int r;
 
-	snprintf(key, sizeof(key), "%spool/%s/launch/%016" PRIx64,
-	    ln->prefix, j->name, j->id);
+	snprintf(id, sizeof(id), "%016" PRIx64, j->id);
+	pool_key(key, ln->prefix, j->name, "launch/", id);
 	r = cb_etcd_delete(e, key, &deleted);
 	if (r < 0) {
 		job_fail(j, r, "etcd", e);
