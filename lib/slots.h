@@ -103,4 +103,30 @@ static inline uint64_t cb_slots_client_holds(const void *slots, uint32_t c,
 	return n;
 }
 
+/*
+ * The operations client entry c (owner word o) has in flight: its
+ * entry's open windows (S counts them) plus one per lane it owns whose
+ * window S_l is open (a lane has one writer).  For observers, as
+ * cb_slots_client_holds: a death now may leave this many units over-
+ * or under-recorded (reserve.h).
+ */
+static inline uint32_t cb_slots_client_windows(const void *slots, uint32_t c,
+    uint64_t o)
+{
+	uint64_t mine = CB_LANE_OF(c, o);
+	uint32_t n;
+
+	n = CB_SEQ_INFLIGHT(atomic_load_explicit(&cb_slots_client(slots,
+	    c)->seq, memory_order_relaxed));
+	for (uint32_t l = 0; l < CB_MAX_LANES; l++) {
+		struct cb_lane_slot *sl = cb_slots_lane(slots, l);
+
+		if (atomic_load_explicit(&sl->word, memory_order_relaxed) ==
+		    mine)
+			n += CB_SEQ_INFLIGHT(atomic_load_explicit(&sl->seq,
+			    memory_order_relaxed)) != 0;
+	}
+	return n;
+}
+
 #endif /* CB_SLOTS_H */
