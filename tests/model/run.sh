@@ -16,8 +16,10 @@
 #     -ENOSPC, a stale release, a broker crash, a recount that is foiled
 #     and one that repairs) must be reachable, or the model is vacuous.
 #
-# One line per check; the last line is always "model: N passed, N
-# failed"; the exit status is 1 when anything failed.
+# One line per check, in the order written, though the checks run side
+# by side (one per CPU, memory permitting; MODEL_JOBS=N to choose); the
+# last line is always "model: N passed, N failed"; the exit status is 1
+# when anything failed.
 #
 # tests/model/queue.pml (fair waiting, lib/queue.h) is checked the same
 # way at the end: no lost wakeup, grant order, its negative controls;
@@ -56,6 +58,9 @@ pass=0
 fail=0
 
 finish() {
+	while [ -n "$queue" ]; do
+		reap_oldest
+	done
 	echo "model: $pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 	exit $?
@@ -74,10 +79,56 @@ if [ ! -r "$model" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cbmodel.XXXXXX") || exit 2
-trap 'rm -rf "$tmp"' EXIT
+# A check still running when we stop dies with us (a verifier of the
+# deep runs can take minutes and gigabytes).
+trap 'for j in $queue; do kill "${j#*:}" 2>/dev/null; done; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 n=0
+
+# Checks run $jobs at a time (each verifier is one single-threaded
+# process): one per CPU, at most one per 4 GiB of available memory (a
+# big search may use 3 GiB; MODEL_JOBS overrides).  Their lines are
+# printed in the order the checks are written, each once it is done.
+cpus=$(nproc 2>/dev/null || echo 1)
+mem_gib=$(awk '/^MemAvailable:/ { print int($2 / 4194304) }' \
+    /proc/meminfo 2>/dev/null)
+jobs=${MODEL_JOBS:-$cpus}
+[ -n "$mem_gib" ] && [ -z "${MODEL_JOBS:-}" ] && [ "$mem_gib" -lt "$jobs" ] &&
+    jobs=$mem_gib
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+queue=''          # "n:pid ..." of the checks started, oldest first
+running=0
+
+# job FUNCTION ARGS...: run one check in the background, its output to
+# $tmp/res.N; wait for the oldest while $jobs are running.
+job() {
+	n=$((n + 1))
+	("$@"; rm -rf "${tmp:?}/$n") >"$tmp/res.$n" 2>&1 &
+	queue="$queue $n:$!"
+	running=$((running + 1))
+	while [ "$running" -ge "$jobs" ]; do
+		reap_oldest
+	done
+}
+
+# Wait for the oldest check, print its lines and count its verdict.
+reap_oldest() {
+	set -- $queue
+	j=$1
+	shift
+	queue=$*
+	wait "${j#*:}"
+	res=$tmp/res.${j%%:*}
+	cat "$res"
+	pass=$((pass + $(grep -c '^ok ' "$res")))
+	fail=$((fail + $(grep -c '^FAIL' "$res")))
+	if ! grep -q '^ok \|^FAIL' "$res"; then
+		echo "FAIL check $n said nothing (killed?)"
+		fail=$((fail + 1))
+	fi
+	running=$((running - 1))
+}
 
 # verify CC-FLAGS SPIN-FLAGS...: build and run one verifier in a fresh
 # directory; leaves its output in $dir/out.  CC-FLAGS: -O2 for the big
@@ -86,7 +137,6 @@ n=0
 verify() {
 	opt=$1
 	shift
-	n=$((n + 1))
 	dir=$tmp/$n
 	mkdir "$dir" || return 1
 	cp "$model" "$dir/reserve.pml" || return 1
@@ -117,23 +167,21 @@ incomplete() {
 }
 
 # expect_ok NAME CC-FLAGS SPIN-FLAGS...: exhaustive search, no error.
-expect_ok() {
+expect_ok() { job check_ok "$@"; }
+check_ok() {
 	name=$1
 	shift
 	if ! verify "$@"; then
 		echo "FAIL $name: verifier not built"
-		fail=$((fail + 1))
 		return
 	fi
 	e=$(errors)
 	if [ "$e" = 0 ] && ! incomplete; then
 		echo "ok   $name: 0 errors, $(states) states, $(secs) s"
-		pass=$((pass + 1))
 	else
 		echo "FAIL $name: errors=${e:-?} $(violated)"
 		grep -E 'pan:|error|violated|too small|memory' "$dir/out" |
 		    head -n 5 | sed 's/^/    /'
-		fail=$((fail + 1))
 	fi
 }
 
@@ -141,13 +189,13 @@ expect_ok() {
 # assertion contains one of PATTERNS (fixed strings, separated by ';').
 # $said: what "ok" says.
 said=counterexample
-expect_cex() {
+expect_cex() { job check_cex "$@"; }
+check_cex() {
 	name=$1
 	pat=$2
 	shift 2
 	if ! verify "-O0 -DMEMLIM=2048" "$@"; then
 		echo "FAIL $name: verifier not built"
-		fail=$((fail + 1))
 		return
 	fi
 	e=$(errors)
@@ -167,11 +215,9 @@ expect_cex() {
 		else
 			echo "ok   $name: $said"
 		fi
-		pass=$((pass + 1))
 	else
 		echo "FAIL $name: expected a violation of $pat," \
 		    "got errors=${e:-?} ${v:-none}"
-		fail=$((fail + 1))
 	fi
 }
 
