@@ -285,8 +285,13 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-broker.sh $(O)
 
+# Builds run one job per CPU (BUILD_JOBS); the checks themselves run
+# one after another (their output is read in order, and the integration
+# tests time things).
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
 check: deps
-	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) all tests
 	@$(MAKE) --no-print-directory man-check unit-check model-check \
 	    fuzz-check integration-check python-check rust-check go-check \
 	    crosslang-check
@@ -311,7 +316,9 @@ san-check:
 	@for s in $(SAN_CHECKS); do \
 	    o=$(O)-$$(printf %s "$$s" | tr , -); \
 	    echo "sanitizer build: SAN=$$s O=$$o"; \
-	    $(MAKE) --no-print-directory SAN=$$s O=$$o all tests unit-check \
+	    $(MAKE) --no-print-directory -j$(BUILD_JOBS) SAN=$$s O=$$o \
+	        all tests || exit 1; \
+	    $(MAKE) --no-print-directory SAN=$$s O=$$o unit-check \
 	        integration-check || exit 1; \
 	done
 

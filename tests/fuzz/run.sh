@@ -2,8 +2,9 @@
 # run.sh MODE DIR SECONDS WORKERS NAME... - run libFuzzer harnesses
 # DIR/fuzz_NAME (built by tests/fuzz/fuzz.mk).
 #
-#   check  each harness SECONDS seconds in one process, on a scratch copy
-#          of its seed corpus (DIR/check-NAME/, replaced each run);
+#   check  each harness SECONDS seconds in one process, all side by side,
+#          on a scratch copy of its seed corpus (DIR/check-NAME/,
+#          replaced each run);
 #   long   each harness SECONDS seconds in WORKERS processes (-jobs
 #          -workers), new inputs kept in tests/fuzz/corpus-run-NAME/ so
 #          the next long run starts where this one stopped.
@@ -40,25 +41,45 @@ stat_sum() {
 	    '$1 == f { s += $2 } END { printf "%d\n", s }'
 }
 
-for name in "$@"; do
-	bin=$dir/fuzz_$name
-	seeds=$top/tests/fuzz/corpus/$name
-	art=$dir/artifacts/$name
+# fuzz_opts NAME: sets bin, seeds, art (emptied) and opts for fuzzer NAME.
+fuzz_opts() {
+	bin=$dir/fuzz_$1
+	seeds=$top/tests/fuzz/corpus/$1
+	art=$dir/artifacts/$1
 	rm -rf "$art"
 	mkdir -p "$art"
 	dict=
-	[ -f "$top/tests/fuzz/$name.dict" ] && dict=-dict=$top/tests/fuzz/$name.dict
+	[ -f "$top/tests/fuzz/$1.dict" ] && dict=-dict=$top/tests/fuzz/$1.dict
 	opts="-max_total_time=$secs -timeout=10 -print_final_stats=1
 	    -artifact_prefix=$art/ $dict"
+}
 
-	if [ "$mode" = check ]; then
+# check: every fuzzer at once (one process each; a smoke test, so they
+# share the CPUs), from a copy of its seeds; each is judged below.
+if [ "$mode" = check ]; then
+	for name in "$@"; do
+		fuzz_opts "$name"
 		work=$dir/check-$name
 		rm -rf "$work"
 		mkdir -p "$work"
 		[ -d "$seeds" ] && cp "$seeds"/* "$work"/ 2>/dev/null
-		logs=$dir/check-$name.log
 		# shellcheck disable=SC2086
-		"$bin" $opts "$work" >"$logs" 2>&1
+		"$bin" $opts "$work" >"$dir/check-$name.log" 2>&1 &
+		echo $! >"$dir/check-$name.pid"
+	done
+fi
+
+for name in "$@"; do
+	if [ "$mode" = check ]; then
+		art=$dir/artifacts/$name   # emptied before the start
+	else
+		fuzz_opts "$name"
+	fi
+
+	if [ "$mode" = check ]; then
+		work=$dir/check-$name
+		logs=$dir/check-$name.log
+		wait "$(cat "$dir/check-$name.pid")"
 		rc=$?
 	else
 		work=$top/tests/fuzz/corpus-run-$name
