@@ -187,9 +187,23 @@ static void global_limit(struct cb_broker *b, int i,
 }
 
 /*
+ * A later deadline wakes a global pool's waiters only if the earlier one
+ * had passed or was about to (a client refused for an expired share
+ * waits for it): the cluster thread renews every few hundred
+ * milliseconds, and a valid share made longer admits nobody new.  The
+ * margin covers the moments between this check and the store below.
+ */
+#define DEADLINE_WAKE_MARGIN_NS 1000000000ull
+
+static int deadline_revives(uint64_t old, uint64_t new)
+{
+	return new > old && old <= cb_monotonic_ns() + DEADLINE_WAKE_MARGIN_NS;
+}
+
+/*
  * Pool records: definitions (seqlock) when they change, then limits and
  * observations (release stores), then a global pool's deadline.  A
- * limit that rose, an observation that fell or a deadline moved later
+ * limit that rose, an observation that fell or an expired share renewed
  * may admit blocked reservers: wake them.
  */
 static void publish_pools(struct cb_broker *b, uint32_t capacity)
@@ -214,7 +228,7 @@ static void publish_pools(struct cb_broker *b, uint32_t capacity)
 			global_limit(b, i, &def[i], &limit, &deadline);
 		wake = limit > p->pool_limit[i] ||
 		    observed[i] < p->pool_observed[i] ||
-		    deadline > p->pool_deadline[i];
+		    deadline_revives(p->pool_deadline[i], deadline);
 		/* Deleted (POOL DEL): its blocked pickers leave with
 		 * -ENOENT (its waiters are sent out by the sweeper). */
 		int gone = (p->pool_def[i].flags & CB_POOL_F_ACTIVE) &&

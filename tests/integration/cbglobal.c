@@ -23,6 +23,11 @@
  *
  *   cbglobal now
  *       Print CLOCK_MONOTONIC in ms (the hammer's clock, for scripts).
+ *
+ *   cbglobal wakes NAME POOL
+ *       Print  "seq S deadline D":  POOL's wake sequence (its waiters'
+ *       eventcount, which every wake moves) and its share's deadline
+ *       (CLOCK_MONOTONIC ns), from broker NAME's segments.
  */
 #include <errno.h>
 #include <sched.h>
@@ -33,8 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "capbroker.h"
 #include "cbtest.h"
+#include "client_internal.h"
+#include "segment.h"
+#include "slots.h"
 
 #define MAXB 8
 #define MAXH 64
@@ -197,6 +206,30 @@ static int hammer(int argc, char **argv)
 	return 0;
 }
 
+static int wakes(char **argv)
+{
+	const struct cb_pool_conf *pc;
+	cb_client *c;
+	int p, r;
+
+	if ((r = cb_open(&c, argv[2], CB_OPEN_RDONLY)) < 0) {
+		fprintf(stderr, "cbglobal: cb_open %s: %s\n", argv[2],
+		    cb_strerror(r));
+		return 2;
+	}
+	if ((p = cb_pool(c, argv[3])) < 0) {
+		fprintf(stderr, "cbglobal: no pool %s\n", argv[3]);
+		cb_close(c);
+		return 2;
+	}
+	pc = cb_seg_record(cb_client_state(c), CB_RS_POOLS, 0, (uint32_t)p);
+	printf("seq %u deadline %llu\n",
+	    atomic_load(&cb_slots_pool(cb_client_slots(c), p)->release_seq),
+	    (unsigned long long)atomic_load(&pc->share_deadline_ns));
+	cb_close(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_term };
@@ -214,7 +247,11 @@ int main(int argc, char **argv)
 		return validate(argc, argv);
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "hammer") == 0)
 		return hammer(argc, argv);
+	if (argc == 4 && strcmp(argv[1], "wakes") == 0)
+		return wakes(argv);
 	fprintf(stderr, "usage: cbglobal validate POOL LIMIT NAME...\n"
-	    "       cbglobal hammer NAME POOL HOLD_MS [GAP_MS]\n");
+	    "       cbglobal hammer NAME POOL HOLD_MS [GAP_MS]\n"
+	    "       cbglobal now\n"
+	    "       cbglobal wakes NAME POOL\n");
 	return 64;
 }

@@ -10,7 +10,8 @@
 #      lease and its share, and its clients are admitted throughout.
 #   3. the etcd leader killed: admission goes on; a second member
 #      killed (quorum lost): admission stops on every host within the
-#      TTL; the member back: admission resumes.
+#      TTL; the member back: admission resumes, and a client blocked in
+#      cb_reserve on the expired share is woken.
 # Skipped in sanitizer builds (t_global_shares.sh runs there): the
 # timings assume an unslowed broker.
 . "$(dirname "$0")/lib.sh"
@@ -140,8 +141,26 @@ done
 a1=$(gb_admitted 1)
 sleep 1
 expect_eq "$(gb_admitted 1)" "$a1" "h1 admissions without a quorum"
+say "a client of h3 blocks in cb_reserve on the expired share"
+gb_hammer_stop 3
+w=$CAPBROKER_RUNDIR/waiter.out
+"$BIN/tests/cbhold" "$NAME-g3" "$GB_POOL" hold 30000 0 >"$w" 2>&1 &
+waiter=$!
+PIDS="$PIDS $waiter"
+wait_until 5 grep -q '^waiting' "$w" || fail "cbhold did not start: $(cat "$w")"
+sleep 0.5
+grep -q '^ok' "$w" && fail "admitted on an expired share: $(cat "$w")"
 say "m$second back"
 etcd_start_member "$second"
+t_back=$(mono_ms)
+# The share coming back (its limit set again from etcd, its deadline
+# renewed) wakes the pool's waiters (the publisher); unwoken, it would
+# sleep out its 30 s.
+wait_until 25 grep -q '^ok' "$w" ||
+    gb_fail 3 "the waiter was not woken when the share came back: $(cat "$w")"
+say "the waiter admitted $(($(mono_ms) - t_back)) ms after m$second came back"
+wait "$waiter" || fail "cbhold: $(cat "$w")"
+gb_hammer 3
 for i in 1 2 3; do
 	admits $i 20 || fail "h$i not admitting after the quorum came back"
 done

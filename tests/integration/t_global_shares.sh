@@ -3,6 +3,8 @@
 # limit 12, with clients hammering it; a validator samples every
 # broker's segment throughout and fails if the units in use on all
 # three together ever exceed 12.
+#   0. idle: 4/4/4, and a renewal (a later deadline on a valid share)
+#      wakes none of the pool's waiters;
 #   1. steady load on all three: the local limits converge to 4/4/4 +-1;
 #   2. load on h1 only: it reaches >= 11 of 12; then moved to h2: h2 does;
 #   7. bad input: a share key written by hand with garbage is refused,
@@ -22,6 +24,17 @@ for i in 1 2 3; do
 	gb_start $i
 done
 gb_validate 1 2 3
+
+say "idle: renewals move the share's deadline and wake nobody"
+wait_until 10 gb_converged 4 4 1 2 3 ||
+    fail "idle shares not 4/4/4: $(gb_limit 1) $(gb_limit 2) $(gb_limit 3)"
+w1=$("$BIN/tests/cbglobal" wakes "$NAME-g1" "$GB_POOL") || fail "cbglobal wakes"
+sleep 1.2     # three or four renewals (every 333 ms)
+w2=$("$BIN/tests/cbglobal" wakes "$NAME-g1" "$GB_POOL") || fail "cbglobal wakes"
+set -- $w1 $w2     # seq S deadline D seq S deadline D
+[ "$8" -gt "$4" ] || fail "the deadline did not move in 1.2 s: $w1 / $w2"
+[ "$6" -eq "$2" ] || fail "renewals woke the pool's waiters: $w1 / $w2"
+say "deadline +$((($8 - $4) / 1000000)) ms, wake sequence still $2"
 
 # time_until SECONDS WHAT COMMAND...: run wait_until; fail with WHAT if
 # it never held.  How long it took, from T0 (mono_ms, set by the
