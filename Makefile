@@ -287,17 +287,23 @@ run: deps
 
 # Builds run one job per CPU (BUILD_JOBS); the checks themselves run
 # one after another (their output is read in order, and the integration
-# tests time things).
+# tests time things), except the model check: its CPU-bound searches run
+# in the background at nice 19 from the start (tests/model/background.sh)
+# and its lines come at the end.
 BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+MODEL_BG = sh tests/model/background.sh
 
 check: deps
 	@$(MAKE) --no-print-directory -j$(BUILD_JOBS) all tests
-	@$(MAKE) --no-print-directory man-check unit-check model-check \
+	@$(MODEL_BG) start $(O) $$PPID
+	@$(MAKE) --no-print-directory man-check unit-check \
 	    fuzz-check integration-check python-check rust-check go-check \
-	    crosslang-check
+	    crosslang-check || { $(MODEL_BG) stop $(O); exit 1; }
 ifeq ($(SAN),)
-	@$(MAKE) --no-print-directory valgrind-check san-check
+	@$(MAKE) --no-print-directory valgrind-check san-check || \
+	    { $(MODEL_BG) stop $(O); exit 1; }
 endif
+	@$(MODEL_BG) finish $(O)
 
 # The unit tests under valgrind: any memory error or definite/indirect
 # leak fails the binary (run-unit.sh counts it).
