@@ -227,6 +227,48 @@ def test_fair_queue_cancel_moves_the_others_up(broker: Broker) -> None:
         assert q.info().held == 0
 
 
+def test_interrupt_ends_a_wait_in_another_thread(broker: Broker) -> None:
+    """Waiter.interrupt (cb_wait_cancel): the wait another thread is in
+    raises Cancelled at once and the waiter keeps its place; with no wait
+    in progress the next wait raises it; the one after waits normally."""
+    broker.ctl("pool", "set", "q", "--limit", "1")
+    with Client(broker.name) as c:
+        q = c.pool("q")
+        first = q.hold()
+        w = q.enqueue()
+        got: List[BaseException] = []
+
+        def waiter() -> None:
+            try:
+                w.wait()                     # no timeout: only interrupt
+            except BaseException as e:       # noqa: B036 - handed back
+                got.append(e)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.2)                      # inside cb_wait by now
+        t0 = time.monotonic()
+        w.interrupt()
+        t.join(timeout=5)
+        assert not t.is_alive(), "interrupt did not end the wait"
+        assert time.monotonic() - t0 < 2
+        assert len(got) == 1 and isinstance(got[0], capbroker.Cancelled)
+        assert got[0].errno == errno.ECANCELED
+        assert w.queued and w.position == 0
+        w.interrupt()                        # no wait in progress
+        with pytest.raises(capbroker.Cancelled):
+            w.wait(timeout=5)
+        timer = threading.Timer(0.2, first.release)
+        timer.start()
+        try:
+            h = w.wait(timeout=5)            # the cancel was used up
+        finally:
+            timer.join()
+        assert not w.queued and q.info().held == 1
+        w.interrupt()                        # admitted: a no-op
+        h.release()
+
+
 def test_double_release_is_stale(broker: Broker) -> None:
     with Client(broker.name) as c:
         h = c.pool().hold()

@@ -37,6 +37,7 @@ from .client import (
     strerror,
 )
 from .errors import (
+    Cancelled,
     CapbrokerError,
     NotFound,
     OverLimit,

@@ -166,6 +166,7 @@ _OPTIONAL_PROTOTYPES = {
             ctypes.POINTER(ctypes.c_uint32),
         ],
     ),
+    "cb_wait_cancel": (ctypes.c_int, [_client_p, ctypes.POINTER(CbWaiter)]),
     "cb_dequeue": (ctypes.c_int, [_client_p, ctypes.POINTER(CbWaiter)]),
 }
 

@@ -445,7 +445,9 @@ class Waiter:
     def wait(self, timeout: Optional[float] = None) -> "_Reservation":
         """Wait until admitted (``cb_wait``): a :class:`Hold` or a
         :class:`Launch`.  Raises :class:`Timeout` (still queued) when
-        ``timeout`` seconds pass first; None waits without a limit."""
+        ``timeout`` seconds pass first; None waits without a limit.
+        Raises :class:`Cancelled` (still queued) when another thread
+        calls :meth:`interrupt`.  The GIL is released while it waits."""
         c = self.pool.client
         ticket = _native.CbTicket()
         retry = ctypes.c_uint32(0)
@@ -456,12 +458,25 @@ class Waiter:
             ctypes.byref(ticket),
             ctypes.byref(retry),
         )
-        if r != -errno.ETIMEDOUT and r != -errno.EINTR:
+        if r not in (-errno.ETIMEDOUT, -errno.EINTR, -errno.ECANCELED):
             self._done = True
         c._check(r, int(retry.value))
         if self._kind == CB_LAUNCH:
             return Launch(self.pool, ticket)
         return Hold(self.pool, ticket)
+
+    def interrupt(self) -> None:
+        """End the :meth:`wait` another thread of this process is in, or
+        is about to enter, at once (``cb_wait_cancel``): it raises
+        :class:`Cancelled` and the waiter keeps its place, so it can
+        wait again or :meth:`cancel`.  Each call ends one wait.  Safe
+        from any thread; a no-op once admitted or dequeued."""
+        if self._done:
+            return
+        c = self.pool.client
+        r = lib.cb_wait_cancel(c._h, ctypes.byref(self._w))
+        if r != -errno.ESTALE:     # admitted or left meanwhile: nothing to end
+            c._check(r)
 
     def cancel(self) -> None:
         """Leave the queue (``cb_dequeue``); a no-op once admitted."""

@@ -18,6 +18,7 @@ errno            class           meaning
 ``ENOENT``       NotFound        no such broker, segment or pool
 ``EPROTO``       ProtocolError   incompatible or corrupt segment (ABI)
 ``EACCES``       PermissionDenied  not in the broker's group, read-only
+``ECANCELED``    Cancelled       a wait ended by ``Waiter.interrupt()``
 ===============  ==============  =========================================
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "NotFound",
     "ProtocolError",
     "PermissionDenied",
+    "Cancelled",
     "error_for",
 ]
 
@@ -95,6 +97,12 @@ class PermissionDenied(CapbrokerError, builtins.PermissionError):
     """``-EACCES``: not permitted (group, or a read-only handle)."""
 
 
+class Cancelled(CapbrokerError):
+    """``-ECANCELED``: another thread ended this wait
+    (:meth:`Waiter.interrupt`, ``cb_wait_cancel``); the waiter keeps its
+    place in the queue."""
+
+
 _CLASSES: Dict[int, Type[CapbrokerError]] = {
     _errno.EAGAIN: OverLimit,
     _errno.ETIMEDOUT: Timeout,
@@ -102,6 +110,7 @@ _CLASSES: Dict[int, Type[CapbrokerError]] = {
     _errno.ENOENT: NotFound,
     _errno.EPROTO: ProtocolError,
     _errno.EACCES: PermissionDenied,
+    _errno.ECANCELED: Cancelled,
 }
 
 
