@@ -96,6 +96,12 @@ pub enum Error {
         /// The library's message.
         message: String,
     },
+    /// `-ECANCELED`: another thread ended the wait through an
+    /// [`Interrupter`](crate::Interrupter); the waiter keeps its place.
+    Cancelled {
+        /// The library's message.
+        message: String,
+    },
     /// Any other errno (`ESRCH`, `EXDEV`, `ENOMEM`, ...).
     Other {
         /// The positive errno value.
@@ -135,6 +141,7 @@ impl Error {
             ffi::ENOSPC => Error::NoSpace { message },
             ffi::EINVAL => Error::Invalid { message },
             ffi::EINTR => Error::Interrupted { message },
+            ffi::ECANCELED => Error::Cancelled { message },
             _ => Error::Other { errno, message },
         }
     }
@@ -156,6 +163,7 @@ impl Error {
             Error::NoSpace { .. } => ffi::ENOSPC,
             Error::Invalid { .. } => ffi::EINVAL,
             Error::Interrupted { .. } => ffi::EINTR,
+            Error::Cancelled { .. } => ffi::ECANCELED,
             Error::Other { errno, .. } => *errno,
         }
     }
@@ -172,6 +180,7 @@ impl Error {
             | Error::NoSpace { message }
             | Error::Invalid { message }
             | Error::Interrupted { message }
+            | Error::Cancelled { message }
             | Error::Other { message, .. } => message,
         }
     }
@@ -238,7 +247,7 @@ mod tests {
 
     #[test]
     fn every_variant_round_trips_its_errno() {
-        for e in [4, 2, 11, 13, 22, 28, 71, 110, 116, 3, 18] {
+        for e in [4, 2, 11, 13, 22, 28, 71, 110, 116, 125, 3, 18] {
             let err = Error::from_code(-e, String::new(), 7);
             assert_eq!(err.errno(), e);
             assert_eq!(err.message(), strerror(e));

@@ -74,6 +74,7 @@ pub const ENOSPC: c_int = 28;
 pub const EPROTO: c_int = 71;
 pub const ETIMEDOUT: c_int = 110;
 pub const ESTALE: c_int = 116;
+pub const ECANCELED: c_int = 125;
 
 extern "C" {
     pub fn cb_open(out: *mut *mut cb_client, name: *const c_char, flags: c_uint) -> c_int;
@@ -104,6 +105,7 @@ extern "C" {
         ticket: *mut cb_ticket,
         retry_after_ms: *mut u32,
     ) -> c_int;
+    pub fn cb_wait_cancel(c: *mut cb_client, w: *const cb_waiter) -> c_int;
     pub fn cb_dequeue(c: *mut cb_client, w: *mut cb_waiter) -> c_int;
     pub fn cb_release(c: *mut cb_client, ticket: *const cb_ticket) -> c_int;
     pub fn cb_ticket_format(t: *const cb_ticket, buf: *mut c_char, len: c_ulong) -> c_int;

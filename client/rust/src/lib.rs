@@ -76,7 +76,8 @@ mod pool;
 pub use client::{Client, Generation, Source, State};
 pub use error::{strerror, Error, Result};
 pub use pool::{
-    Hold, Launch, LaunchWaiter, Placement, Pool, PoolInfo, Ticket, Wait, Waiter, WorkerHold,
+    Hold, Interrupter, Launch, LaunchWaiter, Placement, Pool, PoolInfo, Ticket, Wait, Waiter,
+    WorkerHold,
 };
 
 #[cfg(test)]

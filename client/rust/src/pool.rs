@@ -516,6 +516,12 @@ impl<'c> Waiter<'c> {
         Ok(Hold::new(self.q.client, ticket))
     }
 
+    /// A handle another thread can end this waiter's
+    /// [`wait`](Waiter::wait) with ([`Interrupter::interrupt`]).
+    pub fn interrupter(&self) -> Interrupter<'c> {
+        self.q.interrupter()
+    }
+
     /// Leave the queue now (`cb_dequeue`), as dropping does, but
     /// reporting [`Error::Stale`] if it was no longer queued.
     pub fn cancel(self) -> Result<()> {
@@ -559,6 +565,12 @@ impl<'c> LaunchWaiter<'c> {
         })
     }
 
+    /// A handle that ends this waiter's wait, as
+    /// [`Waiter::interrupter`].
+    pub fn interrupter(&self) -> Interrupter<'c> {
+        self.q.interrupter()
+    }
+
     /// Leave the queue now, as [`Waiter::cancel`].
     pub fn cancel(self) -> Result<()> {
         self.q.cancel()
@@ -570,6 +582,58 @@ impl fmt::Debug for LaunchWaiter<'_> {
         f.debug_struct("LaunchWaiter")
             .field("queued", &self.q.queued)
             .finish()
+    }
+}
+
+/// Ends a [`Waiter`]'s or [`LaunchWaiter`]'s wait from another thread
+/// (`cb_wait_cancel`), from [`Waiter::interrupter`].  It is [`Send`] and
+/// [`Sync`], and it borrows only the [`Client`], so a thread can keep it
+/// while the waiter's own thread waits (`wait` takes `&mut`).
+///
+/// ```no_run
+/// # fn main() -> capbroker::Result<()> {
+/// use capbroker::{Client, Error, Wait};
+/// let client = Client::open("default")?;
+/// let pool = client.pool("gw")?;
+/// let mut waiter = pool.enqueue(0)?;
+/// let stop = waiter.interrupter();
+/// std::thread::scope(|s| {
+///     s.spawn(move || stop.interrupt());   // a shutdown, say
+///     match waiter.wait(Wait::Forever) {
+///         Err(Error::Cancelled { .. }) => println!("still queued: {}", waiter.is_queued()),
+///         other => drop(other),
+///     }
+/// });
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Interrupter<'c> {
+    client: &'c Client,
+    /// A copy: `cb_wait_cancel` finds the queue entry by the waiter's
+    /// contents, not its address.
+    raw: ffi::cb_waiter,
+}
+
+impl Interrupter<'_> {
+    /// End the wait the waiter's thread is in, or is about to enter, at
+    /// once: it returns [`Error::Cancelled`] and the waiter keeps its
+    /// place, so it can wait again.  Each call ends one wait.  `Ok` too
+    /// when there is nothing to end any more (admitted or left the
+    /// queue meanwhile).
+    pub fn interrupt(&self) -> Result<()> {
+        // SAFETY: a live handle (borrowed) and a waiter of it, by value.
+        let r = unsafe { ffi::cb_wait_cancel(self.client.raw(), &self.raw) };
+        if r == -ffi::ESTALE {
+            return Ok(());
+        }
+        self.client.check(r).map(drop)
+    }
+}
+
+impl fmt::Debug for Interrupter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Interrupter").finish_non_exhaustive()
     }
 }
 
@@ -627,11 +691,19 @@ impl<'c> Queued<'c> {
                 }
                 continue;
             }
-            // Timed out: still queued.  Anything else: out of the queue.
-            if r != -ffi::ETIMEDOUT {
+            // Timed out or cancelled: still queued.  Anything else: out
+            // of the queue.
+            if r != -ffi::ETIMEDOUT && r != -ffi::ECANCELED {
                 self.queued = false;
             }
             return Err(self.client.error(r, retry));
+        }
+    }
+
+    fn interrupter(&self) -> Interrupter<'c> {
+        Interrupter {
+            client: self.client,
+            raw: self.raw,
         }
     }
 

@@ -220,6 +220,46 @@ fn queue_orders_by_priority_then_arrival() {
 }
 
 #[test]
+fn an_interrupter_ends_a_wait_in_another_thread() {
+    let b = Broker::start();
+    b.ctl(&["pool", "set", "q", "--limit", "1"]);
+    let c = Client::open(&b.name).unwrap();
+    let q = c.pool("q").unwrap();
+    let first = q.hold(Wait::No).unwrap();
+    let mut w = q.enqueue(0).unwrap();
+    let stop = w.interrupter();
+    let ended = std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            let t0 = Instant::now();
+            // Not Forever: a broken interrupt fails, it does not hang.
+            (w.wait(Wait::For(Duration::from_secs(10))), t0.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(200)); // inside cb_wait
+        let sent = Instant::now();
+        stop.interrupt().unwrap();
+        let (r, waited) = waiting.join().unwrap();
+        assert!(waited >= Duration::from_millis(150), "ended early: {:?}", waited);
+        (r.map(drop), sent.elapsed())
+    });
+    let e = ended.0.unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{:?}", e);
+    assert_eq!(e.errno(), 125);
+    assert!(ended.1 < Duration::from_secs(2), "took {:?}", ended.1);
+    assert!(w.is_queued());
+    assert_eq!(w.position().unwrap(), 0);
+    // With no wait in progress: the next one ends at once; the one
+    // after it waits and is admitted.
+    stop.interrupt().unwrap();
+    let e = w.wait(Wait::For(Duration::from_secs(5))).unwrap_err();
+    assert!(matches!(e, Error::Cancelled { .. }), "{:?}", e);
+    drop(first);
+    let h = w.wait(Wait::For(Duration::from_secs(5))).unwrap();
+    assert!(!w.is_queued());
+    stop.interrupt().unwrap(); // admitted: nothing to end
+    drop(h);
+}
+
+#[test]
 fn dropping_a_waiter_leaves_the_queue() {
     let b = Broker::start();
     b.ctl(&["pool", "set", "q", "--limit", "1"]);
