@@ -71,6 +71,8 @@
  * host; the rule does not rely on it). */
 #define MARGIN_MIN_NS 200000000ull
 #define GARBAGE_SEEN 16
+/* Share ticks per renewal period (cluster_main). */
+#define TICKS_PER_PERIOD 4
 
 struct pool_state {
 	bool global;
@@ -97,8 +99,8 @@ struct priv {
 	char prefix[96];                    /* K: at most 11 + 63 + 1 */
 	int64_t lease;                      /* 0: none */
 	uint64_t margin_ns;
-	int period_ms;                      /* between ticks */
-	bool soon;                          /* next tick in period / 4 */
+	int period_ms;                      /* between renewals */
+	uint64_t renewed_ns;                /* when the last renewal was sent */
 	bool claimed;                       /* alive/HOST is under lease */
 	bool was_down;                      /* etcd failed since it answered */
 	uint64_t garbage_seen[GARBAGE_SEEN]; /* keys warned of (hashes) */
@@ -460,6 +462,7 @@ static int new_lease(struct cb_broker *b, struct cb_etcd *e)
 	log_info("etcd: lease %" PRIx64 " (TTL %" PRId64 " s) for host %s "
 	    "in cluster %s", (uint64_t)l.id, l.ttl, c->conf.host,
 	    c->conf.cluster);
+	pv->renewed_ns = (uint64_t)l.sent_ns;
 	set_deadline(b, (uint64_t)l.sent_ns + (uint64_t)l.ttl * 1000000000u -
 	    pv->margin_ns);
 	return 0;
@@ -496,6 +499,7 @@ static int renew(struct cb_broker *b, struct cb_etcd *e)
 		pv->claimed = true;
 	}
 	/* The TTL etcd renewed it to, from when we sent the request. */
+	pv->renewed_ns = (uint64_t)l.sent_ns;
 	set_deadline(b, (uint64_t)l.sent_ns + (uint64_t)l.ttl * 1000000000u -
 	    pv->margin_ns);
 	return 0;
@@ -874,10 +878,6 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 				ps->share = want;
 			}
 		}
-		/* Short of the fair share: others are shrinking for us;
-		 * look again soon rather than a period from now. */
-		if (ps->share < ps->target)
-			pv->soon = true;
 		if (local < ps->share)
 			set_local(b, p, ps->share, "the share committed");
 		return 0;
@@ -888,13 +888,13 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 		if (local > ps->target && publish_wait(b, set_local(b, p,
 		    ps->target, "shrinking toward the fair share")) < 0)
 			return -ETIMEDOUT;
-		/* Holds are short, mostly: give them up to half a period
-		 * to come down to the new limit, so that the units reach
-		 * their new host a period sooner. */
+		/* Holds are short, mostly: give them up to half a tick to
+		 * come down to the new limit, so that the units reach
+		 * their new host a tick sooner. */
 		for (int i = 0;; i++) {
 			cb_pools_busy(b->seg.slots, p, &busy);
 			if (busy.held + busy.launching <= ps->target ||
-			    i >= pv->period_ms / 20)
+			    i >= pv->period_ms / (TICKS_PER_PERIOD * 20))
 				break;
 			poll(NULL, 0, 10);
 		}
@@ -994,7 +994,13 @@ static void tick(struct cb_broker *b)
 	int r;
 
 	refresh_pools(b);
-	r = renew(b, e);
+	/* The lease once a period; shares every tick. */
+	if (pv->lease != 0 && pv->claimed && pv->reachable &&
+	    cb_monotonic_ns() - pv->renewed_ns <
+	    (uint64_t)pv->period_ms * 1000000u - 1000000u)
+		r = 0;
+	else
+		r = renew(b, e);
 	if (r == -EEXIST) {
 		pv->reachable = true;
 		goto out;
@@ -1052,11 +1058,9 @@ static void *cluster_main(void *arg)
 	while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
 		struct pollfd pfd = { .fd = c->wake_fd, .events = POLLIN };
 		uint64_t t0 = cb_monotonic_ns(), spent;
-		int period;
+		int period = pv->period_ms / TICKS_PER_PERIOD;
 
-		pv->soon = false;
 		tick(b);
-		period = pv->soon ? pv->period_ms / 4 : pv->period_ms;
 		spent = (cb_monotonic_ns() - t0) / 1000000u;
 		if (spent >= (uint64_t)period)
 			continue;
@@ -1145,9 +1149,11 @@ int cb_cluster_start(struct cb_broker *b)
 	if (pv->margin_ns < MARGIN_MIN_NS)
 		pv->margin_ns = MARGIN_MIN_NS;
 	pv->margin_ns += cb_monotonic_coarse_margin_ns();
-	/* The renewal period, and the shares' too: a ninth of the TTL
-	 * (a lease survives eight lost renewals; shares converge in two
-	 * or three periods), at least 100 ms. */
+	/* The renewal period: a ninth of the TTL (a lease survives eight
+	 * lost renewals), at least 100 ms.  Shares are looked at
+	 * TICKS_PER_PERIOD times as often: a move takes a tick for the
+	 * gaining host's demand to be put, one for the giving host to see
+	 * it and shrink, one for the gainer to grow into what was freed. */
 	pv->period_ms = (int)(c->conf.lease_ttl_s * 1000u / 9u);
 	if (pv->period_ms < 100)
 		pv->period_ms = 100;
