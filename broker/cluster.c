@@ -26,8 +26,11 @@
  *       raised once it committed.  A share shrinks the other way:
  *       the local limit first (published: cb_publisher_wait), then,
  *       once local use fits, etcd;
- *   (c) hold aging: NOT enforced yet (a hold counts until released or
- *       reclaimed; the quarantine still lasts hold_max);
+ *   (c) a hold counts toward its host's share until it ends or is
+ *       hold_max old, never less; then it stops counting and its
+ *       release is -ESTALE (lib/age.h: the sweeper ages the pool's
+ *       usage word by epochs of hold_max + 0.1 s, and a client dates
+ *       each hold by its epoch; tests/model/aging.pml);
  *   (d) a share whose host's alive key is gone moves to a quarantine
  *       key under a new lease of TTL hold_max, in one transaction
  *       (alive absent, share as read);
@@ -598,11 +601,11 @@ static uint32_t local_demand(struct cb_broker *b, int p,
 	    memory_order_relaxed), d;
 
 	cb_pools_busy(b->seg.slots, p, &busy);
-	d = (uint64_t)busy.held + busy.launching + busy.queued;
+	d = (uint64_t)busy.live + busy.launching + busy.queued;
 	/* Refusals are unmet demand only while the pool is full now: a
 	 * host whose load just stopped would otherwise keep asking for a
 	 * period more. */
-	if (rej > ps->rejected_seen && busy.held + busy.launching >=
+	if (rej > ps->rejected_seen && busy.live + busy.launching >=
 	    atomic_load_explicit(&b->cluster.local_limit[p],
 	    memory_order_relaxed))
 		d += rej - ps->rejected_seen;
@@ -847,7 +850,7 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 		    "our share key holds garbage")) < 0)
 			return -ETIMEDOUT;
 		cb_pools_busy(b->seg.slots, p, &busy);
-		want = busy.held + busy.launching;
+		want = busy.live + busy.launching;
 		r = commit_share(b, e, ps, want, false, rev);
 		if (r == 1) {
 			log_warnx("pool %s: our share key held garbage: "
@@ -893,12 +896,12 @@ static int tick_pool(struct cb_broker *b, struct cb_etcd *e, int p)
 		 * their new host a tick sooner. */
 		for (int i = 0;; i++) {
 			cb_pools_busy(b->seg.slots, p, &busy);
-			if (busy.held + busy.launching <= ps->target ||
+			if (busy.live + busy.launching <= ps->target ||
 			    i >= pv->period_ms / (TICKS_PER_PERIOD * 20))
 				break;
 			poll(NULL, 0, 10);
 		}
-		want = busy.held + busy.launching;
+		want = busy.live + busy.launching;
 		if (want < ps->target)
 			want = ps->target;
 		if (want >= ps->share)

@@ -321,6 +321,7 @@ int cb_pools_busy(const void *slots, int p, struct cb_pool_busy *busy)
 	uint64_t u = atomic_load_explicit(&sl->usage, memory_order_relaxed);
 
 	busy->held = CB_USAGE_HELD(u);
+	busy->live = usage_live(u);
 	busy->launching = CB_USAGE_LAUNCHING(u);
 	busy->queued = atomic_load_explicit(&sl->queued,
 	    memory_order_relaxed);

@@ -67,6 +67,8 @@ struct cb_pools {
 /* What the slots segment says a pool is doing (hostile: a hint). */
 struct cb_pool_busy {
 	uint32_t held;       /* U's holds */
+	uint32_t live;       /* those that count: all but a global pool's
+	                        aged ones (lib/age.h) */
 	uint32_t launching;  /* U's live launches */
 	uint64_t queued;     /* waiters in its fair queue */
 };

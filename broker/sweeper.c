@@ -362,6 +362,30 @@ static void expire(struct cb_broker *b, const struct cb_pool_def *def,
 	}
 }
 
+/* Global pools' hold aging (lib/age.h): every sweep, so that a word
+ * lags its epoch by at most a sweep (admissions refused meanwhile). */
+static void age_pools(struct cb_broker *b, const struct cb_pool_def *def,
+    uint64_t now)
+{
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		uint32_t hold_max = 0;
+		int r;
+
+		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
+		    def[p].kind == CB_LIMIT_GLOBAL)
+			hold_max = def[p].hold_max_s ? def[p].hold_max_s :
+			    CB_HOLD_MAX_DEFAULT;
+		r = cb_rsv_age(b->seg.slots, &conf_of(b, p)->age, p,
+		    hold_max, now);
+		if (r & CB_AGE_RESET)
+			log_warnx("pool %s: hold ages held an epoch ahead of "
+			    "the clock (written by a member?): every hold "
+			    "counted again", def[p].name);
+		if (r & CB_AGE_MOVED)
+			cb_rsv_wake(b->seg.slots, p);
+	}
+}
+
 /* Waiter entries (queue.h): dead, stuck or hostile ones freed, queue
  * hints corrected, the heads behind them woken. */
 static void sweep_queues(struct cb_broker *b, const struct cb_pool_def *def)
@@ -512,6 +536,7 @@ static void sweep(struct cb_broker *b)
 	log_summary(&b->sweeper);
 	cb_pools_pin(&b->pools, def, observed);
 	expire(b, def, cb_monotonic_ns());
+	age_pools(b, def, cb_monotonic_ns());
 	cb_pools_unpin(&b->pools);
 	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)
 		return;

@@ -254,7 +254,8 @@ int cb_pool_info(cb_client *c, int pool, struct cb_pool_info *out)
 	out->limit = cb_rsv_limit(c->state, pool);
 	out->observed = atomic_load_explicit(&conf->observed,
 	    memory_order_relaxed);
-	out->held = CB_USAGE_HELD(u);
+	/* A global pool's holds past hold_max no longer count (age.h). */
+	out->held = usage_live(u);
 	out->launching = CB_USAGE_LAUNCHING(u);
 	out->window_ms = def.window_ms;
 	return 0;

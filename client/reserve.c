@@ -414,7 +414,8 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 			return 0;
 		if (r == -ESTALE)
 			return cb_handle_fail(c, r, "ticket already released, "
-			    "reclaimed or expired");
+			    "reclaimed or expired, or its hold ran past "
+			    "hold_max (given back)");
 	}
 	r = cb_handle_enter(c, ticket != NULL, "ticket");
 	if (r < 0)
@@ -424,7 +425,8 @@ int cb_release(cb_client *c, const cb_ticket *ticket)
 	r = cb_rsv_release(&c->rsv, ticket);
 	if (r == -ESTALE)
 		return cb_handle_fail(c, r, "ticket already released, "
-		    "reclaimed or expired");
+		    "reclaimed or expired, or its hold ran past "
+		    "hold_max (given back)");
 	if (r == -EINVAL)
 		return cb_handle_fail(c, r, "not a ticket this handle can "
 		    "release (holds are released by the handle that took "

@@ -193,7 +193,8 @@ struct cb_pool_info {
 	char name[32];
 	uint32_t limit;       /* current limit */
 	uint32_t observed;    /* published observation (launch admission) */
-	uint32_t held;        /* active holds */
+	uint32_t held;        /* active holds (a global pool's: those that
+	                         count, younger than its hold_max) */
 	uint32_t launching;   /* active launch reservations */
 	uint32_t window_ms;   /* launch visibility window */
 };

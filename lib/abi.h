@@ -44,13 +44,15 @@
 #include <stdint.h>
 
 #define CB_ABI_MAJOR 1
-#define CB_ABI_MINOR 3 /* 1: CB_RL_WAITERS (fair queueing); worker
+#define CB_ABI_MINOR 4 /* 1: CB_RL_WAITERS (fair queueing); worker
                           placement: CB_RL_WORKERS, CB_RL_BINDS,
                           cb_worker_rec.slot and .limit;
                           2: CB_RL_LANES (per-thread hold records);
                           3: global pools: CB_LIMIT_GLOBAL,
                           cb_pool_conf.share_deadline_ns,
-                          cb_pool_def.hold_max_s, CB_RS_CLUSTER */
+                          cb_pool_def.hold_max_s, CB_RS_CLUSTER;
+                          4: a global pool's hold aging: cb_pool_conf.age,
+                          CB_AGE_MARK in U (lib/age.h) */
 
 #define CB_MAGIC_STATE 0x4b52425041435354ull /* "TSCAPBRK" little-endian */
 #define CB_MAGIC_SLOTS 0x4b52425041434c53ull /* "SLCAPBRK" */
@@ -409,7 +411,15 @@ struct cb_pool_conf {
 	 * the re-check loads anyway.
 	 */
 	_Atomic uint64_t share_deadline_ns;
-	uint64_t reserved1;
+	/*
+	 * A global pool's hold aging (ABI 1.4, lib/age.h): P << 32 |
+	 * eps_ms, P the sweeper's current epoch of eps_ms milliseconds,
+	 * 0 when the pool's U is not in the aging layout.  Sweeper thread,
+	 * release stores: before it marks U, after it advanced U to P,
+	 * after it unmarked U; clients load it with acquire.  Zero before
+	 * 1.4 (it was reserved).
+	 */
+	_Atomic uint64_t age;
 };
 
 /*

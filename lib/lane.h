@@ -57,29 +57,40 @@ static inline __attribute__((always_inline)) uint32_t limit_of(
 	    memory_order_acquire);
 }
 
-/* floor + held + launching of usage word u, in 64 bits: hostile
- * counters cannot wrap a comparison with it. */
+/* floor + the holds that count + launching of usage word u, in 64
+ * bits: hostile counters cannot wrap a comparison with it.  In an aging
+ * word (age.h) only the holds of the last two epochs count. */
 static inline uint64_t usage_total(uint64_t u, uint32_t floor)
 {
-	return (uint64_t)floor + CB_USAGE_HELD(u) + CB_USAGE_LAUNCHING(u);
+	return (uint64_t)floor + usage_live(u) + CB_USAGE_LAUNCHING(u);
 }
 
 /*
- * Step 2: admit one unit iff floor + held + launching + 1 <= limit.
+ * Step 2: admit one unit iff floor + held + launching + 1 <= limit;
+ * *stored: the word the CAS stored (an aging word's epoch dates the
+ * hold: age_dated()).  An aging word takes no launches (a global pool's
+ * are etcd's: client/glaunch.c) and its hold goes into the current
+ * epoch's bucket, which is held less the older two: held + 1.
  */
 static inline int admit(_Atomic uint64_t *usage, int launching, uint32_t floor,
-    uint32_t limit)
+    uint32_t limit, uint64_t *stored)
 {
 	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
 
 	do {
 		if (usage_total(u, floor) + 1 > limit)
 			return -EAGAIN;
-		v = launching ?
-		    CB_USAGE(CB_USAGE_HELD(u), CB_USAGE_LAUNCHING(u) + 1) :
-		    CB_USAGE(CB_USAGE_HELD(u) + 1, CB_USAGE_LAUNCHING(u));
+		if (__builtin_expect(u & CB_AGE_MARK, 0)) {
+			if (launching || CB_USAGE_HELD(u) == UINT32_MAX)
+				return -EAGAIN;
+			v = u + 1;
+		} else
+			v = launching ?
+			    CB_USAGE(CB_USAGE_HELD(u), CB_USAGE_LAUNCHING(u) + 1) :
+			    CB_USAGE(CB_USAGE_HELD(u) + 1, CB_USAGE_LAUNCHING(u));
 	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
 	    memory_order_seq_cst, memory_order_relaxed));
+	*stored = v;
 	return 0;
 }
 
@@ -95,7 +106,7 @@ static inline uint32_t launch_floor(const void *state, int pool, uint32_t observ
 }
 
 /* still_fits()'s verdicts. */
-enum { FIT_OVER = 0, FIT_OK = 1, FIT_EXPIRED = 2 };
+enum { FIT_OVER = 0, FIT_OK = 1, FIT_EXPIRED = 2, FIT_UNDATED = 3 };
 
 /*
  * Has a global pool's share run out (abi.h, share_deadline_ns)?  One
@@ -107,17 +118,59 @@ enum { FIT_OVER = 0, FIT_OK = 1, FIT_EXPIRED = 2 };
  * deadline, which follows that of the limit it goes with): a client
  * that sees a new deadline sees its limit.
  */
+static inline uint64_t coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* *now: the coarse clock read, 0 if none was. */
 static inline __attribute__((always_inline)) int share_expired(
-    const void *state, int pool)
+    const void *state, int pool, uint64_t *now)
 {
 	uint64_t dl = atomic_load_explicit(
 	    &pool_conf(state, pool)->share_deadline_ns, memory_order_acquire);
-	struct timespec ts;
 
+	*now = 0;
 	if (__builtin_expect(dl == 0, 1))
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= dl;
+	*now = coarse_now_ns();
+	return *now >= dl;
+}
+
+/* A hold's date as its ticket keeps it (age.h): the low 15 bits of its
+ * epoch, with CB_AGE_DATED. */
+#define CB_AGE_DATED 0x8000u
+
+/*
+ * Date a hold admitted by a CAS that stored aging word v (age.h, "The
+ * rule"): 1 and *date if v's epoch W is current by the clock read after
+ * that CAS (now, coarse; 0: read it here), that is now < (W + 1) * eps,
+ * so the hold was admitted before (W + 1) * eps + one coarse tick and
+ * cannot age before (W + 2) * eps, more than hold_max later.  0 if it
+ * is not (the sweeper has not moved the word into the new epoch yet:
+ * at most a sweep after each boundary, or it is stopped) or the pool
+ * has no aging published: the caller gives the unit back.  The age
+ * word's acquire load pairs with the sweeper's release stores (abi.h).
+ */
+static inline int age_dated(const void *state, int pool, uint64_t v,
+    uint64_t now, uint32_t *date)
+{
+	uint64_t age = atomic_load_explicit(&pool_conf(state, pool)->age,
+	    memory_order_acquire);
+	uint64_t eps_ns = (uint64_t)(uint32_t)age * 1000000u;
+	int64_t w = age_epoch(v, age >> 32);
+
+	if (eps_ns == 0 || w < 0)
+		return 0;
+	if (now == 0)
+		now = coarse_now_ns();
+	if (now >= ((uint64_t)w + 1) * eps_ns)
+		return 0;
+	*date = ((uint32_t)w & 0x7fffu) | CB_AGE_DATED;
+	return 1;
 }
 
 /*
@@ -149,20 +202,30 @@ static inline __attribute__((always_inline)) int share_expired(
  * yet published when this admission completed: it counts as admitted
  * before it, as any unit already held does.  floor: the launch floor,
  * re-read (launch_floor()), or 0 for holds.
+ *
+ * stored: the word the admitting CAS stored.  If it is an aging word
+ * (age.h) the hold must be dated (age_dated()): FIT_UNDATED when it
+ * cannot be, which gives the unit back like FIT_EXPIRED; *date is the
+ * hold's date for its ticket, 0 (undated) in any other pool.
  */
 static inline __attribute__((always_inline)) int still_fits(
     const void *state, int pool, _Atomic uint64_t *usage,
-    int launching, uint32_t observed)
+    int launching, uint32_t observed, uint64_t stored, uint32_t *date)
 {
 	uint32_t limit, floor = 0;
+	uint64_t now;
 
+	*date = 0;
 	if (pool == 0)
 		limit = CB_STATE_CAPACITY(atomic_load_explicit(
 		    &((const struct cb_state_hot *)cb_seg_region(state,
 		    CB_RS_HOT))->state_word, memory_order_seq_cst));
 	else {
-		if (share_expired(state, pool))
+		if (share_expired(state, pool, &now))
 			return FIT_EXPIRED;
+		if (__builtin_expect(stored & CB_AGE_MARK, 0) &&
+		    !age_dated(state, pool, stored, now, date))
+			return FIT_UNDATED;
 		limit = atomic_load_explicit(&pool_conf(state, pool)->limit,
 		    memory_order_seq_cst);
 	}
@@ -196,6 +259,76 @@ static inline int usage_full(_Atomic uint64_t *usage, uint32_t floor,
 static inline uint64_t local_word(uint64_t nonce, int pool)
 {
 	return nonce << 6 | (uint64_t)pool;
+}
+
+/*
+ * Give back a hold of the pool whose usage word is *usage, dated `date`
+ * (its ticket's; 0: undated): from its epoch's bucket if the word ages
+ * (age.h), else held - 1.  Returns 1 if the hold had aged (a late
+ * release: the unit goes back all the same, and the caller answers
+ * -ESTALE), 0 if not, -1 if held was already 0.  The word's epoch is
+ * resolved against the published one, the date's 15 bits against the
+ * word's: a hold older than 32,768 epochs (10 hours at hold_max 1 s)
+ * would be taken for a young one, from a newer bucket than its own.
+ * seq_cst CAS: as cb_rsv_usage_sub().
+ */
+static inline int age_put(const void *state, int pool,
+    _Atomic uint64_t *usage, uint32_t date)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
+	uint64_t age = 0;
+	struct cb_age a;
+	int pos, late;
+
+	do {
+		late = 0;
+		if (__builtin_expect(!(u & CB_AGE_MARK), 1)) {
+			if (CB_USAGE_HELD(u) == 0)
+				return -1;
+			v = u - 1;
+			continue;
+		}
+		if (age == 0)
+			age = atomic_load_explicit(
+			    &pool_conf(state, pool)->age, memory_order_acquire);
+		age_split(u, &a);
+		pos = AGE_FRONT;
+		if ((date & CB_AGE_DATED) && (uint32_t)age != 0) {
+			int64_t w = age_epoch(u, age >> 32);
+			int64_t t = w - (int64_t)(((uint32_t)w - date) &
+			    0x7fffu);
+
+			pos = age_pos(w, t);
+		}
+		if (age_take(&a, pos) < 0)
+			return -1;
+		late = pos == AGE_AGED;
+		v = age_join(&a);
+	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
+	    memory_order_seq_cst, memory_order_relaxed));
+	return late;
+}
+
+/* A hold's date in its ticket: the top bytes of both words, which the
+ * index and the nonce (< 2^56) leave free. */
+static inline void ticket_date_set(cb_ticket *t, uint32_t date)
+{
+	t->opaque[0] |= (uint64_t)(date >> 8 & 0xff) << 56;
+	t->opaque[1] |= (uint64_t)(date & 0xff) << 56;
+}
+
+static inline uint32_t ticket_date(const cb_ticket *t)
+{
+	return (uint32_t)(t->opaque[0] >> 56) << 8 |
+	    (uint32_t)(t->opaque[1] >> 56);
+}
+
+#define TICKET_NONCE(t) ((t)->opaque[1] & ((1ull << 56) - 1))
+
+/* 0 (undated) or marked dated: anything else was not written by us. */
+static inline int ticket_date_ok(uint32_t date)
+{
+	return date == 0 || (date & CB_AGE_DATED);
 }
 
 /* After a client's release: the unit went back by a seq_cst CAS on the
@@ -363,16 +496,18 @@ static inline __attribute__((always_inline)) int lane_hold_locked(
 {
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	long idx = lane_entry_free(l);
+	uint64_t stored;
+	uint32_t date;
 	int ret, fit;
 
 	if (idx < 0)
 		return -ENOSPC;
 	lane_open(l);
 	CB_TESTPOINT("reserve:before-cas");
-	ret = admit(&ps->usage, 0, 0, limit);
+	ret = admit(&ps->usage, 0, 0, limit, &stored);
 	CB_TESTPOINT("reserve:lane-admitted");
 	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 0,
-	    0)) != FIT_OK) {
+	    0, stored, &date)) != FIT_OK) {
 		cb_rsv_usage_sub(&ps->usage, 0, 1);
 		lane_close(l);
 		if (fit == FIT_OVER)
@@ -393,18 +528,21 @@ static inline __attribute__((always_inline)) int lane_hold_locked(
 	    (uint64_t)(r->client & 0xffff) << 16 |
 	    (uint64_t)l->number << 32 | (uint64_t)idx << 40;
 	t->opaque[1] = l->nonce;
+	ticket_date_set(t, date);
 	return 0;
 }
 
 /* Release entry idx of lane l if it holds exactly word (by its one
  * writer of the moment: owner's plain load and store, else a CAS
- * under the mutex, which the owner then also takes). */
+ * under the mutex, which the owner then also takes).  -ESTALE: not
+ * outstanding; 1: released, but it had aged (age_put()). */
 static inline __attribute__((always_inline)) int lane_release_locked(
     struct cb_rsv *r, struct cb_lane *l,
-    uint32_t idx, uint64_t word, int pool, int owner)
+    uint32_t idx, uint64_t word, int pool, int owner, uint32_t date)
 {
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint64_t w = word;
+	int late;
 
 	if (owner) {
 		if (atomic_load_explicit(&l->table[idx],
@@ -423,9 +561,9 @@ static inline __attribute__((always_inline)) int lane_release_locked(
 	lane_open(l);
 	CB_TESTPOINT("reserve:release-in-window");
 	lane_record(l, pool, l->holds[pool] - 1);
-	cb_rsv_usage_sub(&ps->usage, 0, 1);
+	late = age_put(r->state, pool, &ps->usage, date);
 	lane_close(l);
-	return 0;
+	return late > 0;
 }
 
 
@@ -473,24 +611,24 @@ static inline int cb_lane_hold_fast(struct cb_rsv *r, int pool,
 static inline int cb_lane_release_fast(struct cb_rsv *r, const cb_ticket *t)
 {
 	struct cb_lane *l = lane_cached(r);
-	uint64_t t0 = t->opaque[0], nonce = t->opaque[1];
-	int pool = (int)((t0 >> 8) & 0xff);
+	uint64_t t0 = t->opaque[0], nonce = TICKET_NONCE(t);
+	int pool = (int)((t0 >> 8) & 0xff), ret;
 	uint32_t idx = (uint32_t)(t0 >> 40) & 0xffff;
 
 	if ((t0 & 0xff) != TICKET_LANE || l == NULL ||
 	    ((t0 >> 16) & 0xffff) != (r->client & 0xffff) ||
 	    ((t0 >> 32) & 0xff) != l->number || pool >= CB_MAX_POOLS ||
-	    idx >= CB_LANE_HOLDS || nonce == 0 || nonce >> 56 != 0 ||
-	    !lane_enter(l))
+	    idx >= CB_LANE_HOLDS || nonce == 0 ||
+	    !ticket_date_ok(ticket_date(t)) || !lane_enter(l))
 		return 1;
-	if (lane_release_locked(r, l, idx, local_word(nonce, pool), pool,
-	    1) < 0) {
-		lane_leave(l);
-		return release_stale(r, pool);
-	}
+	ret = lane_release_locked(r, l, idx, local_word(nonce, pool), pool,
+	    1, ticket_date(t));
 	lane_leave(l);
+	if (ret < 0)
+		return release_stale(r, pool);
 	wake_released(r->slots, pool);
-	return 0;
+	/* Given back, but past hold_max: the late release is told. */
+	return ret > 0 ? release_stale(r, pool) : 0;
 }
 
 #endif /* CB_LANE_H */

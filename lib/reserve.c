@@ -322,8 +322,8 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
-	uint64_t nonce;
-	uint32_t idx;
+	uint64_t nonce, stored;
+	uint32_t idx, date;
 	int ret, fit, gave_back = 0;
 
 	/* A refused attempt touches nothing shared: the recount's snapshot
@@ -335,13 +335,13 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 		return -ENOSPC;
 	window_open(r, &r->local[idx]);
 	CB_TESTPOINT("reserve:before-cas");
-	ret = admit(&ps->usage, 0, 0, limit);
+	ret = admit(&ps->usage, 0, 0, limit, &stored);
 	CB_TESTPOINT("reserve:admitted");
 	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 0,
-	    0)) != FIT_OK) {
-		/* A lower limit was published, or the share ran out: give
-		 * the unit back inside the window that admitted it, before
-		 * any record. */
+	    0, stored, &date)) != FIT_OK) {
+		/* A lower limit was published, the share ran out or the
+		 * hold could not be dated: give the unit back inside the
+		 * window that admitted it, before any record. */
 		cb_rsv_usage_sub(&ps->usage, 0, 1);
 		ret = -EAGAIN;
 		gave_back = fit == FIT_OVER;
@@ -360,6 +360,7 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	}
 	t->opaque[0] = make_ticket0(TICKET_HOLD, pool, r->client, idx);
 	t->opaque[1] = nonce;
+	ticket_date_set(t, date);
 	return 0;
 }
 
@@ -571,7 +572,7 @@ static int lane_hold(struct cb_rsv *r, int pool, uint32_t limit,
 }
 
 static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
-    uint32_t k, uint32_t idx, uint64_t nonce)
+    uint32_t k, uint32_t idx, uint64_t nonce, uint32_t date)
 {
 	struct cb_lane *l = lane_of(r, k);
 	uint64_t word = local_word(nonce, pool);
@@ -580,20 +581,20 @@ static int lane_release(struct cb_rsv *r, int pool, uint32_t client,
 	if (client != (r->client & 0xffff) || l == NULL ||
 	    idx >= CB_LANE_HOLDS)
 		return -EINVAL;
-	if (nonce == 0 || nonce >> 56 != 0)
+	if (nonce == 0)
 		return release_stale(r, pool);
 	if (lane_cached(r) == l && r->serial != 0 && lane_enter(l)) {
-		ret = lane_release_locked(r, l, idx, word, pool, 1);
+		ret = lane_release_locked(r, l, idx, word, pool, 1, date);
 		lane_leave(l);
 	} else {
 		lane_lock(l);
-		ret = lane_release_locked(r, l, idx, word, pool, 0);
+		ret = lane_release_locked(r, l, idx, word, pool, 0, date);
 		pthread_mutex_unlock(&l->mtx);
 	}
 	if (ret < 0)
 		return release_stale(r, pool);
 	wake_released(r->slots, pool);
-	return 0;
+	return ret > 0 ? release_stale(r, pool) : 0;
 }
 
 /*
@@ -739,8 +740,9 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 {
 	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
 	uint32_t floor = launch_floor(r->state, pool, observed);
-	uint64_t now, deadline, live = 0;
+	uint64_t now, deadline, live = 0, stored;
 	struct op_window w;
+	uint32_t date;
 	long e = 0;
 	int ret, fit, gave_back = 0;
 
@@ -751,12 +753,12 @@ static int try_launch(struct cb_rsv *r, int pool, uint32_t limit,
 	deadline = now + (uint64_t)window_ms_cached(r, pool) * 1000000u;
 	op_window_open(r, &w);
 	CB_TESTPOINT("reserve:before-cas");
-	ret = admit(&ps->usage, 1, floor, limit);
+	ret = admit(&ps->usage, 1, floor, limit, &stored);
 	CB_TESTPOINT("reserve:admitted");
 	/* Re-check against the limit and the floor published now: a lower
 	 * limit or a higher observation since our reads is not exceeded. */
 	if (ret == 0 && (fit = still_fits(r->state, pool, &ps->usage, 1,
-	    observed)) != FIT_OK) {
+	    observed, stored, &date)) != FIT_OK) {
 		cb_rsv_usage_sub(&ps->usage, 1, 1);
 		ret = -EAGAIN;
 		gave_back = fit == FIT_OVER;
@@ -929,17 +931,23 @@ int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
 int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 {
 	_Atomic uint64_t *usage = &cb_slots_pool(r->slots, pool)->usage;
-	int ret = admit(usage, 0, 0, limit), fit;
+	uint64_t stored;
+	uint32_t date;
+	int ret = admit(usage, 0, 0, limit, &stored), fit;
 
 	CB_TESTPOINT("reserve:admitted");
 	/* The re-check of try_hold(): a lower limit published since the
-	 * caller read `limit` (before its scan of the worker table), or the
-	 * share ran out.  Only the first may have refused someone with the
-	 * unit given back here; the caller wakes for -EAGAIN, not -ETIME. */
-	if (ret == 0 && (fit = still_fits(r->state, pool, usage, 0, 0)) !=
-	    FIT_OK) {
+	 * caller read `limit` (before its scan of the worker table), the
+	 * share ran out, or the hold could not be dated.  Only the first
+	 * may have refused someone with the unit given back here; the
+	 * caller wakes for -EAGAIN, not -ETIME.  A bound hold keeps no
+	 * date (a bind's record has no room for it): its release gives
+	 * back from the oldest bucket (age.h, AGE_FRONT), and a late one
+	 * is not told. */
+	if (ret == 0 && (fit = still_fits(r->state, pool, usage, 0, 0,
+	    stored, &date)) != FIT_OK) {
 		cb_rsv_usage_sub(usage, 0, 1);
-		return fit == FIT_EXPIRED ? -ETIME : -EAGAIN;
+		return fit == FIT_OVER ? -EAGAIN : -ETIME;
 	}
 	if (ret == 0)
 		atomic_fetch_add_explicit(&cb_slots_client(r->slots,
@@ -957,11 +965,11 @@ int cb_rsv_hold_give(struct cb_rsv *r, int pool)
 }
 
 static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
-    uint32_t idx, uint64_t nonce)
+    uint32_t idx, uint64_t nonce, uint32_t date)
 {
 	struct cb_client_slot *cs = cb_slots_client(r->slots, r->client);
 	uint64_t expect = local_word(nonce, pool);
-	int ret;
+	int ret, late = 0;
 
 	if (client != (r->client & 0xffff) || idx >= r->local_size)
 		return -EINVAL;
@@ -970,8 +978,7 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	 * nonce reaches the marks (LOCAL_BUSY, LOCAL_INWIN).  The winner
 	 * of the CAS takes the entry busy and counted as in a window
 	 * (seq_cst: the raise before the opening CAS, window_open). */
-	if (nonce >> 56 != 0 ||
-	    !atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
+	if (!atomic_compare_exchange_strong_explicit(&r->local[idx], &expect,
 	    expect | LOCAL_BUSY | LOCAL_INWIN, memory_order_seq_cst,
 	    memory_order_relaxed))
 		return release_stale(r, pool);
@@ -979,12 +986,13 @@ static int release_hold(struct cb_rsv *r, int pool, uint32_t client,
 	CB_TESTPOINT("reserve:release-in-window");
 	ret = holds_dec(cs, pool);
 	if (ret == 0)
-		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
+		late = age_put(r->state, pool,
+		    &cb_slots_pool(r->slots, pool)->usage, date) > 0;
 	window_close(r, &r->local[idx], 0);     /* the entry is free */
 	if (ret < 0)
 		return release_stale(r, pool);
 	wake_released(r->slots, pool);
-	return 0;
+	return late ? release_stale(r, pool) : 0;
 }
 
 static int release_launch(struct cb_rsv *r, int pool, uint32_t e,
@@ -1019,11 +1027,16 @@ int cb_rsv_release(struct cb_rsv *r, const cb_ticket *t)
 		return -EINVAL;
 	if (cb_place_ticket(t))
 		return cb_place_release(r, t);
+	/* Holds: the index's top byte and the nonce's are the date. */
+	if ((kind == TICKET_LANE || kind == TICKET_HOLD) &&
+	    !ticket_date_ok(ticket_date(t)))
+		return release_stale(r, pool);
 	if (kind == TICKET_LANE)
 		return lane_release(r, pool, client, index & 0xff,
-		    index >> 8, t->opaque[1]);
+		    (index >> 8) & 0xffff, TICKET_NONCE(t), ticket_date(t));
 	if (kind == TICKET_HOLD)
-		return release_hold(r, pool, client, index, t->opaque[1]);
+		return release_hold(r, pool, client, index & 0xffffff,
+		    TICKET_NONCE(t), ticket_date(t));
 	if (kind == TICKET_LAUNCH)
 		return release_launch(r, pool, index, t->opaque[1]);
 	return -EINVAL;

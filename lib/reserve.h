@@ -6,7 +6,10 @@
  * process dies where.  The Promela model in tests/model/ checks it.
  *
  * Words (abi.h):
- *   U      pool usage counter, {held, launching}, CAS only (seq_cst)
+ *   U      pool usage counter, {held, launching}, CAS only (seq_cst);
+ *          a global pool's {held, the holds' ages} instead (age.h: only
+ *          the holds younger than hold_max count toward the limit, and
+ *          every CAS below keeps the ages; the ages' rule is age.h's)
  *   S[c]   client c's death-window word: low 8 bits = operations in
  *          flight, high bits = version (bumped as each one ends)
  *   H[c,p] holds client c has recorded in pool p
@@ -164,10 +167,14 @@
 #include <sys/types.h>
 
 #include "abi.h"
+#include "age.h"
 #include "capbroker.h"
 
+/* The halves of U.  A global pool's word with CB_AGE_MARK keeps its
+ * holds' ages in the high half instead of launches (age.h). */
 #define CB_USAGE_HELD(u)       ((uint32_t)(u))
-#define CB_USAGE_LAUNCHING(u)  ((uint32_t)((u) >> 32))
+#define CB_USAGE_LAUNCHING(u) \
+	((u) & CB_AGE_MARK ? 0u : (uint32_t)((u) >> 32))
 #define CB_USAGE(held, launching) \
 	((uint64_t)(uint32_t)(held) | (uint64_t)(launching) << 32)
 
@@ -309,15 +316,27 @@ int cb_rsv_hold_give(struct cb_rsv *r, int pool);
 void cb_rsv_wake(void *slots, int pool);
 
 /* Decrement one half of U by n, never below zero.  Returns what was
- * subtracted.  Inline: a lane's release (lib/lane.h) takes one unit
- * with it on the hot path, where the constants fold. */
+ * subtracted.  In an aging word (age.h) the holds come from its oldest
+ * buckets first (their epochs unknown here: the reclaim, the recount's
+ * trim, a bound hold, a unit given back undated), and it has no
+ * launches.  Inline: a lane's release (lib/lane.h) takes one unit with
+ * it on the hot path, where the constants fold. */
 static inline uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage,
     int launching, uint32_t n)
 {
 	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
 	uint32_t have, take;
+	struct cb_age a;
 
 	do {
+		if (__builtin_expect(u & CB_AGE_MARK, 0)) {
+			if (launching)
+				return 0;
+			age_split(u, &a);
+			take = age_take_front(&a, n);
+			v = age_join(&a);
+			continue;
+		}
 		have = launching ? CB_USAGE_LAUNCHING(u) : CB_USAGE_HELD(u);
 		take = n < have ? n : have;
 		v = launching ?

@@ -116,6 +116,26 @@ int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
 int cb_rsv_pool_idle(void *slots, int pool, struct cb_sweep_scratch *sc);
 
 /*
+ * A global pool's hold aging, the sweeper's part (lib/age.h): every
+ * sweep, with `now` the broker's CLOCK_MONOTONIC.  hold_max_s 0: the
+ * pool is not global (or not active): its word loses the aging layout
+ * (every hold counted again) and *age is 0.  Else eps = hold_max +
+ * CB_AGE_MARGIN_MS, e = now / eps, and the word is put in epoch e:
+ * marked (all holds in the current bucket) if it was not and has no
+ * launches; advanced if it is behind; reset (every hold current) if its
+ * epoch is ahead of e (a forged one) or was counted in another eps.
+ * *age (cb_pool_conf.age) is published e << 32 | eps_ms with release,
+ * before the word is first marked in an eps and after each move.
+ * Returns CB_AGE_MOVED when the word changed (waiters may be admitted
+ * now: holds aged, or the epoch refused them while it lagged), with
+ * CB_AGE_RESET when a forged epoch was put back.
+ */
+#define CB_AGE_MOVED 1
+#define CB_AGE_RESET 2
+int cb_rsv_age(void *slots, _Atomic uint64_t *age, int pool,
+    uint32_t hold_max_s, uint64_t now);
+
+/*
  * The double collect's pieces, shared with the worker recount
  * (place.h): is every client's S still what seqs (CB_MAX_CLIENTS) says;
  * and the corrected value of a counter against its records when

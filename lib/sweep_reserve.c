@@ -487,6 +487,8 @@ int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
 {
 	_Atomic uint64_t *usage = &cb_slots_pool(slots, pool)->usage;
 	uint64_t u1, u2, held, launching, inflight, h, l, fixed;
+	uint32_t lraw;
+	int aging;
 
 	/* u1 and u2 pair with every seq_cst CAS on U: admit() and
 	 * cb_rsv_usage_sub() (reserve.c), and the broker's own. */
@@ -499,13 +501,33 @@ int cb_rsv_recount(void *slots, int pool, struct cb_sweep_scratch *sc,
 		return -EAGAIN;
 	/* Clamped first: hostile records past 32 bits must not make every
 	 * recount "repair" a counter it cannot change. */
+	/* An aging word (age.h) has no launches, and its ages are kept: a
+	 * surplus goes from the oldest buckets (as a reclaim's), a deficit
+	 * into the current epoch's (counted: the safe side).  A word
+	 * marked while launches are recorded was not marked by the
+	 * sweeper (it marks none with launches): its high half is read
+	 * and repaired as launches, which unmarks it. */
+	aging = (u1 & CB_AGE_MARK) && launching == 0;
+	lraw = aging ? 0 : (uint32_t)(u1 >> 32);
 	h = cb_rsv_corrected(CB_USAGE_HELD(u1), held, inflight);
-	l = cb_rsv_corrected(CB_USAGE_LAUNCHING(u1), launching, inflight);
+	l = cb_rsv_corrected(lraw, launching, inflight);
 	*held_drift = (int64_t)CB_USAGE_HELD(u1) - (int64_t)h;
-	*launch_drift = (int64_t)CB_USAGE_LAUNCHING(u1) - (int64_t)l;
+	*launch_drift = (int64_t)lraw - (int64_t)l;
 	if (*held_drift == 0 && *launch_drift == 0)
 		return 0;
-	fixed = CB_USAGE(h, l);
+	if (aging) {
+		struct cb_age a;
+
+		age_split(u1, &a);
+		if (h < a.held)
+			age_take_front(&a, a.held - (uint32_t)h);
+		else {
+			a.cur += (uint32_t)h - a.held;
+			a.held = (uint32_t)h;
+		}
+		fixed = age_join(&a);
+	} else
+		fixed = CB_USAGE(h, l);
 	/* On exactly u1: any admission or release since the first load
 	 * (their seq_cst CAS on U, admit() and cb_rsv_usage_sub()) makes
 	 * it fail, and the next sweep tries again. */
@@ -546,8 +568,10 @@ int cb_rsv_pool_idle(void *slots, int pool, struct cb_sweep_scratch *sc)
 
 	/* The recount's double collect (reserve.h): u1, u2 pair with every
 	 * seq_cst CAS on U, the S loads with the windows' seq_cst RMWs. */
+	/* An aging word with no holds is idle too (its epoch and the
+	 * mark are not use). */
 	u1 = atomic_load_explicit(usage, memory_order_seq_cst);
-	if (u1 != 0)
+	if (CB_USAGE_HELD(u1) != 0 || CB_USAGE_LAUNCHING(u1) != 0)
 		return 0;
 	collect(slots, pool, sc->seqs, sc->lane_seqs, &held, &launching,
 	    &inflight);
@@ -556,6 +580,73 @@ int cb_rsv_pool_idle(void *slots, int pool, struct cb_sweep_scratch *sc)
 	    memory_order_seq_cst) != 0)
 		return 0;
 	u2 = atomic_load_explicit(usage, memory_order_seq_cst);
-	return u2 == 0 && cb_rsv_seqs_unchanged(slots, sc->seqs) &&
+	return u2 == u1 && cb_rsv_seqs_unchanged(slots, sc->seqs) &&
 	    lane_seqs_unchanged(slots, sc->lane_seqs);
+}
+
+int cb_rsv_age(void *slots, _Atomic uint64_t *age, int pool,
+    uint32_t hold_max_s, uint64_t now)
+{
+	_Atomic uint64_t *usage = &cb_slots_pool(slots, pool)->usage;
+	uint64_t u, v, e, eps_ms, published;
+	struct cb_age a;
+	int ret = 0, same_eps;
+	int64_t w;
+
+	/* Every U below is read and CASed seq_cst: as every client's
+	 * (admit(), age_put(), cb_rsv_usage_sub()). */
+	u = atomic_load_explicit(usage, memory_order_seq_cst);
+	if (hold_max_s == 0) {
+		while (u & CB_AGE_MARK) {
+			v = CB_USAGE(CB_USAGE_HELD(u), 0);
+			if (atomic_compare_exchange_weak_explicit(usage, &u, v,
+			    memory_order_seq_cst, memory_order_seq_cst)) {
+				ret = CB_AGE_MOVED;
+				break;
+			}
+		}
+		if (atomic_load_explicit(age, memory_order_relaxed) != 0)
+			atomic_store_explicit(age, 0, memory_order_release);
+		return ret;
+	}
+	eps_ms = (uint64_t)hold_max_s * 1000u + CB_AGE_MARGIN_MS;
+	e = now / (eps_ms * 1000000u);
+	published = atomic_load_explicit(age, memory_order_relaxed);
+	same_eps = (uint32_t)published == eps_ms;
+	/* A client dates a hold against this (age_dated()): published
+	 * before the word is marked in this eps. */
+	if (!same_eps)
+		atomic_store_explicit(age, e << 32 | eps_ms,
+		    memory_order_release);
+	for (;;) {
+		if (!(u & CB_AGE_MARK)) {
+			if (CB_USAGE_LAUNCHING(u) != 0)
+				return ret;
+			a = (struct cb_age){ .held = CB_USAGE_HELD(u),
+			    .cur = CB_USAGE_HELD(u), .e8 = (uint32_t)e };
+		} else {
+			age_split(u, &a);
+			w = age_epoch(u, e);
+			if (!same_eps || w > (int64_t)e) {
+				a.aged = a.prev = 0;
+				a.cur = a.held;
+				a.e8 = (uint32_t)e;
+				ret |= same_eps ? CB_AGE_RESET : 0;
+			} else if (w < (int64_t)e)
+				age_advance(&a, (int64_t)e - w, e);
+			else
+				break;
+		}
+		v = age_join(&a);
+		if (atomic_compare_exchange_weak_explicit(usage, &u, v,
+		    memory_order_seq_cst, memory_order_seq_cst)) {
+			ret |= CB_AGE_MOVED;
+			break;
+		}
+		ret &= ~CB_AGE_RESET;
+	}
+	if (published != (e << 32 | eps_ms))
+		atomic_store_explicit(age, e << 32 | eps_ms,
+		    memory_order_release);
+	return ret;
 }
