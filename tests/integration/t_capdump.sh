@@ -26,7 +26,7 @@ expect_match "$out" "capacity 1024 -> 8, source fallback -> reported" "event"
 
 say "JSON has the documented keys and values"
 json=$(dump --json)
-for key in '"name":"'"$NAME"'"' '"abi":{"major":1,"minor":3}' \
+for key in '"name":"'"$NAME"'"' '"abi":{"major":1,"minor":4}' \
     '"broker":{"pid":'"$BROKER" '"stale":false' '"capacity":8' \
     '"source":"reported"' '"generation":' \
     '{"id":"w1","state":"ready","max_running":8,"limit":8,"slot":[0-9]+,"inflight":0}' \

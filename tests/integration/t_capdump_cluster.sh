@@ -33,7 +33,7 @@ case $(dump 2>/dev/null) in *"GLOBAL POOLS"*|*CLUSTER*)
 forge global
 say "JSON: the global pool and the cluster"
 json=$(dump --json 2>/dev/null)
-expect_match "$json" '"name":"g",[^}]*"kind":"global",[^}]*"scope":"global","share":4,"share_valid_ms":[0-9]+,"local_limit":3,"demand":6,"target":5,"quarantined":1,"hold_max_s":300}' \
+expect_match "$json" '"name":"g",[^}]*"kind":"global",[^}]*"scope":"global","share":4,"share_valid_ms":[0-9]+,"local_limit":3,"demand":6,"target":5,"quarantined":1,"hold_max_s":300,"aged":0}' \
     "global pool object"
 valid=$(printf '%s' "$json" | sed 's/.*"share_valid_ms":\([0-9]*\).*/\1/')
 [ "$valid" -gt 3500000 ] && [ "$valid" -le 3600000 ] ||
@@ -50,7 +50,7 @@ fi
 say "human: GLOBAL POOLS and CLUSTER"
 out=$(dump 2>/dev/null)
 expect_match "$out" "GLOBAL POOLS \(1\)" "global pools table"
-expect_match "$out" "^  g +4 +3 +6 +5 +1 +300 +[0-9]+$" "global pool row"
+expect_match "$out" "^  g +4 +3 +6 +5 +1 +300 +[0-9]+ +0$" "global pool row"
 expect_match "$out" "^  host +h1$" "host"
 expect_match "$out" "^  cluster +c1$" "cluster"
 expect_match "$out" "^  lease +0x1234abcd \(held\), ttl 10 s$" "lease"

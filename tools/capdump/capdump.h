@@ -80,6 +80,8 @@ struct pool_row {
 	uint32_t demand;
 	uint32_t target;
 	uint32_t quarantined;
+	uint32_t aged;			/* holds past hold_max, no longer
+					   counted (lib/age.h, ABI 1.4) */
 	uint64_t share_deadline_ns;	/* CLOCK_MONOTONIC_COARSE; 1: none */
 	uint64_t admitted;
 	uint64_t rejected;

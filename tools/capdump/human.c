@@ -236,17 +236,19 @@ static void human_global_pools(const struct dump *d)
 	if (n == 0)
 		return;
 	printf("\nGLOBAL POOLS (%d)\n  %-*s  %5s  %11s  %6s  %6s  %11s  "
-	    "%10s  %14s\n", n, w, "NAME", "SHARE", "LOCAL_LIMIT", "DEMAND",
-	    "TARGET", "QUARANTINED", "HOLD_MAX_S", "SHARE_VALID_MS");
+	    "%10s  %14s  %4s\n", n, w, "NAME", "SHARE", "LOCAL_LIMIT",
+	    "DEMAND", "TARGET", "QUARANTINED", "HOLD_MAX_S", "SHARE_VALID_MS",
+	    "AGED");
 	for (size_t i = 0; i < d->npools; i++) {
 		p = &d->pools[i];
 		if (!p->global)
 			continue;
 		printf("  %-*s  %5" PRIu32 "  %11" PRIu32 "  %6" PRIu32 "  %6"
-		    PRIu32 "  %11" PRIu32 "  %10" PRIu32 "  %14" PRIu64 "\n",
-		    w, human_safe(safe, p->name, sizeof(p->name)), p->share,
-		    p->local_limit, p->demand, p->target, p->quarantined,
-		    p->hold_max_s, share_valid_ms(d, p));
+		    PRIu32 "  %11" PRIu32 "  %10" PRIu32 "  %14" PRIu64
+		    "  %4" PRIu32 "\n", w, human_safe(safe, p->name,
+		    sizeof(p->name)), p->share, p->local_limit, p->demand,
+		    p->target, p->quarantined, p->hold_max_s,
+		    share_valid_ms(d, p), p->aged);
 	}
 }
 

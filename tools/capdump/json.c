@@ -145,9 +145,9 @@ static void json_pool_scope(const struct dump *d, const struct pool_row *p)
 	printf(",\"share\":%" PRIu32 ",\"share_valid_ms\":%" PRIu64
 	    ",\"local_limit\":%" PRIu32 ",\"demand\":%" PRIu32
 	    ",\"target\":%" PRIu32 ",\"quarantined\":%" PRIu32
-	    ",\"hold_max_s\":%" PRIu32, p->share, share_valid_ms(d, p),
-	    p->local_limit, p->demand, p->target, p->quarantined,
-	    p->hold_max_s);
+	    ",\"hold_max_s\":%" PRIu32 ",\"aged\":%" PRIu32, p->share,
+	    share_valid_ms(d, p), p->local_limit, p->demand, p->target,
+	    p->quarantined, p->hold_max_s, p->aged);
 }
 
 static void json_pools(const struct dump *d)

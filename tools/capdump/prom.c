@@ -296,6 +296,9 @@ static const struct pool_metric global_metrics[] = {
 	    "Units of a global pool frozen for dead hosts.", quarantined),
 	PM32("capbroker_pool_hold_max_seconds", "gauge",
 	    "The longest a hold of a global pool counts.", hold_max_s),
+	PM32("capbroker_pool_aged", "gauge",
+	    "Holds of a global pool held past hold_max, no longer counted "
+	    "(their release is late).", aged),
 #undef PM32
 };
 

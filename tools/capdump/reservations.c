@@ -78,6 +78,7 @@ static void pool_row_fill(cb_client *c, const struct dump *d, uint32_t i,
 	/* One load: held and launching from the same instant. */
 	usage = atomic_load_explicit(&slot->usage, memory_order_relaxed);
 	row->held = CB_USAGE_HELD(usage);
+	row->aged = row->held - usage_live(usage);
 	row->launching = CB_USAGE_LAUNCHING(usage);
 	row->admitted = atomic_load_explicit(&slot->admitted,
 	    memory_order_relaxed);
