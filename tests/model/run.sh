@@ -46,9 +46,11 @@
 # runs right after queue.pml.
 #
 # tests/model/shares.pml (issue 15: one limit across hosts, shares
-# leased from etcd) comes last: the rule the broker's etcd code is to
-# follow, checked before that code exists.  MODEL_DEEP=1 adds 12 ticks
-# (6*10^6 states, about 10 s).
+# leased from etcd) comes next: the rule the broker's etcd code
+# follows (broker/cluster.c).  MODEL_DEEP=1 adds 12 ticks (6*10^6
+# states, about 10 s).  Last, tests/model/aging.pml: a global pool's
+# hold aging (lib/age.h), the usage word keeping rule (c) of
+# shares.pml: a hold counts until it is hold_max old.
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 model=$here/reserve.pml
@@ -668,5 +670,29 @@ scover "frozen units granted again after the quarantine"  1
 scover "one host holds every unit"                         2
 scover "an admission at the last tick before a deadline"   3
 scover "a lease expires while its host holds units"        4
+
+# A global pool's hold aging (aging.pml, lib/age.h): no granted hold
+# stops counting before it is hold_max old, and a late release (-ESTALE)
+# is of a hold at least hold_max old; three clients, limit 2, the
+# sweeper and the clients' coarse clocks at any pace.
+model=$here/aging.pml
+said=counterexample
+expect_ok "aging: three clients, limit 2, 10 ticks" "-O2 -DMEMLIM=2048"
+young="(prev+((held-aged)-prev))>=;(now-at["
+expect_cex "aging negative no clock check after the admitting CAS" \
+    "$young" -DBUG_NO_CHECK
+expect_cex "aging negative an epoch no longer than hold_max + the lag" \
+    "$young" -DBUG_NO_MARGIN
+expect_cex "aging negative an undated unit taken from the newest bucket" \
+    "$young" -DBUG_FRONT_NEWEST
+expect_cex "aging negative a hold one epoch behind taken for aged" \
+    "$young" -DBUG_POS
+said=reached
+# shellcheck disable=SC2086 # $3: a list of flags
+acover() { expect_cex "aging reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+acover "a granted hold aged while it is held"            1
+acover "an admission refused at an epoch boundary"       2
+acover "a late release"                                  3
+acover "a unit admitted beside an aged hold"             4
 
 finish
