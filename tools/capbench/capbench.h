@@ -7,10 +7,10 @@
  *   proc.c             child processes: fork, reap, kill; worker groups
  *                      (a ready/go/stop barrier and one result slot per
  *                      process); sleeping and spinning
- *   peers.c, redis.c   what capbench starts and creates: the run
- *                      directory, capbrokerd and its control socket
- *                      (lib/ctl_client.h), redis-server; set-up and
- *                      tear-down
+ *   peers.c, redis.c,  what capbench starts and creates: the run
+ *   etcd.c             directory, capbrokerd and its control socket
+ *                      (lib/ctl_client.h), redis-server, a one-member
+ *                      etcd for the global pool; set-up and tear-down
  *   methods.c          the primitives compared (one pair = take a unit
  *                      and give it back) and measure(), best of -r runs
  *   sections_workers.c sections 1, 2, 3, 7: timed worker groups
@@ -188,6 +188,7 @@ struct reader {
 };
 
 int unix_connect(const char *path);
+int in_path(const char *prog, char *out, size_t cap);
 
 struct bench_peers {
 	char name[CB_NAME_MAX + 1];	/* the broker's instance */
@@ -199,6 +200,10 @@ struct bench_peers {
 	int redis_ok;			/* redis-server up, script loaded */
 	char redis_sha[48];
 	char redis_why[160];		/* why Redis is not measured */
+	pid_t etcd;			/* -1: not running */
+	int etcd_ok;			/* etcd up: the broker's cluster */
+	char etcd_url[64];		/* its client URL */
+	char etcd_why[160];		/* why the global pool is not measured */
 };
 
 /* The floors' words (M_FLOOR, M_STORE_FLOOR; cleared before each
@@ -246,16 +251,15 @@ void bench_teardown(struct bench *b);
 int shm_leftovers(const char *name);
 
 int broker_start(struct bench *b, char *err, size_t cap);
-/* Make pool (created already) global: its share deadline an hour ahead
- * in the state segment, as the broker's cluster thread would publish
- * it.  With set 0, only check that it still is.  0, or -errno with a
- * message in err. */
-int pool_make_global(const struct bench_peers *p, const char *pool, int set,
-    char *err, size_t cap);
+/* Is pool global for real (a valid share of all of limit, hold aging
+ * on), within wait_ms (0: now)?  0, or -errno with why not in err. */
+int pool_global_ready(const struct bench_peers *p, const char *pool,
+    uint32_t limit, int wait_ms, char *err, size_t cap);
 int ctl(struct bench_peers *p, char *reply, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 int redis_start(struct bench *b);
+int etcd_start(struct bench *b);
 void redis_reset(const struct bench_peers *p);
 int redis_cmd(struct reader *r, long long *ival, char *str, size_t cap,
     int argc, const char *const *argv);
@@ -329,6 +333,7 @@ struct bench_results {
 	struct machine_info machine;
 	int redis_ok;			/* copied from the peers: the */
 	char redis_why[160];		/* Redis target's note */
+	char etcd_why[160];		/* the global pool's, "" if measured */
 	struct read_row read[MAX_COUNTS];
 	struct tput hold[M_COUNT][MAX_COUNTS];
 	/* M_CB_GLOBAL's local twin: M_CB on a fixed pool like its own,

@@ -356,6 +356,9 @@ int main(int argc, char **argv)
 	}
 	res.redis_ok = b.peers.redis_ok;
 	bfmt(res.redis_why, sizeof(res.redis_why), "%s", b.peers.redis_why);
+	if (!b.peers.etcd_ok)
+		bfmt(res.etcd_why, sizeof(res.etcd_why), "%s",
+		    b.peers.etcd_why);
 	run_sections(&b, &res);
 	loadavg(res.machine.load_end, sizeof(res.machine.load_end));
 	bench_teardown(&b);

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,14 +109,38 @@ static int broker_connect(struct bench *b, const char *log, char *err,
 	return 0;
 }
 
-/* capbrokerd -n NAME --remove, its output in RUNDIR/broker.log; up when
- * it answers PING. */
+/* With etcd up (etcd.c), RUNDIR/capbrokerd.conf: a cluster of this
+ * broker alone, whose global pools then get all of their limit. */
+static int broker_conf(const struct bench_peers *p, char *path, size_t pcap,
+    char *err, size_t cap)
+{
+	FILE *f;
+
+	bfmt(path, pcap, "%s/capbrokerd.conf", p->rundir);
+	if ((f = fopen(path, "we")) == NULL) {
+		bfmt(err, cap, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "etcd = %s\ncluster = %s\nhost = bench\n", p->etcd_url,
+	    p->name);
+	if (fclose(f) != 0) {
+		bfmt(err, cap, "%s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* capbrokerd -n NAME --remove [-c RUNDIR/capbrokerd.conf], its output in
+ * RUNDIR/broker.log; up when it answers PING. */
 int broker_start(struct bench *b, char *err, size_t cap)
 {
 	struct bench_peers *p = &b->peers;
-	char log[PATH_MAX + 16];
+	char log[PATH_MAX + 16], conf[PATH_MAX + 24];
 	int fd, r;
 
+	if (p->etcd_ok && (r = broker_conf(p, conf, sizeof(conf), err,
+	    cap)) < 0)
+		return r;
 	snprintf(log, sizeof(log), "%s/broker.log", p->rundir);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -126,8 +151,12 @@ int broker_start(struct bench *b, char *err, size_t cap)
 	if (p->broker == 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(p->broker_path, "capbrokerd", "-n", p->name, "--remove",
-		    (char *)NULL);
+		if (p->etcd_ok)
+			execl(p->broker_path, "capbrokerd", "-n", p->name,
+			    "--remove", "-c", conf, (char *)NULL);
+		else
+			execl(p->broker_path, "capbrokerd", "-n", p->name,
+			    "--remove", (char *)NULL);
 		_exit(127);
 	}
 	close(fd);
@@ -162,6 +191,7 @@ void bench_init(struct bench *b, const struct bench_opts *opt)
 	b->opt = opt;
 	b->peers.broker = -1;
 	b->peers.redis = -1;
+	b->peers.etcd = -1;
 	cb_ctl_init(&b->peers.ctl, CB_CTL_TIMEOUT_MS);
 	b->prims.semid = -1;
 }
@@ -246,8 +276,15 @@ int bench_setup(struct bench *b, char *err, size_t cap)
 		snprintf(err, cap, "mmap: %s", strerror(errno));
 		return -ENOMEM;
 	}
-	if ((r = prims_create(&b->prims, b->peers.rundir, err, cap)) < 0 ||
-	    (r = broker_start(b, err, cap)) < 0)
+	if ((r = prims_create(&b->prims, b->peers.rundir, err, cap)) < 0)
+		return r;
+	if ((opt->sections & (1u << S_HOLD)) &&
+	    (opt->methods & (1u << M_CB_GLOBAL)))
+		etcd_start(b);
+	else
+		snprintf(b->peers.etcd_why, sizeof(b->peers.etcd_why),
+		    "not selected");
+	if ((r = broker_start(b, err, cap)) < 0)
 		return r;
 	if ((r = ctl(&b->peers, reply, sizeof(reply), "OVERRIDE 65535")) < 0) {
 		bfmt(err, cap, "OVERRIDE: %s", reply);
@@ -264,22 +301,21 @@ int bench_setup(struct bench *b, char *err, size_t cap)
 /* ----------------------------------------------------------------- */
 /* Tear-down. */
 
+static int rm_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The run directory and everything in it (etcd's data directory is a
+ * tree). */
 static void rm_tree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[PATH_MAX + 256];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* CLOCK_MONOTONIC_COARSE, the clock of the share deadline (abi.h). */
@@ -291,8 +327,8 @@ static uint64_t coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* pool's share deadline word in the state segment mapped at state. */
-static _Atomic uint64_t *share_deadline(void *state, const char *pool)
+/* pool's published words in the state segment mapped at state. */
+static struct cb_pool_conf *pool_conf_of(void *state, const char *pool)
 {
 	struct cb_pool_def def;
 
@@ -300,54 +336,64 @@ static _Atomic uint64_t *share_deadline(void *state, const char *pool)
 		if (cb_snapshot_pool(state, i, &def) == 0 &&
 		    (def.flags & CB_POOL_F_ACTIVE) &&
 		    strncmp(def.name, pool, sizeof(def.name)) == 0)
-			return &((struct cb_pool_conf *)cb_seg_record(state,
-			    CB_RS_POOLS, 0, (uint32_t)i))->share_deadline_ns;
+			return (struct cb_pool_conf *)cb_seg_record(state,
+			    CB_RS_POOLS, 0, (uint32_t)i);
+	return NULL;
+}
+
+/* What a global pool publishes that its admission reads, or why not. */
+static const char *global_missing(const struct cb_pool_conf *c,
+    uint32_t limit)
+{
+	if (c == NULL)
+		return "no such pool";
+	if (atomic_load_explicit(&c->share_deadline_ns,
+	    memory_order_acquire) <= coarse_ns())
+		return "no valid share";
+	if (atomic_load_explicit(&c->limit, memory_order_relaxed) != limit)
+		return "its local limit is not all of the pool's";
+	if (atomic_load_explicit(&c->age, memory_order_acquire) == 0)
+		return "no hold aging";
 	return NULL;
 }
 
 /*
- * No etcd here: capbench plays the broker's cluster thread for the one
- * word a client's admission reads (a release store, as the publisher's,
- * which clients load with acquire: lib/lane.h, share_expired()).  The
- * limit stays what POOL SET made it.  Our own broker: nothing else
- * writes the word until a cluster thread does, and the check after the
- * run says if something did.
+ * The broker (a cluster of one, etcd.c) gets the pool's lease and share
+ * from etcd: within wait_ms, the pool must have a valid share deadline,
+ * a local limit of all of limit (its share) and its hold aging
+ * published (lib/age.h), as every global pool has.  With wait_ms 0,
+ * whether it still has.  0, or -errno with what is missing in err.
  */
-int pool_make_global(const struct bench_peers *p, const char *pool, int set,
-    char *err, size_t cap)
+int pool_global_ready(const struct bench_peers *p, const char *pool,
+    uint32_t limit, int wait_ms, char *err, size_t cap)
 {
 	char shm[CB_SHM_NAME_MAX];
-	_Atomic uint64_t *dl;
+	uint64_t deadline = cb_monotonic_ns() + (uint64_t)wait_ms * 1000000u;
+	const char *why;
 	struct stat st;
 	void *state;
-	int fd, r = 0;
+	int fd;
 
 	if (cb_shm_name(shm, sizeof(shm), p->name, CB_SEG_STATE) < 0 ||
-	    (fd = shm_open(shm, O_RDWR, 0)) < 0 || fstat(fd, &st) < 0) {
+	    (fd = shm_open(shm, O_RDONLY, 0)) < 0 || fstat(fd, &st) < 0) {
 		snprintf(err, cap, "%s: %s", shm, strerror(errno));
 		return -errno;
 	}
-	state = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
+	state = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (state == MAP_FAILED) {
 		snprintf(err, cap, "mmap %s: %s", shm, strerror(errno));
 		return -errno;
 	}
-	if ((dl = share_deadline(state, pool)) == NULL) {
-		snprintf(err, cap, "no pool %s", pool);
-		r = -ENOENT;
-	} else if (set) {
-		atomic_store_explicit(dl, coarse_ns() + 3600000000000ull,
-		    memory_order_release);
-	} else if (atomic_load_explicit(dl, memory_order_acquire) <=
-	    coarse_ns()) {
-		snprintf(err, cap, "pool %s's share deadline was reset "
-		    "during the run (a broker with a cluster thread?)", pool);
-		r = -ESTALE;
-	}
+	while ((why = global_missing(pool_conf_of(state, pool), limit)) &&
+	    cb_monotonic_ns() < deadline)
+		sleep_us(20000);
 	munmap(state, (size_t)st.st_size);
-	return r;
+	if (why == NULL)
+		return 0;
+	bfmt(err, cap, "pool %s is not global%s: %s (broker log in %s)", pool,
+	    wait_ms ? " in time" : " any more", why, p->rundir);
+	return -ETIMEDOUT;
 }
 
 /* Both segments, and the broker's spare links of them: the same name
@@ -374,6 +420,7 @@ void bench_teardown(struct bench *b)
 	b->torn_down = 1;
 	kill_kids(&b->procs, b->peers.broker);
 	b->peers.redis = -1;
+	b->peers.etcd = -1;
 	broker_stop(b);
 	shm_remove(b->peers.name);
 	prims_destroy(&b->prims);

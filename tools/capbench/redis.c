@@ -145,8 +145,8 @@ int redis_cmd(struct reader *r, long long *ival, char *str, size_t cap,
 /* ----------------------------------------------------------------- */
 /* redis-server. */
 
-/* Look prog up in $PATH; 1 found. */
-static int in_path(const char *prog, char *out, size_t cap)
+/* Look prog up in $PATH; 1 found (etcd.c too). */
+int in_path(const char *prog, char *out, size_t cap)
 {
 	const char *path = getenv("PATH");
 	char dirs[4096];

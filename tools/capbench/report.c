@@ -268,8 +268,14 @@ static void print_hold_global(const struct bench_opts *opt,
 {
 	printf("\nGlobal pool vs local pool (capbroker hold, fixed pools of "
 	    "the same limit, each local run just before the global one; "
-	    "the global pool's admission also reads its share deadline and "
-	    "the coarse clock):\n\n| procs | local ns/pair | global ns/pair "
+	    "the global pool has its share from capbench's etcd, and its "
+	    "admission also reads the share deadline, the coarse clock and "
+	    "the hold's epoch):\n\n");
+	if (res->etcd_why[0]) {
+		printf("skipped: %s\n", res->etcd_why);
+		return;
+	}
+	printf("| procs | local ns/pair | global ns/pair "
 	    "| global - local ns | global / local |\n|---|---|---|---|---|\n");
 	for (int ci = 0; ci < opt->ncounts; ci++) {
 		const struct tput *l = &res->hold_local[ci];

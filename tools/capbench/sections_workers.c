@@ -204,9 +204,11 @@ void section_read(struct bench *b, struct bench_results *res)
 
 /*
  * M_CB_GLOBAL: two fixed pools with room for every process, one made
- * global; at each count the local one's run, then the global one's.
- * Afterwards the global one must be global still, or its figures would
- * be a local pool's.  0, or -1 with sec failed.
+ * global (POOL SET ... global: the broker is a cluster of one on
+ * capbench's etcd, etcd.c, and gives it all of its limit); at each
+ * count the local one's run, then the global one's.  Afterwards the
+ * global one must still have its share, or its figures would not be a
+ * global pool's.  0, or -1 with sec failed.
  */
 static int hold_global(struct bench *b, struct bench_results *res,
     struct section_result *sec)
@@ -221,12 +223,12 @@ static int hold_global(struct bench *b, struct bench_results *res,
 	l.pool = LOCAL_POOL;
 	if (ctl(&b->peers, reply, sizeof(reply), "POOL SET " LOCAL_POOL
 	    " limit=%d", MAX_PROCS) < 0 || ctl(&b->peers, reply,
-	    sizeof(reply), "POOL SET " GLOBAL_POOL " limit=%d",
+	    sizeof(reply), "POOL SET " GLOBAL_POOL " limit=%d global",
 	    MAX_PROCS) < 0) {
 		set_why(sec, ST_FAILED, "POOL SET: %s", reply);
 		return -1;
 	}
-	if (pool_make_global(&b->peers, GLOBAL_POOL, 1, reply,
+	if (pool_global_ready(&b->peers, GLOBAL_POOL, MAX_PROCS, 20000, reply,
 	    sizeof(reply)) < 0)
 		goto failed;
 	for (int ci = 0; ci < opt->ncounts; ci++)
@@ -237,7 +239,7 @@ static int hold_global(struct bench *b, struct bench_results *res,
 			    method_name[M_CB_GLOBAL], b->procs.err);
 			return -1;
 		}
-	if (pool_make_global(&b->peers, GLOBAL_POOL, 0, reply,
+	if (pool_global_ready(&b->peers, GLOBAL_POOL, MAX_PROCS, 0, reply,
 	    sizeof(reply)) == 0)
 		return 0;
 failed:
@@ -256,6 +258,7 @@ void section_hold(struct bench *b, struct bench_results *res)
 		    .peers = &b->peers, .prims = &b->prims };
 
 		if ((m == M_REDIS && !b->peers.redis_ok) ||
+		    (m == M_CB_GLOBAL && !b->peers.etcd_ok) ||
 		    !(opt->methods & (1u << m)))
 			continue;
 		if (m == M_CB_GLOBAL) {
@@ -273,8 +276,12 @@ void section_hold(struct bench *b, struct bench_results *res)
 	}
 	sec->st = ST_OK;
 	if (!b->peers.redis_ok)
-		snprintf(sec->why, sizeof(sec->why), "redis skipped: %s",
+		bfmt(sec->why, sizeof(sec->why), "redis skipped: %s",
 		    b->peers.redis_why);
+	if ((opt->methods & (1u << M_CB_GLOBAL)) && !b->peers.etcd_ok)
+		bfmt(sec->why + strlen(sec->why), sizeof(sec->why) -
+		    strlen(sec->why), "%scapbroker_global skipped: %s",
+		    sec->why[0] ? "; " : "", b->peers.etcd_why);
 }
 
 void section_launch(struct bench *b, struct bench_results *res)
