@@ -113,15 +113,15 @@ static inline uint64_t age_join(const struct cb_age *a)
 	    a->held;
 }
 
-/* The holds that count: all of them in a local pool's word. */
+/* The holds that count (prev + cur = held - aged, aged clamped as
+ * age_split() does): all of them in a local pool's word. */
 static inline uint32_t usage_live(uint64_t u)
 {
-	struct cb_age a;
+	uint32_t held = (uint32_t)u, aged = CB_AGE_AGED_RAW(u);
 
 	if (__builtin_expect(!(u & CB_AGE_MARK), 1))
-		return (uint32_t)u;
-	age_split(u, &a);
-	return a.prev + a.cur;
+		return held;
+	return aged < held ? held - aged : 0;
 }
 
 /* The full epoch of word u, resolved against the published epoch P

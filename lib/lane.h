@@ -272,41 +272,38 @@ static inline uint64_t local_word(uint64_t nonce, int pool)
  * would be taken for a young one, from a newer bucket than its own.
  * seq_cst CAS: as cb_rsv_usage_sub().
  */
+int cb_age_put_slow(const void *state, int pool, _Atomic uint64_t *usage,
+    uint32_t date);
+
+/* Most releases of a global pool's holds: one of the word's own epoch
+ * while its bucket, cur, is not empty and no field is clamped; then
+ * held - 1 and cur - 1 are u - 1 (age_take(AGE_CUR)). */
+static inline int age_put_fast(const void *state, int pool, uint64_t u,
+    uint32_t date)
+{
+	uint64_t age = atomic_load_explicit(&pool_conf(state, pool)->age,
+	    memory_order_acquire);
+
+	return (date & CB_AGE_DATED) && (uint32_t)age != 0 &&
+	    ((age_epoch(u, age >> 32) ^ date) & 0x7fffu) == 0 &&
+	    CB_AGE_AGED_RAW(u) + CB_AGE_PREV_RAW(u) < (uint32_t)u;
+}
+
 static inline int age_put(const void *state, int pool,
     _Atomic uint64_t *usage, uint32_t date)
 {
-	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
-	uint64_t age = 0;
-	struct cb_age a;
-	int pos, late;
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed);
 
-	do {
-		late = 0;
+	for (;;) {
 		if (__builtin_expect(!(u & CB_AGE_MARK), 1)) {
 			if (CB_USAGE_HELD(u) == 0)
 				return -1;
-			v = u - 1;
-			continue;
-		}
-		if (age == 0)
-			age = atomic_load_explicit(
-			    &pool_conf(state, pool)->age, memory_order_acquire);
-		age_split(u, &a);
-		pos = AGE_FRONT;
-		if ((date & CB_AGE_DATED) && (uint32_t)age != 0) {
-			int64_t w = age_epoch(u, age >> 32);
-			int64_t t = w - (int64_t)(((uint32_t)w - date) &
-			    0x7fffu);
-
-			pos = age_pos(w, t);
-		}
-		if (age_take(&a, pos) < 0)
-			return -1;
-		late = pos == AGE_AGED;
-		v = age_join(&a);
-	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
-	    memory_order_seq_cst, memory_order_relaxed));
-	return late;
+		} else if (!age_put_fast(state, pool, u, date))
+			return cb_age_put_slow(state, pool, usage, date);
+		if (atomic_compare_exchange_weak_explicit(usage, &u, u - 1,
+		    memory_order_seq_cst, memory_order_relaxed))
+			return 0;
+	}
 }
 
 /* A hold's date in its ticket: the top bytes of both words, which the

@@ -364,6 +364,44 @@ static int try_hold(struct cb_rsv *r, int pool, uint32_t limit,
 	return 0;
 }
 
+/* age_put()'s general case (lane.h): a hold of an older epoch, an
+ * undated one, or a word with a field clamped.  Out of line, so that
+ * the common release keeps its registers. */
+int cb_age_put_slow(const void *state, int pool, _Atomic uint64_t *usage,
+    uint32_t date)
+{
+	uint64_t u = atomic_load_explicit(usage, memory_order_relaxed), v;
+	uint64_t age = atomic_load_explicit(&pool_conf(state, pool)->age,
+	    memory_order_acquire);
+	struct cb_age a;
+	int pos, late;
+
+	do {
+		late = 0;
+		if (!(u & CB_AGE_MARK)) {
+			if (CB_USAGE_HELD(u) == 0)
+				return -1;
+			v = u - 1;
+			continue;
+		}
+		age_split(u, &a);
+		pos = AGE_FRONT;
+		if ((date & CB_AGE_DATED) && (uint32_t)age != 0) {
+			int64_t w = age_epoch(u, age >> 32);
+			int64_t t = w - (int64_t)(((uint32_t)w - date) &
+			    0x7fffu);
+
+			pos = age_pos(w, t);
+		}
+		if (age_take(&a, pos) < 0)
+			return -1;
+		late = pos == AGE_AGED;
+		v = age_join(&a);
+	} while (!atomic_compare_exchange_weak_explicit(usage, &u, v,
+	    memory_order_seq_cst, memory_order_relaxed));
+	return late;
+}
+
 /* ---- lanes: one writer per hold record (reserve.h, "Lanes") -------- */
 
 /* Each thread's lane of the handle it used last (lane.h). */
