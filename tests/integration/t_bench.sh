@@ -67,7 +67,7 @@ if secs["contention"]["status"] == "ok":
             assert t["waits"] > 0, (m, row)
             assert 0 <= t["wait_p99_us"] <= t["wait_max_us"], (m, row)
 assert d["shm_leftovers"] == 0
-assert len(d["targets"]) == 10
+assert len(d["targets"]) == 11
 PY
 
 say "the broker, redis-server, etcd and every worker process are gone"

@@ -339,6 +339,9 @@ struct bench_results {
 	/* M_CB_GLOBAL's local twin: M_CB on a fixed pool like its own,
 	 * measured just before it at each count. */
 	struct tput hold_local[MAX_COUNTS];
+	/* One CLOCK_MONOTONIC_COARSE read (ns, best of 5 x 1M, in
+	 * capbench itself), measured with them: the global pool's bar. */
+	double coarse_read_ns;
 	struct tput launch[MAX_COUNTS];
 	struct tput contend[2][MAX_COUNTS];	/* capbroker, POSIX sem */
 	int contend_limit[MAX_COUNTS];

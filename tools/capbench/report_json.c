@@ -79,6 +79,8 @@ static void json_row(FILE *f, enum section s, const struct bench_results *res,
 		}
 		/* capbroker_global's local twin (capbench.h). */
 		json_tput(f, "capbroker_local_pool", &res->hold_local[ci]);
+		fprintf(f, ", ");
+		jnum(f, "coarse_read_ns", res->coarse_read_ns, 0);
 		break;
 	case S_LAUNCH:
 		json_tput(f, "launch", &res->launch[ci]);
