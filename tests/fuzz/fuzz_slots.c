@@ -54,6 +54,9 @@
  *     add up to the result, `earliest` is each pool's earliest
  *     remaining deadline, each pool's launching count dropped by
  *     exactly what expired (never below zero) and held did not move;
+ *   - after cb_rsv_age (every pool local here): no usage word marked as
+ *     a global pool's (lib/age.h), holds unchanged, an unmarked word
+ *     untouched;
  *   - cb_rsv_recount on each active pool succeeds (one thread: the
  *     snapshot is always consistent) and leaves held and launching
  *     within [records, records + open windows] (reserve.h), changed
@@ -791,13 +794,39 @@ static void expire_at(uint64_t now)
 	check_expired(now, n, per_pool, earliest, before);
 }
 
-/* One sweep's settle + expire, as sweeper.c's expire() runs them. */
+/*
+ * The hold aging step of every sweep (sweeper.c's age_pools(), lib/
+ * age.h), for pools that are all local here: a word marked as a global
+ * pool's (by a member: the fill or a patch) is unmarked, its holds kept
+ * and its forged launch half dropped; an unmarked one is not touched;
+ * the age word is 0.
+ */
+static void age_all(uint64_t now)
+{
+	for (int p = 0; p < CB_MAX_POOLS; p++) {
+		struct cb_pool_conf *c = cb_seg_record(state, CB_RS_POOLS, 0,
+		    (uint32_t)p);
+		uint64_t before = usage(p);
+		int r = cb_rsv_age(slots, &c->age, p, 0, now);
+
+		CHECK(!(usage(p) & CB_AGE_MARK));
+		CHECK(CB_USAGE_HELD(usage(p)) == CB_USAGE_HELD(before));
+		CHECK(before & CB_AGE_MARK ? r == CB_AGE_MOVED &&
+		    CB_USAGE_LAUNCHING(usage(p)) == 0 :
+		    r == 0 && usage(p) == before);
+		CHECK(atomic_load(&c->age) == 0);
+	}
+}
+
+/* One sweep's settle + expire + aging, as sweeper.c's sweep() runs
+ * them. */
 static void sweep(const struct input *in, uint64_t now, uint64_t *prev,
     int final)
 {
 	cb_rsv_settle(slots, now, in->window, prev);
 	check_settled(in, now, prev, final);
 	expire_at(now);
+	age_all(now);
 }
 
 /* ---- recount -------------------------------------------------------- */
