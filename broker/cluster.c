@@ -471,6 +471,15 @@ static int new_lease(struct cb_broker *b, struct cb_etcd *e)
 	return 0;
 }
 
+/* etcd says our lease is gone (it expired while we were stopped or cut
+ * off): the next renewal takes a new one (new_lease()). */
+static void lease_gone(struct priv *pv)
+{
+	log_warnx("etcd: lease %" PRIx64 " is gone (expired): taking a new "
+	    "one", (uint64_t)pv->lease);
+	pv->lease = 0;
+}
+
 /* Renew (rule (a)), or take a new lease when it is gone. */
 static int renew(struct cb_broker *b, struct cb_etcd *e)
 {
@@ -483,9 +492,7 @@ static int renew(struct cb_broker *b, struct cb_etcd *e)
 		return new_lease(b, e);
 	r = cb_etcd_lease_keepalive(e, pv->lease, &l);
 	if (r == -ENOENT || (r == 0 && l.ttl <= 0)) {
-		log_warnx("etcd: lease %" PRIx64 " is gone (expired): "
-		    "taking a new one", (uint64_t)pv->lease);
-		pv->lease = 0;
+		lease_gone(pv);
 		return new_lease(b, e);
 	}
 	if (r < 0)
@@ -1036,8 +1043,9 @@ static void tick(struct cb_broker *b)
 			continue;
 		r = tick_pool(b, e, p);
 		if (r == -ENOENT) {
-			/* Our lease went between the renewal and now. */
-			pv->lease = 0;
+			/* Our lease went since the renewal (once a period:
+			 * a broker stopped in between finds out here). */
+			lease_gone(pv);
 			break;
 		}
 		if (r < 0) {
