@@ -196,8 +196,4 @@ static inline int age_pos(int64_t w, int64_t t)
 	return w - t >= 2 ? AGE_AGED : (int)(w - t);
 }
 
-/* A dated hold, as kept with its ticket: its epoch and the eps it is
- * counted in (0: not dated). */
-#define CB_AGE_DATE(t, eps_ms) ((uint64_t)(t) << 32 | (uint32_t)(eps_ms))
-
 #endif /* CB_AGE_H */

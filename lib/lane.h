@@ -261,17 +261,7 @@ static inline uint64_t local_word(uint64_t nonce, int pool)
 	return nonce << 6 | (uint64_t)pool;
 }
 
-/*
- * Give back a hold of the pool whose usage word is *usage, dated `date`
- * (its ticket's; 0: undated): from its epoch's bucket if the word ages
- * (age.h), else held - 1.  Returns 1 if the hold had aged (a late
- * release: the unit goes back all the same, and the caller answers
- * -ESTALE), 0 if not, -1 if held was already 0.  The word's epoch is
- * resolved against the published one, the date's 15 bits against the
- * word's: a hold older than 32,768 epochs (10 hours at hold_max 1 s)
- * would be taken for a young one, from a newer bucket than its own.
- * seq_cst CAS: as cb_rsv_usage_sub().
- */
+/* age_put()'s general case (lib/reserve.c). */
 int cb_age_put_slow(const void *state, int pool, _Atomic uint64_t *usage,
     uint32_t date);
 
@@ -289,6 +279,17 @@ static inline int age_put_fast(const void *state, int pool, uint64_t u,
 	    CB_AGE_AGED_RAW(u) + CB_AGE_PREV_RAW(u) < (uint32_t)u;
 }
 
+/*
+ * Give back a hold of the pool whose usage word is *usage, dated `date`
+ * (its ticket's; 0: undated): from its epoch's bucket if the word ages
+ * (age.h), else held - 1.  Returns 1 if the hold had aged (a late
+ * release: the unit goes back all the same, and the caller answers
+ * -ESTALE), 0 if not, -1 if held was already 0.  The word's epoch is
+ * resolved against the published one, the date's 15 bits against the
+ * word's: a hold older than 32,768 epochs (10 hours at hold_max 1 s)
+ * would be taken for a young one, from a newer bucket than its own.
+ * seq_cst CAS: as cb_rsv_usage_sub().
+ */
 static inline int age_put(const void *state, int pool,
     _Atomic uint64_t *usage, uint32_t date)
 {

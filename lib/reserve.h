@@ -319,8 +319,9 @@ void cb_rsv_wake(void *slots, int pool);
  * subtracted.  In an aging word (age.h) the holds come from its oldest
  * buckets first (their epochs unknown here: the reclaim, the recount's
  * trim, a bound hold, a unit given back undated), and it has no
- * launches.  Inline: a lane's release (lib/lane.h) takes one unit with
- * it on the hot path, where the constants fold. */
+ * launches.  Inline: a lane's admission gives a unit back with it when
+ * the re-check refuses (lib/lane.h), where the constants fold; a
+ * release goes through age_put() instead. */
 static inline uint32_t cb_rsv_usage_sub(_Atomic uint64_t *usage,
     int launching, uint32_t n)
 {
