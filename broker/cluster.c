@@ -961,8 +961,7 @@ static void refresh_pools(struct cb_broker *b)
 		ps->global = g;
 		if (g) {
 			ps->limit = def[p].value;
-			ps->hold_max_s = def[p].hold_max_s ?
-			    def[p].hold_max_s : CB_HOLD_MAX_DEFAULT;
+			ps->hold_max_s = cb_hold_max_s(&def[p]);
 		}
 	}
 }

@@ -30,6 +30,14 @@ struct cb_etcd;
 #define CB_HOLD_MAX_DEFAULT 300u   /* seconds, a global pool's */
 #define CB_CLUSTER_DEFAULT "capbroker"
 
+/* A global pool's hold_max in seconds: its definition's, or the
+ * default (the quarantine's TTL, cluster.c, and the hold aging's
+ * epochs, sweeper.c, must agree). */
+static inline uint32_t cb_hold_max_s(const struct cb_pool_def *def)
+{
+	return def->hold_max_s ? def->hold_max_s : CB_HOLD_MAX_DEFAULT;
+}
+
 /* The settings (config.h: etcd, cluster, host, lease_ttl).  Set by the
  * main thread before cb_cluster_start(); read-only afterwards. */
 struct cb_cluster_conf {

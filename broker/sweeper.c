@@ -373,8 +373,7 @@ static void age_pools(struct cb_broker *b, const struct cb_pool_def *def,
 
 		if ((def[p].flags & CB_POOL_F_ACTIVE) &&
 		    def[p].kind == CB_LIMIT_GLOBAL)
-			hold_max = def[p].hold_max_s ? def[p].hold_max_s :
-			    CB_HOLD_MAX_DEFAULT;
+			hold_max = cb_hold_max_s(&def[p]);
 		r = cb_rsv_age(b->seg.slots, &conf_of(b, p)->age, p,
 		    hold_max, now);
 		if (r & CB_AGE_RESET)
@@ -529,14 +528,15 @@ static void sweep(struct cb_broker *b)
 {
 	struct cb_pool_def def[CB_MAX_POOLS];
 	uint32_t observed[CB_MAX_POOLS];
-	uint64_t v, pending, idle;
+	uint64_t v, pending, idle, now;
 
 	if (read(b->sweeper.timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	log_summary(&b->sweeper);
 	cb_pools_pin(&b->pools, def, observed);
-	expire(b, def, cb_monotonic_ns());
-	age_pools(b, def, cb_monotonic_ns());
+	now = cb_monotonic_ns();
+	expire(b, def, now);
+	age_pools(b, def, now);
 	cb_pools_unpin(&b->pools);
 	if (++b->sweeper.sweeps % CB_RECOUNT_SWEEPS != 0)
 		return;
