@@ -192,6 +192,10 @@ check_ok() {
 # $said: what "ok" says.
 said=counterexample
 expect_cex() { job check_cex "$@"; }
+# reach PREFIX DESC N [FLAGS]: the model's coverage probe COVER=N is
+# reachable (its assertion "violated"), named "PREFIX reachable: DESC".
+# shellcheck disable=SC2086 # $4: a list of flags
+reach() { expect_cex "${1:+$1 }reachable: $2" "(($3==$3)" -DCOVER=$3 $4; }
 check_cex() {
 	name=$1
 	pat=$2
@@ -282,8 +286,7 @@ neg "re-check of the value its own CAS stored, not U" \
 
 # Coverage probes.
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-cover() { expect_cex "reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+cover() { reach "" "$@"; }
 cover "pool full"                        1 -DROUNDS=1
 cover "admission refused over the limit" 2
 cover "-ENOSPC"                          3 "-DROUNDS=1 -DNL=1"
@@ -343,8 +346,7 @@ qneg "an enqueuer claims again without raising waiters" "$lost" \
 qneg "broker down, fail-fast path blind to a dead head" "$lost" \
     "$ff -DBUG_FAILFAST_NOPRUNE -DMORTAL=1 -DLEAVER=2"
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-qcover() { expect_cex "queue reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+qcover() { reach "queue" "$@"; }
 qcover "a waiter killed while queued"    1 "-DMORTAL=1 -DLEAVER=3"
 qcover "a waiter killed holding its unit" 2 "-DMORTAL=1 -DLEAVER=3"
 qcover "the head times out"               3 "-DMORTAL=3 -DLEAVER=0"
@@ -372,8 +374,7 @@ bgneg "the head reads release_seq after its try" "$lost" -DBUG_LATE_READ
 bgneg "the enqueuer announces before its claim" "(C>=5)" \
     "-DCEILING -DBUG_ANNOUNCE_FIRST"
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-bgcover() { expect_cex "barge reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+bgcover() { reach "barge" "$@"; }
 bgcover "an arrival passes the queued head"              1
 bgcover "an arrival in flight takes a unit after the flag" 2
 bgcover "the head refused, asleep, woken, admitted"      3
@@ -391,8 +392,7 @@ expect_ok "reuse: the tag check alone" "-O0" -DNO_DEATH_RECHECK
 expect_cex "reuse negative an event handled by index (before c1f4280)" \
     '(U>=gh);(gh<=' -DCORE_ONLY -DBUG_INDEX_ONLY
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-rcover() { expect_cex "reuse reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+rcover() { reach "reuse" "$@"; }
 rcover "a stale event handled after the new owner's watch" 1
 rcover "a dead owner reclaimed with its hold"              2
 rcover "the entry claimed again while a batch holds the old event" 3
@@ -425,8 +425,7 @@ expect_cex "slack negative the repair leaves out the opener's window" \
 expect_cex "slack negative the repair keeps the version (a stale repair wins)" \
     "(U>=gh)" -DCORE_ONLY -DBUG_REPAIR_KEEP $sl
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-scover() { expect_cex "slack reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+scover() { reach "slack" "$@"; }
 scover "a forged count repaired"                 1 "$sl"
 scover "a thread waits for its own windows"      2
 scover "a recount trims beside a forged count"   3 "$sl"
@@ -444,8 +443,7 @@ expect_cex "pooldel negative the reused index's U reset" \
 expect_cex "pooldel negative reuse without the proof (with the reset)" \
     "(U>=gu)" -DBUG_NO_PROOF
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-pcover() { expect_cex "pooldel reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+pcover() { reach "pooldel" "$@"; }
 pcover "a straggler's unit kept in the new pool"   1
 pcover "the proof foiled"                          2
 pcover "the old hold released after the deletion"  3
@@ -510,8 +508,7 @@ if [ "${MODEL_DEEP:-0}" = 1 ]; then
 	    "-O2 -DCOLLAPSE -DMEMLIM=8192" -DABA
 fi
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-bcover() { expect_cex "budget reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+bcover() { reach "budget" "$@"; }
 bcover "a trim in one pool, V's window open in the other" 1 \
     "-DNWRITE=0 -DXC=0"
 bcover "pool 1 recounted in the close's window, after pool 0" 2 \
@@ -558,8 +555,7 @@ pkneg "reclaim frees a dead picker's record without a wake" \
     "-DMORTAL=0 -DBUG_NO_RESEND"
 pkneg "releaser looks at pickers before it frees the unit" -DBUG_WAKE_FIRST
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-pkcover() { expect_cex "pick reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+pkcover() { reach "pick" "$@"; }
 pkcover "a pass-on wake admits a picker"       1
 pkcover "a woken picker refused (a barger)"    2 "-DNP=2 -DNORAISE -DBARGER"
 pkcover "the mortal picker woken, before its attempt" 3 -DMORTAL=0
@@ -605,8 +601,7 @@ lneg "S and H stores relaxed, not release (drain in any order)" "(U>=gh)" \
 lneg "(finding) a ticket released by another process on its own lane" \
     "(U>=gh);(U==(H[0]+H[1]))" -DFOREIGN
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-lcover() { expect_cex "lanes reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+lcover() { reach "lanes" "$@"; }
 lcover "the pool full"                            1
 lcover "a take refused before its window"         2 -DLIM=1
 lcover "a take refused by its CAS"                3 -DLIM=1
@@ -635,8 +630,7 @@ expect_cex "revoke negative a local fence, two owner releases" \
 expect_cex "revoke negative the slow path keeps active set (deadlock)" \
     "$lost" -DBUG_SLOW_KEEPS_ACTIVE
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-vcover() { expect_cex "revoke reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+vcover() { reach "revoke" "$@"; }
 vcover "the owner turns to the slow path"             1
 vcover "the foreign waits for the owner's fast path"  2
 vcover "the foreign gets -ESTALE"                     4
@@ -664,8 +658,7 @@ expect_cex "shares negative etcd lowered before the local limit" \
 expect_cex "shares negative a new lease keeps the old local limit" \
     "$inuse" -DBUG_REGRANT_KEEPS_LIM
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-scover() { expect_cex "shares reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+scover() { reach "shares" "$@"; }
 scover "frozen units granted again after the quarantine"  1
 scover "one host holds every unit"                         2
 scover "an admission at the last tick before a deadline"   3
@@ -688,8 +681,7 @@ expect_cex "aging negative an undated unit taken from the newest bucket" \
 expect_cex "aging negative a hold one epoch behind taken for aged" \
     "$young" -DBUG_POS
 said=reached
-# shellcheck disable=SC2086 # $3: a list of flags
-acover() { expect_cex "aging reachable: $1" "(($2==$2)" -DCOVER=$2 $3; }
+acover() { reach "aging" "$@"; }
 acover "a granted hold aged while it is held"            1
 acover "an admission refused at an epoch boundary"       2
 acover "a late release"                                  3
