@@ -78,6 +78,10 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  * least a library call of capbroker's contract adds (pair_api_floor()):
  * a call per side that cannot be inlined, the fork check, the thread's
  * lane found through a thread-local, the lane's bias entered and left.
+ * M_INLINE_FLOOR is M_LANE_FLOOR plus the checks a hold inline in the
+ * caller (a holder bound once to a thread and a pool, its pair in the
+ * public header) could not leave to its binding, and no call
+ * (pair_inline_floor()): the floor of that interface.
  * M_CB_GLOBAL is M_CB on a global pool (issue 15): its share deadline
  * set an hour ahead in the segment (peers.c, pool_make_global()), so
  * every admission also reads the coarse clock once (lib/lane.h,
@@ -87,7 +91,7 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  */
 enum method {
 	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
-	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR, M_CB_GLOBAL,
+	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR, M_INLINE_FLOOR, M_CB_GLOBAL,
 	M_COUNT
 };
 
@@ -223,8 +227,10 @@ struct floor_words {
 	 * lines, the release's wake-up counts on another. */
 	_Alignas(64) _Atomic uint64_t state_word;
 	_Atomic uint32_t limit;
+	_Atomic uint64_t share_deadline;	/* M_INLINE_FLOOR: 0, local */
 	_Alignas(64) _Atomic uint32_t waiters;
 	_Atomic uint32_t pickers;
+	_Atomic uint64_t queued;	/* M_INLINE_FLOOR: the queue hint */
 };
 
 /* The primitives capbroker is compared with, made before any fork(). */

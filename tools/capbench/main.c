@@ -54,7 +54,7 @@ static void usage(FILE *f)
 "  -m, --methods L    section 2, comma-separated: capbroker,posix_sem,\n"
 "                     sysv_sem_undo,flock,redis,protocol_floor,\n"
 "                     store_floor,capbroker_shared,lane_floor,\n"
-"                     api_floor,capbroker_global\n"
+"                     api_floor,inline_floor,capbroker_global\n"
 "                     (default: all)\n"
 "  -n, --name NAME    broker instance name (default bench<pid>)\n"
 "  -B, --dir DIR      capbrokerd and the libraries (default: capbench's)\n"

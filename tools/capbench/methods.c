@@ -28,7 +28,7 @@
 const char *const method_name[M_COUNT] = {
 	"capbroker", "posix_sem", "sysv_sem_undo", "flock", "redis",
 	"protocol_floor", "store_floor", "capbroker_shared", "lane_floor",
-	"api_floor", "capbroker_global",
+	"api_floor", "inline_floor", "capbroker_global",
 };
 
 const char *const method_title[M_COUNT] = {
@@ -38,6 +38,7 @@ const char *const method_title[M_COUNT] = {
 	"capbroker hold, shared entry (no lanes)",
 	"lane floor (store floor + checks)",
 	"API floor (lane floor + calls, lane lookup, bias)",
+	"inline floor (lane floor + bias, no call)",
 	"capbroker hold, global pool",
 };
 
@@ -522,6 +523,22 @@ static __thread struct {
 	struct api_floor_lane *lane;
 } api_floor_tls __attribute__((tls_model("initial-exec")));
 
+/* The lane's bias entered (lib/lane.h, lane_enter()): 1, or 0 when it
+ * was revoked (never here). */
+static inline __attribute__((always_inline)) int floor_bias_enter(
+    struct api_floor_lane *l)
+{
+	if (atomic_load_explicit(&l->shared, memory_order_relaxed))
+		return 0;
+	atomic_store_explicit(&l->active, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&l->revoke, memory_order_relaxed) != 0) {
+		atomic_store_explicit(&l->active, 0, memory_order_release);
+		return 0;
+	}
+	return 1;
+}
+
 static inline __attribute__((always_inline)) struct api_floor_lane *
 api_floor_enter(const struct api_floor_handle *hd)
 {
@@ -531,15 +548,7 @@ api_floor_enter(const struct api_floor_handle *hd)
 	    api_floor_tls.serial != hd->serial)
 		return NULL;
 	l = api_floor_tls.lane;
-	if (atomic_load_explicit(&l->shared, memory_order_relaxed))
-		return NULL;
-	atomic_store_explicit(&l->active, 1, memory_order_relaxed);
-	atomic_signal_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&l->revoke, memory_order_relaxed) != 0) {
-		atomic_store_explicit(&l->active, 0, memory_order_release);
-		return NULL;
-	}
-	return l;
+	return floor_bias_enter(l) ? l : NULL;
 }
 
 static __attribute__((noinline)) int api_floor_hold(struct method_ctx *x,
@@ -591,6 +600,68 @@ static int pair_api_floor(struct method_ctx *x)
 	return api_floor_release_fn(x, &hd, &tk);
 }
 
+/*
+ * The inline floor: the least a hold pair inline in the caller could
+ * cost -- a holder bound once to a thread and a pool, its hold and
+ * release in the public header (the liburing way), which would make the
+ * lane's layout part of the ABI.  The lane floor's work plus, per side,
+ * every check such a holder could not do once at its binding: the fork
+ * generation (a child must not write its parent's lane), the calling
+ * thread against the bound one (one writer per lane), the queue hint
+ * (a hold never passes a queued waiter), the lane's bias entered and
+ * left (another thread may release its tickets), and after the
+ * admitting CAS the pool's share deadline (0: a local pool).  No call,
+ * no lane lookup: the holder names its lane.
+ */
+struct inline_floor_holder {
+	unsigned fork_gen;
+	void *thread;
+	struct api_floor_lane *lane;
+};
+
+static inline __attribute__((always_inline)) int inline_floor_enter(
+    struct method_ctx *x, const struct inline_floor_holder *h)
+{
+	struct floor_words *fw = x->a->prims->floor;
+
+	if (h->fork_gen != atomic_load_explicit(
+	    (_Atomic unsigned *)&api_floor_fork_gen, memory_order_relaxed) ||
+	    h->thread != __builtin_thread_pointer() ||
+	    atomic_load_explicit(&fw->queued, memory_order_relaxed) != 0)
+		return 0;
+	return floor_bias_enter(h->lane);
+}
+
+static int pair_inline_floor(struct method_ctx *x)
+{
+	static __thread struct inline_floor_holder h;
+	struct floor_words *fw = x->a->prims->floor;
+	cb_ticket tk;
+	int r;
+
+	/* What binding the holder did once. */
+	if (__builtin_expect(h.lane == NULL, 0)) {
+		h.thread = __builtin_thread_pointer();
+		h.lane = &api_floor_lane0;
+	}
+	if (!inline_floor_enter(x, &h))
+		return -EINVAL;          /* never here: one thread, no fork */
+	r = lane_floor_hold(x, &tk);
+	/* After the CAS, as lib/lane.h's still_fits(): acquire, as there. */
+	if (r == 0 && atomic_load_explicit(&fw->share_deadline,
+	    memory_order_acquire) != 0)
+		r = -EINVAL;             /* never here: a local pool */
+	atomic_store_explicit(&h.lane->active, 0, memory_order_release);
+	if (r != 0)
+		return r;
+	spin_ns(x->a->hold_ns);
+	if (!inline_floor_enter(x, &h))
+		return -EINVAL;
+	r = lane_floor_release(x, &tk);
+	atomic_store_explicit(&h.lane->active, 0, memory_order_release);
+	return r;
+}
+
 static int m_pair(struct method_ctx *x)
 {
 	switch (x->a->meth) {
@@ -605,6 +676,7 @@ static int m_pair(struct method_ctx *x)
 	case M_STORE_FLOOR: return pair_store_floor(x);
 	case M_LANE_FLOOR: return pair_lane_floor(x);
 	case M_API_FLOOR: return pair_api_floor(x);
+	case M_INLINE_FLOOR: return pair_inline_floor(x);
 	default:	return -EINVAL;
 	}
 }
@@ -724,6 +796,7 @@ static int method_reset(const struct method_arg *a)
 	case M_STORE_FLOOR:
 	case M_LANE_FLOOR:
 	case M_API_FLOOR:
+	case M_INLINE_FLOOR:
 		memset(pr->floor, 0, sizeof(*pr->floor));
 		atomic_store(&pr->floor->limit, (uint32_t)a->limit);
 		return 0;
