@@ -14,9 +14,9 @@ expect_match "$out" '^/dev/shm entries left behind: 0$' "shm report"
 # The floors of the hold section and the before of issue 14 (the
 # shared entry's path): a column each in the hold table, and a ratio
 # to POSIX sem for each floor.
-expect_match "$out" '^\| procs \|.* protocol floor \(8 RMW\) \| store floor \(2 RMW \+ stores\) \| capbroker hold, shared entry \(no lanes\) \| lane floor \(store floor \+ checks\) \| API floor \(lane floor \+ calls, lane lookup, bias\) \| inline floor \(lane floor \+ bias, no call\) \| capbroker hold, global pool \|$' \
+expect_match "$out" '^\| procs \|.* protocol floor \(8 RMW\) \| store floor \(2 RMW \+ stores\) \| capbroker hold, shared entry \(no lanes\) \| lane floor \(store floor \+ checks\) \| API floor \(lane floor \+ calls, lane lookup, bias\) \| inline floor \(lane floor \+ bias, no call\) \| word floor \(inline, one-word record, bias on release only\) \| capbroker hold, global pool \|$' \
     "hold table with the floors, the shared entry and the global pool"
-expect_match "$out" '\| store floor \(2 RMW \+ stores\) vs POSIX sem \| lane floor \(store floor \+ checks\) vs POSIX sem \| API floor \(lane floor \+ calls, lane lookup, bias\) vs POSIX sem \| inline floor \(lane floor \+ bias, no call\) vs POSIX sem \|$' \
+expect_match "$out" '\| store floor \(2 RMW \+ stores\) vs POSIX sem \| lane floor \(store floor \+ checks\) vs POSIX sem \| API floor \(lane floor \+ calls, lane lookup, bias\) vs POSIX sem \| inline floor \(lane floor \+ bias, no call\) vs POSIX sem \| word floor \(inline, one-word record, bias on release only\) vs POSIX sem \|$' \
     "the floors' ratios to POSIX sem"
 # The global pool beside its local twin (issue 15), global for real on
 # an etcd capbench starts, or skipped saying so.
@@ -51,7 +51,7 @@ hold = secs["hold"]["rows"]
 for row in hold:
     for m in ("capbroker", "posix_sem", "sysv_sem_undo", "flock",
               "protocol_floor", "store_floor", "capbroker_shared",
-              "lane_floor", "api_floor", "inline_floor"):
+              "lane_floor", "api_floor", "inline_floor", "word_floor"):
         assert row[m] and row[m]["ops_per_s"] > 0, (m, row)
     # The global pool needs etcd (capbench starts one): measured with
     # its local twin, or skipped with the reason.

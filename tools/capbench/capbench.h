@@ -81,7 +81,10 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  * M_INLINE_FLOOR is M_LANE_FLOOR plus the checks a hold inline in the
  * caller (a holder bound once to a thread and a pool, its pair in the
  * public header) could not leave to its binding, and no call
- * (pair_inline_floor()): the floor of that interface.
+ * (pair_inline_floor()): the floor of that interface.  M_WORD_FLOOR is
+ * M_INLINE_FLOOR with the record laid out as docs/BENCHMARKS.md proposes
+ * (one word per lane and pool, no bias on the hold; pair_word_floor()):
+ * the floor of a redesign that was not built.
  * M_CB_GLOBAL is M_CB on a global pool (issue 15): its share deadline
  * set an hour ahead in the segment (peers.c, pool_make_global()), so
  * every admission also reads the coarse clock once (lib/lane.h,
@@ -91,7 +94,8 @@ enum status { ST_NOT_RUN, ST_OK, ST_SKIPPED, ST_FAILED, ST_COUNT };
  */
 enum method {
 	M_CB, M_POSIX, M_SYSV, M_FLOCK, M_REDIS, M_FLOOR, M_STORE_FLOOR,
-	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR, M_INLINE_FLOOR, M_CB_GLOBAL,
+	M_CB_SHARED, M_LANE_FLOOR, M_API_FLOOR, M_INLINE_FLOOR, M_WORD_FLOOR,
+	M_CB_GLOBAL,
 	M_COUNT
 };
 
@@ -217,6 +221,7 @@ struct bench_peers {
 struct floor_line {
 	_Alignas(64) _Atomic uint32_t seq;
 	_Atomic uint32_t holds;
+	_Atomic uint64_t rec;		/* M_WORD_FLOOR's one-word record */
 };
 
 struct floor_words {

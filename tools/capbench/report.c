@@ -245,7 +245,7 @@ static void print_hold_ratios(const struct bench_opts *opt,
     const struct bench_results *res)
 {
 	static const enum method floors[] = { M_FLOOR, M_STORE_FLOOR,
-	    M_LANE_FLOOR, M_API_FLOOR, M_INLINE_FLOOR };
+	    M_LANE_FLOOR, M_API_FLOOR, M_INLINE_FLOOR, M_WORD_FLOOR };
 	const int nfloors = (int)(sizeof(floors) / sizeof(floors[0]));
 
 	printf("\ncapbroker throughput relative to each (same run; a "
