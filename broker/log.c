@@ -97,6 +97,58 @@ void log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+int log_rl_pass(struct log_rl *rl, uint64_t now_ns, uint64_t *held)
+{
+	const uint64_t every = (uint64_t)LOG_RL_EVERY_S * 1000000000u;
+
+	if (rl->at_ns == 0 || now_ns < rl->at_ns) {
+		/* First use (or a clock before the last: start over). */
+		rl->at_ns = now_ns;
+		rl->tokens = LOG_RL_BURST;
+	} else {
+		uint64_t add = (now_ns - rl->at_ns) / every;
+
+		/* Whole periods only: the part of one since at_ns is kept. */
+		if (rl->tokens + add >= LOG_RL_BURST) {
+			rl->tokens = LOG_RL_BURST;
+			rl->at_ns = now_ns;
+		} else {
+			rl->tokens += (uint32_t)add;
+			rl->at_ns += add * every;
+		}
+	}
+	if (rl->tokens == 0) {
+		rl->held++;
+		return 0;
+	}
+	rl->tokens--;
+	*held = rl->held;
+	rl->held = 0;
+	return 1;
+}
+
+void log_warnx_rl(struct log_rl *rl, const char *fmt, ...)
+{
+	char msg[900];
+	struct timespec ts;
+	uint64_t held;
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!log_rl_pass(rl, (uint64_t)ts.tv_sec * 1000000000u +
+	    (uint64_t)ts.tv_nsec, &held))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (held > 0)
+		log_warnx("%s (%llu more like it held back: at most %d lines "
+		    "at once, then one every %d s)", msg,
+		    (unsigned long long)held, LOG_RL_BURST, LOG_RL_EVERY_S);
+	else
+		log_warnx("%s", msg);
+}
+
 void log_errx(const char *fmt, ...)
 {
 	va_list ap;

@@ -281,14 +281,16 @@ static void scan_clients(struct cb_broker *b)
 		}
 	}
 	if (scrubbed > 0)
-		log_warnx("repaired %u free client entr%s holding garbage",
+		log_warnx_rl(&b->sweeper.rl.scrub,
+		    "repaired %u free client entr%s holding garbage",
 		    scrubbed, scrubbed == 1 ? "y" : "ies");
 	/* Lanes named by no live client (lib/sweep.h). */
 	scrubbed = 0;
 	for (uint32_t l = 0; l < CB_MAX_LANES; l++)
 		scrubbed += (uint32_t)cb_rsv_lane_scrub(b->seg.slots, l, self);
 	if (scrubbed > 0)
-		log_warnx("freed %u lane%s of no live client (their records "
+		log_warnx_rl(&b->sweeper.rl.lanes,
+		    "freed %u lane%s of no live client (their records "
 		    "are settled by the recount)", scrubbed,
 		    scrubbed == 1 ? "" : "s");
 }
@@ -307,7 +309,8 @@ static void recount_pool(struct cb_broker *b, int p, const char *name)
 	atomic_fetch_add_explicit(&conf->repaired, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&conf->drift, (uint64_t)(llabs(hd) +
 	    llabs(ld)), memory_order_relaxed);
-	log_warnx("pool %s: counter drift repaired (held %+lld, launching "
+	log_warnx_rl(&b->sweeper.rl.drift[p],
+	    "pool %s: counter drift repaired (held %+lld, launching "
 	    "%+lld against the records)", name, (long long)hd, (long long)ld);
 	if (hd > 0 || ld > 0)
 		cb_rsv_wake(b->seg.slots, p);
@@ -328,7 +331,8 @@ static void check_header(struct cb_broker *b)
 	    atomic_load_explicit(&h->magic, memory_order_relaxed) ==
 	    atomic_load_explicit(&want->magic, memory_order_relaxed))
 		return;
-	log_warnx("slots segment header was overwritten; restored");
+	log_warnx_rl(&b->sweeper.rl.header,
+	    "slots segment header was overwritten; restored");
 	atomic_store_explicit(&h->magic, 0, memory_order_relaxed);
 	memcpy((char *)h + 8, (const char *)want + 8, fixed - 8);
 	cb_seg_header_publish(h, CB_SEG_SLOTS);
@@ -346,7 +350,8 @@ static void expire(struct cb_broker *b, const struct cb_pool_def *def,
 		    def[p].window_ms ? def[p].window_ms : CB_DEFAULT_WINDOW_MS;
 	fixed = cb_rsv_settle(b->seg.slots, now, window, b->sweeper.claiming);
 	if (fixed > 0)
-		log_warnx("repaired %u launch entr%s holding garbage", fixed,
+		log_warnx_rl(&b->sweeper.rl.launches,
+		    "repaired %u launch entr%s holding garbage", fixed,
 		    fixed == 1 ? "y" : "ies");
 	cb_rsv_expire(b->seg.slots, now, per_pool, earliest);
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
@@ -377,7 +382,8 @@ static void age_pools(struct cb_broker *b, const struct cb_pool_def *def,
 		r = cb_rsv_age(b->seg.slots, &conf_of(b, p)->age, p,
 		    hold_max, now);
 		if (r & CB_AGE_RESET)
-			log_warnx("pool %s: hold ages held an epoch ahead of "
+			log_warnx_rl(&b->sweeper.rl.age[p],
+			    "pool %s: hold ages held an epoch ahead of "
 			    "the clock (written by a member?): every hold "
 			    "counted again", def[p].name);
 		if (r & CB_AGE_MOVED)
@@ -395,7 +401,8 @@ static void sweep_queues(struct cb_broker *b, const struct cb_pool_def *def)
 		active[p] = (def[p].flags & CB_POOL_F_ACTIVE) ? 1 : 0;
 	freed = cb_wq_sweep(b->seg.slots, active, b->sweeper.wq, &hints);
 	if (freed > 0 || hints > 0)
-		log_warnx("pool queues: freed %u dead or stuck waiter "
+		log_warnx_rl(&b->sweeper.rl.queues,
+		    "pool queues: freed %u dead or stuck waiter "
 		    "entr%s, corrected %u queue hint%s", freed,
 		    freed == 1 ? "y" : "ies", hints, hints == 1 ? "" : "s");
 }
@@ -463,7 +470,8 @@ static void sweep_placement(struct cb_broker *b,
 	 * counted.  Its tombstone waits for them instead. */
 	fixed = cb_place_settle(b->seg.slots, active | pending);
 	if (fixed > 0)
-		log_warnx("placement: freed %u bind entr%s holding garbage",
+		log_warnx_rl(&b->sweeper.rl.binds,
+		    "placement: freed %u bind entr%s holding garbage",
 		    fixed, fixed == 1 ? "y" : "ies");
 	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++)
 		r = cb_place_recount(b->seg.slots, b->sweeper.scratch, drift);

@@ -32,6 +32,7 @@
 #include <urcu/wfcqueue.h>
 
 #include "abi.h"
+#include "log.h"
 
 #define CB_SWEEP_MS 20
 #define CB_RECOUNT_SWEEPS 5
@@ -63,6 +64,12 @@ struct cb_sweeper {
 	unsigned long logged, unlogged;     /* reclaim lines this sweep */
 	struct cb_wq_sweep *wq;             /* pool queues (sweep.h) */
 	struct cb_sweep_scratch *scratch;   /* the recounts' (sweep.h) */
+	/* The limiters of the repair lines a member can provoke every
+	 * sweep (log.h): one per kind, per pool where the line names one. */
+	struct {
+		struct log_rl scrub, lanes, header, launches, queues, binds;
+		struct log_rl drift[CB_MAX_POOLS], age[CB_MAX_POOLS];
+	} rl;
 };
 
 int cb_sweeper_start(struct cb_broker *b);

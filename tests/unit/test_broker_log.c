@@ -3,7 +3,9 @@
  * journal a priority prefix and no clock, elsewhere the local time.
  *
  * stderr is pointed at a temporary file; "the journal" is that file
- * named by JOURNAL_STREAM, as systemd names its stream socket.
+ * named by JOURNAL_STREAM, as systemd names its stream socket.  And the
+ * limiter of the lines a member can provoke (log_rl_pass, log_warnx_rl):
+ * a burst, then one line per period, each telling what it held back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -158,6 +160,100 @@ static void test_journal_stream_malformed(void **state)
 	assert_stamped(*state);
 }
 
+#define S 1000000000ull
+#define T0 (1000 * S)    /* any clock reading; 0 means "never used" */
+
+/* Passes at now: the lines held back before it, or -1 if it is held. */
+static long long pass(struct log_rl *rl, uint64_t now)
+{
+	uint64_t held = 12345;
+
+	if (!log_rl_pass(rl, now, &held))
+		return -1;
+	return (long long)held;
+}
+
+/* A flood: LOG_RL_BURST lines at once, then one a period, each saying
+ * how many it held back; the count is reset by the line that tells it. */
+static void test_rl_burst_then_period(void **state)
+{
+	struct log_rl rl = { 0 };
+
+	(void)state;
+	for (int i = 0; i < LOG_RL_BURST; i++)
+		assert_int_equal(pass(&rl, T0 + (uint64_t)i), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(pass(&rl, T0 + S), -1);
+	/* Just before the period is up: still held. */
+	assert_int_equal(pass(&rl, T0 + LOG_RL_EVERY_S * S - 1), -1);
+	assert_int_equal(pass(&rl, T0 + LOG_RL_EVERY_S * S), 101);
+	assert_int_equal(pass(&rl, T0 + LOG_RL_EVERY_S * S + 1), -1);
+	assert_int_equal(pass(&rl, T0 + 2 * LOG_RL_EVERY_S * S), 1);
+	/* Two periods' tokens for two periods of quiet, no more. */
+	assert_int_equal(pass(&rl, T0 + 4 * LOG_RL_EVERY_S * S), 0);
+	assert_int_equal(pass(&rl, T0 + 4 * LOG_RL_EVERY_S * S), 0);
+	assert_int_equal(pass(&rl, T0 + 4 * LOG_RL_EVERY_S * S), -1);
+}
+
+/* Quiet long enough, the bucket is full again, and no fuller. */
+static void test_rl_refills_to_burst(void **state)
+{
+	struct log_rl rl = { 0 };
+	uint64_t later = T0 + 1000 * LOG_RL_EVERY_S * S;
+	int passed = 0;
+
+	(void)state;
+	for (int i = 0; i < 3 * LOG_RL_BURST; i++)
+		passed += pass(&rl, T0) >= 0;
+	assert_int_equal(passed, LOG_RL_BURST);
+	passed = 0;
+	for (int i = 0; i < 3 * LOG_RL_BURST; i++)
+		passed += pass(&rl, later) >= 0;
+	assert_int_equal(passed, LOG_RL_BURST);
+}
+
+/* A part of a period is not lost: tokens accrue from when the last
+ * whole period ended, not from the last line. */
+static void test_rl_keeps_partial_period(void **state)
+{
+	struct log_rl rl = { 0 };
+	uint64_t half = LOG_RL_EVERY_S * S / 2;
+
+	(void)state;
+	for (int i = 0; i < LOG_RL_BURST; i++)
+		assert_int_equal(pass(&rl, T0), 0);
+	assert_int_equal(pass(&rl, T0 + 3 * half), 0);   /* 1.5 periods */
+	assert_int_equal(pass(&rl, T0 + 4 * half - 1), -1);
+	assert_int_equal(pass(&rl, T0 + 4 * half), 1);   /* 2 periods */
+}
+
+/* Through log_warnx_rl: the burst goes out as warnings, the rest is
+ * held back (a period is far longer than this test). */
+static void test_rl_lines(void **state)
+{
+	struct fx *x = *state;
+	struct log_rl rl = { 0 };
+	char buf[4096];
+	size_t n;
+	int lines = 0;
+
+	name_stderr("", 0);
+	log_init("j");
+	for (int i = 0; i < 3 * LOG_RL_BURST; i++)
+		log_warnx_rl(&rl, "repaired %d", i);
+	fflush(stderr);
+	assert_int_equal(lseek(fileno(x->f), 0, SEEK_SET), 0);
+	n = fread(buf, 1, sizeof(buf) - 1, x->f);
+	buf[n] = '\0';
+	for (char *p = buf; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	assert_int_equal(lines, LOG_RL_BURST);
+	assert_non_null(strstr(buf, "<4>capbrokerd[j]: warning: repaired 0\n"));
+	assert_non_null(strstr(buf, "warning: repaired 9\n"));
+	assert_null(strstr(buf, "repaired 10"));
+	assert_int_equal(rl.held, 2 * LOG_RL_BURST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +267,11 @@ int main(void)
 		    test_journal_stream_of_another_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_stream_malformed,
 		    setup, teardown),
+		cmocka_unit_test(test_rl_burst_then_period),
+		cmocka_unit_test(test_rl_refills_to_burst),
+		cmocka_unit_test(test_rl_keeps_partial_period),
+		cmocka_unit_test_setup_teardown(test_rl_lines, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("broker log", tests, NULL, NULL);
