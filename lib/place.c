@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "futex.h"
+#include "lane.h"
 #include "segment.h"
 #include "seqlock.h"
 #include "slots.h"
@@ -353,19 +354,60 @@ int cb_place_ticket(const cb_ticket *t)
 	return (t->opaque[0] & 0xff) == TICKET_BIND;
 }
 
+/*
+ * A bind's ticket: opaque[0] the kind, pool, client and entry (< 2^18,
+ * bits 32-49), and in its top 14 bits the bound hold's date (lane.h:
+ * a global pool's hold is dated by the epoch its admission stored),
+ * as the flag BIND_DATED and the epoch's low 13 bits; opaque[1] the
+ * bind word.  Read back, the 13 bits are resolved against the
+ * published epoch P, to the latest epoch up to P + 1 they fit (the
+ * sweeper may move a word before it publishes P): a bound hold more
+ * than 8,190 epochs old (2.3 hours at hold_max 1 s, 28 days at 300 s)
+ * would be taken for a younger one, from a newer bucket than its own.
+ */
+#define BIND_ENTRY_BITS 18
+#define BIND_DATE_SHIFT 50
+#define BIND_DATED (1u << 13)
+_Static_assert(CB_MAX_BINDS <= 1u << BIND_ENTRY_BITS &&
+    32 + BIND_ENTRY_BITS <= BIND_DATE_SHIFT, "bind entry overlaps the date");
+
 static void ticket_make(cb_ticket *t, int pool, uint32_t client,
-    uint32_t entry, uint64_t word)
+    uint32_t entry, uint64_t word, uint32_t date)
 {
 	t->opaque[0] = (uint64_t)TICKET_BIND | (uint64_t)pool << 8 |
 	    (uint64_t)(client & 0xffff) << 16 | (uint64_t)entry << 32;
+	if (date & CB_AGE_DATED)
+		t->opaque[0] |= (uint64_t)((date & 0x1fffu) | BIND_DATED) <<
+		    BIND_DATE_SHIFT;
 	t->opaque[1] = word;
+}
+
+/* The bound hold's date as age_put() takes it (0: undated); -EINVAL if
+ * the date bits are not ones ticket_make() writes.  The age word's
+ * acquire load pairs with the sweeper's release stores (abi.h). */
+static int ticket_bind_date(const void *state, int pool, const cb_ticket *t,
+    uint32_t *date)
+{
+	uint32_t d = (uint32_t)(t->opaque[0] >> BIND_DATE_SHIFT);
+	uint64_t p1, w;
+
+	*date = 0;
+	if (d == 0)
+		return 0;
+	if (!(d & BIND_DATED))
+		return -EINVAL;
+	p1 = (atomic_load_explicit(&pool_conf(state, pool)->age,
+	    memory_order_acquire) >> 32) + 1;
+	w = p1 - ((p1 - (d & 0x1fffu)) & 0x1fffu);
+	*date = ((uint32_t)w & 0x7fffu) | CB_AGE_DATED;
+	return 0;
 }
 
 /* One attempt (cb_place_try), for a blocked picker with its record. */
 static int place_try(struct cb_rsv *r, int pool, int policy,
     struct picker_rec *rec, cb_ticket *t, char *id)
 {
-	uint32_t limit = cb_rsv_limit(r->state, pool), entry = 0;
+	uint32_t limit = cb_rsv_limit(r->state, pool), entry = 0, date;
 	uint64_t word = 0;
 	struct pick p;
 	int ret;
@@ -380,12 +422,12 @@ static int place_try(struct cb_rsv *r, int pool, int policy,
 	CB_TESTPOINT("place:before-cas");
 	/* limit was read before the scan; hold_take re-checks it after its
 	 * CAS (a lower limit published meanwhile refuses us, reserve.h). */
-	ret = cb_rsv_hold_take(r, pool, limit);
+	ret = cb_rsv_hold_take(r, pool, limit, &date);
 	if (ret == 0) {
 		ret = bind_worker(r, pool, policy, &p, rec, &entry,
 		    &word);
 		if (ret < 0)
-			cb_rsv_hold_give(r, pool);
+			cb_rsv_hold_give(r, pool, date);
 	}
 	cb_rsv_window_close(r);
 	if (ret == -ETIME)     /* a share that ran out admits nobody */
@@ -397,7 +439,7 @@ static int place_try(struct cb_rsv *r, int pool, int policy,
 	}
 	atomic_fetch_add_explicit(&cb_slots_worker(r->slots, p.slot)->picks, 1,
 	    memory_order_relaxed);
-	ticket_make(t, pool, r->client, entry, word);
+	ticket_make(t, pool, r->client, entry, word, date);
 	memcpy(id, p.id, sizeof(p.id));
 	return 0;
 }
@@ -619,31 +661,36 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 {
 	int pool = (int)((t->opaque[0] >> 8) & 0xff);
 	uint32_t client = (uint32_t)((t->opaque[0] >> 16) & 0xffff);
-	uint32_t e = (uint32_t)(t->opaque[0] >> 32);
+	uint32_t e = (uint32_t)(t->opaque[0] >> 32) &
+	    ((1u << BIND_ENTRY_BITS) - 1);
 	uint64_t w = t->opaque[1];
-	int won, held = 0;
+	uint32_t date;
+	int won, held = -ESTALE;
 
 	/* Only the handle that picked: its entry, its partition. */
 	if (pool >= CB_MAX_POOLS || client != (r->client & 0xffff) ||
 	    e >= CB_MAX_BINDS || e / CB_BINDS_PER_CLIENT != r->client ||
 	    CB_BIND_STATE(w) != CB_BIND_BOUND ||
-	    CB_BIND_POOL(w) != (unsigned)pool)
+	    CB_BIND_POOL(w) != (unsigned)pool ||
+	    ticket_bind_date(r->state, pool, t, &date) < 0)
 		return -EINVAL;
 	cb_rsv_window_open(r);
 	won = cb_place_bind_free(cb_slots_bind(r->slots, e), w);
 	if (won) {
 		worker_sub(cb_slots_worker(r->slots, CB_BIND_WORKER(w)));
-		held = cb_rsv_hold_give(r, pool) == 0;
+		/* 0, 1 (given back, but it had aged), or -ESTALE. */
+		held = cb_rsv_hold_give(r, pool, date);
 	}
 	cb_rsv_window_close(r);
 	/* The worker's unit may fit pickers of other pools (of this one
 	 * too when the pool unit was not ours to give: stale). */
 	if (won)
-		cb_place_wake_workers(r->slots, held ? pool : -1);
-	if (!won || !held)
+		cb_place_wake_workers(r->slots, held >= 0 ? pool : -1);
+	if (!won || held < 0)
 		return stale(r, pool);
 	cb_rsv_wake(r->slots, pool);
-	return 0;
+	/* Given back, but past hold_max: the late release is told. */
+	return held > 0 ? stale(r, pool) : 0;
 }
 
 uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker)

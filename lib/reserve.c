@@ -966,11 +966,11 @@ int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit)
 	return usage_full(&cb_slots_pool(r->slots, pool)->usage, 0, limit);
 }
 
-int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
+int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit,
+    uint32_t *date)
 {
 	_Atomic uint64_t *usage = &cb_slots_pool(r->slots, pool)->usage;
 	uint64_t stored;
-	uint32_t date;
 	int ret = admit(usage, 0, 0, limit, &stored), fit;
 
 	CB_TESTPOINT("reserve:admitted");
@@ -978,12 +978,11 @@ int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 	 * caller read `limit` (before its scan of the worker table), the
 	 * share ran out, or the hold could not be dated.  Only the first
 	 * may have refused someone with the unit given back here; the
-	 * caller wakes for -EAGAIN, not -ETIME.  A bound hold keeps no
-	 * date (a bind's record has no room for it): its release gives
-	 * back from the oldest bucket (age.h, AGE_FRONT), and a late one
-	 * is not told. */
+	 * caller wakes for -EAGAIN, not -ETIME.  The date goes into the
+	 * bind's ticket (place.c), as a hold's into its own. */
+	*date = 0;
 	if (ret == 0 && (fit = still_fits(r->state, pool, usage, 0, 0,
-	    stored, &date)) != FIT_OK) {
+	    stored, date)) != FIT_OK) {
 		cb_rsv_usage_sub(usage, 0, 1);
 		return fit == FIT_OVER ? -EAGAIN : -ETIME;
 	}
@@ -993,13 +992,16 @@ int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit)
 	return ret;
 }
 
-int cb_rsv_hold_give(struct cb_rsv *r, int pool)
+int cb_rsv_hold_give(struct cb_rsv *r, int pool, uint32_t date)
 {
 	int ret = holds_dec(cb_slots_client(r->slots, r->client), pool);
 
-	if (ret == 0)
-		cb_rsv_usage_sub(&cb_slots_pool(r->slots, pool)->usage, 0, 1);
-	return ret;
+	if (ret < 0)
+		return ret;
+	/* U already 0 (-1: a member's drift, which the recount repairs):
+	 * nothing to give back, as cb_rsv_usage_sub() would find. */
+	return age_put(r->state, pool, &cb_slots_pool(r->slots, pool)->usage,
+	    date) > 0;
 }
 
 static int release_hold(struct cb_rsv *r, int pool, uint32_t client,

@@ -301,16 +301,19 @@ void cb_rsv_release_all(struct cb_rsv *r);
  * For placement (place.h), which binds a hold to a worker inside the
  * same death window: open / close this process's window (steps 1 and
  * 4); inside it, admit and record one hold of pool (steps 2-3;
- * 0, -EAGAIN, or -ETIME when a global pool's share ran out, which
- * needs no wake: still_fits() in lane.h) or undo one (H[c,p] - 1, then
- * U; 0 or -ESTALE when H is already 0).  hold_full is the refused attempt's check, which
- * touches nothing shared.
+ * 0, -EAGAIN, or -ETIME when a global pool's share ran out or the hold
+ * could not be dated, which needs no wake: still_fits() in lane.h;
+ * *date the hold's date, as a ticket keeps it, lane.h) or undo one
+ * (H[c,p] - 1, then U from the bucket of date, age.h: 0, 1 when the
+ * hold had aged, -ESTALE when H is already 0).  hold_full is the
+ * refused attempt's check, which touches nothing shared.
  */
 void cb_rsv_window_open(struct cb_rsv *r);
 void cb_rsv_window_close(struct cb_rsv *r);
 int cb_rsv_hold_full(struct cb_rsv *r, int pool, uint32_t limit);
-int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit);
-int cb_rsv_hold_give(struct cb_rsv *r, int pool);
+int cb_rsv_hold_take(struct cb_rsv *r, int pool, uint32_t limit,
+    uint32_t *date);
+int cb_rsv_hold_give(struct cb_rsv *r, int pool, uint32_t date);
 
 /* Wake reservers blocked on pool p (after anything that frees units). */
 void cb_rsv_wake(void *slots, int pool);

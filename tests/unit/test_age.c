@@ -35,6 +35,7 @@
 
 #include "abi.h"
 #include "age.h"
+#include "place.h"
 #include "clock.h"
 #include "reserve.h"
 #include "segment.h"
@@ -253,7 +254,10 @@ static void test_randomized_rule(void **state)
 
 /* ---- the wiring, on segments ------------------------------------------ */
 
-enum path { PATH_SHARED, PATH_LANE };
+/* How the fixture's holds are taken: through the shared client entry,
+ * a lane, or bound to a worker by placement (a pick: its date in the
+ * bind's ticket, lib/place.c). */
+enum path { PATH_SHARED, PATH_LANE, PATH_PLACE };
 
 struct fx {
 	void *state;
@@ -281,6 +285,8 @@ static int setup_path(void **state, enum path path)
 	seg_pool_define(f->state, P, 2, 2000, 0);
 	/* A valid share (abi.h): far ahead. */
 	atomic_store(&conf(f)->share_deadline_ns, UINT64_MAX / 2);
+	if (path == PATH_PLACE)
+		seg_one_worker(f->state);    /* room for 10 */
 	seg_rsv_open(&f->r, f->state, f->slots, getpid(), START, LOCAL_SIZE);
 	if (path == PATH_LANE)
 		assert_int_equal(cb_rsv_lanes_init(&f->r, ++serials), 0);
@@ -291,6 +297,7 @@ static int setup_path(void **state, enum path path)
 
 static int setup_shared(void **state) { return setup_path(state, PATH_SHARED); }
 static int setup_lane(void **state) { return setup_path(state, PATH_LANE); }
+static int setup_place(void **state) { return setup_path(state, PATH_PLACE); }
 
 static int teardown(void **state)
 {
@@ -317,6 +324,10 @@ static int sweep_at(struct fx *f, uint64_t now)
 
 static int hold(struct fx *f, cb_ticket *t)
 {
+	char id[CB_WORKER_ID_STRLEN];
+
+	if (f->path == PATH_PLACE)
+		return cb_place_try(&f->r, P, CB_PLACE_CONSOLIDATE, t, id);
 	return cb_rsv_try(&f->r, P, CB_HOLD, 0, t);
 }
 
@@ -470,7 +481,8 @@ int main(void)
 		cmocka_unit_test(test_randomized_rule),
 #define BOTH(t) \
 		cmocka_unit_test_setup_teardown(t, setup_shared, teardown), \
-		cmocka_unit_test_setup_teardown(t, setup_lane, teardown)
+		cmocka_unit_test_setup_teardown(t, setup_lane, teardown), \
+		cmocka_unit_test_setup_teardown(t, setup_place, teardown)
 		BOTH(test_holds_age_after_two_epochs),
 		BOTH(test_release_from_prev_is_on_time),
 		BOTH(test_lagging_word_refuses),

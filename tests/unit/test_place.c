@@ -567,14 +567,15 @@ static void test_death_window_recount(void **state)
 {
 	struct fx *f = *state;
 	const struct wdef w[] = { { "a", READY, 2, 3, 0 } };
-	uint32_t per_pool[CB_MAX_POOLS] = { 0 };
+	uint32_t per_pool[CB_MAX_POOLS] = { 0 }, date;
 	static int64_t drift[CB_MAX_WORKERS];
 
 	workers(f, w, 1);
 	pick_ok(f, &f->r, CONS, "a", NULL);
 	/* r2's steps 1-3 by hand, then it dies. */
 	cb_rsv_window_open(&f->r2);
-	assert_int_equal(cb_rsv_hold_take(&f->r2, P, 100), 0);
+	assert_int_equal(cb_rsv_hold_take(&f->r2, P, 100, &date), 0);
+	assert_int_equal(date, 0);                    /* a local pool */
 	atomic_fetch_add(&wslot(f, 3)->inflight, 1);
 	assert_int_equal(pick(f, CONS), -EAGAIN);     /* full: safe side */
 	/* While its window is open, the recount may not trim the unit. */
