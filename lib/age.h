@@ -53,10 +53,10 @@
  *    older one: so for every k the holds in the k newest buckets are
  *    counted there or newer, and a hold counts at least as long as its
  *    epoch says.  A count taken without an epoch (the reclaim of a dead
- *    client, a drift trimmed by the recount, a bound hold, a unit given
- *    back after a refused re-check) comes from the oldest non-empty
- *    bucket (age_take_front), which keeps that true whichever hold it
- *    was: tests/unit/test_age.c runs the operations against a list of
+ *    client, a drift trimmed by the recount, a unit given back after a
+ *    refused re-check) comes from the oldest non-empty bucket
+ *    (age_take_front), which keeps that true whichever hold it was:
+ *    tests/unit/test_age.c runs the operations against a list of
  *    holds with their true ages, and tests/model/aging.pml checks them
  *    under every interleaving of clients and the sweeper.
  *

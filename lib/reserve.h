@@ -321,7 +321,7 @@ void cb_rsv_wake(void *slots, int pool);
 /* Decrement one half of U by n, never below zero.  Returns what was
  * subtracted.  In an aging word (age.h) the holds come from its oldest
  * buckets first (their epochs unknown here: the reclaim, the recount's
- * trim, a bound hold, a unit given back undated), and it has no
+ * trim, a unit given back undated), and it has no
  * launches.  Inline: a lane's admission gives a unit back with it when
  * the re-check refuses (lib/lane.h), where the constants fold; a
  * release goes through age_put() instead. */

@@ -13,7 +13,8 @@
  *
  * Then the wiring, on segments built in memory the broker's way
  * (segfix.h), the sweeper played by the test with the clock it is
- * given: through the shared entry and through a lane, holds stop
+ * given: through the shared entry, through a lane, and bound to a
+ * worker by placement (the date in the bind's ticket), holds stop
  * counting two epochs on and no sooner, their late release is -ESTALE
  * (the unit given back all the same), a word the sweeper has not moved
  * into the clock's epoch refuses admission, a forged epoch is reset, the
@@ -472,6 +473,27 @@ static void test_recount_and_unmark(void **state)
 	assert_int_equal(usage(f), 0);
 }
 
+/* A bound hold's ticket carries its date in its top bits (the flag at
+ * bit 63, lib/place.c); date bits without the flag were not written by
+ * the library: refused, nothing given back. */
+static void test_bind_date_bits_checked(void **state)
+{
+	struct fx *f = *state;
+	cb_ticket t, bad;
+
+	sweep_at(f, f->now);
+	assert_int_equal(hold(f, &t), 0);
+	assert_true(t.opaque[0] >> 63);
+	bad = t;
+	bad.opaque[0] &= ~(1ull << 63);
+	bad.opaque[0] |= 1ull << 50;
+	assert_int_equal(cb_rsv_release(&f->r, &bad), -EINVAL);
+	assert_int_equal(CB_USAGE_HELD(usage(f)), 1);
+	assert_int_equal(cb_rsv_release(&f->r, &t), 0);
+	assert_int_equal(CB_USAGE_HELD(usage(f)), 0);
+	assert_int_equal(stale(f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,15 +501,17 @@ int main(void)
 		cmocka_unit_test(test_advance_folds_buckets),
 		cmocka_unit_test(test_take_finds_bucket_or_oldest),
 		cmocka_unit_test(test_randomized_rule),
-#define BOTH(t) \
+#define ALL_PATHS(t) \
 		cmocka_unit_test_setup_teardown(t, setup_shared, teardown), \
 		cmocka_unit_test_setup_teardown(t, setup_lane, teardown), \
 		cmocka_unit_test_setup_teardown(t, setup_place, teardown)
-		BOTH(test_holds_age_after_two_epochs),
-		BOTH(test_release_from_prev_is_on_time),
-		BOTH(test_lagging_word_refuses),
-		BOTH(test_forged_epoch_reset),
-		BOTH(test_recount_and_unmark),
+		ALL_PATHS(test_holds_age_after_two_epochs),
+		ALL_PATHS(test_release_from_prev_is_on_time),
+		ALL_PATHS(test_lagging_word_refuses),
+		ALL_PATHS(test_forged_epoch_reset),
+		ALL_PATHS(test_recount_and_unmark),
+		cmocka_unit_test_setup_teardown(test_bind_date_bits_checked,
+		    setup_place, teardown),
 	};
 
 	return cmocka_run_group_tests_name("age", tests, NULL, NULL);
