@@ -400,6 +400,25 @@ static int pair_store_floor(struct method_ctx *x)
 static uint64_t lane_floor_table[LANE_FLOOR_TABLE];
 static uint64_t lane_floor_nonce;
 
+/* What a lane floor's hold checks before it writes anything: the
+ * retired flag, the limit (*limit) and U (*v) against it, a free entry
+ * (*idx) of the private table for the next nonce.  0, or 1 (full),
+ * -EPROTO, -ENOSPC. */
+static inline __attribute__((always_inline)) int lane_floor_precheck(
+    struct method_ctx *x, uint32_t *limit, uint64_t *v, uint32_t *idx)
+{
+	struct floor_words *fw = x->a->prims->floor;
+
+	if (atomic_load_explicit(&fw->state_word, memory_order_acquire) != 0)
+		return -EPROTO;
+	*limit = atomic_load_explicit(&fw->limit, memory_order_acquire);
+	*v = atomic_load_explicit(x->usage, memory_order_relaxed);
+	if (*v + 1 > *limit)
+		return 1;
+	*idx = (uint32_t)(lane_floor_nonce + 1) & (LANE_FLOOR_TABLE - 1);
+	return lane_floor_table[*idx] != 0 ? -ENOSPC : 0;
+}
+
 /* The lane floor's hold: 0 and the ticket in *tk, or not admitted. */
 static inline __attribute__((always_inline)) int lane_floor_hold(
     struct method_ctx *x, cb_ticket *tk)
@@ -411,16 +430,10 @@ static inline __attribute__((always_inline)) int lane_floor_hold(
 	uint32_t h = atomic_load_explicit(holds, memory_order_relaxed);
 	uint32_t limit, idx;
 	uint64_t v;
+	int r = lane_floor_precheck(x, &limit, &v, &idx);
 
-	if (atomic_load_explicit(&fw->state_word, memory_order_acquire) != 0)
-		return -EPROTO;
-	limit = atomic_load_explicit(&fw->limit, memory_order_acquire);
-	v = atomic_load_explicit(u, memory_order_relaxed);
-	if (v + 1 > limit)
-		return 1;
-	idx = (uint32_t)(lane_floor_nonce + 1) & (LANE_FLOOR_TABLE - 1);
-	if (lane_floor_table[idx] != 0)
-		return -ENOSPC;
+	if (r != 0)
+		return r;
 	atomic_store_explicit(seq, s + 1, memory_order_relaxed);
 	do {
 		if (v + 1 > limit) {
@@ -620,17 +633,32 @@ struct inline_floor_holder {
 	struct api_floor_lane *lane;
 };
 
-static inline __attribute__((always_inline)) int inline_floor_enter(
+/* A holder's checks on each call: the fork generation, the bound
+ * thread, the queue hint.  1 if they pass. */
+static inline __attribute__((always_inline)) int holder_checks(
     struct method_ctx *x, const struct inline_floor_holder *h)
 {
 	struct floor_words *fw = x->a->prims->floor;
 
-	if (h->fork_gen != atomic_load_explicit(
-	    (_Atomic unsigned *)&api_floor_fork_gen, memory_order_relaxed) ||
-	    h->thread != __builtin_thread_pointer() ||
-	    atomic_load_explicit(&fw->queued, memory_order_relaxed) != 0)
-		return 0;
-	return floor_bias_enter(h->lane);
+	return h->fork_gen == atomic_load_explicit(
+	    (_Atomic unsigned *)&api_floor_fork_gen, memory_order_relaxed) &&
+	    h->thread == __builtin_thread_pointer() &&
+	    atomic_load_explicit(&fw->queued, memory_order_relaxed) == 0;
+}
+
+/* What binding the holder did once, in such a design. */
+static inline void holder_bind(struct inline_floor_holder *h)
+{
+	if (__builtin_expect(h->lane == NULL, 0)) {
+		h->thread = __builtin_thread_pointer();
+		h->lane = &api_floor_lane0;
+	}
+}
+
+static inline __attribute__((always_inline)) int inline_floor_enter(
+    struct method_ctx *x, const struct inline_floor_holder *h)
+{
+	return holder_checks(x, h) && floor_bias_enter(h->lane);
 }
 
 static int pair_inline_floor(struct method_ctx *x)
@@ -640,11 +668,7 @@ static int pair_inline_floor(struct method_ctx *x)
 	cb_ticket tk;
 	int r;
 
-	/* What binding the holder did once. */
-	if (__builtin_expect(h.lane == NULL, 0)) {
-		h.thread = __builtin_thread_pointer();
-		h.lane = &api_floor_lane0;
-	}
+	holder_bind(&h);
 	if (!inline_floor_enter(x, &h))
 		return -EINVAL;          /* never here: one thread, no fork */
 	r = lane_floor_hold(x, &tk);
@@ -685,17 +709,6 @@ static int pair_inline_floor(struct method_ctx *x)
  */
 static __thread uint64_t word_floor_r;
 
-static inline __attribute__((always_inline)) int word_floor_checks(
-    struct method_ctx *x, const struct inline_floor_holder *h)
-{
-	struct floor_words *fw = x->a->prims->floor;
-
-	return h->fork_gen == atomic_load_explicit(
-	    (_Atomic unsigned *)&api_floor_fork_gen, memory_order_relaxed) &&
-	    h->thread == __builtin_thread_pointer() &&
-	    atomic_load_explicit(&fw->queued, memory_order_relaxed) == 0;
-}
-
 static int pair_word_floor(struct method_ctx *x)
 {
 	static __thread struct inline_floor_holder h;
@@ -703,23 +716,15 @@ static int pair_word_floor(struct method_ctx *x)
 	_Atomic uint64_t *u = x->usage, *R = &x->me->rec;
 	uint64_t r = word_floor_r, v, nonce;
 	uint32_t limit, idx;
+	int ret;
 
-	if (__builtin_expect(h.lane == NULL, 0)) {
-		h.thread = __builtin_thread_pointer();
-		h.lane = &api_floor_lane0;
-	}
+	holder_bind(&h);
 	/* The hold: the inline floor's checks, no bias. */
-	if (!word_floor_checks(x, &h))
+	if (!holder_checks(x, &h))
 		return -EINVAL;          /* never here: one thread, no fork */
-	if (atomic_load_explicit(&fw->state_word, memory_order_acquire) != 0)
-		return -EPROTO;
-	limit = atomic_load_explicit(&fw->limit, memory_order_acquire);
-	v = atomic_load_explicit(u, memory_order_relaxed);
-	if (v + 1 > limit)
-		return 1;
-	idx = (uint32_t)(lane_floor_nonce + 1) & (LANE_FLOOR_TABLE - 1);
-	if (lane_floor_table[idx] != 0)
-		return -ENOSPC;
+	ret = lane_floor_precheck(x, &limit, &v, &idx);
+	if (ret != 0)
+		return ret;
 	atomic_store_explicit(R, r | 1, memory_order_relaxed);
 	do {
 		if (v + 1 > limit) {
@@ -742,7 +747,7 @@ static int pair_word_floor(struct method_ctx *x)
 
 	/* The release (of the ticket idx, nonce): the bias around the
 	 * table entry only. */
-	if (!word_floor_checks(x, &h) || !floor_bias_enter(h.lane))
+	if (!inline_floor_enter(x, &h))
 		return -EINVAL;
 	if (lane_floor_table[idx] != (nonce << 6 | 1)) {
 		atomic_store_explicit(&h.lane->active, 0,
