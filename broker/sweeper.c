@@ -357,8 +357,14 @@ static void expire(struct cb_broker *b, const struct cb_pool_def *def,
 	for (int p = 0; p < CB_MAX_POOLS; p++) {
 		struct cb_pool_conf *conf = conf_of(b, p);
 
-		atomic_store_explicit(&conf->earliest_deadline_ns, earliest[p],
-		    memory_order_relaxed);
+		/* Stored only when it changed: the word shares its line
+		 * with the limit every admission loads, and a store every
+		 * sweep would take that line from every client 50 times a
+		 * second.  This thread is its only writer. */
+		if (atomic_load_explicit(&conf->earliest_deadline_ns,
+		    memory_order_relaxed) != earliest[p])
+			atomic_store_explicit(&conf->earliest_deadline_ns,
+			    earliest[p], memory_order_relaxed);
 		if (per_pool[p] == 0)
 			continue;
 		atomic_fetch_add_explicit(&conf->expired, per_pool[p],

@@ -457,3 +457,25 @@ gb_validate_end() {
 mono_ms() {
 	"$BIN/tests/cbglobal" now
 }
+
+# The control-socket limit tests (t_ctl_*.sh).
+ctl_pings() {	# WHEN: the broker answers a ping within a generous 10 s
+	timeout 10 "$BIN/capctl" -n "$NAME" ping >/dev/null 2>&1 ||
+	    fail "capctl ping got no answer $1"
+}
+as_uid() {	# UID CMD...: CMD as a non-admin uid (root and setpriv)
+	u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
+}
+# ctl_workers_1024 FILE: a configuration of 1,024 workers with the
+# longest ids, so that a WORKER LIST reply is ~74 KB; id63 is their
+# common prefix.
+ctl_workers_1024() {
+	id63=$(printf 'w%062d' 0 | cut -c1-58)
+	i=0
+	while [ $i -lt 1024 ]; do
+		printf 'worker %s%05d ready 1\n' "$id63" $i
+		i=$((i + 1))
+	done >"$1"
+}

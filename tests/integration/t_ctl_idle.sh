@@ -24,15 +24,6 @@ fd_targets() {
 		readlink "$f"
 	done | sed 's/:\[[0-9]*\]$//' | sort | uniq -c | tr '\n' ';'
 }
-pings() {	# WHEN: the broker answers a ping within a generous 10 s
-	timeout 10 "$BIN/capctl" -n "$NAME" ping >/dev/null 2>&1 ||
-	    fail "capctl ping got no answer $1"
-}
-as_uid() {	# UID CMD...
-	u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
-}
 # attack TAG UID N [cbconns options] [LINE]: cbconns as UID in the
 # background, its output in $D/TAG.
 attack() {
@@ -54,7 +45,7 @@ chmod 0777 "$CAPBROKER_RUNDIR"
 chmod 0666 "$SOCK"
 mkdir "$D/peers"
 PEERS=
-pings "before"
+ctl_pings "before"
 fd0=$(fds)
 
 say "a registered client (HELLO) is kept however quiet it is"
@@ -70,7 +61,7 @@ say "one uid: 300 connections, 256 kept before HELLO"
 attack peers/a 65534 300 -k 1000
 wait_until 10 open_is peers/a 256 ||
     fail "uid 65534 kept $(tail -1 "$D/peers/a") of 300"
-pings "with uid 65534 at its cap"
+ctl_pings "with uid 65534 at its cap"
 out=$(as_uid 65533 "$BIN/capctl" -n "$NAME" status 2>&1) ||
     fail "another uid locked out: $out"
 wait_until 10 grep -q "control: refused a connection of uid 65534 pid [0-9]*: too many connections of this uid before HELLO" "$LOG" ||
@@ -96,7 +87,7 @@ wait_until 20 yields 4079 total ||
     fail "non-admin peers hold $(total) slots, expected 4,079"
 out=$(as_uid 65000 "$BIN/capctl" -n "$NAME" status 2>&1) &&
     fail "a seventeenth uid got a slot of the admins' reserve"
-pings "with every non-admin slot taken"
+ctl_pings "with every non-admin slot taken"
 say "  ($(fds) broker fds; root still answered)"
 kill $PEERS
 wait_until 20 yields "$fd1" fds ||
@@ -121,5 +112,5 @@ expect_eq "$(fds)" $((fd1 + 1)) "fds: h1's and root's connections kept"
 kill "$ROOT"
 wait_until 10 yields "$fd1" fds ||
     fail "fds: $(fds), $fd1 before: now $(fd_targets), before $fdt1"
-pings "after"
+ctl_pings "after"
 let_go h1

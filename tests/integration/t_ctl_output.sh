@@ -16,10 +16,6 @@ rss_kb() {
 fds() {
 	ls "/proc/$BROKER/fd" | wc -l
 }
-pings() {	# WHEN: the broker answers a ping within a generous 10 s
-	timeout 10 "$BIN/capctl" -n "$NAME" ping >/dev/null 2>&1 ||
-	    fail "capctl ping got no answer $1"
-}
 # as_peer CMD...: run CMD as a non-admin uid when we can (root and
 # setpriv), else as ourselves (an admin peer: the per-connection mark
 # still bounds it).
@@ -35,13 +31,7 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	PEER=65534
 fi
 
-# 1,024 workers with the longest ids: a WORKER LIST reply is ~74 KB.
-id63=$(printf 'w%062d' 0 | cut -c1-58)
-i=0
-while [ $i -lt 1024 ]; do
-	printf 'worker %s%05d ready 1\n' "$id63" $i
-	i=$((i + 1))
-done >"$D/workers.conf"
+ctl_workers_1024 "$D/workers.conf"
 start_broker -c "$D/workers.conf"
 if [ -n "$PEER" ]; then
 	chmod 0777 "$CAPBROKER_RUNDIR"
@@ -49,7 +39,7 @@ if [ -n "$PEER" ]; then
 fi
 expect_eq "$(ctl worker list | grep -c "^$id63")" 1024 "workers registered"
 
-pings "before the attack"
+ctl_pings "before the attack"
 rss0=$(rss_kb)
 fd0=$(fds)
 say "before: VmRSS ${rss0} kB, $fd0 fds"
@@ -62,7 +52,7 @@ PIDS="$PIDS $ATTACK"
 wait_for attack.out '^connected ' 30 || fail "attack did not start"
 out=$(head -1 "$D/attack.out")
 expect_eq "$out" "connected $CONNS refused 0 answered $CONNS" "attack"
-pings "during the attack"
+ctl_pings "during the attack"
 rss1=$(rss_kb)
 say "during: VmRSS ${rss1} kB, $(fds) fds"
 grow=$((rss1 - rss0))
@@ -84,5 +74,5 @@ wait_until 10 grep -Eq "control: cut [0-9]+ connections after 10 s: .* [1-9][0-9
     fail "cut not logged"
 wait "$ATTACK"
 wait_until 10 yields "$fd0" fds || fail "fds: $(fds), $fd0 before"
-pings "after the attack"
+ctl_pings "after the attack"
 say "after: VmRSS $(rss_kb) kB, $(fds) fds"
