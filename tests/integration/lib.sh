@@ -459,6 +459,16 @@ mono_ms() {
 }
 
 # The control-socket limit tests (t_ctl_*.sh).
+# ctl_peers_or_skip: peers of other uids need root and setpriv; the
+# test skips without them.  Sets SOCK and D.
+ctl_peers_or_skip() {
+	if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+		say "(skipped: needs root and setpriv for peers of other uids)"
+		exit 0
+	fi
+	SOCK="$CAPBROKER_RUNDIR/$NAME.sock"
+	D="$CAPBROKER_RUNDIR"
+}
 ctl_pings() {	# WHEN: the broker answers a ping within a generous 10 s
 	timeout 10 "$BIN/capctl" -n "$NAME" ping >/dev/null 2>&1 ||
 	    fail "capctl ping got no answer $1"

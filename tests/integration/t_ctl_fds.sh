@@ -9,12 +9,7 @@
 # `capctl ping` and sheds the others, and capdump shows the pressure.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	say "(skipped: needs root and setpriv for a non-admin peer)"
-	exit 0
-fi
-SOCK="$CAPBROKER_RUNDIR/$NAME.sock"
-D="$CAPBROKER_RUNDIR"
+ctl_peers_or_skip
 
 fds() {
 	ls "/proc/$BROKER/fd" | wc -l

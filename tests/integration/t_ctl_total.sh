@@ -10,12 +10,7 @@
 # connections), ~33 MB in all.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	say "(skipped: needs root and setpriv for peers of other uids)"
-	exit 0
-fi
-SOCK="$CAPBROKER_RUNDIR/$NAME.sock"
-D="$CAPBROKER_RUNDIR"
+ctl_peers_or_skip
 
 ctl_workers_1024 "$D/workers.conf"
 start_broker -c "$D/workers.conf"
