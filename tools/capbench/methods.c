@@ -419,12 +419,69 @@ static inline __attribute__((always_inline)) int lane_floor_precheck(
 	return lane_floor_table[*idx] != 0 ? -ENOSPC : 0;
 }
 
+/* A lane floor's admission, its window open: U + 1 by the CAS iff within
+ * limit (v: U as last read), then the limit re-checked after it.  0, 1
+ * refused (nothing written: the caller closes its window), -EAGAIN over
+ * the limit re-read (never here: the limit is fixed). */
+static inline __attribute__((always_inline)) int floor_admit(
+    struct method_ctx *x, uint64_t v, uint32_t limit)
+{
+	_Atomic uint64_t *u = x->usage;
+
+	do {
+		if (v + 1 > limit)
+			return 1;
+	} while (!atomic_compare_exchange_weak_explicit(u, &v, v + 1,
+	    memory_order_seq_cst, memory_order_relaxed));
+	if (atomic_load_explicit(u, memory_order_seq_cst) >
+	    atomic_load_explicit(&x->a->prims->floor->limit,
+	    memory_order_seq_cst))
+		return -EAGAIN;
+	return 0;
+}
+
+/* A lane floor's release: the ticket's private entry (idx, nonce)
+ * checked and cleared (-ESTALE if it is not outstanding: nothing
+ * written). */
+static inline __attribute__((always_inline)) int floor_entry_take(
+    uint32_t idx, uint64_t nonce)
+{
+	if (idx >= LANE_FLOOR_TABLE ||
+	    lane_floor_table[idx] != (nonce << 6 | 1))
+		return -ESTALE;
+	lane_floor_table[idx] = 0;
+	return 0;
+}
+
+/* The unit back (U - 1 by a CAS, never below 0), its window open. */
+static inline __attribute__((always_inline)) void floor_unit_back(
+    struct method_ctx *x)
+{
+	_Atomic uint64_t *u = x->usage;
+	uint64_t v = atomic_load_explicit(u, memory_order_relaxed);
+
+	while ((uint32_t)v != 0 && !atomic_compare_exchange_weak_explicit(u,
+	    &v, v - 1, memory_order_seq_cst, memory_order_relaxed))
+		;
+}
+
+/* A release's wake-up checks: 0, or -EINVAL (never here: nobody
+ * waits). */
+static inline __attribute__((always_inline)) int floor_wake_check(
+    struct method_ctx *x)
+{
+	struct floor_words *fw = x->a->prims->floor;
+
+	if (atomic_load_explicit(&fw->waiters, memory_order_seq_cst) != 0 ||
+	    atomic_load_explicit(&fw->pickers, memory_order_seq_cst) != 0)
+		return -EINVAL;
+	return 0;
+}
+
 /* The lane floor's hold: 0 and the ticket in *tk, or not admitted. */
 static inline __attribute__((always_inline)) int lane_floor_hold(
     struct method_ctx *x, cb_ticket *tk)
 {
-	struct floor_words *fw = x->a->prims->floor;
-	_Atomic uint64_t *u = x->usage;
 	_Atomic uint32_t *seq = &x->me->seq, *holds = &x->me->holds;
 	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
 	uint32_t h = atomic_load_explicit(holds, memory_order_relaxed);
@@ -435,17 +492,11 @@ static inline __attribute__((always_inline)) int lane_floor_hold(
 	if (r != 0)
 		return r;
 	atomic_store_explicit(seq, s + 1, memory_order_relaxed);
-	do {
-		if (v + 1 > limit) {
-			atomic_store_explicit(seq, s + 0x100,
-			    memory_order_release);
-			return 1;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(u, &v, v + 1,
-	    memory_order_seq_cst, memory_order_relaxed));
-	if (atomic_load_explicit(u, memory_order_seq_cst) >
-	    atomic_load_explicit(&fw->limit, memory_order_seq_cst))
-		return -EAGAIN;          /* never here: the limit is fixed */
+	r = floor_admit(x, v, limit);
+	if (r == 1)
+		atomic_store_explicit(seq, s + 0x100, memory_order_release);
+	if (r != 0)
+		return r;
 	atomic_store_explicit(holds, h + 1, memory_order_release);
 	atomic_store_explicit(seq, s + 0x100, memory_order_release);
 	lane_floor_table[idx] = ++lane_floor_nonce << 6 | 1;
@@ -458,29 +509,18 @@ static inline __attribute__((always_inline)) int lane_floor_hold(
 static inline __attribute__((always_inline)) int lane_floor_release(
     struct method_ctx *x, const cb_ticket *tk)
 {
-	struct floor_words *fw = x->a->prims->floor;
-	_Atomic uint64_t *u = x->usage;
 	_Atomic uint32_t *seq = &x->me->seq, *holds = &x->me->holds;
 	uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
 	uint32_t h = atomic_load_explicit(holds, memory_order_relaxed);
-	uint32_t idx = (uint32_t)(tk->opaque[0] >> 40);
-	uint64_t v, nonce = tk->opaque[1];
 
-	if (idx >= LANE_FLOOR_TABLE ||
-	    lane_floor_table[idx] != (nonce << 6 | 1))
+	if (floor_entry_take((uint32_t)(tk->opaque[0] >> 40),
+	    tk->opaque[1]) < 0)
 		return -ESTALE;
-	lane_floor_table[idx] = 0;
 	atomic_store_explicit(seq, s + 0x101, memory_order_relaxed);
 	atomic_store_explicit(holds, h - 1, memory_order_release);
-	v = atomic_load_explicit(u, memory_order_relaxed);
-	while ((uint32_t)v != 0 && !atomic_compare_exchange_weak_explicit(u,
-	    &v, v - 1, memory_order_seq_cst, memory_order_relaxed))
-		;
+	floor_unit_back(x);
 	atomic_store_explicit(seq, s + 0x200, memory_order_release);
-	if (atomic_load_explicit(&fw->waiters, memory_order_seq_cst) != 0 ||
-	    atomic_load_explicit(&fw->pickers, memory_order_seq_cst) != 0)
-		return -EINVAL;          /* never here: nobody waits */
-	return 0;
+	return floor_wake_check(x);
 }
 
 /*
@@ -713,7 +753,7 @@ static int pair_word_floor(struct method_ctx *x)
 {
 	static __thread struct inline_floor_holder h;
 	struct floor_words *fw = x->a->prims->floor;
-	_Atomic uint64_t *u = x->usage, *R = &x->me->rec;
+	_Atomic uint64_t *R = &x->me->rec;
 	uint64_t r = word_floor_r, v, nonce;
 	uint32_t limit, idx;
 	int ret;
@@ -726,18 +766,14 @@ static int pair_word_floor(struct method_ctx *x)
 	if (ret != 0)
 		return ret;
 	atomic_store_explicit(R, r | 1, memory_order_relaxed);
-	do {
-		if (v + 1 > limit) {
-			atomic_store_explicit(R, r, memory_order_release);
-			return 1;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(u, &v, v + 1,
-	    memory_order_seq_cst, memory_order_relaxed));
-	if (atomic_load_explicit(u, memory_order_seq_cst) >
-	    atomic_load_explicit(&fw->limit, memory_order_seq_cst) ||
-	    atomic_load_explicit(&fw->share_deadline,
+	ret = floor_admit(x, v, limit);
+	if (ret == 1)
+		atomic_store_explicit(R, r, memory_order_release);
+	if (ret != 0)
+		return ret;
+	if (atomic_load_explicit(&fw->share_deadline,
 	    memory_order_acquire) != 0)
-		return -EINVAL;          /* never here: fixed limit, local */
+		return -EINVAL;          /* never here: a local pool */
 	r += (1ull << 32) + 2;       /* version + 1, holds + 1, closed */
 	atomic_store_explicit(R, r, memory_order_release);
 	word_floor_r = r;
@@ -749,25 +785,18 @@ static int pair_word_floor(struct method_ctx *x)
 	 * table entry only. */
 	if (!inline_floor_enter(x, &h))
 		return -EINVAL;
-	if (lane_floor_table[idx] != (nonce << 6 | 1)) {
+	if (floor_entry_take(idx, nonce) < 0) {
 		atomic_store_explicit(&h.lane->active, 0,
 		    memory_order_release);
 		return -ESTALE;
 	}
-	lane_floor_table[idx] = 0;
 	atomic_store_explicit(R, (r - 2) | 1, memory_order_release);
-	v = atomic_load_explicit(u, memory_order_relaxed);
-	while ((uint32_t)v != 0 && !atomic_compare_exchange_weak_explicit(u,
-	    &v, v - 1, memory_order_seq_cst, memory_order_relaxed))
-		;
+	floor_unit_back(x);
 	r += (1ull << 32) - 2;
 	atomic_store_explicit(R, r, memory_order_release);
 	word_floor_r = r;
 	atomic_store_explicit(&h.lane->active, 0, memory_order_release);
-	if (atomic_load_explicit(&fw->waiters, memory_order_seq_cst) != 0 ||
-	    atomic_load_explicit(&fw->pickers, memory_order_seq_cst) != 0)
-		return -EINVAL;          /* never here: nobody waits */
-	return 0;
+	return floor_wake_check(x);
 }
 
 static int m_pair(struct method_ctx *x)
