@@ -648,15 +648,6 @@ int cb_place_wait(struct cb_rsv *r, int pool, int policy,
 
 /* ---- releasing ------------------------------------------------------ */
 
-static int stale(struct cb_rsv *r, int pool)
-{
-	struct cb_pool_slot *ps = cb_slots_pool(r->slots, pool);
-
-	atomic_fetch_add_explicit(&ps->stale_releases, 1,
-	    memory_order_relaxed);
-	return -ESTALE;
-}
-
 int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 {
 	int pool = (int)((t->opaque[0] >> 8) & 0xff);
@@ -687,10 +678,10 @@ int cb_place_release(struct cb_rsv *r, const cb_ticket *t)
 	if (won)
 		cb_place_wake_workers(r->slots, held >= 0 ? pool : -1);
 	if (!won || held < 0)
-		return stale(r, pool);
+		return release_stale(r, pool);
 	cb_rsv_wake(r->slots, pool);
 	/* Given back, but past hold_max: the late release is told. */
-	return held > 0 ? stale(r, pool) : 0;
+	return held > 0 ? release_stale(r, pool) : 0;
 }
 
 uint32_t cb_place_free_partition(void *slots, uint32_t client, int broker)
