@@ -478,6 +478,19 @@ as_uid() {	# UID CMD...: CMD as a non-admin uid (root and setpriv)
 	shift
 	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
 }
+# ctl_attack TAG UID N [cbconns options]: cbconns as UID in the
+# background, N connections to SOCK, its output in $D/TAG, its pid added
+# to PIDS and PEERS; returns once it says how many connected.
+ctl_attack() {
+	tag=$1 u=$2 n=$3
+	shift 3
+	# setpriv execs cbconns: $! is its pid (a function would fork).
+	setpriv --reuid="$u" --regid="$u" --clear-groups \
+	    "$BIN/tests/cbconns" -n "$n" "$@" "$SOCK" >"$D/$tag" 2>&1 &
+	PIDS="$PIDS $!"
+	PEERS="$PEERS $!"
+	wait_for "$tag" '^connected ' 30 || fail "$tag did not start"
+}
 # ctl_workers_1024 FILE: a configuration of 1,024 workers with the
 # longest ids, so that a WORKER LIST reply is ~74 KB; id63 is their
 # common prefix.

@@ -19,18 +19,6 @@ fd_targets() {
 		readlink "$f"
 	done | sed 's/:\[[0-9]*\]$//' | sort | uniq -c | tr '\n' ';'
 }
-# attack TAG UID N [cbconns options] [LINE]: cbconns as UID in the
-# background, its output in $D/TAG.
-attack() {
-	tag=$1 u=$2 n=$3
-	shift 3
-	# setpriv execs cbconns: $! is its pid (a function would fork).
-	setpriv --reuid="$u" --regid="$u" --clear-groups \
-	    "$BIN/tests/cbconns" -n "$n" "$@" "$SOCK" >"$D/$tag" 2>&1 &
-	PIDS="$PIDS $!"
-	PEERS="$PEERS $!"
-	wait_for "$tag" '^connected ' 30 || fail "$tag did not start"
-}
 open_is() {	# TAG K: TAG's last report is "open K"
 	[ "$(tail -1 "$D/$1")" = "open $2" ]
 }
@@ -53,7 +41,7 @@ fdt1=$(fd_targets)
 # The peers that fill slots keep busy (-k: a PING a second), so that
 # only the limits under test, not the idle timeout, decide what stays.
 say "one uid: 300 connections, 256 kept before HELLO"
-attack peers/a 65534 300 -k 1000
+ctl_attack peers/a 65534 300 -k 1000
 wait_until 10 open_is peers/a 256 ||
     fail "uid 65534 kept $(tail -1 "$D/peers/a") of 300"
 ctl_pings "with uid 65534 at its cap"
@@ -65,7 +53,7 @@ wait_until 10 grep -q "control: refused a connection of uid 65534 pid [0-9]*: to
 say "sixteen uids fill every slot but the admins' 16"
 i=1
 while [ $i -le 15 ]; do
-	attack "peers/x$i" $((65534 - i)) 256 -k 1000
+	ctl_attack "peers/x$i" $((65534 - i)) 256 -k 1000
 	i=$((i + 1))
 done
 # 4,096 - 16 (admins) - 1 (h1) - 256 (a) = 3,823 for x1..x15: of their
@@ -94,8 +82,8 @@ say "idle connections, and a line dribbled a byte every 500 ms, are cut after 10
 PIDS="$PIDS $!"
 ROOT=$!
 wait_for root '^connected 1 ' 10 || fail "root's connection"
-attack idle 65534 50
-attack slow 65533 1 -d 500 -l PING
+ctl_attack idle 65534 50
+ctl_attack slow 65533 1 -d 500 -l PING
 wait_until 30 open_is idle 0 || fail "idle connections not cut ($(tail -1 "$D/idle"))"
 wait_until 30 open_is slow 0 || fail "a slow line was not cut"
 wait_until 10 grep -Eq "control: cut [0-9]+ connections? after 10 s: [1-9][0-9]* idle, " "$LOG" ||

@@ -21,7 +21,7 @@ fds() {
 # still bounds it).
 as_peer() {
 	if [ -n "$PEER" ]; then
-		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+		as_uid 65534 "$@"
 	else
 		"$@"
 	fi

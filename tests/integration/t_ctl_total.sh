@@ -32,19 +32,11 @@ expect_eq "$(peer_list)" "ok 1024" "a non-admin listing before"
 say "1,000 connections of four uids send 12 WORKER LIST each and never read"
 UIDS="65534 65533 65532 65531"
 PEERS=
-for u in $UIDS; do
-	# setpriv execs cbconns: $! is its pid.
-	setpriv --reuid="$u" --regid="$u" --clear-groups \
-	    "$BIN/tests/cbconns" -n 250 -l 'WORKER LIST' -r 12 "$SOCK" \
-	    >"$D/attack.$u" 2>&1 &
-	PIDS="$PIDS $!"
-	PEERS="$PEERS $!"
-done
 # (A slow broker, under a sanitizer, may leave a few of them out of a
 # full backlog for the 2 s cbconns retries: what counts is that they
 # bring the total to the bound, checked below.)
 for u in $UIDS; do
-	wait_for "attack.$u" '^connected ' 30 || fail "attack $u did not start"
+	ctl_attack "attack.$u" "$u" 250 -l 'WORKER LIST' -r 12
 	n=$(sed -n '1s/^connected \([0-9]*\) .*/\1/p' "$D/attack.$u")
 	[ "${n:-0}" -ge 200 ] || fail "attack $u: $(head -1 "$D/attack.$u")"
 done
