@@ -25,9 +25,13 @@
  *       Print CLOCK_MONOTONIC in ms (the hammer's clock, for scripts).
  *
  *   cbglobal wakes NAME POOL
- *       Print  "seq S deadline D":  POOL's wake sequence (its waiters'
- *       eventcount, which every wake moves) and its share's deadline
- *       (CLOCK_MONOTONIC ns), from broker NAME's segments.
+ *       Print  "seq S deadline D epoch E":  POOL's wake sequence (its
+ *       waiters' eventcount, which every wake moves), its share's
+ *       deadline (CLOCK_MONOTONIC ns) and its hold-aging epoch (an
+ *       epoch's start moves the sequence too), from broker NAME's
+ *       segments.  The epoch is read after the sequence: the sweeper
+ *       publishes it before its wake, so a sequence moved by an epoch's
+ *       start comes with that epoch.
  */
 #include <errno.h>
 #include <sched.h>
@@ -210,6 +214,7 @@ static int wakes(char **argv)
 {
 	const struct cb_pool_conf *pc;
 	cb_client *c;
+	uint32_t seq;
 	int p, r;
 
 	if ((r = cb_open(&c, argv[2], CB_OPEN_RDONLY)) < 0) {
@@ -223,9 +228,10 @@ static int wakes(char **argv)
 		return 2;
 	}
 	pc = cb_seg_record(cb_client_state(c), CB_RS_POOLS, 0, (uint32_t)p);
-	printf("seq %u deadline %llu\n",
-	    atomic_load(&cb_slots_pool(cb_client_slots(c), p)->release_seq),
-	    (unsigned long long)atomic_load(&pc->share_deadline_ns));
+	seq = atomic_load(&cb_slots_pool(cb_client_slots(c), p)->release_seq);
+	printf("seq %u deadline %llu epoch %llu\n", seq,
+	    (unsigned long long)atomic_load(&pc->share_deadline_ns),
+	    (unsigned long long)(atomic_load(&pc->age) >> 32));
 	cb_close(c);
 	return 0;
 }
